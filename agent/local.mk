@@ -1,0 +1,1 @@
+# agent/: the daemon (onboard-agent) and the operator CLI (agentctl).

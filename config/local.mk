@@ -1,0 +1,1 @@
+# config/: example configuration, systemd unit, sysusers.d and tmpfiles.d snippets.

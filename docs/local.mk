@@ -1,0 +1,2 @@
+# docs/: documentation and man pages.
+EXTRA_DIST += docs/architecture.md

@@ -1,0 +1,1 @@
+# packaging/: Yocto layer, Buildroot external tree, Debian packaging (shipped in the tarball).
