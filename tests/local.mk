@@ -23,3 +23,11 @@ check-unit: $(unit_tests)
 	@$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(unit_tests)"
 .PHONY += check-unit
 endif
+
+# ---- config helper: configuration table, drop-ins, diagnostics, docs agree with the table
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-config
+tests_unit_test_config_SOURCES = tests/unit/test-config.c
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(UNIT_LDADD)
+endif
