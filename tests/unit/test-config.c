@@ -753,10 +753,12 @@ static void test_docs_match_table(void **state)
                         bad++;
                 }
         }
-        for (const char *p = man; (p = strstr(p, "\n.B ")); p += 4) {
+        /* in the man page a key entry is ".TP" then ".B key" */
+        for (const char *p = man; (p = strstr(p, "\n.TP\n.B ")); p += 8) {
                 char name[128];
-                const char *e = strchr(p + 4, '\n');
-                snprintf(name, sizeof(name), "%.*s", (int)(e - p - 4), p + 4);
+                const char *e = strchr(p + 8, '\n');
+                assert_non_null(e);
+                snprintf(name, sizeof(name), "%.*s", (int)(e - p - 8), p + 8);
                 if (strchr(name, '.') && !strchr(name, ' ') && !strchr(name, '/') &&
                     !ob_config_key_find(name, NULL)) {
                         fprintf(stderr, "onboard-agent.json.5 documents unknown key %s\n", name);
