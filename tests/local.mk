@@ -31,3 +31,7 @@ tests_unit_test_config_SOURCES = tests/unit/test-config.c
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(UNIT_LDADD)
 endif
+
+# ---- config helper: the command-line mains and their exit codes (no test world needed)
+TESTS += tests/integration/test-cli-config.sh
+EXTRA_DIST += tests/integration/test-cli-config.sh
