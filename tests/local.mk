@@ -35,3 +35,5 @@ endif
 # ---- config helper: the command-line mains and their exit codes (no test world needed)
 TESTS += tests/integration/test-cli-config.sh
 EXTRA_DIST += tests/integration/test-cli-config.sh
+# fuzz target source and seeds (the fuzz make target is wired by the ctl helper)
+EXTRA_DIST += tests/fuzz/fuzz-config.c $(wildcard $(srcdir)/tests/fuzz/corpus/config/*.json)
