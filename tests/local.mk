@@ -36,4 +36,10 @@ endif
 TESTS += tests/integration/test-cli-config.sh
 EXTRA_DIST += tests/integration/test-cli-config.sh
 # fuzz target source and seeds (the fuzz make target is wired by the ctl helper)
-EXTRA_DIST += tests/fuzz/fuzz-config.c $(wildcard $(srcdir)/tests/fuzz/corpus/config/*.json)
+EXTRA_DIST += tests/fuzz/fuzz-config.c \
+	tests/fuzz/corpus/config/comments.json \
+	tests/fuzz/corpus/config/errors.json \
+	tests/fuzz/corpus/config/example.json \
+	tests/fuzz/corpus/config/jitp.json \
+	tests/fuzz/corpus/config/truncated.json \
+	tests/fuzz/corpus/config/trusted.json
