@@ -1491,6 +1491,84 @@ static size_t skip_blank(const char *buf, size_t len, size_t pos)
         return pos;
 }
 
+/*
+ * json-c does not remember where a key was. Find it again: a small scanner that follows the
+ * nesting of objects (skipping strings and comments) and returns the offset of the last
+ * occurrence of the dotted path (json-c keeps the last of duplicate keys), or SIZE_MAX.
+ */
+static size_t locate_key(const char *buf, size_t len, const char *path)
+{
+        enum { MAX_DEPTH = 16 };
+        struct {
+                bool object;
+                size_t key, key_len; /* offset and length of the current key (object) */
+        } st[MAX_DEPTH];
+        size_t depth = 0, found = SIZE_MAX;
+
+        for (size_t i = 0; i < len; i++) {
+                char ch = buf[i];
+                if (ch == '/' && i + 1 < len && buf[i + 1] == '/') {
+                        while (i < len && buf[i] != '\n')
+                                i++;
+                } else if (ch == '/' && i + 1 < len && buf[i + 1] == '*') {
+                        for (i += 2; i + 1 < len && !(buf[i] == '*' && buf[i + 1] == '/'); i++)
+                                ;
+                        i++;
+                } else if (ch == '{' || ch == '[') {
+                        if (depth == MAX_DEPTH)
+                                return found;
+                        st[depth].object = ch == '{';
+                        st[depth].key = st[depth].key_len = 0;
+                        depth++;
+                } else if (ch == '}' || ch == ']') {
+                        if (depth > 0)
+                                depth--;
+                } else if (ch == '"' || ch == '\'') {
+                        size_t start = i + 1, j, end;
+                        for (j = start; j < len && buf[j] != ch; j++)
+                                if (buf[j] == '\\')
+                                        j++;
+                        end = j < len ? j : len;
+                        i = end;
+                        /* a key when the next non-blank character is ':' in an object */
+                        j = skip_blank(buf, len, end + 1);
+                        if (depth > 0 && st[depth - 1].object && j < len && buf[j] == ':') {
+                                char full[256];
+                                size_t used = 0;
+                                bool in_array = false;
+                                st[depth - 1].key = start;
+                                st[depth - 1].key_len = end - start;
+                                for (size_t k = 0; k < depth && used < sizeof(full); k++) {
+                                        if (!st[k].object) {
+                                                in_array = true;
+                                                break;
+                                        }
+                                        used += (size_t)snprintf(
+                                                full + used, sizeof(full) - used, "%s%.*s",
+                                                k ? "." : "", (int)st[k].key_len, buf + st[k].key);
+                                }
+                                if (!in_array && used < sizeof(full) && strcmp(full, path) == 0)
+                                        found = start - 1;
+                        }
+                }
+        }
+        return found;
+}
+
+/* Give the key diagnostics added since index first a line and column, where they can be found. */
+static void locate_diags(ObConfigDiags *d, size_t first, const char *buf, size_t len)
+{
+        for (size_t i = first; d && i < d->n; i++) {
+                ObConfigDiag *x = &d->items[i];
+                size_t off;
+                if (x->line != 0 || !x->key)
+                        continue;
+                off = locate_key(buf, len, x->key);
+                if (off != SIZE_MAX)
+                        offset_to_line(buf, off, &x->line, &x->column);
+        }
+}
+
 int ob_config_apply_buffer(ObConfig *c, const char *filename, const char *buf, size_t len,
                            ObConfigDiags *d)
 {
@@ -1499,7 +1577,7 @@ int ob_config_apply_buffer(ObConfig *c, const char *filename, const char *buf, s
         json_object *root;
         enum json_tokener_error e;
         unsigned line, col;
-        size_t end;
+        size_t end, first;
         int r;
 
         if (len > CONFIG_FILE_MAX)
@@ -1546,8 +1624,10 @@ int ob_config_apply_buffer(ObConfig *c, const char *filename, const char *buf, s
                 json_object_put(root);
                 return r;
         }
+        first = d ? d->n : 0;
         r = apply_object(&x, "", root, 0);
         json_object_put(root);
+        locate_diags(d, first, buf, len);
         return r;
 }
 

@@ -381,6 +381,41 @@ static void test_malformed_json(void **state)
         }
 }
 
+/* Key errors carry the line and column of the key, found past comments and look-alikes. */
+static void test_key_positions(void **state)
+{
+        ObConfigDiags d = {0};
+        const ObConfigDiag *x;
+        _cleanup_config_ ObConfig *c =
+                apply("p.json",
+                      "{\n"
+                      " // \"endpoint\": { \"port\": 0 }\n"
+                      " \"x\": [ { \"port\": 1 } ],\n"
+                      " \"endpoint\": {\n"
+                      "   \"port\": 1, /* \"port\": 2 */\n"
+                      "   \"port\": 0 },\n"
+                      " \"provisioning\": { \"parameters\": {\"k\": \"{no}\"}}\n"
+                      "}\n",
+                      &d);
+        assert_true(has_diag(&d, OB_CONFIG_ERROR, "p.json", "endpoint.port", "out of range"));
+        for (size_t i = 0; i < d.n; i++) {
+                x = &d.items[i];
+                if (!x->key)
+                        continue;
+                if (strcmp(x->key, "endpoint.port") == 0) {
+                        assert_int_equal(x->line, 6); /* the last duplicate: json-c keeps it */
+                        assert_int_equal(x->column, 4);
+                } else if (strcmp(x->key, "x") == 0) {
+                        assert_int_equal(x->line, 3);
+                } else if (strcmp(x->key, "provisioning.parameters.k") == 0) {
+                        assert_int_equal(x->line, 7);
+                        assert_int_equal(x->column, 35);
+                } else
+                        assert_int_equal(x->line, 0); /* not in the file: required keys */
+        }
+        ob_config_diags_clear(&d);
+}
+
 static void test_unreadable_files(void **state)
 {
         ObConfigDiags d = {0};
@@ -673,7 +708,7 @@ static void test_diag_format_and_json(void **state)
 
         assert_true(d.n >= 1);
         assert_int_equal(ob_config_diag_format(&d.items[0], &line), 0);
-        assert_string_equal(line, "f.json: error: endpoint.port: 0 is out of range 1..65535");
+        assert_string_equal(line, "f.json:2:14: error: endpoint.port: 0 is out of range 1..65535");
         j = ob_config_diags_to_json(&d);
         assert_non_null(j);
         assert_int_equal(json_object_array_length(j), d.n);
@@ -778,6 +813,7 @@ int main(void)
                 cmocka_unit_test(test_every_error_kind),
                 cmocka_unit_test(test_errors_are_all_collected),
                 cmocka_unit_test(test_malformed_json),
+                cmocka_unit_test(test_key_positions),
                 cmocka_unit_test_setup_teardown(test_unreadable_files, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dropin_order, setup, teardown),
                 cmocka_unit_test(test_cross_key_rules),
