@@ -1558,7 +1558,8 @@ static size_t locate_key(const char *buf, size_t len, const char *path)
 /* Give the key diagnostics added since index first a line and column, where they can be found. */
 static void locate_diags(ObConfigDiags *d, size_t first, const char *buf, size_t len)
 {
-        for (size_t i = first; d && i < d->n; i++) {
+        /* each lookup scans the file: bound the work a hostile file can cause */
+        for (size_t i = first; d && i < d->n && i < first + 100; i++) {
                 ObConfigDiag *x = &d->items[i];
                 size_t off;
                 if (x->line != 0 || !x->key)
