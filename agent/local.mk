@@ -1,1 +1,12 @@
 # agent/: the daemon (onboard-agent) and the operator CLI (agentctl).
+
+# ---- config helper: the daemon's main and the operator CLI
+sbin_PROGRAMS += onboard-agent
+onboard_agent_SOURCES = agent/onboard-agent.c
+onboard_agent_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+onboard_agent_LDADD = lib/libob.la $(JSONC_LIBS)
+
+bin_PROGRAMS += agentctl
+agentctl_SOURCES = agent/agentctl.c
+agentctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+agentctl_LDADD = lib/libob.la $(JSONC_LIBS)

@@ -1,2 +1,8 @@
 # docs/: documentation and man pages.
 EXTRA_DIST += docs/architecture.md
+
+# ---- config helper: configuration reference and man pages (checked against the key table by
+# tests/unit/test-config.c)
+EXTRA_DIST += docs/configuration.md
+man_MANS += docs/man/onboard-agent.8 docs/man/agentctl.8 docs/man/onboard-agent.json.5
+EXTRA_DIST += docs/man/onboard-agent.8 docs/man/agentctl.8 docs/man/onboard-agent.json.5

@@ -23,3 +23,23 @@ check-unit: $(unit_tests)
 	@$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(unit_tests)"
 .PHONY += check-unit
 endif
+
+# ---- config helper: configuration table, drop-ins, diagnostics, docs agree with the table
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-config
+tests_unit_test_config_SOURCES = tests/unit/test-config.c
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(UNIT_LDADD)
+endif
+
+# ---- config helper: the command-line mains and their exit codes (no test world needed)
+TESTS += tests/integration/test-cli-config.sh
+EXTRA_DIST += tests/integration/test-cli-config.sh
+# fuzz target source and seeds (the fuzz make target is wired by the ctl helper)
+EXTRA_DIST += tests/fuzz/fuzz-config.c \
+	tests/fuzz/corpus/config/comments.json \
+	tests/fuzz/corpus/config/errors.json \
+	tests/fuzz/corpus/config/example.json \
+	tests/fuzz/corpus/config/jitp.json \
+	tests/fuzz/corpus/config/truncated.json \
+	tests/fuzz/corpus/config/trusted.json

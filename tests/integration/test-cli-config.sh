@@ -1,0 +1,150 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The command-line mains and the configuration: exit codes 0 / 64 / 78 and messages that name
+# the file and the key. Needs no test world.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$here/../..}
+top_builddir=${top_builddir:-$top_srcdir}
+agent=$top_builddir/onboard-agent
+ctl=$top_builddir/agentctl
+for b in "$agent" "$ctl"; do
+        if [ ! -x "$b" ]; then
+                echo "SKIP: $b not built"
+                exit 77
+        fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-cli-config.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; sed 's/^/#   /' "$tmp/out" | head -20; }
+
+# expect CODE DESCRIPTION [NEEDLE...] -- CMD...: exit code CODE and every NEEDLE in the output
+expect() {
+        code=$1 desc=$2
+        shift 2
+        needles=""
+        while [ "$1" != "--" ]; do
+                needles="$needles
+$1"
+                shift
+        done
+        shift
+        "$@" >"$tmp/out" 2>&1
+        rc=$?
+        if [ "$rc" -ne "$code" ]; then
+                echo "#   exit $rc, expected $code: $*" >>"$tmp/out"
+                not_ok "$desc"
+                return
+        fi
+        missing=""
+        old_ifs=$IFS
+        IFS='
+'
+        for n in $needles; do
+                grep -qF -- "$n" "$tmp/out" || missing="$missing [$n]"
+        done
+        IFS=$old_ifs
+        if [ -n "$missing" ]; then
+                echo "#   output lacks:$missing" >>"$tmp/out"
+                not_ok "$desc"
+        else
+                ok "$desc"
+        fi
+}
+
+# ---- good configurations
+expect 0 "shipped example passes --check-config" "configuration is valid" -- \
+        "$agent" --check-config --config "$top_srcdir/config/config.json"
+expect 0 "shipped example passes agentctl config check" "configuration is valid" -- \
+        "$ctl" --config "$top_srcdir/config/config.json" config check
+expect 0 "agentctl config check --json" '"valid": true' -- \
+        "$ctl" --config "$top_srcdir/config/config.json" config check --json
+
+mkdir -p "$tmp/good/config.d"
+cat >"$tmp/good/config.json" <<'JSON'
+/* minimal, with comments */
+{
+  "endpoint": { "host": "localhost" },   // the only required keys
+  "provisioning": { "method": "static" }
+}
+JSON
+echo '{ "endpoint": { "port": 18883 } }' >"$tmp/good/config.d/50-port.json"
+expect 0 "minimal config with a drop-in" "configuration is valid" -- \
+        "$agent" --check-config -c "$tmp/good/config.json"
+expect 0 "config show names defaults and sources" \
+        "endpoint.port" "18883" "$tmp/good/config.d/50-port.json" \
+        "endpoint.host" "$tmp/good/config.json" "tpm.srk_handle" "0x81000001" "# default" -- \
+        "$ctl" -c "$tmp/good/config.json" config show
+expect 0 "config show --json" '"source": "'"$tmp/good/config.d/50-port.json"'"' -- \
+        "$ctl" --json -c "$tmp/good/config.json" config show
+expect 0 "daemon loads a good config and says the loop is not built" "not built yet" -- \
+        "$agent" -c "$tmp/good/config.json" --log-level debug
+expect 0 "config keys lists the table" "retry.throttled.cap" "provisioning.method" -- \
+        "$ctl" config keys
+
+# ---- bad configurations: exit 78, the message names the file and the key
+bad() {
+        name=$1 key=$2 text=$3
+        mkdir -p "$tmp/$name"
+        printf '%s\n' "$text" >"$tmp/$name/config.json"
+        expect 78 "$name: --check-config exits 78 naming file and key" \
+                "$tmp/$name/config.json" "$key" -- \
+                "$agent" --check-config --config "$tmp/$name/config.json"
+        expect 78 "$name: agentctl config check exits 78 naming file and key" \
+                "$tmp/$name/config.json" "$key" -- \
+                "$ctl" --config "$tmp/$name/config.json" config check
+}
+base='"endpoint": {"host": "localhost"}, "provisioning": {"method": "static"}'
+bad unknown-key "endpoint.prot" "{ $base, \"endpoint\": {\"host\": \"h\", \"prot\": 1} }"
+bad wrong-type "endpoint.alpn" "{ \"provisioning\": {\"method\": \"static\"}, \"endpoint\": {\"host\": \"h\", \"alpn\": \"yes\"} }"
+bad out-of-range "endpoint.port" "{ \"provisioning\": {\"method\": \"static\"}, \"endpoint\": {\"host\": \"h\", \"port\": 99999} }"
+bad bad-enum "provisioning.method" "{ \"endpoint\": {\"host\": \"h\"}, \"provisioning\": {\"method\": \"magic\"} }"
+bad bad-duration "retry.network.cap" "{ $base, \"retry\": {\"network\": {\"cap\": \"forever\"}} }"
+bad bad-handle "tpm.srk_handle" "{ $base, \"tpm\": {\"srk_handle\": \"81000001\"} }"
+bad missing-required "endpoint.host" "{ \"provisioning\": {\"method\": \"static\"} }"
+bad cross-key "provisioning.claim_cert" "{ \"endpoint\": {\"host\": \"h\"}, \"provisioning\": {\"method\": \"fleet-claim\", \"template\": \"T\", \"claim_key\": \"/k\"} }"
+bad malformed ":3:" "{
+  \"endpoint\": {\"host\": \"h\"},
+  \"provisioning\": {\"method\": stat}
+}"
+
+expect 78 "missing file exits 78 naming it" "$tmp/nope.json" "cannot open" -- \
+        "$agent" --check-config --config "$tmp/nope.json"
+expect 78 "daemon without --check-config exits 78 on a bad config" "endpoint.port" -- \
+        "$agent" --config "$tmp/out-of-range/config.json"
+expect 78 "config show exits 78 on a bad config" "endpoint.port" -- \
+        "$ctl" --config "$tmp/out-of-range/config.json" config show
+
+mkdir -p "$tmp/dropin/config.d"
+cp "$tmp/good/config.json" "$tmp/dropin/config.json"
+echo '{ "log": { "level": "chatty" } }' >"$tmp/dropin/config.d/10-log.json"
+expect 78 "an error in a drop-in names the drop-in and the key" \
+        "$tmp/dropin/config.d/10-log.json" "log.level" -- \
+        "$agent" --check-config -c "$tmp/dropin/config.json"
+expect 78 "config check --json reports the error" '"key": "log.level"' '"valid": false' -- \
+        "$ctl" -c "$tmp/dropin/config.json" config check --json
+
+# ---- usage errors: exit 64 and the message names what was wrong
+expect 64 "onboard-agent: unknown option" "--bogus" -- "$agent" --bogus
+expect 64 "onboard-agent: missing argument" "--config" -- "$agent" --config
+expect 64 "onboard-agent: bad --log-level" "loud" -- "$agent" --log-level loud
+expect 64 "onboard-agent: stray argument" "extra" -- "$agent" extra
+expect 64 "agentctl: unknown option" "--bogus" -- "$ctl" --bogus config check
+expect 64 "agentctl: unknown command" "frobnicate" -- "$ctl" frobnicate
+expect 64 "agentctl: unknown subcommand" "config frob" -- "$ctl" config frob
+expect 64 "agentctl: group without subcommand" "config" -- "$ctl" config
+expect 64 "agentctl: unknown command option" "--bogus" -- "$ctl" config check --bogus
+expect 64 "agentctl: no command" "Usage" -- "$ctl"
+expect 0 "agentctl help" "config check" -- "$ctl" help
+expect 0 "agentctl --version" "agentctl " -- "$ctl" --version
+expect 0 "onboard-agent --help" "--check-config" -- "$agent" --help
+expect 0 "onboard-agent --version" "onboard-agent " -- "$agent" --version
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
