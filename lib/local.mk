@@ -3,6 +3,8 @@ noinst_LTLIBRARIES += lib/libob.la
 lib_libob_la_SOURCES = \
 	lib/macro.h \
 	lib/log.c lib/log.h \
+	lib/fsops.c lib/fsops.h \
+	lib/store.c lib/store.h \
 	lib/config-file.c lib/config-file.h
 lib_libob_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libob_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)

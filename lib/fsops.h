@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The filesystem calls the store makes, behind a table so tests can fail any one of them
+ * (STYLE.md: fault injection through a pluggable OS layer, as SQLite does).
+ */
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+typedef struct ObFsOps {
+        int (*openat)(int dirfd, const char *path, int flags, mode_t mode);
+        ssize_t (*read)(int fd, void *buf, size_t n);
+        ssize_t (*write)(int fd, const void *buf, size_t n);
+        int (*fsync)(int fd);
+        int (*close)(int fd);
+        int (*renameat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+        int (*linkat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                      int flags);
+        int (*unlinkat)(int dirfd, const char *path, int flags);
+        int (*fstat)(int fd, struct stat *st);
+} ObFsOps;
+
+/* The real calls. */
+extern const ObFsOps ob_fsops_posix;
+
+/* Write all of buf, retrying short writes and EINTR. Returns 0 or negative errno. */
+int ob_fs_write_all(const ObFsOps *ops, int fd, const void *buf, size_t n);
