@@ -21,6 +21,11 @@ tests_unit_test_store_SOURCES = tests/unit/test-store.c
 tests_unit_test_store_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_store_LDADD = $(UNIT_LDADD)
 
+unit_tests += tests/unit/test-backoff
+tests_unit_test_backoff_SOURCES = tests/unit/test-backoff.c
+tests_unit_test_backoff_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_backoff_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 
@@ -48,3 +53,7 @@ EXTRA_DIST += tests/fuzz/fuzz-config.c \
 	tests/fuzz/corpus/config/jitp.json \
 	tests/fuzz/corpus/config/truncated.json \
 	tests/fuzz/corpus/config/trusted.json
+
+# ---------------------------------------------------------------- integration tests (test world)
+TESTS += tests/integration/test-world.sh
+EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh
