@@ -23,3 +23,6 @@ check-unit: $(unit_tests)
 	@$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(unit_tests)"
 .PHONY += check-unit
 endif
+
+# ---------------------------------------------------------------- emulator (tests/emulator)
+include tests/emulator/local.mk
