@@ -11,3 +11,15 @@ tests_emulator_ob_emulator_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -sh
 tests_emulator_ob_emulator_la_LIBADD = lib/libob.la $(JSONC_LIBS) $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin
+
+if HAVE_CMOCKA
+emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template
+tests_unit_test_emu_policy_SOURCES = tests/unit/test-emu-policy.c tests/emulator/policy.c
+tests_unit_test_emu_policy_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_policy_LDADD = $(UNIT_LDADD)
+tests_unit_test_emu_template_SOURCES = tests/unit/test-emu-template.c tests/emulator/template.c
+tests_unit_test_emu_template_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_template_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += $(emu_unit_tests)
+TESTS += $(emu_unit_tests)
+endif
