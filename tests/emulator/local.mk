@@ -23,3 +23,8 @@ tests_unit_test_emu_template_LDADD = $(UNIT_LDADD)
 check_PROGRAMS += $(emu_unit_tests)
 TESTS += $(emu_unit_tests)
 endif
+
+if BUILD_EMULATOR
+TESTS += tests/emulator/test-emulator.sh
+endif
+EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/mini-world.sh tests/emulator/emu-client.py

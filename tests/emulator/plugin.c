@@ -92,6 +92,12 @@ static json_object *get(json_object *o, const char *key)
         return v;
 }
 
+/* json-c asserts on json_object_array_length(NULL): registry input is untrusted. */
+static size_t alen(json_object *a)
+{
+        return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
 static const char *get_str(json_object *o, const char *key, const char *def)
 {
         json_object *v = get(o, key);
@@ -312,7 +318,7 @@ static int principal(struct mosquitto *client, Principal *p, X509 **ret_cert)
                 X509_free(cert);
         p->entry = cert_entry(p->id);
         things = get(p->entry, "things");
-        if (json_object_array_length(things) > 0)
+        if (alen(things) > 0)
                 p->thing = json_object_get_string(json_object_array_get_idx(things, 0));
         return 0;
 }
@@ -329,7 +335,7 @@ static bool allowed(const Principal *p, const char *client_id, ObEmuAction actio
                 .thing_name = p->thing,
         };
 
-        for (size_t i = 0; i < json_object_array_length(pols) && n < OB_ELEMENTSOF(docs); i++) {
+        for (size_t i = 0; i < alen(pols) && n < OB_ELEMENTSOF(docs); i++) {
                 json_object *d = get(section("policies"),
                                      json_object_get_string(json_object_array_get_idx(pols, i)));
                 if (d)
@@ -818,7 +824,7 @@ void jitr_done(json_object *ctx, json_object *answer)
 
         if (!e || !st)
                 return;
-        for (size_t i = 0; i < json_object_array_length(pols); i++)
+        for (size_t i = 0; i < alen(pols); i++)
                 array_add_unique(entry_array(e, "policies"),
                                  json_object_get_string(json_object_array_get_idx(pols, i)));
         set_status(id, e, st);
@@ -1078,6 +1084,59 @@ static json_object *admin_op(json_object *cmd)
                         json_object_object_add(res, "caCertificateId", json_object_new_string(id));
                 }
                 X509_free(x);
+        } else if (!strcmp(op, "update-ca")) {
+                json_object *ca = get(section("cas"), get_str(cmd, "caCertificateId", ""));
+                if (!ca) {
+                        err = "no such CA";
+                } else {
+                        if (get(cmd, "autoRegistration"))
+                                json_object_object_add(
+                                        ca, "autoRegistration",
+                                        json_object_get(get(cmd, "autoRegistration")));
+                        if (get(cmd, "template"))
+                                json_object_object_add(ca, "template",
+                                                       json_object_get(get(cmd, "template")));
+                        if (get(cmd, "status"))
+                                json_object_object_add(ca, "status",
+                                                       json_object_get(get(cmd, "status")));
+                        if (get(cmd, "jitrFunction"))
+                                json_object_object_add(ca, "jitrFunction",
+                                                       json_object_get(get(cmd, "jitrFunction")));
+                }
+        } else if (!strcmp(op, "put-policy")) {
+                if (ob_emu_policy_validate(get(cmd, "document")) < 0)
+                        err = "not a valid IoT policy document";
+                else
+                        json_object_object_add(section("policies"), get_str(cmd, "name", ""),
+                                               json_object_get(get(cmd, "document")));
+        } else if (!strcmp(op, "put-template")) {
+                json_object *body = ob_emu_template_parse(get(cmd, "body"));
+                if (!body) {
+                        err = "template body is not a JSON object (or larger than 10 KiB)";
+                } else {
+                        json_object *t = json_object_new_object();
+                        json_object_object_add(t, "enabled", json_object_new_boolean(1));
+                        json_object_object_add(t, "body", body);
+                        if (get_str(cmd, "preProvisioningHook", NULL))
+                                json_object_object_add(
+                                        t, "preProvisioningHook",
+                                        json_object_get(get(cmd, "preProvisioningHook")));
+                        json_object_object_add(section("templates"), get_str(cmd, "name", ""), t);
+                }
+        } else if (!strcmp(op, "set")) {
+                const char *k = get_str(cmd, "key", "");
+                if (!strncmp(k, "throttle.", 9)) {
+                        json_object *th = get(section("settings"), "throttle");
+                        if (!th) {
+                                th = json_object_new_object();
+                                json_object_object_add(section("settings"), "throttle", th);
+                        }
+                        json_object_object_add(th, k + 9, json_object_get(get(cmd, "value")));
+                        json_object_object_del(g.buckets, k + 9);
+                } else {
+                        json_object_object_add(section("settings"), k,
+                                               json_object_get(get(cmd, "value")));
+                }
         } else if (!strcmp(op, "create-claim")) {
                 X509 *x = NULL;
                 _cleanup_free_ char *key = NULL, *pem = NULL;
@@ -1164,8 +1223,7 @@ static void expire_tokens(void)
                         const char *id = get_str(t, "certificateId", "");
                         json_object *e = cert_entry(id);
                         if (e && !strcmp(get_str(e, "status", ""), "PENDING_ACTIVATION") &&
-                            json_object_array_length(get(e, "things")) == 0 &&
-                            json_object_array_length(get(e, "policies")) == 0) {
+                            alen(get(e, "things")) == 0 && alen(get(e, "policies")) == 0) {
                                 json_object *ev = json_object_new_object();
                                 json_object_object_add(ev, "certificateId",
                                                        json_object_new_string(id));

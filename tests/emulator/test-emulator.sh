@@ -1,0 +1,173 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Integration test of the AWS IoT Core emulator, driven by an independent client
+# (python3-paho-mqtt, emu-client.py). Runs inside tests/world/world.sh when available, else in a
+# private mini world (mini-world.sh).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$here/../..}
+top_builddir=${top_builddir:-$top_srcdir/build}
+export top_srcdir top_builddir
+skip() { echo "SKIP: $*"; if [ "${OB_REQUIRE_WORLD:-0}" = 1 ]; then exit 1; fi; exit 77; }
+
+[ -f "$top_builddir/tests/emulator/.libs/ob_emulator.so" ] || skip "emulator plugin not built"
+/usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || skip "python3-paho-mqtt missing"
+command -v jq >/dev/null || skip "jq missing"
+
+if [ -z "${OB_WORLD_DIR:-}" ]; then
+        if [ -x "$top_srcdir/tests/world/world.sh" ]; then
+                exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
+        fi
+        wdir=$(mktemp -d)
+        trap 'sh "$here/mini-world.sh" stop "$wdir"; rm -rf "$wdir"' EXIT INT TERM
+        sh "$here/mini-world.sh" start "$wdir" >/dev/null || skip "cannot start the mini world"
+        . "$wdir/world.env"
+fi
+[ "${OB_EMULATOR:-0}" = 1 ] || skip "world has no emulator"
+
+t=$(mktemp -d)
+cli() { /usr/bin/python3 "$here/emu-client.py" "$@"; }
+admin() { sh "$here/ob-emu-admin" "$@"; }
+adm() { cli --cert "$OB_EMULATOR_ADMIN_CERT" --key "$OB_EMULATOR_ADMIN_KEY" "$@"; }
+fails=0
+exec 3>&1
+check() { # description, then a shell condition
+        d=$1; shift
+        if "$@"; then echo "ok   - $d" >&3; else echo "FAIL - $d" >&3; fails=$((fails + 1)); fi
+}
+certid() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+CSR_T='$aws/certificates/create-from-csr/json'
+KEYS_T='$aws/certificates/create/json'
+REG_T='$aws/provisioning-templates/OnboardTemplate/provision/json'
+
+# --- 1. CreateCertificateFromCsr + RegisterThing ------------------------------------------
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=dev1 \
+        -keyout "$t/dev1.key" -out "$t/dev1.csr" 2>/dev/null
+req=$(jq -nc --rawfile c "$t/dev1.csr" '{certificateSigningRequest:$c}')
+cli --id dev1 rr "$CSR_T" "$req" >"$t/csr.out"
+check "CreateCertificateFromCsr accepted" [ "$(jq -rs '.[0].result' "$t/csr.out")" = accepted ]
+id=$(jq -r .payload.certificateId "$t/csr.out")
+tok=$(jq -r .payload.certificateOwnershipToken "$t/csr.out")
+jq -r .payload.certificatePem "$t/csr.out" >"$t/dev1.crt"
+check "certificateId is the 64-hex SHA-256 of the DER cert" [ "$id" = "$(certid "$t/dev1.crt")" ]
+check "new cert is PENDING_ACTIVATION" [ "$(admin show-cert "$id" | jq -r .status)" = PENDING_ACTIVATION ]
+check "issued cert chains to the issuer CA" openssl verify -CAfile "$OB_ISSUER_CA_CERT" "$t/dev1.crt" >/dev/null
+sleep 1.1
+cli --id dev1 rr "$REG_T" "$(jq -nc --arg t "$tok" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"0001"}}')" >"$t/reg.out"
+check "RegisterThing accepted with thingName" [ "$(jq -r .payload.thingName "$t/reg.out")" = ob-0001 ]
+check "deviceConfiguration returned" [ "$(jq -r .payload.deviceConfiguration.serial "$t/reg.out")" = 0001 ]
+check "cert ACTIVE after RegisterThing" [ "$(admin show-cert "$id" | jq -r .status)" = ACTIVE ]
+check "device connects with its new cert" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -r .result)" = connected ]
+
+# --- 2. rejections ---------------------------------------------------------------------------
+cli --id dev2 rr "$CSR_T" 'not json' >"$t/bad.out"
+check "bad payload: rejected {statusCode:400 (number), errorCode, errorMessage}" \
+        jq -e '.result == "rejected" and (.payload.statusCode == 400) and (.payload.errorCode|type) == "string" and (.payload.errorMessage|type) == "string"' "$t/bad.out" >/dev/null
+cli --id dev3 rr "$CSR_T" '{"certificateSigningRequest":"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}' >"$t/badcsr.out"
+check "bad CSR: 400" jq -e '.payload.statusCode == 400' "$t/badcsr.out" >/dev/null
+cli --id dev4 rr "$REG_T" '{"certificateOwnershipToken":"nope","parameters":{"SerialNumber":"9"}}' >"$t/tok.out"
+check "bad token: 400 InvalidCertificateOwnershipToken" \
+        jq -e '.payload.statusCode == 400 and .payload.errorCode == "InvalidCertificateOwnershipToken"' "$t/tok.out" >/dev/null
+adm --id adm1 rr '$aws/provisioning-templates/NoSuchTemplate/provision/json' "{\"certificateOwnershipToken\":\"$tok\"}" >"$t/404.out"
+check "missing template: 404" jq -e '.payload.statusCode == 404' "$t/404.out" >/dev/null
+
+# --- 3. two devices sharing the claim cert do not see each other's replies -------------------
+cli --id shareA rr "$CSR_T" "$req" >"$t/a.out" &
+pa=$!
+cli --id shareB rr "$CSR_T" "$req" >"$t/b.out" &
+pb=$!
+wait $pa $pb
+check "device A got exactly one reply" [ "$(wc -l <"$t/a.out")" -eq 1 ]
+check "device B got exactly one reply" [ "$(wc -l <"$t/b.out")" -eq 1 ]
+check "A and B got different certificates" [ "$(jq -r .payload.certificateId "$t/a.out")" != "$(jq -r .payload.certificateId "$t/b.out")" ]
+
+# --- 4. a claim policy with only create/* does not allow create-from-csr ---------------------
+cat >"$t/createonly.json" <<'P'
+{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":"iot:Connect","Resource":"*"},
+ {"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":["arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create/*"]},
+ {"Effect":"Allow","Action":"iot:Subscribe","Resource":["arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create/*"]}]}
+P
+admin put-policy CreateOnly "$t/createonly.json" >/dev/null
+admin create-claim CreateOnly >"$t/claim.json"
+check "create-claim mints a temporary claim" jq -e '.ok and (.expiration > 0)' "$t/claim.json" >/dev/null
+jq -r .certificatePem "$t/claim.json" >"$t/tclaim.crt"
+jq -r .privateKey "$t/claim.json" >"$t/tclaim.key"
+# the temporary claim is issued by the issuer CA, which the broker trusts
+cli --id tclaim1 --cert "$t/tclaim.crt" --key "$t/tclaim.key" rr "$KEYS_T" '{}' >"$t/keys.out"
+check "create/* allows CreateKeysAndCertificate (with privateKey)" \
+        jq -e '.result == "accepted" and (.payload.privateKey | startswith("-----BEGIN"))' "$t/keys.out" >/dev/null
+sleep 1.1
+cli --id tclaim1 --cert "$t/tclaim.crt" --key "$t/tclaim.key" rr "$CSR_T" "$req" >"$t/deny.out"
+check "create/* does NOT allow create-from-csr: connection closed, no reply" \
+        [ "$(jq -r .result "$t/deny.out")" = closed ]
+
+# --- 5. REVOKED never comes back --------------------------------------------------------------
+aid=$(jq -r .payload.certificateId "$t/a.out")
+admin revoke "$id" >/dev/null
+sleep 1.1
+check "REVOKED cert refused" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -r .result)" != connected ]
+admin activate "$id" >/dev/null || true
+check "REVOKED cannot be re-activated" [ "$(admin show-cert "$id" | jq -r .status)" = REVOKED ]
+
+# --- 6. JITP: refuse the first connect, accept the next ---------------------------------------
+dca=$(certid "$OB_DEVICE_CA_CERT")
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=jitp-dev-1 \
+        -keyout "$t/jitp.key" -out "$t/jitp.csr" 2>/dev/null
+openssl x509 -req -in "$t/jitp.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" -CAcreateserial \
+        -CAserial "$t/dca.srl" -days 2 -out "$t/jitp.crt" 2>/dev/null
+check "JITP off: unknown device cert refused" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" != connected ]
+check "JITP off: nothing registered" [ "$(admin show-cert "$(certid "$t/jitp.crt")")" = null ]
+admin update-ca "$dca" autoRegistration=true >/dev/null
+sleep 1.1
+check "JITP: first connect refused" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" != connected ]
+check "JITP: thing created from the CommonName" [ "$(admin list-things | jq -r 'has("jitp-dev-1")')" = true ]
+sleep 1.1
+check "JITP: next connect accepted" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" = connected ]
+
+# --- 7. JITR: event published, activation by the admin tool ----------------------------------
+admin update-ca "$dca" template=null >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=jitr-dev-1 \
+        -keyout "$t/jitr.key" -out "$t/jitr.csr" 2>/dev/null
+openssl x509 -req -in "$t/jitr.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" \
+        -CAserial "$t/dca.srl" -days 2 -out "$t/jitr.crt" 2>/dev/null
+jid=$(certid "$t/jitr.crt")
+adm --id watcher listen "\$aws/events/certificates/registered/$dca" 3 >"$t/jitr-events.out" 2>"$t/listen.err" &
+pw=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q ready "$t/listen.err" 2>/dev/null && break; sleep 0.2; done
+check "JITR: first connect refused" [ "$(cli --id jitr-dev-1 --cert "$t/jitr.crt" --key "$t/jitr.key" connect | jq -r .result)" != connected ]
+wait $pw
+check "JITR: registered event with the documented fields" jq -e --arg id "$jid" --arg ca "$dca" \
+        '.payload.certificateId == $id and .payload.caCertificateId == $ca and .payload.certificateStatus == "PENDING_ACTIVATION" and (.payload.timestamp|type) == "number" and (.payload.awsAccountId|length) == 12 and has("payload")' "$t/jitr-events.out" >/dev/null
+admin attach-policy "$jid" AllowAll >/dev/null
+admin activate "$jid" >/dev/null
+sleep 1.1
+check "JITR: connect after activation" [ "$(cli --id jitr-dev-1 --cert "$t/jitr.crt" --key "$t/jitr.key" connect | jq -r .result)" = connected ]
+
+# --- 8. pre-provisioning hook denial -----------------------------------------------------------
+jq '.templates.OnboardTemplate.body' "$OB_EMULATOR_STATE_DIR/registry.json" >"$t/tpl.json"
+admin put-template HookDeny "$t/tpl.json" 'cat >/dev/null; echo "{\"allowProvisioning\":false}"' >/dev/null
+bid=$(jq -r .payload.certificateOwnershipToken "$t/b.out")
+adm --id adm2 rr '$aws/provisioning-templates/HookDeny/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"7"}}')" >"$t/hook.out"
+check "hook denial: 403 ACCESS_DENIED" jq -e '.payload.statusCode == 403 and .payload.errorCode == "ACCESS_DENIED"' "$t/hook.out" >/dev/null
+admin put-template HookAllow "$t/tpl.json" 'cat >/dev/null; echo "{\"allowProvisioning\":true,\"parameterOverrides\":{\"SerialNumber\":\"from-hook\"}}"' >/dev/null
+adm --id adm3 rr '$aws/provisioning-templates/HookAllow/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"7"}}')" >"$t/hook2.out"
+check "hook parameterOverrides applied" [ "$(jq -r .payload.thingName "$t/hook2.out")" = ob-from-hook ]
+
+# --- 9. throttling answers 429 -----------------------------------------------------------------
+admin set throttle.CreateKeysAndCertificate 0.1 >/dev/null
+adm --id adm4 rr "$KEYS_T" - 2 >"$t/thr.out"
+check "second request within the bucket: 429" jq -se 'map(.payload.statusCode) | index(429) != null' "$t/thr.out" >/dev/null
+
+# --- 10. the registry survives a broker restart -----------------------------------------------
+kill "$(cat "$OB_MOSQ_PID")"
+for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$(cat "$OB_MOSQ_PID" 2>/dev/null)" 2>/dev/null || break; sleep 0.2; done
+mosquitto -d -c "$OB_MOSQ_CONF"
+sleep 1
+check "after restart: JITP device still connects" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" = connected ]
+check "after restart: things kept" [ "$(admin list-things | jq -r 'has("ob-0001") and has("jitp-dev-1")')" = true ]
+check "after restart: REVOKED kept" [ "$(admin show-cert "$id" | jq -r .status)" = REVOKED ]
+
+rm -rf "$t"
+echo "$fails failure(s)"
+[ "$fails" -eq 0 ]
