@@ -23,6 +23,50 @@ ap.add_argument("cmd")
 ap.add_argument("args", nargs="*")
 a = ap.parse_args()
 
+def cbor_enc(o):
+    """Minimal CBOR encoder (maps, strings, ints, bools, null) - independent of lib/cbor.c."""
+    def head(major, n):
+        for ai, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+            if n < 24:
+                return bytes([major << 5 | n])
+            if n < 1 << (8 * size):
+                return bytes([major << 5 | ai]) + n.to_bytes(size, "big")
+    if o is None: return b"\xf6"
+    if o is True: return b"\xf5"
+    if o is False: return b"\xf4"
+    if isinstance(o, int): return head(0, o) if o >= 0 else head(1, -1 - o)
+    if isinstance(o, str):
+        b = o.encode(); return head(3, len(b)) + b
+    if isinstance(o, list): return head(4, len(o)) + b"".join(cbor_enc(x) for x in o)
+    if isinstance(o, dict): return head(5, len(o)) + b"".join(cbor_enc(k) + cbor_enc(v) for k, v in o.items())
+    raise TypeError(o)
+
+def cbor_dec(b):
+    def item(i):
+        ib = b[i]; major, ai = ib >> 5, ib & 31; i += 1
+        if ai < 24: n = ai
+        elif ai <= 27:
+            size = 1 << (ai - 24); n = int.from_bytes(b[i:i + size], "big"); i += size
+        else: raise ValueError("unsupported")
+        if major == 0: return n, i
+        if major == 1: return -1 - n, i
+        if major == 3: return b[i:i + n].decode(), i + n
+        if major == 4:
+            r = []
+            for _ in range(n):
+                v, i = item(i); r.append(v)
+            return r, i
+        if major == 5:
+            r = {}
+            for _ in range(n):
+                k, i = item(i); v, i = item(i); r[k] = v
+            return r, i
+        if major == 7: return {20: False, 21: True, 22: None}[ai], i
+        raise ValueError("unsupported")
+    v, i = item(0)
+    if i != len(b): raise ValueError("trailing")
+    return v
+
 out = lambda o: print(json.dumps(o), flush=True)
 ev = {"connack": None, "closed": False, "subacks": 0, "msgs": []}
 cv = threading.Condition()
@@ -44,7 +88,10 @@ def on_subscribe(c, u, mid, granted):
 
 def on_message(c, u, m):
     try:
-        p = json.loads(m.payload.decode()) if m.payload else None
+        if m.topic.endswith("/cbor/accepted") or m.topic.endswith("/cbor/rejected"):
+            p = {"cbor": cbor_dec(m.payload)}
+        else:
+            p = json.loads(m.payload.decode()) if m.payload else None
     except Exception:
         p = m.payload.decode(errors="replace")
     with cv:
@@ -94,7 +141,13 @@ elif a.cmd == "rr":
     c.subscribe([(topic + "/accepted", 1), (topic + "/rejected", 1)])
     wait(lambda: ev["subacks"] >= 1 or ev["closed"], a.timeout)
     for i in range(n):
-        c.publish(topic, payload.encode() if payload != "-" else b"", qos=1)
+        if payload == "-":
+            data = b""
+        elif topic.endswith("/cbor"):
+            data = cbor_enc(json.loads(payload))
+        else:
+            data = payload.encode()
+        c.publish(topic, data, qos=1)
     wait(lambda: len(ev["msgs"]) >= n or ev["closed"], a.timeout)
     time.sleep(0.3)  # catch replies that were not meant for us
     for m in ev["msgs"]:

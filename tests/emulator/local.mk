@@ -28,3 +28,11 @@ if BUILD_EMULATOR
 TESTS += tests/emulator/test-emulator.sh
 endif
 EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/mini-world.sh tests/emulator/emu-client.py
+
+if HAVE_CMOCKA
+tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c
+tests_unit_test_cbor_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cbor_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test-cbor
+TESTS += tests/unit/test-cbor
+endif

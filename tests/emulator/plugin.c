@@ -26,6 +26,7 @@
 #include <mosquitto_plugin.h>
 #include <openssl/pem.h>
 
+#include "cbor.h"
 #include "macro.h"
 #include "pki.h"
 #include "policy.h"
@@ -346,12 +347,30 @@ static bool allowed(const Principal *p, const char *client_id, ObEmuAction actio
 
 /* ------------------------------------------------------------------ replies */
 
+static bool is_cbor(const char *base)
+{
+        size_t n = strlen(base);
+
+        return n >= 5 && !strcmp(base + n - 5, "/cbor");
+}
+
+/* Answer on BASE/accepted or BASE/rejected, to the requesting connection only, in the
+ * request's format (JSON or CBOR). */
 static void reply(const char *client_id, const char *base, bool ok, json_object *payload)
 {
         char topic[512];
-        const char *s = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN);
 
         snprintf(topic, sizeof(topic), "%s/%s", base, ok ? "accepted" : "rejected");
+        if (is_cbor(base)) {
+                uint8_t *buf = NULL;
+                size_t len = 0;
+                if (ob_cbor_encode(payload, &buf, &len) == 0)
+                        mosquitto_broker_publish_copy(client_id, topic, (int)len, buf, 1, false,
+                                                      NULL);
+                free(buf);
+                return;
+        }
+        const char *s = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN);
         mosquitto_broker_publish_copy(client_id, topic, (int)strlen(s), s, 1, false, NULL);
 }
 
@@ -1002,20 +1021,34 @@ static int on_message(int event, void *event_data, void *userdata)
                 return MOSQ_ERR_SUCCESS;
         snprintf(base, sizeof(base), "%s", t);
 
-        bool csr = !strcmp(t, "$aws/certificates/create-from-csr/json");
-        bool keys = !strcmp(t, "$aws/certificates/create/json");
-        bool reg = sscanf(t, "$aws/provisioning-templates/%63[^/]/provision/json", tname) == 1;
-        if (reg) {
+        char fmt[5] = "";
+        bool csr = sscanf(t, "$aws/certificates/create-from-csr/%4s", fmt) == 1;
+        bool keys = !csr && sscanf(t, "$aws/certificates/create/%4s", fmt) == 1;
+        bool reg = !csr && !keys &&
+                   sscanf(t, "$aws/provisioning-templates/%63[^/]/provision/%4s", tname, fmt) == 2;
+        if (strcmp(fmt, "json") && strcmp(fmt, "cbor"))
+                return MOSQ_ERR_SUCCESS;
+        {
+                /* exact topic only: no trailing levels such as .../json/accepted */
                 char check[512];
-                snprintf(check, sizeof(check), "$aws/provisioning-templates/%s/provision/json",
-                         tname);
-                reg = !strcmp(check, t);
+                if (csr)
+                        snprintf(check, sizeof(check), "$aws/certificates/create-from-csr/%s", fmt);
+                else if (keys)
+                        snprintf(check, sizeof(check), "$aws/certificates/create/%s", fmt);
+                else
+                        snprintf(check, sizeof(check),
+                                 "$aws/provisioning-templates/%s/provision/%s", tname, fmt);
+                if (strcmp(check, t))
+                        return MOSQ_ERR_SUCCESS;
         }
         if (!csr && !keys && !reg)
                 return MOSQ_ERR_SUCCESS;
 
         json_object *req = NULL;
-        if (ed->payloadlen > 0) {
+        if (ed->payloadlen > 0 && !strcmp(fmt, "cbor")) {
+                if (ob_cbor_decode(ed->payload, ed->payloadlen, &req) < 0)
+                        req = NULL;
+        } else if (ed->payloadlen > 0) {
                 json_tokener *tok = json_tokener_new();
                 req = json_tokener_parse_ex(tok, ed->payload, (int)ed->payloadlen);
                 if (json_tokener_get_error(tok) != json_tokener_success)
@@ -1023,7 +1056,7 @@ static int on_message(int event, void *event_data, void *userdata)
                 json_tokener_free(tok);
         }
         if ((ed->payloadlen > 0 || !keys) && !json_object_is_type(req, json_type_object)) {
-                reject(cid, base, 400, "InvalidPayload", "The payload is not a JSON object");
+                reject(cid, base, 400, "InvalidPayload", "The payload is not a map");
         } else if (csr || keys) {
                 handle_create(cid, &p, base, req, csr);
         } else {

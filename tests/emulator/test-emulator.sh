@@ -59,6 +59,18 @@ check "deviceConfiguration returned" [ "$(jq -r .payload.deviceConfiguration.ser
 check "cert ACTIVE after RegisterThing" [ "$(admin show-cert "$id" | jq -r .status)" = ACTIVE ]
 check "device connects with its new cert" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -r .result)" = connected ]
 
+# --- 1b. the same in CBOR ---------------------------------------------------------------------
+cli --id cbor1 rr '$aws/certificates/create-from-csr/cbor' "$req" >"$t/cbor.out"
+check "CBOR CreateCertificateFromCsr accepted (CBOR map answer)" \
+        jq -e '.result == "accepted" and (.payload.cbor.certificateId | length) == 64 and (.payload.cbor.certificateOwnershipToken | length) > 0' "$t/cbor.out" >/dev/null
+ctok=$(jq -r .payload.cbor.certificateOwnershipToken "$t/cbor.out")
+sleep 1.1
+cli --id cbor1 rr '$aws/provisioning-templates/OnboardTemplate/provision/cbor' \
+        "$(jq -nc --arg t "$ctok" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"c1"}}')" >"$t/cbor2.out"
+check "CBOR RegisterThing accepted" jq -e '.payload.cbor.thingName == "ob-c1"' "$t/cbor2.out" >/dev/null
+cli --id cbor2 rr '$aws/certificates/create-from-csr/cbor' '"just a string"' >"$t/cbor3.out"
+check "CBOR rejected: statusCode is a CBOR unsigned int 400" jq -e '.payload.cbor.statusCode == 400' "$t/cbor3.out" >/dev/null
+
 # --- 2. rejections ---------------------------------------------------------------------------
 cli --id dev2 rr "$CSR_T" 'not json' >"$t/bad.out"
 check "bad payload: rejected {statusCode:400 (number), errorCode, errorMessage}" \
