@@ -1,2 +1,2 @@
 # docs/: documentation and man pages.
-EXTRA_DIST += docs/architecture.md
+EXTRA_DIST += docs/architecture.md docs/emulator.md

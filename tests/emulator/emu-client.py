@@ -135,6 +135,7 @@ elif a.cmd == "listen":
     time.sleep(float(a.args[1]))
     for m in ev["msgs"]:
         out(m)
+    out({"result": "closed" if ev["closed"] else "still-connected"})
 elif a.cmd == "rr":
     topic, payload = a.args[0], a.args[1]
     n = int(a.args[2]) if len(a.args) > 2 else 1

@@ -1118,23 +1118,19 @@ static json_object *admin_op(json_object *cmd)
                 }
                 X509_free(x);
         } else if (!strcmp(op, "update-ca")) {
+                static const char *const keys[] = {"autoRegistration", "template", "status",
+                                                   "jitrFunction"};
                 json_object *ca = get(section("cas"), get_str(cmd, "caCertificateId", ""));
-                if (!ca) {
+                if (!ca)
                         err = "no such CA";
-                } else {
-                        if (get(cmd, "autoRegistration"))
-                                json_object_object_add(
-                                        ca, "autoRegistration",
-                                        json_object_get(get(cmd, "autoRegistration")));
-                        if (get(cmd, "template"))
-                                json_object_object_add(ca, "template",
-                                                       json_object_get(get(cmd, "template")));
-                        if (get(cmd, "status"))
-                                json_object_object_add(ca, "status",
-                                                       json_object_get(get(cmd, "status")));
-                        if (get(cmd, "jitrFunction"))
-                                json_object_object_add(ca, "jitrFunction",
-                                                       json_object_get(get(cmd, "jitrFunction")));
+                for (size_t i = 0; ca && i < OB_ELEMENTSOF(keys); i++) {
+                        json_object *v;
+                        if (!json_object_object_get_ex(cmd, keys[i], &v))
+                                continue;
+                        if (v) /* JSON null removes the setting */
+                                json_object_object_add(ca, keys[i], json_object_get(v));
+                        else
+                                json_object_object_del(ca, keys[i]);
                 }
         } else if (!strcmp(op, "put-policy")) {
                 if (ob_emu_policy_validate(get(cmd, "document")) < 0)

@@ -119,6 +119,20 @@ aid=$(jq -r .payload.certificateId "$t/a.out")
 admin revoke "$id" >/dev/null
 sleep 1.1
 check "REVOKED cert refused" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -r .result)" != connected ]
+check "refusal=close: no CONNACK, plain close" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -r .result)" = closed ]
+admin set refusal '"connack"' >/dev/null
+sleep 1.1
+check "refusal=connack: CONNACK not authorised (5)" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -c '[.result, .rc]')" = '["refused",5]' ]
+admin set refusal '"close"' >/dev/null
+check "client id longer than 128 bytes refused" [ "$(cli --id "$(printf 'x%.0s' $(seq 1 129))" connect | jq -r .result)" != connected ]
+check "connect rate per client id: second CONNECT within 1 s refused" \
+        [ "$(cli --id rate1 connect | jq -r .result) $(cli --id rate1 connect | jq -r .result)" = "connected closed" ]
+adm --id dup1 listen 'nothing/here' 3 >"$t/dup.out" 2>/dev/null &
+pd=$!
+sleep 1.5
+adm --id dup1 connect >/dev/null
+wait $pd
+check "duplicate client id: the older connection is kicked" [ "$(tail -n1 "$t/dup.out" | jq -r .result)" = closed ]
 admin activate "$id" >/dev/null || true
 check "REVOKED cannot be re-activated" [ "$(admin show-cert "$id" | jq -r .status)" = REVOKED ]
 
@@ -149,8 +163,8 @@ pw=$!
 for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q ready "$t/listen.err" 2>/dev/null && break; sleep 0.2; done
 check "JITR: first connect refused" [ "$(cli --id jitr-dev-1 --cert "$t/jitr.crt" --key "$t/jitr.key" connect | jq -r .result)" != connected ]
 wait $pw
-check "JITR: registered event with the documented fields" jq -e --arg id "$jid" --arg ca "$dca" \
-        '.payload.certificateId == $id and .payload.caCertificateId == $ca and .payload.certificateStatus == "PENDING_ACTIVATION" and (.payload.timestamp|type) == "number" and (.payload.awsAccountId|length) == 12 and has("payload")' "$t/jitr-events.out" >/dev/null
+check "JITR: registered event with the documented fields" jq -se --arg id "$jid" --arg ca "$dca" \
+        '.[0].payload | .certificateId == $id and .caCertificateId == $ca and .certificateStatus == "PENDING_ACTIVATION" and (.timestamp|type) == "number" and (.awsAccountId|length) == 12 and (.certificateRegistrationTimestamp|type) == "string"' "$t/jitr-events.out" >/dev/null
 admin attach-policy "$jid" AllowAll >/dev/null
 admin activate "$jid" >/dev/null
 sleep 1.1
