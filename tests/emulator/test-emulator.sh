@@ -180,6 +180,42 @@ admin put-template HookAllow "$t/tpl.json" 'cat >/dev/null; echo "{\"allowProvis
 adm --id adm3 rr '$aws/provisioning-templates/HookAllow/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"7"}}')" >"$t/hook2.out"
 check "hook parameterOverrides applied" [ "$(jq -r .payload.thingName "$t/hook2.out")" = ob-from-hook ]
 
+# --- 8b. bad templates fail with an error reply, never crash ----------------------------------
+echo '{"Parameters":{"SerialNumber":{"Type":"String"}},"Resources":{"t":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Fn::Select":[9,{"Fn::Split":[",",{"Ref":"SerialNumber"}]}]}}}}}' >"$t/badtpl.json"
+admin put-template BadTemplate "$t/badtpl.json" >/dev/null
+adm --id adm5 rr '$aws/provisioning-templates/BadTemplate/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"a,b"}}')" >"$t/badtpl.out"
+check "bad template (Fn::Select out of range): 400 with a message" \
+        jq -e '.payload.statusCode == 400 and (.payload.errorMessage | test("range"))' "$t/badtpl.out" >/dev/null
+
+# --- 8c. ownership tokens expire; unclaimed certificates are deleted ---------------------------
+admin set ownershipTokenLifetime 1 >/dev/null
+admin set issuedCertValidity 120 >/dev/null
+adm --id adm6 rr "$CSR_T" "$req" >"$t/exp.out"
+eid=$(jq -r .payload.certificateId "$t/exp.out")
+jq -r .payload.certificatePem "$t/exp.out" >"$t/exp.crt"
+expires_within() { ! openssl x509 -in "$1" -noout -checkend "$2" >/dev/null; }
+check "issuedCertValidity: certificate expires within 2 minutes" expires_within "$t/exp.crt" 121
+check "issuedCertValidity: ... and not within 1 minute" openssl x509 -in "$t/exp.crt" -noout -checkend 60 >/dev/null
+sleep 2.5
+check "expired token: unregistered certificate deleted" [ "$(admin show-cert "$eid")" = null ]
+adm --id adm6 rr "$REG_T" "$(jq -nc --arg t "$(jq -r .payload.certificateOwnershipToken "$t/exp.out")" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"x"}}')" >"$t/exp2.out"
+check "expired token: 400" jq -e '.payload.statusCode == 400' "$t/exp2.out" >/dev/null
+admin set ownershipTokenLifetime 3600 >/dev/null
+
+# --- 8d. JITR activation by an external function -----------------------------------------------
+cat >"$t/jitr-fn.sh" <<'FN'
+cat >/dev/null
+echo '{"status":"ACTIVE","policies":["AllowAll"]}'
+FN
+admin update-ca "$dca" "jitrFunction=\"sh $t/jitr-fn.sh\"" >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=jitr-dev-2 \
+        -keyout "$t/jitr2.key" -out "$t/jitr2.csr" 2>/dev/null
+openssl x509 -req -in "$t/jitr2.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" \
+        -CAserial "$t/dca.srl" -days 2 -out "$t/jitr2.crt" 2>/dev/null
+check "JITR function: first connect refused" [ "$(cli --id jitr-dev-2 --cert "$t/jitr2.crt" --key "$t/jitr2.key" connect | jq -r .result)" != connected ]
+sleep 1.1
+check "JITR function activated the certificate" [ "$(cli --id jitr-dev-2 --cert "$t/jitr2.crt" --key "$t/jitr2.key" connect | jq -r .result)" = connected ]
+
 # --- 9. throttling answers 429 -----------------------------------------------------------------
 admin set throttle.CreateKeysAndCertificate 0.1 >/dev/null
 adm --id adm4 rr "$KEYS_T" - 2 >"$t/thr.out"
