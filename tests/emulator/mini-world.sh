@@ -62,7 +62,13 @@ export OB_WORLD_DIR=$dir OB_CLAIM_CA_CERT=$p/claim-ca.crt OB_CLAIM_CA_KEY=$p/cla
         echo "export OB_EMULATOR=1"
         sh "$here/world-hook.sh" | sed -n 's/^#ENV /export /p'
 } >"$dir/world.env"
-mosquitto -d -c "$dir/mosquitto.conf"
+# A sanitizer build of the plugin needs the ASan runtime loaded first into mosquitto.
+if ldd "$OB_EMULATOR_PLUGIN" 2>/dev/null | grep -q libasan; then
+        LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+                mosquitto -d -c "$dir/mosquitto.conf"
+else
+        mosquitto -d -c "$dir/mosquitto.conf"
+fi
 for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
         [ -s "$dir/mosquitto.pid" ] && grep -q "Opening ipv4 listen socket on port $port" "$dir/mosquitto.log" 2>/dev/null && exit 0
         sleep 0.1

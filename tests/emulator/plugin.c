@@ -804,6 +804,8 @@ static void poll_jobs(void)
 
 /* ------------------------------------------------------------------ JITP / JITR */
 
+static void jitr_done(json_object *ctx, json_object *answer);
+
 static void jitr_publish(const char *cert_id, const char *ca_id)
 {
         char topic[256];
@@ -827,15 +829,13 @@ static void jitr_publish(const char *cert_id, const char *ca_id)
         if (json_object_is_type(fn, json_type_string)) {
                 json_object *ctx = json_object_new_object();
                 json_object_object_add(ctx, "certificateId", json_object_new_string(cert_id));
-                extern void jitr_done(json_object *, json_object *);
                 start_job(json_object_get_string(fn), o, ctx, jitr_done);
         }
         log_event("jitrRegistered", json_object_get(o));
         json_object_put(o);
 }
 
-void jitr_done(json_object *ctx, json_object *answer);
-void jitr_done(json_object *ctx, json_object *answer)
+static void jitr_done(json_object *ctx, json_object *answer)
 {
         const char *id = get_str(ctx, "certificateId", "");
         json_object *e = cert_entry(id), *pols = get(answer, "policies");
