@@ -172,6 +172,35 @@ static void test_roundtrip(void **state)
         }
 }
 
+/* Mutate valid vectors at random: the decoder must fail cleanly or succeed, never crash or
+ * read out of bounds (run under ASan). The seed is printed so a failure can be replayed. */
+static void test_random_mutations(void **state)
+{
+        unsigned seed = (unsigned)(getenv("OB_TEST_SEED") ? strtoul(getenv("OB_TEST_SEED"), NULL, 0)
+                                                          : 0x5eed1234u);
+        (void)state;
+        print_message("seed %u (set OB_TEST_SEED to replay)\n", seed);
+        srand(seed);
+        for (int iter = 0; iter < 20000; iter++) {
+                uint8_t buf[80];
+                size_t n = unhex(
+                        vectors[(size_t)rand() % (sizeof(vectors) / sizeof(vectors[0]))].hex, buf);
+                int flips = 1 + rand() % 3;
+                for (int f = 0; f < flips; f++)
+                        buf[(size_t)rand() % n] = (uint8_t)rand();
+                if (rand() % 4 == 0 && n > 1)
+                        n = 1 + (size_t)rand() % (n - 1); /* truncate */
+                /* decode from a heap copy of exactly n bytes so ASan sees over-reads */
+                uint8_t *heap = malloc(n);
+                assert_non_null(heap);
+                memcpy(heap, buf, n);
+                json_object *o = NULL;
+                if (ob_cbor_decode(heap, n, &o) == 0)
+                        json_object_put(o);
+                free(heap);
+        }
+}
+
 static void test_encode_exact(void **state)
 {
         json_object *o = json_object_new_int(500);
@@ -191,7 +220,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rfc8949_vectors), cmocka_unit_test(test_rejects),
                 cmocka_unit_test(test_depth_limit),     cmocka_unit_test(test_roundtrip),
-                cmocka_unit_test(test_encode_exact),
+                cmocka_unit_test(test_encode_exact),    cmocka_unit_test(test_random_mutations),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
