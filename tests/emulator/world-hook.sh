@@ -97,6 +97,13 @@ jq -n \
   tokens: {}
 }' >"$dir/registry.json"
 
+# mosquitto started as root drops to the "mosquitto" user unless the config says `user root`:
+# let either of them write the state dir (the plugin persists there, the admin tool drops
+# commands into it).
+if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
+        chown -R mosquitto "$dir"
+fi
+
 echo "plugin $OB_EMULATOR_PLUGIN"
 echo "plugin_opt_registry $dir/registry.json"
 echo "plugin_opt_state_dir $state"
