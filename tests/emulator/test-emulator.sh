@@ -224,12 +224,14 @@ check "second request within the bucket: 429" jq -se 'map(.payload.statusCode) |
 # --- 10. the registry survives a broker restart -----------------------------------------------
 kill "$(cat "$OB_MOSQ_PID")"
 for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$(cat "$OB_MOSQ_PID" 2>/dev/null)" 2>/dev/null || break; sleep 0.2; done
+# Restart in the background (not -d) and record the new PID where the world's stop looks.
 if ldd "$top_builddir/tests/emulator/.libs/ob_emulator.so" 2>/dev/null | grep -q libasan; then
         LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-                mosquitto -d -c "$OB_MOSQ_CONF"
+                mosquitto -c "$OB_MOSQ_CONF" >>"${OB_MOSQ_LOG:-/dev/null}" 2>&1 &
 else
-        mosquitto -d -c "$OB_MOSQ_CONF"
+        mosquitto -c "$OB_MOSQ_CONF" >>"${OB_MOSQ_LOG:-/dev/null}" 2>&1 &
 fi
+echo $! >"$OB_MOSQ_PID"
 sleep 1
 check "after restart: JITP device still connects" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" = connected ]
 check "after restart: things kept" [ "$(admin list-things | jq -r 'has("ob-0001") and has("jitp-dev-1")')" = true ]
