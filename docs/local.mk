@@ -6,3 +6,4 @@ EXTRA_DIST += docs/architecture.md docs/state.md docs/testing.md docs/errors.md
 EXTRA_DIST += docs/configuration.md
 man_MANS += docs/man/onboard-agent.8 docs/man/agentctl.8 docs/man/onboard-agent.json.5
 EXTRA_DIST += docs/man/onboard-agent.8 docs/man/agentctl.8 docs/man/onboard-agent.json.5
+EXTRA_DIST += docs/emulator.md

@@ -7,6 +7,7 @@ lib_libob_la_SOURCES = \
 	lib/store.c lib/store.h \
 	lib/errclass.h \
 	lib/backoff.c lib/backoff.h \
-	lib/config-file.c lib/config-file.h
+	lib/config-file.c lib/config-file.h \
+	lib/cbor.c lib/cbor.h
 lib_libob_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libob_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)

@@ -57,3 +57,5 @@ EXTRA_DIST += tests/fuzz/fuzz-config.c \
 # ---------------------------------------------------------------- integration tests (test world)
 TESTS += tests/integration/test-world.sh
 EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh
+# ---------------------------------------------------------------- emulator (tests/emulator)
+include tests/emulator/local.mk

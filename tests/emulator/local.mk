@@ -1,0 +1,38 @@
+# tests/emulator/: AWS IoT Core emulator as a mosquitto 2.0 plugin (see docs/emulator.md).
+if BUILD_EMULATOR
+pkglib_LTLIBRARIES += tests/emulator/ob_emulator.la
+tests_emulator_ob_emulator_la_SOURCES = \
+	tests/emulator/plugin.c \
+	tests/emulator/policy.c tests/emulator/policy.h \
+	tests/emulator/template.c tests/emulator/template.h \
+	tests/emulator/pki.c tests/emulator/pki.h
+tests_emulator_ob_emulator_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) -fvisibility=default
+tests_emulator_ob_emulator_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
+tests_emulator_ob_emulator_la_LIBADD = lib/libob.la $(JSONC_LIBS) $(CRYPTO_LIBS)
+endif
+EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin
+
+if HAVE_CMOCKA
+emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template
+tests_unit_test_emu_policy_SOURCES = tests/unit/test-emu-policy.c tests/emulator/policy.c
+tests_unit_test_emu_policy_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_policy_LDADD = $(UNIT_LDADD)
+tests_unit_test_emu_template_SOURCES = tests/unit/test-emu-template.c tests/emulator/template.c
+tests_unit_test_emu_template_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_template_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += $(emu_unit_tests)
+TESTS += $(emu_unit_tests)
+endif
+
+if BUILD_EMULATOR
+TESTS += tests/emulator/test-emulator.sh
+endif
+EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/mini-world.sh tests/emulator/emu-client.py
+
+if HAVE_CMOCKA
+tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c
+tests_unit_test_cbor_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cbor_LDADD = $(UNIT_LDADD)
+check_PROGRAMS += tests/unit/test-cbor
+TESTS += tests/unit/test-cbor
+endif

@@ -1,0 +1,242 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Integration test of the AWS IoT Core emulator, driven by an independent client
+# (python3-paho-mqtt, emu-client.py). Runs inside tests/world/world.sh when available, else in a
+# private mini world (mini-world.sh).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top_srcdir=${top_srcdir:-$here/../..}
+top_builddir=${top_builddir:-$top_srcdir/build}
+export top_srcdir top_builddir
+skip() { echo "SKIP: $*"; if [ "${OB_REQUIRE_WORLD:-0}" = 1 ]; then exit 1; fi; exit 77; }
+
+[ -f "$top_builddir/tests/emulator/.libs/ob_emulator.so" ] || skip "emulator plugin not built"
+/usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || skip "python3-paho-mqtt missing"
+command -v jq >/dev/null || skip "jq missing"
+
+if [ -z "${OB_WORLD_DIR:-}" ]; then
+        if [ -x "$top_srcdir/tests/world/world.sh" ]; then
+                exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
+        fi
+        wdir=$(mktemp -d)
+        trap 'sh "$here/mini-world.sh" stop "$wdir"; rm -rf "$wdir"' EXIT INT TERM
+        sh "$here/mini-world.sh" start "$wdir" >/dev/null || skip "cannot start the mini world"
+        . "$wdir/world.env"
+fi
+[ "${OB_EMULATOR:-0}" = 1 ] || skip "world has no emulator"
+
+t=$(mktemp -d)
+cli() { /usr/bin/python3 "$here/emu-client.py" "$@"; }
+admin() { sh "$here/ob-emu-admin" "$@"; }
+adm() { cli --cert "$OB_EMULATOR_ADMIN_CERT" --key "$OB_EMULATOR_ADMIN_KEY" "$@"; }
+fails=0
+exec 3>&1
+check() { # description, then a shell condition
+        d=$1; shift
+        if "$@"; then echo "ok   - $d" >&3; else echo "FAIL - $d" >&3; fails=$((fails + 1)); fi
+}
+certid() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+CSR_T='$aws/certificates/create-from-csr/json'
+KEYS_T='$aws/certificates/create/json'
+REG_T='$aws/provisioning-templates/OnboardTemplate/provision/json'
+
+# --- 1. CreateCertificateFromCsr + RegisterThing ------------------------------------------
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=dev1 \
+        -keyout "$t/dev1.key" -out "$t/dev1.csr" 2>/dev/null
+req=$(jq -nc --rawfile c "$t/dev1.csr" '{certificateSigningRequest:$c}')
+cli --id dev1 rr "$CSR_T" "$req" >"$t/csr.out"
+check "CreateCertificateFromCsr accepted" [ "$(jq -rs '.[0].result' "$t/csr.out")" = accepted ]
+id=$(jq -r .payload.certificateId "$t/csr.out")
+tok=$(jq -r .payload.certificateOwnershipToken "$t/csr.out")
+jq -r .payload.certificatePem "$t/csr.out" >"$t/dev1.crt"
+check "certificateId is the 64-hex SHA-256 of the DER cert" [ "$id" = "$(certid "$t/dev1.crt")" ]
+check "new cert is PENDING_ACTIVATION" [ "$(admin show-cert "$id" | jq -r .status)" = PENDING_ACTIVATION ]
+check "issued cert chains to the issuer CA" openssl verify -CAfile "$OB_ISSUER_CA_CERT" "$t/dev1.crt" >/dev/null
+sleep 1.1
+cli --id dev1 rr "$REG_T" "$(jq -nc --arg t "$tok" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"0001"}}')" >"$t/reg.out"
+check "RegisterThing accepted with thingName" [ "$(jq -r .payload.thingName "$t/reg.out")" = ob-0001 ]
+check "deviceConfiguration returned" [ "$(jq -r .payload.deviceConfiguration.serial "$t/reg.out")" = 0001 ]
+check "cert ACTIVE after RegisterThing" [ "$(admin show-cert "$id" | jq -r .status)" = ACTIVE ]
+check "device connects with its new cert" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -r .result)" = connected ]
+
+# --- 1b. the same in CBOR ---------------------------------------------------------------------
+cli --id cbor1 rr '$aws/certificates/create-from-csr/cbor' "$req" >"$t/cbor.out"
+check "CBOR CreateCertificateFromCsr accepted (CBOR map answer)" \
+        jq -e '.result == "accepted" and (.payload.cbor.certificateId | length) == 64 and (.payload.cbor.certificateOwnershipToken | length) > 0' "$t/cbor.out" >/dev/null
+ctok=$(jq -r .payload.cbor.certificateOwnershipToken "$t/cbor.out")
+sleep 1.1
+cli --id cbor1 rr '$aws/provisioning-templates/OnboardTemplate/provision/cbor' \
+        "$(jq -nc --arg t "$ctok" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"c1"}}')" >"$t/cbor2.out"
+check "CBOR RegisterThing accepted" jq -e '.payload.cbor.thingName == "ob-c1"' "$t/cbor2.out" >/dev/null
+cli --id cbor2 rr '$aws/certificates/create-from-csr/cbor' '"just a string"' >"$t/cbor3.out"
+check "CBOR rejected: statusCode is a CBOR unsigned int 400" jq -e '.payload.cbor.statusCode == 400' "$t/cbor3.out" >/dev/null
+
+# --- 2. rejections ---------------------------------------------------------------------------
+cli --id dev2 rr "$CSR_T" 'not json' >"$t/bad.out"
+check "bad payload: rejected {statusCode:400 (number), errorCode, errorMessage}" \
+        jq -e '.result == "rejected" and (.payload.statusCode == 400) and (.payload.errorCode|type) == "string" and (.payload.errorMessage|type) == "string"' "$t/bad.out" >/dev/null
+cli --id dev3 rr "$CSR_T" '{"certificateSigningRequest":"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}' >"$t/badcsr.out"
+check "bad CSR: 400" jq -e '.payload.statusCode == 400' "$t/badcsr.out" >/dev/null
+cli --id dev4 rr "$REG_T" '{"certificateOwnershipToken":"nope","parameters":{"SerialNumber":"9"}}' >"$t/tok.out"
+check "bad token: 400 InvalidCertificateOwnershipToken" \
+        jq -e '.payload.statusCode == 400 and .payload.errorCode == "InvalidCertificateOwnershipToken"' "$t/tok.out" >/dev/null
+adm --id adm1 rr '$aws/provisioning-templates/NoSuchTemplate/provision/json' "{\"certificateOwnershipToken\":\"$tok\"}" >"$t/404.out"
+check "missing template: 404" jq -e '.payload.statusCode == 404' "$t/404.out" >/dev/null
+
+# --- 3. two devices sharing the claim cert do not see each other's replies -------------------
+cli --id shareA rr "$CSR_T" "$req" >"$t/a.out" &
+pa=$!
+cli --id shareB rr "$CSR_T" "$req" >"$t/b.out" &
+pb=$!
+wait $pa $pb
+check "device A got exactly one reply" [ "$(wc -l <"$t/a.out")" -eq 1 ]
+check "device B got exactly one reply" [ "$(wc -l <"$t/b.out")" -eq 1 ]
+check "A and B got different certificates" [ "$(jq -r .payload.certificateId "$t/a.out")" != "$(jq -r .payload.certificateId "$t/b.out")" ]
+
+# --- 4. a claim policy with only create/* does not allow create-from-csr ---------------------
+cat >"$t/createonly.json" <<'P'
+{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":"iot:Connect","Resource":"*"},
+ {"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":["arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create/*"]},
+ {"Effect":"Allow","Action":"iot:Subscribe","Resource":["arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create/*"]}]}
+P
+admin put-policy CreateOnly "$t/createonly.json" >/dev/null
+admin create-claim CreateOnly >"$t/claim.json"
+check "create-claim mints a temporary claim" jq -e '.ok and (.expiration > 0)' "$t/claim.json" >/dev/null
+jq -r .certificatePem "$t/claim.json" >"$t/tclaim.crt"
+jq -r .privateKey "$t/claim.json" >"$t/tclaim.key"
+# the temporary claim is issued by the issuer CA, which the broker trusts
+cli --id tclaim1 --cert "$t/tclaim.crt" --key "$t/tclaim.key" rr "$KEYS_T" '{}' >"$t/keys.out"
+check "create/* allows CreateKeysAndCertificate (with privateKey)" \
+        jq -e '.result == "accepted" and (.payload.privateKey | startswith("-----BEGIN"))' "$t/keys.out" >/dev/null
+sleep 1.1
+cli --id tclaim1 --cert "$t/tclaim.crt" --key "$t/tclaim.key" rr "$CSR_T" "$req" >"$t/deny.out"
+check "create/* does NOT allow create-from-csr: connection closed, no reply" \
+        [ "$(jq -r .result "$t/deny.out")" = closed ]
+
+# --- 5. REVOKED never comes back --------------------------------------------------------------
+aid=$(jq -r .payload.certificateId "$t/a.out")
+admin revoke "$id" >/dev/null
+sleep 1.1
+check "REVOKED cert refused" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -r .result)" != connected ]
+check "refusal=close: no CONNACK, plain close" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -r .result)" = closed ]
+admin set refusal '"connack"' >/dev/null
+sleep 1.1
+check "refusal=connack: CONNACK not authorised (5)" [ "$(cli --id ob-0001 --cert "$t/dev1.crt" --key "$t/dev1.key" connect | jq -c '[.result, .rc]')" = '["refused",5]' ]
+admin set refusal '"close"' >/dev/null
+check "client id longer than 128 bytes refused" [ "$(cli --id "$(printf 'x%.0s' $(seq 1 129))" connect | jq -r .result)" != connected ]
+check "connect rate per client id: second CONNECT within 1 s refused" \
+        [ "$(cli --id rate1 connect | jq -r .result) $(cli --id rate1 connect | jq -r .result)" = "connected closed" ]
+adm --id dup1 listen 'nothing/here' 3 >"$t/dup.out" 2>/dev/null &
+pd=$!
+sleep 1.5
+adm --id dup1 connect >/dev/null
+wait $pd
+check "duplicate client id: the older connection is kicked" [ "$(tail -n1 "$t/dup.out" | jq -r .result)" = closed ]
+admin activate "$id" >/dev/null || true
+check "REVOKED cannot be re-activated" [ "$(admin show-cert "$id" | jq -r .status)" = REVOKED ]
+
+# --- 6. JITP: refuse the first connect, accept the next ---------------------------------------
+dca=$(certid "$OB_DEVICE_CA_CERT")
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=jitp-dev-1 \
+        -keyout "$t/jitp.key" -out "$t/jitp.csr" 2>/dev/null
+openssl x509 -req -in "$t/jitp.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" -CAcreateserial \
+        -CAserial "$t/dca.srl" -days 2 -out "$t/jitp.crt" 2>/dev/null
+check "JITP off: unknown device cert refused" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" != connected ]
+check "JITP off: nothing registered" [ "$(admin show-cert "$(certid "$t/jitp.crt")")" = null ]
+admin update-ca "$dca" autoRegistration=true >/dev/null
+sleep 1.1
+check "JITP: first connect refused" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" != connected ]
+check "JITP: thing created from the CommonName" [ "$(admin list-things | jq -r 'has("jitp-dev-1")')" = true ]
+sleep 1.1
+check "JITP: next connect accepted" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" = connected ]
+
+# --- 7. JITR: event published, activation by the admin tool ----------------------------------
+admin update-ca "$dca" template=null >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=jitr-dev-1 \
+        -keyout "$t/jitr.key" -out "$t/jitr.csr" 2>/dev/null
+openssl x509 -req -in "$t/jitr.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" \
+        -CAserial "$t/dca.srl" -days 2 -out "$t/jitr.crt" 2>/dev/null
+jid=$(certid "$t/jitr.crt")
+adm --id watcher listen "\$aws/events/certificates/registered/$dca" 3 >"$t/jitr-events.out" 2>"$t/listen.err" &
+pw=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q ready "$t/listen.err" 2>/dev/null && break; sleep 0.2; done
+check "JITR: first connect refused" [ "$(cli --id jitr-dev-1 --cert "$t/jitr.crt" --key "$t/jitr.key" connect | jq -r .result)" != connected ]
+wait $pw
+check "JITR: registered event with the documented fields" jq -se --arg id "$jid" --arg ca "$dca" \
+        '.[0].payload | .certificateId == $id and .caCertificateId == $ca and .certificateStatus == "PENDING_ACTIVATION" and (.timestamp|type) == "number" and (.awsAccountId|length) == 12 and (.certificateRegistrationTimestamp|type) == "string"' "$t/jitr-events.out" >/dev/null
+admin attach-policy "$jid" AllowAll >/dev/null
+admin activate "$jid" >/dev/null
+sleep 1.1
+check "JITR: connect after activation" [ "$(cli --id jitr-dev-1 --cert "$t/jitr.crt" --key "$t/jitr.key" connect | jq -r .result)" = connected ]
+
+# --- 8. pre-provisioning hook denial -----------------------------------------------------------
+jq '.templates.OnboardTemplate.body' "$OB_EMULATOR_STATE_DIR/registry.json" >"$t/tpl.json"
+admin put-template HookDeny "$t/tpl.json" 'cat >/dev/null; echo "{\"allowProvisioning\":false}"' >/dev/null
+bid=$(jq -r .payload.certificateOwnershipToken "$t/b.out")
+adm --id adm2 rr '$aws/provisioning-templates/HookDeny/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"7"}}')" >"$t/hook.out"
+check "hook denial: 403 ACCESS_DENIED" jq -e '.payload.statusCode == 403 and .payload.errorCode == "ACCESS_DENIED"' "$t/hook.out" >/dev/null
+admin put-template HookAllow "$t/tpl.json" 'cat >/dev/null; echo "{\"allowProvisioning\":true,\"parameterOverrides\":{\"SerialNumber\":\"from-hook\"}}"' >/dev/null
+adm --id adm3 rr '$aws/provisioning-templates/HookAllow/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"7"}}')" >"$t/hook2.out"
+check "hook parameterOverrides applied" [ "$(jq -r .payload.thingName "$t/hook2.out")" = ob-from-hook ]
+
+# --- 8b. bad templates fail with an error reply, never crash ----------------------------------
+echo '{"Parameters":{"SerialNumber":{"Type":"String"}},"Resources":{"t":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Fn::Select":[9,{"Fn::Split":[",",{"Ref":"SerialNumber"}]}]}}}}}' >"$t/badtpl.json"
+admin put-template BadTemplate "$t/badtpl.json" >/dev/null
+adm --id adm5 rr '$aws/provisioning-templates/BadTemplate/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"a,b"}}')" >"$t/badtpl.out"
+check "bad template (Fn::Select out of range): 400 with a message" \
+        jq -e '.payload.statusCode == 400 and (.payload.errorMessage | test("range"))' "$t/badtpl.out" >/dev/null
+
+# --- 8c. ownership tokens expire; unclaimed certificates are deleted ---------------------------
+admin set ownershipTokenLifetime 1 >/dev/null
+admin set issuedCertValidity 120 >/dev/null
+adm --id adm6 rr "$CSR_T" "$req" >"$t/exp.out"
+eid=$(jq -r .payload.certificateId "$t/exp.out")
+jq -r .payload.certificatePem "$t/exp.out" >"$t/exp.crt"
+expires_within() { ! openssl x509 -in "$1" -noout -checkend "$2" >/dev/null; }
+check "issuedCertValidity: certificate expires within 2 minutes" expires_within "$t/exp.crt" 121
+check "issuedCertValidity: ... and not within 1 minute" openssl x509 -in "$t/exp.crt" -noout -checkend 60 >/dev/null
+sleep 2.5
+check "expired token: unregistered certificate deleted" [ "$(admin show-cert "$eid")" = null ]
+adm --id adm6 rr "$REG_T" "$(jq -nc --arg t "$(jq -r .payload.certificateOwnershipToken "$t/exp.out")" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"x"}}')" >"$t/exp2.out"
+check "expired token: 400" jq -e '.payload.statusCode == 400' "$t/exp2.out" >/dev/null
+admin set ownershipTokenLifetime 3600 >/dev/null
+
+# --- 8d. JITR activation by an external function -----------------------------------------------
+cat >"$t/jitr-fn.sh" <<'FN'
+cat >/dev/null
+echo '{"status":"ACTIVE","policies":["AllowAll"]}'
+FN
+admin update-ca "$dca" "jitrFunction=\"sh $t/jitr-fn.sh\"" >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=jitr-dev-2 \
+        -keyout "$t/jitr2.key" -out "$t/jitr2.csr" 2>/dev/null
+openssl x509 -req -in "$t/jitr2.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" \
+        -CAserial "$t/dca.srl" -days 2 -out "$t/jitr2.crt" 2>/dev/null
+check "JITR function: first connect refused" [ "$(cli --id jitr-dev-2 --cert "$t/jitr2.crt" --key "$t/jitr2.key" connect | jq -r .result)" != connected ]
+sleep 1.1
+check "JITR function activated the certificate" [ "$(cli --id jitr-dev-2 --cert "$t/jitr2.crt" --key "$t/jitr2.key" connect | jq -r .result)" = connected ]
+
+# --- 9. throttling answers 429 -----------------------------------------------------------------
+admin set throttle.CreateKeysAndCertificate 0.1 >/dev/null
+adm --id adm4 rr "$KEYS_T" - 2 >"$t/thr.out"
+check "second request within the bucket: 429" jq -se 'map(.payload.statusCode) | index(429) != null' "$t/thr.out" >/dev/null
+
+# --- 10. the registry survives a broker restart -----------------------------------------------
+kill "$(cat "$OB_MOSQ_PID")"
+for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$(cat "$OB_MOSQ_PID" 2>/dev/null)" 2>/dev/null || break; sleep 0.2; done
+# Restart in the background (not -d) and record the new PID where the world's stop looks.
+if ldd "$top_builddir/tests/emulator/.libs/ob_emulator.so" 2>/dev/null | grep -q libasan; then
+        LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+                mosquitto -c "$OB_MOSQ_CONF" >>"${OB_MOSQ_LOG:-/dev/null}" 2>&1 &
+else
+        mosquitto -c "$OB_MOSQ_CONF" >>"${OB_MOSQ_LOG:-/dev/null}" 2>&1 &
+fi
+echo $! >"$OB_MOSQ_PID"
+sleep 1
+check "after restart: JITP device still connects" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" = connected ]
+check "after restart: things kept" [ "$(admin list-things | jq -r 'has("ob-0001") and has("jitp-dev-1")')" = true ]
+check "after restart: REVOKED kept" [ "$(admin show-cert "$id" | jq -r .status)" = REVOKED ]
+
+rm -rf "$t"
+echo "$fails failure(s)"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,115 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Emulator hook for tests/world/world.sh (contracts.md §1): writes a default registry and prints
+# the mosquitto.conf lines that load the plugin, plus `#ENV` lines for world.env.
+# Needs: OB_WORLD_DIR, OB_EMULATOR_PLUGIN, OB_CLAIM_CA_CERT, OB_CLAIM_CA_KEY, OB_CLAIM_CERT,
+# OB_DEVICE_CA_CERT, OB_ISSUER_CA_CERT, OB_ISSUER_CA_KEY.
+set -eu
+
+dir="$OB_WORLD_DIR/emulator"
+state="$dir/state"
+mkdir -p "$state"
+
+certid() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+jstr() { jq -Rs . <"$1"; }
+
+# An observer/admin certificate (signed by the claim CA, which the broker trusts) allowed to do
+# everything: tests use it to watch $aws/events/... topics.
+if [ ! -f "$dir/admin.crt" ]; then
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=ob-emulator-admin" \
+                -keyout "$dir/admin.key" -out "$dir/admin.csr" 2>/dev/null
+        openssl x509 -req -in "$dir/admin.csr" -CA "$OB_CLAIM_CA_CERT" -CAkey "$OB_CLAIM_CA_KEY" \
+                -CAcreateserial -days 30 -out "$dir/admin.crt" 2>/dev/null
+fi
+
+claim_id=$(certid "$OB_CLAIM_CERT")
+admin_id=$(certid "$dir/admin.crt")
+device_ca_id=$(certid "$OB_DEVICE_CA_CERT")
+claim_ca_id=$(certid "$OB_CLAIM_CA_CERT")
+
+jq -n \
+        --arg claim_id "$claim_id" --arg admin_id "$admin_id" \
+        --arg device_ca_id "$device_ca_id" --arg claim_ca_id "$claim_ca_id" \
+        --argjson claim_pem "$(jstr "$OB_CLAIM_CERT")" --argjson admin_pem "$(jstr "$dir/admin.crt")" \
+        --argjson device_ca_pem "$(jstr "$OB_DEVICE_CA_CERT")" --argjson claim_ca_pem "$(jstr "$OB_CLAIM_CA_CERT")" '
+{
+  account: "123456789012",
+  region: "us-east-1",
+  settings: {
+    ownershipTokenLifetime: 3600,
+    issuedCertValidity: 31536000,
+    createKeysKeyType: "EC",
+    refusal: "close",
+    claimPolicy: "ClaimPolicy",
+    throttle: { connectPerClientId: 1, connectPerAccount: 500,
+                CreateCertificateFromCsr: 10, CreateKeysAndCertificate: 10, RegisterThing: 10 }
+  },
+  cas: {
+    ($claim_ca_id): { pem: $claim_ca_pem, status: "ACTIVE", mode: "DEFAULT", autoRegistration: false },
+    ($device_ca_id): { pem: $device_ca_pem, status: "ACTIVE", mode: "DEFAULT", autoRegistration: false,
+                       template: "JitpTemplate" }
+  },
+  certificates: {
+    ($claim_id): { pem: $claim_pem, status: "ACTIVE", caCertificateId: $claim_ca_id,
+                   policies: ["ClaimPolicy"], things: [] },
+    ($admin_id): { pem: $admin_pem, status: "ACTIVE", caCertificateId: $claim_ca_id,
+                   policies: ["AllowAll"], things: [] }
+  },
+  things: {},
+  policies: {
+    AllowAll: { Version: "2012-10-17", Statement: [ { Effect: "Allow", Action: "iot:*", Resource: "*" } ] },
+    ClaimPolicy: { Version: "2012-10-17", Statement: [
+      { Effect: "Allow", Action: "iot:Connect", Resource: "*" },
+      { Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: [
+          "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create/*",
+          "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create-from-csr/*",
+          "arn:aws:iot:us-east-1:123456789012:topic/$aws/provisioning-templates/OnboardTemplate/provision/*" ] },
+      { Effect: "Allow", Action: "iot:Subscribe", Resource: [
+          "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create/*",
+          "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create-from-csr/*",
+          "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] },
+    DevicePolicy: { Version: "2012-10-17", Statement: [
+      { Effect: "Allow", Action: "iot:Connect", Resource: "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" },
+      { Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*" },
+      { Effect: "Allow", Action: "iot:Subscribe", Resource: "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:Connection.Thing.ThingName}/*" } ] }
+  },
+  templates: {
+    OnboardTemplate: { enabled: true, body: {
+      Parameters: { SerialNumber: { Type: "String" }, "AWS::IoT::Certificate::Id": { Type: "String" } },
+      Resources: {
+        thing: { Type: "AWS::IoT::Thing", Properties: {
+            ThingName: { "Fn::Join": ["", ["ob-", { Ref: "SerialNumber" }]] },
+            AttributePayload: { serial: { Ref: "SerialNumber" } } },
+          OverrideSettings: { AttributePayload: "MERGE" } },
+        certificate: { Type: "AWS::IoT::Certificate",
+          Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "ACTIVE" } },
+        policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: "DevicePolicy" } } },
+      DeviceConfiguration: { serial: { Ref: "SerialNumber" } } } },
+    JitpTemplate: { enabled: true, type: "JITP", body: {
+      Parameters: { "AWS::IoT::Certificate::CommonName": { Type: "String" },
+                    "AWS::IoT::Certificate::Id": { Type: "String" } },
+      Resources: {
+        thing: { Type: "AWS::IoT::Thing", Properties: { ThingName: { Ref: "AWS::IoT::Certificate::CommonName" } } },
+        certificate: { Type: "AWS::IoT::Certificate",
+          Properties: { CertificateId: { Ref: "AWS::IoT::Certificate::Id" }, Status: "ACTIVE" } },
+        policy: { Type: "AWS::IoT::Policy", Properties: { PolicyName: "DevicePolicy" } } } } }
+  },
+  tokens: {}
+}' >"$dir/registry.json"
+
+# mosquitto started as root drops to the "mosquitto" user unless the config says `user root`:
+# let either of them write the state dir (the plugin persists there, the admin tool drops
+# commands into it).
+if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
+        chown -R mosquitto "$dir"
+fi
+
+echo "plugin $OB_EMULATOR_PLUGIN"
+echo "plugin_opt_registry $dir/registry.json"
+echo "plugin_opt_state_dir $state"
+echo "plugin_opt_issuer_cert $OB_ISSUER_CA_CERT"
+echo "plugin_opt_issuer_key $OB_ISSUER_CA_KEY"
+echo "#ENV OB_EMULATOR_REGISTRY=$dir/registry.json"
+echo "#ENV OB_EMULATOR_STATE_DIR=$state"
+echo "#ENV OB_EMULATOR_ADMIN_CERT=$dir/admin.crt"
+echo "#ENV OB_EMULATOR_ADMIN_KEY=$dir/admin.key"
