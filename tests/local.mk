@@ -56,6 +56,6 @@ EXTRA_DIST += tests/fuzz/fuzz-config.c \
 
 # ---------------------------------------------------------------- integration tests (test world)
 TESTS += tests/integration/test-world.sh
-EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh
+EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh tests/demo.sh
 # ---------------------------------------------------------------- emulator (tests/emulator)
 include tests/emulator/local.mk
