@@ -26,6 +26,11 @@ tests_unit_test_backoff_SOURCES = tests/unit/test-backoff.c
 tests_unit_test_backoff_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_backoff_LDADD = $(UNIT_LDADD)
 
+unit_tests += tests/unit/test-tss2-pem
+tests_unit_test_tss2_pem_SOURCES = tests/unit/test-tss2-pem.c
+tests_unit_test_tss2_pem_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tss2_pem_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 
