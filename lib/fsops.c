@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fsops.h"
@@ -43,4 +45,43 @@ int ob_fs_write_all(const ObFsOps *ops, int fd, const void *buf, size_t n)
                 n -= (size_t)k;
         }
         return 0;
+}
+
+int ob_fs_write_file_atomic(const ObFsOps *ops, const char *path, const void *data, size_t len,
+                            mode_t mode)
+{
+        _cleanup_free_ char *dir = NULL, *tmp = NULL;
+        const char *slash = strrchr(path, '/');
+        const char *base = slash ? slash + 1 : path;
+        int r;
+
+        if (!ops)
+                ops = &ob_fsops_posix;
+        if (!*base)
+                return -EINVAL;
+        dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+        if (!dir || asprintf(&tmp, ".%s.tmp", base) < 0) {
+                tmp = NULL;
+                return -ENOMEM;
+        }
+        _cleanup_close_ int dfd = ops->openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (dfd < 0)
+                return ob_negative_errno();
+        if (ops->unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)
+                return ob_negative_errno();
+        int fd = ops->openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return ob_negative_errno();
+        r = ob_fs_write_all(ops, fd, data, len);
+        if (r == 0 && ops->fsync(fd) < 0)
+                r = ob_negative_errno();
+        if (ops->close(fd) < 0 && r == 0)
+                r = ob_negative_errno();
+        if (r == 0 && ops->renameat(dfd, tmp, dfd, base) < 0)
+                r = ob_negative_errno();
+        if (r < 0) {
+                (void)ops->unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        return ops->fsync(dfd) < 0 ? ob_negative_errno() : 0;
 }

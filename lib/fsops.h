@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -26,3 +27,11 @@ extern const ObFsOps ob_fsops_posix;
 
 /* Write all of buf, retrying short writes and EINTR. Returns 0 or negative errno. */
 int ob_fs_write_all(const ObFsOps *ops, int fd, const void *buf, size_t n);
+
+/*
+ * Replace the file at path atomically with data: temp file in the same directory (O_EXCL,
+ * mode), write, fsync, rename over path, fsync the directory. On failure the old file (if
+ * any) is untouched and no temp file is left. ops NULL: the real filesystem.
+ */
+int ob_fs_write_file_atomic(const ObFsOps *ops, const char *path, const void *data, size_t len,
+                            mode_t mode);

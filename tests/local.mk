@@ -61,6 +61,14 @@ EXTRA_DIST += tests/fuzz/fuzz-config.c \
 
 # ---------------------------------------------------------------- integration tests (test world)
 TESTS += tests/integration/test-world.sh
+if HAVE_TPM
+check_PROGRAMS += tests/integration/ob-keytool
+tests_integration_ob_keytool_SOURCES = tests/integration/ob-keytool.c
+tests_integration_ob_keytool_CFLAGS = $(AM_CFLAGS) $(TSS2_CFLAGS) $(CRYPTO_CFLAGS)
+tests_integration_ob_keytool_LDADD = tpm/libobtpm.la lib/libob.la $(TSS2_LIBS) $(CRYPTO_LIBS) $(JSONC_LIBS)
+TESTS += tests/integration/test-tpm-key.sh
+endif
+EXTRA_DIST += tests/integration/test-tpm-key.sh
 EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh tests/demo.sh
 # ---------------------------------------------------------------- emulator (tests/emulator)
 include tests/emulator/local.mk

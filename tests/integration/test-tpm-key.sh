@@ -1,0 +1,93 @@
+#!/bin/sh
+# The TPM key provider against swtpm behind tpm2-abrmd (no mocks): the SRK is created once and
+# then reused; a device key made by our code has the non-exportable attributes, reloads in a
+# new process, interoperates with the tpm2-openssl provider (same public key; it signs a CSR
+# that verifies), and completes a TLS handshake + MQTT CONNECT to the broker. A handle holding
+# another object, a corrupt blob and a key of another parent are refused with their own errors.
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_builddir top_srcdir
+exec "$top_srcdir/tests/world/world.sh" run -- sh -c '
+kt="$top_builddir/tests/integration/ob-keytool"
+d=$OB_WORLD_DIR/keys; mkdir -p "$d"
+export TPM2OPENSSL_TCTI=$OB_TCTI
+fail=0
+ok() { echo "ok - $*"; }
+bad() { echo "FAIL - $*"; fail=1; }
+expect() { # description expected-substring command...
+  what=$1 want=$2; shift 2
+  out=$("$@" 2>&1); rc=$?
+  if [ $rc -ne 0 ] && echo "$out" | grep -q -- "$want"; then ok "$what"; else bad "$what: rc=$rc: $out"; fi
+}
+
+[ "$("$kt" srk)" = created ] && ok "SRK created at 0x81000001" || bad "SRK not created"
+[ "$("$kt" srk)" = present ] && ok "SRK found and accepted on the second run" || bad "SRK not reused"
+tpm2_readpublic -T "$OB_TCTI" -c 0x81000001 >"$d/srk.txt" 2>&1
+grep -q "restricted" "$d/srk.txt" && grep -q "decrypt" "$d/srk.txt" && ok "SRK is a restricted decrypt key" || bad "SRK attributes: $(cat "$d/srk.txt")"
+
+t0=$(date +%s%N)
+"$kt" create "$d/device.key" >"$d/pub1.pem" || bad "create"
+t1=$(date +%s%N)
+"$kt" pubkey "$d/device.key" >"$d/pub2.pem" || bad "reload"
+t2=$(date +%s%N)
+echo "# key create $(( (t1 - t0) / 1000000 )) ms, load $(( (t2 - t1) / 1000000 )) ms (process start included)"
+cmp -s "$d/pub1.pem" "$d/pub2.pem" && ok "key reloads in a new process with the same public key" || bad "reload gave another key"
+[ "$(stat -c %a "$d/device.key")" = 600 ] && ok "key file is 0600" || bad "key file mode $(stat -c %a "$d/device.key")"
+head -1 "$d/device.key" | grep -q "BEGIN TSS2 PRIVATE KEY" && ok "TSS2 PRIVATE KEY PEM" || bad "not a TSS2 PEM"
+openssl asn1parse -in "$d/device.key" | grep -q "BOOLEAN *:255" && ok "emptyAuth TRUE" || bad "emptyAuth not TRUE"
+
+openssl pkey -provider tpm2 -provider default -in "$d/device.key" -pubout >"$d/pub3.pem" 2>"$d/err" &&
+  cmp -s "$d/pub1.pem" "$d/pub3.pem" && ok "tpm2-openssl loads it: same public key" || bad "tpm2 provider: $(cat "$d/err")"
+openssl pkey -provider tpm2 -provider default -in "$d/device.key" -text -noout >"$d/text" 2>&1
+for a in fixedTPM fixedParent sensitiveDataOrigin; do
+  grep -qi "$a" "$d/text" && ok "attribute $a" || bad "attribute $a missing: $(head -20 "$d/text")"
+done
+openssl req -new -provider tpm2 -provider default -key "$d/device.key" -subj /CN=gw-test \
+  -out "$d/device.csr" 2>"$d/err" && openssl req -in "$d/device.csr" -noout -verify 2>&1 | grep -q "verify OK" &&
+  ok "CSR signed inside the TPM verifies" || bad "CSR: $(cat "$d/err")"
+
+# TLS + MQTT CONNECT with the key in the TPM (CONNECT 3.1.1, client id "tpm"; CONNACK 20 02 00 00)
+openssl x509 -req -in "$d/device.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" \
+  -CAcreateserial -days 1 -out "$d/device.crt" 2>/dev/null
+if [ "$OB_EMULATOR" = 1 ]; then # the emulator, like IoT Core, only lets registered certificates in
+  admin="$top_srcdir/tests/emulator/ob-emu-admin"
+  id=$(openssl x509 -in "$d/device.crt" -noout -fingerprint -sha256 | sed "s/.*=//; s/://g" | tr A-F a-f)
+  "$admin" register-cert "$d/device.crt" ACTIVE >/dev/null && "$admin" attach-policy "$id" AllowAll >/dev/null ||
+    bad "could not register the device certificate with the emulator"
+fi
+connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
+  openssl s_client -quiet -no_ign_eof -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
+    -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$d/device.crt" -key "$d/device.key" \
+    -verify_return_error 2>"$d/tls.err" | od -An -tx1 | tr -d " \n")
+[ "$connack" = 20020000 ] && ok "TLS + MQTT CONNECT accepted with the TPM key" || bad "CONNACK \"$connack\": $(tail -3 "$d/tls.err")"
+# the same certificate with a key that is not its own must not get in
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/other.key" 2>/dev/null
+connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
+  openssl s_client -quiet -no_ign_eof -connect "127.0.0.1:$OB_MQTT_PORT" -servername "$OB_MQTT_HOST" \
+    -CAfile "$OB_ROOT_CA" -cert "$d/device.crt" -key "$d/other.key" 2>/dev/null | od -An -tx1 | tr -d " \n")
+[ -z "$connack" ] && ok "a different key with the same certificate is refused" || bad "other key got $connack"
+
+# errors
+cp "$d/device.key" "$d/corrupt.key"
+python3 - "$d/corrupt.key" <<PY
+import base64, sys
+p = sys.argv[1]; lines = open(p).read().split("\n")
+der = bytearray(base64.b64decode("".join(lines[1:-2])))
+der[-5] ^= 0xff          # inside the private blob
+b64 = base64.b64encode(bytes(der)).decode()
+open(p, "w").write(lines[0] + "\n" + "\n".join(b64[i:i+64] for i in range(0, len(b64), 64)) + "\n" + lines[-2] + "\n")
+PY
+expect "corrupt blob refused" "EBADMSG" "$kt" pubkey "$d/corrupt.key"
+echo "not a key" >"$d/junk.key"
+expect "junk file refused" "not a TSS2 PRIVATE KEY" "$kt" pubkey "$d/junk.key"
+expect "missing file" "ENOENT" "$kt" pubkey "$d/missing.key"
+expect "key of another parent refused" "EXDEV" "$kt" --srk 0x81000005 pubkey "$d/device.key"
+tpm2_createprimary -T "$OB_TCTI" -C o -G ecc256:ecdsa-sha256 -a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign" -c "$d/p.ctx" >/dev/null 2>&1 &&
+  tpm2_evictcontrol -T "$OB_TCTI" -C o -c "$d/p.ctx" 0x81000002 >/dev/null 2>&1 ||
+  bad "could not set up a signing key at 0x81000002"
+expect "SRK handle holding a signing key refused" "handle collision" "$kt" --srk 0x81000002 create "$d/x.key"
+[ ! -e "$d/x.key" ] && ok "nothing written after the refusal" || bad "key written despite refusal"
+expect "no TPM" "ENODEV" "$kt" --tcti "swtpm:host=127.0.0.1,port=1" srk
+exit $fail
+'

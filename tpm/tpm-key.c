@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "fsops.h"
+#include "tpm-key.h"
+#include "tss2-pem.h"
+
+#define MAX_RETRIES 8
+
+struct ObTpm {
+        TSS2_TCTI_CONTEXT *tcti;
+        ESYS_CONTEXT *esys;
+        uint32_t srk_handle;
+        TPM2B_AUTH owner_auth;
+        char error[256];
+};
+
+_printf_(2, 3) static void set_error(ObTpm *t, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(t->error, sizeof(t->error), fmt, ap);
+        va_end(ap);
+}
+
+const char *ob_tpm_last_error(const ObTpm *t)
+{
+        return t->error;
+}
+
+/* The TPM's own response code with parameter/handle/session numbers masked off. */
+static uint32_t tpm_code(TSS2_RC rc)
+{
+        uint32_t base = rc & 0xffff;
+        if (base & TPM2_RC_FMT1)
+                return TPM2_RC_FMT1 | (base & 0x3f);
+        return base & 0x97f;
+}
+
+static bool retryable(TSS2_RC rc)
+{
+        uint32_t c = tpm_code(rc);
+        return c == TPM2_RC_RETRY || c == TPM2_RC_YIELDED || c == TPM2_RC_TESTING;
+}
+
+/* Convert a TSS2_RC to a negative errno (the one place this happens) and record the text. */
+static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
+{
+        uint32_t c = tpm_code(rc);
+        int r;
+        const char *hint = "";
+
+        switch (c) {
+        case TPM2_RC_LOCKOUT:
+                r = -ENOLCK;
+                hint = " (dictionary-attack lockout: wait for the lockout to expire or clear it "
+                       "with the lockout authorization)";
+                break;
+        case TPM2_RC_OBJECT_MEMORY:
+        case TPM2_RC_SESSION_MEMORY:
+        case TPM2_RC_MEMORY:
+                r = -EBUSY;
+                hint = " (TPM out of memory: is a resource manager, /dev/tpmrm0 or tpm2-abrmd, in "
+                       "front of the TPM?)";
+                break;
+        case TPM2_RC_INTEGRITY:
+        case TPM2_RC_BINDING:
+        case TPM2_RC_SIZE:
+        case TPM2_RC_KEY:
+        case TPM2_RC_VALUE:
+                r = -EBADMSG;
+                hint = " (corrupt key blob, or a key of another TPM or of a replaced SRK)";
+                break;
+        case TPM2_RC_HANDLE:
+                r = -ENOENT;
+                break;
+        case TPM2_RC_AUTH_FAIL:
+        case TPM2_RC_BAD_AUTH:
+                r = -EACCES;
+                hint = " (wrong authorization value)";
+                break;
+        case TPM2_RC_RETRY:
+        case TPM2_RC_YIELDED:
+        case TPM2_RC_TESTING:
+                r = -EAGAIN;
+                break;
+        default:
+                r = (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER ? -ENODEV : -EIO;
+                break;
+        }
+        set_error(t, "%s: %s%s", what, Tss2_RC_Decode(rc), hint);
+        return r;
+}
+
+/* Run an ESAPI call, retrying a bounded number of times when the TPM says so. */
+#define TPM_CALL(rc, call)                                                                         \
+        do {                                                                                       \
+                for (int _i = 0; _i < MAX_RETRIES; _i++) {                                         \
+                        (rc) = (call);                                                             \
+                        if (!retryable(rc))                                                        \
+                                break;                                                             \
+                }                                                                                  \
+        } while (0)
+
+ObTpm *ob_tpm_close(ObTpm *t)
+{
+        if (!t)
+                return NULL;
+        if (t->esys)
+                Esys_Finalize(&t->esys);
+        if (t->tcti)
+                Tss2_TctiLdr_Finalize(&t->tcti);
+        ob_explicit_bzero(&t->owner_auth, sizeof(t->owner_auth));
+        free(t);
+        return NULL;
+}
+
+int ob_tpm_open(const ObTpmOptions *o, ObTpm **ret, char *err, size_t err_size)
+{
+        _cleanup_(ob_tpm_closep) ObTpm *t = calloc(1, sizeof(*t));
+        const char *tcti = o && o->tcti ? o->tcti : OB_TPM_DEFAULT_TCTI;
+        TSS2_RC rc;
+
+        if (!t)
+                return -ENOMEM;
+        t->srk_handle = o && o->srk_handle ? o->srk_handle : OB_TPM_DEFAULT_SRK;
+        if (t->srk_handle < 0x81000000u || t->srk_handle > 0x817fffffu)
+                return -EINVAL;
+        if (o && o->owner_auth) {
+                size_t n = strlen(o->owner_auth);
+                if (n > sizeof(t->owner_auth.buffer))
+                        return -EINVAL;
+                t->owner_auth.size = (UINT16)n;
+                memcpy(t->owner_auth.buffer, o->owner_auth, n);
+        }
+        /* tpm2-tss logs every TPM error to stderr by default, including the expected "handle
+         * not found" of a first boot; errors reach our log through ob_tpm_last_error(). An
+         * operator can still turn its logging on with TSS2_LOG. */
+        setenv("TSS2_LOG", "all+none", 0);
+        rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
+        if (rc != TSS2_RC_SUCCESS) {
+                set_error(t, "no TPM reachable through TCTI \"%s\": %s", tcti, Tss2_RC_Decode(rc));
+                goto nodev;
+        }
+        rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+        if (rc != TSS2_RC_SUCCESS) {
+                set_error(t, "cannot talk to the TPM through \"%s\": %s", tcti, Tss2_RC_Decode(rc));
+                goto nodev;
+        }
+        *ret = TAKE_PTR(t);
+        return 0;
+nodev:
+        if (err && err_size > 0)
+                snprintf(err, err_size, "%s", t->error);
+        return -ENODEV;
+}
+
+static void srk_template(TPM2B_PUBLIC *p)
+{
+        memset(p, 0, sizeof(*p));
+        p->publicArea.type = TPM2_ALG_ECC;
+        p->publicArea.nameAlg = TPM2_ALG_SHA256;
+        p->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                         TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                         TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
+                                         TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+        TPMS_ECC_PARMS *e = &p->publicArea.parameters.eccDetail;
+        e->symmetric.algorithm = TPM2_ALG_AES;
+        e->symmetric.keyBits.aes = 128;
+        e->symmetric.mode.aes = TPM2_ALG_CFB;
+        e->scheme.scheme = TPM2_ALG_NULL;
+        e->curveID = TPM2_ECC_NIST_P256;
+        e->kdf.scheme = TPM2_ALG_NULL;
+        /* TCG EK Credential Profile / provisioning guidance: unique x and y of 32 zero bytes */
+        p->publicArea.unique.ecc.x.size = 32;
+        p->publicArea.unique.ecc.y.size = 32;
+}
+
+static void device_key_template(TPM2B_PUBLIC *p)
+{
+        memset(p, 0, sizeof(*p));
+        p->publicArea.type = TPM2_ALG_ECC;
+        p->publicArea.nameAlg = TPM2_ALG_SHA256;
+        p->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                         TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                         TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
+        TPMS_ECC_PARMS *e = &p->publicArea.parameters.eccDetail;
+        e->symmetric.algorithm = TPM2_ALG_NULL;
+        e->scheme.scheme = TPM2_ALG_NULL; /* any scheme: TLS picks ECDSA with its hash */
+        e->curveID = TPM2_ECC_NIST_P256;
+        e->kdf.scheme = TPM2_ALG_NULL;
+}
+
+static bool is_storage_key(const TPMT_PUBLIC *p)
+{
+        const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
+                                 TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;
+        return p->type == TPM2_ALG_ECC && (p->objectAttributes & need) == need &&
+               !(p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) &&
+               p->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256 &&
+               p->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES;
+}
+
+/* The SRK as an ESYS_TR (caller flushes nothing: persistent objects are not flushed). */
+static int srk_tr(ObTpm *t, ESYS_TR *ret)
+{
+        TSS2_RC rc;
+        ESYS_TR tr;
+        TPM2B_PUBLIC *pub = NULL;
+
+        TPM_CALL(rc, Esys_TR_FromTPMPublic(t->esys, t->srk_handle, ESYS_TR_NONE, ESYS_TR_NONE,
+                                           ESYS_TR_NONE, &tr));
+        if (rc != TSS2_RC_SUCCESS) {
+                char what[64];
+                snprintf(what, sizeof(what), "SRK handle 0x%08x", t->srk_handle);
+                return tpm_error(t, rc, what);
+        }
+        TPM_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
+                                     NULL, NULL));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "reading the SRK's public area");
+        bool ok = is_storage_key(&pub->publicArea);
+        Esys_Free(pub);
+        if (!ok) {
+                set_error(t,
+                          "persistent handle 0x%08x holds an object that is not an ECC P-256 "
+                          "restricted decrypt storage key; refusing to use it as the SRK (handle "
+                          "collision: configure another tpm.srk_handle or evict the object)",
+                          t->srk_handle);
+                return -EEXIST;
+        }
+        TPM2B_AUTH empty = {0};
+        Esys_TR_SetAuth(t->esys, tr, &empty);
+        *ret = tr;
+        return 0;
+}
+
+int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
+{
+        ESYS_TR tr, primary = ESYS_TR_NONE, persistent = ESYS_TR_NONE;
+        TPM2B_PUBLIC tmpl;
+        TPM2B_SENSITIVE_CREATE sens = {0};
+        TPM2B_DATA outside = {0};
+        TPML_PCR_SELECTION pcrs = {0};
+        TSS2_RC rc;
+        int r;
+
+        r = srk_tr(t, &tr);
+        if (r != -ENOENT) {
+                if (r == 0 && ret_created)
+                        *ret_created = false;
+                return r;
+        }
+        srk_template(&tmpl);
+        Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &t->owner_auth);
+        TPM_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                        ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &primary, NULL,
+                                        NULL, NULL, NULL));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "creating the SRK in the owner hierarchy");
+        TPM_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, primary, ESYS_TR_PASSWORD,
+                                       ESYS_TR_NONE, ESYS_TR_NONE, t->srk_handle, &persistent));
+        Esys_FlushContext(t->esys, primary);
+        if (rc != TSS2_RC_SUCCESS) {
+                char what[64];
+                snprintf(what, sizeof(what), "persisting the SRK at 0x%08x", t->srk_handle);
+                return tpm_error(t, rc, what);
+        }
+        Esys_TR_Close(t->esys, &persistent);
+        if (ret_created)
+                *ret_created = true;
+        return 0;
+}
+
+static int public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
+{
+        uint8_t point[1 + 2 * 32];
+        const TPMS_ECC_POINT *q = &p->unique.ecc;
+
+        if (p->type != TPM2_ALG_ECC || p->parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
+            q->x.size > 32 || q->y.size > 32) {
+                set_error(t, "key is not an ECC P-256 key");
+                return -EBADMSG;
+        }
+        memset(point, 0, sizeof(point));
+        point[0] = 0x04;
+        memcpy(point + 1 + 32 - q->x.size, q->x.buffer, q->x.size);
+        memcpy(point + 1 + 64 - q->y.size, q->y.buffer, q->y.size);
+
+        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+        OSSL_PARAM *params = NULL;
+        EVP_PKEY_CTX *ctx = NULL;
+        EVP_PKEY *pkey = NULL;
+        int r = -ENOMEM;
+        if (bld &&
+            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) &&
+            (params = OSSL_PARAM_BLD_to_param(bld)) &&
+            (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", "provider=default")) &&
+            EVP_PKEY_fromdata_init(ctx) > 0 &&
+            EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) > 0) {
+                *ret = pkey;
+                r = 0;
+        } else if (bld && params && ctx) {
+                set_error(t, "the TPM returned an invalid EC point");
+                r = -EBADMSG;
+        }
+        EVP_PKEY_CTX_free(ctx);
+        OSSL_PARAM_free(params);
+        OSSL_PARAM_BLD_free(bld);
+        return r;
+}
+
+int ob_tpm_create_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+{
+        ESYS_TR srk;
+        TPM2B_PUBLIC tmpl, *out_pub = NULL;
+        TPM2B_PRIVATE *out_priv = NULL;
+        TPM2B_SENSITIVE_CREATE sens = {0};
+        TPM2B_DATA outside = {0};
+        TPML_PCR_SELECTION pcrs = {0};
+        ObTss2Key k = {.empty_auth = true};
+        _cleanup_free_ char *pem = NULL;
+        TSS2_RC rc;
+        int r;
+
+        r = srk_tr(t, &srk);
+        if (r < 0)
+                return r;
+        device_key_template(&tmpl);
+        TPM_CALL(rc, Esys_Create(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
+                                 &tmpl, &outside, &pcrs, &out_priv, &out_pub, NULL, NULL, NULL));
+        Esys_TR_Close(t->esys, &srk);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "creating the device key under the SRK");
+
+        size_t off = 0;
+        k.parent = t->srk_handle;
+        rc = Tss2_MU_TPM2B_PUBLIC_Marshal(out_pub, k.pub, sizeof(k.pub), &off);
+        k.pub_len = off;
+        off = 0;
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Tss2_MU_TPM2B_PRIVATE_Marshal(out_priv, k.priv, sizeof(k.priv), &off);
+        k.priv_len = off;
+        if (rc != TSS2_RC_SUCCESS) {
+                r = tpm_error(t, rc, "marshalling the key blob");
+                goto out;
+        }
+        r = ob_tss2_key_to_pem(&k, &pem);
+        if (r < 0)
+                goto out;
+        r = ob_fs_write_file_atomic(NULL, path, pem, strlen(pem), 0600);
+        if (r < 0) {
+                set_error(t, "writing %s: %s", path, strerror(-r));
+                goto out;
+        }
+        if (ret_pub)
+                r = public_to_evp(t, &out_pub->publicArea, ret_pub);
+out:
+        ob_explicit_bzero(&k, sizeof(k));
+        Esys_Free(out_pub);
+        Esys_Free(out_priv);
+        return r;
+}
+
+int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+{
+        ObTss2Key k;
+        TPM2B_PUBLIC pub = {0};
+        TPM2B_PRIVATE priv = {0};
+        ESYS_TR srk, key;
+        TSS2_RC rc;
+        char buf[16384];
+        size_t n, off = 0;
+        int r;
+
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                r = ob_negative_errno();
+                set_error(t, "%s: %s", path, strerror(-r));
+                return r;
+        }
+        n = fread(buf, 1, sizeof(buf), f);
+        bool too_big = !feof(f);
+        fclose(f);
+        if (too_big || ob_tss2_key_from_pem(buf, n, &k) < 0) {
+                set_error(t, "%s: not a TSS2 PRIVATE KEY PEM file", path);
+                return -EBADMSG;
+        }
+        if (k.parent != t->srk_handle) {
+                set_error(t, "%s: the key's parent is 0x%08x, not the configured SRK 0x%08x", path,
+                          k.parent, t->srk_handle);
+                return -EXDEV;
+        }
+        if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(k.pub, k.pub_len, &off, &pub) != TSS2_RC_SUCCESS ||
+            off != k.pub_len ||
+            (off = 0, Tss2_MU_TPM2B_PRIVATE_Unmarshal(k.priv, k.priv_len, &off, &priv)) !=
+                    TSS2_RC_SUCCESS ||
+            off != k.priv_len) {
+                ob_explicit_bzero(&k, sizeof(k));
+                set_error(t, "%s: malformed key blob", path);
+                return -EBADMSG;
+        }
+        ob_explicit_bzero(&k, sizeof(k));
+        r = srk_tr(t, &srk);
+        if (r < 0)
+                return r;
+        TPM_CALL(rc, Esys_Load(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv,
+                               &pub, &key));
+        Esys_TR_Close(t->esys, &srk);
+        ob_explicit_bzero(&priv, sizeof(priv));
+        if (rc != TSS2_RC_SUCCESS) {
+                char what[300];
+                snprintf(what, sizeof(what), "loading %s under SRK 0x%08x", path, t->srk_handle);
+                r = tpm_error(t, rc, what);
+                return r == -EIO ? -EBADMSG : r;
+        }
+        Esys_FlushContext(t->esys, key);
+        return ret_pub ? public_to_evp(t, &pub.publicArea, ret_pub) : 0;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Keys made and held in a TPM 2.0 (tpm2-tss ESAPI). The storage root key (SRK) lives at a
+ * persistent handle; device keys are ECC P-256 signing keys created under it with fixedTPM,
+ * fixedParent and sensitiveDataOrigin (they never leave the TPM), stored on disk as
+ * "TSS2 PRIVATE KEY" PEM blobs that the tpm2-openssl provider loads (lib/tss2-pem.h).
+ * See docs/tpm.md. TSS2 return codes are converted to negative errno here and nowhere else;
+ * ob_tpm_last_error() has the text.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "macro.h"
+
+#define OB_TPM_DEFAULT_TCTI "device:/dev/tpmrm0"
+#define OB_TPM_DEFAULT_SRK  0x81000001u
+
+typedef struct ObTpm ObTpm;
+
+typedef struct ObTpmOptions {
+        const char *tcti;       /* NULL: OB_TPM_DEFAULT_TCTI */
+        uint32_t srk_handle;    /* 0: OB_TPM_DEFAULT_SRK; must be 0x81000000..0x817FFFFF */
+        const char *owner_auth; /* owner hierarchy auth value, NULL when empty */
+} ObTpmOptions;
+
+/* Connect to the TPM. -ENODEV: no TPM or resource manager behind the TCTI (err, if not NULL,
+ * gets the reason); -EINVAL: bad options. */
+int ob_tpm_open(const ObTpmOptions *opts, ObTpm **ret, char *err, size_t err_size);
+ObTpm *ob_tpm_close(ObTpm *t);
+OB_DEFINE_TRIVIAL_CLEANUP_FUNC(ObTpm *, ob_tpm_close)
+
+/* Text of the last error (names the handle or file and the TPM's answer); "" if none. */
+const char *ob_tpm_last_error(const ObTpm *t);
+
+/*
+ * Make sure the SRK exists at the configured handle: create it with the TCG standard ECC
+ * P-256 storage template and persist it if absent (*ret_created = true); if present, check it
+ * is a restricted decrypt ECC storage key and refuse anything else (-EEXIST: the handle holds
+ * another object; handle collisions are a known field problem).
+ */
+int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created);
+
+/* Create an ECC P-256 signing key under the SRK and write its TSS2 PEM to path atomically
+ * (mode 0600). The public key is returned in *ret_pub when ret_pub != NULL. */
+int ob_tpm_create_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub);
+
+/*
+ * Load the key at path into the TPM (proving it belongs to this TPM and SRK) and return its
+ * public key. -ENOENT no file; -EBADMSG not a TSS2 key, corrupt, or it does not load under the
+ * SRK (wrong TPM, SRK replaced); -EXDEV the key's parent is not the configured SRK handle.
+ */
+int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub);
