@@ -730,8 +730,14 @@ static int start_job(const char *command, json_object *input, json_object *ctx, 
                 return -errno;
         }
         if (pid == 0) {
+                /* Own process group (a timeout kills the whole command), and none of the
+                 * broker's sockets: an orphaned grandchild must not keep the port open. */
+                setpgid(0, 0);
                 dup2(in[0], 0);
                 dup2(out[1], 1);
+                if (close_range(3, ~0U, 0) < 0)
+                        for (long fd = 3; fd < 1024; fd++)
+                                close((int)fd);
                 execl("/bin/sh", "sh", "-c", command, (char *)NULL);
                 _exit(127);
         }
@@ -785,6 +791,7 @@ static void poll_jobs(void)
                         finished = true;
                         ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
                 } else if (time(NULL) > j->deadline) {
+                        kill(-j->pid, SIGKILL);
                         kill(j->pid, SIGKILL);
                         waitpid(j->pid, &status, 0);
                         finished = true;
@@ -1375,6 +1382,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
         mosquitto_callback_unregister(g.id, MOSQ_EVT_TICK, on_tick, NULL);
         for (size_t i = 0; i < MAX_JOBS; i++)
                 if (g.jobs[i].pid > 0) {
+                        kill(-g.jobs[i].pid, SIGKILL);
                         kill(g.jobs[i].pid, SIGKILL);
                         waitpid(g.jobs[i].pid, NULL, 0);
                 }

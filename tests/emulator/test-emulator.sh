@@ -180,6 +180,17 @@ admin put-template HookAllow "$t/tpl.json" 'cat >/dev/null; echo "{\"allowProvis
 adm --id adm3 rr '$aws/provisioning-templates/HookAllow/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"7"}}')" >"$t/hook2.out"
 check "hook parameterOverrides applied" [ "$(jq -r .payload.thingName "$t/hook2.out")" = ob-from-hook ]
 
+admin put-template HookSlow "$t/tpl.json" 'cat >/dev/null; sleep 30' >/dev/null
+adm --id adm7 --timeout 9 rr '$aws/provisioning-templates/HookSlow/provision/json' "$(jq -nc --arg t "$bid" '{certificateOwnershipToken:$t,parameters:{SerialNumber:"8"}}')" >"$t/slow.out" &
+ps=$!
+sleep 1
+start=$(date +%s%N)
+cli --id busy1 rr "$CSR_T" "$req" >"$t/busy.out"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "broker keeps serving while a hook runs ($ms ms incl. client start-up)" [ "$ms" -lt 2500 ] && [ "$(jq -r .result "$t/busy.out")" = accepted ]
+wait $ps
+check "hook timeout (5 s): 403 ACCESS_DENIED" jq -e '.payload.statusCode == 403' "$t/slow.out" >/dev/null
+
 # --- 8b. bad templates fail with an error reply, never crash ----------------------------------
 echo '{"Parameters":{"SerialNumber":{"Type":"String"}},"Resources":{"t":{"Type":"AWS::IoT::Thing","Properties":{"ThingName":{"Fn::Select":[9,{"Fn::Split":[",",{"Ref":"SerialNumber"}]}]}}}}}' >"$t/badtpl.json"
 admin put-template BadTemplate "$t/badtpl.json" >/dev/null
