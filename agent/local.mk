@@ -10,3 +10,9 @@ bin_PROGRAMS += agentctl
 agentctl_SOURCES = agent/agentctl.c
 agentctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 agentctl_LDADD = lib/libob.la $(JSONC_LIBS)
+
+# The MQTT transport (Paho MQTTAsync): the only code that includes Paho.
+noinst_LTLIBRARIES += agent/libobagent.la
+agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h lib/transport.h
+agent_libobagent_la_CFLAGS = $(AM_CFLAGS) $(PAHO_CFLAGS) $(CRYPTO_CFLAGS) -pthread
+agent_libobagent_la_LIBADD = lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) -lpthread

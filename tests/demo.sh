@@ -7,17 +7,20 @@
 # agent's own flow lands (docs/architecture.md):
 #   1. the test world: swtpm + tpm2-abrmd, a test PKI, mosquitto + the emulator plugin
 #   2. the gateway's configuration, validated by agentctl
-#   3. the device key, created inside the TPM (non-exportable), and a CSR signed by the TPM
+#   3. the device key, created inside the TPM by the agent's key provider (non-exportable), and
+#      a CSR signed by the TPM (through the tpm2-openssl provider for now)
 #   4. fleet provisioning against the emulator with the claim certificate:
 #      CreateCertificateFromCsr + RegisterThing (independent MQTT client for now)
-#   5. the issued certificate is checked against the TPM key, then used for a TLS connection
-#      whose signature is made inside the TPM
+#   5. the issued certificate is checked against the TPM key, then the agent's MQTT transport
+#      connects as the new thing (TLS signature made inside the TPM) and does a publish round trip
 #   6. the emulator's registry: one thing, one ACTIVE certificate
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export top_srcdir=$top top_builddir=${top_builddir:-$top}
 
 if [ "${1:-}" != "--inside" ]; then
+  # the demo's helper programs are test programs: build them if needed
+  make -s -C "$top_builddir" tests/integration/ob-keytool tests/integration/ob-mqtt-probe >/dev/null
   exec "$top/tests/world/world.sh" run -- "$0" --inside
 fi
 
@@ -52,8 +55,8 @@ JSON
 
 step "3. device key inside the TPM, CSR signed by the TPM (serial $serial)"
 t0=$(date +%s%N)
-openssl genpkey -provider tpm2 -provider default -algorithm EC -pkeyopt group:P-256 \
-  -out "$work/device.key" 2>/dev/null
+# the agent's TPM key provider (tpm/tpm-key.c): SRK at 0x81000001 if absent, then the key
+"$top_builddir/tests/integration/ob-keytool" --tcti "$OB_TCTI" create "$work/device.key" >/dev/null
 t1=$(date +%s%N)
 openssl req -new -provider tpm2 -provider default -key "$work/device.key" \
   -subj "/CN=$serial" -out "$work/device.csr"
@@ -79,6 +82,7 @@ PY
 reg_json=$(python3 -c 'import json,sys; print(json.dumps({"certificateOwnershipToken": open(sys.argv[1]).read(), "parameters": {"SerialNumber": sys.argv[2]}}))' "$work/token" "$serial")
 "$client" --id "$serial-reg" rr '$aws/provisioning-templates/OnboardTemplate/provision/json' "$reg_json" >"$work/thing.json"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["result"]=="accepted", r; print("  RegisterThing accepted: thingName", r["payload"].get("thingName"))' "$work/thing.json"
+thing=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["payload"]["thingName"])' "$work/thing.json")
 
 step "5. the new identity: certificate matches the TPM key; TLS with the key in the TPM"
 if [ "$(openssl x509 -in "$work/device.crt" -noout -pubkey)" = \
@@ -88,15 +92,11 @@ else
   echo "demo: the issued certificate does not match the TPM key" >&2; exit 1
 fi
 openssl verify -CAfile "$OB_ISSUER_CA_CERT" "$work/device.crt" | sed 's/^/  /'
-if [ -x "$top_builddir/tests/integration/ob-mqtt-probe" ]; then
-  "$top_builddir/tests/integration/ob-mqtt-probe" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" \
-    --cafile "$OB_ROOT_CA" --cert "$work/device.crt" --key "$work/device.key" --provider tpm2 \
-    --tcti "$OB_TCTI" --id "$serial"
-else
-  echo | openssl s_client -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
-    -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$work/device.crt" \
-    -key "$work/device.key" -verify_return_error -brief 2>&1 | sed 's/^/  /' | head -6
-fi
+# the agent's transport (agent/transport-paho.c): TLS + MQTT as the new thing, key in the TPM
+printf '  '
+"$top_builddir/tests/integration/ob-mqtt-probe" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" \
+  --cafile "$OB_ROOT_CA" --cert "$work/device.crt" --key "$work/device.key" --provider tpm2 \
+  --tcti "$OB_TCTI" --id "$thing" --topic "things/$thing/hello"
 
 step "6. the emulator's registry"
 "$top/tests/emulator/ob-emu-admin" list-things

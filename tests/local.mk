@@ -69,6 +69,15 @@ tests_integration_ob_keytool_LDADD = tpm/libobtpm.la lib/libob.la $(TSS2_LIBS) $
 TESTS += tests/integration/test-tpm-key.sh
 endif
 EXTRA_DIST += tests/integration/test-tpm-key.sh
+
+check_PROGRAMS += tests/integration/ob-mqtt-probe
+if HAVE_TPM
+TESTS += tests/integration/test-transport.sh
+endif
+EXTRA_DIST += tests/integration/test-transport.sh
+tests_integration_ob_mqtt_probe_SOURCES = tests/integration/ob-mqtt-probe.c
+tests_integration_ob_mqtt_probe_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+tests_integration_ob_mqtt_probe_LDADD = agent/libobagent.la lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) $(JSONC_LIBS)
 EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh tests/demo.sh
 # ---------------------------------------------------------------- emulator (tests/emulator)
 include tests/emulator/local.mk

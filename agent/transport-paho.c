@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ObTransport over Paho MQTT C's asynchronous client (paho-mqtt3as). The only file that
+ * includes Paho. Paho's callbacks run on Paho's threads: they only queue events (mutex +
+ * eventfd) and never call into the rest of the agent.
+ *
+ * Facts this relies on (DESIGN.md §2): MQTTVersion is set to 3.1.1 explicitly (the default
+ * silently retries a refused CONNECT with 3.1); the tpm2 and default OpenSSL providers are
+ * loaded into the default library context before Paho creates its SSL_CTX, and the default
+ * property query is set per connection so a TPM key and a software key both work in one
+ * process (connections never overlap).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netdb.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <MQTTAsync.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+
+#include "macro.h"
+#include "transport-paho.h"
+
+typedef struct Node {
+        struct Node *next;
+        ObTransportEvent ev;
+} Node;
+
+typedef struct Paho {
+        MQTTAsync client;
+        int efd;
+        pthread_mutex_t lock;
+        Node *head, *tail;
+        size_t queued;
+        char ssl_error[200]; /* last OpenSSL error seen during the handshake */
+        unsigned char alpn[64];
+        char host[256]; /* of the connection being made, for classifying failures */
+        int port;
+} Paho;
+
+void ob_transport_event_clear(ObTransportEvent *e)
+{
+        free(e->topic);
+        free(e->payload);
+        memset(e, 0, sizeof(*e));
+}
+
+/* Queue an event (takes ownership of topic/payload). Bounded: overflow drops the event. */
+static void push(Paho *p, const ObTransportEvent *ev)
+{
+        Node *n = calloc(1, sizeof(*n));
+        pthread_mutex_lock(&p->lock);
+        if (!n || p->queued >= OB_TRANSPORT_MAX_EVENTS) {
+                pthread_mutex_unlock(&p->lock);
+                free(n);
+                ObTransportEvent copy = *ev;
+                ob_transport_event_clear(&copy);
+                return;
+        }
+        n->ev = *ev;
+        if (p->tail)
+                p->tail->next = n;
+        else
+                p->head = n;
+        p->tail = n;
+        p->queued++;
+        pthread_mutex_unlock(&p->lock);
+        uint64_t one = 1;
+        (void)!write(p->efd, &one, sizeof(one));
+}
+
+static void push_simple(Paho *p, ObTransportEventType type, ObErrClass c, int token,
+                        const char *detail)
+{
+        ObTransportEvent ev = {.type = type, .err_class = c, .token = token};
+        snprintf(ev.detail, sizeof(ev.detail), "%s", detail ? detail : "");
+        push(p, &ev);
+}
+
+static int next_event(void *impl, ObTransportEvent *ret)
+{
+        Paho *p = impl;
+        uint64_t v;
+
+        pthread_mutex_lock(&p->lock);
+        Node *n = p->head;
+        if (n) {
+                p->head = n->next;
+                if (!p->head)
+                        p->tail = NULL;
+                p->queued--;
+        }
+        if (!p->head)
+                (void)!read(p->efd, &v, sizeof(v)); /* drain: not readable while empty */
+        pthread_mutex_unlock(&p->lock);
+        if (!n)
+                return -EAGAIN;
+        *ret = n->ev;
+        free(n);
+        return 0;
+}
+
+static int event_fd(void *impl)
+{
+        return ((Paho *)impl)->efd;
+}
+
+/* Can a TCP connection to host:port be made now (bounded wait)? Paho reports a refused TCP
+ * connection and a TLS connection the server closed (unknown or unregistered client
+ * certificate, JITP) with the same text; this tells them apart. Runs on Paho's thread. */
+static bool tcp_reachable(const char *host, int port)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        char service[8];
+        bool ok = false;
+
+        snprintf(service, sizeof(service), "%d", port);
+        if (getaddrinfo(host, service, &hints, &res) != 0)
+                return false;
+        for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
+                int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        continue;
+                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+                        ok = true;
+                else if (errno == EINPROGRESS) {
+                        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                        int err = 0;
+                        socklen_t len = sizeof(err);
+                        if (poll(&pfd, 1, 2000) == 1 &&
+                            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+                                ok = true;
+                }
+                close(fd);
+        }
+        freeaddrinfo(res);
+        return ok;
+}
+
+/* ---------------------------------------------------------------- Paho callbacks */
+
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+        Paho *p = u;
+        pthread_mutex_lock(&p->lock);
+        snprintf(p->ssl_error, sizeof(p->ssl_error), "%.*s", (int)OB_MIN(len, (size_t)199), str);
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+}
+
+static void on_connected(void *ctx, MQTTAsync_successData *d)
+{
+        push_simple(ctx, OB_TEV_CONNECTED, 0, 0, "connected");
+}
+
+static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
+{
+        Paho *p = ctx;
+        char detail[256], ssl[200];
+        ObErrClass c;
+        int code = d ? d->code : MQTTASYNC_FAILURE;
+        const char *msg = d && d->message ? d->message : "";
+
+        pthread_mutex_lock(&p->lock);
+        snprintf(ssl, sizeof(ssl), "%s", p->ssl_error);
+        pthread_mutex_unlock(&p->lock);
+
+        if (code >= 1 && code <= 5) {
+                /* CONNACK refusal (3.1.1 return codes); 4/5 = bad credentials / not authorized */
+                c = OB_ERR_REFUSED;
+                snprintf(detail, sizeof(detail), "CONNACK refused with return code %d", code);
+        } else if (ssl[0]) {
+                /* our side's verification failures and the server's alerts (unknown CA,
+                 * bad certificate) both surface as OpenSSL errors */
+                c = strstr(ssl, "certificate verify failed") || strstr(ssl, "wrong version") ||
+                                    strstr(ssl, "protocol version") || !strstr(ssl, "alert")
+                            ? OB_ERR_TLS
+                            : OB_ERR_REFUSED;
+                snprintf(detail, sizeof(detail), "TLS: %s", ssl);
+        } else if (strstr(msg, "TCP") && tcp_reachable(p->host, p->port)) {
+                /* TCP works, so the server ended the TLS session: it did not accept the
+                 * client certificate (unknown CA, unregistered, revoked, JITP pending) */
+                c = OB_ERR_REFUSED;
+                snprintf(detail, sizeof(detail),
+                         "the server closed the TLS connection: client certificate not accepted");
+        } else if (strstr(msg, "TCP") || strstr(msg, "connect") || strstr(msg, "getaddrinfo") ||
+                   strstr(msg, "resolve")) {
+                c = strstr(msg, "timeout") ? OB_ERR_TIMEOUT : OB_ERR_NETWORK;
+                snprintf(detail, sizeof(detail), "network: %s (code %d)", msg, code);
+        } else if (strstr(msg, "timeout") || code == MQTTASYNC_OPERATION_INCOMPLETE) {
+                c = OB_ERR_TIMEOUT;
+                snprintf(detail, sizeof(detail), "timeout: %s", msg);
+        } else {
+                /* closed after the TLS handshake, before CONNACK: how AWS refuses a JITP
+                 * certificate on its first connection */
+                c = OB_ERR_REFUSED;
+                snprintf(detail, sizeof(detail), "connection closed before CONNACK: %s (code %d)",
+                         msg[0] ? msg : "no reason given", code);
+        }
+        push_simple(p, OB_TEV_CONNECT_FAILED, c, 0, detail);
+}
+
+static void on_subscribed(void *ctx, MQTTAsync_successData *d)
+{
+        push_simple(ctx, OB_TEV_SUBSCRIBED, 0, d ? d->token : 0, "subscribed");
+}
+
+static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *d)
+{
+        push_simple(ctx, OB_TEV_SUBSCRIBE_FAILED, 0, d ? d->token : 0,
+                    d && d->message ? d->message : "subscription refused");
+}
+
+static void on_published(void *ctx, MQTTAsync_successData *d)
+{
+        push_simple(ctx, OB_TEV_PUBLISHED, 0, d ? d->token : 0, "published");
+}
+
+static void on_publish_failed(void *ctx, MQTTAsync_failureData *d)
+{
+        push_simple(ctx, OB_TEV_PUBLISH_FAILED, 0, d ? d->token : 0,
+                    d && d->message ? d->message : "publish failed");
+}
+
+static void on_connection_lost(void *ctx, char *cause)
+{
+        push_simple(ctx, OB_TEV_CONNECTION_LOST, 0, 0, cause ? cause : "connection lost");
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+        Paho *p = ctx;
+        size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+        ObTransportEvent ev = {.type = OB_TEV_MESSAGE};
+
+        if (m->payloadlen < 0 || (size_t)m->payloadlen > OB_TRANSPORT_MAX_PAYLOAD) {
+                ev.type = OB_TEV_MESSAGE_DROPPED;
+                snprintf(ev.detail, sizeof(ev.detail), "message of %d bytes on %.*s dropped",
+                         m->payloadlen, (int)OB_MIN(tlen, (size_t)150), topic);
+        } else {
+                ev.topic = strndup(topic, tlen);
+                ev.payload = malloc((size_t)m->payloadlen + 1);
+                if (!ev.topic || !ev.payload) {
+                        ob_transport_event_clear(&ev);
+                        ev.type = OB_TEV_MESSAGE_DROPPED;
+                        snprintf(ev.detail, sizeof(ev.detail), "out of memory");
+                } else {
+                        memcpy(ev.payload, m->payload, (size_t)m->payloadlen);
+                        ev.payload[m->payloadlen] = 0; /* convenience for text payloads */
+                        ev.payload_len = (size_t)m->payloadlen;
+                }
+        }
+        push(p, &ev);
+        MQTTAsync_freeMessage(&m);
+        MQTTAsync_free(topic);
+        return 1;
+}
+
+/* ---------------------------------------------------------------- operations */
+
+static int select_provider(const ObConnectOptions *o)
+{
+        static OSSL_PROVIDER *tpm2, *deflt;
+        bool want_tpm = o->provider && strcmp(o->provider, "tpm2") == 0;
+
+        if (!deflt) {
+                /* Randomness always comes from the default provider. Otherwise a thread whose
+                 * DRBG was set up while "?provider=tpm2" was in force fails to make an SSL_CTX
+                 * once the preference is back on default (Paho then crashes on the NULL
+                 * context). Must happen before anything in the process draws random bytes. */
+                if (!RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR",
+                                        NULL) ||
+                    !RAND_set_seed_source_type(NULL, "SEED-SRC", "provider=default"))
+                        return -EINVAL;
+                deflt = OSSL_PROVIDER_load(NULL, "default");
+                if (!deflt)
+                        return -ENOPKG;
+        }
+        if (want_tpm) {
+                if (!tpm2) {
+                        /* the provider reads its TCTI from the environment when it loads */
+                        if (o->tcti && setenv("TPM2OPENSSL_TCTI", o->tcti, 1) < 0)
+                                return ob_negative_errno();
+                        tpm2 = OSSL_PROVIDER_load(NULL, "tpm2");
+                        if (!tpm2)
+                                return -ENOPKG;
+                }
+        }
+        return EVP_set_default_properties(NULL, want_tpm ? "?provider=tpm2" : "?provider=default")
+                       ? 0
+                       : -EINVAL;
+}
+
+static int do_disconnect(void *impl)
+{
+        Paho *p = impl;
+        if (!p->client)
+                return 0;
+        if (MQTTAsync_isConnected(p->client)) {
+                MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+                d.timeout = 1000;
+                if (MQTTAsync_disconnect(p->client, &d) == MQTTASYNC_SUCCESS)
+                        for (int i = 0; i < 200 && MQTTAsync_isConnected(p->client); i++)
+                                usleep(5000);
+        }
+        MQTTAsync_destroy(&p->client);
+        p->client = NULL;
+        return 0;
+}
+
+static int do_connect(void *impl, const ObConnectOptions *o)
+{
+        Paho *p = impl;
+        char uri[300];
+        int r;
+
+        if (!o->host || !o->client_id || !o->ca_file || !o->cert_file || !o->key_file ||
+            o->port <= 0 || o->port > 65535)
+                return -EINVAL;
+        do_disconnect(p);
+        r = select_provider(o);
+        if (r < 0)
+                return r;
+        snprintf(uri, sizeof(uri), "ssl://%s:%d", o->host, o->port);
+        snprintf(p->host, sizeof(p->host), "%s", o->host);
+        p->port = o->port;
+
+        MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+        co.MQTTVersion = MQTTVERSION_3_1_1;
+        if (MQTTAsync_createWithOptions(&p->client, uri, o->client_id, MQTTCLIENT_PERSISTENCE_NONE,
+                                        NULL, &co) != MQTTASYNC_SUCCESS)
+                return -EINVAL;
+        if (MQTTAsync_setCallbacks(p->client, p, on_connection_lost, on_message, NULL) !=
+            MQTTASYNC_SUCCESS)
+                return -EIO;
+
+        pthread_mutex_lock(&p->lock);
+        p->ssl_error[0] = 0;
+        pthread_mutex_unlock(&p->lock);
+
+        MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+        ssl.trustStore = o->ca_file;
+        ssl.keyStore = o->cert_file;
+        ssl.privateKey = o->key_file;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1; /* host name */
+        ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+        ssl.disableDefaultTrustStore = 1;
+        ssl.ssl_error_cb = on_ssl_error;
+        ssl.ssl_error_context = p;
+        if (o->alpn) {
+                size_t n = strlen(o->alpn);
+                if (n == 0 || n >= sizeof(p->alpn))
+                        return -EINVAL;
+                p->alpn[0] = (unsigned char)n;
+                memcpy(p->alpn + 1, o->alpn, n);
+                ssl.protos = p->alpn;
+                ssl.protos_len = (unsigned)n + 1;
+        }
+
+        MQTTAsync_connectOptions c = MQTTAsync_connectOptions_initializer;
+        c.MQTTVersion = MQTTVERSION_3_1_1;
+        c.keepAliveInterval = o->keepalive_s > 0 ? o->keepalive_s : 60;
+        c.cleansession = 1;
+        c.connectTimeout = o->timeout_ms > 0 ? (o->timeout_ms + 999) / 1000 : 30;
+        c.automaticReconnect = 0;
+        c.ssl = &ssl;
+        c.onSuccess = on_connected;
+        c.onFailure = on_connect_failed;
+        c.context = p;
+        if (MQTTAsync_connect(p->client, &c) != MQTTASYNC_SUCCESS)
+                return -EIO;
+        return 0;
+}
+
+static int do_subscribe(void *impl, const char *topic, int qos, int *ret_token)
+{
+        Paho *p = impl;
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        ro.onSuccess = on_subscribed;
+        ro.onFailure = on_subscribe_failed;
+        ro.context = p;
+        if (!p->client || qos < 0 || qos > 1)
+                return -EINVAL;
+        if (MQTTAsync_subscribe(p->client, topic, qos, &ro) != MQTTASYNC_SUCCESS)
+                return -ENOTCONN;
+        if (ret_token)
+                *ret_token = ro.token;
+        return 0;
+}
+
+static int do_publish(void *impl, const char *topic, const void *payload, size_t len, int qos,
+                      int *ret_token)
+{
+        Paho *p = impl;
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        ro.onSuccess = on_published;
+        ro.onFailure = on_publish_failed;
+        ro.context = p;
+        if (!p->client || qos < 0 || qos > 1 || len > OB_TRANSPORT_MAX_PAYLOAD)
+                return -EINVAL;
+        if (MQTTAsync_send(p->client, topic, (int)len, payload, qos, 0, &ro) != MQTTASYNC_SUCCESS)
+                return -ENOTCONN;
+        if (ret_token)
+                *ret_token = ro.token;
+        return 0;
+}
+
+static void do_free(void *impl)
+{
+        Paho *p = impl;
+        ObTransportEvent ev;
+        if (!p)
+                return;
+        do_disconnect(p);
+        while (next_event(p, &ev) == 0)
+                ob_transport_event_clear(&ev);
+        if (p->efd >= 0)
+                close(p->efd);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+}
+
+static const ObTransportOps paho_ops = {
+        .connect = do_connect,
+        .subscribe = do_subscribe,
+        .publish = do_publish,
+        .disconnect = do_disconnect,
+        .event_fd = event_fd,
+        .next_event = next_event,
+        .free = do_free,
+};
+
+int ob_transport_paho_new(ObTransport *ret)
+{
+        Paho *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (p->efd < 0) {
+                int r = ob_negative_errno();
+                free(p);
+                return r;
+        }
+        pthread_mutex_init(&p->lock, NULL);
+        ret->ops = &paho_ops;
+        ret->impl = p;
+        return 0;
+}
+
+void ob_transport_free(ObTransport *t)
+{
+        if (t && t->ops) {
+                t->ops->free(t->impl);
+                t->ops = NULL;
+                t->impl = NULL;
+        }
+}
+
+int ob_transport_wait_event(ObTransport *t, int timeout_ms, ObTransportEvent *ret)
+{
+        for (;;) {
+                int r = t->ops->next_event(t->impl, ret);
+                if (r != -EAGAIN)
+                        return r;
+                struct pollfd pfd = {.fd = t->ops->event_fd(t->impl), .events = POLLIN};
+                r = poll(&pfd, 1, timeout_ms);
+                if (r < 0 && errno != EINTR)
+                        return ob_negative_errno();
+                if (r == 0)
+                        return -ETIMEDOUT;
+        }
+}
