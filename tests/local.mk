@@ -74,7 +74,7 @@ check_PROGRAMS += tests/integration/ob-mqtt-probe
 if HAVE_TPM
 TESTS += tests/integration/test-transport.sh
 endif
-EXTRA_DIST += tests/integration/test-transport.sh
+EXTRA_DIST += tests/integration/test-transport.sh tests/integration/common.sh
 tests_integration_ob_mqtt_probe_SOURCES = tests/integration/ob-mqtt-probe.c
 tests_integration_ob_mqtt_probe_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 tests_integration_ob_mqtt_probe_LDADD = agent/libobagent.la lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) $(JSONC_LIBS)

@@ -12,14 +12,7 @@ exec "$top_srcdir/tests/world/world.sh" run -- sh -c '
 kt="$top_builddir/tests/integration/ob-keytool"
 d=$OB_WORLD_DIR/keys; mkdir -p "$d"
 export TPM2OPENSSL_TCTI=$OB_TCTI
-fail=0
-ok() { echo "ok - $*"; }
-bad() { echo "FAIL - $*"; fail=1; }
-expect() { # description expected-substring command...
-  what=$1 want=$2; shift 2
-  out=$("$@" 2>&1); rc=$?
-  if [ $rc -ne 0 ] && echo "$out" | grep -q -- "$want"; then ok "$what"; else bad "$what: rc=$rc: $out"; fi
-}
+. "$top_srcdir/tests/integration/common.sh"
 
 [ "$("$kt" srk)" = created ] && ok "SRK created at 0x81000001" || bad "SRK not created"
 [ "$("$kt" srk)" = present ] && ok "SRK found and accepted on the second run" || bad "SRK not reused"
@@ -48,14 +41,8 @@ openssl req -new -provider tpm2 -provider default -key "$d/device.key" -subj /CN
   ok "CSR signed inside the TPM verifies" || bad "CSR: $(cat "$d/err")"
 
 # TLS + MQTT CONNECT with the key in the TPM (CONNECT 3.1.1, client id "tpm"; CONNACK 20 02 00 00)
-openssl x509 -req -in "$d/device.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" \
-  -CAcreateserial -days 1 -out "$d/device.crt" 2>/dev/null
-if [ "$OB_EMULATOR" = 1 ]; then # the emulator, like IoT Core, only lets registered certificates in
-  admin="$top_srcdir/tests/emulator/ob-emu-admin"
-  id=$(openssl x509 -in "$d/device.crt" -noout -fingerprint -sha256 | sed "s/.*=//; s/://g" | tr A-F a-f)
-  "$admin" register-cert "$d/device.crt" ACTIVE >/dev/null && "$admin" attach-policy "$id" AllowAll >/dev/null ||
-    bad "could not register the device certificate with the emulator"
-fi
+sign_device_csr "$d/device.csr" "$d/device.crt"
+register_cert "$d/device.crt" || bad "could not register the device certificate with the emulator"
 connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
   openssl s_client -quiet -no_ign_eof -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
     -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$d/device.crt" -key "$d/device.key" \

@@ -13,30 +13,18 @@ kt="$top_builddir/tests/integration/ob-keytool"
 probe="$top_builddir/tests/integration/ob-mqtt-probe"
 d=$OB_WORLD_DIR/transport; mkdir -p "$d"
 export TPM2OPENSSL_TCTI=$OB_TCTI
-fail=0
-ok() { echo "ok - $*"; }
-bad() { echo "FAIL - $*"; fail=1; }
+. "$top_srcdir/tests/integration/common.sh"
 p() { "$probe" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" --cafile "$OB_ROOT_CA" "$@"; }
-register() { # cert: the emulator (like IoT Core) only lets registered certificates in
-  [ "$OB_EMULATOR" = 1 ] || return 0
-  admin="$top_srcdir/tests/emulator/ob-emu-admin"
-  id=$(openssl x509 -in "$1" -noout -fingerprint -sha256 | sed "s/.*=//; s/://g" | tr A-F a-f)
-  "$admin" register-cert "$1" ACTIVE >/dev/null && "$admin" attach-policy "$id" AllowAll >/dev/null
-}
-sign() { # csr out
-  openssl x509 -req -in "$1" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" -CAcreateserial \
-    -days 1 -out "$2" 2>/dev/null
-}
 
 # a key made in the TPM by the project: our code creates it; the tpm2 provider signs the CSR
 "$kt" create "$d/tpm.key" >/dev/null || bad "TPM key creation"
 openssl req -new -provider tpm2 -provider default -key "$d/tpm.key" -subj /CN=gw-transport -out "$d/tpm.csr"
-sign "$d/tpm.csr" "$d/tpm.crt"
+sign_device_csr "$d/tpm.csr" "$d/tpm.crt"
 # a software key
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/soft.key" \
   -subj /CN=gw-soft -out "$d/soft.csr" 2>/dev/null
-sign "$d/soft.csr" "$d/soft.crt"
-register "$d/tpm.crt" && register "$d/soft.crt" || bad "emulator registration"
+sign_device_csr "$d/soft.csr" "$d/soft.crt"
+register_cert "$d/tpm.crt" && register_cert "$d/soft.crt" || bad "emulator registration"
 
 out=$(p --cert "$d/tpm.crt" --key "$d/tpm.key" --provider tpm2 --tcti "$OB_TCTI" --id gw-transport \
        --topic gw/echo --cert2 "$d/soft.crt" --key2 "$d/soft.key" --provider2 default 2>&1)
