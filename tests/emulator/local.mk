@@ -20,8 +20,7 @@ tests_unit_test_emu_policy_LDADD = $(UNIT_LDADD)
 tests_unit_test_emu_template_SOURCES = tests/unit/test-emu-template.c tests/emulator/template.c
 tests_unit_test_emu_template_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
 tests_unit_test_emu_template_LDADD = $(UNIT_LDADD)
-check_PROGRAMS += $(emu_unit_tests)
-TESTS += $(emu_unit_tests)
+unit_tests += $(emu_unit_tests)
 endif
 
 if BUILD_EMULATOR
@@ -33,6 +32,5 @@ if HAVE_CMOCKA
 tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c
 tests_unit_test_cbor_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cbor_LDADD = $(UNIT_LDADD)
-check_PROGRAMS += tests/unit/test-cbor
-TESTS += tests/unit/test-cbor
+unit_tests += tests/unit/test-cbor
 endif
