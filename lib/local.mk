@@ -8,6 +8,7 @@ lib_libob_la_SOURCES = \
 	lib/errclass.h \
 	lib/backoff.c lib/backoff.h \
 	lib/tss2-pem.c lib/tss2-pem.h \
+	lib/csr.c lib/csr.h \
 	lib/config-file.c lib/config-file.h \
 	lib/cbor.c lib/cbor.h
 lib_libob_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)

@@ -8,7 +8,7 @@
 #   1. the test world: swtpm + tpm2-abrmd, a test PKI, mosquitto + the emulator plugin
 #   2. the gateway's configuration, validated by agentctl
 #   3. the device key, created inside the TPM by the agent's key provider (non-exportable), and
-#      a CSR signed by the TPM (through the tpm2-openssl provider for now)
+#      a CSR built by the agent and signed inside the TPM
 #   4. fleet provisioning against the emulator with the claim certificate:
 #      CreateCertificateFromCsr + RegisterThing (independent MQTT client for now)
 #   5. the issued certificate is checked against the TPM key, then the agent's MQTT transport
@@ -58,8 +58,9 @@ t0=$(date +%s%N)
 # the agent's TPM key provider (tpm/tpm-key.c): SRK at 0x81000001 if absent, then the key
 "$top_builddir/tests/integration/ob-keytool" --tcti "$OB_TCTI" create "$work/device.key" >/dev/null
 t1=$(date +%s%N)
-openssl req -new -provider tpm2 -provider default -key "$work/device.key" \
-  -subj "/CN=$serial" -out "$work/device.csr"
+# the CSR is built by lib/csr.c and its digest signed inside the TPM (tpm/tpm-key.c)
+"$top_builddir/tests/integration/ob-keytool" --tcti "$OB_TCTI" csr "$work/device.key" "CN=$serial" \
+  >"$work/device.csr"
 t2=$(date +%s%N)
 openssl req -in "$work/device.csr" -noout -verify 2>&1 | sed 's/^/  /'
 head -1 "$work/device.key"

@@ -31,6 +31,11 @@ tests_unit_test_tss2_pem_SOURCES = tests/unit/test-tss2-pem.c
 tests_unit_test_tss2_pem_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tss2_pem_LDADD = $(UNIT_LDADD)
 
+unit_tests += tests/unit/test-csr
+tests_unit_test_csr_SOURCES = tests/unit/test-csr.c
+tests_unit_test_csr_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_csr_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/param_build.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
@@ -376,7 +378,7 @@ out:
         return r;
 }
 
-int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+static int load_blob(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLIC *ret_pub)
 {
         ObTss2Key k;
         TPM2B_PUBLIC pub = {0};
@@ -428,6 +430,74 @@ int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
                 r = tpm_error(t, rc, what);
                 return r == -EIO ? -EBADMSG : r;
         }
+        *ret_key = key;
+        *ret_pub = pub;
+        return 0;
+}
+
+int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+{
+        ESYS_TR key;
+        TPM2B_PUBLIC pub;
+        int r = load_blob(t, path, &key, &pub);
+        if (r < 0)
+                return r;
         Esys_FlushContext(t->esys, key);
         return ret_pub ? public_to_evp(t, &pub.publicArea, ret_pub) : 0;
+}
+
+int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t digest_len,
+                       uint8_t **ret_sig, size_t *ret_sig_len)
+{
+        TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_ECDSA,
+                                  .details.ecdsa.hashAlg = TPM2_ALG_SHA256};
+        TPMT_TK_HASHCHECK ticket = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
+        TPM2B_DIGEST d = {.size = 32};
+        TPMT_SIGNATURE *sig = NULL;
+        TPM2B_PUBLIC pub;
+        ESYS_TR key;
+        TSS2_RC rc;
+        int r;
+
+        if (digest_len != 32)
+                return -EINVAL;
+        memcpy(d.buffer, digest, 32);
+        r = load_blob(t, path, &key, &pub);
+        if (r < 0)
+                return r;
+        TPM2B_AUTH empty = {0};
+        Esys_TR_SetAuth(t->esys, key, &empty);
+        TPM_CALL(rc, Esys_Sign(t->esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+                               &scheme, &ticket, &sig));
+        Esys_FlushContext(t->esys, key);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "signing with the device key");
+
+        /* TPMS_SIGNATURE_ECDSA (r, s) -> DER ECDSA-Sig-Value */
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        BIGNUM *br = BN_bin2bn(sig->signature.ecdsa.signatureR.buffer,
+                               sig->signature.ecdsa.signatureR.size, NULL);
+        BIGNUM *bs = BN_bin2bn(sig->signature.ecdsa.signatureS.buffer,
+                               sig->signature.ecdsa.signatureS.size, NULL);
+        Esys_Free(sig);
+        if (!es || !br || !bs || !ECDSA_SIG_set0(es, br, bs)) {
+                BN_free(br);
+                BN_free(bs);
+                ECDSA_SIG_free(es);
+                return -ENOMEM;
+        }
+        unsigned char *der = NULL;
+        int n = i2d_ECDSA_SIG(es, &der);
+        ECDSA_SIG_free(es);
+        if (n <= 0)
+                return -ENOMEM;
+        *ret_sig = malloc((size_t)n);
+        if (!*ret_sig) {
+                OPENSSL_free(der);
+                return -ENOMEM;
+        }
+        memcpy(*ret_sig, der, (size_t)n);
+        OPENSSL_free(der);
+        *ret_sig_len = (size_t)n;
+        return 0;
 }

@@ -55,3 +55,8 @@ int ob_tpm_create_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub);
  * SRK (wrong TPM, SRK replaced); -EXDEV the key's parent is not the configured SRK handle.
  */
 int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub);
+
+/* Sign a SHA-256 digest with the key at path (loaded for the operation): ECDSA, DER
+ * ECDSA-Sig-Value in *ret_sig (free()). Errors as ob_tpm_load_key(), plus TPM errors. */
+int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t digest_len,
+                       uint8_t **ret_sig, size_t *ret_sig_len);

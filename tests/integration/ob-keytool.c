@@ -5,6 +5,7 @@
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] srk          ensure the SRK; prints created|present
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] create PATH  new key; prints its public key (PEM)
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] pubkey PATH  load the key; prints its public key
+ *   ob-keytool [--tcti TCTI] [--srk HANDLE] csr PATH SUBJECT  CSR signed in the TPM (PEM)
  * On failure: "ob-keytool: error ERRNONAME: text" on stderr, exit 1.
  */
 #include "config.h"
@@ -17,7 +18,20 @@
 
 #include <openssl/pem.h>
 
+#include "csr.h"
 #include "tpm-key.h"
+
+struct signer {
+        ObTpm *tpm;
+        const char *path;
+};
+
+static int tpm_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
+                    size_t *ret_sig_len)
+{
+        struct signer *s = userdata;
+        return ob_tpm_sign_digest(s->tpm, s->path, digest, digest_len, ret_sig, ret_sig_len);
+}
 
 static int fail(int r, const char *text)
 {
@@ -73,7 +87,23 @@ int main(int argc, char **argv)
                         r = ob_tpm_create_key(t, path, &pub);
         } else if (strcmp(cmd, "pubkey") == 0)
                 r = ob_tpm_load_key(t, path, &pub);
-        else
+        else if (strcmp(cmd, "csr") == 0) {
+                const char *subject = argv[optind + 2];
+                struct signer sg = {t, path};
+                char *pem = NULL;
+                if (!subject)
+                        return 64;
+                r = ob_tpm_load_key(t, path, &pub);
+                if (r == 0)
+                        r = ob_csr_build(subject, pub, tpm_sign, &sg, &pem);
+                EVP_PKEY_free(pub);
+                if (r < 0)
+                        return fail(r,
+                                    ob_tpm_last_error(t)[0] ? ob_tpm_last_error(t) : strerror(-r));
+                fputs(pem, stdout);
+                free(pem);
+                return 0;
+        } else
                 return 64;
         if (r < 0)
                 return fail(r, ob_tpm_last_error(t));
