@@ -1,5 +1,5 @@
 # docs/: documentation and man pages.
-EXTRA_DIST += docs/architecture.md docs/state.md docs/testing.md docs/errors.md docs/tpm.md
+EXTRA_DIST += docs/architecture.md docs/state.md docs/testing.md docs/errors.md docs/tpm.md docs/provisioning.md
 
 # ---- config helper: configuration reference and man pages (checked against the key table by
 # tests/unit/test-config.c)

@@ -36,6 +36,11 @@ tests_unit_test_csr_SOURCES = tests/unit/test-csr.c
 tests_unit_test_csr_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_csr_LDADD = $(UNIT_LDADD)
 
+unit_tests += tests/unit/test-fleet-proto
+tests_unit_test_fleet_proto_SOURCES = tests/unit/test-fleet-proto.c
+tests_unit_test_fleet_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_fleet_proto_LDADD = $(UNIT_LDADD)
+
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 
