@@ -501,3 +501,66 @@ int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t
         *ret_sig_len = (size_t)n;
         return 0;
 }
+
+/* TCG EK Credential Profile, template L-2 (ECC NIST P-256 EK): the policy is
+ * PolicySecret(TPM_RH_ENDORSEMENT). The same template on the same TPM always yields the same
+ * key, so the token below is stable across reboots, SRK changes and key rotations. */
+static void ek_template(TPM2B_PUBLIC *p)
+{
+        static const uint8_t policy[32] = {
+                0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc,
+                0x8d, 0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52,
+                0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
+        };
+        memset(p, 0, sizeof(*p));
+        p->publicArea.type = TPM2_ALG_ECC;
+        p->publicArea.nameAlg = TPM2_ALG_SHA256;
+        p->publicArea.objectAttributes =
+                TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+        p->publicArea.authPolicy.size = sizeof(policy);
+        memcpy(p->publicArea.authPolicy.buffer, policy, sizeof(policy));
+        TPMS_ECC_PARMS *e = &p->publicArea.parameters.eccDetail;
+        e->symmetric.algorithm = TPM2_ALG_AES;
+        e->symmetric.keyBits.aes = 128;
+        e->symmetric.mode.aes = TPM2_ALG_CFB;
+        e->scheme.scheme = TPM2_ALG_NULL;
+        e->curveID = TPM2_ECC_NIST_P256;
+        e->kdf.scheme = TPM2_ALG_NULL;
+        p->publicArea.unique.ecc.x.size = 32;
+        p->publicArea.unique.ecc.y.size = 32;
+}
+
+int ob_tpm_hardware_token(ObTpm *t, char ret[65])
+{
+        TPM2B_PUBLIC tmpl, *pub = NULL;
+        TPM2B_SENSITIVE_CREATE sens = {0};
+        TPM2B_DATA outside = {0};
+        TPML_PCR_SELECTION pcrs = {0};
+        ESYS_TR ek = ESYS_TR_NONE;
+        TSS2_RC rc;
+        uint8_t point[64], md[32];
+
+        ek_template(&tmpl);
+        TPM_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
+                                        ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs,
+                                        &ek, &pub, NULL, NULL, NULL));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "creating the endorsement key for the hardware token");
+        Esys_FlushContext(t->esys, ek);
+        const TPMS_ECC_POINT *q = &pub->publicArea.unique.ecc;
+        if (q->x.size > 32 || q->y.size > 32) {
+                Esys_Free(pub);
+                set_error(t, "the TPM returned an invalid endorsement key");
+                return -EBADMSG;
+        }
+        memset(point, 0, sizeof(point));
+        memcpy(point + 32 - q->x.size, q->x.buffer, q->x.size);
+        memcpy(point + 64 - q->y.size, q->y.buffer, q->y.size);
+        Esys_Free(pub);
+        if (!EVP_Digest(point, sizeof(point), md, NULL, EVP_sha256(), NULL))
+                return -ENOMEM;
+        for (size_t i = 0; i < sizeof(md); i++)
+                snprintf(ret + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}

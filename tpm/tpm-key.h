@@ -60,3 +60,12 @@ int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub);
  * ECDSA-Sig-Value in *ret_sig (free()). Errors as ob_tpm_load_key(), plus TPM errors. */
 int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t digest_len,
                        uint8_t **ret_sig, size_t *ret_sig_len);
+
+/*
+ * The hardware-bound token for fleet provisioning's pre-provisioning hook: SHA-256 (64 hex
+ * digits) of the x||y coordinates (32 bytes each) of the TCG standard ECC P-256 endorsement
+ * key (EK Credential Profile template L-2). Stable across reboots, key rotations and SRK
+ * changes; changes only if the TPM's endorsement seed changes. docs/tpm.md says how the cloud
+ * side computes the same value from the EK certificate's public key.
+ */
+int ob_tpm_hardware_token(ObTpm *t, char ret[65]);

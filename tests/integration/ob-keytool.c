@@ -6,6 +6,8 @@
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] create PATH  new key; prints its public key (PEM)
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] pubkey PATH  load the key; prints its public key
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] csr PATH SUBJECT  CSR signed in the TPM (PEM)
+ *   ob-keytool [--tcti TCTI] token                       the hardware-bound token
+ *   --owner-auth VALUE: the owner hierarchy's authorization value (for creating the SRK)
  * On failure: "ob-keytool: error ERRNONAME: text" on stderr, exit 1.
  */
 #include "config.h"
@@ -44,6 +46,7 @@ int main(int argc, char **argv)
         static const struct option opts[] = {
                 {"tcti", required_argument, NULL, 't'},
                 {"srk", required_argument, NULL, 's'},
+                {"owner-auth", required_argument, NULL, 'o'},
                 {},
         };
         ObTpmOptions o = {.tcti = getenv("OB_TCTI")};
@@ -58,6 +61,9 @@ int main(int argc, char **argv)
                 case 's':
                         o.srk_handle = (uint32_t)strtoul(optarg, NULL, 0);
                         break;
+                case 'o':
+                        o.owner_auth = optarg;
+                        break;
                 default:
                         return 64;
                 }
@@ -65,7 +71,7 @@ int main(int argc, char **argv)
         if (optind >= argc)
                 return 64;
         const char *cmd = argv[optind], *path = argv[optind + 1];
-        if (strcmp(cmd, "srk") != 0 && !path)
+        if (strcmp(cmd, "srk") != 0 && strcmp(cmd, "token") != 0 && !path)
                 return 64;
 
         _cleanup_(ob_tpm_closep) ObTpm *t = NULL;
@@ -74,6 +80,14 @@ int main(int argc, char **argv)
                 return fail(r, err[0] ? err : strerror(-r));
 
         EVP_PKEY *pub = NULL;
+        if (strcmp(cmd, "token") == 0) {
+                char token[65];
+                r = ob_tpm_hardware_token(t, token);
+                if (r < 0)
+                        return fail(r, ob_tpm_last_error(t));
+                puts(token);
+                return 0;
+        }
         if (strcmp(cmd, "srk") == 0) {
                 bool created;
                 r = ob_tpm_ensure_srk(t, &created);

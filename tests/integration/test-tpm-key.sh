@@ -86,5 +86,40 @@ tpm2_createprimary -T "$OB_TCTI" -C o -G ecc256:ecdsa-sha256 -a "fixedtpm|fixedp
 expect "SRK handle holding a signing key refused" "handle collision" "$kt" --srk 0x81000002 create "$d/x.key"
 [ ! -e "$d/x.key" ] && ok "nothing written after the refusal" || bad "key written despite refusal"
 expect "no TPM" "ENODEV" "$kt" --tcti "swtpm:host=127.0.0.1,port=1" srk
+
+# hardware token: stable, and the SHA-256 of the EK point exactly as tpm2-tools reports the EK
+t1=$("$kt" token) && t2=$("$kt" token) || bad "token"
+tpm2_createek -T "$OB_TCTI" -G ecc -c "$d/ek.ctx" -u "$d/ek.pub" >/dev/null 2>&1 &&
+  tpm2_readpublic -T "$OB_TCTI" -c "$d/ek.ctx" -f der -o "$d/ek.der" >/dev/null 2>&1 || bad "tpm2_createek"
+ref=$(tail -c 64 "$d/ek.der" | sha256sum | cut -d" " -f1)
+[ "$t1" = "$t2" ] && [ "$t1" = "$ref" ] && ok "hardware token stable and = SHA-256(EK x||y) ($t1)" ||
+  bad "token $t1 / $t2, reference $ref"
+
+# dictionary-attack lockout: another application guesses a password wrongly; our key (DA
+# protected, empty auth) then gets a clear lockout error
+tpm2_dictionarylockout -T "$OB_TCTI" -s -n 1 -t 600 -l 600 >/dev/null 2>&1 || bad "DA setup"
+tpm2_create -T "$OB_TCTI" -C 0x81000001 -p goodpass -u "$d/a.pub" -r "$d/a.priv" >/dev/null 2>&1 &&
+  tpm2_load -T "$OB_TCTI" -C 0x81000001 -u "$d/a.pub" -r "$d/a.priv" -c "$d/a.ctx" >/dev/null 2>&1 ||
+  bad "auth key setup"
+echo x >"$d/msg"
+tpm2_sign -T "$OB_TCTI" -c "$d/a.ctx" -p badpass -g sha256 -o "$d/sig" "$d/msg" >/dev/null 2>&1
+tpm2_sign -T "$OB_TCTI" -c "$d/a.ctx" -p badpass -g sha256 -o "$d/sig" "$d/msg" >/dev/null 2>&1
+expect "DA lockout reported as lockout" "ENOLCK" "$kt" csr "$d/device.key" "CN=x"
+tpm2_dictionarylockout -T "$OB_TCTI" -c >/dev/null 2>&1 || bad "DA reset"
+"$kt" csr "$d/device.key" "CN=x" >/dev/null 2>&1 && ok "signing works again after the lockout is cleared" ||
+  bad "still locked out"
+
+# the SRK changes underneath (TPM cleared: new owner seed): the old key no longer loads
+tpm2_clear -T "$OB_TCTI" -c p >/dev/null 2>&1 || bad "tpm2_clear"
+[ "$("$kt" srk)" = created ] && ok "new SRK after a TPM clear" || bad "SRK after clear"
+expect "key whose parent changed refused" "EBADMSG" "$kt" pubkey "$d/device.key"
+[ "$("$kt" token)" = "$t1" ] && ok "hardware token survives a TPM clear" || bad "token changed by clear"
+
+# owner hierarchy with an authorization value: wrong value refused, right value creates the SRK
+tpm2_evictcontrol -T "$OB_TCTI" -C o -c 0x81000001 >/dev/null 2>&1 &&
+  tpm2_changeauth -T "$OB_TCTI" -c o ownerpass >/dev/null 2>&1 || bad "owner auth setup"
+expect "wrong owner authorization" "EACCES" "$kt" --owner-auth wrong srk
+[ "$("$kt" --owner-auth ownerpass srk)" = created ] && ok "SRK created with the owner authorization" ||
+  bad "SRK with owner auth"
 exit $fail
 '
