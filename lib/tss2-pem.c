@@ -145,9 +145,8 @@ int ob_tss2_key_from_der(const uint8_t *der, size_t len, ObTss2Key *ret)
                 size_t m;
                 if (get_tl(&r, 0xa0, &m) < 0 || m != 3 || get_tl(&r, 0x01, &m) < 0 || m != 1)
                         return -EBADMSG;
-                if (r.p[r.pos] != 0x00 && r.p[r.pos] != 0xff)
-                        return -EBADMSG;
-                k.empty_auth = r.p[r.pos] == 0xff;
+                /* DER says 0xff, but tpm2-openssl 1.1 writes TRUE as 0x01: accept BER */
+                k.empty_auth = r.p[r.pos] != 0x00;
                 r.pos++;
         }
         if (get_tl(&r, 0x02, &n) < 0 || n == 0 || n > 5)

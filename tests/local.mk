@@ -41,6 +41,11 @@ tests_unit_test_fleet_proto_SOURCES = tests/unit/test-fleet-proto.c
 tests_unit_test_fleet_proto_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_fleet_proto_LDADD = $(UNIT_LDADD)
 
+unit_tests += tests/unit/test-key-soft
+tests_unit_test_key_soft_SOURCES = tests/unit/test-key-soft.c
+tests_unit_test_key_soft_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_key_soft_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 

@@ -21,18 +21,19 @@
 #include <openssl/pem.h>
 
 #include "csr.h"
+#include "key-provider.h"
 #include "tpm-key.h"
 
 struct signer {
-        ObTpm *tpm;
+        ObKeyProvider *kp;
         const char *path;
 };
 
-static int tpm_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
-                    size_t *ret_sig_len)
+static int provider_sign(void *userdata, const uint8_t *digest, size_t digest_len,
+                         uint8_t **ret_sig, size_t *ret_sig_len)
 {
         struct signer *s = userdata;
-        return ob_tpm_sign_digest(s->tpm, s->path, digest, digest_len, ret_sig, ret_sig_len);
+        return s->kp->ops->sign_digest(s->kp, s->path, digest, digest_len, ret_sig, ret_sig_len);
 }
 
 static int fail(int r, const char *text)
@@ -74,10 +75,16 @@ int main(int argc, char **argv)
         if (strcmp(cmd, "srk") != 0 && strcmp(cmd, "token") != 0 && !path)
                 return 64;
 
-        _cleanup_(ob_tpm_closep) ObTpm *t = NULL;
+        ObTpm *t = NULL;
         r = ob_tpm_open(&o, &t, err, sizeof(err));
         if (r < 0)
                 return fail(r, err[0] ? err : strerror(-r));
+        /* key operations go through the key-provider interface, as the agent's do; it owns t */
+        _cleanup_(ob_key_provider_freep) ObKeyProvider *kp = NULL;
+        if (ob_key_provider_tpm_new(t, &kp) < 0) {
+                ob_tpm_close(t);
+                return 1;
+        }
 
         EVP_PKEY *pub = NULL;
         if (strcmp(cmd, "token") == 0) {
@@ -95,21 +102,19 @@ int main(int argc, char **argv)
                         return fail(r, ob_tpm_last_error(t));
                 puts(created ? "created" : "present");
                 return 0;
-        } else if (strcmp(cmd, "create") == 0) {
-                r = ob_tpm_ensure_srk(t, NULL);
-                if (r == 0)
-                        r = ob_tpm_create_key(t, path, &pub);
-        } else if (strcmp(cmd, "pubkey") == 0)
-                r = ob_tpm_load_key(t, path, &pub);
+        } else if (strcmp(cmd, "create") == 0)
+                r = kp->ops->create(kp, path, &pub);
+        else if (strcmp(cmd, "pubkey") == 0)
+                r = kp->ops->load(kp, path, &pub);
         else if (strcmp(cmd, "csr") == 0) {
                 const char *subject = argv[optind + 2];
-                struct signer sg = {t, path};
+                struct signer sg = {kp, path};
                 char *pem = NULL;
                 if (!subject)
                         return 64;
-                r = ob_tpm_load_key(t, path, &pub);
+                r = kp->ops->load(kp, path, &pub);
                 if (r == 0)
-                        r = ob_csr_build(subject, pub, tpm_sign, &sg, &pem);
+                        r = ob_csr_build(subject, pub, provider_sign, &sg, &pem);
                 EVP_PKEY_free(pub);
                 if (r < 0)
                         return fail(r,

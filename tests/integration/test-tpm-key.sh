@@ -50,6 +50,14 @@ openssl req -in "$d/ours.csr" -noout -verify 2>&1 | grep -q "verify OK" &&
   ok "CSR built by our code and signed in the TPM verifies (openssl req -verify), right key and subject" ||
   bad "our CSR: $(openssl req -in "$d/ours.csr" -noout -verify 2>&1 | head -2)"
 
+# a key made by tpm2-openssl itself (as a factory tool might) loads through our code
+openssl genpkey -provider tpm2 -provider default -algorithm EC -pkeyopt group:P-256 \
+  -pkeyopt parent:0x81000001 -out "$d/foreign.key" 2>/dev/null || bad "tpm2-openssl genpkey"
+"$kt" pubkey "$d/foreign.key" >"$d/foreign.pub" 2>"$d/err" &&
+  cmp -s "$d/foreign.pub" "$(openssl pkey -provider tpm2 -provider default -in "$d/foreign.key" -pubout >"$d/foreign2.pub"; echo "$d/foreign2.pub")" &&
+  ok "a tpm2-openssl key (emptyAuth written as BER 0x01) loads through our code" ||
+  bad "foreign key: $(cat "$d/err")"
+
 # TLS + MQTT CONNECT with the key in the TPM (CONNECT 3.1.1, client id "tpm"; CONNACK 20 02 00 00)
 sign_device_csr "$d/device.csr" "$d/device.crt"
 register_cert "$d/device.crt" || bad "could not register the device certificate with the emulator"

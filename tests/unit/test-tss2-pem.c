@@ -77,7 +77,7 @@ static void test_corruptions_rejected(void **state)
                 const char *what;
         } cases[] = {
                 {7, 0x02, "wrong OID (2.23.133.10.1.2)"},
-                {14, 0x01, "emptyAuth not DER TRUE/FALSE"},
+                {13, 0x02, "emptyAuth BOOLEAN of length 2"},
                 {17, 0x80, "negative parent"},
                 {22, 0x05, "pubkey not an OCTET STRING"},
                 {1, 0x20, "outer length too short"},
@@ -90,6 +90,20 @@ static void test_corruptions_rejected(void **state)
                 if (ob_tss2_key_from_der(bad, sizeof(bad), &k) != -EBADMSG)
                         fail_msg("accepted: %s", cases[i].what);
         }
+}
+
+/* tpm2-openssl 1.1 writes emptyAuth TRUE as 0x01 (BER, not DER): such keys must load. */
+static void test_ber_true_from_tpm2_openssl(void **state)
+{
+        uint8_t ber[sizeof(golden)];
+        ObTss2Key k;
+        memcpy(ber, golden, sizeof(golden));
+        ber[14] = 0x01;
+        assert_int_equal(ob_tss2_key_from_der(ber, sizeof(ber), &k), 0);
+        assert_true(k.empty_auth);
+        ber[14] = 0x00;
+        assert_int_equal(ob_tss2_key_from_der(ber, sizeof(ber), &k), 0);
+        assert_false(k.empty_auth);
 }
 
 static void test_small_parent_and_no_empty_auth(void **state)
@@ -152,6 +166,7 @@ int main(void)
                 cmocka_unit_test(test_golden_decode),
                 cmocka_unit_test(test_every_truncation_and_trailing_byte_rejected),
                 cmocka_unit_test(test_corruptions_rejected),
+                cmocka_unit_test(test_ber_true_from_tpm2_openssl),
                 cmocka_unit_test(test_small_parent_and_no_empty_auth),
                 cmocka_unit_test(test_large_blobs_use_long_lengths),
                 cmocka_unit_test(test_pem_round_trip_and_wrong_label),
