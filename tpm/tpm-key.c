@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -132,6 +133,43 @@ ObTpm *ob_tpm_close(ObTpm *t)
         return NULL;
 }
 
+/* Read an authorization value from a file that only its owner can read. */
+static int read_auth_file(const char *path, TPM2B_AUTH *ret, char *err, size_t err_size)
+{
+        struct stat st;
+        char buf[sizeof(ret->buffer) + 2];
+        int r = 0;
+
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                r = ob_negative_errno();
+                snprintf(err, err_size, "owner auth file %s: %s", path, strerror(-r));
+                return r;
+        }
+        if (fstat(fileno(f), &st) < 0 || (st.st_mode & 0077)) {
+                snprintf(err, err_size,
+                         "owner auth file %s is readable by group or others (mode %03o): "
+                         "refusing it; chmod 600",
+                         path, (unsigned)(st.st_mode & 0777));
+                fclose(f);
+                return -EPERM;
+        }
+        size_t n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+        if (n > 0 && buf[n - 1] == '\n')
+                n--;
+        if (n > sizeof(ret->buffer)) {
+                snprintf(err, err_size, "owner auth file %s: longer than %zu bytes", path,
+                         sizeof(ret->buffer));
+                r = -EINVAL;
+        } else {
+                ret->size = (UINT16)n;
+                memcpy(ret->buffer, buf, n);
+        }
+        ob_explicit_bzero(buf, sizeof(buf));
+        return r;
+}
+
 int ob_tpm_open(const ObTpmOptions *o, ObTpm **ret, char *err, size_t err_size)
 {
         _cleanup_(ob_tpm_closep) ObTpm *t = calloc(1, sizeof(*t));
@@ -154,6 +192,11 @@ int ob_tpm_open(const ObTpmOptions *o, ObTpm **ret, char *err, size_t err_size)
          * not found" of a first boot; errors reach our log through ob_tpm_last_error(). An
          * operator can still turn its logging on with TSS2_LOG. */
         setenv("TSS2_LOG", "all+none", 0);
+        if (o && o->owner_auth_file) {
+                int r = read_auth_file(o->owner_auth_file, &t->owner_auth, err, err_size);
+                if (r < 0)
+                        return r;
+        }
         rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
         if (rc != TSS2_RC_SUCCESS) {
                 set_error(t, "no TPM reachable through TCTI \"%s\": %s", tcti, Tss2_RC_Decode(rc));

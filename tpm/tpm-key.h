@@ -26,6 +26,9 @@ typedef struct ObTpmOptions {
         const char *tcti;       /* NULL: OB_TPM_DEFAULT_TCTI */
         uint32_t srk_handle;    /* 0: OB_TPM_DEFAULT_SRK; must be 0x81000000..0x817FFFFF */
         const char *owner_auth; /* owner hierarchy auth value, NULL when empty */
+        /* or read it from this file (one trailing newline dropped); the file must not be
+         * readable by group or others */
+        const char *owner_auth_file;
 } ObTpmOptions;
 
 /* Connect to the TPM. -ENODEV: no TPM or resource manager behind the TCTI (err, if not NULL,

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
                 {"tcti", required_argument, NULL, 't'},
                 {"srk", required_argument, NULL, 's'},
                 {"owner-auth", required_argument, NULL, 'o'},
+                {"owner-auth-file", required_argument, NULL, 'f'},
                 {},
         };
         ObTpmOptions o = {.tcti = getenv("OB_TCTI")};
@@ -64,6 +65,9 @@ int main(int argc, char **argv)
                         break;
                 case 'o':
                         o.owner_auth = optarg;
+                        break;
+                case 'f':
+                        o.owner_auth_file = optarg;
                         break;
                 default:
                         return 64;

@@ -129,5 +129,11 @@ tpm2_evictcontrol -T "$OB_TCTI" -C o -c 0x81000001 >/dev/null 2>&1 &&
 expect "wrong owner authorization" "EACCES" "$kt" --owner-auth wrong srk
 [ "$("$kt" --owner-auth ownerpass srk)" = created ] && ok "SRK created with the owner authorization" ||
   bad "SRK with owner auth"
+tpm2_evictcontrol -T "$OB_TCTI" -C o -P ownerpass -c 0x81000001 >/dev/null 2>&1 || bad "evict SRK"
+echo ownerpass >"$d/owner.auth"; chmod 644 "$d/owner.auth"
+expect "owner auth file readable by others refused" "readable by group or others" "$kt" --owner-auth-file "$d/owner.auth" srk
+chmod 600 "$d/owner.auth"
+[ "$("$kt" --owner-auth-file "$d/owner.auth" srk)" = created ] && ok "owner authorization read from a 0600 file" ||
+  bad "owner auth file"
 exit $fail
 '
