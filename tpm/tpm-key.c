@@ -215,15 +215,17 @@ nodev:
         return -ENODEV;
 }
 
-static void srk_template(TPM2B_PUBLIC *p)
+/* An ECC P-256 restricted decrypt (storage) primary with AES-128-CFB and the zero-filled
+ * 32-byte unique fields of the TCG templates; the SRK and the EK differ only in attributes and
+ * policy. */
+static void ecc_storage_primary(TPM2B_PUBLIC *p, TPMA_OBJECT attributes)
 {
         memset(p, 0, sizeof(*p));
         p->publicArea.type = TPM2_ALG_ECC;
         p->publicArea.nameAlg = TPM2_ALG_SHA256;
         p->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                         TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                         TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
-                                         TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+                                         TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_RESTRICTED |
+                                         TPMA_OBJECT_DECRYPT | attributes;
         TPMS_ECC_PARMS *e = &p->publicArea.parameters.eccDetail;
         e->symmetric.algorithm = TPM2_ALG_AES;
         e->symmetric.keyBits.aes = 128;
@@ -231,9 +233,14 @@ static void srk_template(TPM2B_PUBLIC *p)
         e->scheme.scheme = TPM2_ALG_NULL;
         e->curveID = TPM2_ECC_NIST_P256;
         e->kdf.scheme = TPM2_ALG_NULL;
-        /* TCG EK Credential Profile / provisioning guidance: unique x and y of 32 zero bytes */
         p->publicArea.unique.ecc.x.size = 32;
         p->publicArea.unique.ecc.y.size = 32;
+}
+
+/* The TCG standard SRK template (provisioning guidance): user auth, not DA-protected. */
+static void srk_template(TPM2B_PUBLIC *p)
+{
+        ecc_storage_primary(p, TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA);
 }
 
 static void device_key_template(TPM2B_PUBLIC *p)
@@ -557,23 +564,9 @@ static void ek_template(TPM2B_PUBLIC *p)
                 0x8d, 0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52,
                 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
         };
-        memset(p, 0, sizeof(*p));
-        p->publicArea.type = TPM2_ALG_ECC;
-        p->publicArea.nameAlg = TPM2_ALG_SHA256;
-        p->publicArea.objectAttributes =
-                TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+        ecc_storage_primary(p, TPMA_OBJECT_ADMINWITHPOLICY);
         p->publicArea.authPolicy.size = sizeof(policy);
         memcpy(p->publicArea.authPolicy.buffer, policy, sizeof(policy));
-        TPMS_ECC_PARMS *e = &p->publicArea.parameters.eccDetail;
-        e->symmetric.algorithm = TPM2_ALG_AES;
-        e->symmetric.keyBits.aes = 128;
-        e->symmetric.mode.aes = TPM2_ALG_CFB;
-        e->scheme.scheme = TPM2_ALG_NULL;
-        e->curveID = TPM2_ECC_NIST_P256;
-        e->kdf.scheme = TPM2_ALG_NULL;
-        p->publicArea.unique.ecc.x.size = 32;
-        p->publicArea.unique.ecc.y.size = 32;
 }
 
 int ob_tpm_hardware_token(ObTpm *t, char ret[65])
