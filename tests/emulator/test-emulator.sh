@@ -1,8 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Integration test of the AWS IoT Core emulator, driven by an independent client
-# (python3-paho-mqtt, emu-client.py). Runs inside tests/world/world.sh when available, else in a
-# private mini world (mini-world.sh).
+# (python3-paho-mqtt, emu-client.py). Runs inside tests/world/world.sh.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$here/../..}
@@ -15,13 +14,7 @@ skip() { echo "SKIP: $*"; if [ "${OB_REQUIRE_WORLD:-0}" = 1 ]; then exit 1; fi; 
 command -v jq >/dev/null || skip "jq missing"
 
 if [ -z "${OB_WORLD_DIR:-}" ]; then
-        if [ -x "$top_srcdir/tests/world/world.sh" ]; then
-                exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
-        fi
-        wdir=$(mktemp -d)
-        trap 'sh "$here/mini-world.sh" stop "$wdir"; rm -rf "$wdir"' EXIT INT TERM
-        sh "$here/mini-world.sh" start "$wdir" >/dev/null || skip "cannot start the mini world"
-        . "$wdir/world.env"
+        exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
 fi
 [ "${OB_EMULATOR:-0}" = 1 ] || skip "world has no emulator"
 

@@ -194,7 +194,13 @@ ENV
     echo "tls_version tlsv1.2"
   } >"$d/mosquitto.conf"
   : >"$d/mosquitto.log"
-  mosquitto -c "$d/mosquitto.conf" -d || die "mosquitto failed to start; see $d/mosquitto.log"
+  # a plugin built with sanitizers needs their runtimes in the (uninstrumented) broker
+  local preload=""
+  if [ "$emulator" = 1 ] && ldd "$plugin" 2>/dev/null | grep -q libasan; then
+    preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  fi
+  LD_PRELOAD="$preload" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}" \
+    mosquitto -c "$d/mosquitto.conf" -d || die "mosquitto failed to start; see $d/mosquitto.log"
   wait_for "mosquitto pid file" "$d/mosquitto.log" test -s "$d/mosquitto.pid" ||
     die "mosquitto did not start"
   echo "$(cat "$d/mosquitto.pid")" >>"$d/pids"
