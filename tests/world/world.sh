@@ -199,7 +199,9 @@ ENV
   if [ "$emulator" = 1 ] && ldd "$plugin" 2>/dev/null | grep -q libasan; then
     preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
   fi
-  LD_PRELOAD="$preload" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}" \
+  LD_PRELOAD="$preload" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}:log_path=$d/sanitizer" \
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}:log_path=$d/sanitizer" \
     mosquitto -c "$d/mosquitto.conf" -d || die "mosquitto failed to start; see $d/mosquitto.log"
   wait_for "mosquitto pid file" "$d/mosquitto.log" test -s "$d/mosquitto.pid" ||
     die "mosquitto did not start"
@@ -207,7 +209,7 @@ ENV
   wait_for "mosquitto TLS listener" "$d/mosquitto.log" \
     mosquitto_pub -h localhost -p "$mport" --cafile "$p/root.crt" --cert "$p/claim.crt" \
     --key "$p/claim.key" -i "world-probe-$$" -t world/probe -m up -q 0 ||
-    die "mosquitto not reachable over TLS"
+    { cat "$d"/sanitizer.* 2>/dev/null >&2; die "mosquitto not reachable over TLS"; }
 
   echo "world: up in $(( ($(date +%s%N) - t0) / 1000000 )) ms at $d (TPM $tcti, MQTT localhost:$mport, emulator $emulator)" >&2
 }
