@@ -1,6 +1,7 @@
 # lib/: the core. Links libc, json-c and libcrypto only (no TPM, sockets, systemd, clock reads).
 noinst_LTLIBRARIES += lib/libob.la
 lib_libob_la_SOURCES = \
+	lib/key-provider.h \
 	lib/macro.h \
 	lib/log.c lib/log.h \
 	lib/fsops.c lib/fsops.h \

@@ -2,7 +2,8 @@
 /*
  * One interface over the places a device key can live: the TPM (tpm/tpm-key.c) or a software
  * key file (devices without a TPM, CreateKeysAndCertificate, large fleet simulations). The
- * agent's flows use only this; unit tests use a fake with the same vtable.
+ * agent's flows (lib/) use only this interface, so it lives in lib/; the backends live in tpm/.
+ * Unit tests use a fake with the same vtable.
  */
 #pragma once
 
