@@ -26,6 +26,8 @@ const ObFsOps ob_fsops_posix = {
         .linkat = linkat,
         .unlinkat = unlinkat,
         .fstat = fstat,
+        .mkdirat = mkdirat,
+        .symlinkat = symlinkat,
 };
 
 int ob_fs_write_all(const ObFsOps *ops, int fd, const void *buf, size_t n)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The filesystem calls the store makes, behind a table so tests can fail any one of them
- * (STYLE.md: fault injection through a pluggable OS layer, as SQLite does).
+ * The filesystem calls the store and the credential slots make, behind a table so tests can
+ * fail any one of them (STYLE.md: fault injection through a pluggable OS layer, as SQLite does).
  */
 #pragma once
 
@@ -20,6 +20,9 @@ typedef struct ObFsOps {
                       int flags);
         int (*unlinkat)(int dirfd, const char *path, int flags);
         int (*fstat)(int fd, struct stat *st);
+        /* Used by lib/creds.c only; a table for the store alone may leave them NULL. */
+        int (*mkdirat)(int dirfd, const char *path, mode_t mode);
+        int (*symlinkat)(const char *target, int newdirfd, const char *linkpath);
 } ObFsOps;
 
 /* The real calls. */

@@ -6,6 +6,7 @@ lib_libob_la_SOURCES = \
 	lib/log.c lib/log.h \
 	lib/fsops.c lib/fsops.h \
 	lib/store.c lib/store.h \
+	lib/creds.c lib/creds.h \
 	lib/errclass.h \
 	lib/backoff.c lib/backoff.h \
 	lib/tss2-pem.c lib/tss2-pem.h \

@@ -96,3 +96,11 @@ tests_integration_ob_mqtt_probe_LDADD = agent/libobagent.la lib/libob.la $(PAHO_
 EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh tests/demo.sh
 # ---------------------------------------------------------------- emulator (tests/emulator)
 include tests/emulator/local.mk
+
+# ---- ident helper: credential generations (lib/creds)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-creds
+tests_unit_test_creds_SOURCES = tests/unit/test-creds.c
+tests_unit_test_creds_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_creds_LDADD = $(UNIT_LDADD)
+endif
