@@ -105,7 +105,8 @@ int ob_creds_slot_create(const char *state_dir, uint64_t gen, const ObFsOps *ops
         if (created && ops->fsync(sfd) < 0)
                 return ob_negative_errno();
 
-        _cleanup_close_ int cfd = ops->openat(sfd, OB_CREDS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        _cleanup_close_ int cfd =
+                ops->openat(sfd, OB_CREDS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         if (cfd < 0)
                 return ob_negative_errno();
         r = make_dir(ops, cfd, name, &created);

@@ -133,8 +133,12 @@ static void test_create_write_modes(void **state)
         assert_string_equal(slurp("credentials/1/device.key"), "k");
 
         /* names that could escape the slot or collide with temp files */
-        static const char *const bad[] = {"", ".", "..", "../x", "a/b", ".hidden", "a b",
-                                          "0123456789012345678901234567890123456789012345678901234567890123456789"};
+        static const char *const bad[] = {
+                "",    ".",
+                "..",  "../x",
+                "a/b", ".hidden",
+                "a b", "0123456789012345678901234567890123456789012345678901234567890123456789",
+        };
         for (size_t i = 0; i < OB_ELEMENTSOF(bad); i++)
                 assert_int_equal(ob_creds_write(dir, 1, bad[i], "x", 1, 0600, NULL), -EINVAL);
         assert_int_equal(ob_creds_write(dir, 0, "a", "x", 1, 0600, NULL), -EINVAL);
@@ -198,8 +202,18 @@ static void test_commit_switches(void **state)
 
 static void test_current_rejects(void **state)
 {
-        static const char *const bad[] = {"abc", "0", "007", "-1", "1a", "", "/tmp/1", "./1",
-                                          "18446744073709551616", "99999999999999999999999"};
+        static const char *const bad[] = {
+                "abc",
+                "0",
+                "007",
+                "-1",
+                "1a",
+                "",
+                "/tmp/1",
+                "./1",
+                "18446744073709551616",
+                "99999999999999999999999",
+        };
         uint64_t gen;
 
         assert_int_equal(ob_creds_slot_create(dir, 1, NULL), 0);
@@ -381,8 +395,8 @@ static void test_fault_at_every_call(void **state)
                         /* current names a complete generation, old or new */
                         assert_int_equal(ob_creds_current(dir, &gen), 0);
                         if (gen != 1 && gen != 2)
-                                fail_msg("errno %d, failing call %d: current -> %llu", errnos[e],
-                                         k, (unsigned long long)gen);
+                                fail_msg("errno %d, failing call %d: current -> %llu", errnos[e], k,
+                                         (unsigned long long)gen);
                         assert_current_is(gen);
                         assert_false(exists("credentials/current.tmp"));
                         if (r == 0) {
