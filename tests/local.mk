@@ -104,3 +104,11 @@ tests_unit_test_creds_SOURCES = tests/unit/test-creds.c
 tests_unit_test_creds_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_creds_LDADD = $(UNIT_LDADD)
 endif
+
+# ---- ident helper: certificate checks (lib/x509)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-x509
+tests_unit_test_x509_SOURCES = tests/unit/test-x509.c
+tests_unit_test_x509_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_x509_LDADD = $(UNIT_LDADD)
+endif
