@@ -49,13 +49,6 @@ typedef struct Paho {
         int port;
 } Paho;
 
-void ob_transport_event_clear(ObTransportEvent *e)
-{
-        free(e->topic);
-        free(e->payload);
-        memset(e, 0, sizeof(*e));
-}
-
 /* Queue an event (takes ownership of topic/payload). Bounded: overflow drops the event. */
 static void push(Paho *p, const ObTransportEvent *ev)
 {

@@ -14,6 +14,8 @@ lib_libob_la_SOURCES = \
 	lib/x509.c lib/x509.h \
 	lib/fleet-proto.c lib/fleet-proto.h \
 	lib/config-file.c lib/config-file.h \
-	lib/cbor.c lib/cbor.h
+	lib/cbor.c lib/cbor.h \
+	lib/onboard.c lib/onboard.h \
+	lib/transport.c lib/transport.h
 lib_libob_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libob_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)

@@ -112,3 +112,11 @@ tests_unit_test_x509_SOURCES = tests/unit/test-x509.c
 tests_unit_test_x509_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_x509_LDADD = $(UNIT_LDADD)
 endif
+
+# ---- the onboarding state machine against a fake cloud (real software keys, real X.509)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-onboard
+tests_unit_test_onboard_SOURCES = tests/unit/test-onboard.c
+tests_unit_test_onboard_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_onboard_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+endif

@@ -1,0 +1,1622 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The onboarding state machine (see onboard.h and docs/provisioning.md for the flow).
+ *
+ * Invariants:
+ *   - the stage only moves forward after what it records is on disk (credentials first, then
+ *     state.json), and moves back only when the thing it records became useless (an expired
+ *     ownership token, a key the TPM no longer accepts);
+ *   - every change of activity goes through set_activity(), every failure through fail();
+ *   - at most one request is in flight, and a reply is accepted only on the topics of the
+ *     request in flight (anything else is counted and ignored).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "creds.h"
+#include "csr.h"
+#include "fleet-proto.h"
+#include "log.h"
+#include "onboard.h"
+#include "x509.h"
+
+#define STATE_VERSION  1
+#define N_TOPICS       4           /* request accepted + rejected, register accepted + rejected */
+#define LOCAL_RETRY_MS (30 * 1000) /* TPM or disk trouble: not the cloud's fault, no backoff */
+
+OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
+
+struct ObOnboard {
+        ObOnboardDeps d;
+        const ObConfig *c;
+        ObBackoffPolicy policy;
+        ObFleetFormat fmt;
+
+        /* persisted */
+        ObOnboardStage stage;
+        uint64_t gen; /* credential generation being built */
+        char *cert_id;
+        char *token; /* ownership token: a secret */
+        int64_t token_ms;
+        int64_t not_before_s, not_after_s;
+        char *thing_name;
+        json_object *devconf;
+        uint64_t cur_gen;
+        char *cur_thing, *cur_cert_id;
+        int64_t cur_not_before_s, cur_not_after_s, onboarded_ms;
+        ObBackoff backoff;
+        char err_code[48];
+        char err_text[320];
+        int err_class; /* ObErrClass or -1 */
+        int64_t err_ms;
+
+        /* volatile */
+        ObOnboardActivity act;
+        int64_t deadline;
+        bool connected;
+        int subs_pending;
+        int sub_tokens[N_TOPICS];
+        char topics[N_TOPICS][160];
+        char last_client_id[160];
+        char *claim_cert, *claim_key; /* paths used to connect with the claim */
+        bool claim_temporary;         /* trusted user: files in the runtime dir, ours to delete */
+        unsigned ignored_messages;
+};
+
+/* ------------------------------------------------------------------ names */
+
+static const char *const stage_names[_OB_STAGE_MAX] = {
+        [OB_STAGE_NEW] = "new",
+        [OB_STAGE_KEY_READY] = "key-ready",
+        [OB_STAGE_CERT_ISSUED] = "certificate-issued",
+        [OB_STAGE_THING_REGISTERED] = "thing-registered",
+        [OB_STAGE_ONBOARDED] = "onboarded",
+};
+
+static const char *const activity_names[_OB_ACT_MAX] = {
+        [OB_ACT_IDLE] = "starting",
+        [OB_ACT_WAIT_CLOCK] = "waiting-for-clock",
+        [OB_ACT_WAIT_CLAIM] = "waiting-for-claim",
+        [OB_ACT_WAIT_RETRY] = "waiting-to-retry",
+        [OB_ACT_CREATE_KEY] = "creating-key",
+        [OB_ACT_CONNECT_CLAIM] = "connecting",
+        [OB_ACT_SUBSCRIBE] = "subscribing",
+        [OB_ACT_REQUEST_CERT] = "requesting-certificate",
+        [OB_ACT_REGISTER] = "registering-thing",
+        [OB_ACT_VERIFY] = "verifying",
+        [OB_ACT_DONE] = "onboarded",
+        [OB_ACT_FAILED] = "failed",
+};
+
+const char *ob_onboard_stage_to_string(ObOnboardStage s)
+{
+        return (unsigned)s < _OB_STAGE_MAX ? stage_names[s] : NULL;
+}
+
+int ob_onboard_stage_from_string(const char *s, ObOnboardStage *ret)
+{
+        for (int i = 0; i < _OB_STAGE_MAX; i++)
+                if (s && strcmp(s, stage_names[i]) == 0) {
+                        *ret = (ObOnboardStage)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *ob_onboard_activity_to_string(ObOnboardActivity a)
+{
+        return (unsigned)a < _OB_ACT_MAX ? activity_names[a] : NULL;
+}
+
+/* ------------------------------------------------------------------ small helpers */
+
+static void secret_free(char **p)
+{
+        *p = ob_secret_free(*p);
+}
+
+static int set_str(char **dst, const char *src)
+{
+        char *n = NULL;
+
+        if (src) {
+                n = strdup(src);
+                if (!n)
+                        return -ENOMEM;
+        }
+        free(*dst);
+        *dst = n;
+        return 0;
+}
+
+static void notify(ObOnboard *ob, ObOnboardChangeKind kind, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void notify(ObOnboard *ob, ObOnboardChangeKind kind, const char *fmt, ...)
+{
+        char text[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        ob_log_debug("onboard: %s", text);
+        if (ob->d.changed)
+                ob->d.changed(ob, &(ObOnboardChange){.kind = kind, .text = text}, ob->d.userdata);
+}
+
+static void set_activity(ObOnboard *ob, ObOnboardActivity a, int64_t deadline)
+{
+        ObOnboardActivity from = ob->act;
+
+        ob->act = a;
+        ob->deadline = deadline;
+        if (from != a)
+                notify(ob, OB_CHANGE_ACTIVITY, "%s -> %s", activity_names[from], activity_names[a]);
+}
+
+static const char *slot_file(ObOnboard *ob, const char *name, char *buf, size_t size)
+{
+        _cleanup_free_ char *p = ob_creds_slot_file(ob->c->paths.state_dir, ob->gen, name);
+
+        if (!p || strlen(p) >= size)
+                return NULL;
+        memcpy(buf, p, strlen(p) + 1);
+        return buf;
+}
+
+/* ------------------------------------------------------------------ persistence */
+
+static json_object *state_to_json(const ObOnboard *ob)
+{
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *p, *cur, *e;
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "version", json_object_new_int(STATE_VERSION));
+        json_object_object_add(o, "method",
+                               json_object_new_string(ob_provisioning_method_to_string(
+                                       ob->c->provisioning.method)));
+        json_object_object_add(o, "stage", json_object_new_string(stage_names[ob->stage]));
+        json_object_object_add(o, "serial", json_object_new_string(ob->d.serial));
+
+        p = json_object_new_object();
+        json_object_object_add(o, "pending", p);
+        json_object_object_add(p, "generation", json_object_new_uint64(ob->gen));
+        if (ob->cert_id)
+                json_object_object_add(p, "certificate_id", json_object_new_string(ob->cert_id));
+        if (ob->token) {
+                json_object_object_add(p, "ownership_token", json_object_new_string(ob->token));
+                json_object_object_add(p, "token_received_ms", json_object_new_int64(ob->token_ms));
+        }
+        if (ob->not_after_s) {
+                json_object_object_add(p, "not_before", json_object_new_int64(ob->not_before_s));
+                json_object_object_add(p, "not_after", json_object_new_int64(ob->not_after_s));
+        }
+        if (ob->thing_name)
+                json_object_object_add(p, "thing_name", json_object_new_string(ob->thing_name));
+        if (ob->devconf)
+                json_object_object_add(p, "device_configuration", json_object_get(ob->devconf));
+
+        if (ob->cur_gen > 0) {
+                cur = json_object_new_object();
+                json_object_object_add(o, "current", cur);
+                json_object_object_add(cur, "generation", json_object_new_uint64(ob->cur_gen));
+                if (ob->cur_thing)
+                        json_object_object_add(cur, "thing_name",
+                                               json_object_new_string(ob->cur_thing));
+                json_object_object_add(cur, "certificate_id",
+                                       json_object_new_string(ob->cur_cert_id));
+                json_object_object_add(cur, "not_before",
+                                       json_object_new_int64(ob->cur_not_before_s));
+                json_object_object_add(cur, "not_after",
+                                       json_object_new_int64(ob->cur_not_after_s));
+                json_object_object_add(cur, "onboarded_ms",
+                                       json_object_new_int64(ob->onboarded_ms));
+        }
+
+        json_object_object_add(o, "backoff", ob_backoff_to_json(&ob->backoff));
+        if (ob->err_code[0]) {
+                e = json_object_new_object();
+                json_object_object_add(o, "last_error", e);
+                json_object_object_add(e, "code", json_object_new_string(ob->err_code));
+                json_object_object_add(e, "class",
+                                       ob->err_class >= 0
+                                               ? json_object_new_string(ob_err_class_to_string(
+                                                         (ObErrClass)ob->err_class))
+                                               : NULL);
+                json_object_object_add(e, "text", json_object_new_string(ob->err_text));
+                json_object_object_add(e, "time_ms", json_object_new_int64(ob->err_ms));
+        }
+        return TAKE_PTR(o);
+}
+
+static int persist(ObOnboard *ob)
+{
+        _cleanup_(json_object_putp) json_object *o = state_to_json(ob);
+
+        if (!o)
+                return -ENOMEM;
+        return ob_store_save(ob->d.store, o);
+}
+
+/* Strict readers: a field of the wrong type is an error naming it. */
+static int get_field(json_object *o, const char *key, json_type type, bool required,
+                     json_object **ret, char *err, size_t errsize)
+{
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || !v) {
+                if (required) {
+                        snprintf(err, errsize, "state: \"%s\" is missing", key);
+                        return -EBADMSG;
+                }
+                *ret = NULL;
+                return 0;
+        }
+        if (!json_object_is_type(v, type)) {
+                snprintf(err, errsize, "state: \"%s\" has the wrong type", key);
+                return -EBADMSG;
+        }
+        *ret = v;
+        return 0;
+}
+
+#define GET(o, key, type, req, var)                                                                \
+        do {                                                                                       \
+                r = get_field((o), (key), (type), (req), &(var), err, errsize);                    \
+                if (r < 0)                                                                         \
+                        return r;                                                                  \
+        } while (0)
+
+static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errsize)
+{
+        json_object *v, *p, *cur, *e, *bo;
+        int r;
+
+        GET(o, "version", json_type_int, true, v);
+        if (json_object_get_int(v) != STATE_VERSION) {
+                snprintf(err, errsize, "state: version %d is not supported",
+                         json_object_get_int(v));
+                return -EPROTONOSUPPORT;
+        }
+        GET(o, "stage", json_type_string, true, v);
+        if (ob_onboard_stage_from_string(json_object_get_string(v), &ob->stage) < 0) {
+                snprintf(err, errsize, "state: unknown stage \"%.40s\"", json_object_get_string(v));
+                return -EBADMSG;
+        }
+
+        GET(o, "pending", json_type_object, true, p);
+        GET(p, "generation", json_type_int, true, v);
+        ob->gen = (uint64_t)json_object_get_int64(v);
+        GET(p, "certificate_id", json_type_string, ob->stage == OB_STAGE_CERT_ISSUED, v);
+        if (v && set_str(&ob->cert_id, json_object_get_string(v)) < 0)
+                return -ENOMEM;
+        GET(p, "ownership_token", json_type_string, ob->stage == OB_STAGE_CERT_ISSUED, v);
+        if (v && set_str(&ob->token, json_object_get_string(v)) < 0)
+                return -ENOMEM;
+        GET(p, "token_received_ms", json_type_int, ob->token != NULL, v);
+        ob->token_ms = v ? json_object_get_int64(v) : 0;
+        GET(p, "not_before", json_type_int, false, v);
+        ob->not_before_s = v ? json_object_get_int64(v) : 0;
+        GET(p, "not_after", json_type_int, false, v);
+        ob->not_after_s = v ? json_object_get_int64(v) : 0;
+        GET(p, "thing_name", json_type_string, false, v);
+        if (v && set_str(&ob->thing_name, json_object_get_string(v)) < 0)
+                return -ENOMEM;
+        GET(p, "device_configuration", json_type_object, false, v);
+        if (v)
+                ob->devconf = json_object_get(v);
+        if (ob->stage >= OB_STAGE_KEY_READY && ob->stage < OB_STAGE_ONBOARDED && ob->gen == 0) {
+                snprintf(err, errsize, "state: stage %s without a pending generation",
+                         stage_names[ob->stage]);
+                return -EBADMSG;
+        }
+
+        GET(o, "current", json_type_object, ob->stage == OB_STAGE_ONBOARDED, cur);
+        if (cur) {
+                GET(cur, "generation", json_type_int, true, v);
+                ob->cur_gen = (uint64_t)json_object_get_int64(v);
+                GET(cur, "certificate_id", json_type_string, true, v);
+                if (set_str(&ob->cur_cert_id, json_object_get_string(v)) < 0)
+                        return -ENOMEM;
+                GET(cur, "thing_name", json_type_string, false, v);
+                if (v && set_str(&ob->cur_thing, json_object_get_string(v)) < 0)
+                        return -ENOMEM;
+                GET(cur, "not_before", json_type_int, true, v);
+                ob->cur_not_before_s = json_object_get_int64(v);
+                GET(cur, "not_after", json_type_int, true, v);
+                ob->cur_not_after_s = json_object_get_int64(v);
+                GET(cur, "onboarded_ms", json_type_int, false, v);
+                ob->onboarded_ms = v ? json_object_get_int64(v) : 0;
+                if (ob->cur_gen == 0) {
+                        snprintf(err, errsize, "state: current generation 0");
+                        return -EBADMSG;
+                }
+        }
+
+        GET(o, "backoff", json_type_object, false, bo);
+        if (bo && ob_backoff_from_json(bo, &ob->backoff) < 0) {
+                snprintf(err, errsize, "state: \"backoff\" is malformed");
+                return -EBADMSG;
+        }
+        GET(o, "last_error", json_type_object, false, e);
+        if (e) {
+                GET(e, "code", json_type_string, true, v);
+                snprintf(ob->err_code, sizeof(ob->err_code), "%s", json_object_get_string(v));
+                GET(e, "text", json_type_string, true, v);
+                snprintf(ob->err_text, sizeof(ob->err_text), "%s", json_object_get_string(v));
+                GET(e, "time_ms", json_type_int, false, v);
+                ob->err_ms = v ? json_object_get_int64(v) : 0;
+                GET(e, "class", json_type_string, false, v);
+                ObErrClass cl;
+                ob->err_class = v && ob_err_class_from_string(json_object_get_string(v), &cl) == 0
+                                        ? (int)cl
+                                        : -1;
+        }
+        return 0;
+}
+
+int ob_onboard_load(ObOnboard *ob, ObStoreLoadInfo *info, char *err, size_t errsize)
+{
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r;
+
+        r = ob_store_load(ob->d.store, &o, info);
+        if (r == -ENOENT)
+                return 0; /* a fresh device */
+        if (r < 0) {
+                snprintf(err, errsize, "state file unreadable: %s", strerror(-r));
+                return r;
+        }
+        return state_from_json(ob, o, err, errsize);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int ob_onboard_new(const ObOnboardDeps *deps, ObOnboard **ret)
+{
+        ObOnboard *ob;
+
+        if (!deps || !deps->config || !deps->keys || !deps->transport || !deps->store ||
+            !deps->random || !deps->serial)
+                return -EINVAL;
+        ob = calloc(1, sizeof(*ob));
+        if (!ob)
+                return -ENOMEM;
+        ob->d = *deps;
+        ob->c = deps->config;
+        ob_backoff_policy_from_config(ob->c, &ob->policy);
+        ob_backoff_init(&ob->backoff);
+        ob->fmt = ob->c->provisioning.payload_format == OB_PAYLOAD_CBOR ? OB_FLEET_CBOR
+                                                                        : OB_FLEET_JSON;
+        ob->err_class = -1;
+        ob->deadline = -1;
+        *ret = ob;
+        return 0;
+}
+
+static void drop_claim(ObOnboard *ob)
+{
+        if (ob->claim_temporary) {
+                if (ob->claim_key)
+                        (void)unlink(ob->claim_key);
+                if (ob->claim_cert)
+                        (void)unlink(ob->claim_cert);
+        }
+        free(ob->claim_cert);
+        free(ob->claim_key);
+        ob->claim_cert = ob->claim_key = NULL;
+        ob->claim_temporary = false;
+}
+
+ObOnboard *ob_onboard_free(ObOnboard *ob)
+{
+        if (!ob)
+                return NULL;
+        if (ob->connected)
+                (void)ob->d.transport->ops->disconnect(ob->d.transport->impl);
+        /* a temporary claim is not deleted here: a restart may still need it */
+        free(ob->claim_cert);
+        free(ob->claim_key);
+        free(ob->cert_id);
+        secret_free(&ob->token);
+        free(ob->thing_name);
+        json_object_put(ob->devconf);
+        free(ob->cur_thing);
+        free(ob->cur_cert_id);
+        free(ob);
+        return NULL;
+}
+
+ObOnboardStage ob_onboard_stage(const ObOnboard *ob)
+{
+        return ob->stage;
+}
+
+ObOnboardActivity ob_onboard_activity(const ObOnboard *ob)
+{
+        return ob->act;
+}
+
+int64_t ob_onboard_deadline(const ObOnboard *ob)
+{
+        return ob->deadline;
+}
+
+bool ob_onboard_busy(const ObOnboard *ob)
+{
+        switch (ob->act) {
+        case OB_ACT_CONNECT_CLAIM:
+        case OB_ACT_SUBSCRIBE:
+        case OB_ACT_REQUEST_CERT:
+        case OB_ACT_REGISTER:
+        case OB_ACT_VERIFY:
+                return true;
+        case OB_ACT_IDLE:
+        case OB_ACT_WAIT_CLOCK:
+        case OB_ACT_WAIT_CLAIM:
+        case OB_ACT_WAIT_RETRY:
+        case OB_ACT_CREATE_KEY:
+        case OB_ACT_DONE:
+        case OB_ACT_FAILED:
+        case _OB_ACT_MAX:
+                break;
+        }
+        return false;
+}
+
+/* ------------------------------------------------------------------ failures */
+
+static void disconnect(ObOnboard *ob)
+{
+        if (ob->connected || ob_onboard_busy(ob))
+                (void)ob->d.transport->ops->disconnect(ob->d.transport->impl);
+        ob->connected = false;
+        ob->subs_pending = 0;
+        memset(ob->topics, 0, sizeof(ob->topics));
+}
+
+static void set_error(ObOnboard *ob, int cls, const char *code, const char *text, int64_t now)
+{
+        snprintf(ob->err_code, sizeof(ob->err_code), "%s", code);
+        snprintf(ob->err_text, sizeof(ob->err_text), "%s", text);
+        ob->err_class = cls;
+        ob->err_ms = now;
+}
+
+static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+/* A failed attempt talking to the cloud: record it, back off (persisted), retry later. */
+static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
+{
+        char text[320];
+        va_list ap;
+        uint64_t delay;
+        int64_t next;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+
+        disconnect(ob);
+        set_error(ob, (int)cls, code, text, now);
+        (void)ob_backoff_failure(&ob->backoff, &ob->policy, cls, now, ob->d.random);
+        /* never sooner than the one-CONNECT-per-second floor */
+        next = ob_backoff_next_connect_ms(&ob->backoff);
+        delay = next > now ? (uint64_t)(next - now) : 0;
+        (void)persist(ob); /* best effort: the retry timing is advisory after a crash */
+        notify(ob, OB_CHANGE_ERROR, "%s (%s, %s); attempt %u, retrying in %llu.%03llu s", text,
+               code, ob_err_class_to_string(cls), ob->backoff.attempts,
+               (unsigned long long)(delay / 1000), (unsigned long long)(delay % 1000));
+        set_activity(ob, OB_ACT_WAIT_RETRY, next);
+}
+
+static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, const char *fmt,
+                       ...) __attribute__((format(printf, 5, 6)));
+/* Local trouble (TPM busy or locked out, disk full): retry at a fixed pace, no backoff class. */
+static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, const char *fmt,
+                       ...)
+{
+        char text[320];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        if (error && n >= 0 && (size_t)n < sizeof(text))
+                snprintf(text + n, sizeof(text) - (size_t)n, ": %s", strerror(-error));
+
+        disconnect(ob);
+        set_error(ob, -1, code, text, now);
+        (void)persist(ob);
+        notify(ob, OB_CHANGE_ERROR, "%s (%s); retrying in %d s", text, code, LOCAL_RETRY_MS / 1000);
+        set_activity(ob, OB_ACT_WAIT_RETRY, now + LOCAL_RETRY_MS);
+}
+
+static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Nothing can change without an operator (a configuration that cannot work). */
+static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
+{
+        char text[320];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        disconnect(ob);
+        set_error(ob, -1, code, text, now);
+        (void)persist(ob);
+        notify(ob, OB_CHANGE_ERROR, "%s (%s); waiting for an operator", text, code);
+        set_activity(ob, OB_ACT_FAILED, -1);
+}
+
+/* ------------------------------------------------------------------ stage changes */
+
+static int set_stage(ObOnboard *ob, ObOnboardStage s, int64_t now)
+{
+        ObOnboardStage from = ob->stage;
+        int r;
+
+        ob->stage = s;
+        r = persist(ob);
+        if (r < 0) {
+                ob->stage = from;
+                fail_local(ob, "storage-error", r, now, "cannot save %s", "state.json");
+                return r;
+        }
+        notify(ob, OB_CHANGE_STAGE, "stage %s -> %s", stage_names[from], stage_names[s]);
+        return 0;
+}
+
+/* Forget the certificate we were given (its token expired, or its key is gone). */
+static void discard_pending_cert(ObOnboard *ob)
+{
+        char path[512];
+
+        if (slot_file(ob, "device.crt", path, sizeof(path)))
+                (void)unlink(path);
+        if (ob->c->provisioning.create_keys && slot_file(ob, "device.key", path, sizeof(path)))
+                (void)unlink(path);
+        free(ob->cert_id);
+        ob->cert_id = NULL;
+        secret_free(&ob->token);
+        ob->token_ms = 0;
+        ob->not_before_s = ob->not_after_s = 0;
+}
+
+/* ------------------------------------------------------------------ identity and templates */
+
+static int expand(ObOnboard *ob, const char *tmpl, char **ret)
+{
+        const char *thing = ob->thing_name ? ob->thing_name : ob->d.serial;
+        const char *vars[] = {
+                "serial",
+                ob->d.serial,
+                "machine_id",
+                ob->d.machine_id ? ob->d.machine_id : "",
+                "hardware_token",
+                ob->d.hardware_token ? ob->d.hardware_token : "",
+                "thing_name",
+                thing,
+                NULL,
+        };
+
+        return ob_config_template_expand(tmpl, vars, ret);
+}
+
+/* ------------------------------------------------------------------ the key */
+
+static int csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
+                    size_t *ret_sig_len)
+{
+        ObOnboard *ob = userdata;
+        char path[512];
+
+        if (!slot_file(ob, "device.key", path, sizeof(path)))
+                return -ENAMETOOLONG;
+        return ob->d.keys->ops->sign_digest(ob->d.keys, path, digest, digest_len, ret_sig,
+                                            ret_sig_len);
+}
+
+static bool key_error_is_local_trouble(int r)
+{
+        /* the TPM is there but cannot serve us now: retry; anything else means the blob is
+         * unusable here (corrupt, made under another SRK, TPM cleared) */
+        return r == -ENODEV || r == -ENOLCK || r == -EBUSY || r == -EAGAIN || r == -EACCES ||
+               r == -ENOMEM || r == -EIO || r == -ENOSPC || r == -EROFS;
+}
+
+/* Make sure the slot's device key exists and is usable; *ret_pub gets its public key. */
+static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
+{
+        ObKeyProvider *k = ob->d.keys;
+        char path[512];
+        int r;
+
+        if (ob->gen == 0)
+                ob->gen = ob->cur_gen + 1;
+        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
+        if (r < 0) {
+                fail_local(ob, "storage-error", r, now, "cannot create credential slot %llu",
+                           (unsigned long long)ob->gen);
+                return r;
+        }
+        if (!slot_file(ob, "device.key", path, sizeof(path)))
+                return -ENAMETOOLONG;
+
+        r = k->ops->load(k, path, ret_pub);
+        if (r == 0)
+                return 0;
+        if (r != -ENOENT) {
+                if (key_error_is_local_trouble(r)) {
+                        fail_local(ob, "key-unavailable", 0, now, "device key: %s",
+                                   k->ops->last_error(k));
+                        return r;
+                }
+                notify(ob, OB_CHANGE_NOTICE, "device key %s is unusable (%s); creating a new one",
+                       path, k->ops->last_error(k));
+                (void)k->ops->destroy(k, path);
+                if (ob->stage >= OB_STAGE_CERT_ISSUED)
+                        discard_pending_cert(ob);
+        }
+
+        set_activity(ob, OB_ACT_CREATE_KEY, -1);
+        r = k->ops->create(k, path, ret_pub);
+        if (r < 0) {
+                fail_local(ob, "key-create-failed", 0, now, "cannot create the device key: %s",
+                           k->ops->last_error(k));
+                return r;
+        }
+        notify(ob, OB_CHANGE_NOTICE, "created the device key %s", path);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ connecting */
+
+static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, bool *expired)
+{
+        _cleanup_free_ char *pem = NULL;
+        X509 *x = NULL;
+        int64_t nb, na;
+        FILE *f;
+        int r;
+
+        *expired = false;
+        if (!ob->claim_cert || !ob->claim_key) {
+                snprintf(why, whysize, "no claim certificate");
+                return false;
+        }
+        f = fopen(ob->claim_cert, "re");
+        if (!f) {
+                snprintf(why, whysize, "claim certificate %s: %s", ob->claim_cert, strerror(errno));
+                return false;
+        }
+        x = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        if (!x) {
+                snprintf(why, whysize, "claim certificate %s is not a PEM certificate",
+                         ob->claim_cert);
+                return false;
+        }
+        r = ob_x509_validity(x, &nb, &na);
+        X509_free(x);
+        if (r < 0) {
+                snprintf(why, whysize, "claim certificate %s: no validity", ob->claim_cert);
+                return false;
+        }
+        if (now / 1000 < nb) {
+                snprintf(why, whysize,
+                         "claim certificate %s is not valid before %lld (check the clock)",
+                         ob->claim_cert, (long long)nb);
+                return false;
+        }
+        if (now / 1000 > na) {
+                snprintf(why, whysize, "claim certificate %s expired at %lld", ob->claim_cert,
+                         (long long)na);
+                *expired = true;
+                return false;
+        }
+        return true;
+}
+
+static const char *key_file_provider(const char *path)
+{
+        char buf[64] = "";
+        FILE *f = fopen(path, "re");
+
+        if (f) {
+                if (!fgets(buf, sizeof(buf), f))
+                        buf[0] = 0;
+                fclose(f);
+        }
+        return strstr(buf, "TSS2 PRIVATE KEY") ? "tpm2" : "default";
+}
+
+static int connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
+                      ObOnboardActivity act, int64_t now)
+{
+        _cleanup_free_ char *client_id = NULL;
+        ObConnectOptions o;
+        int64_t earliest;
+        int r;
+
+        r = expand(ob, ob->c->endpoint.client_id, &client_id);
+        if (r < 0) {
+                fail_for_good(ob, "bad-client-id", now, "endpoint.client_id cannot be expanded");
+                return r;
+        }
+        /* one CONNECT per second per client id, whatever the backoff says */
+        earliest = ob_backoff_next_connect_ms(&ob->backoff);
+        if (strcmp(client_id, ob->last_client_id) != 0)
+                earliest = ob->backoff.next_ms;
+        if (now < earliest) {
+                set_activity(ob, OB_ACT_WAIT_RETRY, earliest);
+                return 0;
+        }
+        o = (ObConnectOptions){
+                .host = ob->c->endpoint.host,
+                .port = (int)ob->c->endpoint.port,
+                .alpn = ob->c->endpoint.alpn ? "x-amzn-mqtt-ca" : NULL,
+                .ca_file = ob->c->endpoint.root_ca,
+                .cert_file = cert,
+                .key_file = key,
+                .provider = provider,
+                .tcti = ob->c->tpm.tcti,
+                .client_id = client_id,
+                .keepalive_s = (int)(ob->c->endpoint.keepalive_ms / 1000),
+                .timeout_ms = (int)ob->c->endpoint.connect_timeout_ms,
+        };
+        snprintf(ob->last_client_id, sizeof(ob->last_client_id), "%s", client_id);
+        ob_backoff_connect_attempt(&ob->backoff, now);
+        set_activity(ob, act, now + (int64_t)ob->c->endpoint.connect_timeout_ms + 5000);
+        r = ob->d.transport->ops->connect(ob->d.transport->impl, &o);
+        if (r < 0) {
+                fail(ob, OB_ERR_NETWORK, "connect-failed", now, "cannot start connecting: %s",
+                     strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+static int connect_claim(ObOnboard *ob, int64_t now)
+{
+        char why[300];
+        bool expired;
+
+        if (!claim_usable(ob, now, why, sizeof(why), &expired)) {
+                if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER) {
+                        drop_claim(ob);
+                        set_error(ob, -1, expired ? "claim-expired" : "claim-unusable", why, now);
+                        (void)persist(ob);
+                        notify(ob, OB_CHANGE_ERROR, "%s; waiting for a new claim", why);
+                        set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
+                        return 0;
+                }
+                fail(ob, OB_ERR_REJECTED, expired ? "claim-expired" : "claim-unusable", now, "%s",
+                     why);
+                return 0;
+        }
+        return connect_to(ob, ob->claim_cert, ob->claim_key, key_file_provider(ob->claim_key),
+                          OB_ACT_CONNECT_CLAIM, now);
+}
+
+static int connect_device(ObOnboard *ob, int64_t now)
+{
+        char crt[512], key[512];
+
+        if (!slot_file(ob, "device.crt", crt, sizeof(crt)) ||
+            !slot_file(ob, "device.key", key, sizeof(key)))
+                return -ENAMETOOLONG;
+        return connect_to(ob, crt, key,
+                          ob->c->provisioning.create_keys
+                                  ? "default"
+                                  : ob->d.keys->ops->tls_provider(ob->d.keys),
+                          OB_ACT_VERIFY, now);
+}
+
+/* ------------------------------------------------------------------ the decision */
+
+static bool clock_plausible(const ObOnboard *ob, int64_t now)
+{
+        return now >= ob->d.build_epoch_ms;
+}
+
+static bool token_fresh(const ObOnboard *ob, int64_t now)
+{
+        return ob->token && now - ob->token_ms < OB_ONBOARD_TOKEN_LIFETIME_MS &&
+               now >= ob->token_ms;
+}
+
+/* Do the next thing the stage calls for. */
+static int resume(ObOnboard *ob, int64_t now)
+{
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
+        int r;
+
+        if (ob->stage == OB_STAGE_ONBOARDED) {
+                set_activity(ob, OB_ACT_DONE, -1);
+                return 0;
+        }
+        if (!clock_plausible(ob, now)) {
+                if (ob->act != OB_ACT_WAIT_CLOCK)
+                        notify(ob, OB_CHANGE_NOTICE,
+                               "the wall clock is before the build date: waiting for time "
+                               "synchronization before any certificate decision");
+                set_activity(ob, OB_ACT_WAIT_CLOCK, now + OB_ONBOARD_CLOCK_RETRY_MS);
+                return 0;
+        }
+
+        if (ob->stage == OB_STAGE_CERT_ISSUED && !token_fresh(ob, now)) {
+                notify(ob, OB_CHANGE_NOTICE,
+                       "the ownership token of certificate %.12s... is older than an hour: "
+                       "requesting a new certificate",
+                       ob->cert_id ? ob->cert_id : "?");
+                discard_pending_cert(ob);
+                r = set_stage(ob,
+                              ob->c->provisioning.create_keys ? OB_STAGE_NEW : OB_STAGE_KEY_READY,
+                              now);
+                if (r < 0)
+                        return r;
+        }
+
+        /* the key first: it does not need the network (not for CreateKeysAndCertificate) */
+        if (!ob->c->provisioning.create_keys && ob->stage < OB_STAGE_THING_REGISTERED) {
+                r = ensure_key(ob, now, &pub);
+                if (r < 0)
+                        return 0; /* failure recorded, retry scheduled */
+                if (ob->stage == OB_STAGE_NEW) {
+                        r = set_stage(ob, OB_STAGE_KEY_READY, now);
+                        if (r < 0)
+                                return 0;
+                }
+        } else if (ob->c->provisioning.create_keys && ob->gen == 0) {
+                ob->gen = ob->cur_gen + 1;
+        }
+
+        if (ob->stage == OB_STAGE_THING_REGISTERED)
+                return connect_device(ob, now);
+
+        if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER && !ob->claim_cert) {
+                set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
+                return 0;
+        }
+        return connect_claim(ob, now);
+}
+
+int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
+{
+        int m = ob->c->provisioning.method;
+
+        if (m != OB_METHOD_FLEET_CLAIM && m != OB_METHOD_FLEET_TRUSTED_USER &&
+            ob->stage != OB_STAGE_ONBOARDED) {
+                fail_for_good(ob, "method-not-supported", now_ms,
+                              "provisioning.method %s is not implemented yet",
+                              ob_provisioning_method_to_string(m));
+                return -EOPNOTSUPP;
+        }
+        if (m == OB_METHOD_FLEET_CLAIM) {
+                if (set_str(&ob->claim_cert, ob->c->provisioning.claim_cert) < 0 ||
+                    set_str(&ob->claim_key, ob->c->provisioning.claim_key) < 0)
+                        return -ENOMEM;
+        } else if (m == OB_METHOD_FLEET_TRUSTED_USER && ob->stage != OB_STAGE_ONBOARDED) {
+                /* a claim handed over before a restart is still in the runtime directory */
+                _cleanup_free_ char *crt = NULL, *key = NULL;
+
+                if (asprintf(&crt, "%s/claim/claim.crt", ob->c->paths.runtime_dir) < 0 ||
+                    asprintf(&key, "%s/claim/claim.key", ob->c->paths.runtime_dir) < 0)
+                        return -ENOMEM;
+                if (access(crt, R_OK) == 0 && access(key, R_OK) == 0) {
+                        ob->claim_cert = TAKE_PTR(crt);
+                        ob->claim_key = TAKE_PTR(key);
+                        ob->claim_temporary = true;
+                }
+        }
+        return resume(ob, now_ms);
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static int subscribe_all(ObOnboard *ob, int64_t now)
+{
+        const char *tmpl = ob->c->provisioning.template_name;
+        ObFleetOp req =
+                ob->c->provisioning.create_keys ? OB_FLEET_CREATE_KEYS : OB_FLEET_CREATE_FROM_CSR;
+        int r;
+
+        r = ob_fleet_topic(req, ob->fmt, NULL, OB_FLEET_ACCEPTED, ob->topics[0],
+                           sizeof(ob->topics[0]));
+        if (r >= 0)
+                r = ob_fleet_topic(req, ob->fmt, NULL, OB_FLEET_REJECTED, ob->topics[1],
+                                   sizeof(ob->topics[1]));
+        if (r >= 0)
+                r = ob_fleet_topic(OB_FLEET_REGISTER_THING, ob->fmt, tmpl, OB_FLEET_ACCEPTED,
+                                   ob->topics[2], sizeof(ob->topics[2]));
+        if (r >= 0)
+                r = ob_fleet_topic(OB_FLEET_REGISTER_THING, ob->fmt, tmpl, OB_FLEET_REJECTED,
+                                   ob->topics[3], sizeof(ob->topics[3]));
+        if (r < 0) {
+                fail_for_good(ob, "bad-template-name", now,
+                              "provisioning.template \"%s\" is not a valid template name",
+                              tmpl ? tmpl : "");
+                return r;
+        }
+        ob->subs_pending = N_TOPICS;
+        set_activity(ob, OB_ACT_SUBSCRIBE, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        for (int i = 0; i < N_TOPICS; i++) {
+                r = ob->d.transport->ops->subscribe(ob->d.transport->impl, ob->topics[i], 1,
+                                                    &ob->sub_tokens[i]);
+                if (r < 0) {
+                        fail(ob, OB_ERR_NETWORK, "subscribe-failed", now,
+                             "cannot subscribe to %s: %s", ob->topics[i], strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int publish(ObOnboard *ob, ObFleetOp op, const uint8_t *payload, size_t len, int64_t now)
+{
+        char topic[160];
+        int token, r;
+
+        r = ob_fleet_topic(op, ob->fmt, ob->c->provisioning.template_name, OB_FLEET_REQUEST, topic,
+                           sizeof(topic));
+        if (r >= 0)
+                r = ob->d.transport->ops->publish(ob->d.transport->impl, topic, payload, len, 1,
+                                                  &token);
+        if (r < 0) {
+                fail(ob, OB_ERR_NETWORK, "publish-failed", now, "cannot publish to %s: %s", topic,
+                     strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+static int request_cert(ObOnboard *ob, int64_t now)
+{
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
+        _cleanup_free_ char *subject = NULL, *csr = NULL;
+        _cleanup_free_ uint8_t *payload = NULL;
+        char path[512];
+        size_t len;
+        int r;
+
+        if (ob->c->provisioning.create_keys) {
+                r = ob_fleet_build_create_keys(ob->fmt, &payload, &len);
+                if (r < 0)
+                        return r;
+                set_activity(ob, OB_ACT_REQUEST_CERT,
+                             now + (int64_t)ob->c->endpoint.step_timeout_ms);
+                return publish(ob, OB_FLEET_CREATE_KEYS, payload, len, now);
+        }
+
+        if (!slot_file(ob, "device.key", path, sizeof(path)))
+                return -ENAMETOOLONG;
+        r = ob->d.keys->ops->load(ob->d.keys, path, &pub);
+        if (r < 0) {
+                fail_local(ob, "key-unavailable", 0, now, "device key: %s",
+                           ob->d.keys->ops->last_error(ob->d.keys));
+                return r;
+        }
+        r = expand(ob, ob->c->identity.csr_subject, &subject);
+        if (r < 0) {
+                fail_for_good(ob, "bad-csr-subject", now,
+                              "identity.csr_subject cannot be expanded");
+                return r;
+        }
+        r = ob_csr_build(subject, pub, csr_sign, ob, &csr);
+        if (r < 0) {
+                fail_local(ob, "csr-failed", r, now, "cannot build the CSR (subject \"%s\")",
+                           subject);
+                return r;
+        }
+        r = ob_fleet_build_create_from_csr(ob->fmt, csr, &payload, &len);
+        if (r < 0)
+                return r;
+        set_activity(ob, OB_ACT_REQUEST_CERT, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        return publish(ob, OB_FLEET_CREATE_FROM_CSR, payload, len, now);
+}
+
+static int register_thing(ObOnboard *ob, int64_t now)
+{
+        char **cfg = ob->c->provisioning.parameters;
+        _cleanup_free_ uint8_t *payload = NULL;
+        const char **params = NULL;
+        char **values = NULL;
+        size_t n = 0, len;
+        bool have_serial = false, have_token = false;
+        int r = 0;
+
+        for (size_t i = 0; cfg && cfg[i]; i += 2)
+                n++;
+        params = calloc(2 * (n + 2) + 1, sizeof(char *));
+        values = calloc(n + 1, sizeof(char *));
+        if (!params || !values) {
+                r = -ENOMEM;
+                goto out;
+        }
+        n = 0;
+        for (size_t i = 0; cfg && cfg[i]; i += 2) {
+                r = expand(ob, cfg[i + 1], &values[i / 2]);
+                if (r < 0) {
+                        fail_for_good(ob, "bad-parameter", now,
+                                      "provisioning.parameters.%s cannot be expanded", cfg[i]);
+                        goto out;
+                }
+                params[n++] = cfg[i];
+                params[n++] = values[i / 2];
+                have_serial = have_serial || strcmp(cfg[i], "SerialNumber") == 0;
+                have_token = have_token || strcmp(cfg[i], "HardwareToken") == 0;
+        }
+        /* what every template gets unless the configuration names it otherwise */
+        if (!have_serial) {
+                params[n++] = "SerialNumber";
+                params[n++] = ob->d.serial;
+        }
+        if (!have_token && ob->d.hardware_token) {
+                params[n++] = "HardwareToken";
+                params[n++] = ob->d.hardware_token;
+        }
+        r = ob_fleet_build_register_thing(ob->fmt, ob->token, params, &payload, &len);
+        if (r < 0)
+                goto out;
+        set_activity(ob, OB_ACT_REGISTER, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        r = publish(ob, OB_FLEET_REGISTER_THING, payload, len, now);
+out:
+        for (size_t i = 0; values && values[i]; i++)
+                free(values[i]);
+        free(values);
+        free(params);
+        if (payload)
+                OPENSSL_cleanse(payload, len); /* it carries the ownership token */
+        return r;
+}
+
+static int send_request(ObOnboard *ob, int64_t now)
+{
+        if (ob->stage == OB_STAGE_CERT_ISSUED)
+                return register_thing(ob, now);
+        return request_cert(ob, now);
+}
+
+/* ------------------------------------------------------------------ replies */
+
+static void rejected(ObOnboard *ob, const char *what, const ObTransportEvent *ev, int64_t now)
+{
+        ObFleetError e;
+        char code[96];
+        int r;
+
+        r = ob_fleet_parse_rejected(ob->fmt, ev->payload, ev->payload_len, &e);
+        if (r < 0) {
+                fail(ob, OB_ERR_REJECTED, "bad-reply", now, "%s rejected with a malformed reply",
+                     what);
+                return;
+        }
+        snprintf(code, sizeof(code), "rejected-%d", e.status_code);
+        fail(ob, e.err_class, code, now, "%s rejected: %d %s: %s", what, e.status_code,
+             e.error_code, e.error_message);
+}
+
+/* Check what CreateCertificateFromCsr / CreateKeysAndCertificate returned and put it on disk. */
+static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
+{
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
+        char fp[65], crt[512], key[512];
+        X509 *x = NULL;
+        int64_t nb = 0, na = 0;
+        int r;
+
+        if (!slot_file(ob, "device.crt", crt, sizeof(crt)) ||
+            !slot_file(ob, "device.key", key, sizeof(key)))
+                return -ENAMETOOLONG;
+
+        if (rep->private_key) {
+                BIO *b = BIO_new_mem_buf(rep->private_key, -1);
+
+                pub = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+                BIO_free(b);
+        } else {
+                r = ob->d.keys->ops->load(ob->d.keys, key, &pub);
+                if (r < 0) {
+                        fail_local(ob, "key-unavailable", 0, now, "device key: %s",
+                                   ob->d.keys->ops->last_error(ob->d.keys));
+                        return r;
+                }
+        }
+        if (!pub) {
+                fail(ob, OB_ERR_REJECTED, "bad-reply", now,
+                     "the private key in the reply is not a PEM key");
+                return -EBADMSG;
+        }
+        r = ob_x509_from_pem(rep->certificate_pem, strlen(rep->certificate_pem), &x);
+        if (r < 0) {
+                fail(ob, OB_ERR_REJECTED, "bad-reply", now,
+                     "the certificate in the reply cannot be parsed");
+                return r;
+        }
+        if (ob_x509_matches_key(x, pub) < 0) {
+                X509_free(x);
+                fail(ob, OB_ERR_REJECTED, "certificate-key-mismatch", now,
+                     "the certificate %.12s... is not for our key", rep->certificate_id);
+                return -EKEYREJECTED;
+        }
+        r = ob_x509_fingerprint_hex(x, fp, sizeof(fp));
+        if (r >= 0)
+                r = ob_x509_validity(x, &nb, &na);
+        X509_free(x);
+        if (r < 0 || strcmp(fp, rep->certificate_id) != 0) {
+                fail(ob, OB_ERR_REJECTED, "bad-reply", now,
+                     "certificateId %.12s... is not the SHA-256 of the certificate",
+                     rep->certificate_id);
+                return -EBADMSG;
+        }
+        if (na < now / 1000) {
+                fail(ob, OB_ERR_REJECTED, "certificate-expired", now,
+                     "the certificate %.12s... has already expired", rep->certificate_id);
+                return -EKEYEXPIRED;
+        }
+
+        /* on disk before the state says we have it */
+        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
+        if (r < 0) {
+                fail_local(ob, "storage-error", r, now, "cannot create credential slot %llu",
+                           (unsigned long long)ob->gen);
+                return r;
+        }
+        if (rep->private_key) {
+                r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.key", rep->private_key,
+                                   strlen(rep->private_key), 0600, ob->d.fs);
+                if (r < 0) {
+                        fail_local(ob, "storage-error", r, now, "cannot write %s", key);
+                        return r;
+                }
+        }
+        r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.crt", rep->certificate_pem,
+                           strlen(rep->certificate_pem), 0644, ob->d.fs);
+        if (r < 0) {
+                fail_local(ob, "storage-error", r, now, "cannot write %s", crt);
+                return r;
+        }
+        if (set_str(&ob->cert_id, rep->certificate_id) < 0)
+                return -ENOMEM;
+        secret_free(&ob->token);
+        ob->token = TAKE_PTR(rep->ownership_token);
+        ob->token_ms = now;
+        ob->not_before_s = nb;
+        ob->not_after_s = na;
+        r = set_stage(ob, OB_STAGE_CERT_ISSUED, now);
+        if (r < 0)
+                return r;
+        if (rep->private_key)
+                notify(ob, OB_CHANGE_NOTICE,
+                       "CreateKeysAndCertificate: the device key was generated by AWS IoT and "
+                       "sent over the network; it is stored in %s",
+                       key);
+        return 0;
+}
+
+static void on_cert_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now)
+{
+        _cleanup_(ob_fleet_cert_reply_clear) ObFleetCertReply rep = {};
+        int r;
+
+        r = ob_fleet_parse_cert_reply(ob->fmt, ev->payload, ev->payload_len,
+                                      ob->c->provisioning.create_keys, &rep);
+        if (r < 0) {
+                fail(ob, OB_ERR_REJECTED, "bad-reply", now, "malformed certificate reply (%s)",
+                     r == -EMSGSIZE  ? "too large"
+                     : r == -EBADMSG ? "not well-formed"
+                                     : "fields");
+                return;
+        }
+        r = accept_cert(ob, &rep, now);
+        if (r < 0)
+                return;
+        (void)register_thing(ob, now);
+}
+
+static void on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now)
+{
+        _cleanup_(ob_fleet_register_reply_clear) ObFleetRegisterReply rep = {};
+        json_object *dc;
+        int r;
+
+        r = ob_fleet_parse_register_reply(ob->fmt, ev->payload, ev->payload_len, &rep);
+        if (r < 0) {
+                fail(ob, OB_ERR_REJECTED, "bad-reply", now, "malformed RegisterThing reply");
+                return;
+        }
+        if (set_str(&ob->thing_name, rep.thing_name) < 0)
+                return;
+        dc = json_object_new_object();
+        for (size_t i = 0; dc && rep.device_configuration && rep.device_configuration[i]; i += 2)
+                json_object_object_add(dc, rep.device_configuration[i],
+                                       json_object_new_string(rep.device_configuration[i + 1]));
+        json_object_put(ob->devconf);
+        ob->devconf = dc;
+        /* registered: the token is spent */
+        secret_free(&ob->token);
+        ob->token_ms = 0;
+        r = set_stage(ob, OB_STAGE_THING_REGISTERED, now);
+        if (r < 0)
+                return;
+        notify(ob, OB_CHANGE_NOTICE, "registered as thing %s",
+               ob->thing_name ? ob->thing_name : "(none: the template creates no thing)");
+        disconnect(ob);
+        (void)connect_device(ob, now);
+}
+
+static void committed(ObOnboard *ob, int64_t now)
+{
+        int r;
+
+        r = ob_creds_commit(ob->c->paths.state_dir, ob->gen, ob->d.fs);
+        if (r < 0) {
+                fail_local(ob, "storage-error", r, now, "cannot switch credentials/current to %llu",
+                           (unsigned long long)ob->gen);
+                return;
+        }
+        ob->cur_gen = ob->gen;
+        free(ob->cur_thing);
+        ob->cur_thing = TAKE_PTR(ob->thing_name);
+        free(ob->cur_cert_id);
+        ob->cur_cert_id = TAKE_PTR(ob->cert_id);
+        ob->cur_not_before_s = ob->not_before_s;
+        ob->cur_not_after_s = ob->not_after_s;
+        ob->onboarded_ms = now;
+        ob->gen = 0;
+        ob->not_before_s = ob->not_after_s = 0;
+        json_object_put(ob->devconf);
+        ob->devconf = NULL;
+        ob->err_code[0] = 0;
+        ob->err_text[0] = 0;
+        ob->err_class = -1;
+        ob->err_ms = 0;
+        r = set_stage(ob, OB_STAGE_ONBOARDED, now);
+        if (r < 0)
+                return;
+        disconnect(ob);
+        set_activity(ob, OB_ACT_DONE, -1);
+
+        if (ob->claim_temporary) {
+                drop_claim(ob);
+        } else if (ob->c->provisioning.delete_claim && ob->claim_cert) {
+                if (unlink(ob->claim_key) < 0 || unlink(ob->claim_cert) < 0)
+                        notify(ob, OB_CHANGE_NOTICE, "cannot delete the claim credentials: %s",
+                               strerror(errno));
+                else
+                        notify(ob, OB_CHANGE_NOTICE, "deleted the claim credentials");
+        }
+        notify(ob, OB_CHANGE_ONBOARDED, "onboarded as %s (certificate %.12s...)",
+               ob->cur_thing ? ob->cur_thing : ob->d.serial, ob->cur_cert_id);
+}
+
+static int topic_index(const ObOnboard *ob, const char *topic)
+{
+        for (int i = 0; i < N_TOPICS; i++)
+                if (ob->topics[i][0] && strcmp(ob->topics[i], topic) == 0)
+                        return i;
+        return -1;
+}
+
+int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t now_ms)
+{
+        int i;
+
+        switch (ev->type) {
+        case OB_TEV_CONNECTED:
+                ob->connected = true;
+                ob_backoff_success(&ob->backoff, now_ms);
+                if (ob->act == OB_ACT_CONNECT_CLAIM)
+                        return subscribe_all(ob, now_ms);
+                if (ob->act == OB_ACT_VERIFY) {
+                        committed(ob, now_ms);
+                        return 0;
+                }
+                break;
+        case OB_TEV_CONNECT_FAILED:
+                if (ob->act == OB_ACT_CONNECT_CLAIM)
+                        fail(ob, ev->err_class, "connect-failed", now_ms,
+                             "connecting with the claim certificate failed: %s", ev->detail);
+                else if (ob->act == OB_ACT_VERIFY)
+                        fail(ob, ev->err_class, "verify-failed", now_ms,
+                             "connecting with the new certificate failed: %s", ev->detail);
+                break;
+        case OB_TEV_SUBSCRIBED:
+                if (ob->act != OB_ACT_SUBSCRIBE)
+                        break;
+                for (i = 0; i < N_TOPICS; i++)
+                        if (ob->sub_tokens[i] == ev->token)
+                                break;
+                if (i < N_TOPICS && --ob->subs_pending == 0)
+                        return send_request(ob, now_ms);
+                break;
+        case OB_TEV_SUBSCRIBE_FAILED:
+                if (ob->act == OB_ACT_SUBSCRIBE)
+                        fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
+                             "subscription refused (does the claim policy allow it?): %s",
+                             ev->detail);
+                break;
+        case OB_TEV_PUBLISHED:
+                break;
+        case OB_TEV_PUBLISH_FAILED:
+                if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
+                        fail(ob, OB_ERR_NETWORK, "publish-failed", now_ms, "publish failed: %s",
+                             ev->detail);
+                break;
+        case OB_TEV_MESSAGE:
+                i = ev->topic ? topic_index(ob, ev->topic) : -1;
+                if (i < 0 || (ob->act == OB_ACT_REQUEST_CERT && i > 1) ||
+                    (ob->act == OB_ACT_REGISTER && i < 2) ||
+                    (ob->act != OB_ACT_REQUEST_CERT && ob->act != OB_ACT_REGISTER)) {
+                        ob->ignored_messages++;
+                        ob_log_debug("onboard: ignoring a message on %s",
+                                     ev->topic ? ev->topic : "?");
+                        break;
+                }
+                if (i == 0)
+                        on_cert_reply(ob, ev, now_ms);
+                else if (i == 1)
+                        rejected(ob,
+                                 ob->c->provisioning.create_keys ? "CreateKeysAndCertificate"
+                                                                 : "CreateCertificateFromCsr",
+                                 ev, now_ms);
+                else if (i == 2)
+                        on_register_reply(ob, ev, now_ms);
+                else
+                        rejected(ob, "RegisterThing", ev, now_ms);
+                break;
+        case OB_TEV_MESSAGE_DROPPED:
+                if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
+                        fail(ob, OB_ERR_REJECTED, "bad-reply", now_ms, "a reply was dropped: %s",
+                             ev->detail);
+                break;
+        case OB_TEV_CONNECTION_LOST:
+                ob->connected = false;
+                if (ob_onboard_busy(ob))
+                        fail(ob, OB_ERR_NETWORK, "connection-lost", now_ms,
+                             "the connection was lost while %s: %s", activity_names[ob->act],
+                             ev->detail);
+                break;
+        }
+        return 0;
+}
+
+int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
+{
+        if (ob->deadline < 0 || now_ms < ob->deadline)
+                return 0;
+        switch (ob->act) {
+        case OB_ACT_CONNECT_CLAIM:
+        case OB_ACT_SUBSCRIBE:
+        case OB_ACT_REQUEST_CERT:
+        case OB_ACT_REGISTER:
+        case OB_ACT_VERIFY:
+                fail(ob, OB_ERR_TIMEOUT, "timeout", now_ms, "no answer while %s within %llu s",
+                     activity_names[ob->act],
+                     (unsigned long long)((ob->act == OB_ACT_CONNECT_CLAIM ||
+                                                           ob->act == OB_ACT_VERIFY
+                                                   ? ob->c->endpoint.connect_timeout_ms
+                                                   : ob->c->endpoint.step_timeout_ms) /
+                                          1000));
+                return 0;
+        case OB_ACT_WAIT_CLOCK:
+        case OB_ACT_WAIT_RETRY:
+        case OB_ACT_IDLE:
+                return resume(ob, now_ms);
+        case OB_ACT_WAIT_CLAIM:
+        case OB_ACT_CREATE_KEY:
+        case OB_ACT_DONE:
+        case OB_ACT_FAILED:
+        case _OB_ACT_MAX:
+                break;
+        }
+        return 0;
+}
+
+/* ------------------------------------------------------------------ trusted user */
+
+int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *key_pem,
+                             int64_t now_ms, char *err, size_t errsize)
+{
+        _cleanup_free_ char *dir = NULL, *crt = NULL, *key = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
+        X509 *x = NULL;
+        int64_t nb, na;
+        BIO *b;
+        int r;
+
+        if (ob->c->provisioning.method != OB_METHOD_FLEET_TRUSTED_USER) {
+                snprintf(err, errsize, "provisioning.method is %s, not fleet-trusted-user",
+                         ob_provisioning_method_to_string(ob->c->provisioning.method));
+                return -EOPNOTSUPP;
+        }
+        if (ob->stage == OB_STAGE_ONBOARDED) {
+                snprintf(err, errsize, "already onboarded");
+                return -EALREADY;
+        }
+        if (ob->act != OB_ACT_WAIT_CLAIM) {
+                snprintf(err, errsize, "not waiting for a claim (%s)", activity_names[ob->act]);
+                return -EALREADY;
+        }
+        r = ob_x509_from_pem(cert_pem, strlen(cert_pem), &x);
+        if (r < 0) {
+                snprintf(err, errsize, "the claim certificate is not a PEM certificate");
+                return -EINVAL;
+        }
+        b = BIO_new_mem_buf(key_pem, -1);
+        pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (!pk || ob_x509_matches_key(x, pk) < 0 || ob_x509_validity(x, &nb, &na) < 0) {
+                X509_free(x);
+                snprintf(err, errsize,
+                         pk ? "the claim key does not match the certificate"
+                            : "the claim key is not a PEM private key");
+                return -EINVAL;
+        }
+        X509_free(x);
+        if (now_ms / 1000 > na) {
+                snprintf(err, errsize, "the claim certificate expired %lld s ago",
+                         (long long)(now_ms / 1000 - na));
+                return -EKEYEXPIRED;
+        }
+
+        if (asprintf(&dir, "%s/claim", ob->c->paths.runtime_dir) < 0 ||
+            asprintf(&crt, "%s/claim.crt", dir) < 0 || asprintf(&key, "%s/claim.key", dir) < 0)
+                return -ENOMEM;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                snprintf(err, errsize, "cannot create %s: %s", dir, strerror(errno));
+                return -errno;
+        }
+        r = ob_fs_write_file_atomic(ob->d.fs, key, key_pem, strlen(key_pem), 0600);
+        if (r >= 0)
+                r = ob_fs_write_file_atomic(ob->d.fs, crt, cert_pem, strlen(cert_pem), 0600);
+        if (r < 0) {
+                (void)unlink(key);
+                snprintf(err, errsize, "cannot store the claim in %s: %s", dir, strerror(-r));
+                return r;
+        }
+        free(ob->claim_cert);
+        free(ob->claim_key);
+        ob->claim_cert = TAKE_PTR(crt);
+        ob->claim_key = TAKE_PTR(key);
+        ob->claim_temporary = true;
+        notify(ob, OB_CHANGE_NOTICE, "received a temporary claim valid for %lld more seconds",
+               (long long)(na - now_ms / 1000));
+        /* a fresh claim deserves a fresh attempt */
+        ob->backoff.next_ms = 0;
+        return resume(ob, now_ms);
+}
+
+/* ------------------------------------------------------------------ status */
+
+static json_object *iso_time(int64_t s)
+{
+        struct tm tm;
+        time_t t = (time_t)s;
+        char buf[32];
+
+        if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
+                return NULL;
+        return json_object_new_string(buf);
+}
+
+static void add_opt_string(json_object *o, const char *key, const char *v)
+{
+        json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
+{
+        _cleanup_(json_object_putp) json_object *st = state_to_json(ob);
+        json_object *o;
+
+        if (!st)
+                return NULL;
+        o = ob_onboard_status_from_state(st);
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "state", json_object_new_string(activity_names[ob->act]));
+        json_object_object_add(o, "daemon_running", json_object_new_boolean(true));
+        json_object_object_add(o, "next_retry",
+                               ob->act == OB_ACT_WAIT_RETRY && ob->deadline > now_ms
+                                       ? iso_time(ob->deadline / 1000)
+                                       : NULL);
+        json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));
+        return o;
+}
+
+json_object *ob_onboard_status_from_state(json_object *state)
+{
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *v, *p = NULL, *cur = NULL, *e = NULL, *bo = NULL;
+        const char *stage = "new";
+        ObBackoff b;
+
+        if (!o)
+                return NULL;
+        if (state && json_object_object_get_ex(state, "stage", &v))
+                stage = json_object_get_string(v);
+        if (state) {
+                json_object_object_get_ex(state, "pending", &p);
+                json_object_object_get_ex(state, "current", &cur);
+                json_object_object_get_ex(state, "last_error", &e);
+                json_object_object_get_ex(state, "backoff", &bo);
+        }
+        json_object_object_add(
+                o, "state",
+                json_object_new_string(strcmp(stage, "onboarded") == 0 ? "onboarded" : "stopped"));
+        json_object_object_add(o, "daemon_running", json_object_new_boolean(false));
+        json_object_object_add(o, "stage", json_object_new_string(stage));
+        add_opt_string(o, "method",
+                       state && json_object_object_get_ex(state, "method", &v)
+                               ? json_object_get_string(v)
+                               : NULL);
+        add_opt_string(o, "serial",
+                       state && json_object_object_get_ex(state, "serial", &v)
+                               ? json_object_get_string(v)
+                               : NULL);
+
+        /* the identity in use: the committed one, else what is being built */
+        json_object *src = cur ? cur : p;
+        add_opt_string(o, "thing_name",
+                       src && json_object_object_get_ex(src, "thing_name", &v)
+                               ? json_object_get_string(v)
+                               : NULL);
+        add_opt_string(o, "certificate_id",
+                       src && json_object_object_get_ex(src, "certificate_id", &v)
+                               ? json_object_get_string(v)
+                               : NULL);
+        json_object_object_add(o, "certificate_not_before",
+                               src && json_object_object_get_ex(src, "not_before", &v)
+                                       ? iso_time(json_object_get_int64(v))
+                                       : NULL);
+        json_object_object_add(o, "certificate_not_after",
+                               src && json_object_object_get_ex(src, "not_after", &v)
+                                       ? iso_time(json_object_get_int64(v))
+                                       : NULL);
+        json_object_object_add(o, "generation",
+                               cur && json_object_object_get_ex(cur, "generation", &v)
+                                       ? json_object_new_int64(json_object_get_int64(v))
+                                       : NULL);
+        if (e) {
+                json_object *le = json_object_new_object(), *t;
+
+                json_object_object_add(o, "last_error", le);
+                if (json_object_object_get_ex(e, "code", &t))
+                        json_object_object_add(le, "code", json_object_get(t));
+                if (json_object_object_get_ex(e, "class", &t))
+                        json_object_object_add(le, "class", json_object_get(t));
+                if (json_object_object_get_ex(e, "text", &t))
+                        json_object_object_add(le, "text", json_object_get(t));
+                if (json_object_object_get_ex(e, "time_ms", &t))
+                        json_object_object_add(le, "time",
+                                               iso_time(json_object_get_int64(t) / 1000));
+        } else
+                json_object_object_add(o, "last_error", NULL);
+        if (bo && ob_backoff_from_json(bo, &b) == 0) {
+                json_object_object_add(o, "attempts", json_object_new_int64(b.attempts));
+                json_object_object_add(o, "next_retry",
+                                       b.attempts > 0 && b.next_ms > 0 ? iso_time(b.next_ms / 1000)
+                                                                       : NULL);
+        }
+        return TAKE_PTR(o);
+}

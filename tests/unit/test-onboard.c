@@ -1,0 +1,967 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The onboarding state machine against a fake cloud: a fake transport whose "IoT Core" issues
+ * real X.509 certificates (a test CA signs the CSR the machine sends), hands out ownership
+ * tokens with an expiry on the test's clock and registers things. The key provider is the
+ * real software backend. Every stage is crashed after (the machine is freed without
+ * ceremony, a new one is made from the same state directory) and must resume without minting
+ * a second certificate while the first can still be registered.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "config-file.h"
+#include "creds.h"
+#include "fleet-proto.h"
+#include "key-provider.h"
+#include "onboard.h"
+#include "store.h"
+#include "transport.h"
+
+#define T0       ((int64_t)1900000000 * 1000) /* 2030-03-17: after any build date */
+#define SERIAL   "SN0042"
+#define HOUR_MS  (3600 * 1000LL)
+#define MAX_EVTS 64
+
+/* ------------------------------------------------------------------ the fake cloud */
+
+typedef struct Cloud {
+        ObTransportEvent q[MAX_EVTS];
+        size_t qn;
+        int next_token;
+        bool connected;
+        int64_t *now;
+        EVP_PKEY *ca_key;
+        X509 *ca;
+        /* what happened */
+        int connects, certs_issued, registrations, publishes;
+        int64_t connect_times[64];
+        char last_client_id[128];
+        char last_cert_file[512];
+        char last_provider[16];
+        bool dead; /* the agent was killed: whatever it still tries does not reach the cloud */
+        /* misbehaviour, consumed as used */
+        int fail_connects; /* this many connects fail with fail_class */
+        ObErrClass fail_class;
+        int swallow;    /* this many requests get no reply */
+        int reject_csr; /* this many CSR requests are rejected with reject_status */
+        int reject_register;
+        int reject_status;
+        int garbage;      /* this many replies are garbage */
+        bool wrong_key;   /* issue the certificate for another key */
+        bool extra_noise; /* also send a message on an unrelated topic */
+        /* ownership tokens: "tok-N" valid until token_expiry[N] */
+        int64_t token_expiry[16];
+} Cloud;
+
+static void push(Cloud *c, ObTransportEventType t, const char *topic, const char *payload)
+{
+        ObTransportEvent *e;
+
+        assert_true(c->qn < MAX_EVTS);
+        e = &c->q[c->qn++];
+        memset(e, 0, sizeof(*e));
+        e->type = t;
+        if (topic)
+                e->topic = strdup(topic);
+        if (payload) {
+                e->payload = (uint8_t *)strdup(payload);
+                e->payload_len = strlen(payload);
+        }
+}
+
+static int f_connect(void *impl, const ObConnectOptions *o)
+{
+        Cloud *c = impl;
+        ObTransportEvent *e;
+
+        if (c->dead)
+                return 0;
+        if (c->connects < 64)
+                c->connect_times[c->connects] = *c->now;
+        c->connects++;
+        snprintf(c->last_client_id, sizeof(c->last_client_id), "%s", o->client_id);
+        snprintf(c->last_cert_file, sizeof(c->last_cert_file), "%s", o->cert_file);
+        snprintf(c->last_provider, sizeof(c->last_provider), "%s", o->provider ? o->provider : "");
+        if (c->fail_connects > 0) {
+                c->fail_connects--;
+                push(c, OB_TEV_CONNECT_FAILED, NULL, NULL);
+                e = &c->q[c->qn - 1];
+                e->err_class = c->fail_class;
+                snprintf(e->detail, sizeof(e->detail), "fake failure");
+                return 0;
+        }
+        c->connected = true;
+        push(c, OB_TEV_CONNECTED, NULL, NULL);
+        return 0;
+}
+
+static int f_subscribe(void *impl, const char *topic, int qos, int *ret_token)
+{
+        Cloud *c = impl;
+
+        (void)topic;
+        (void)qos;
+        *ret_token = ++c->next_token;
+        if (c->dead)
+                return 0;
+        assert_true(c->connected);
+        push(c, OB_TEV_SUBSCRIBED, NULL, NULL);
+        c->q[c->qn - 1].token = *ret_token;
+        return 0;
+}
+
+static X509 *issue(Cloud *c, EVP_PKEY *pub, int64_t now_s, int days)
+{
+        X509 *x = X509_new();
+
+        assert_non_null(x);
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), ++c->certs_issued);
+        X509_time_adj_ex(X509_getm_notBefore(x), 0, -60, (time_t *)&(time_t){(time_t)now_s});
+        X509_time_adj_ex(X509_getm_notAfter(x), days, 0, (time_t *)&(time_t){(time_t)now_s});
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                   (const unsigned char *)"AWS IoT Certificate", -1, -1, 0);
+        X509_set_issuer_name(x, X509_get_subject_name(c->ca));
+        X509_set_pubkey(x, pub);
+        assert_true(X509_sign(x, c->ca_key, EVP_sha256()) > 0);
+        return x;
+}
+
+static char *pem_of(X509 *x)
+{
+        BIO *b = BIO_new(BIO_s_mem());
+        char *data, *s;
+        long n;
+
+        PEM_write_bio_X509(b, x);
+        n = BIO_get_mem_data(b, &data);
+        s = strndup(data, (size_t)n);
+        BIO_free(b);
+        return s;
+}
+
+static void fingerprint(X509 *x, char out[65])
+{
+        unsigned char md[32];
+        unsigned int n;
+
+        X509_digest(x, EVP_sha256(), md, &n);
+        for (unsigned i = 0; i < 32; i++)
+                sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+static EVP_PKEY *new_ec_key(void)
+{
+        EVP_PKEY *k = EVP_EC_gen("P-256");
+        assert_non_null(k);
+        return k;
+}
+
+static void reply_cert(Cloud *c, const char *base, EVP_PKEY *pub, const char *privpem)
+{
+        char topic[160], fp[65], tok[16];
+        json_object *o = json_object_new_object();
+        X509 *x;
+        char *pem;
+
+        if (c->wrong_key) {
+                EVP_PKEY *other = new_ec_key();
+                x = issue(c, other, *c->now / 1000, 365);
+                EVP_PKEY_free(other);
+        } else
+                x = issue(c, pub, *c->now / 1000, 365);
+        pem = pem_of(x);
+        fingerprint(x, fp);
+        snprintf(tok, sizeof(tok), "tok-%d", c->certs_issued);
+        c->token_expiry[c->certs_issued % 16] = *c->now + HOUR_MS;
+        json_object_object_add(o, "certificateId", json_object_new_string(fp));
+        json_object_object_add(o, "certificatePem", json_object_new_string(pem));
+        json_object_object_add(o, "certificateOwnershipToken", json_object_new_string(tok));
+        if (privpem)
+                json_object_object_add(o, "privateKey", json_object_new_string(privpem));
+        snprintf(topic, sizeof(topic), "%s/accepted", base);
+        push(c, OB_TEV_MESSAGE, topic, json_object_to_json_string(o));
+        json_object_put(o);
+        free(pem);
+        X509_free(x);
+}
+
+static void reply_rejected(Cloud *c, const char *base, int status)
+{
+        char topic[160], body[160];
+
+        snprintf(topic, sizeof(topic), "%s/rejected", base);
+        snprintf(body, sizeof(body),
+                 "{\"statusCode\":%d,\"errorCode\":\"Err%d\",\"errorMessage\":\"fake\"}", status,
+                 status);
+        push(c, OB_TEV_MESSAGE, topic, body);
+}
+
+static int f_publish(void *impl, const char *topic, const void *payload, size_t len, int qos,
+                     int *ret_token)
+{
+        Cloud *c = impl;
+        json_object *o, *v, *p;
+        char base[160], *text;
+
+        (void)qos;
+        if (c->dead)
+                return 0;
+        text = strndup(payload, len);
+        o = json_tokener_parse(text);
+        free(text);
+        assert_true(c->connected);
+        assert_non_null(o);
+        *ret_token = ++c->next_token;
+        c->publishes++;
+        push(c, OB_TEV_PUBLISHED, NULL, NULL);
+        c->q[c->qn - 1].token = *ret_token;
+        snprintf(base, sizeof(base), "%s", topic);
+
+        if (c->extra_noise)
+                push(c, OB_TEV_MESSAGE, "$aws/things/other/shadow/update", "{}");
+        if (c->swallow > 0) {
+                c->swallow--;
+                goto out;
+        }
+        if (c->garbage > 0) {
+                char t[200];
+                c->garbage--;
+                snprintf(t, sizeof(t), "%s/accepted", base);
+                push(c, OB_TEV_MESSAGE, t, "{\"certificateId\": 12");
+                goto out;
+        }
+        if (strcmp(topic, "$aws/certificates/create-from-csr/json") == 0) {
+                if (c->reject_csr > 0) {
+                        c->reject_csr--;
+                        reply_rejected(c, base, c->reject_status);
+                        goto out;
+                }
+                assert_true(json_object_object_get_ex(o, "certificateSigningRequest", &v));
+                BIO *b = BIO_new_mem_buf(json_object_get_string(v), -1);
+                X509_REQ *req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+                BIO_free(b);
+                assert_non_null(req);
+                EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
+                assert_int_equal(X509_REQ_verify(req, pub), 1); /* signed by the key itself */
+                reply_cert(c, base, pub, NULL);
+                X509_REQ_free(req);
+        } else if (strcmp(topic, "$aws/certificates/create/json") == 0) {
+                EVP_PKEY *k = new_ec_key();
+                BIO *b = BIO_new(BIO_s_mem());
+                char *data;
+                long n;
+
+                PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+                n = BIO_get_mem_data(b, &data);
+                char *pem = strndup(data, (size_t)n);
+                reply_cert(c, base, k, pem);
+                free(pem);
+                BIO_free(b);
+                EVP_PKEY_free(k);
+        } else if (strstr(topic, "/provision/json")) {
+                int n = -1;
+                char thing[80], body[256], t[200];
+
+                if (c->reject_register > 0) {
+                        c->reject_register--;
+                        reply_rejected(c, base, c->reject_status);
+                        goto out;
+                }
+                assert_true(json_object_object_get_ex(o, "certificateOwnershipToken", &v));
+                sscanf(json_object_get_string(v), "tok-%d", &n);
+                if (n < 1 || *c->now > c->token_expiry[n % 16]) {
+                        reply_rejected(c, base, 400);
+                        goto out;
+                }
+                /* not consumed: like the emulator, a token can register again within its hour
+                 * (a crash after RegisterThing was processed but before the reply was saved) */
+                assert_true(json_object_object_get_ex(o, "parameters", &p));
+                assert_true(json_object_object_get_ex(p, "SerialNumber", &v));
+                snprintf(thing, sizeof(thing), "ob-%s", json_object_get_string(v));
+                c->registrations++;
+                snprintf(body, sizeof(body),
+                         "{\"thingName\":\"%s\",\"deviceConfiguration\":{\"site\":\"lab\"}}",
+                         thing);
+                snprintf(t, sizeof(t), "%s/accepted", base);
+                push(c, OB_TEV_MESSAGE, t, body);
+        } else
+                fail_msg("unexpected publish to %s", topic);
+out:
+        json_object_put(o);
+        return 0;
+}
+
+static int f_disconnect(void *impl)
+{
+        Cloud *c = impl;
+
+        c->connected = false;
+        /* a real transport drops what was queued for the old connection */
+        for (size_t i = 0; i < c->qn; i++)
+                ob_transport_event_clear(&c->q[i]);
+        c->qn = 0;
+        return 0;
+}
+
+static int f_event_fd(void *impl)
+{
+        (void)impl;
+        return -1;
+}
+
+static int f_next_event(void *impl, ObTransportEvent *ret)
+{
+        Cloud *c = impl;
+
+        if (c->qn == 0)
+                return -EAGAIN;
+        *ret = c->q[0];
+        memmove(c->q, c->q + 1, (c->qn - 1) * sizeof(c->q[0]));
+        c->qn--;
+        return 0;
+}
+
+static void f_free(void *impl)
+{
+        (void)impl;
+}
+
+static const ObTransportOps fake_ops = {
+        .connect = f_connect,
+        .subscribe = f_subscribe,
+        .publish = f_publish,
+        .disconnect = f_disconnect,
+        .event_fd = f_event_fd,
+        .next_event = f_next_event,
+        .free = f_free,
+};
+
+/* ------------------------------------------------------------------ the test world */
+
+typedef struct World {
+        char dir[64], state[128], run[128], claim_crt[160], claim_key[160];
+        ObConfig *cfg;
+        ObKeyProvider *keys;
+        Cloud cloud;
+        ObTransport tr;
+        ObStore *store;
+        uint64_t seed;
+        ObRandom rnd;
+        int64_t now;
+        ObOnboard *ob;
+        /* crash injection: stop driving the machine when this stage is saved */
+        int crash_at_stage; /* -1 none */
+        bool crashed;
+        int changes[5];
+        char last_error_text[512];
+} World;
+
+/* A claim certificate from the fake CA, valid from nb to na (seconds relative to now). */
+static void make_claim(World *w, const char *crt, const char *key, int64_t nb, int64_t na)
+{
+        EVP_PKEY *k = new_ec_key();
+        X509 *x = X509_new();
+        FILE *f;
+
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), 999);
+        X509_time_adj_ex(X509_getm_notBefore(x), 0, (long)nb, &(time_t){(time_t)(w->now / 1000)});
+        X509_time_adj_ex(X509_getm_notAfter(x), 0, (long)na, &(time_t){(time_t)(w->now / 1000)});
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                   (const unsigned char *)"claim", -1, -1, 0);
+        X509_set_issuer_name(x, X509_get_subject_name(w->cloud.ca));
+        X509_set_pubkey(x, k);
+        assert_true(X509_sign(x, w->cloud.ca_key, EVP_sha256()) > 0);
+        f = fopen(crt, "we");
+        PEM_write_X509(f, x);
+        fclose(f);
+        f = fopen(key, "we");
+        PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+        fclose(f);
+        X509_free(x);
+        EVP_PKEY_free(k);
+}
+
+static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
+{
+        World *w = userdata;
+
+        w->changes[c->kind]++;
+        if (getenv("OB_TEST_VERBOSE"))
+                fprintf(stderr, "  [%d] %s\n", c->kind, c->text);
+        if (c->kind == OB_CHANGE_ERROR)
+                snprintf(w->last_error_text, sizeof(w->last_error_text), "%s", c->text);
+        if (c->kind == OB_CHANGE_STAGE && w->crash_at_stage >= 0 &&
+            (int)ob_onboard_stage(ob) == w->crash_at_stage) {
+                w->crashed = true;
+                w->cloud.dead = true;
+        }
+}
+
+static void new_machine(World *w)
+{
+        ObOnboardDeps d = {
+                .config = w->cfg,
+                .keys = w->keys,
+                .transport = &w->tr,
+                .store = w->store,
+                .random = &w->rnd,
+                .serial = SERIAL,
+                .machine_id = "0123456789abcdef0123456789abcdef",
+                .hardware_token = "ab12",
+                .build_epoch_ms = T0 - 1000,
+                .changed = on_change,
+                .userdata = w,
+        };
+        char err[256] = "";
+
+        assert_int_equal(ob_store_open(w->state, "state.json", NULL, &w->store), 0);
+        d.store = w->store;
+        assert_int_equal(ob_onboard_new(&d, &w->ob), 0);
+        assert_int_equal(ob_onboard_load(w->ob, NULL, err, sizeof(err)), 0);
+}
+
+/* A kill -9: the machine and the connection vanish; only what is on disk stays. */
+static void crash(World *w)
+{
+        f_disconnect(&w->cloud);
+        w->ob = ob_onboard_free(w->ob);
+        w->store = ob_store_free(w->store);
+        w->crashed = false;
+        w->cloud.dead = false;
+}
+
+static World *world_new(const char *extra_json)
+{
+        World *w = calloc(1, sizeof(*w));
+        ObConfigDiags diags = {0};
+        char json[2048];
+
+        assert_non_null(w);
+        snprintf(w->dir, sizeof(w->dir), "/tmp/ob-test-onboard-XXXXXX");
+        assert_non_null(mkdtemp(w->dir));
+        snprintf(w->state, sizeof(w->state), "%s/state", w->dir);
+        snprintf(w->run, sizeof(w->run), "%s/run", w->dir);
+        assert_int_equal(mkdir(w->state, 0700), 0);
+        assert_int_equal(mkdir(w->run, 0700), 0);
+        snprintf(w->claim_crt, sizeof(w->claim_crt), "%s/claim.crt", w->dir);
+        snprintf(w->claim_key, sizeof(w->claim_key), "%s/claim.key", w->dir);
+        w->now = T0;
+        w->crash_at_stage = -1;
+
+        w->cloud.now = &w->now;
+        w->cloud.ca_key = new_ec_key();
+        w->cloud.ca = X509_new();
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(w->cloud.ca), "CN", MBSTRING_ASC,
+                                   (const unsigned char *)"Fake IoT CA", -1, -1, 0);
+        make_claim(w, w->claim_crt, w->claim_key, -3600, 365 * 86400);
+
+        snprintf(json, sizeof(json),
+                 "{\"endpoint\": {\"host\": \"iot.example\", \"root_ca\": \"%s/ca.pem\"},"
+                 " \"provisioning\": {\"method\": \"fleet-claim\", \"template\": \"Tmpl\","
+                 " \"claim_cert\": \"%s\", \"claim_key\": \"%s\"},"
+                 " \"key\": {\"backend\": \"software\"},"
+                 " \"paths\": {\"state_dir\": \"%s\", \"runtime_dir\": \"%s\"}%s%s}",
+                 w->dir, w->claim_crt, w->claim_key, w->state, w->run, extra_json ? "," : "",
+                 extra_json ? extra_json : "");
+        w->cfg = ob_config_new();
+        assert_non_null(w->cfg);
+        assert_int_equal(ob_config_apply_buffer(w->cfg, "test.json", json, strlen(json), &diags),
+                         0);
+        ob_config_finish(w->cfg, "test.json", &diags);
+        if (diags.n_errors > 0)
+                ob_config_diags_print(&diags, stderr);
+        assert_int_equal(diags.n_errors, 0);
+        ob_config_diags_clear(&diags);
+
+        assert_int_equal(ob_key_provider_software_new(&w->keys), 0);
+        w->tr = (ObTransport){.ops = &fake_ops, .impl = &w->cloud};
+        w->seed = 42;
+        w->rnd = (ObRandom){.next = ob_random_splitmix64, .userdata = &w->seed};
+        new_machine(w);
+        return w;
+}
+
+static void world_free(World *w)
+{
+        char cmd[128];
+
+        crash(w);
+        ob_key_provider_free(w->keys);
+        ob_config_free(w->cfg);
+        EVP_PKEY_free(w->cloud.ca_key);
+        X509_free(w->cloud.ca);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
+        assert_int_equal(system(cmd), 0);
+        free(w);
+}
+
+/* Deliver queued events until none is left or a crash was injected. */
+static void pump(World *w)
+{
+        ObTransportEvent ev;
+
+        while (!w->crashed && f_next_event(&w->cloud, &ev) == 0) {
+                assert_int_equal(ob_onboard_handle_event(w->ob, &ev, w->now), 0);
+                ob_transport_event_clear(&ev);
+        }
+}
+
+/* Let time pass to the machine's deadline (retries, timeouts) and pump; up to n rounds. */
+static void run_until_settled(World *w, int n)
+{
+        pump(w);
+        for (int i = 0; i < n && !w->crashed; i++) {
+                int64_t dl = ob_onboard_deadline(w->ob);
+                if (dl < 0)
+                        break;
+                if (dl > w->now)
+                        w->now = dl;
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+}
+
+static const char *status_str(World *w, const char *key, char *buf, size_t n)
+{
+        json_object *st = ob_onboard_status(w->ob, w->now), *v;
+
+        buf[0] = 0;
+        if (json_object_object_get_ex(st, key, &v) && v)
+                snprintf(buf, n, "%s", json_object_get_string(v));
+        json_object_put(st);
+        return buf;
+}
+
+static void assert_onboarded(World *w)
+{
+        char buf[256], path[512];
+        uint64_t gen = 0;
+        struct stat st;
+
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_ONBOARDED);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_DONE);
+        assert_string_equal(status_str(w, "state", buf, sizeof(buf)), "onboarded");
+        assert_string_equal(status_str(w, "thing_name", buf, sizeof(buf)), "ob-" SERIAL);
+        assert_int_equal(strlen(status_str(w, "certificate_id", buf, sizeof(buf))), 64);
+        assert_int_equal(ob_creds_current(w->state, &gen), 0);
+        assert_true(gen >= 1);
+        snprintf(path, sizeof(path), "%s/credentials/current/device.crt", w->state);
+        assert_int_equal(stat(path, &st), 0);
+        snprintf(path, sizeof(path), "%s/credentials/current/device.key", w->state);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 077, 0);
+        assert_false(w->cloud.connected); /* idle means no connection */
+        assert_int_equal(ob_onboard_deadline(w->ob), -1);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_happy_path(void **state)
+{
+        World *w = world_new(NULL);
+        char buf[256];
+
+        (void)state;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_CONNECT_CLAIM);
+        assert_string_equal(w->cloud.last_cert_file, w->claim_crt);
+        assert_string_equal(w->cloud.last_client_id, SERIAL); /* {thing_name} = serial, for now */
+        pump(w);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.certs_issued, 1);
+        assert_int_equal(w->cloud.registrations, 1);
+        assert_int_equal(w->cloud.connects, 2);
+        assert_string_equal(w->cloud.last_client_id, "ob-" SERIAL);
+        assert_non_null(strstr(w->cloud.last_cert_file, "/credentials/1/device.crt"));
+        assert_string_equal(w->cloud.last_provider, "default");
+        assert_null(strstr(status_str(w, "last_error", buf, sizeof(buf)), "code"));
+        /* a restart of an onboarded device does nothing */
+        crash(w);
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.connects, 2);
+        world_free(w);
+}
+
+/* kill -9 right after each persisted stage: resume, end onboarded, one certificate. */
+static void test_crash_after_each_stage(void **state)
+{
+        (void)state;
+        for (int s = OB_STAGE_KEY_READY; s <= OB_STAGE_ONBOARDED; s++) {
+                World *w = world_new(NULL);
+
+                w->crash_at_stage = s;
+                assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+                pump(w);
+                if (s != OB_STAGE_ONBOARDED)
+                        assert_true(w->crashed);
+                crash(w);
+                w->crash_at_stage = -1;
+                w->now += 5000;
+                new_machine(w);
+                assert_int_equal((int)ob_onboard_stage(w->ob), s);
+                assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+                run_until_settled(w, 5);
+                assert_onboarded(w);
+                assert_int_equal(w->cloud.certs_issued, 1);
+                assert_int_equal(w->cloud.registrations, 1);
+                world_free(w);
+        }
+}
+
+/* A crash after the certificate, then a restart more than an hour later: new certificate. */
+static void test_token_expired_restarts_from_csr(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->crash_at_stage = OB_STAGE_CERT_ISSUED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_true(w->crashed);
+        crash(w);
+        w->crash_at_stage = -1;
+        w->now += 2 * HOUR_MS;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY);
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.certs_issued, 2);
+        assert_int_equal(w->cloud.registrations, 1);
+        world_free(w);
+}
+
+/* RegisterThing rejected while the token is young: retry RegisterThing, no second certificate. */
+static void test_register_rejected_retries_same_token(void **state)
+{
+        World *w = world_new(NULL);
+        char buf[256];
+
+        (void)state;
+        w->cloud.reject_register = 1;
+        w->cloud.reject_status = 500;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_CERT_ISSUED);
+        json_object *st = ob_onboard_status(w->ob, w->now), *e, *v;
+        assert_true(json_object_object_get_ex(st, "last_error", &e));
+        assert_true(json_object_object_get_ex(e, "code", &v));
+        assert_string_equal(json_object_get_string(v), "rejected-500");
+        assert_true(json_object_object_get_ex(e, "class", &v));
+        assert_string_equal(json_object_get_string(v), "network");
+        assert_true(json_object_object_get_ex(st, "next_retry", &v) && v);
+        json_object_put(st);
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.certs_issued, 1);
+        assert_null(strstr(status_str(w, "last_error", buf, sizeof(buf)), "rejected"));
+        world_free(w);
+}
+
+static void test_throttled_backs_off(void **state)
+{
+        World *w = world_new(NULL);
+        int64_t t0;
+
+        (void)state;
+        w->cloud.reject_csr = 2;
+        w->cloud.reject_status = 429;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        t0 = w->now;
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_true(ob_onboard_deadline(w->ob) >= t0 + 1000); /* connect floor at least */
+        assert_non_null(strstr(w->last_error_text, "429"));
+        run_until_settled(w, 10);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.connects, 4); /* 3 claim connects + verify */
+        world_free(w);
+}
+
+static void test_broker_down_then_up(void **state)
+{
+        World *w = world_new(NULL);
+        char buf[64];
+
+        (void)state;
+        w->cloud.fail_connects = 6;
+        w->cloud.fail_class = OB_ERR_NETWORK;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_string_equal(status_str(w, "attempts", buf, sizeof(buf)), "1");
+        run_until_settled(w, 20);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.connects, 8); /* 6 failed + claim + verify */
+        /* never two CONNECTs with the claim's client id within a second */
+        for (int i = 1; i < 7; i++)
+                assert_true(w->cloud.connect_times[i] - w->cloud.connect_times[i - 1] >= 1000);
+        world_free(w);
+}
+
+static void test_timeout_then_success(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->cloud.swallow = 1;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_REQUEST_CERT);
+        w->now += 29000;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0); /* early: nothing */
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_REQUEST_CERT);
+        w->now += 1000;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_non_null(strstr(w->last_error_text, "timeout"));
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        world_free(w);
+}
+
+static void test_malformed_reply_and_noise(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->cloud.garbage = 1;
+        w->cloud.extra_noise = true;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY); /* nothing damaged */
+        assert_non_null(strstr(w->last_error_text, "bad-reply"));
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        json_object *st = ob_onboard_status(w->ob, w->now), *v;
+        assert_true(json_object_object_get_ex(st, "ignored_messages", &v));
+        assert_true(json_object_get_int(v) >= 2);
+        json_object_put(st);
+        world_free(w);
+}
+
+static void test_certificate_for_another_key_refused(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->cloud.wrong_key = true;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY);
+        assert_non_null(strstr(w->last_error_text, "certificate-key-mismatch"));
+        w->cloud.wrong_key = false;
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        world_free(w);
+}
+
+static void test_create_keys_software(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        crash(w);
+        w->cfg->provisioning.create_keys = true;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_NEW); /* no key made here */
+        pump(w);
+        assert_onboarded(w);
+        assert_true(w->changes[OB_CHANGE_NOTICE] >= 1); /* "the key was sent over the network" */
+        world_free(w);
+}
+
+static void test_claim_expired_and_not_yet_valid(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        make_claim(w, w->claim_crt, w->claim_key, -7200, -3600);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_non_null(strstr(w->last_error_text, "claim-expired"));
+        assert_int_equal(w->cloud.connects, 0);
+        make_claim(w, w->claim_crt, w->claim_key, 3600, 7200);
+        w->now = ob_onboard_deadline(w->ob);
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_non_null(strstr(w->last_error_text, "claim-unusable"));
+        assert_non_null(strstr(w->last_error_text, "not valid before"));
+        assert_int_equal(w->cloud.connects, 0);
+        world_free(w);
+}
+
+static void test_clock_before_build_date(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->now = T0 - 86400 * 1000LL;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CLOCK);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_NEW); /* not even a key */
+        w->now = T0;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        pump(w);
+        assert_onboarded(w);
+        world_free(w);
+}
+
+static void test_trusted_user(void **state)
+{
+        World *w = world_new("\"control\": {}");
+        char crt_pem[4096], key_pem[4096], err[256], path[256];
+        FILE *f;
+        size_t n;
+
+        (void)state;
+        crash(w);
+        w->cfg->provisioning.method = OB_METHOD_FLEET_TRUSTED_USER;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CLAIM);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY); /* key made already */
+
+        /* expired claim refused with a reason, still waiting */
+        make_claim(w, w->claim_crt, w->claim_key, -600, -300);
+        f = fopen(w->claim_crt, "re");
+        n = fread(crt_pem, 1, sizeof(crt_pem) - 1, f);
+        crt_pem[n] = 0;
+        fclose(f);
+        f = fopen(w->claim_key, "re");
+        n = fread(key_pem, 1, sizeof(key_pem) - 1, f);
+        key_pem[n] = 0;
+        fclose(f);
+        assert_int_equal(
+                ob_onboard_provide_claim(w->ob, crt_pem, key_pem, w->now, err, sizeof(err)),
+                -EKEYEXPIRED);
+        assert_non_null(strstr(err, "expired"));
+        /* a key that is not the certificate's */
+        assert_int_equal(
+                ob_onboard_provide_claim(w->ob, crt_pem, "garbage", w->now, err, sizeof(err)),
+                -EINVAL);
+
+        make_claim(w, w->claim_crt, w->claim_key, -60, 300);
+        f = fopen(w->claim_crt, "re");
+        n = fread(crt_pem, 1, sizeof(crt_pem) - 1, f);
+        crt_pem[n] = 0;
+        fclose(f);
+        f = fopen(w->claim_key, "re");
+        n = fread(key_pem, 1, sizeof(key_pem) - 1, f);
+        key_pem[n] = 0;
+        fclose(f);
+        assert_int_equal(
+                ob_onboard_provide_claim(w->ob, crt_pem, key_pem, w->now, err, sizeof(err)), 0);
+        snprintf(path, sizeof(path), "%s/claim/claim.key", w->run);
+        assert_int_equal(access(path, F_OK), 0);
+        pump(w);
+        assert_onboarded(w);
+        /* the temporary key does not outlive the flow */
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(
+                ob_onboard_provide_claim(w->ob, crt_pem, key_pem, w->now, err, sizeof(err)),
+                -EALREADY);
+        world_free(w);
+}
+
+static void test_corrupt_state_refused(void **state)
+{
+        World *w = world_new(NULL);
+        json_object *o;
+        char err[256] = "";
+
+        (void)state;
+        crash(w);
+        assert_int_equal(ob_store_open(w->state, "state.json", NULL, &w->store), 0);
+        o = json_tokener_parse("{\"version\":1,\"stage\":\"certificate-issued\","
+                               "\"pending\":{\"generation\":1}}");
+        assert_int_equal(ob_store_save(w->store, o), 0);
+        json_object_put(o);
+        w->store = ob_store_free(w->store);
+
+        ObOnboardDeps d = {.config = w->cfg,
+                           .keys = w->keys,
+                           .transport = &w->tr,
+                           .random = &w->rnd,
+                           .serial = SERIAL};
+        assert_int_equal(ob_store_open(w->state, "state.json", NULL, &w->store), 0);
+        d.store = w->store;
+        assert_int_equal(ob_onboard_new(&d, &w->ob), 0);
+        assert_int_equal(ob_onboard_load(w->ob, NULL, err, sizeof(err)), -EBADMSG);
+        assert_non_null(strstr(err, "certificate_id"));
+        world_free(w);
+}
+
+static void test_status_from_state_file(void **state)
+{
+        World *w = world_new(NULL);
+        json_object *st, *o, *v;
+
+        (void)state;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_store_load(w->store, &st, NULL), 0);
+        o = ob_onboard_status_from_state(st);
+        assert_true(json_object_object_get_ex(o, "state", &v));
+        assert_string_equal(json_object_get_string(v), "onboarded");
+        assert_true(json_object_object_get_ex(o, "daemon_running", &v));
+        assert_false(json_object_get_boolean(v));
+        assert_true(json_object_object_get_ex(o, "certificate_not_after", &v));
+        assert_int_equal(strlen(json_object_get_string(v)), 20); /* 2031-03-17T...Z */
+        assert_true(json_object_object_get_ex(o, "method", &v));
+        assert_string_equal(json_object_get_string(v), "fleet-claim");
+        /* the ownership token never shows in the status */
+        assert_null(strstr(json_object_to_json_string(o), "tok-"));
+        json_object_put(o);
+        json_object_put(st);
+        world_free(w);
+}
+
+int main(void)
+{
+        if (getenv("OB_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("OB_TEST_FILTER"));
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_happy_path),
+                cmocka_unit_test(test_crash_after_each_stage),
+                cmocka_unit_test(test_token_expired_restarts_from_csr),
+                cmocka_unit_test(test_register_rejected_retries_same_token),
+                cmocka_unit_test(test_throttled_backs_off),
+                cmocka_unit_test(test_broker_down_then_up),
+                cmocka_unit_test(test_timeout_then_success),
+                cmocka_unit_test(test_malformed_reply_and_noise),
+                cmocka_unit_test(test_certificate_for_another_key_refused),
+                cmocka_unit_test(test_create_keys_software),
+                cmocka_unit_test(test_claim_expired_and_not_yet_valid),
+                cmocka_unit_test(test_clock_before_build_date),
+                cmocka_unit_test(test_trusted_user),
+                cmocka_unit_test(test_corrupt_state_refused),
+                cmocka_unit_test(test_status_from_state_file),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
