@@ -112,3 +112,11 @@ tests_unit_test_x509_SOURCES = tests/unit/test-x509.c
 tests_unit_test_x509_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_x509_LDADD = $(UNIT_LDADD)
 endif
+
+# ---- ident helper: serial number sources (lib/identity)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-identity
+tests_unit_test_identity_SOURCES = tests/unit/test-identity.c
+tests_unit_test_identity_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_identity_LDADD = $(UNIT_LDADD)
+endif
