@@ -12,6 +12,7 @@ lib_libob_la_SOURCES = \
 	lib/tss2-pem.c lib/tss2-pem.h \
 	lib/csr.c lib/csr.h \
 	lib/x509.c lib/x509.h \
+	lib/identity.c lib/identity.h \
 	lib/fleet-proto.c lib/fleet-proto.h \
 	lib/config-file.c lib/config-file.h \
 	lib/cbor.c lib/cbor.h \

@@ -120,3 +120,11 @@ tests_unit_test_onboard_SOURCES = tests/unit/test-onboard.c
 tests_unit_test_onboard_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_onboard_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
 endif
+
+# ---- ident helper: serial number sources (lib/identity)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-identity
+tests_unit_test_identity_SOURCES = tests/unit/test-identity.c
+tests_unit_test_identity_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_identity_LDADD = $(UNIT_LDADD)
+endif
