@@ -12,6 +12,7 @@ lib_libob_la_SOURCES = \
 	lib/csr.c lib/csr.h \
 	lib/fleet-proto.c lib/fleet-proto.h \
 	lib/config-file.c lib/config-file.h \
-	lib/cbor.c lib/cbor.h
+	lib/cbor.c lib/cbor.h \
+	lib/ctl-proto.c lib/ctl-proto.h
 lib_libob_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libob_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)

@@ -96,3 +96,11 @@ tests_integration_ob_mqtt_probe_LDADD = agent/libobagent.la lib/libob.la $(PAHO_
 EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh tests/demo.sh
 # ---------------------------------------------------------------- emulator (tests/emulator)
 include tests/emulator/local.mk
+
+# ---- ctl helper: the control-socket codec
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-ctl-proto
+tests_unit_test_ctl_proto_SOURCES = tests/unit/test-ctl-proto.c
+tests_unit_test_ctl_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ctl_proto_LDADD = $(UNIT_LDADD)
+endif
