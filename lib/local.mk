@@ -1,22 +1,23 @@
 # lib/: the core. Links libc, json-c and libcrypto only (no TPM, sockets, systemd, clock reads).
 noinst_LTLIBRARIES += lib/libob.la
-lib_libob_la_SOURCES = \
-	lib/key-provider.h \
-	lib/macro.h \
-	lib/log.c lib/log.h \
-	lib/fsops.c lib/fsops.h \
-	lib/store.c lib/store.h \
-	lib/creds.c lib/creds.h \
-	lib/errclass.h \
-	lib/backoff.c lib/backoff.h \
-	lib/tss2-pem.c lib/tss2-pem.h \
-	lib/csr.c lib/csr.h \
-	lib/x509.c lib/x509.h \
-	lib/identity.c lib/identity.h \
-	lib/fleet-proto.c lib/fleet-proto.h \
-	lib/config-file.c lib/config-file.h \
-	lib/cbor.c lib/cbor.h \
-	lib/onboard.c lib/onboard.h \
-	lib/transport.c lib/transport.h
+lib_libob_la_SOURCES =
+lib_libob_la_SOURCES += lib/key-provider.h
+lib_libob_la_SOURCES += lib/macro.h
+lib_libob_la_SOURCES += lib/log.c lib/log.h
+lib_libob_la_SOURCES += lib/fsops.c lib/fsops.h
+lib_libob_la_SOURCES += lib/store.c lib/store.h
+lib_libob_la_SOURCES += lib/creds.c lib/creds.h
+lib_libob_la_SOURCES += lib/errclass.h
+lib_libob_la_SOURCES += lib/backoff.c lib/backoff.h
+lib_libob_la_SOURCES += lib/tss2-pem.c lib/tss2-pem.h
+lib_libob_la_SOURCES += lib/csr.c lib/csr.h
+lib_libob_la_SOURCES += lib/x509.c lib/x509.h
+lib_libob_la_SOURCES += lib/identity.c lib/identity.h
+lib_libob_la_SOURCES += lib/fleet-proto.c lib/fleet-proto.h
+lib_libob_la_SOURCES += lib/config-file.c lib/config-file.h
+lib_libob_la_SOURCES += lib/cbor.c lib/cbor.h
+lib_libob_la_SOURCES += lib/onboard.c lib/onboard.h
+lib_libob_la_SOURCES += lib/transport.c lib/transport.h
+lib_libob_la_SOURCES += lib/ctl-proto.c lib/ctl-proto.h
 lib_libob_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libob_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)

@@ -128,3 +128,11 @@ tests_unit_test_identity_SOURCES = tests/unit/test-identity.c
 tests_unit_test_identity_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_identity_LDADD = $(UNIT_LDADD)
 endif
+
+# ---- ctl helper: the control-socket codec
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-ctl-proto
+tests_unit_test_ctl_proto_SOURCES = tests/unit/test-ctl-proto.c
+tests_unit_test_ctl_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ctl_proto_LDADD = $(UNIT_LDADD)
+endif
