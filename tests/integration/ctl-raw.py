@@ -142,6 +142,33 @@ def pipelined(path, idle, max_clients):
     print("pipelined: replies in order, split and unterminated requests handled")
 
 
+def bulk(path, idle, max_clients):
+    # replies larger than the socket buffers: the server must wait for room and go on
+    n = 12
+    s = connect(path)
+    s.sendall(request("status", pad=60000) * n)
+    buf = b""
+    for i in range(n):
+        r, buf = reply(s, buf)
+        expect_ok(r, "status")
+        assert len(r["result"]["pad"]) == 60000
+    print(f"bulk: {n} replies of 60000 bytes delivered in order")
+
+
+def active(path, idle, max_clients):
+    # a client that keeps sending requests keeps its connection past the idle time
+    idle_s = idle / 1000.0
+    s = connect(path)
+    buf = b""
+    start = time.monotonic()
+    while time.monotonic() - start < 2.5 * idle_s:
+        s.sendall(request("ping"))
+        r, buf = reply(s, buf)
+        expect_ok(r, "ping")
+        time.sleep(0.4 * idle_s)
+    print(f"active: one connection served for {time.monotonic() - start:.1f}s")
+
+
 def slow(path, idle, max_clients):
     idle_s = idle / 1000.0
     # silent client

@@ -129,7 +129,7 @@ else
 fi
 
 # ---- raw protocol scenarios
-for sc in oversized garbage pipelined many slow; do
+for sc in oversized garbage pipelined bulk many active slow; do
         expect 0 "raw: $sc" "$sc:" -- python3 "$raw" "$sock" $sc $idle $maxc
 done
 expect 0 "server still answers after the raw scenarios" '"command":"ping"' -- "$call" "$sock" ping
