@@ -16,3 +16,12 @@ noinst_LTLIBRARIES += agent/libobagent.la
 agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h lib/transport.h
 agent_libobagent_la_CFLAGS = $(AM_CFLAGS) $(PAHO_CFLAGS) $(CRYPTO_CFLAGS) -pthread
 agent_libobagent_la_LIBADD = lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) -lpthread
+
+# ---- ctl helper: the control socket. The server runs on sd-event (libsystemd); the client is
+# plain sockets + poll, for agentctl.
+agent_libobagent_la_SOURCES += agent/control-client.c agent/control-client.h
+if HAVE_SYSTEMD
+agent_libobagent_la_SOURCES += agent/control.c agent/control.h
+endif
+agent_libobagent_la_CFLAGS += $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
+agent_libobagent_la_LIBADD += $(JSONC_LIBS) $(SYSTEMD_LIBS)

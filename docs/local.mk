@@ -7,3 +7,5 @@ EXTRA_DIST += docs/configuration.md
 man_MANS += docs/man/onboard-agent.8 docs/man/agentctl.8 docs/man/onboard-agent.json.5
 EXTRA_DIST += docs/man/onboard-agent.8 docs/man/agentctl.8 docs/man/onboard-agent.json.5
 EXTRA_DIST += docs/emulator.md
+# ---- ctl helper: the control socket
+EXTRA_DIST += docs/control.md

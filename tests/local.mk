@@ -136,3 +136,29 @@ tests_unit_test_ctl_proto_SOURCES = tests/unit/test-ctl-proto.c
 tests_unit_test_ctl_proto_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ctl_proto_LDADD = $(UNIT_LDADD)
 endif
+
+# ---- ctl helper: the control socket, server and client, end to end (needs root for setpriv)
+if HAVE_SYSTEMD
+check_PROGRAMS += tests/integration/ob-ctl-server tests/integration/ob-ctl-call
+tests_integration_ob_ctl_server_SOURCES = tests/integration/ob-ctl-server.c
+tests_integration_ob_ctl_server_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_integration_ob_ctl_server_LDADD = agent/libobagent.la lib/libob.la $(SYSTEMD_LIBS) $(JSONC_LIBS)
+tests_integration_ob_ctl_call_SOURCES = tests/integration/ob-ctl-call.c
+tests_integration_ob_ctl_call_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_integration_ob_ctl_call_LDADD = agent/libobagent.la lib/libob.la $(JSONC_LIBS)
+TESTS += tests/integration/test-control.sh
+endif
+EXTRA_DIST += tests/integration/test-control.sh tests/integration/ctl-raw.py
+# fuzz target source and seeds for the control-socket codec (built by the fuzz target)
+EXTRA_DIST += tests/fuzz/fuzz-ctl-proto.c \
+	tests/fuzz/corpus/ctl/bad-utf8 \
+	tests/fuzz/corpus/ctl/reply-bad-result \
+	tests/fuzz/corpus/ctl/reply-error \
+	tests/fuzz/corpus/ctl/reply-error-nomsg \
+	tests/fuzz/corpus/ctl/reply-ok \
+	tests/fuzz/corpus/ctl/req-extra-key \
+	tests/fuzz/corpus/ctl/req-nul-escape \
+	tests/fuzz/corpus/ctl/req-provision \
+	tests/fuzz/corpus/ctl/req-rotate-args \
+	tests/fuzz/corpus/ctl/req-status \
+	tests/fuzz/corpus/ctl/req-unknown
