@@ -1,19 +1,24 @@
 # agent/: the daemon (onboard-agent) and the operator CLI (agentctl).
 
 # ---- config helper: the daemon's main and the operator CLI
+# The daemon needs sd-event (libsystemd); a --without-systemd build has no daemon yet.
+if HAVE_SYSTEMD
 sbin_PROGRAMS += onboard-agent
-onboard_agent_SOURCES = agent/onboard-agent.c
-onboard_agent_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
-onboard_agent_LDADD = lib/libob.la $(JSONC_LIBS)
+onboard_agent_SOURCES = agent/onboard-agent.c agent/daemon.c agent/daemon.h \
+	agent/journal.c agent/journal.h
+onboard_agent_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) $(SYSTEMD_CFLAGS)
+onboard_agent_LDADD = agent/libobagent.la tpm/libobtpm.la lib/libob.la $(JSONC_LIBS) \
+	$(CRYPTO_LIBS) $(SYSTEMD_LIBS) $(TSS2_LIBS)
+endif
 
 bin_PROGRAMS += agentctl
 agentctl_SOURCES = agent/agentctl.c
-agentctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
-agentctl_LDADD = lib/libob.la $(JSONC_LIBS)
+agentctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
+agentctl_LDADD = agent/libobagent.la lib/libob.la $(JSONC_LIBS) $(CRYPTO_LIBS)
 
 # The MQTT transport (Paho MQTTAsync): the only code that includes Paho.
 noinst_LTLIBRARIES += agent/libobagent.la
-agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h lib/transport.h
+agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h
 agent_libobagent_la_CFLAGS = $(AM_CFLAGS) $(PAHO_CFLAGS) $(CRYPTO_CFLAGS) -pthread
 agent_libobagent_la_LIBADD = lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) -lpthread
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * onboard-agent: the daemon. For now it parses its command line and loads and validates the
- * configuration; the event loop (sd-event, control socket, onboarding) grows here.
+ * onboard-agent: the daemon's main. It parses the command line, loads and validates the
+ * configuration and hands over to the event loop (agent/daemon.c).
  *
  * Exit codes: 0 ok, 1 failure, 64 usage error (EX_USAGE), 78 invalid configuration (EX_CONFIG,
  * listed in the unit's RestartPreventExitStatus so systemd does not restart-loop).
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config-file.h"
+#include "daemon.h"
 #include "log.h"
 #include "macro.h"
 
@@ -146,6 +147,5 @@ int main(int argc, char *argv[])
 
         ob_log_info("onboard-agent %s: configuration loaded from %s (method %s)", PACKAGE_VERSION,
                     arg_config, ob_provisioning_method_to_string(config->provisioning.method));
-        ob_log_notice("The event loop is not built yet: nothing to do, exiting.");
-        return EXIT_SUCCESS;
+        return ob_daemon_run(arg_config, TAKE_PTR(config));
 }

@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's event loop (STYLE.md §9): sd-event with
+ *   - the transport's event fd (Paho's callbacks, queued by agent/transport-paho.c),
+ *   - one timer for the state machine's next deadline (retry, step timeout, clock check),
+ *   - a poll timer for the trusted-user drop directory while a claim is awaited,
+ *   - the control socket (agent/control.c), SIGTERM/SIGINT/SIGHUP, the systemd watchdog.
+ * Idle (onboarded) means: no MQTT client, no timer but the watchdog.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "control.h"
+#include "ctl-proto.h"
+#include "daemon.h"
+#include "identity.h"
+#include "journal.h"
+#include "key-provider.h"
+#include "log.h"
+#include "onboard.h"
+#include "store.h"
+#include "transport-paho.h"
+#ifdef HAVE_TPM
+#include "tpm-key.h"
+#endif
+
+OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+
+#define CLAIM_POLL_USEC (2 * 1000 * 1000ULL)
+#define MAX_CLAIM_FILE  (64 * 1024)
+
+typedef struct Daemon {
+        sd_event *event;
+        const char *config_path;
+        ObConfig *config;
+        ObKeyProvider *keys;
+        ObTransport transport;
+        ObStore *store;
+        ObOnboard *ob;
+        ObControlServer *control;
+        sd_event_source *transport_src, *timer_src, *claim_src;
+        uint64_t seed;
+        ObRandom random;
+        char *serial, *serial_source, *machine_id;
+        char hardware_token[65];
+        bool have_token;
+        bool reload_pending;
+} Daemon;
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t random_next(void *userdata)
+{
+        uint64_t v;
+
+        if (RAND_bytes((unsigned char *)&v, sizeof(v)) == 1)
+                return v;
+        return ob_random_splitmix64(userdata); /* never expected; still random enough */
+}
+
+/* ------------------------------------------------------------------ status text */
+
+static void update_status(Daemon *d)
+{
+        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(d->ob, now_ms());
+        json_object *v, *e;
+        char text[400], day[32];
+        const char *state = "?";
+
+        if (!st)
+                return;
+        if (json_object_object_get_ex(st, "state", &v))
+                state = json_object_get_string(v);
+        if (ob_onboard_stage(d->ob) == OB_STAGE_ONBOARDED) {
+                const char *thing = json_object_object_get_ex(st, "thing_name", &v) && v
+                                            ? json_object_get_string(v)
+                                            : d->serial;
+                day[0] = 0;
+                if (json_object_object_get_ex(st, "certificate_not_after", &v) && v)
+                        snprintf(day, sizeof(day), "%.10s", json_object_get_string(v));
+                snprintf(text, sizeof(text), "onboarded as %s, cert expires %s", thing, day);
+        } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_RETRY &&
+                   json_object_object_get_ex(st, "last_error", &e) && e &&
+                   json_object_object_get_ex(e, "code", &v)) {
+                int64_t secs = (ob_onboard_deadline(d->ob) - now_ms() + 999) / 1000;
+                snprintf(text, sizeof(text), "%s: %s, retry in %llds", state,
+                         json_object_get_string(v), (long long)(secs > 0 ? secs : 0));
+        } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_CLAIM) {
+                snprintf(text, sizeof(text), "waiting for claim");
+        } else {
+                snprintf(text, sizeof(text), "%s", state);
+                for (char *p = text; *p; p++)
+                        if (*p == '-')
+                                *p = ' ';
+        }
+        (void)sd_notifyf(false, "STATUS=%s", text);
+}
+
+/* ------------------------------------------------------------------ state machine hookup */
+
+static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
+{
+        Daemon *d = userdata;
+        const char *fields[3] = {NULL};
+        char f1[96];
+
+        (void)ob;
+        snprintf(f1, sizeof(f1), "OB_STATE=%s",
+                 ob_onboard_activity_to_string(ob_onboard_activity(d->ob)));
+        fields[0] = f1;
+        switch (c->kind) {
+        case OB_CHANGE_ACTIVITY:
+                ob_log_full(OB_LOG_INFO, 0, NULL, fields, "onboarding: %s", c->text);
+                update_status(d);
+                break;
+        case OB_CHANGE_STAGE: {
+                const char *crash = getenv("OB_TEST_CRASH_AFTER_STAGE");
+
+                ob_log_full(OB_LOG_INFO, 0, NULL, fields, "onboarding: %s (saved)", c->text);
+                /* fault injection for the crash tests (docs/testing.md): die like kill -9 */
+                if (crash && strcmp(crash, ob_onboard_stage_to_string(ob_onboard_stage(ob))) == 0)
+                        (void)raise(SIGKILL);
+                break;
+        }
+        case OB_CHANGE_ERROR: {
+                _cleanup_(json_object_putp) json_object *st = ob_onboard_status(d->ob, now_ms());
+                json_object *e, *cls;
+                bool refused = st && json_object_object_get_ex(st, "last_error", &e) && e &&
+                               json_object_object_get_ex(e, "class", &cls) && cls &&
+                               strcmp(json_object_get_string(cls), "refused") == 0;
+
+                ob_log_full(OB_LOG_WARNING, 0, refused ? OB_MESSAGE_CREDENTIALS_REFUSED : NULL,
+                            fields, "onboarding: %s", c->text);
+                update_status(d);
+                break;
+        }
+        case OB_CHANGE_ONBOARDED:
+                ob_log_full(OB_LOG_NOTICE, 0, OB_MESSAGE_ONBOARDED, fields, "%s", c->text);
+                update_status(d);
+                break;
+        case OB_CHANGE_NOTICE:
+                ob_log_full(strstr(c->text, "wall clock") ? OB_LOG_WARNING : OB_LOG_NOTICE, 0,
+                            strstr(c->text, "wall clock") ? OB_MESSAGE_CLOCK_NOT_SET : NULL, fields,
+                            "onboarding: %s", c->text);
+                break;
+        }
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* After every call into the machine: arm the deadline timer and the claim poll. */
+static void rearm(Daemon *d)
+{
+        int64_t deadline = ob_onboard_deadline(d->ob), now = now_ms();
+        uint64_t t;
+        int r;
+
+        if (deadline < 0) {
+                (void)sd_event_source_set_enabled(d->timer_src, SD_EVENT_OFF);
+        } else {
+                (void)sd_event_now(d->event, CLOCK_BOOTTIME, &t);
+                t += deadline > now ? (uint64_t)(deadline - now) * 1000 : 0;
+                r = sd_event_source_set_time(d->timer_src, t);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(d->timer_src, SD_EVENT_ONESHOT);
+                if (r < 0)
+                        ob_log_error_errno(r, "Failed to arm the onboarding timer");
+        }
+
+        if (d->claim_src)
+                (void)sd_event_source_set_enabled(
+                        d->claim_src, ob_onboard_activity(d->ob) == OB_ACT_WAIT_CLAIM &&
+                                                      d->config->provisioning.claim_drop_dir
+                                              ? SD_EVENT_ON
+                                              : SD_EVENT_OFF);
+}
+
+static int on_transport(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Daemon *d = userdata;
+        ObTransportEvent ev = {0};
+
+        (void)s;
+        (void)fd;
+        (void)revents;
+        while (d->transport.ops->next_event(d->transport.impl, &ev) == 0) {
+                (void)ob_onboard_handle_event(d->ob, &ev, now_ms());
+                ob_transport_event_clear(&ev);
+        }
+        rearm(d);
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Daemon *d = userdata;
+
+        (void)s;
+        (void)usec;
+        (void)ob_onboard_tick(d->ob, now_ms());
+        rearm(d);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ trusted user: claims */
+
+static int read_small_file(const char *path, char **ret)
+{
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        ssize_t n;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(MAX_CLAIM_FILE + 1);
+        if (!buf)
+                return -ENOMEM;
+        n = read(fd, buf, MAX_CLAIM_FILE + 1);
+        if (n < 0)
+                return -errno;
+        if (n > MAX_CLAIM_FILE)
+                return -EFBIG;
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Daemon *d = userdata;
+        const char *dir = d->config->provisioning.claim_drop_dir;
+        _cleanup_free_ char *crt_path = NULL, *key_path = NULL, *crt = NULL, *key = NULL;
+        char err[256] = "";
+        int r;
+
+        (void)sd_event_source_set_time_relative(s, CLAIM_POLL_USEC);
+        (void)usec;
+        if (!dir || ob_onboard_activity(d->ob) != OB_ACT_WAIT_CLAIM)
+                return 0;
+        if (asprintf(&crt_path, "%s/claim.crt", dir) < 0 ||
+            asprintf(&key_path, "%s/claim.key", dir) < 0)
+                return 0;
+        if (access(crt_path, F_OK) < 0 || access(key_path, F_OK) < 0)
+                return 0;
+        r = read_small_file(crt_path, &crt);
+        if (r >= 0)
+                r = read_small_file(key_path, &key);
+        /* the drop directory is a hand-over: whatever happens, the files do not stay */
+        (void)unlink(key_path);
+        (void)unlink(crt_path);
+        if (r < 0) {
+                ob_log_warning_errno(r, "Cannot read the claim dropped in %s", dir);
+                goto out;
+        }
+        r = ob_onboard_provide_claim(d->ob, crt, key, now_ms(), err, sizeof(err));
+        if (r < 0)
+                ob_log_warning("Claim dropped in %s refused: %s", dir, err);
+        else
+                ob_log_notice("Claim taken from %s", dir);
+out:
+        if (key)
+                ob_explicit_bzero(key, strlen(key));
+        rearm(d);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ control socket */
+
+static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObControlPeer *peer,
+                           void *userdata, json_object **ret_result, char *code, size_t code_size,
+                           char *message, size_t message_size)
+{
+        Daemon *d = userdata;
+        int r;
+
+        (void)peer;
+        if (strcmp(cmd->name, "status") == 0) {
+                *ret_result = ob_onboard_status(d->ob, now_ms());
+                if (*ret_result && d->serial_source)
+                        json_object_object_add(*ret_result, "serial_source",
+                                               json_object_new_string(d->serial_source));
+                return *ret_result ? 0 : -ENOMEM;
+        }
+        if (strcmp(cmd->name, "ping") == 0) {
+                *ret_result = json_object_new_object();
+                json_object_object_add(*ret_result, "version",
+                                       json_object_new_string(PACKAGE_VERSION));
+                return 0;
+        }
+        if (strcmp(cmd->name, "provision") == 0) {
+                json_object *c = NULL, *k = NULL;
+                char err[256] = "";
+
+                if (!args || !json_object_object_get_ex(args, "claim_cert", &c) ||
+                    !json_object_object_get_ex(args, "claim_key", &k) ||
+                    !json_object_is_type(c, json_type_string) ||
+                    !json_object_is_type(k, json_type_string)) {
+                        snprintf(code, code_size, "bad-request");
+                        snprintf(message, message_size,
+                                 "provision needs string arguments claim_cert and claim_key");
+                        return -EINVAL;
+                }
+                r = ob_onboard_provide_claim(d->ob, json_object_get_string(c),
+                                             json_object_get_string(k), now_ms(), err, sizeof(err));
+                rearm(d);
+                if (r < 0) {
+                        snprintf(code, code_size, "%s",
+                                 r == -EKEYEXPIRED  ? "claim-expired"
+                                 : r == -EALREADY   ? "not-waiting-for-claim"
+                                 : r == -EOPNOTSUPP ? "wrong-method"
+                                                    : "claim-refused");
+                        snprintf(message, message_size, "%s", err);
+                        return r;
+                }
+                *ret_result = ob_onboard_status(d->ob, now_ms());
+                return 0;
+        }
+        snprintf(code, code_size, "not-supported");
+        snprintf(message, message_size, "%s is not implemented by this daemon yet", cmd->name);
+        return -EOPNOTSUPP;
+}
+
+/* ------------------------------------------------------------------ signals */
+
+static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Daemon *d = userdata;
+
+        (void)s;
+        ob_log_info("Received %s, stopping (state is saved: onboarding resumes at the next start)",
+                    strsignal((int)si->ssi_signo));
+        (void)sd_notify(false, "STOPPING=1");
+        return sd_event_exit(d->event, 0);
+}
+
+static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Daemon *d = userdata;
+
+        (void)s;
+        (void)si;
+        d->reload_pending = true;
+        return sd_event_exit(d->event, 0);
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static int setup_keys(Daemon *d)
+{
+        const ObConfig *c = d->config;
+        int r;
+
+        if (c->key.backend == OB_KEY_BACKEND_SOFTWARE)
+                return ob_key_provider_software_new(&d->keys);
+#ifdef HAVE_TPM
+        {
+                ObTpmOptions o = {
+                        .tcti = c->tpm.tcti,
+                        .srk_handle = c->tpm.srk_handle,
+                        .owner_auth_file = c->tpm.owner_auth_file,
+                };
+                char err[256] = "";
+                ObTpm *t = NULL;
+                bool created = false;
+
+                r = ob_tpm_open(&o, &t, err, sizeof(err));
+                if (r < 0)
+                        return ob_log_error_errno(r, "Cannot open the TPM (%s): %s", o.tcti, err);
+                r = ob_tpm_ensure_srk(t, &created);
+                if (r < 0) {
+                        ob_log_error("Storage root key at 0x%08x: %s", o.srk_handle,
+                                     ob_tpm_last_error(t));
+                        ob_tpm_close(t);
+                        return r;
+                }
+                if (created)
+                        ob_log_notice("Created the storage root key at 0x%08x", o.srk_handle);
+                r = ob_tpm_hardware_token(t, d->hardware_token);
+                if (r >= 0)
+                        d->have_token = true;
+                else
+                        ob_log_warning("No hardware token from the endorsement key: %s",
+                                       ob_tpm_last_error(t));
+                r = ob_key_provider_tpm_new(t, &d->keys);
+                if (r < 0) {
+                        ob_tpm_close(t);
+                        return r;
+                }
+                return 0;
+        }
+#else
+        ob_log_error("key.backend is tpm but this build has no TPM support (--without-tpm)");
+        return -EOPNOTSUPP;
+#endif
+}
+
+static int setup_identity(Daemon *d)
+{
+        char err[512] = "";
+        int r;
+
+        r = ob_identity_serial((const char *const *)d->config->identity.serial_sources, NULL,
+                               &d->serial, &d->serial_source, err, sizeof(err));
+        if (r < 0)
+                return ob_log_error_errno(r, "No serial number: %s", err);
+        (void)ob_identity_machine_id(NULL, &d->machine_id);
+        ob_log_info("Serial number %s (from %s)", d->serial, d->serial_source);
+        return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = '/';
+                }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int setup_machine(Daemon *d)
+{
+        ObStoreLoadInfo info = {0};
+        char err[256] = "";
+        int r;
+
+        r = mkdir_p(d->config->paths.state_dir, 0700);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot create %s", d->config->paths.state_dir);
+        r = ob_store_open(d->config->paths.state_dir, "state.json", NULL, &d->store);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot open the state in %s",
+                                          d->config->paths.state_dir);
+
+        ObOnboardDeps deps = {
+                .config = d->config,
+                .keys = d->keys,
+                .transport = &d->transport,
+                .store = d->store,
+                .random = &d->random,
+                .serial = d->serial,
+                .machine_id = d->machine_id,
+                .hardware_token = d->have_token ? d->hardware_token : NULL,
+                .build_epoch_ms = (int64_t)OB_BUILD_EPOCH * 1000,
+                .changed = on_change,
+                .userdata = d,
+        };
+        r = ob_onboard_new(&deps, &d->ob);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot set up onboarding");
+        r = ob_onboard_load(d->ob, &info, err, sizeof(err));
+        if (r < 0) {
+                ob_log_error("%s/state.json: %s. Refusing to start so that nothing is "
+                             "overwritten; see docs/state.md (recovery)",
+                             d->config->paths.state_dir, err);
+                return r;
+        }
+        if (info.source == OB_STORE_SOURCE_PREV)
+                ob_log_warning("%s/state.json was damaged (%s): using the previous copy "
+                               "(generation %llu)",
+                               d->config->paths.state_dir, info.main_reason,
+                               (unsigned long long)info.generation);
+        return 0;
+}
+
+static int setup_loop(Daemon *d)
+{
+        _cleanup_free_ char *sock = NULL;
+        gid_t group = (gid_t)-1;
+        sigset_t ss;
+        int r;
+
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot create the event loop");
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        r = sd_event_add_signal(d->event, NULL, SIGTERM, on_term, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGINT, on_term, d);
+        if (r >= 0)
+                r = sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
+        if (r >= 0)
+                r = sd_event_set_watchdog(d->event, true);
+        if (r >= 0)
+                r = sd_event_add_io(d->event, &d->transport_src,
+                                    d->transport.ops->event_fd(d->transport.impl), EPOLLIN,
+                                    on_transport, d);
+        if (r >= 0)
+                r = sd_event_add_time(d->event, &d->timer_src, CLOCK_BOOTTIME, UINT64_MAX, 0,
+                                      on_timer, d);
+        if (r >= 0 && d->config->provisioning.claim_drop_dir)
+                r = sd_event_add_time_relative(d->event, &d->claim_src, CLOCK_BOOTTIME,
+                                               CLAIM_POLL_USEC, 0, on_claim_poll, d);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot set up the event loop");
+        if (d->claim_src)
+                (void)sd_event_source_set_enabled(d->claim_src, SD_EVENT_ON);
+
+        if (d->config->control.group) {
+                struct group *g = getgrnam(d->config->control.group);
+                if (g)
+                        group = g->gr_gid;
+                else
+                        ob_log_warning("control.group %s does not exist: only root may use "
+                                       "agentctl",
+                                       d->config->control.group);
+        }
+        r = mkdir_p(d->config->paths.runtime_dir, 0755);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot create %s", d->config->paths.runtime_dir);
+        if (asprintf(&sock, "%s/control.sock", d->config->paths.runtime_dir) < 0)
+                return -ENOMEM;
+        r = ob_control_server_new(d->event, sock, group, control_handler, d, &d->control);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot listen on %s", sock);
+        return 0;
+}
+
+static void daemon_done(Daemon *d)
+{
+        d->ob = ob_onboard_free(d->ob); /* disconnects; a temporary claim stays for a restart */
+        d->control = ob_control_server_free(d->control);
+        d->transport_src = sd_event_source_unref(d->transport_src);
+        d->timer_src = sd_event_source_unref(d->timer_src);
+        d->claim_src = sd_event_source_unref(d->claim_src);
+        d->event = sd_event_unref(d->event);
+        d->store = ob_store_free(d->store);
+        if (d->transport.ops)
+                ob_transport_free(&d->transport);
+        d->keys = ob_key_provider_free(d->keys);
+        free(d->serial);
+        free(d->serial_source);
+        free(d->machine_id);
+        d->serial = d->serial_source = d->machine_id = NULL;
+}
+
+/* Reload: re-read and validate the configuration; a broken one is refused and the old one kept. */
+static void reload(Daemon *d)
+{
+        ObConfigDiags diags = {0};
+        ObConfig *c = NULL;
+        int r;
+
+        (void)sd_notify(false, "RELOADING=1");
+        r = ob_config_load(d->config_path, NULL, &c, &diags);
+        for (size_t i = 0; i < diags.n; i++) {
+                _cleanup_free_ char *line = NULL;
+                if (ob_config_diag_format(&diags.items[i], &line) >= 0)
+                        ob_log_warning("%s", line);
+        }
+        ob_config_diags_clear(&diags);
+        if (r < 0) {
+                ob_log_error("Reload: %s is invalid, keeping the running configuration",
+                             d->config_path);
+                return;
+        }
+        ob_config_free(d->config);
+        d->config = c;
+        ob_log_notice("Reloaded the configuration from %s", d->config_path);
+}
+
+int ob_daemon_run(const char *config_path, ObConfig *config)
+{
+        Daemon d = {.config_path = config_path, .config = config};
+        int r, ret = OB_EXIT_FAILURE;
+
+        (void)ob_journal_setup();
+        d.seed = (uint64_t)now_ms() ^ (uint64_t)getpid() << 32;
+        d.random = (ObRandom){.next = random_next, .userdata = &d.seed};
+
+        for (;;) {
+                d.reload_pending = false;
+                r = setup_identity(&d);
+                if (r >= 0)
+                        r = setup_keys(&d);
+                if (r >= 0)
+                        r = ob_transport_paho_new(&d.transport);
+                if (r >= 0)
+                        r = setup_machine(&d);
+                if (r >= 0)
+                        r = setup_loop(&d);
+                if (r < 0)
+                        break;
+
+                (void)sd_notify(false, "READY=1");
+                ob_log_info("onboard-agent %s ready (method %s, state %s)", PACKAGE_VERSION,
+                            ob_provisioning_method_to_string(d.config->provisioning.method),
+                            ob_onboard_stage_to_string(ob_onboard_stage(d.ob)));
+                (void)ob_onboard_start(d.ob, now_ms());
+                update_status(&d);
+                rearm(&d);
+
+                r = sd_event_loop(d.event);
+                if (r < 0) {
+                        ob_log_error_errno(r, "Event loop failed");
+                        break;
+                }
+                if (!d.reload_pending) {
+                        ret = 0;
+                        break;
+                }
+                /* Reload: tear down (the state is saved at every step) and start again with
+                 * the new configuration; an interrupted step resumes from the saved stage. */
+                daemon_done(&d);
+                reload(&d);
+        }
+        daemon_done(&d);
+        ob_config_free(d.config);
+        return ret;
+}

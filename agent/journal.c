@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <systemd/sd-journal.h>
+
+#include "journal.h"
+#include "log.h"
+
+#define MAX_FIELDS 16
+
+static void sink_journal(ObLogLevel level, const char *message_id, const char *const *fields,
+                         const char *message, void *userdata)
+{
+        char prio[16], mid[48], msg[2100];
+        struct iovec iov[MAX_FIELDS + 4];
+        size_t n = 0;
+
+        snprintf(msg, sizeof(msg), "MESSAGE=%s", message);
+        iov[n++] = (struct iovec){msg, strlen(msg)};
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", (int)level);
+        iov[n++] = (struct iovec){prio, strlen(prio)};
+        if (message_id) {
+                snprintf(mid, sizeof(mid), "MESSAGE_ID=%s", message_id);
+                iov[n++] = (struct iovec){mid, strlen(mid)};
+        }
+        for (size_t i = 0; fields && fields[i] && i < MAX_FIELDS; i++)
+                iov[n++] = (struct iovec){(void *)fields[i], strlen(fields[i])};
+        if (sd_journal_sendv(iov, (int)n) < 0)
+                ob_log_sink_stderr(level, message_id, fields, message, userdata);
+}
+
+/* JOURNAL_STREAM is "DEVICE:INODE" of the stream systemd connected to stderr. */
+static bool stderr_is_journal(void)
+{
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+                return false;
+        return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+bool ob_journal_setup(void)
+{
+        if (!stderr_is_journal())
+                return false;
+        ob_log_set_sink(sink_journal, NULL);
+        return true;
+}
