@@ -18,8 +18,11 @@
 #include <unistd.h>
 
 #include "config-file.h"
+#include "control-client.h"
 #include "log.h"
 #include "macro.h"
+#include "onboard.h"
+#include "store.h"
 
 #define EXIT_USAGE  64
 #define EXIT_NOPERM 77
@@ -42,9 +45,15 @@ static int cmd_help(int argc, char *argv[]);
 static int cmd_config_check(int argc, char *argv[]);
 static int cmd_config_show(int argc, char *argv[]);
 static int cmd_config_keys(int argc, char *argv[]);
+static int cmd_status(int argc, char *argv[]);
+static int cmd_provision(int argc, char *argv[]);
 
 static const Command commands[] = {
         {"help", "", cmd_help, "Show this help", false},
+        {"status", "[--json]", cmd_status,
+         "Onboarding state, identity, certificate validity, last error and next retry", false},
+        {"provision", "--claim-cert FILE --claim-key FILE", cmd_provision,
+         "Hand a trusted user's temporary claim to the agent (fleet-trusted-user)", true},
         {"config check", "[--json]", cmd_config_check,
          "Validate the configuration; exit 0 (valid) or 78 (invalid)", false},
         {"config show", "[--json]", cmd_config_show,
@@ -252,6 +261,249 @@ static int cmd_config_keys(int argc, char *argv[])
                 print_json(a);
                 json_object_put(a);
         }
+        return 0;
+}
+
+/* ------------------------------------------------------------------ talking to the daemon */
+
+#define CALL_TIMEOUT_MS 10000
+#define MAX_PEM_FILE    (64 * 1024)
+
+static char *socket_path(const ObConfig *c)
+{
+        char *p = NULL;
+
+        if (asprintf(&p, "%s/control.sock", c->paths.runtime_dir) < 0)
+                return NULL;
+        return p;
+}
+
+/* Load the configuration for a command that needs it; prints why not. 0 or an exit code. */
+static int load_or_complain(ObConfig **ret)
+{
+        ObConfigDiags d = {0};
+        int r;
+
+        r = load(ret, &d);
+        if (r < 0)
+                (void)ob_config_diags_print(&d, stderr);
+        ob_config_diags_clear(&d);
+        if (r == -ENOMEM)
+                return EXIT_FAILURE;
+        if (r < 0) {
+                fprintf(stderr,
+                        "agentctl: %s: invalid configuration, run 'agentctl config check'\n",
+                        arg_config);
+                return EXIT_CONFIG;
+        }
+        return 0;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+        json_object *v;
+
+        if (o && json_object_object_get_ex(o, key, &v) && v)
+                return json_object_get_string(v);
+        return NULL;
+}
+
+/* The string at key, or def when absent or null. */
+static const char *jstr_or(json_object *o, const char *key, const char *def)
+{
+        const char *s = jstr(o, key);
+
+        return s ? s : def;
+}
+
+static void print_status_human(json_object *st, const char *source)
+{
+        json_object *e = NULL;
+        const char *nb = jstr(st, "certificate_not_before"),
+                   *na = jstr(st, "certificate_not_after");
+
+        printf("State:        %s\n", jstr_or(st, "state", "?"));
+        printf("Stage:        %s\n", jstr_or(st, "stage", "?"));
+        printf("Method:       %s\n", jstr_or(st, "method", "-"));
+        if (jstr(st, "serial") && jstr(st, "serial_source"))
+                printf("Serial:       %s (from %s)\n", jstr_or(st, "serial", ""),
+                       jstr_or(st, "serial_source", ""));
+        else if (jstr(st, "serial"))
+                printf("Serial:       %s\n", jstr_or(st, "serial", ""));
+        printf("Thing:        %s\n", jstr_or(st, "thing_name", "-"));
+        printf("Certificate:  %s\n", jstr_or(st, "certificate_id", "-"));
+        if (nb && na)
+                printf("Valid:        %s .. %s\n", nb, na);
+        if (json_object_object_get_ex(st, "last_error", &e) && e)
+                printf("Last error:   %s (%s) at %s: %s\n", jstr_or(e, "code", "?"),
+                       jstr_or(e, "class", "local"), jstr_or(e, "time", "?"),
+                       jstr_or(e, "text", ""));
+        if (jstr(st, "next_retry"))
+                printf("Next retry:   %s (attempt %s)\n", jstr(st, "next_retry"),
+                       jstr_or(st, "attempts", "?"));
+        printf("Daemon:       %s\n", source);
+}
+
+static int cmd_status(int argc, char *argv[])
+{
+        _cleanup_config_ ObConfig *c = NULL;
+        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL;
+        json_object *st = NULL, *state = NULL;
+        char source[512];
+        int r;
+
+        if (parse_command_options("status", argc, argv) < 0)
+                return EXIT_USAGE;
+        r = load_or_complain(&c);
+        if (r != 0)
+                return r;
+        sock = socket_path(c);
+        if (!sock)
+                return EXIT_FAILURE;
+
+        r = ob_control_call(sock, "status", NULL, CALL_TIMEOUT_MS, &st, &code, &msg);
+        if (r == -EREMOTEIO) {
+                fprintf(stderr, "agentctl: status: %s: %s\n", code, msg);
+                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        if (r == -EACCES) {
+                fprintf(stderr, "agentctl: %s: permission denied (root or group %s only)\n", sock,
+                        c->control.group ? c->control.group : "-");
+                return EXIT_NOPERM;
+        }
+        if (r >= 0) {
+                snprintf(source, sizeof(source), "running");
+        } else if (r == -ENOENT || r == -ECONNREFUSED) {
+                /* the daemon is not running: the state file still says where things are */
+                _cleanup_(ob_store_freep) ObStore *store = NULL;
+
+                r = ob_store_open(c->paths.state_dir, "state.json", NULL, &store);
+                if (r >= 0)
+                        r = ob_store_load(store, &state, NULL);
+                if (r == -ENOENT) {
+                        state = NULL; /* a fresh device */
+                } else if (r == -EACCES) {
+                        fprintf(stderr,
+                                "agentctl: the daemon is not running and %s/state.json is not "
+                                "readable by this user\n",
+                                c->paths.state_dir);
+                        return EXIT_NOPERM;
+                } else if (r < 0) {
+                        fprintf(stderr,
+                                "agentctl: the daemon is not running and %s/state.json "
+                                "cannot be read: %s\n",
+                                c->paths.state_dir, strerror(-r));
+                        return EXIT_FAILURE;
+                }
+                st = ob_onboard_status_from_state(state);
+                json_object_put(state);
+                if (!st)
+                        return EXIT_FAILURE;
+                snprintf(source, sizeof(source), "not running (read from %s/state.json)",
+                         c->paths.state_dir);
+        } else {
+                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
+                        strerror(-r));
+                return EXIT_FAILURE;
+        }
+
+        if (arg_json)
+                print_json(st);
+        else
+                print_status_human(st, source);
+        json_object_put(st);
+        return 0;
+}
+
+static int read_pem_file(const char *what, const char *path, char **ret)
+{
+        _cleanup_free_ char *buf = malloc(MAX_PEM_FILE + 1);
+        FILE *f;
+        size_t n;
+
+        if (!buf)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        if (!f) {
+                fprintf(stderr, "agentctl: provision: %s %s: %s\n", what, path, strerror(errno));
+                return -errno;
+        }
+        n = fread(buf, 1, MAX_PEM_FILE + 1, f);
+        fclose(f);
+        if (n > MAX_PEM_FILE) {
+                fprintf(stderr, "agentctl: provision: %s %s is larger than %d bytes\n", what, path,
+                        MAX_PEM_FILE);
+                return -EFBIG;
+        }
+        buf[n] = 0;
+        if (!strstr(buf, "-----BEGIN ")) {
+                fprintf(stderr, "agentctl: provision: %s %s is not a PEM file\n", what, path);
+                return -EBADMSG;
+        }
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int cmd_provision(int argc, char *argv[])
+{
+        static const struct option options[] = {
+                {"claim-cert", required_argument, NULL, 'C'},
+                {"claim-key", required_argument, NULL, 'K'},
+                {"json", no_argument, NULL, 'j'},
+                {},
+        };
+        _cleanup_config_ ObConfig *c = NULL;
+        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL, *crt = NULL, *key = NULL;
+        const char *crt_path = NULL, *key_path = NULL;
+        json_object *args, *st = NULL;
+        int opt, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+                if (opt == 'C')
+                        crt_path = optarg;
+                else if (opt == 'K')
+                        key_path = optarg;
+                else if (opt == 'j')
+                        arg_json = true;
+                else
+                        return usage_error("provision: unknown option or missing argument '%s'",
+                                           argv[optind - 1]);
+        }
+        if (optind < argc)
+                return usage_error("provision: unexpected argument '%s'", argv[optind]);
+        if (!crt_path || !key_path)
+                return usage_error("provision needs --claim-cert FILE and --claim-key FILE");
+        r = load_or_complain(&c);
+        if (r != 0)
+                return r;
+        if (read_pem_file("claim certificate", crt_path, &crt) < 0 ||
+            read_pem_file("claim key", key_path, &key) < 0)
+                return EXIT_FAILURE;
+        sock = socket_path(c);
+        args = json_object_new_object();
+        if (!sock || !args)
+                return EXIT_FAILURE;
+        json_object_object_add(args, "claim_cert", json_object_new_string(crt));
+        json_object_object_add(args, "claim_key", json_object_new_string(key));
+        ob_explicit_bzero(key, strlen(key));
+        r = ob_control_call(sock, "provision", args, CALL_TIMEOUT_MS, &st, &code, &msg);
+        json_object_put(args); /* json-c copied the key: the request buffer is gone with it */
+        if (r == -EREMOTEIO) {
+                fprintf(stderr, "agentctl: provision refused: %s: %s\n", code, msg);
+                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        if (r < 0) {
+                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
+                        strerror(-r));
+                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        if (arg_json)
+                print_json(st);
+        else
+                printf("Claim accepted: %s\n", jstr_or(st, "state", "?"));
+        json_object_put(st);
         return 0;
 }
 
