@@ -1111,6 +1111,16 @@ static void rejected(ObOnboard *ob, const char *what, const ObTransportEvent *ev
                 return;
         }
         snprintf(code, sizeof(code), "rejected-%d", e.status_code);
+        if (ob->act == OB_ACT_REGISTER &&
+            strcmp(e.error_code, "InvalidCertificateOwnershipToken") == 0) {
+                /* the cloud says the token is gone (expired, or it counts differently than we
+                 * do): the certificate can never be registered, start again from the CSR */
+                discard_pending_cert(ob);
+                if (set_stage(ob,
+                              ob->c->provisioning.create_keys ? OB_STAGE_NEW : OB_STAGE_KEY_READY,
+                              now) < 0)
+                        return;
+        }
         fail(ob, e.err_class, code, now, "%s rejected: %d %s: %s", what, e.status_code,
              e.error_code, e.error_message);
 }
@@ -1350,10 +1360,15 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         return send_request(ob, now_ms);
                 break;
         case OB_TEV_SUBSCRIBE_FAILED:
-                if (ob->act == OB_ACT_SUBSCRIBE)
-                        fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
-                             "subscription refused (does the claim policy allow it?): %s",
-                             ev->detail);
+                if (ob->act != OB_ACT_SUBSCRIBE)
+                        break;
+                for (i = 0; i < N_TOPICS; i++)
+                        if (ob->sub_tokens[i] == ev->token)
+                                break;
+                fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
+                     "subscription to %s refused: the claim policy does not allow it, or "
+                     "provisioning.template is wrong",
+                     i < N_TOPICS ? ob->topics[i] : "a reply topic");
                 break;
         case OB_TEV_PUBLISHED:
                 break;

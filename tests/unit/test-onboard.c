@@ -55,6 +55,7 @@ typedef struct Cloud {
         char last_client_id[128];
         char last_cert_file[512];
         char last_provider[16];
+        int64_t token_life_ms; /* 0: one hour */
         bool dead; /* the agent was killed: whatever it still tries does not reach the cloud */
         /* misbehaviour, consumed as used */
         int fail_connects; /* this many connects fail with fail_class */
@@ -190,7 +191,8 @@ static void reply_cert(Cloud *c, const char *base, EVP_PKEY *pub, const char *pr
         pem = pem_of(x);
         fingerprint(x, fp);
         snprintf(tok, sizeof(tok), "tok-%d", c->certs_issued);
-        c->token_expiry[c->certs_issued % 16] = *c->now + HOUR_MS;
+        c->token_expiry[c->certs_issued % 16] =
+                *c->now + (c->token_life_ms ? c->token_life_ms : HOUR_MS);
         json_object_object_add(o, "certificateId", json_object_new_string(fp));
         json_object_object_add(o, "certificatePem", json_object_new_string(pem));
         json_object_object_add(o, "certificateOwnershipToken", json_object_new_string(tok));
@@ -288,7 +290,12 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 assert_true(json_object_object_get_ex(o, "certificateOwnershipToken", &v));
                 sscanf(json_object_get_string(v), "tok-%d", &n);
                 if (n < 1 || *c->now > c->token_expiry[n % 16]) {
-                        reply_rejected(c, base, 400);
+                        char rt[200];
+                        snprintf(rt, sizeof(rt), "%s/rejected", base);
+                        push(c, OB_TEV_MESSAGE, rt,
+                             "{\"statusCode\":400,\"errorCode\":\"InvalidCertificateOwnershipToken\","
+                             "\"errorMessage\":\"Certificate ownership token is invalid or "
+                             "expired.\"}");
                         goto out;
                 }
                 /* not consumed: like the emulator, a token can register again within its hour
@@ -653,6 +660,31 @@ static void test_token_expired_restarts_from_csr(void **state)
         world_free(w);
 }
 
+/* The cloud's token died sooner than our hour: InvalidCertificateOwnershipToken -> new CSR. */
+static void test_cloud_says_token_invalid(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->cloud.token_life_ms = 60 * 1000;
+        w->crash_at_stage = OB_STAGE_CERT_ISSUED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        crash(w);
+        w->crash_at_stage = -1;
+        w->now += 10 * 60 * 1000; /* young for us, dead for the cloud */
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY);
+        assert_non_null(strstr(w->last_error_text, "InvalidCertificateOwnershipToken"));
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.certs_issued, 2);
+        assert_int_equal(w->cloud.registrations, 1);
+        world_free(w);
+}
+
 /* RegisterThing rejected while the token is young: retry RegisterThing, no second certificate. */
 static void test_register_rejected_retries_same_token(void **state)
 {
@@ -950,6 +982,7 @@ int main(void)
                 cmocka_unit_test(test_crash_after_each_stage),
                 cmocka_unit_test(test_token_expired_restarts_from_csr),
                 cmocka_unit_test(test_register_rejected_retries_same_token),
+                cmocka_unit_test(test_cloud_says_token_invalid),
                 cmocka_unit_test(test_throttled_backs_off),
                 cmocka_unit_test(test_broker_down_then_up),
                 cmocka_unit_test(test_timeout_then_success),
