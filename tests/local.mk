@@ -162,3 +162,7 @@ EXTRA_DIST += tests/fuzz/fuzz-ctl-proto.c \
 	tests/fuzz/corpus/ctl/req-rotate-args \
 	tests/fuzz/corpus/ctl/req-status \
 	tests/fuzz/corpus/ctl/req-unknown
+
+# ---- onboarding end to end: the daemon against the emulator with the TPM
+TESTS += tests/integration/test-onboard.sh
+EXTRA_DIST += tests/integration/test-onboard.sh

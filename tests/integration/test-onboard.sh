@@ -1,0 +1,292 @@
+#!/bin/sh
+# Onboarding end to end: the real daemon (agent/daemon.c + lib/onboard.c) against the emulator
+# (mosquitto + plugin) with keys in the software TPM (swtpm behind tpm2-abrmd), driven and
+# observed with agentctl and the emulator's admin tool. Cases (docs/provisioning.md):
+#   claim + TPM CSR; claim + CreateKeysAndCertificate (software key); trusted user via agentctl
+#   and via the drop directory, an expired claim; hook denial; template missing; throttling 429;
+#   broker down at start then up; wrong server root; ownership token expiry; kill -9 after
+#   every persisted stage (resume, exactly one ACTIVE certificate).
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_builddir top_srcdir
+[ "${1:-}" = --inside ] || exec "$top_srcdir/tests/world/world.sh" run -- "$0" --inside
+
+. "$top_srcdir/tests/integration/common.sh"
+agent=$top_builddir/onboard-agent
+ctl=$top_builddir/agentctl
+admin=$top_srcdir/tests/emulator/ob-emu-admin
+[ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
+[ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
+export TPM2OPENSSL_TCTI=$OB_TCTI
+
+# gw NAME METHOD [EXTRA_JSON]: a gateway directory with a serial and a configuration
+gw() {
+  g=$OB_WORLD_DIR/gw-$1
+  mkdir -p "$g"
+  echo "SN-$1-$$" >"$g/serial"
+  cat >"$g/config.json" <<JSON
+{
+  "endpoint": { "host": "$OB_MQTT_HOST", "port": $OB_MQTT_PORT, "root_ca": "${ROOT_CA:-$OB_ROOT_CA}",
+                "connect_timeout": 5, "step_timeout": 5 },
+  "provisioning": {
+    "method": "$2", "template": "${TEMPLATE:-OnboardTemplate}",
+    "claim_cert": "$OB_CLAIM_CERT", "claim_key": "$OB_CLAIM_KEY"${3:+,
+    $3}
+  },
+  "identity": { "serial_sources": ["file:$g/serial"] },
+  "key": { "backend": "${BACKEND:-tpm}" },
+  "tpm": { "tcti": "$OB_TCTI" },
+  "retry": { "network": { "base": 1, "cap": 2 }, "rejected": { "base": 1, "cap": 2 },
+             "throttled": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
+             "timeout": { "base": 1, "cap": 2 }, "refused": { "base": 1, "cap": 2 } },
+  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
+}
+JSON
+}
+
+# start NAME [ENV=VALUE...]: the daemon in the background (stderr logging)
+start() {
+  n=$1; shift
+  g=$OB_WORLD_DIR/gw-$n
+  env "$@" "$agent" --config "$g/config.json" --log-level debug >>"$g/agent.log" 2>&1 &
+  echo $! >"$g/pid"
+}
+stop() {
+  g=$OB_WORLD_DIR/gw-$1
+  pid=$(cat "$g/pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  rm -f "$g/pid"
+}
+st() { "$ctl" --config "$OB_WORLD_DIR/gw-$1/config.json" --json status 2>/dev/null; }
+# wait_for NAME JQ_EXPR [SECONDS]: until the status JSON satisfies the expression
+wait_for() {
+  i=0 lim=$(( ${3:-20} * 10 ))
+  while [ $i -lt $lim ]; do
+    st "$1" | jq -e "$2" >/dev/null 2>&1 && return 0
+    pid=$(cat "$OB_WORLD_DIR/gw-$1/pid" 2>/dev/null)
+    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && [ "${4:-}" != dead-ok ] && return 1
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+log_tail() { sed 's/^/#   /' "$OB_WORLD_DIR/gw-$1/agent.log" | tail -${2:-15}; }
+# active_certs THING: ACTIVE certificates attached to the thing in the emulator's registry
+active_certs() {
+  jq --arg t "$1" '[.certificates | to_entries[] | select(.value.status == "ACTIVE") |
+                    select((.value.things // []) | index($t))] | length' \
+    "$OB_EMULATOR_STATE_DIR/registry.json"
+}
+thing_of() { st "$1" | jq -r .thing_name; }
+# want SECTION: run a section unless OB_TEST_CASES (space-separated) names others
+want() { [ -z "${OB_TEST_CASES:-}" ] || case " $OB_TEST_CASES " in *" $1 "*) ;; *) return 1 ;; esac; }
+
+# ---------------------------------------------------------------- 1. claim + CSR signed in the TPM
+if want claim; then
+gw claim fleet-claim
+t0=$(date +%s%N)
+start claim
+if wait_for claim '.state == "onboarded"' 30; then
+  t1=$(date +%s%N)
+  ok "fleet-claim with a TPM key: onboarded in $(( (t1 - t0) / 1000000 )) ms (process start included)"
+  s=$(st claim)
+  thing=$(echo "$s" | jq -r .thing_name)
+  [ "$thing" = "ob-SN-claim-$$" ] && ok "thing name from the template: $thing" || bad "thing name $thing"
+  [ "$(echo "$s" | jq -r .method)" = fleet-claim ] && [ "$(echo "$s" | jq -r .daemon_running)" = true ] &&
+    echo "$s" | jq -e '.certificate_id | test("^[0-9a-f]{64}$")' >/dev/null &&
+    echo "$s" | jq -e '.certificate_not_after | test("^20[0-9][0-9]-")' >/dev/null &&
+    [ "$(echo "$s" | jq -r .last_error)" = null ] && ok "status --json fields" || bad "status: $s"
+  [ "$(active_certs "$thing")" = 1 ] && ok "one ACTIVE certificate for the thing" || bad "ACTIVE certificates: $(active_certs "$thing")"
+  g=$OB_WORLD_DIR/gw-claim
+  head -1 "$g/state/credentials/current/device.key" | grep -q 'TSS2 PRIVATE KEY' &&
+    ok "the device key is a TPM key (TSS2 PEM)" || bad "device key is not a TPM key"
+  k=$(openssl pkey -provider tpm2 -provider default -in "$g/state/credentials/current/device.key" -pubout 2>/dev/null)
+  c=$(openssl x509 -in "$g/state/credentials/current/device.crt" -noout -pubkey)
+  [ -n "$k" ] && [ "$k" = "$c" ] && ok "the certificate is for the TPM key" || bad "certificate/key mismatch"
+  [ "$(readlink "$g/state/credentials/current")" = 1 ] && ok "credentials/current -> 1" || bad "current link"
+  [ "$(stat -c %a "$g/state/state.json")" = 600 ] && ok "state.json is 0600" || bad "state.json mode"
+  grep -q 'tok-\|certificateOwnershipToken\|PRIVATE KEY-----$' "$g/agent.log" &&
+    bad "secrets in the debug log" || ok "no ownership token or key in the debug log"
+  # idle: no MQTT connection left
+  ! grep -q "$thing" "$OB_MOSQ_LOG" || [ "$(grep -c "Client $thing disconnected\|Client $thing closed" "$OB_MOSQ_LOG")" -ge 1 ] &&
+    ok "no MQTT connection while idle" || bad "connection kept open"
+  stop claim
+  out=$("$ctl" --config "$g/config.json" status)
+  echo "$out" | grep -q "^Daemon: *not running" && echo "$out" | grep -q "^State: *onboarded" &&
+    ok "agentctl status from the state file when the daemon is stopped" || bad "offline status: $out"
+  # a restart of an onboarded device does not talk to the cloud
+  n_before=$(grep -c "New connection" "$OB_MOSQ_LOG")
+  start claim
+  wait_for claim '.daemon_running == true and .state == "onboarded"' 10 && sleep 0.5
+  [ "$(grep -c "New connection" "$OB_MOSQ_LOG")" = "$n_before" ] &&
+    ok "restart when onboarded: no connection" || bad "restart connected again"
+  stop claim
+else
+  bad "fleet-claim did not finish"; log_tail claim 40; stop claim
+fi
+fi
+
+# ---------------------------------------------------------------- 2. CreateKeysAndCertificate
+if want keys; then
+BACKEND=software gw keys fleet-claim '"create_keys": true'
+start keys
+if wait_for keys '.state == "onboarded"' 30; then
+  ok "CreateKeysAndCertificate with a software key"
+  g=$OB_WORLD_DIR/gw-keys
+  [ "$(stat -c %a "$g/state/credentials/current/device.key")" = 600 ] && ok "received key stored 0600" || bad "key mode"
+  grep -q "sent over the network" "$g/agent.log" && ok "the log says the key came over the network" || bad "no network-key notice"
+else
+  bad "CreateKeysAndCertificate"; log_tail keys 30
+fi
+stop keys
+fi
+
+# ---------------------------------------------------------------- 3. trusted user
+if want trusted; then
+gw tu fleet-trusted-user
+start tu
+wait_for tu '.state == "waiting-for-claim"' 15 && ok "trusted user: waiting for a claim" || { bad "not waiting for claim"; log_tail tu; }
+g=$OB_WORLD_DIR/gw-tu
+claim_json=$("$admin" create-claim)
+printf "%s\n" "$claim_json" | jq -r '.certificatePem // .result.certificatePem' >"$g/tclaim.crt"
+printf "%s\n" "$claim_json" | jq -r '.keyPair.PrivateKey // .result.keyPair.PrivateKey // .privateKey // .result.privateKey' >"$g/tclaim.key"
+# an expired claim (made with openssl ca, which can set dates in the past) is refused at once
+mkdir -p "$g/ca"; : >"$g/ca/index.txt"; echo 01 >"$g/ca/serial"
+printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/index.txt\nnew_certs_dir=%s\nserial=%s/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' \
+  "$g/ca" "$g/ca" "$g/ca" >"$g/ca/ca.cnf"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$g/old.key" \
+  -subj /CN=expired-claim -out "$g/old.csr" 2>/dev/null
+openssl ca -batch -config "$g/ca/ca.cnf" -selfsign -keyfile "$g/old.key" -in "$g/old.csr" \
+  -startdate 20200101000000Z -enddate 20200102000000Z -out "$g/old.crt" >/dev/null 2>&1
+out=$("$ctl" --config "$g/config.json" provision --claim-cert "$g/old.crt" --claim-key "$g/old.key" 2>&1)
+[ $? = 1 ] && echo "$out" | grep -q "claim-expired" && ok "an expired claim is refused: $out" || bad "expired claim: $out"
+out=$("$ctl" --config "$g/config.json" provision --claim-cert "$g/tclaim.crt" --claim-key "$g/old.key" 2>&1)
+[ $? -ne 0 ] && echo "$out" | grep -q "does not match" && ok "a claim whose key does not match is refused: $out" || bad "mismatched claim accepted: $out"
+out=$("$ctl" --config "$g/config.json" provision --claim-cert "$g/tclaim.crt" --claim-key "$g/tclaim.key" 2>&1)
+[ $? -eq 0 ] && ok "agentctl provision: $out" || bad "provision: $out"
+if wait_for tu '.state == "onboarded"' 30; then
+  ok "trusted user onboarded"
+  [ ! -e "$g/run/claim/claim.key" ] && ok "temporary claim key deleted" || bad "claim key left behind"
+else
+  bad "trusted user did not finish"; log_tail tu 30
+fi
+stop tu
+
+# drop directory
+gw drop fleet-trusted-user "\"claim_drop_dir\": \"$OB_WORLD_DIR/gw-drop/drop\""
+mkdir -p "$OB_WORLD_DIR/gw-drop/drop"
+start drop
+wait_for drop '.state == "waiting-for-claim"' 15
+claim_json=$("$admin" create-claim)
+g=$OB_WORLD_DIR/gw-drop
+printf "%s\n" "$claim_json" | jq -r '.certificatePem // .result.certificatePem' >"$g/drop/.c" && mv "$g/drop/.c" "$g/drop/claim.crt.tmp"
+printf "%s\n" "$claim_json" | jq -r '.keyPair.PrivateKey // .result.keyPair.PrivateKey // .privateKey // .result.privateKey' >"$g/drop/claim.key"
+mv "$g/drop/claim.crt.tmp" "$g/drop/claim.crt"
+wait_for drop '.state == "onboarded"' 30 && ok "trusted user via the drop directory" || { bad "drop directory"; log_tail drop 30; }
+[ -z "$(ls -A "$g/drop")" ] && ok "drop directory emptied" || bad "drop directory still holds $(ls "$g/drop")"
+stop drop
+fi
+
+# ---------------------------------------------------------------- 4. refusals and outages
+if want refusals; then
+# a template the claim policy does not cover (AWS's documented policy names the template):
+# the reply-topic subscription is refused, and the status says what to check
+TEMPLATE=NoSuchTemplate gw notpl fleet-claim
+start notpl
+wait_for notpl '.last_error.code == "subscribe-refused"' 20 &&
+  st notpl | jq -r .last_error.text | grep -q 'NoSuchTemplate.*provisioning.template' &&
+  ok "template missing: $(st notpl | jq -r .last_error.text)" || { bad "template missing"; log_tail notpl; }
+stop notpl
+
+# the pre-provisioning hook says no (403): the certificate is kept for retries within the hour
+tpl=$OB_WORLD_DIR/tpl.json
+jq '.templates.OnboardTemplate.body' "$OB_EMULATOR_STATE_DIR/registry.json" >"$tpl"
+"$admin" put-template OnboardTemplate "$tpl" 'cat >/dev/null; echo "{\"allowProvisioning\":false}"' >/dev/null
+gw deny fleet-claim
+start deny
+wait_for deny '.last_error.code == "rejected-403"' 20 &&
+  ok "pre-provisioning hook denial: $(st deny | jq -r .last_error.text)" || { bad "hook denial"; log_tail deny; }
+[ "$(st deny | jq -r .stage)" = certificate-issued ] && ok "denied: the certificate is kept for a retry within the hour" || bad "stage after denial: $(st deny | jq -r .stage)"
+"$admin" put-template OnboardTemplate "$tpl" >/dev/null
+wait_for deny '.state == "onboarded"' 30 && ok "hook allows again: onboarded with the same certificate" || { bad "after the hook allowed"; log_tail deny; }
+[ "$(active_certs "$(thing_of deny)")" = 1 ] && ok "hook denial: one ACTIVE certificate" || bad "hook denial: $(active_certs "$(thing_of deny)") ACTIVE"
+stop deny
+
+ROOT_CA=$OB_DEVICE_CA_CERT gw badroot fleet-claim
+start badroot
+wait_for badroot '.last_error.class == "tls"' 20 && ok "wrong server root: class tls" || { bad "wrong root"; log_tail badroot; }
+stop badroot
+
+"$admin" set throttle.CreateCertificateFromCsr 0.05 >/dev/null
+gw thr1 fleet-claim; gw thr2 fleet-claim
+start thr1; wait_for thr1 '.stage != "new" and .stage != "key-ready"' 20
+start thr2
+wait_for thr2 '.last_error.code == "rejected-429"' 20 && ok "throttled: 429, class $(st thr2 | jq -r .last_error.class)" || { bad "throttling"; log_tail thr2; }
+"$admin" set throttle.CreateCertificateFromCsr 0 >/dev/null
+wait_for thr2 '.state == "onboarded"' 30 && ok "throttled device onboarded once the limit allows" || { bad "throttled device"; log_tail thr2; }
+stop thr1; stop thr2
+
+# broker down at start, then up
+kill "$(cat "$OB_MOSQ_PID")"; sleep 0.3
+gw down fleet-claim
+start down
+wait_for down '.last_error.class == "network"' 20 && ok "broker down: class network, next retry $(st down | jq -r .next_retry)" || { bad "broker down"; log_tail down; }
+mosquitto -c "$OB_MOSQ_CONF" -d
+wait_for down '.state == "onboarded"' 30 && ok "broker up again: onboarded" || { bad "after broker restart"; log_tail down 30; }
+stop down
+
+# ownership token expiry between CreateCertificateFromCsr and RegisterThing (crash + restart)
+"$admin" set ownershipTokenLifetime 2 >/dev/null
+gw tok fleet-claim
+start tok OB_TEST_CRASH_AFTER_STAGE=certificate-issued
+wait_for tok '.stage == "certificate-issued" and .daemon_running == false' 20 dead-ok
+sleep 3
+start tok
+wait_for tok '.state == "onboarded"' 40 && ok "token expired: restarted from the CSR and onboarded" || { bad "token expiry"; log_tail tok 30; }
+[ "$(active_certs "$(thing_of tok)")" = 1 ] && ok "token expiry: one ACTIVE certificate" || bad "token expiry: $(active_certs "$(thing_of tok)") ACTIVE"
+"$admin" set ownershipTokenLifetime 3600 >/dev/null
+stop tok
+fi
+
+# ---------------------------------------------------------------- 5. kill -9 after every stage
+if want crash; then
+for stage in key-ready certificate-issued thing-registered onboarded; do
+  gw "k-$stage" fleet-claim
+  start "k-$stage" OB_TEST_CRASH_AFTER_STAGE=$stage
+  wait_for "k-$stage" ".stage == \"$stage\" and .daemon_running == false" 20 dead-ok ||
+    { bad "crash at $stage did not happen"; log_tail "k-$stage"; continue; }
+  start "k-$stage"
+  if wait_for "k-$stage" '.state == "onboarded"' 30; then
+    n=$(active_certs "$(thing_of "k-$stage")")
+    [ "$n" = 1 ] && ok "kill -9 after $stage: resumed, onboarded, one ACTIVE certificate" ||
+      bad "kill -9 after $stage: $n ACTIVE certificates"
+  else
+    bad "kill -9 after $stage: did not resume"; log_tail "k-$stage" 30
+  fi
+  stop "k-$stage"
+done
+fi
+
+# ---------------------------------------------------------------- 6. bad input
+if want badinput; then
+BACKEND=software gw badcfg fleet-claim '"nonsense": 1'
+"$agent" --config "$OB_WORLD_DIR/gw-badcfg/config.json" >/dev/null 2>&1
+[ $? = 78 ] && ok "invalid configuration: exit 78" || bad "invalid configuration exit code"
+gw corrupt fleet-claim
+mkdir -p "$OB_WORLD_DIR/gw-corrupt/state"
+printf 'ONBOARD-STATE 1 1 sha256:%064d 2\n{}\n' 0 >"$OB_WORLD_DIR/gw-corrupt/state/state.json"
+cp "$OB_WORLD_DIR/gw-corrupt/state/state.json" /tmp/ob-corrupt-$$
+"$agent" --config "$OB_WORLD_DIR/gw-corrupt/config.json" >"$OB_WORLD_DIR/gw-corrupt/agent.log" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q "state.json" "$OB_WORLD_DIR/gw-corrupt/agent.log" &&
+  cmp -s "$OB_WORLD_DIR/gw-corrupt/state/state.json" /tmp/ob-corrupt-$$ &&
+  ok "corrupt state: refused to start (rc $rc), file left untouched" || { bad "corrupt state (rc $rc)"; log_tail corrupt; }
+rm -f /tmp/ob-corrupt-$$
+"$ctl" --config "$OB_WORLD_DIR/gw-claim/config.json" provision --claim-cert /nonexistent --claim-key /x >/dev/null 2>&1
+[ $? = 1 ] && ok "agentctl provision with a missing file: exit 1" || bad "provision missing file"
+"$ctl" --config "$OB_WORLD_DIR/gw-claim/config.json" provision >/dev/null 2>&1
+[ $? = 64 ] && ok "agentctl provision without arguments: exit 64" || bad "provision usage"
+fi
+
+exit $fail
