@@ -53,6 +53,9 @@ install-ptest: $(ptest_programs)
 # The project's own checks of the packaging (no Yocto or Buildroot tree needed), also part of
 # `make check`. test-checkers.sh breaks copies on purpose and expects the checkers to fail.
 check-packaging:
+	@v=$$(sed -n '1s/^onboard-agent (\([^-)]*\)-.*/\1/p' $(srcdir)/packaging/debian/changelog); \
+	if test "$$v" != "$(PACKAGE_VERSION)"; then \
+		echo "check-packaging: debian/changelog says $$v, configure.ac $(PACKAGE_VERSION)"; exit 1; fi
 	@$(SHELL) $(srcdir)/packaging/check-yocto.sh
 	@$(SHELL) $(srcdir)/packaging/check-buildroot.sh
 	@$(SHELL) $(srcdir)/packaging/test-checkers.sh
