@@ -1,1 +1,63 @@
 # packaging/: Yocto layer, Buildroot external tree, Debian packaging (shipped in the tarball).
+
+# ---- packaging helper (docs/packaging.md)
+EXTRA_DIST += LICENSE docs/packaging.md \
+	packaging/build-deb.sh \
+	packaging/cross-aarch64.sh \
+	packaging/reproducible.sh \
+	packaging/run-ptest \
+	packaging/check-yocto.sh \
+	packaging/check-buildroot.sh \
+	packaging/test-checkers.sh \
+	packaging/checkers/check_yocto.py \
+	packaging/checkers/check_buildroot.py \
+	packaging/debian/changelog \
+	packaging/debian/control \
+	packaging/debian/copyright \
+	packaging/debian/onboard-agent.lintian-overrides \
+	packaging/debian/rules \
+	packaging/debian/source/format \
+	packaging/yocto/meta-onboard-agent/README.md \
+	packaging/yocto/meta-onboard-agent/conf/layer.conf \
+	packaging/yocto/meta-onboard-agent/recipes-connectivity/onboard-agent/onboard-agent_git.bb \
+	packaging/yocto/meta-onboard-agent/recipes-connectivity/onboard-agent-config/onboard-agent-config_1.0.bb \
+	packaging/yocto/meta-onboard-agent/examples/meta-product/conf/layer.conf \
+	packaging/yocto/meta-onboard-agent/examples/meta-product/recipes-connectivity/onboard-agent-config/onboard-agent-config_%.bbappend \
+	packaging/buildroot/external.desc \
+	packaging/buildroot/external.mk \
+	packaging/buildroot/Config.in \
+	packaging/buildroot/package/onboard-agent/Config.in \
+	packaging/buildroot/package/onboard-agent/onboard-agent.mk \
+	packaging/buildroot/package/onboard-agent/onboard-agent.hash
+
+# Yocto ptest: ptest.bbclass runs `make install-ptest DESTDIR=<ptest dir>` when the Makefile
+# has this target; the recipe only builds the tests first (ptest-build). The unit tests are
+# plain executables (they link convenience libraries only); test-config reads the docs and the
+# example configuration beside them.
+ptest_programs =
+if HAVE_CMOCKA
+ptest_programs += $(unit_tests)
+endif
+ptest-build: $(ptest_programs)
+install-ptest: $(ptest_programs)
+	@test -n "$(ptest_programs)" || { echo "install-ptest: configure found no cmocka" >&2; exit 1; }
+	$(MKDIR_P) $(DESTDIR)/tests/unit $(DESTDIR)/docs/man $(DESTDIR)/config
+	for t in $(ptest_programs); do \
+		$(LIBTOOL) --mode=install $(INSTALL_PROGRAM) $$t $(DESTDIR)/tests/unit/ || exit 1; \
+	done
+	$(INSTALL_DATA) $(srcdir)/docs/configuration.md $(DESTDIR)/docs/
+	$(INSTALL_DATA) $(srcdir)/docs/man/onboard-agent.json.5 $(DESTDIR)/docs/man/
+	$(INSTALL_DATA) $(srcdir)/config/config.json $(DESTDIR)/config/
+	$(INSTALL_SCRIPT) $(srcdir)/packaging/run-ptest $(DESTDIR)/run-ptest
+
+# The project's own checks of the packaging (no Yocto or Buildroot tree needed), also part of
+# `make check`. test-checkers.sh breaks copies on purpose and expects the checkers to fail.
+check-packaging:
+	@v=$$(sed -n '1s/^onboard-agent (\([^-)]*\)-.*/\1/p' $(srcdir)/packaging/debian/changelog); \
+	if test "$$v" != "$(PACKAGE_VERSION)"; then \
+		echo "check-packaging: debian/changelog says $$v, configure.ac $(PACKAGE_VERSION)"; exit 1; fi
+	@$(SHELL) $(srcdir)/packaging/check-yocto.sh
+	@$(SHELL) $(srcdir)/packaging/check-buildroot.sh
+	@$(SHELL) $(srcdir)/packaging/test-checkers.sh
+check-local: check-packaging
+.PHONY += ptest-build install-ptest check-packaging
