@@ -83,7 +83,8 @@ expect 0 "config show names defaults and sources" \
         "$ctl" -c "$tmp/good/config.json" config show
 expect 0 "config show --json" '"source": "'"$tmp/good/config.d/50-port.json"'"' -- \
         "$ctl" --json -c "$tmp/good/config.json" config show
-expect 0 "daemon loads a good config and says the loop is not built" "not built yet" -- \
+expect 1 "daemon with a good config but no TPM: exit 1 naming the TCTI" \
+        'Cannot open the TPM (device:/dev/tpmrm0)' -- \
         "$agent" -c "$tmp/good/config.json" --log-level debug
 expect 0 "config keys lists the table" "retry.throttled.cap" "provisioning.method" -- \
         "$ctl" config keys
