@@ -14,7 +14,8 @@ skip() { echo "SKIP: $*"; if [ "${OB_REQUIRE_WORLD:-0}" = 1 ]; then exit 1; fi; 
 command -v jq >/dev/null || skip "jq missing"
 
 if [ -z "${OB_WORLD_DIR:-}" ]; then
-        exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
+        # with the SNI front (world-hook.sh): every check goes through it, as to AWS
+        OB_EMULATOR_SNI=${OB_EMULATOR_SNI:-1} exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
 fi
 [ "${OB_EMULATOR:-0}" = 1 ] || skip "world has no emulator"
 
@@ -263,6 +264,15 @@ check "lifecycle: keep-alive clamp -> MQTT_KEEP_ALIVE_TIMEOUT" [ "$(ev lc-ka0 di
 check "lifecycle: the watcher (keep-alive 1 s, pinging) was not kicked" [ "$(tail -n1 "$t/lc.out" | jq -r .result)" = still-connected ]
 check "lifecycle: duplicate client id -> DUPLICATE_CLIENTID" \
         jq -se 'map(select(.event == "disconnected" and .clientId == "dup1" and .disconnectReason == "DUPLICATE_CLIENTID")) | length == 1' "$OB_EMULATOR_STATE_DIR/events.jsonl" >/dev/null
+
+# --- 8i. SNI (through tests/emulator/sni-front.py) -------------------------------------------------
+if [ -n "${OB_EMULATOR_SNI:-}" ] && [ "$OB_EMULATOR_SNI" != 1 ]; then
+        check "SNI: connect without SNI refused" [ "$(cli --sni '' --id sni0 connect | jq -r .result)" = closed ]
+        check "SNI: connect with a wrong SNI refused" [ "$(cli --sni other.example --id sni1 connect | jq -r .result)" = closed ]
+        check "SNI: connect with SNI = endpoint host accepted" [ "$(cli --sni "$OB_EMULATOR_SNI" --id sni2 connect | jq -r .result)" = connected ]
+else
+        echo "skip - SNI checks: this world has no SNI front (OB_EMULATOR_SNI=1 in world.sh's environment)"
+fi
 
 # --- 9. throttling answers 429 -----------------------------------------------------------------
 admin set throttle.CreateKeysAndCertificate 0.1 >/dev/null
