@@ -92,6 +92,7 @@ cv = threading.Condition()
 def on_connect(c, u, flags, rc, props=None):
     with cv:
         ev["connack"] = rc if isinstance(rc, int) else rc.value
+        ev["server_keepalive"] = getattr(props, "ServerKeepAlive", None)
         cv.notify_all()
 
 def on_disconnect(c, u, rc, props=None):
@@ -162,7 +163,7 @@ if ev["connack"] != 0:
     sys.exit(0)
 
 if a.cmd == "connect":
-    out({"result": "connected"})
+    out({"result": "connected", "serverKeepAlive": ev.get("server_keepalive")})
 elif a.cmd == "sub":
     c.subscribe(a.args[0], qos=1)
     ok = wait(lambda: ev["subacks"] >= 1 or ev["closed"], a.timeout)

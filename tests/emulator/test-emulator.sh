@@ -261,6 +261,10 @@ check "lifecycle: forbidden publish -> FORBIDDEN_ACCESS" [ "$(ev lc-forbidden di
 check "lifecycle: oversize publish -> CLIENT_ERROR" [ "$(ev lc-big disconnected | jq -r .disconnectReason)" = CLIENT_ERROR ]
 check "keep-alive 0 is clamped to the maximum: idle connection closed" [ "$(tail -n1 "$t/ka0.out" | jq -r .result)" = closed ]
 check "lifecycle: keep-alive clamp -> MQTT_KEEP_ALIVE_TIMEOUT" [ "$(ev lc-ka0 disconnected | jq -r .disconnectReason)" = MQTT_KEEP_ALIVE_TIMEOUT ]
+check "MQTT 5 keep-alive 0: CONNACK Server Keep Alive 1200" \
+        [ "$(cli --mqtt5 --keepalive 0 --id v5ka0 connect | jq -r .serverKeepAlive)" = 1200 ]
+check "MQTT 5 keep-alive 1300: CONNACK Server Keep Alive 1200" \
+        [ "$(cli --mqtt5 --keepalive 1300 --id v5ka1 connect | jq -r .serverKeepAlive)" = 1200 ]
 check "lifecycle: the watcher (keep-alive 1 s, pinging) was not kicked" [ "$(tail -n1 "$t/lc.out" | jq -r .result)" = still-connected ]
 check "lifecycle: duplicate client id -> DUPLICATE_CLIENTID" \
         jq -se 'map(select(.event == "disconnected" and .clientId == "dup1" and .disconnectReason == "DUPLICATE_CLIENTID")) | length == 1' "$OB_EMULATOR_STATE_DIR/events.jsonl" >/dev/null

@@ -128,6 +128,9 @@ if [ "${OB_EMULATOR_SNI:-0}" = 1 ]; then
         echo "#ENV OB_EMULATOR_SNI=$OB_MQTT_HOST"
 fi
 
+# AWS caps the keep-alive at 1200 s and takes 0 as 1200; mosquitto 2.0.11 applies this to MQTT 5
+# clients (CONNACK Server Keep Alive), the plugin covers MQTT 3.1.1 (docs/emulator.md, Limits).
+echo "max_keepalive 1200"
 echo "plugin $OB_EMULATOR_PLUGIN"
 echo "plugin_opt_registry $dir/registry.json"
 echo "plugin_opt_state_dir $state"
