@@ -26,7 +26,7 @@ endif
 if BUILD_EMULATOR
 TESTS += tests/emulator/test-emulator.sh
 endif
-EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py
+EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py tests/emulator/sni-front.py
 
 if HAVE_CMOCKA
 tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c
