@@ -96,3 +96,12 @@ tests_integration_ob_mqtt_probe_LDADD = agent/libobagent.la lib/libob.la $(PAHO_
 EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh tests/demo.sh
 # ---------------------------------------------------------------- emulator (tests/emulator)
 include tests/emulator/local.mk
+
+# ---- tpm helper: the fake key provider (tests/unit/fake-key-provider.[ch]) and CSRs over it
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-key-provider-fake
+tests_unit_test_key_provider_fake_SOURCES = tests/unit/test-key-provider-fake.c \
+	tests/unit/fake-key-provider.c tests/unit/fake-key-provider.h
+tests_unit_test_key_provider_fake_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_key_provider_fake_LDADD = $(UNIT_LDADD)
+endif
