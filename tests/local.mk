@@ -166,3 +166,12 @@ EXTRA_DIST += tests/fuzz/fuzz-ctl-proto.c \
 # ---- onboarding end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-onboard.sh
 EXTRA_DIST += tests/integration/test-onboard.sh
+
+# ---- tpm helper: the fake key provider (tests/unit/fake-key-provider.[ch]) and CSRs over it
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-key-provider-fake
+tests_unit_test_key_provider_fake_SOURCES = tests/unit/test-key-provider-fake.c \
+	tests/unit/fake-key-provider.c tests/unit/fake-key-provider.h
+tests_unit_test_key_provider_fake_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_key_provider_fake_LDADD = $(UNIT_LDADD)
+endif
