@@ -678,7 +678,7 @@ static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
         }
 
         set_activity(ob, OB_ACT_CREATE_KEY, -1);
-        r = k->ops->create(k, path, ret_pub);
+        r = k->ops->create(k, path, ob->c->key.type, ret_pub);
         if (r < 0) {
                 fail_local(ob, "key-create-failed", 0, now, "cannot create the device key: %s",
                            k->ops->last_error(k));
