@@ -65,14 +65,6 @@ endif
 # ---- config helper: the command-line mains and their exit codes (no test world needed)
 TESTS += tests/integration/test-cli-config.sh
 EXTRA_DIST += tests/integration/test-cli-config.sh
-# fuzz target source and seeds (the fuzz make target is wired by the ctl helper)
-EXTRA_DIST += tests/fuzz/fuzz-config.c \
-	tests/fuzz/corpus/config/comments.json \
-	tests/fuzz/corpus/config/errors.json \
-	tests/fuzz/corpus/config/example.json \
-	tests/fuzz/corpus/config/jitp.json \
-	tests/fuzz/corpus/config/truncated.json \
-	tests/fuzz/corpus/config/trusted.json
 
 # ---------------------------------------------------------------- integration tests (test world)
 TESTS += tests/integration/test-world.sh
@@ -96,3 +88,5 @@ tests_integration_ob_mqtt_probe_LDADD = agent/libobagent.la lib/libob.la $(PAHO_
 EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh tests/demo.sh
 # ---------------------------------------------------------------- emulator (tests/emulator)
 include tests/emulator/local.mk
+# ---------------------------------------------------------------- fuzzing (tests/fuzz)
+include tests/fuzz/local.mk
