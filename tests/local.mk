@@ -65,14 +65,6 @@ endif
 # ---- config helper: the command-line mains and their exit codes (no test world needed)
 TESTS += tests/integration/test-cli-config.sh
 EXTRA_DIST += tests/integration/test-cli-config.sh
-# fuzz target source and seeds (the fuzz make target is wired by the ctl helper)
-EXTRA_DIST += tests/fuzz/fuzz-config.c \
-	tests/fuzz/corpus/config/comments.json \
-	tests/fuzz/corpus/config/errors.json \
-	tests/fuzz/corpus/config/example.json \
-	tests/fuzz/corpus/config/jitp.json \
-	tests/fuzz/corpus/config/truncated.json \
-	tests/fuzz/corpus/config/trusted.json
 
 # ---------------------------------------------------------------- integration tests (test world)
 TESTS += tests/integration/test-world.sh
@@ -175,3 +167,6 @@ tests_unit_test_key_provider_fake_SOURCES = tests/unit/test-key-provider-fake.c 
 tests_unit_test_key_provider_fake_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_key_provider_fake_LDADD = $(UNIT_LDADD)
 endif
+
+# ---------------------------------------------------------------- fuzzing (tests/fuzz)
+include tests/fuzz/local.mk
