@@ -692,7 +692,6 @@ static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
 
 static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, bool *expired)
 {
-        _cleanup_free_ char *pem = NULL;
         X509 *x = NULL;
         int64_t nb, na;
         FILE *f;

@@ -141,19 +141,6 @@ tests_integration_ob_ctl_call_LDADD = agent/libobagent.la lib/libob.la $(JSONC_L
 TESTS += tests/integration/test-control.sh
 endif
 EXTRA_DIST += tests/integration/test-control.sh tests/integration/ctl-raw.py
-# fuzz target source and seeds for the control-socket codec (built by the fuzz target)
-EXTRA_DIST += tests/fuzz/fuzz-ctl-proto.c \
-	tests/fuzz/corpus/ctl/bad-utf8 \
-	tests/fuzz/corpus/ctl/reply-bad-result \
-	tests/fuzz/corpus/ctl/reply-error \
-	tests/fuzz/corpus/ctl/reply-error-nomsg \
-	tests/fuzz/corpus/ctl/reply-ok \
-	tests/fuzz/corpus/ctl/req-extra-key \
-	tests/fuzz/corpus/ctl/req-nul-escape \
-	tests/fuzz/corpus/ctl/req-provision \
-	tests/fuzz/corpus/ctl/req-rotate-args \
-	tests/fuzz/corpus/ctl/req-status \
-	tests/fuzz/corpus/ctl/req-unknown
 
 # ---- onboarding end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-onboard.sh

@@ -13,6 +13,7 @@ FUZZ_TARGETS += tss2-pem
 FUZZ_TARGETS += x509-csr
 FUZZ_TARGETS += backoff-json
 FUZZ_TARGETS += emu-template
+FUZZ_TARGETS += ctl-proto
 
 # Sources outside lib/ that targets use.
 FUZZ_EXTRA_SRC = tests/emulator/template.c
