@@ -3,7 +3,10 @@ TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = \
 	top_srcdir='$(abs_top_srcdir)'; export top_srcdir; \
-	top_builddir='$(abs_top_builddir)'; export top_builddir;
+	top_builddir='$(abs_top_builddir)'; export top_builddir; \
+	ASAN_OPTIONS="$${ASAN_OPTIONS:-fast_unwind_on_malloc=0}"; export ASAN_OPTIONS; \
+	LSAN_OPTIONS="$${LSAN_OPTIONS:-suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0}"; \
+	export LSAN_OPTIONS;
 
 # ---------------------------------------------------------------- unit tests (cmocka)
 if HAVE_CMOCKA
@@ -144,7 +147,7 @@ EXTRA_DIST += tests/integration/test-control.sh tests/integration/ctl-raw.py
 
 # ---- onboarding end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-onboard.sh
-EXTRA_DIST += tests/integration/test-onboard.sh
+EXTRA_DIST += tests/integration/test-onboard.sh tests/lsan.supp
 
 # ---- tpm helper: the fake key provider (tests/unit/fake-key-provider.[ch]) and CSRs over it
 if HAVE_CMOCKA

@@ -177,7 +177,7 @@ static EVP_PKEY *new_ec_key(void)
 
 static void reply_cert(Cloud *c, const char *base, EVP_PKEY *pub, const char *privpem)
 {
-        char topic[160], fp[65], tok[16];
+        char topic[256], fp[65], tok[16];
         json_object *o = json_object_new_object();
         X509 *x;
         char *pem;
@@ -207,7 +207,7 @@ static void reply_cert(Cloud *c, const char *base, EVP_PKEY *pub, const char *pr
 
 static void reply_rejected(Cloud *c, const char *base, int status)
 {
-        char topic[160], body[160];
+        char topic[256], body[160];
 
         snprintf(topic, sizeof(topic), "%s/rejected", base);
         snprintf(body, sizeof(body),
@@ -244,7 +244,7 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 goto out;
         }
         if (c->garbage > 0) {
-                char t[200];
+                char t[256];
                 c->garbage--;
                 snprintf(t, sizeof(t), "%s/accepted", base);
                 push(c, OB_TEV_MESSAGE, t, "{\"certificateId\": 12");
@@ -280,7 +280,7 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 EVP_PKEY_free(k);
         } else if (strstr(topic, "/provision/json")) {
                 int n = -1;
-                char thing[80], body[256], t[200];
+                char thing[80], body[256], t[256];
 
                 if (c->reject_register > 0) {
                         c->reject_register--;
@@ -290,7 +290,7 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 assert_true(json_object_object_get_ex(o, "certificateOwnershipToken", &v));
                 sscanf(json_object_get_string(v), "tok-%d", &n);
                 if (n < 1 || *c->now > c->token_expiry[n % 16]) {
-                        char rt[200];
+                        char rt[256];
                         snprintf(rt, sizeof(rt), "%s/rejected", base);
                         push(c, OB_TEV_MESSAGE, rt,
                              "{\"statusCode\":400,\"errorCode\":\"InvalidCertificateOwnershipToken\","
