@@ -690,8 +690,19 @@ static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
 
 /* ------------------------------------------------------------------ connecting */
 
+static const char *iso_text(int64_t s, char *buf, size_t size)
+{
+        struct tm tm;
+        time_t tt = (time_t)s;
+
+        if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+                snprintf(buf, size, "%lld", (long long)s);
+        return buf;
+}
+
 static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, bool *expired)
 {
+        char t[32];
         X509 *x = NULL;
         int64_t nb, na;
         FILE *f;
@@ -722,13 +733,13 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
         }
         if (now / 1000 < nb) {
                 snprintf(why, whysize,
-                         "claim certificate %s is not valid before %lld (check the clock)",
-                         ob->claim_cert, (long long)nb);
+                         "claim certificate %s is not valid before %s (check the clock)",
+                         ob->claim_cert, iso_text(nb, t, sizeof(t)));
                 return false;
         }
         if (now / 1000 > na) {
-                snprintf(why, whysize, "claim certificate %s expired at %lld", ob->claim_cert,
-                         (long long)na);
+                snprintf(why, whysize, "claim certificate %s expired at %s", ob->claim_cert,
+                         iso_text(na, t, sizeof(t)));
                 *expired = true;
                 return false;
         }

@@ -65,6 +65,7 @@ typedef struct Cloud {
         int reject_register;
         int reject_status;
         int garbage;      /* this many replies are garbage */
+        int oversized;    /* this many replies are too large (dropped by the transport) */
         bool wrong_key;   /* issue the certificate for another key */
         bool extra_noise; /* also send a message on an unrelated topic */
         /* ownership tokens: "tok-N" valid until token_expiry[N] */
@@ -241,6 +242,13 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 push(c, OB_TEV_MESSAGE, "$aws/things/other/shadow/update", "{}");
         if (c->swallow > 0) {
                 c->swallow--;
+                goto out;
+        }
+        if (c->oversized > 0) {
+                c->oversized--;
+                push(c, OB_TEV_MESSAGE_DROPPED, NULL, NULL);
+                snprintf(c->q[c->qn - 1].detail, sizeof(c->q[0].detail),
+                         "a message of 200000 bytes on %s/accepted is larger than 128 KiB", base);
                 goto out;
         }
         if (c->garbage > 0) {
@@ -796,6 +804,22 @@ static void test_malformed_reply_and_noise(void **state)
         world_free(w);
 }
 
+static void test_oversized_reply(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->cloud.oversized = 1;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY);
+        assert_non_null(strstr(w->last_error_text, "larger than 128 KiB"));
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        world_free(w);
+}
+
 static void test_certificate_for_another_key_refused(void **state)
 {
         World *w = world_new(NULL);
@@ -987,6 +1011,7 @@ int main(void)
                 cmocka_unit_test(test_broker_down_then_up),
                 cmocka_unit_test(test_timeout_then_success),
                 cmocka_unit_test(test_malformed_reply_and_noise),
+                cmocka_unit_test(test_oversized_reply),
                 cmocka_unit_test(test_certificate_for_another_key_refused),
                 cmocka_unit_test(test_create_keys_software),
                 cmocka_unit_test(test_claim_expired_and_not_yet_valid),
