@@ -140,6 +140,17 @@ if wait_for claim '.state == "onboarded"' 30; then
 else
   bad "fleet-claim did not finish"; log_tail claim 40; stop claim
 fi
+
+# provisioning.delete_claim: the claim credentials are gone once the device certificate works
+gw del fleet-claim '"delete_claim": true'
+cp "$OB_CLAIM_CERT" "$OB_WORLD_DIR/gw-del/claim.crt"; cp "$OB_CLAIM_KEY" "$OB_WORLD_DIR/gw-del/claim.key"
+sed -i "s|$OB_CLAIM_CERT|$OB_WORLD_DIR/gw-del/claim.crt|; s|$OB_CLAIM_KEY|$OB_WORLD_DIR/gw-del/claim.key|" \
+  "$OB_WORLD_DIR/gw-del/config.json"
+start del
+wait_for del '.state == "onboarded"' 30 && [ ! -e "$OB_WORLD_DIR/gw-del/claim.key" ] &&
+  [ ! -e "$OB_WORLD_DIR/gw-del/claim.crt" ] && ok "delete_claim: claim certificate and key deleted" ||
+  { bad "delete_claim"; log_tail del; }
+stop del
 fi
 
 # ---------------------------------------------------------------- 2. CreateKeysAndCertificate

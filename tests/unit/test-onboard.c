@@ -944,6 +944,47 @@ static void test_trusted_user(void **state)
         world_free(w);
 }
 
+/* The temporary claim expires while the broker is down: back to waiting for a claim. */
+static void test_trusted_user_claim_expires_midway(void **state)
+{
+        World *w = world_new(NULL);
+        char crt_pem[4096], key_pem[4096], err[256], buf[256];
+        FILE *f;
+        size_t n;
+
+        (void)state;
+        crash(w);
+        w->cfg->provisioning.method = OB_METHOD_FLEET_TRUSTED_USER;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        make_claim(w, w->claim_crt, w->claim_key, -60, 300);
+        f = fopen(w->claim_crt, "re");
+        n = fread(crt_pem, 1, sizeof(crt_pem) - 1, f);
+        crt_pem[n] = 0;
+        fclose(f);
+        f = fopen(w->claim_key, "re");
+        n = fread(key_pem, 1, sizeof(key_pem) - 1, f);
+        key_pem[n] = 0;
+        fclose(f);
+        w->cloud.fail_connects = 1000;
+        w->cloud.fail_class = OB_ERR_NETWORK;
+        assert_int_equal(
+                ob_onboard_provide_claim(w->ob, crt_pem, key_pem, w->now, err, sizeof(err)), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        w->now += 301 * 1000;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CLAIM);
+        json_object *st = ob_onboard_status(w->ob, w->now), *e, *v;
+        assert_true(json_object_object_get_ex(st, "last_error", &e));
+        assert_true(json_object_object_get_ex(e, "code", &v));
+        assert_string_equal(json_object_get_string(v), "claim-expired");
+        json_object_put(st);
+        snprintf(buf, sizeof(buf), "%s/claim/claim.key", w->run);
+        assert_int_equal(access(buf, F_OK), -1); /* the expired temporary key is gone */
+        world_free(w);
+}
+
 static void test_corrupt_state_refused(void **state)
 {
         World *w = world_new(NULL);
@@ -1017,6 +1058,7 @@ int main(void)
                 cmocka_unit_test(test_claim_expired_and_not_yet_valid),
                 cmocka_unit_test(test_clock_before_build_date),
                 cmocka_unit_test(test_trusted_user),
+                cmocka_unit_test(test_trusted_user_claim_expires_midway),
                 cmocka_unit_test(test_corrupt_state_refused),
                 cmocka_unit_test(test_status_from_state_file),
         };
