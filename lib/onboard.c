@@ -910,15 +910,21 @@ int64_t ob_onboard_next_rotation(const ObOnboard *ob)
         if (ob->rotate_requested)
                 return 0;
         /* the earliest of: a fraction of the lifetime, days before notAfter, maximum age */
+        int64_t half = nb + (na - nb) / 2, t;
+
         due = nb + (int64_t)((double)(na - nb) * ob->c->rotation.lifetime_fraction);
-        if (ob->c->rotation.days_before_expiry > 0 &&
-            na - (int64_t)ob->c->rotation.days_before_expiry * 86400 < due)
-                due = na - (int64_t)ob->c->rotation.days_before_expiry * 86400;
+        if (ob->c->rotation.days_before_expiry > 0) {
+                /* never before half the life of a short-lived certificate (30 days before the
+                 * end of a 7-day certificate would mean: renew at once, forever) */
+                t = na - (int64_t)ob->c->rotation.days_before_expiry * 86400;
+                if (t < half)
+                        t = half;
+                if (t < due)
+                        due = t;
+        }
         if (ob->c->rotation.max_age_days > 0 &&
             nb + (int64_t)ob->c->rotation.max_age_days * 86400 < due)
                 due = nb + (int64_t)ob->c->rotation.max_age_days * 86400;
-        if (due < nb)
-                due = nb;
         return due * 1000;
 }
 

@@ -65,6 +65,7 @@ typedef struct Cloud {
         int reject_register;
         int reject_status;
         int garbage;        /* this many replies are garbage */
+        int cert_days;      /* validity of issued certificates; 0: 365 */
         int refuse_gen;     /* refuse connections with credentials/<refuse_gen>/ */
         int rotations_seen; /* RegisterThing calls that named a ThingName (rotations) */
         int oversized;      /* this many replies are too large (dropped by the transport) */
@@ -199,7 +200,7 @@ static void reply_cert(Cloud *c, const char *base, EVP_PKEY *pub, const char *pr
                 x = issue(c, other, *c->now / 1000, 365);
                 EVP_PKEY_free(other);
         } else
-                x = issue(c, pub, *c->now / 1000, 365);
+                x = issue(c, pub, *c->now / 1000, c->cert_days ? c->cert_days : 365);
         pem = pem_of(x);
         fingerprint(x, fp);
         snprintf(tok, sizeof(tok), "tok-%d", c->certs_issued);
@@ -1139,6 +1140,31 @@ static void test_rotation_fingerprint_guard(void **state)
         world_free(w);
 }
 
+/* A 7-day certificate with the default 30 days_before_expiry is not renewed at once, and a
+ * 365-day one is renewed 30 days before its end when that comes before the fraction. */
+static void test_rotation_policy(void **state)
+{
+        World *w = world_new("\"rotation\": {\"lifetime_fraction\": 0.95}");
+        int64_t due, nb, na;
+
+        (void)state;
+        onboard_now(w);
+        due = ob_onboard_next_rotation(w->ob) / 1000;
+        nb = w->now / 1000 - 60;
+        na = w->now / 1000 + 365 * 86400;
+        assert_true(llabs(due - (na - 30 * 86400)) <= 2);
+        world_free(w);
+
+        w = world_new(NULL);
+        w->cloud.cert_days = 7;
+        onboard_now(w);
+        due = ob_onboard_next_rotation(w->ob) / 1000;
+        nb = w->now / 1000 - 60;
+        na = w->now / 1000 + 7 * 86400;
+        assert_true(llabs(due - (nb + (na - nb) / 2)) <= 2); /* half its life, not at once */
+        world_free(w);
+}
+
 static void test_rotation_waits_for_the_clock(void **state)
 {
         World *w = world_new("\"rotation\": {\"max_age_days\": 1}");
@@ -1239,6 +1265,7 @@ int main(void)
                 cmocka_unit_test(test_rotation_crash_after_each_stage),
                 cmocka_unit_test(test_rotation_fingerprint_guard),
                 cmocka_unit_test(test_rotation_waits_for_the_clock),
+                cmocka_unit_test(test_rotation_policy),
                 cmocka_unit_test(test_corrupt_state_refused),
                 cmocka_unit_test(test_status_from_state_file),
         };
