@@ -622,6 +622,7 @@ static int setup_loop(Daemon *d)
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
         sigaddset(&ss, SIGHUP);
+        sigaddset(&ss, SIGCHLD); /* sd_event_add_child() for the rotation hook */
         sigprocmask(SIG_BLOCK, &ss, NULL);
         r = sd_event_add_signal(d->event, NULL, SIGTERM, on_term, d);
         if (r >= 0)

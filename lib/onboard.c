@@ -79,6 +79,7 @@ struct ObOnboard {
         char *claim_cert, *claim_key; /* paths used to connect with the claim */
         bool claim_temporary;         /* trusted user: files in the runtime dir, ours to delete */
         unsigned ignored_messages;
+        unsigned verify_refusals; /* consecutive refusals of a rotation's new certificate */
 };
 
 /* ------------------------------------------------------------------ names */
@@ -925,6 +926,18 @@ int64_t ob_onboard_next_rotation(const ObOnboard *ob)
         if (ob->c->rotation.max_age_days > 0 &&
             nb + (int64_t)ob->c->rotation.max_age_days * 86400 < due)
                 due = nb + (int64_t)ob->c->rotation.max_age_days * 86400;
+        /* never sooner after the commit than halfway to notAfter (and at most a day): a
+         * backdated notBefore, a skewed clock or an aggressive policy must not make every new
+         * certificate due at once, minting certificates in a loop */
+        if (ob->onboarded_ms > 0) {
+                int64_t commit = ob->onboarded_ms / 1000;
+                int64_t gap = na > commit ? (na - commit) / 2 : 0;
+
+                if (gap > 86400)
+                        gap = 86400;
+                if (due < commit + gap)
+                        due = commit + gap;
+        }
         return due * 1000;
 }
 
@@ -1619,6 +1632,10 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
         case OB_TEV_CONNECTED:
                 ob->connected = true;
                 ob_backoff_success(&ob->backoff, now_ms);
+                /* the 1 s floor counts from when the broker saw the CONNECT, which is after
+                 * the TLS handshake: count from the CONNACK, so the next CONNECT is surely
+                 * more than a second later (AWS refuses the second one otherwise) */
+                ob_backoff_connect_attempt(&ob->backoff, now_ms);
                 if (ob->act == OB_ACT_CONNECT_CLAIM)
                         return subscribe_all(ob, now_ms);
                 if (ob->act == OB_ACT_VERIFY) {
@@ -1629,11 +1646,14 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
         case OB_TEV_CONNECT_FAILED:
                 if (ob->act == OB_ACT_CONNECT_CLAIM)
                         fail(ob, ev->err_class, "connect-failed", now_ms,
-                             "connecting with the claim certificate failed: %s", ev->detail);
+                             "connecting with the %s certificate failed: %s",
+                             ob->rotating ? "current" : "claim", ev->detail);
                 else if (ob->act == OB_ACT_VERIFY && ob->rotating &&
-                         ev->err_class == OB_ERR_REFUSED) {
+                         ev->err_class == OB_ERR_REFUSED &&
+                         ++ob->verify_refusals >= OB_ONBOARD_ROLLBACK_REFUSALS) {
                         /* the cloud will not take the new certificate: roll back, the current
                          * identity never stopped working; try again later from a new key */
+                        ob->verify_refusals = 0;
                         abandon_rotation_slot(ob);
                         if (set_stage(ob, OB_STAGE_NEW, now_ms) < 0)
                                 break;

@@ -35,6 +35,9 @@
  * than this (leaving a margin for the request itself). */
 #define OB_ONBOARD_TOKEN_LIFETIME_MS (55 * 60 * 1000)
 #define OB_ONBOARD_CLOCK_RETRY_MS    (10 * 1000)
+/* A rotation's new certificate refused this many times in a row is given up (rolled back):
+ * one refusal may be a throttled CONNECT, three are the cloud's answer. */
+#define OB_ONBOARD_ROLLBACK_REFUSALS 3
 
 typedef enum ObOnboardStage {
         OB_STAGE_NEW,

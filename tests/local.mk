@@ -160,3 +160,7 @@ endif
 
 # ---------------------------------------------------------------- fuzzing (tests/fuzz)
 include tests/fuzz/local.mk
+
+# ---- certificate rotation end to end: the daemon against the emulator with the TPM
+TESTS += tests/integration/test-rotate.sh
+EXTRA_DIST += tests/integration/test-rotate.sh

@@ -1165,6 +1165,25 @@ static void test_rotation_policy(void **state)
         world_free(w);
 }
 
+/* A certificate that is due the moment it arrives (backdated notBefore): no rotation loop. */
+static void test_rotation_no_loop(void **state)
+{
+        World *w = world_new("\"rotation\": {\"max_age_days\": 1}");
+        char err[256];
+
+        (void)state;
+        w->cloud.cert_days = 1; /* 1 day + the 60 s backdating: due at half its life */
+        onboard_now(w);
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        run_until_settled(w, 5);
+        assert_int_equal(current_gen(w), 2);
+        /* the new one is not due at once: half its life after the commit */
+        assert_true(ob_onboard_next_rotation(w->ob) >= w->now + 43200LL * 1000 - 60000);
+        assert_int_equal(ob_onboard_tick(w->ob, w->now + 1000), 0);
+        assert_int_equal(w->cloud.certs_issued, 2);
+        world_free(w);
+}
+
 static void test_rotation_waits_for_the_clock(void **state)
 {
         World *w = world_new("\"rotation\": {\"max_age_days\": 1}");
@@ -1266,6 +1285,7 @@ int main(void)
                 cmocka_unit_test(test_rotation_fingerprint_guard),
                 cmocka_unit_test(test_rotation_waits_for_the_clock),
                 cmocka_unit_test(test_rotation_policy),
+                cmocka_unit_test(test_rotation_no_loop),
                 cmocka_unit_test(test_corrupt_state_refused),
                 cmocka_unit_test(test_status_from_state_file),
         };
