@@ -489,7 +489,7 @@ static int load_blob(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLIC 
 
 int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
 {
-        ESYS_TR key;
+        ESYS_TR key = ESYS_TR_NONE;
         TPM2B_PUBLIC pub;
         int r = load_blob(t, path, &key, &pub);
         if (r < 0)
@@ -507,7 +507,7 @@ int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t
         TPM2B_DIGEST d = {.size = 32};
         TPMT_SIGNATURE *sig = NULL;
         TPM2B_PUBLIC pub;
-        ESYS_TR key;
+        ESYS_TR key = ESYS_TR_NONE;
         TSS2_RC rc;
         int r;
 
