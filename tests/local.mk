@@ -90,3 +90,5 @@ EXTRA_DIST += tests/world/world.sh tests/integration/test-world.sh tests/demo.sh
 include tests/emulator/local.mk
 # ---------------------------------------------------------------- fuzzing (tests/fuzz)
 include tests/fuzz/local.mk
+# ---------------------------------------------------------------- analysis, valgrind, coverage
+include tests/hygiene/local.mk
