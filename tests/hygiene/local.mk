@@ -61,9 +61,9 @@ coverage:
 		{ echo "coverage: $(GCOVR) not found (apt-get install gcovr)"; exit 1; }
 	@find $(top_builddir) -name '*.gcda' -delete
 	@$(MAKE) $(AM_MAKEFLAGS) $(COVERAGE_CHECK)
-	@cd $(top_builddir) && $(GCOVR) --root $(abs_top_srcdir) --object-directory . \
-		--filter '$(abs_top_srcdir)/$(COVERAGE_FILTER)' --print-summary \
-		--txt coverage.txt --html-details coverage.html >/dev/null
+	@src=$$(cd $(top_srcdir) && pwd); cd $(top_builddir) && \
+	$(GCOVR) --root "$$src" --object-directory . --filter "$$src/$(COVERAGE_FILTER)" \
+		--txt coverage.txt --html-details coverage.html
 	@cat $(top_builddir)/coverage.txt
 	@echo "coverage: details in $(abs_top_builddir)/coverage.html"
 
