@@ -34,6 +34,7 @@ static int get_arg(Reader *r, uint8_t ai, uint64_t *ret, bool *ret_indef)
 {
         size_t n;
 
+        *ret = 0; /* also for an indefinite length, so callers never pass an unset value on */
         *ret_indef = false;
         if (ai < 24) {
                 *ret = ai;

@@ -88,7 +88,8 @@ static int check_unit(const char *v, const char **reason)
 {
         const char *dot = strrchr(v, '.');
         if (!dot || dot == v || !chars_in(v, ":-_.\\@") ||
-            (strcmp(dot, ".service") && strcmp(dot, ".target") && strcmp(dot, ".socket"))) {
+            (strcmp(dot, ".service") != 0 && strcmp(dot, ".target") != 0 &&
+             strcmp(dot, ".socket") != 0)) {
                 *reason = "is not a systemd unit name (e.g. \"app.service\")";
                 return -EINVAL;
         }

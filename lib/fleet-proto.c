@@ -148,8 +148,8 @@ static int decode(ObFleetFormat fmt, const void *payload, size_t len, json_objec
 
         if (len > OB_FLEET_MAX_PAYLOAD)
                 return -EMSGSIZE;
-        if (!payload && len > 0)
-                return -EBADMSG;
+        if (!payload || len == 0)
+                return -EBADMSG; /* nothing is not an object (and memchr() wants a buffer) */
         if (fmt == OB_FLEET_CBOR) {
                 if (ob_cbor_decode(payload, len, &o) < 0)
                         return -EBADMSG;

@@ -89,15 +89,16 @@ int ob_store_parse(const char *data, size_t size, json_object **ret, uint64_t *r
                 snprintf(reason, reason_size, __VA_ARGS__);                                        \
                 return -EBADMSG;                                                                   \
         } while (0)
-        const char *nl = memchr(data, '\n', OB_MIN(size, (size_t)256));
+        const char *nl;
         char header[257], hex[65];
         unsigned format;
         uint64_t generation;
         size_t length;
         int consumed = 0;
 
-        if (size == 0)
+        if (!data || size == 0)
                 BAD("empty file");
+        nl = memchr(data, '\n', OB_MIN(size, (size_t)256));
         if (!nl)
                 BAD("no header line (torn or not a state file)");
         memcpy(header, data, (size_t)(nl - data));
@@ -106,6 +107,7 @@ int ob_store_parse(const char *data, size_t size, json_object **ret, uint64_t *r
                 BAD("bad magic (not a state file)");
         if (strlen(header) != (size_t)(nl - data))
                 BAD("malformed header");
+        /* NOLINTNEXTLINE(cert-err34-c): out-of-range numbers fail the canonical check below */
         if (sscanf(header + strlen(MAGIC), "%u %" SCNu64 " sha256:%64[0-9a-f] %zu%n", &format,
                    &generation, hex, &length, &consumed) != 4 ||
             header[strlen(MAGIC) + (size_t)consumed] != 0 || strlen(hex) != 64)
@@ -118,7 +120,7 @@ int ob_store_parse(const char *data, size_t size, json_object **ret, uint64_t *r
         if (strcmp(canonical, header) != 0)
                 BAD("malformed header");
         if (format > OB_STORE_FORMAT) {
-                snprintf(reason, reason_size, "format %u is newer than this agent's %u", format,
+                snprintf(reason, reason_size, "format %u is newer than this agent's %d", format,
                          OB_STORE_FORMAT);
                 return -EPROTONOSUPPORT;
         }

@@ -128,7 +128,7 @@ static int soft_create(ObKeyProvider *p, const char *path, int key_type, EVP_PKE
 
 static int soft_load(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub)
 {
-        EVP_PKEY *k;
+        EVP_PKEY *k = NULL; /* set by read_key() on success */
         int r = read_key((Soft *)p, path, &k);
         if (r < 0)
                 return r;
@@ -140,7 +140,7 @@ static int soft_load(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub)
 static int soft_sign(ObKeyProvider *p, const char *path, const uint8_t *digest, size_t digest_len,
                      uint8_t **ret_sig, size_t *ret_sig_len)
 {
-        EVP_PKEY *k;
+        EVP_PKEY *k = NULL; /* set by read_key() on success */
         EVP_PKEY_CTX *ctx = NULL;
         uint8_t *sig = NULL;
         size_t len = 0;

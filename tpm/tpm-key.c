@@ -684,7 +684,7 @@ static void key_release(ObTpm *t, ESYS_TR *key, bool persistent)
 
 int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
 {
-        ESYS_TR key;
+        ESYS_TR key = ESYS_TR_NONE;
         TPM2B_PUBLIC pub;
         bool persistent;
         int r = key_acquire(t, path, &key, &pub, &persistent);

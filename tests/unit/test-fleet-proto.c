@@ -246,6 +246,19 @@ static void test_rejected(void **state)
         assert_int_equal(ob_fleet_status_class(403), OB_ERR_REJECTED);
         assert_int_equal(ob_fleet_status_class(404), OB_ERR_REJECTED);
 
+        /* no payload at all (an empty MQTT message): refused before memchr() sees a NULL
+         * buffer (found by clang-tidy; a UBSan build flags the old code) */
+        for (int f = 0; f < 2; f++) {
+                ObFleetCertReply c;
+                ObFleetRegisterReply r;
+                assert_int_equal(ob_fleet_parse_rejected((ObFleetFormat)f, NULL, 0, &e), -EBADMSG);
+                assert_int_equal(ob_fleet_parse_cert_reply((ObFleetFormat)f, NULL, 0, false, &c),
+                                 -EBADMSG);
+                assert_int_equal(ob_fleet_parse_register_reply((ObFleetFormat)f, NULL, 0, &r),
+                                 -EBADMSG);
+                assert_int_equal(ob_fleet_parse_rejected((ObFleetFormat)f, "", 0, &e), -EBADMSG);
+        }
+
         static const char *const bad[] = {
                 "{\"statusCode\":\"400\"}", "{\"errorCode\":\"x\"}",
                 "{\"statusCode\":42}",      "{\"statusCode\":400,\"errorCode\":5}",

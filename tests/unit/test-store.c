@@ -409,8 +409,9 @@ static void test_torn_at_every_byte(void **state)
  * past the buffer (found by tests/fuzz/fuzz-store.c; seeds corpus/store/hostile-*). */
 static void test_parse_non_canonical_headers(void **state)
 {
-#define HEX64 "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a" /* sha256("{}")   \
-                                                                                  */
+#define HEX64                                                                                      \
+        "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a" /* sha256("{}")         \
+                                                                            */
         static const char *const bad[] = {
                 "ONBOARD-STATE 1 7 sha256:" HEX64 " -1\n",
                 "ONBOARD-STATE 1 7 sha256:" HEX64 " 18446744073709551615\n",
@@ -447,6 +448,8 @@ static void test_parse_non_canonical_headers(void **state)
         assert_int_equal(ob_store_parse(nul, sizeof(nul) - 1, &o, &gen, reason, sizeof(reason)),
                          -EBADMSG);
         assert_string_equal(reason, "malformed header");
+        /* no data at all: refused before memchr() sees a NULL buffer (found by clang-tidy) */
+        assert_int_equal(ob_store_parse(NULL, 0, &o, &gen, reason, sizeof(reason)), -EBADMSG);
 #undef HEX64
 }
 
