@@ -166,3 +166,4 @@ EXTRA_DIST += tests/fuzz/fuzz-ctl-proto.c \
 # ---- onboarding end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-onboard.sh
 EXTRA_DIST += tests/integration/test-onboard.sh
+include tests/system/local.mk
