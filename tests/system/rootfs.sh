@@ -15,11 +15,12 @@ CACHE=${OB_ROOTFS_CACHE:-/var/cache/onboard-agent-test/rootfs-bookworm}
 SUITE=bookworm
 # What the agent needs at run time (ldd of onboard-agent and agentctl, the TCTI modules that
 # tctildr dlopens, the tpm2 OpenSSL provider), plus systemd/dbus to boot and a few tools the
-# tests run inside; tpm2-abrmd is the resource manager the agent reaches over the system D-Bus.
+# tests run inside. procps: the unit's ExecReload runs /bin/kill. tpm2-abrmd: the resource
+# manager the agent reaches over the system D-Bus.
 PACKAGES="systemd systemd-sysv dbus libjson-c5 libpaho-mqtt1.3 \
 libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-tcti-tabrmd0 libtss2-tcti-device0 \
 libtss2-tcti-swtpm0 libtss2-tcti-mssim0 libtss2-mu0 libtss2-rc0 libsystemd0 libssl3 openssl \
-tpm2-openssl tpm2-abrmd ca-certificates"
+tpm2-openssl tpm2-abrmd procps ca-certificates"
 
 log() { echo "rootfs: $*" >&2; }
 skip() { log "SKIP: $*"; exit 77; }
