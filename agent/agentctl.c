@@ -47,11 +47,14 @@ static int cmd_config_show(int argc, char *argv[]);
 static int cmd_config_keys(int argc, char *argv[]);
 static int cmd_status(int argc, char *argv[]);
 static int cmd_provision(int argc, char *argv[]);
+static int cmd_rotate(int argc, char *argv[]);
 
 static const Command commands[] = {
         {"help", "", cmd_help, "Show this help", false},
         {"status", "[--json]", cmd_status,
          "Onboarding state, identity, certificate validity, last error and next retry", false},
+        {"rotate", "[--json]", cmd_rotate,
+         "Renew the certificate and key now (the current ones stay until the new ones work)", true},
         {"provision", "--claim-cert FILE --claim-key FILE", cmd_provision,
          "Hand a trusted user's temporary claim to the agent (fleet-trusted-user)", true},
         {"config check", "[--json]", cmd_config_check,
@@ -338,6 +341,13 @@ static void print_status_human(json_object *st, const char *source)
                 printf("Last error:   %s (%s) at %s: %s\n", jstr_or(e, "code", "?"),
                        jstr_or(e, "class", "local"), jstr_or(e, "time", "?"),
                        jstr_or(e, "text", ""));
+        {
+                json_object *rot = NULL;
+                if (json_object_object_get_ex(st, "rotation", &rot) && rot)
+                        printf("Rotation:     in progress (%s)\n", jstr_or(rot, "stage", "?"));
+        }
+        if (jstr(st, "next_rotation"))
+                printf("Next renewal: %s\n", jstr_or(st, "next_rotation", ""));
         if (jstr(st, "next_retry"))
                 printf("Next retry:   %s (attempt %s)\n", jstr(st, "next_retry"),
                        jstr_or(st, "attempts", "?"));
@@ -411,6 +421,40 @@ static int cmd_status(int argc, char *argv[])
                 print_json(st);
         else
                 print_status_human(st, source);
+        json_object_put(st);
+        return 0;
+}
+
+static int cmd_rotate(int argc, char *argv[])
+{
+        _cleanup_config_ ObConfig *c = NULL;
+        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL;
+        json_object *st = NULL;
+        int r;
+
+        if (parse_command_options("rotate", argc, argv) < 0)
+                return EXIT_USAGE;
+        r = load_or_complain(&c);
+        if (r != 0)
+                return r;
+        sock = socket_path(c);
+        if (!sock)
+                return EXIT_FAILURE;
+        r = ob_control_call(sock, "rotate", NULL, CALL_TIMEOUT_MS, &st, &code, &msg);
+        if (r == -EREMOTEIO) {
+                fprintf(stderr, "agentctl: rotate refused: %s: %s\n", code, msg);
+                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        if (r < 0) {
+                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
+                        strerror(-r));
+                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        if (arg_json)
+                print_json(st);
+        else
+                printf("Rotation started: %s (follow it with 'agentctl status')\n",
+                       jstr_or(st, "state", "?"));
         json_object_put(st);
         return 0;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,7 +99,13 @@ static void update_status(Daemon *d)
                 day[0] = 0;
                 if (json_object_object_get_ex(st, "certificate_not_after", &v) && v)
                         snprintf(day, sizeof(day), "%.10s", json_object_get_string(v));
-                snprintf(text, sizeof(text), "onboarded as %s, cert expires %s", thing, day);
+                if (json_object_object_get_ex(st, "next_rotation", &v) && v)
+                        snprintf(text, sizeof(text),
+                                 "onboarded as %s, cert expires %s, next rotation %.10s", thing,
+                                 day, json_object_get_string(v));
+                else
+                        snprintf(text, sizeof(text), "onboarded as %s, cert expires %s", thing,
+                                 day);
         } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_RETRY &&
                    json_object_object_get_ex(st, "last_error", &e) && e &&
                    json_object_object_get_ex(e, "code", &v)) {
@@ -117,6 +124,8 @@ static void update_status(Daemon *d)
 }
 
 /* ------------------------------------------------------------------ state machine hookup */
+
+static void credentials_changed(Daemon *d);
 
 static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
 {
@@ -138,8 +147,15 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
 
                 ob_log_full(OB_LOG_INFO, 0, NULL, fields, "onboarding: %s (saved)", c->text);
                 /* fault injection for the crash tests (docs/testing.md): die like kill -9 */
-                if (crash && strcmp(crash, ob_onboard_stage_to_string(ob_onboard_stage(ob))) == 0)
-                        (void)raise(SIGKILL);
+                if (crash) {
+                        char name[64];
+
+                        snprintf(name, sizeof(name), "%s%s",
+                                 ob_onboard_rotating(ob) ? "rotation:" : "",
+                                 ob_onboard_stage_to_string(ob_onboard_stage(ob)));
+                        if (strcmp(crash, name) == 0)
+                                (void)raise(SIGKILL);
+                }
                 break;
         }
         case OB_CHANGE_ERROR: {
@@ -158,6 +174,11 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
                 ob_log_full(OB_LOG_NOTICE, 0, OB_MESSAGE_ONBOARDED, fields, "%s", c->text);
                 update_status(d);
                 break;
+        case OB_CHANGE_ROTATED:
+                ob_log_full(OB_LOG_NOTICE, 0, OB_MESSAGE_ROTATED, fields, "%s", c->text);
+                update_status(d);
+                credentials_changed(d);
+                break;
         case OB_CHANGE_NOTICE:
                 ob_log_full(strstr(c->text, "wall clock") ? OB_LOG_WARNING : OB_LOG_NOTICE, 0,
                             strstr(c->text, "wall clock") ? OB_MESSAGE_CLOCK_NOT_SET : NULL, fields,
@@ -167,21 +188,101 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+#define HOOK_MAX_ARGS 32
+
+static int on_hook_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+        const char *what = userdata;
+
+        if (si->si_code == CLD_EXITED && si->si_status == 0)
+                ob_log_info("%s finished", what);
+        else if (si->si_code == CLD_EXITED)
+                ob_log_warning("%s failed with exit status %d", what, si->si_status);
+        else
+                ob_log_warning("%s was killed by signal %d", what, si->si_status);
+        sd_event_source_unref(s);
+        return 0;
+}
+
+/*
+ * Run a command after new credentials were committed, without waiting for it: argv split on
+ * spaces (rotation.hook), environment OB_CERT_FILE, OB_KEY_FILE, OB_THING_NAME,
+ * OB_CERTIFICATE_ID. Its exit is logged when the loop reaps it.
+ */
+static void run_hook(Daemon *d, const char *what, char *const argv[])
+{
+        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(d->ob, now_ms());
+        json_object *v;
+        char cert[512], key[512];
+        pid_t pid;
+        int r;
+
+        snprintf(cert, sizeof(cert), "%s/credentials/current/device.crt",
+                 d->config->paths.state_dir);
+        snprintf(key, sizeof(key), "%s/credentials/current/device.key", d->config->paths.state_dir);
+        pid = fork();
+        if (pid < 0) {
+                ob_log_error_errno(-errno, "Cannot start %s", what);
+                return;
+        }
+        if (pid == 0) {
+                sigset_t ss;
+
+                sigemptyset(&ss);
+                sigprocmask(SIG_SETMASK, &ss, NULL);
+                setenv("OB_CERT_FILE", cert, 1);
+                setenv("OB_KEY_FILE", key, 1);
+                if (st && json_object_object_get_ex(st, "thing_name", &v) && v)
+                        setenv("OB_THING_NAME", json_object_get_string(v), 1);
+                if (st && json_object_object_get_ex(st, "certificate_id", &v) && v)
+                        setenv("OB_CERTIFICATE_ID", json_object_get_string(v), 1);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        r = sd_event_add_child(d->event, NULL, pid, WEXITED, on_hook_exit, (void *)what);
+        if (r < 0)
+                ob_log_warning_errno(r, "Cannot watch %s (pid %d)", what, (int)pid);
+        else
+                ob_log_info("Started %s (pid %d)", what, (int)pid);
+}
+
+static void credentials_changed(Daemon *d)
+{
+        if (d->config->rotation.hook) {
+                _cleanup_free_ char *copy = strdup(d->config->rotation.hook);
+                char *argv[HOOK_MAX_ARGS + 1] = {NULL}, *save = NULL, *tok;
+                size_t n = 0;
+
+                for (tok = copy ? strtok_r(copy, " ", &save) : NULL; tok && n < HOOK_MAX_ARGS;
+                     tok = strtok_r(NULL, " ", &save))
+                        argv[n++] = tok;
+                if (n > 0)
+                        run_hook(d, "the rotation hook", argv);
+        }
+        if (d->config->rotation.reload_unit) {
+                char *argv[] = {(char *)"/bin/systemctl", (char *)"reload-or-restart",
+                                d->config->rotation.reload_unit, NULL};
+                run_hook(d, "systemctl reload-or-restart", argv);
+        }
+}
 static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata);
 
-/* After every call into the machine: arm the deadline timer and the claim poll. */
+/*
+ * After every call into the machine: arm the deadline timer and the claim poll. The machine's
+ * deadlines are wall-clock times (a renewal window is a date), so the timer is an absolute
+ * CLOCK_REALTIME one: when the clock is stepped past it (NTP after a boot in 1970) it fires at
+ * once, and a step backwards delays it, instead of a relative timer firing at the wrong date.
+ */
 static void rearm(Daemon *d)
 {
-        int64_t deadline = ob_onboard_deadline(d->ob), now = now_ms();
-        uint64_t t;
+        int64_t deadline = ob_onboard_deadline(d->ob);
         int r;
 
         if (deadline < 0) {
                 (void)sd_event_source_set_enabled(d->timer_src, SD_EVENT_OFF);
         } else {
-                (void)sd_event_now(d->event, CLOCK_BOOTTIME, &t);
-                t += deadline > now ? (uint64_t)(deadline - now) * 1000 : 0;
-                r = sd_event_source_set_time(d->timer_src, t);
+                r = sd_event_source_set_time(d->timer_src, (uint64_t)deadline * 1000);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(d->timer_src, SD_EVENT_ONESHOT);
                 if (r < 0)
@@ -331,6 +432,20 @@ static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObC
                                  : r == -EALREADY   ? "not-waiting-for-claim"
                                  : r == -EOPNOTSUPP ? "wrong-method"
                                                     : "claim-refused");
+                        snprintf(message, message_size, "%s", err);
+                        return r;
+                }
+                *ret_result = ob_onboard_status(d->ob, now_ms());
+                return 0;
+        }
+        if (strcmp(cmd->name, "rotate") == 0) {
+                char err[256] = "";
+
+                r = ob_onboard_rotate_now(d->ob, now_ms(), err, sizeof(err));
+                rearm(d);
+                if (r < 0) {
+                        snprintf(code, code_size, "%s",
+                                 r == -EALREADY ? "rotation-running" : "not-onboarded");
                         snprintf(message, message_size, "%s", err);
                         return r;
                 }
@@ -520,7 +635,7 @@ static int setup_loop(Daemon *d)
                                     d->transport.ops->event_fd(d->transport.impl), EPOLLIN,
                                     on_transport, d);
         if (r >= 0)
-                r = sd_event_add_time(d->event, &d->timer_src, CLOCK_BOOTTIME, UINT64_MAX, 0,
+                r = sd_event_add_time(d->event, &d->timer_src, CLOCK_REALTIME, UINT64_MAX, 0,
                                       on_timer, d);
         if (r >= 0 && d->config->provisioning.claim_drop_dir)
                 r = sd_event_add_time_relative(d->event, &d->claim_src, CLOCK_BOOTTIME,

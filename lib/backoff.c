@@ -101,8 +101,11 @@ void ob_backoff_connect_attempt(ObBackoff *b, int64_t now_ms)
 
 int64_t ob_backoff_next_connect_ms(const ObBackoff *b)
 {
-        int64_t floor =
-                b->last_connect_ms > 0 ? b->last_connect_ms + OB_BACKOFF_CONNECT_FLOOR_MS : 0;
+        /* saturate: a loaded state may hold any non-negative int64 (found by fuzz-backoff-json) */
+        int64_t floor = b->last_connect_ms <= 0 ? 0
+                        : b->last_connect_ms > INT64_MAX - OB_BACKOFF_CONNECT_FLOOR_MS
+                                ? INT64_MAX
+                                : b->last_connect_ms + OB_BACKOFF_CONNECT_FLOOR_MS;
         return OB_MAX(b->next_ms, floor);
 }
 

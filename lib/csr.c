@@ -42,6 +42,42 @@ static int parse_subject(const char *subject, X509_NAME *name)
         return X509_NAME_entry_count(name) > 0 ? 0 : -EINVAL;
 }
 
+/* The hash and signature algorithm for pub: the hash matches the curve's strength for EC keys
+ * (RFC 5480); RSA keys use PKCS#1 v1.5 with SHA-256, whose AlgorithmIdentifier carries an
+ * explicit NULL parameter (RFC 4055), where ECDSA's has none (RFC 5758). */
+static int signature_algorithm(EVP_PKEY *pub, const EVP_MD **ret_md, int *ret_nid,
+                               int *ret_param_type)
+{
+        switch (EVP_PKEY_get_base_id(pub)) {
+        case EVP_PKEY_EC: {
+                char group[32];
+                if (!EVP_PKEY_get_group_name(pub, group, sizeof(group), NULL))
+                        return -EINVAL;
+                *ret_param_type = V_ASN1_UNDEF;
+                if (strcmp(group, "prime256v1") == 0) {
+                        *ret_md = EVP_sha256();
+                        *ret_nid = NID_ecdsa_with_SHA256;
+                        return 0;
+                }
+                if (strcmp(group, "secp384r1") == 0) {
+                        *ret_md = EVP_sha384();
+                        *ret_nid = NID_ecdsa_with_SHA384;
+                        return 0;
+                }
+                return -EINVAL;
+        }
+        case EVP_PKEY_RSA:
+                if (EVP_PKEY_get_bits(pub) < 2048)
+                        return -EINVAL;
+                *ret_md = EVP_sha256();
+                *ret_nid = NID_sha256WithRSAEncryption;
+                *ret_param_type = V_ASN1_NULL;
+                return 0;
+        default:
+                return -EINVAL;
+        }
+}
+
 int ob_csr_build(const char *subject, EVP_PKEY *pub, ObCsrSignFunc sign, void *userdata,
                  char **ret_pem)
 {
@@ -53,10 +89,12 @@ int ob_csr_build(const char *subject, EVP_PKEY *pub, ObCsrSignFunc sign, void *u
         uint8_t *sig = NULL;
         size_t sig_len = 0;
         BIO *bio = NULL;
-        unsigned char md[32];
-        int r = -ENOMEM, tbs_len;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int md_len = 0;
+        int r = -ENOMEM, tbs_len, sig_nid, param_type;
+        const EVP_MD *hash;
 
-        if (!subject || !pub || !sign || EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC)
+        if (!subject || !pub || !sign || signature_algorithm(pub, &hash, &sig_nid, &param_type) < 0)
                 return -EINVAL;
         if (!(req = X509_REQ_new()) || !(name = X509_NAME_new()))
                 goto out;
@@ -68,15 +106,15 @@ int ob_csr_build(const char *subject, EVP_PKEY *pub, ObCsrSignFunc sign, void *u
             !X509_REQ_set_pubkey(req, pub))
                 goto out;
         if (!(alg = X509_ALGOR_new()) ||
-            !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL) ||
+            !X509_ALGOR_set0(alg, OBJ_nid2obj(sig_nid), param_type, NULL) ||
             !X509_REQ_set1_signature_algo(req, alg))
                 goto out;
         tbs_len = i2d_re_X509_REQ_tbs(req, &tbs);
         if (tbs_len <= 0)
                 goto out;
-        if (!EVP_Digest(tbs, (size_t)tbs_len, md, NULL, EVP_sha256(), NULL))
+        if (!EVP_Digest(tbs, (size_t)tbs_len, md, &md_len, hash, NULL))
                 goto out;
-        r = sign(userdata, md, sizeof(md), &sig, &sig_len);
+        r = sign(userdata, md, md_len, &sig, &sig_len);
         if (r < 0)
                 goto out;
         r = -ENOMEM;

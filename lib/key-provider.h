@@ -16,12 +16,25 @@
 
 typedef struct ObKeyProvider ObKeyProvider;
 
+/*
+ * Key paths: a file path (a TSS2 PEM blob for the TPM, a PEM private key for software), or
+ * "handle:0x81000002" for a key that already lives at a persistent TPM handle (a vendor's
+ * pre-provisioned key, config tpm.vendor_key_handle; TPM backend only). The same string is
+ * tpm2-openssl's store URI for that key. Such a key can be loaded and sign, but not be created
+ * or destroyed here (-EOPNOTSUPP).
+ */
+#define OB_KEY_PATH_HANDLE_PREFIX "handle:"
+
 typedef struct ObKeyProviderOps {
-        /* Create a new key stored at path (atomically); the public key goes to *ret_pub. */
-        int (*create)(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub);
+        /* Create a new key of key_type (ObKeyType, lib/config-file.h) stored at path
+         * (atomically); the public key goes to *ret_pub. -EINVAL unknown type. */
+        int (*create)(ObKeyProvider *p, const char *path, int key_type /* ObKeyType */,
+                      EVP_PKEY **ret_pub);
         /* Load the key at path and return its public key; proves the key is usable here. */
         int (*load)(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub);
-        /* ECDSA over a SHA-256 digest; DER signature in *ret_sig (free()). */
+        /* Sign a digest whose length names its hash: 32 SHA-256, 48 SHA-384 (else -EINVAL).
+         * EC keys: ECDSA, a DER ECDSA-Sig-Value; RSA keys: PKCS#1 v1.5 (RSASSA), the raw
+         * signature. The signature goes to *ret_sig (free()). */
         int (*sign_digest)(ObKeyProvider *p, const char *path, const uint8_t *digest,
                            size_t digest_len, uint8_t **ret_sig, size_t *ret_sig_len);
         /* Remove the key file (for the TPM: the blob; nothing persistent is created per key). */
@@ -37,7 +50,7 @@ struct ObKeyProvider {
         const ObKeyProviderOps *ops;
 };
 
-/* The software backend: EC P-256 PEM files, mode 0600, written atomically. */
+/* The software backend: EC P-256/P-384 or RSA-2048 PEM files, mode 0600, written atomically. */
 int ob_key_provider_software_new(ObKeyProvider **ret);
 
 #ifdef HAVE_TPM

@@ -58,6 +58,10 @@ struct ObOnboard {
         uint64_t cur_gen;
         char *cur_thing, *cur_cert_id;
         int64_t cur_not_before_s, cur_not_after_s, onboarded_ms;
+        bool rotating;         /* the pending flow is a rotation of the current identity */
+        bool rotate_requested; /* agentctl rotate: due now, whatever the policy says */
+        uint64_t prev_gen;     /* the generation a rotation retired (deleted after the grace) */
+        int64_t prev_retired_ms;
         ObBackoff backoff;
         char err_code[48];
         char err_text[320];
@@ -98,6 +102,7 @@ static const char *const activity_names[_OB_ACT_MAX] = {
         [OB_ACT_REQUEST_CERT] = "requesting-certificate",
         [OB_ACT_REGISTER] = "registering-thing",
         [OB_ACT_VERIFY] = "verifying",
+        [OB_ACT_ANNOUNCE] = "announcing",
         [OB_ACT_DONE] = "onboarded",
         [OB_ACT_FAILED] = "failed",
 };
@@ -193,6 +198,22 @@ static json_object *state_to_json(const ObOnboard *ob)
                                        ob->c->provisioning.method)));
         json_object_object_add(o, "stage", json_object_new_string(stage_names[ob->stage]));
         json_object_object_add(o, "serial", json_object_new_string(ob->d.serial));
+        if (ob->rotating)
+                json_object_object_add(o, "rotating", json_object_new_boolean(true));
+        if (ob->rotate_requested)
+                json_object_object_add(o, "rotate_requested", json_object_new_boolean(true));
+        if (ob->prev_gen > 0) {
+                json_object *pr = json_object_new_object();
+                json_object_object_add(o, "previous", pr);
+                json_object_object_add(pr, "generation", json_object_new_uint64(ob->prev_gen));
+                json_object_object_add(pr, "retired_ms",
+                                       json_object_new_int64(ob->prev_retired_ms));
+        }
+        {
+                int64_t next = ob_onboard_next_rotation(ob);
+                if (next >= 0)
+                        json_object_object_add(o, "next_rotation_ms", json_object_new_int64(next));
+        }
 
         p = json_object_new_object();
         json_object_object_add(o, "pending", p);
@@ -300,6 +321,19 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
                 return -EBADMSG;
         }
 
+        GET(o, "rotating", json_type_boolean, false, v);
+        ob->rotating = v && json_object_get_boolean(v);
+        GET(o, "rotate_requested", json_type_boolean, false, v);
+        ob->rotate_requested = v && json_object_get_boolean(v);
+        GET(o, "previous", json_type_object, false, v);
+        if (v) {
+                json_object *pv = v;
+                GET(pv, "generation", json_type_int, true, v);
+                ob->prev_gen = (uint64_t)json_object_get_int64(v);
+                GET(pv, "retired_ms", json_type_int, true, v);
+                ob->prev_retired_ms = json_object_get_int64(v);
+        }
+
         GET(o, "pending", json_type_object, true, p);
         GET(p, "generation", json_type_int, true, v);
         ob->gen = (uint64_t)json_object_get_int64(v);
@@ -327,7 +361,7 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
                 return -EBADMSG;
         }
 
-        GET(o, "current", json_type_object, ob->stage == OB_STAGE_ONBOARDED, cur);
+        GET(o, "current", json_type_object, ob->stage == OB_STAGE_ONBOARDED || ob->rotating, cur);
         if (cur) {
                 GET(cur, "generation", json_type_int, true, v);
                 ob->cur_gen = (uint64_t)json_object_get_int64(v);
@@ -466,6 +500,7 @@ bool ob_onboard_busy(const ObOnboard *ob)
         case OB_ACT_REQUEST_CERT:
         case OB_ACT_REGISTER:
         case OB_ACT_VERIFY:
+        case OB_ACT_ANNOUNCE:
                 return true;
         case OB_ACT_IDLE:
         case OB_ACT_WAIT_CLOCK:
@@ -605,7 +640,9 @@ static void discard_pending_cert(ObOnboard *ob)
 
 static int expand(ObOnboard *ob, const char *tmpl, char **ret)
 {
-        const char *thing = ob->thing_name ? ob->thing_name : ob->d.serial;
+        const char *thing = ob->thing_name  ? ob->thing_name
+                            : ob->cur_thing ? ob->cur_thing
+                                            : ob->d.serial;
         const char *vars[] = {
                 "serial",
                 ob->d.serial,
@@ -678,7 +715,7 @@ static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
         }
 
         set_activity(ob, OB_ACT_CREATE_KEY, -1);
-        r = k->ops->create(k, path, ret_pub);
+        r = k->ops->create(k, path, ob->c->key.type, ret_pub);
         if (r < 0) {
                 fail_local(ob, "key-create-failed", 0, now, "cannot create the device key: %s",
                            k->ops->last_error(k));
@@ -690,9 +727,19 @@ static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
 
 /* ------------------------------------------------------------------ connecting */
 
+static const char *iso_text(int64_t s, char *buf, size_t size)
+{
+        struct tm tm;
+        time_t tt = (time_t)s;
+
+        if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+                snprintf(buf, size, "%lld", (long long)s);
+        return buf;
+}
+
 static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, bool *expired)
 {
-        _cleanup_free_ char *pem = NULL;
+        char t[32];
         X509 *x = NULL;
         int64_t nb, na;
         FILE *f;
@@ -723,13 +770,13 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
         }
         if (now / 1000 < nb) {
                 snprintf(why, whysize,
-                         "claim certificate %s is not valid before %lld (check the clock)",
-                         ob->claim_cert, (long long)nb);
+                         "claim certificate %s is not valid before %s (check the clock)",
+                         ob->claim_cert, iso_text(nb, t, sizeof(t)));
                 return false;
         }
         if (now / 1000 > na) {
-                snprintf(why, whysize, "claim certificate %s expired at %lld", ob->claim_cert,
-                         (long long)na);
+                snprintf(why, whysize, "claim certificate %s expired at %s", ob->claim_cert,
+                         iso_text(na, t, sizeof(t)));
                 *expired = true;
                 return false;
         }
@@ -831,7 +878,138 @@ static int connect_device(ObOnboard *ob, int64_t now)
                           OB_ACT_VERIFY, now);
 }
 
+/* A rotation asks for its new certificate with the identity it replaces. */
+static int connect_current(ObOnboard *ob, int64_t now)
+{
+        _cleanup_free_ char *crt =
+                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
+        _cleanup_free_ char *key =
+                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.key");
+
+        if (!crt || !key)
+                return -ENOMEM;
+        return connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM, now);
+}
+
 /* ------------------------------------------------------------------ the decision */
+
+/* The template RegisterThing uses: rotation.template during a rotation, if set. */
+static const char *template_name(const ObOnboard *ob)
+{
+        if (ob->rotating && ob->c->rotation.template_name)
+                return ob->c->rotation.template_name;
+        return ob->c->provisioning.template_name;
+}
+
+int64_t ob_onboard_next_rotation(const ObOnboard *ob)
+{
+        int64_t nb = ob->cur_not_before_s, na = ob->cur_not_after_s, due;
+
+        if (ob->cur_gen == 0 || !ob->c->rotation.enabled || na <= nb)
+                return -1;
+        if (ob->rotate_requested)
+                return 0;
+        /* the earliest of: a fraction of the lifetime, days before notAfter, maximum age */
+        int64_t half = nb + (na - nb) / 2, t;
+
+        due = nb + (int64_t)((double)(na - nb) * ob->c->rotation.lifetime_fraction);
+        if (ob->c->rotation.days_before_expiry > 0) {
+                /* never before half the life of a short-lived certificate (30 days before the
+                 * end of a 7-day certificate would mean: renew at once, forever) */
+                t = na - (int64_t)ob->c->rotation.days_before_expiry * 86400;
+                if (t < half)
+                        t = half;
+                if (t < due)
+                        due = t;
+        }
+        if (ob->c->rotation.max_age_days > 0 &&
+            nb + (int64_t)ob->c->rotation.max_age_days * 86400 < due)
+                due = nb + (int64_t)ob->c->rotation.max_age_days * 86400;
+        return due * 1000;
+}
+
+bool ob_onboard_rotating(const ObOnboard *ob)
+{
+        return ob->rotating;
+}
+
+/* The fingerprint guard: credentials/current still holds the certificate the state names. */
+static bool current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
+{
+        _cleanup_free_ char *path =
+                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
+        char fp[65];
+        X509 *x = NULL;
+        FILE *f;
+        int r;
+
+        f = path ? fopen(path, "re") : NULL;
+        if (!f) {
+                snprintf(why, whysize, "the current certificate cannot be read");
+                return false;
+        }
+        x = PEM_read_X509(f, NULL, NULL, NULL);
+        fclose(f);
+        r = x ? ob_x509_fingerprint_hex(x, fp, sizeof(fp)) : -EBADMSG;
+        X509_free(x);
+        if (r < 0 || !ob->cur_cert_id || strcmp(fp, ob->cur_cert_id) != 0) {
+                snprintf(why, whysize,
+                         "the current certificate changed underneath the agent (it is not "
+                         "%.12s... any more)",
+                         ob->cur_cert_id ? ob->cur_cert_id : "?");
+                return false;
+        }
+        return true;
+}
+
+/* Forget a rotation's slot N+1: the current identity stays what it was. */
+static void abandon_rotation_slot(ObOnboard *ob)
+{
+        discard_pending_cert(ob);
+        free(ob->thing_name);
+        ob->thing_name = NULL;
+        json_object_put(ob->devconf);
+        ob->devconf = NULL;
+        if (ob->gen > 0 && ob->gen != ob->cur_gen) {
+                char path[512];
+
+                if (slot_file(ob, "device.key", path, sizeof(path)))
+                        (void)ob->d.keys->ops->destroy(ob->d.keys, path);
+                (void)ob_creds_remove_slot(ob->c->paths.state_dir, ob->gen, ob->d.fs);
+        }
+        ob->gen = 0;
+}
+
+/* After the grace period, the key and certificate a rotation retired are deleted. */
+static void retire_previous(ObOnboard *ob, int64_t now)
+{
+        int64_t grace = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000;
+        _cleanup_free_ char *key = NULL;
+
+        if (ob->prev_gen == 0 || ob->prev_gen == ob->cur_gen || now < ob->prev_retired_ms + grace)
+                return;
+        key = ob_creds_slot_file(ob->c->paths.state_dir, ob->prev_gen, "device.key");
+        if (key)
+                (void)ob->d.keys->ops->destroy(ob->d.keys, key);
+        (void)ob_creds_remove_slot(ob->c->paths.state_dir, ob->prev_gen, ob->d.fs);
+        notify(ob, OB_CHANGE_NOTICE, "deleted the key and certificate of generation %llu",
+               (unsigned long long)ob->prev_gen);
+        ob->prev_gen = 0;
+        ob->prev_retired_ms = 0;
+        (void)persist(ob);
+}
+
+/* Onboarded and idle: sleep until the next rotation (or the previous key's deletion). */
+static void idle(ObOnboard *ob, int64_t now)
+{
+        int64_t next = ob_onboard_next_rotation(ob);
+        int64_t grace = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000;
+
+        retire_previous(ob, now);
+        if (ob->prev_gen > 0 && (next < 0 || ob->prev_retired_ms + grace < next))
+                next = ob->prev_retired_ms + grace;
+        set_activity(ob, OB_ACT_DONE, next);
+}
 
 static bool clock_plausible(const ObOnboard *ob, int64_t now)
 {
@@ -851,8 +1029,38 @@ static int resume(ObOnboard *ob, int64_t now)
         int r;
 
         if (ob->stage == OB_STAGE_ONBOARDED) {
-                set_activity(ob, OB_ACT_DONE, -1);
-                return 0;
+                int64_t due = ob_onboard_next_rotation(ob);
+
+                if (due < 0 || now < due) {
+                        idle(ob, now);
+                        return 0;
+                }
+                if (!clock_plausible(ob, now)) {
+                        if (ob->act != OB_ACT_WAIT_CLOCK)
+                                notify(ob, OB_CHANGE_NOTICE,
+                                       "the wall clock is before the build date: no rotation "
+                                       "decision until time is synchronized");
+                        set_activity(ob, OB_ACT_WAIT_CLOCK, now + OB_ONBOARD_CLOCK_RETRY_MS);
+                        return 0;
+                }
+                /* time to renew: slot N+1, the current identity stays untouched */
+                char why[200];
+                if (!current_cert_unchanged(ob, why, sizeof(why))) {
+                        ob->rotate_requested = false;
+                        fail_for_good(ob, "rotation-aborted", now, "%s: not rotating", why);
+                        return 0;
+                }
+                ob->rotating = true;
+                ob->gen = ob->cur_gen + 1;
+                if (ob->prev_gen == ob->gen) /* an old slot with that number must go first */
+                        retire_previous(ob, INT64_MAX);
+                notify(ob, OB_CHANGE_NOTICE,
+                       "renewing certificate %.12s... (%s) in credential generation %llu",
+                       ob->cur_cert_id, ob->rotate_requested ? "requested" : "due",
+                       (unsigned long long)ob->gen);
+                r = set_stage(ob, OB_STAGE_NEW, now);
+                if (r < 0)
+                        return 0;
         }
         if (!clock_plausible(ob, now)) {
                 if (ob->act != OB_ACT_WAIT_CLOCK)
@@ -893,6 +1101,8 @@ static int resume(ObOnboard *ob, int64_t now)
         if (ob->stage == OB_STAGE_THING_REGISTERED)
                 return connect_device(ob, now);
 
+        if (ob->rotating)
+                return connect_current(ob, now);
         if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER && !ob->claim_cert) {
                 set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
                 return 0;
@@ -904,8 +1114,7 @@ int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
 {
         int m = ob->c->provisioning.method;
 
-        if (m != OB_METHOD_FLEET_CLAIM && m != OB_METHOD_FLEET_TRUSTED_USER &&
-            ob->stage != OB_STAGE_ONBOARDED) {
+        if (m != OB_METHOD_FLEET_CLAIM && m != OB_METHOD_FLEET_TRUSTED_USER && ob->cur_gen == 0) {
                 fail_for_good(ob, "method-not-supported", now_ms,
                               "provisioning.method %s is not implemented yet",
                               ob_provisioning_method_to_string(m));
@@ -915,7 +1124,7 @@ int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
                 if (set_str(&ob->claim_cert, ob->c->provisioning.claim_cert) < 0 ||
                     set_str(&ob->claim_key, ob->c->provisioning.claim_key) < 0)
                         return -ENOMEM;
-        } else if (m == OB_METHOD_FLEET_TRUSTED_USER && ob->stage != OB_STAGE_ONBOARDED) {
+        } else if (m == OB_METHOD_FLEET_TRUSTED_USER && ob->cur_gen == 0) {
                 /* a claim handed over before a restart is still in the runtime directory */
                 _cleanup_free_ char *crt = NULL, *key = NULL;
 
@@ -935,7 +1144,7 @@ int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
 
 static int subscribe_all(ObOnboard *ob, int64_t now)
 {
-        const char *tmpl = ob->c->provisioning.template_name;
+        const char *tmpl = template_name(ob);
         ObFleetOp req =
                 ob->c->provisioning.create_keys ? OB_FLEET_CREATE_KEYS : OB_FLEET_CREATE_FROM_CSR;
         int r;
@@ -976,8 +1185,7 @@ static int publish(ObOnboard *ob, ObFleetOp op, const uint8_t *payload, size_t l
         char topic[160];
         int token, r;
 
-        r = ob_fleet_topic(op, ob->fmt, ob->c->provisioning.template_name, OB_FLEET_REQUEST, topic,
-                           sizeof(topic));
+        r = ob_fleet_topic(op, ob->fmt, template_name(ob), OB_FLEET_REQUEST, topic, sizeof(topic));
         if (r >= 0)
                 r = ob->d.transport->ops->publish(ob->d.transport->impl, topic, payload, len, 1,
                                                   &token);
@@ -1041,12 +1249,12 @@ static int register_thing(ObOnboard *ob, int64_t now)
         const char **params = NULL;
         char **values = NULL;
         size_t n = 0, len;
-        bool have_serial = false, have_token = false;
+        bool have_serial = false, have_token = false, have_thing = false;
         int r = 0;
 
         for (size_t i = 0; cfg && cfg[i]; i += 2)
                 n++;
-        params = calloc(2 * (n + 2) + 1, sizeof(char *));
+        params = calloc(2 * (n + 3) + 1, sizeof(char *));
         values = calloc(n + 1, sizeof(char *));
         if (!params || !values) {
                 r = -ENOMEM;
@@ -1064,6 +1272,7 @@ static int register_thing(ObOnboard *ob, int64_t now)
                 params[n++] = values[i / 2];
                 have_serial = have_serial || strcmp(cfg[i], "SerialNumber") == 0;
                 have_token = have_token || strcmp(cfg[i], "HardwareToken") == 0;
+                have_thing = have_thing || strcmp(cfg[i], "ThingName") == 0;
         }
         /* what every template gets unless the configuration names it otherwise */
         if (!have_serial) {
@@ -1073,6 +1282,11 @@ static int register_thing(ObOnboard *ob, int64_t now)
         if (!have_token && ob->d.hardware_token) {
                 params[n++] = "HardwareToken";
                 params[n++] = ob->d.hardware_token;
+        }
+        /* a rotation attaches the new certificate to the same thing */
+        if (!have_thing && ob->rotating && ob->cur_thing) {
+                params[n++] = "ThingName";
+                params[n++] = ob->cur_thing;
         }
         r = ob_fleet_build_register_thing(ob->fmt, ob->token, params, &payload, &len);
         if (r < 0)
@@ -1274,19 +1488,72 @@ static void on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t
         (void)connect_device(ob, now);
 }
 
+static void announce_done(ObOnboard *ob, int64_t now)
+{
+        disconnect(ob);
+        idle(ob, now);
+}
+
+/* Rotation: tell the cloud side which certificate may be deactivated (best effort). */
+static bool announce(ObOnboard *ob, const char *old_id, int64_t now)
+{
+        _cleanup_free_ char *topic = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const char *text;
+        int token, r;
+
+        if (!ob->c->rotation.old_cert_topic ||
+            expand(ob, ob->c->rotation.old_cert_topic, &topic) < 0)
+                return false;
+        o = json_object_new_object();
+        if (!o)
+                return false;
+        json_object_object_add(o, "oldCertificateId", json_object_new_string(old_id));
+        json_object_object_add(o, "newCertificateId", json_object_new_string(ob->cur_cert_id));
+        if (ob->cur_thing)
+                json_object_object_add(o, "thingName", json_object_new_string(ob->cur_thing));
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        r = ob->d.transport->ops->publish(ob->d.transport->impl, topic, text, strlen(text), 1,
+                                          &token);
+        if (r < 0) {
+                notify(ob, OB_CHANGE_NOTICE, "cannot publish the old certificate id to %s: %s",
+                       topic, strerror(-r));
+                return false;
+        }
+        set_activity(ob, OB_ACT_ANNOUNCE, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        return true;
+}
+
 static void committed(ObOnboard *ob, int64_t now)
 {
+        _cleanup_free_ char *old_id = NULL;
+        bool rotation = ob->rotating;
+        uint64_t old_gen = ob->cur_gen;
+        char why[200];
         int r;
 
+        if (rotation && !current_cert_unchanged(ob, why, sizeof(why))) {
+                /* someone replaced the credentials: do not overwrite what they did */
+                abandon_rotation_slot(ob);
+                ob->rotating = false;
+                ob->rotate_requested = false;
+                if (set_stage(ob, OB_STAGE_ONBOARDED, now) < 0)
+                        return;
+                fail_for_good(ob, "rotation-aborted", now, "%s: rotation abandoned", why);
+                return;
+        }
         r = ob_creds_commit(ob->c->paths.state_dir, ob->gen, ob->d.fs);
         if (r < 0) {
                 fail_local(ob, "storage-error", r, now, "cannot switch credentials/current to %llu",
                            (unsigned long long)ob->gen);
                 return;
         }
+        old_id = ob->cur_cert_id ? strdup(ob->cur_cert_id) : NULL;
         ob->cur_gen = ob->gen;
-        free(ob->cur_thing);
-        ob->cur_thing = TAKE_PTR(ob->thing_name);
+        if (ob->thing_name) {
+                free(ob->cur_thing);
+                ob->cur_thing = TAKE_PTR(ob->thing_name);
+        }
         free(ob->cur_cert_id);
         ob->cur_cert_id = TAKE_PTR(ob->cert_id);
         ob->cur_not_before_s = ob->not_before_s;
@@ -1300,12 +1567,29 @@ static void committed(ObOnboard *ob, int64_t now)
         ob->err_text[0] = 0;
         ob->err_class = -1;
         ob->err_ms = 0;
+        if (rotation) {
+                ob->prev_gen = old_gen;
+                ob->prev_retired_ms = now;
+                ob->rotating = false;
+                ob->rotate_requested = false;
+                ob_backoff_init(&ob->backoff);
+        }
         r = set_stage(ob, OB_STAGE_ONBOARDED, now);
         if (r < 0)
                 return;
-        disconnect(ob);
-        set_activity(ob, OB_ACT_DONE, -1);
 
+        if (rotation) {
+                notify(ob, OB_CHANGE_ROTATED,
+                       "rotated: certificate %.12s... (generation %llu) replaces %.12s...",
+                       ob->cur_cert_id, (unsigned long long)ob->cur_gen, old_id ? old_id : "?");
+                if (old_id && announce(ob, old_id, now))
+                        return; /* disconnects when the cloud acknowledged */
+                announce_done(ob, now);
+                return;
+        }
+
+        disconnect(ob);
+        idle(ob, now);
         if (ob->claim_temporary) {
                 drop_claim(ob);
         } else if (ob->c->provisioning.delete_claim && ob->claim_cert) {
@@ -1346,7 +1630,18 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 if (ob->act == OB_ACT_CONNECT_CLAIM)
                         fail(ob, ev->err_class, "connect-failed", now_ms,
                              "connecting with the claim certificate failed: %s", ev->detail);
-                else if (ob->act == OB_ACT_VERIFY)
+                else if (ob->act == OB_ACT_VERIFY && ob->rotating &&
+                         ev->err_class == OB_ERR_REFUSED) {
+                        /* the cloud will not take the new certificate: roll back, the current
+                         * identity never stopped working; try again later from a new key */
+                        abandon_rotation_slot(ob);
+                        if (set_stage(ob, OB_STAGE_NEW, now_ms) < 0)
+                                break;
+                        fail(ob, ev->err_class, "rotation-rolled-back", now_ms,
+                             "the new certificate was refused (%s): rolled back, the current "
+                             "one stays in use",
+                             ev->detail);
+                } else if (ob->act == OB_ACT_VERIFY)
                         fail(ob, ev->err_class, "verify-failed", now_ms,
                              "connecting with the new certificate failed: %s", ev->detail);
                 break;
@@ -1371,6 +1666,10 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                      i < N_TOPICS ? ob->topics[i] : "a reply topic");
                 break;
         case OB_TEV_PUBLISHED:
+                if (ob->act == OB_ACT_ANNOUNCE) {
+                        notify(ob, OB_CHANGE_NOTICE, "published the old certificate id");
+                        announce_done(ob, now_ms);
+                }
                 break;
         case OB_TEV_PUBLISH_FAILED:
                 if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
@@ -1406,7 +1705,9 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 break;
         case OB_TEV_CONNECTION_LOST:
                 ob->connected = false;
-                if (ob_onboard_busy(ob))
+                if (ob->act == OB_ACT_ANNOUNCE)
+                        announce_done(ob, now_ms); /* committed already: nothing to retry */
+                else if (ob_onboard_busy(ob))
                         fail(ob, OB_ERR_NETWORK, "connection-lost", now_ms,
                              "the connection was lost while %s: %s", activity_names[ob->act],
                              ev->detail);
@@ -1433,17 +1734,40 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
                                                    : ob->c->endpoint.step_timeout_ms) /
                                           1000));
                 return 0;
+        case OB_ACT_ANNOUNCE:
+                notify(ob, OB_CHANGE_NOTICE, "the old certificate id was not acknowledged in time");
+                announce_done(ob, now_ms);
+                return 0;
         case OB_ACT_WAIT_CLOCK:
         case OB_ACT_WAIT_RETRY:
         case OB_ACT_IDLE:
+        case OB_ACT_DONE:
                 return resume(ob, now_ms);
         case OB_ACT_WAIT_CLAIM:
         case OB_ACT_CREATE_KEY:
-        case OB_ACT_DONE:
         case OB_ACT_FAILED:
         case _OB_ACT_MAX:
                 break;
         }
+        return 0;
+}
+
+int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize)
+{
+        if (ob->cur_gen == 0) {
+                snprintf(err, errsize, "not onboarded yet: nothing to rotate");
+                return -EAGAIN;
+        }
+        if (ob->rotating) {
+                snprintf(err, errsize, "a rotation is already running (stage %s)",
+                         stage_names[ob->stage]);
+                return -EALREADY;
+        }
+        ob->rotate_requested = true;
+        ob->backoff.next_ms = 0;
+        (void)persist(ob);
+        if (ob->act == OB_ACT_DONE || ob->act == OB_ACT_FAILED)
+                return resume(ob, now_ms);
         return 0;
 }
 
@@ -1464,7 +1788,7 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
                          ob_provisioning_method_to_string(ob->c->provisioning.method));
                 return -EOPNOTSUPP;
         }
-        if (ob->stage == OB_STAGE_ONBOARDED) {
+        if (ob->cur_gen > 0) {
                 snprintf(err, errsize, "already onboarded");
                 return -EALREADY;
         }
@@ -1556,6 +1880,7 @@ json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
                                        ? iso_time(ob->deadline / 1000)
                                        : NULL);
         json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));
+
         return o;
 }
 
@@ -1564,12 +1889,27 @@ json_object *ob_onboard_status_from_state(json_object *state)
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *v, *p = NULL, *cur = NULL, *e = NULL, *bo = NULL;
         const char *stage = "new";
+        bool rotating = false;
         ObBackoff b;
 
         if (!o)
                 return NULL;
         if (state && json_object_object_get_ex(state, "stage", &v))
                 stage = json_object_get_string(v);
+        if (state && json_object_object_get_ex(state, "rotating", &v))
+                rotating = json_object_get_boolean(v);
+        /* during a rotation the committed identity is what counts; the rotation has its own */
+        json_object_object_add(o, "rotation", NULL);
+        if (rotating) {
+                json_object *rot = json_object_new_object();
+                json_object_object_add(rot, "stage", json_object_new_string(stage));
+                json_object_object_add(o, "rotation", rot);
+                stage = "onboarded";
+        }
+        json_object_object_add(o, "next_rotation",
+                               state && json_object_object_get_ex(state, "next_rotation_ms", &v)
+                                       ? iso_time(json_object_get_int64(v) / 1000)
+                                       : NULL);
         if (state) {
                 json_object_object_get_ex(state, "pending", &p);
                 json_object_object_get_ex(state, "current", &cur);

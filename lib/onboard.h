@@ -56,6 +56,7 @@ typedef enum ObOnboardActivity {
         OB_ACT_REQUEST_CERT,  /* CreateCertificateFromCsr / CreateKeysAndCertificate */
         OB_ACT_REGISTER,      /* RegisterThing */
         OB_ACT_VERIFY,        /* connecting with the new certificate */
+        OB_ACT_ANNOUNCE,      /* rotation: publishing the old certificate id */
         OB_ACT_DONE,          /* onboarded, nothing to do */
         OB_ACT_FAILED,        /* cannot go on without an operator (reason in last_error) */
         _OB_ACT_MAX,
@@ -73,6 +74,7 @@ typedef enum ObOnboardChangeKind {
         OB_CHANGE_STAGE,     /* stage persisted */
         OB_CHANGE_ERROR,     /* an attempt failed; code/text in the status */
         OB_CHANGE_ONBOARDED, /* onboarding completed */
+        OB_CHANGE_ROTATED,   /* a rotation committed new credentials: run the hook */
         OB_CHANGE_NOTICE,    /* something an operator should read (text) */
 } ObOnboardChangeKind;
 
@@ -126,6 +128,20 @@ int64_t ob_onboard_deadline(const ObOnboard *ob);
  */
 int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *key_pem,
                              int64_t now_ms, char *err, size_t errsize);
+
+/*
+ * Rotation (docs/rotation.md): once onboarded, the machine's deadline is the next rotation
+ * (rotation.lifetime_fraction / days_before_expiry / max_age_days, the earliest wins), and the
+ * same flow runs again in credential slot N+1 while slot N stays current and working. The stage
+ * then describes the rotation (ob_onboard_rotating() is true); the committed identity is
+ * untouched until the new certificate has proved itself.
+ */
+bool ob_onboard_rotating(const ObOnboard *ob);
+/* Wall-clock ms when the current certificate is due for renewal; -1 when not onboarded or
+ * rotation.enabled is false. */
+int64_t ob_onboard_next_rotation(const ObOnboard *ob);
+/* Start a rotation now (agentctl rotate). -EAGAIN not onboarded yet, -EALREADY one is running. */
+int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize);
 
 ObOnboardStage ob_onboard_stage(const ObOnboard *ob);
 ObOnboardActivity ob_onboard_activity(const ObOnboard *ob);

@@ -104,9 +104,18 @@ int ob_store_parse(const char *data, size_t size, json_object **ret, uint64_t *r
         header[nl - data] = 0;
         if (strncmp(header, MAGIC, strlen(MAGIC)) != 0)
                 BAD("bad magic (not a state file)");
+        if (strlen(header) != (size_t)(nl - data))
+                BAD("malformed header");
         if (sscanf(header + strlen(MAGIC), "%u %" SCNu64 " sha256:%64[0-9a-f] %zu%n", &format,
                    &generation, hex, &length, &consumed) != 4 ||
             header[strlen(MAGIC) + (size_t)consumed] != 0 || strlen(hex) != 64)
+                BAD("malformed header");
+        /* Only the canonical spelling the writer produces: sscanf alone also takes signs ("-1"
+         * is SIZE_MAX), leading zeros, missing spaces and out-of-range numbers (saturated). */
+        char canonical[sizeof(header)];
+        snprintf(canonical, sizeof(canonical), MAGIC "%u %" PRIu64 " sha256:%s %zu", format,
+                 generation, hex, length);
+        if (strcmp(canonical, header) != 0)
                 BAD("malformed header");
         if (format > OB_STORE_FORMAT) {
                 snprintf(reason, reason_size, "format %u is newer than this agent's %u", format,
@@ -117,7 +126,7 @@ int ob_store_parse(const char *data, size_t size, json_object **ret, uint64_t *r
                 BAD("unknown format %u", format);
         const char *body = nl + 1;
         size_t avail = size - (size_t)(body - data);
-        if (avail != length + 1 || body[length] != '\n')
+        if (avail == 0 || avail - 1 != length || body[length] != '\n')
                 BAD("payload is %zu bytes, header says %zu (torn write)", avail > 0 ? avail - 1 : 0,
                     length);
         char actual[65];

@@ -3,7 +3,10 @@ TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 AM_TESTS_ENVIRONMENT = \
 	top_srcdir='$(abs_top_srcdir)'; export top_srcdir; \
-	top_builddir='$(abs_top_builddir)'; export top_builddir;
+	top_builddir='$(abs_top_builddir)'; export top_builddir; \
+	ASAN_OPTIONS="$${ASAN_OPTIONS:-fast_unwind_on_malloc=0}"; export ASAN_OPTIONS; \
+	LSAN_OPTIONS="$${LSAN_OPTIONS:-suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0}"; \
+	export LSAN_OPTIONS;
 
 # ---------------------------------------------------------------- unit tests (cmocka)
 if HAVE_CMOCKA
@@ -65,14 +68,6 @@ endif
 # ---- config helper: the command-line mains and their exit codes (no test world needed)
 TESTS += tests/integration/test-cli-config.sh
 EXTRA_DIST += tests/integration/test-cli-config.sh
-# fuzz target source and seeds (the fuzz make target is wired by the ctl helper)
-EXTRA_DIST += tests/fuzz/fuzz-config.c \
-	tests/fuzz/corpus/config/comments.json \
-	tests/fuzz/corpus/config/errors.json \
-	tests/fuzz/corpus/config/example.json \
-	tests/fuzz/corpus/config/jitp.json \
-	tests/fuzz/corpus/config/truncated.json \
-	tests/fuzz/corpus/config/trusted.json
 
 # ---------------------------------------------------------------- integration tests (test world)
 TESTS += tests/integration/test-world.sh
@@ -149,21 +144,22 @@ tests_integration_ob_ctl_call_LDADD = agent/libobagent.la lib/libob.la $(JSONC_L
 TESTS += tests/integration/test-control.sh
 endif
 EXTRA_DIST += tests/integration/test-control.sh tests/integration/ctl-raw.py
-# fuzz target source and seeds for the control-socket codec (built by the fuzz target)
-EXTRA_DIST += tests/fuzz/fuzz-ctl-proto.c \
-	tests/fuzz/corpus/ctl/bad-utf8 \
-	tests/fuzz/corpus/ctl/reply-bad-result \
-	tests/fuzz/corpus/ctl/reply-error \
-	tests/fuzz/corpus/ctl/reply-error-nomsg \
-	tests/fuzz/corpus/ctl/reply-ok \
-	tests/fuzz/corpus/ctl/req-extra-key \
-	tests/fuzz/corpus/ctl/req-nul-escape \
-	tests/fuzz/corpus/ctl/req-provision \
-	tests/fuzz/corpus/ctl/req-rotate-args \
-	tests/fuzz/corpus/ctl/req-status \
-	tests/fuzz/corpus/ctl/req-unknown
 
 # ---- onboarding end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-onboard.sh
-EXTRA_DIST += tests/integration/test-onboard.sh
+EXTRA_DIST += tests/integration/test-onboard.sh tests/lsan.supp
+
+# ---- tpm helper: the fake key provider (tests/unit/fake-key-provider.[ch]) and CSRs over it
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-key-provider-fake
+tests_unit_test_key_provider_fake_SOURCES = tests/unit/test-key-provider-fake.c \
+	tests/unit/fake-key-provider.c tests/unit/fake-key-provider.h
+tests_unit_test_key_provider_fake_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_key_provider_fake_LDADD = $(UNIT_LDADD)
+endif
+
+# ---------------------------------------------------------------- fuzzing (tests/fuzz)
+include tests/fuzz/local.mk
+
+# ---- system helper: the systemd unit (offline gate in make check; make check-system)
 include tests/system/local.mk

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 
+#include "config-file.h"
 #include "fsops.h"
 #include "key-provider.h"
 
@@ -31,19 +33,32 @@ _printf_(2, 3) static int fail(Soft *s, const char *fmt, ...)
         return 0;
 }
 
+/* Persistent TPM handles are the TPM backend's. */
+static int not_a_handle(Soft *s, const char *path)
+{
+        if (strncmp(path, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) != 0)
+                return 0;
+        fail(s, "%s: TPM handles need the TPM key backend", path);
+        return -EOPNOTSUPP;
+}
+
 static int read_key(Soft *s, const char *path, EVP_PKEY **ret)
 {
+        int r = not_a_handle(s, path);
+        if (r < 0)
+                return r;
         FILE *f = fopen(path, "re");
         if (!f) {
-                int r = ob_negative_errno();
+                r = ob_negative_errno();
                 fail(s, "%s: %s", path, strerror(-r));
                 return r;
         }
         EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
         fclose(f);
-        if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC) {
+        if (!k ||
+            (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC && EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA)) {
                 EVP_PKEY_free(k);
-                fail(s, "%s: not an EC private key in PEM", path);
+                fail(s, "%s: not an EC or RSA private key in PEM", path);
                 return -EBADMSG;
         }
         *ret = k;
@@ -63,12 +78,38 @@ static int public_of(EVP_PKEY *k, EVP_PKEY **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-static int soft_create(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub)
+static EVP_PKEY *generate(int key_type)
+{
+        switch ((ObKeyType)key_type) {
+        case OB_KEY_TYPE_EC_P256:
+                return EVP_EC_gen("P-256");
+        case OB_KEY_TYPE_EC_P384:
+                return EVP_EC_gen("P-384");
+        case OB_KEY_TYPE_RSA_2048:
+                return EVP_RSA_gen(2048);
+        case _OB_KEY_TYPE_MAX:
+                break;
+        }
+        return NULL;
+}
+
+static int soft_create(ObKeyProvider *p, const char *path, int key_type, EVP_PKEY **ret_pub)
 {
         Soft *s = (Soft *)p;
-        EVP_PKEY *k = EVP_EC_gen("P-256");
-        BIO *bio = BIO_new(BIO_s_mem());
-        int r = -ENOMEM;
+        EVP_PKEY *k;
+        BIO *bio;
+        int r;
+
+        if (key_type < 0 || key_type >= _OB_KEY_TYPE_MAX) {
+                fail(s, "unknown key type %d", key_type);
+                return -EINVAL;
+        }
+        r = not_a_handle(s, path);
+        if (r < 0)
+                return r;
+        k = generate(key_type);
+        bio = BIO_new(BIO_s_mem());
+        r = -ENOMEM;
 
         if (k && bio && PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL)) {
                 char *data;
@@ -101,21 +142,31 @@ static int soft_sign(ObKeyProvider *p, const char *path, const uint8_t *digest, 
 {
         EVP_PKEY *k;
         EVP_PKEY_CTX *ctx = NULL;
+        uint8_t *sig = NULL;
         size_t len = 0;
+        /* the digest's length names its hash (key-provider.h) */
+        const EVP_MD *md = digest_len == 32 ? EVP_sha256() : digest_len == 48 ? EVP_sha384() : NULL;
+        if (!md) {
+                fail((Soft *)p, "a %zu-byte digest is neither SHA-256 nor SHA-384", digest_len);
+                return -EINVAL;
+        }
         int r = read_key((Soft *)p, path, &k);
         if (r < 0)
                 return r;
         r = -EIO;
+        /* RSA: PKCS#1 v1.5 over a DigestInfo naming md; EC: ECDSA, DER */
         if ((ctx = EVP_PKEY_CTX_new(k, NULL)) && EVP_PKEY_sign_init(ctx) > 0 &&
-            EVP_PKEY_sign(ctx, NULL, &len, digest, digest_len) > 0 && (*ret_sig = malloc(len))) {
-                if (EVP_PKEY_sign(ctx, *ret_sig, &len, digest, digest_len) > 0) {
-                        *ret_sig_len = len;
-                        r = 0;
-                } else {
-                        free(*ret_sig);
-                        *ret_sig = NULL;
-                }
-        }
+            EVP_PKEY_CTX_set_signature_md(ctx, md) > 0 &&
+            (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA ||
+             EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0) &&
+            EVP_PKEY_sign(ctx, NULL, &len, digest, digest_len) > 0 && (sig = malloc(len)) &&
+            EVP_PKEY_sign(ctx, sig, &len, digest, digest_len) > 0) {
+                *ret_sig = TAKE_PTR(sig);
+                *ret_sig_len = len;
+                r = 0;
+        } else
+                fail((Soft *)p, "%s: signing failed", path);
+        free(sig);
         EVP_PKEY_CTX_free(ctx);
         EVP_PKEY_free(k);
         return r;
@@ -123,6 +174,9 @@ static int soft_sign(ObKeyProvider *p, const char *path, const uint8_t *digest, 
 
 static int soft_destroy(ObKeyProvider *p, const char *path)
 {
+        int r = not_a_handle((Soft *)p, path);
+        if (r < 0)
+                return r;
         if (unlink(path) < 0 && errno != ENOENT)
                 return ob_negative_errno();
         return 0;

@@ -18,6 +18,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "config-file.h"
 #include "fsops.h"
 #include "key-provider.h"
 #include "tpm-key.h"
@@ -77,10 +78,17 @@ static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
         case TPM2_RC_OBJECT_MEMORY:
         case TPM2_RC_SESSION_MEMORY:
         case TPM2_RC_MEMORY:
-                r = -EBUSY;
-                hint = " (TPM out of memory: is a resource manager, /dev/tpmrm0 or tpm2-abrmd, in "
-                       "front of the TPM?)";
-                break;
+                /* swtpm and real TPMs hold only a few objects; without a resource manager they
+                 * fill up with other processes' leftovers */
+                set_error(t,
+                          "%s: TPM out of %s: is a resource manager (tpmrm0/tpm2-abrmd) in front "
+                          "of the TPM? (%s)",
+                          what,
+                          c == TPM2_RC_OBJECT_MEMORY    ? "object memory"
+                          : c == TPM2_RC_SESSION_MEMORY ? "session memory"
+                                                        : "memory",
+                          Tss2_RC_Decode(rc));
+                return -ENOMEM;
         case TPM2_RC_INTEGRITY:
         case TPM2_RC_BINDING:
         case TPM2_RC_SIZE:
@@ -243,19 +251,45 @@ static void srk_template(TPM2B_PUBLIC *p)
         ecc_storage_primary(p, TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA);
 }
 
-static void device_key_template(TPM2B_PUBLIC *p)
+/* Device keys: unrestricted signing keys with scheme NULL, so TLS (through tpm2-openssl) and our
+ * CSR signing pick the scheme and hash per operation. */
+static int device_key_template(int key_type, TPM2B_PUBLIC *p)
 {
+        TPMI_ECC_CURVE curve = TPM2_ECC_NONE;
+
         memset(p, 0, sizeof(*p));
-        p->publicArea.type = TPM2_ALG_ECC;
         p->publicArea.nameAlg = TPM2_ALG_SHA256;
         p->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                                          TPMA_OBJECT_SENSITIVEDATAORIGIN |
                                          TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
+        switch ((ObKeyType)key_type) {
+        case OB_KEY_TYPE_EC_P256:
+                curve = TPM2_ECC_NIST_P256;
+                break;
+        case OB_KEY_TYPE_EC_P384:
+                curve = TPM2_ECC_NIST_P384;
+                break;
+        case OB_KEY_TYPE_RSA_2048: {
+                TPMS_RSA_PARMS *r = &p->publicArea.parameters.rsaDetail;
+                p->publicArea.type = TPM2_ALG_RSA;
+                r->symmetric.algorithm = TPM2_ALG_NULL;
+                r->scheme.scheme = TPM2_ALG_NULL;
+                r->keyBits = 2048;
+                r->exponent = 0; /* 65537 */
+                return 0;
+        }
+        case _OB_KEY_TYPE_MAX:
+                break;
+        }
+        if (curve == TPM2_ECC_NONE)
+                return -EINVAL;
         TPMS_ECC_PARMS *e = &p->publicArea.parameters.eccDetail;
+        p->publicArea.type = TPM2_ALG_ECC;
         e->symmetric.algorithm = TPM2_ALG_NULL;
-        e->scheme.scheme = TPM2_ALG_NULL; /* any scheme: TLS picks ECDSA with its hash */
-        e->curveID = TPM2_ECC_NIST_P256;
+        e->scheme.scheme = TPM2_ALG_NULL;
+        e->curveID = curve;
         e->kdf.scheme = TPM2_ALG_NULL;
+        return 0;
 }
 
 static bool is_storage_key(const TPMT_PUBLIC *p)
@@ -339,29 +373,43 @@ int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
         return 0;
 }
 
-static int public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
+static int ec_public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
 {
-        uint8_t point[1 + 2 * 32];
+        uint8_t point[1 + 2 * 48];
         const TPMS_ECC_POINT *q = &p->unique.ecc;
+        const char *group;
+        size_t n;
 
-        if (p->type != TPM2_ALG_ECC || p->parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
-            q->x.size > 32 || q->y.size > 32) {
-                set_error(t, "key is not an ECC P-256 key");
+        switch (p->parameters.eccDetail.curveID) {
+        case TPM2_ECC_NIST_P256:
+                group = "prime256v1";
+                n = 32;
+                break;
+        case TPM2_ECC_NIST_P384:
+                group = "secp384r1";
+                n = 48;
+                break;
+        default:
+                set_error(t, "key is an ECC key on curve 0x%04x, not P-256 or P-384",
+                          p->parameters.eccDetail.curveID);
+                return -EBADMSG;
+        }
+        if (q->x.size > n || q->y.size > n) {
+                set_error(t, "the TPM returned an invalid EC point");
                 return -EBADMSG;
         }
         memset(point, 0, sizeof(point));
         point[0] = 0x04;
-        memcpy(point + 1 + 32 - q->x.size, q->x.buffer, q->x.size);
-        memcpy(point + 1 + 64 - q->y.size, q->y.buffer, q->y.size);
+        memcpy(point + 1 + n - q->x.size, q->x.buffer, q->x.size);
+        memcpy(point + 1 + 2 * n - q->y.size, q->y.buffer, q->y.size);
 
         OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
         OSSL_PARAM *params = NULL;
         EVP_PKEY_CTX *ctx = NULL;
         EVP_PKEY *pkey = NULL;
         int r = -ENOMEM;
-        if (bld &&
-            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) &&
+        if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * n) &&
             (params = OSSL_PARAM_BLD_to_param(bld)) &&
             (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", "provider=default")) &&
             EVP_PKEY_fromdata_init(ctx) > 0 &&
@@ -378,7 +426,74 @@ static int public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
         return r;
 }
 
-int ob_tpm_create_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+static int rsa_public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
+{
+        const TPMS_RSA_PARMS *rp = &p->parameters.rsaDetail;
+        const TPM2B_PUBLIC_KEY_RSA *m = &p->unique.rsa;
+
+        if (rp->keyBits < 2048 || m->size != rp->keyBits / 8) {
+                set_error(t, "key is an RSA key of %u bits (modulus %u bytes); need 2048 or more",
+                          (unsigned)rp->keyBits, (unsigned)m->size);
+                return -EBADMSG;
+        }
+        BIGNUM *n = BN_bin2bn(m->buffer, m->size, NULL), *e = BN_new();
+        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+        OSSL_PARAM *params = NULL;
+        EVP_PKEY_CTX *ctx = NULL;
+        EVP_PKEY *pkey = NULL;
+        int r = -ENOMEM;
+        if (n && e && bld && BN_set_word(e, rp->exponent ? rp->exponent : 65537) &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) &&
+            (params = OSSL_PARAM_BLD_to_param(bld)) &&
+            (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", "provider=default")) &&
+            EVP_PKEY_fromdata_init(ctx) > 0 &&
+            EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) > 0) {
+                *ret = pkey;
+                r = 0;
+        }
+        EVP_PKEY_CTX_free(ctx);
+        OSSL_PARAM_free(params);
+        OSSL_PARAM_BLD_free(bld);
+        BN_free(n);
+        BN_free(e);
+        return r;
+}
+
+static int public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
+{
+        if (p->type == TPM2_ALG_ECC)
+                return ec_public_to_evp(t, p, ret);
+        if (p->type == TPM2_ALG_RSA)
+                return rsa_public_to_evp(t, p, ret);
+        set_error(t, "key of TPM algorithm 0x%04x is neither ECC nor RSA", p->type);
+        return -EBADMSG;
+}
+
+/* "handle:0x81000002" names a persistent key (a vendor's); anything else is a key file.
+ * Returns 1 and the handle, 0 for a file, -EINVAL for a malformed or out-of-range handle. */
+static int path_handle(ObTpm *t, const char *path, uint32_t *ret)
+{
+        size_t n = strlen(OB_KEY_PATH_HANDLE_PREFIX);
+        char *end;
+
+        if (strncmp(path, OB_KEY_PATH_HANDLE_PREFIX, n) != 0)
+                return 0;
+        errno = 0;
+        unsigned long h = strtoul(path + n, &end, 16);
+        if (errno || end == path + n || *end || h < 0x81000000ul || h > 0x81fffffful) {
+                set_error(t, "%s: not a persistent handle (0x81000000..0x81FFFFFF)", path);
+                return -EINVAL;
+        }
+        if (h == t->srk_handle) {
+                set_error(t, "%s is the SRK, not a signing key", path);
+                return -EINVAL;
+        }
+        *ret = (uint32_t)h;
+        return 1;
+}
+
+int ob_tpm_create_key(ObTpm *t, const char *path, int key_type, EVP_PKEY **ret_pub)
 {
         ESYS_TR srk;
         TPM2B_PUBLIC tmpl, *out_pub = NULL;
@@ -388,13 +503,24 @@ int ob_tpm_create_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
         TPML_PCR_SELECTION pcrs = {0};
         ObTss2Key k = {.empty_auth = true};
         _cleanup_free_ char *pem = NULL;
+        uint32_t handle;
         TSS2_RC rc;
         int r;
 
+        r = path_handle(t, path, &handle);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                set_error(t, "%s: a persistent (vendor) key is made by the vendor, not here", path);
+                return -EOPNOTSUPP;
+        }
+        if (device_key_template(key_type, &tmpl) < 0) {
+                set_error(t, "unknown key type %d", key_type);
+                return -EINVAL;
+        }
         r = srk_tr(t, &srk);
         if (r < 0)
                 return r;
-        device_key_template(&tmpl);
         TPM_CALL(rc, Esys_Create(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
                                  &tmpl, &outside, &pcrs, &out_priv, &out_pub, NULL, NULL, NULL));
         Esys_TR_Close(t->esys, &srk);
@@ -487,51 +613,104 @@ static int load_blob(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLIC 
         return 0;
 }
 
+/* A persistent key somebody else made: usable for us only if it is an unrestricted signing key
+ * (a restricted one signs only TPM-made digests, never a CSR or a TLS handshake) that cannot
+ * leave the TPM (fixedTPM) and takes its (empty) auth value as a password (userWithAuth). */
+static int load_persistent(ObTpm *t, const char *path, uint32_t handle, ESYS_TR *ret_key,
+                           TPM2B_PUBLIC *ret_pub)
+{
+        TPM2B_PUBLIC *pub = NULL;
+        ESYS_TR tr;
+        TSS2_RC rc;
+
+        char what[96];
+
+        snprintf(what, sizeof(what), "reading the persistent key at %s", path);
+        TPM_CALL(rc, Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE,
+                                           ESYS_TR_NONE, &tr));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, what);
+        TPM_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
+                                     NULL, NULL));
+        if (rc != TSS2_RC_SUCCESS) {
+                Esys_TR_Close(t->esys, &tr);
+                return tpm_error(t, rc, what);
+        }
+        TPMA_OBJECT a = pub->publicArea.objectAttributes;
+        const char *why = !(a & TPMA_OBJECT_SIGN_ENCRYPT)   ? "not a signing key"
+                          : (a & TPMA_OBJECT_RESTRICTED)    ? "a restricted signing key (it signs "
+                                                              "only digests the TPM made itself)"
+                          : !(a & TPMA_OBJECT_FIXEDTPM)     ? "not fixedTPM (it can be duplicated "
+                                                              "out of this TPM)"
+                          : !(a & TPMA_OBJECT_USERWITHAUTH) ? "a policy-only key (userWithAuth "
+                                                              "clear)"
+                                                            : NULL;
+        if (why) {
+                set_error(t, "%s holds %s: refusing it as the device key", path, why);
+                Esys_Free(pub);
+                Esys_TR_Close(t->esys, &tr);
+                return -EKEYREJECTED;
+        }
+        TPM2B_AUTH empty = {0};
+        Esys_TR_SetAuth(t->esys, tr, &empty);
+        *ret_key = tr;
+        *ret_pub = *pub;
+        Esys_Free(pub);
+        return 0;
+}
+
+/* The key at path in the TPM: a blob is loaded (flush it after use), a persistent key only
+ * opened (close its ESYS_TR, never flush or evict it). */
+static int key_acquire(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLIC *ret_pub,
+                       bool *ret_persistent)
+{
+        uint32_t handle;
+        int r = path_handle(t, path, &handle);
+        if (r < 0)
+                return r;
+        *ret_persistent = r > 0;
+        return r > 0 ? load_persistent(t, path, handle, ret_key, ret_pub)
+                     : load_blob(t, path, ret_key, ret_pub);
+}
+
+static void key_release(ObTpm *t, ESYS_TR *key, bool persistent)
+{
+        if (persistent)
+                Esys_TR_Close(t->esys, key);
+        else
+                Esys_FlushContext(t->esys, *key);
+        *key = ESYS_TR_NONE;
+}
+
 int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
 {
         ESYS_TR key;
         TPM2B_PUBLIC pub;
-        int r = load_blob(t, path, &key, &pub);
+        bool persistent;
+        int r = key_acquire(t, path, &key, &pub, &persistent);
         if (r < 0)
                 return r;
-        Esys_FlushContext(t->esys, key);
+        key_release(t, &key, persistent);
         return ret_pub ? public_to_evp(t, &pub.publicArea, ret_pub) : 0;
 }
 
-int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t digest_len,
-                       uint8_t **ret_sig, size_t *ret_sig_len)
+static int copy_out(const uint8_t *p, size_t n, uint8_t **ret, size_t *ret_len)
 {
-        TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_ECDSA,
-                                  .details.ecdsa.hashAlg = TPM2_ALG_SHA256};
-        TPMT_TK_HASHCHECK ticket = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
-        TPM2B_DIGEST d = {.size = 32};
-        TPMT_SIGNATURE *sig = NULL;
-        TPM2B_PUBLIC pub;
-        ESYS_TR key;
-        TSS2_RC rc;
-        int r;
+        uint8_t *b = malloc(n);
+        if (!b)
+                return -ENOMEM;
+        memcpy(b, p, n);
+        *ret = b;
+        *ret_len = n;
+        return 0;
+}
 
-        if (digest_len != 32)
-                return -EINVAL;
-        memcpy(d.buffer, digest, 32);
-        r = load_blob(t, path, &key, &pub);
-        if (r < 0)
-                return r;
-        TPM2B_AUTH empty = {0};
-        Esys_TR_SetAuth(t->esys, key, &empty);
-        TPM_CALL(rc, Esys_Sign(t->esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d,
-                               &scheme, &ticket, &sig));
-        Esys_FlushContext(t->esys, key);
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "signing with the device key");
-
-        /* TPMS_SIGNATURE_ECDSA (r, s) -> DER ECDSA-Sig-Value */
+/* TPMS_SIGNATURE_ECDSA (r, s) -> DER ECDSA-Sig-Value */
+static int ecdsa_to_der(const TPMS_SIGNATURE_ECDSA *e, uint8_t **ret, size_t *ret_len)
+{
         ECDSA_SIG *es = ECDSA_SIG_new();
-        BIGNUM *br = BN_bin2bn(sig->signature.ecdsa.signatureR.buffer,
-                               sig->signature.ecdsa.signatureR.size, NULL);
-        BIGNUM *bs = BN_bin2bn(sig->signature.ecdsa.signatureS.buffer,
-                               sig->signature.ecdsa.signatureS.size, NULL);
-        Esys_Free(sig);
+        BIGNUM *br = BN_bin2bn(e->signatureR.buffer, e->signatureR.size, NULL);
+        BIGNUM *bs = BN_bin2bn(e->signatureS.buffer, e->signatureS.size, NULL);
         if (!es || !br || !bs || !ECDSA_SIG_set0(es, br, bs)) {
                 BN_free(br);
                 BN_free(bs);
@@ -543,15 +722,65 @@ int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t
         ECDSA_SIG_free(es);
         if (n <= 0)
                 return -ENOMEM;
-        *ret_sig = malloc((size_t)n);
-        if (!*ret_sig) {
-                OPENSSL_free(der);
-                return -ENOMEM;
-        }
-        memcpy(*ret_sig, der, (size_t)n);
+        int r = copy_out(der, (size_t)n, ret, ret_len);
         OPENSSL_free(der);
-        *ret_sig_len = (size_t)n;
-        return 0;
+        return r;
+}
+
+int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t digest_len,
+                       uint8_t **ret_sig, size_t *ret_sig_len)
+{
+        TPMT_SIG_SCHEME scheme = {0};
+        TPMT_TK_HASHCHECK ticket = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
+        TPM2B_DIGEST d = {.size = (UINT16)digest_len};
+        TPMT_SIGNATURE *sig = NULL;
+        TPM2B_PUBLIC pub;
+        ESYS_TR key;
+        TSS2_RC rc;
+        bool persistent;
+        int r;
+
+        /* the digest's length names its hash: the caller hashed with SHA-256 or SHA-384 */
+        TPMI_ALG_HASH hash = digest_len == 32   ? TPM2_ALG_SHA256
+                             : digest_len == 48 ? TPM2_ALG_SHA384
+                                                : TPM2_ALG_NULL;
+        if (hash == TPM2_ALG_NULL) {
+                set_error(t, "a %zu-byte digest is neither SHA-256 nor SHA-384", digest_len);
+                return -EINVAL;
+        }
+        memcpy(d.buffer, digest, digest_len);
+        r = key_acquire(t, path, &key, &pub, &persistent);
+        if (r < 0)
+                return r;
+        const TPMT_PUBLIC *pa = &pub.publicArea;
+        /* ECDSA for EC keys, RSASSA (PKCS#1 v1.5) for RSA keys. A key with a fixed scheme (a
+         * vendor's, say ECDSA-SHA256) must be asked for exactly that scheme. */
+        scheme.scheme = pa->type == TPM2_ALG_ECC ? TPM2_ALG_ECDSA : TPM2_ALG_RSASSA;
+        scheme.details.any.hashAlg = hash;
+        const TPMT_ASYM_SCHEME *fixed = &pa->parameters.asymDetail.scheme;
+        if (fixed->scheme != TPM2_ALG_NULL &&
+            (fixed->scheme != scheme.scheme || fixed->details.anySig.hashAlg != hash)) {
+                set_error(t, "%s only signs with scheme 0x%04x/hash 0x%04x, not 0x%04x/0x%04x",
+                          path, fixed->scheme, fixed->details.anySig.hashAlg, scheme.scheme, hash);
+                key_release(t, &key, persistent);
+                return -EINVAL;
+        }
+        TPM_CALL(rc, Esys_Sign(t->esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d,
+                               &scheme, &ticket, &sig));
+        key_release(t, &key, persistent);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "signing with the device key");
+        if (sig->sigAlg == TPM2_ALG_ECDSA)
+                r = ecdsa_to_der(&sig->signature.ecdsa, ret_sig, ret_sig_len);
+        else if (sig->sigAlg == TPM2_ALG_RSASSA)
+                r = copy_out(sig->signature.rsassa.sig.buffer, sig->signature.rsassa.sig.size,
+                             ret_sig, ret_sig_len);
+        else {
+                set_error(t, "the TPM answered with signature algorithm 0x%04x", sig->sigAlg);
+                r = -EIO;
+        }
+        Esys_Free(sig);
+        return r;
 }
 
 /* TCG EK Credential Profile, template L-2 (ECC NIST P-256 EK): the policy is
@@ -610,11 +839,11 @@ typedef struct TpmProvider {
         ObTpm *tpm;
 } TpmProvider;
 
-static int tp_create(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub)
+static int tp_create(ObKeyProvider *p, const char *path, int key_type, EVP_PKEY **ret_pub)
 {
         ObTpm *t = ((TpmProvider *)p)->tpm;
         int r = ob_tpm_ensure_srk(t, NULL);
-        return r < 0 ? r : ob_tpm_create_key(t, path, ret_pub);
+        return r < 0 ? r : ob_tpm_create_key(t, path, key_type, ret_pub);
 }
 
 static int tp_load(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub)
@@ -631,6 +860,16 @@ static int tp_sign(ObKeyProvider *p, const char *path, const uint8_t *digest, si
 
 static int tp_destroy(ObKeyProvider *p, const char *path)
 {
+        ObTpm *t = ((TpmProvider *)p)->tpm;
+        uint32_t handle;
+        int r = path_handle(t, path, &handle);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                /* not ours: the agent never evicts an object it did not create */
+                set_error(t, "%s is a vendor key: not destroyed", path);
+                return -EOPNOTSUPP;
+        }
         /* the key exists only as this blob: nothing in the TPM to evict */
         if (unlink(path) < 0 && errno != ENOENT)
                 return ob_negative_errno();

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Keys made and held in a TPM 2.0 (tpm2-tss ESAPI). The storage root key (SRK) lives at a
- * persistent handle; device keys are ECC P-256 signing keys created under it with fixedTPM,
- * fixedParent and sensitiveDataOrigin (they never leave the TPM), stored on disk as
- * "TSS2 PRIVATE KEY" PEM blobs that the tpm2-openssl provider loads (lib/tss2-pem.h).
+ * persistent handle; device keys are ECC P-256/P-384 or RSA-2048 signing keys created under it
+ * with fixedTPM, fixedParent and sensitiveDataOrigin (they never leave the TPM), stored on disk
+ * as "TSS2 PRIVATE KEY" PEM blobs that the tpm2-openssl provider loads (lib/tss2-pem.h). A
+ * vendor's key at a persistent handle is used through the path "handle:0x81......".
  * See docs/tpm.md. TSS2 return codes are converted to negative errno here and nowhere else;
  * ob_tpm_last_error() has the text.
  */
@@ -48,19 +49,26 @@ const char *ob_tpm_last_error(const ObTpm *t);
  */
 int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created);
 
-/* Create an ECC P-256 signing key under the SRK and write its TSS2 PEM to path atomically
- * (mode 0600). The public key is returned in *ret_pub when ret_pub != NULL. */
-int ob_tpm_create_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub);
+/* Create a signing key of key_type (ObKeyType: EC P-256, EC P-384, RSA-2048) under the SRK and
+ * write its TSS2 PEM to path atomically (mode 0600). The public key is returned in *ret_pub when
+ * ret_pub != NULL. -EINVAL unknown type; -EOPNOTSUPP for a "handle:" path. */
+int ob_tpm_create_key(ObTpm *t, const char *path, int key_type, EVP_PKEY **ret_pub);
 
 /*
  * Load the key at path into the TPM (proving it belongs to this TPM and SRK) and return its
  * public key. -ENOENT no file; -EBADMSG not a TSS2 key, corrupt, or it does not load under the
  * SRK (wrong TPM, SRK replaced); -EXDEV the key's parent is not the configured SRK handle.
+ * path "handle:0x81......" (OB_KEY_PATH_HANDLE_PREFIX): a persistent key (a vendor's) is read
+ * instead; -ENOENT nothing at the handle, -EKEYREJECTED it is not an unrestricted, fixedTPM
+ * signing key usable with an empty password, -EINVAL not a persistent handle or the SRK's.
+ * -ENOMEM also when the TPM is out of object memory (no resource manager in front of it).
  */
 int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub);
 
-/* Sign a SHA-256 digest with the key at path (loaded for the operation): ECDSA, DER
- * ECDSA-Sig-Value in *ret_sig (free()). Errors as ob_tpm_load_key(), plus TPM errors. */
+/* Sign a SHA-256 (32 bytes) or SHA-384 (48 bytes) digest with the key at path (loaded for the
+ * operation): EC keys ECDSA, a DER ECDSA-Sig-Value; RSA keys RSASSA (PKCS#1 v1.5), the raw
+ * signature; in *ret_sig (free()). Errors as ob_tpm_load_key(), plus TPM errors; -EINVAL other
+ * digest sizes, or a key whose fixed scheme differs. */
 int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t digest_len,
                        uint8_t **ret_sig, size_t *ret_sig_len);
 

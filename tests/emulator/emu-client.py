@@ -5,8 +5,13 @@
   emu-client.py [conn opts] connect                 -> {"result": "connected"|"refused"|"closed"}
   emu-client.py [conn opts] rr TOPIC PAYLOAD [-n N] -> N answers: {"result": "accepted"|"rejected", "payload": {...}}
   emu-client.py [conn opts] listen FILTER SECONDS   -> every message as {"topic":..., "payload":...}
-  emu-client.py [conn opts] sub FILTER              -> {"result": "subscribed"|"closed"}
-Connection options: --host --port --cafile --cert --key --id. Environment defaults from world.env.
+  emu-client.py [conn opts] sub FILTER              -> {"result": "subscribed"|"closed", "granted": [...]}
+  emu-client.py [conn opts] pub TOPIC SIZE [WAIT]   -> publish SIZE bytes at QoS 1, wait WAIT s
+                                                       -> {"result": "closed"|"still-connected"}
+Connection options: --host --port --cafile --cert --key --id --keepalive --mqtt5, --sni NAME
+(TLS server name to send; "" sends none; implies no host name check). rr options: --subs
+F1,F2 (filters to subscribe to instead of TOPIC/accepted and TOPIC/rejected; "" = none).
+Environment defaults from world.env.
 """
 import argparse, json, os, ssl, sys, threading, time
 import paho.mqtt.client as mqtt
@@ -19,6 +24,10 @@ ap.add_argument("--cert", default=os.environ.get("OB_CLAIM_CERT"))
 ap.add_argument("--key", default=os.environ.get("OB_CLAIM_KEY"))
 ap.add_argument("--id", default="emu-client")
 ap.add_argument("--timeout", type=float, default=5.0)
+ap.add_argument("--keepalive", type=int, default=60)
+ap.add_argument("--mqtt5", action="store_true")
+ap.add_argument("--sni")
+ap.add_argument("--subs")
 ap.add_argument("cmd")
 ap.add_argument("args", nargs="*")
 a = ap.parse_args()
@@ -68,22 +77,33 @@ def cbor_dec(b):
     return v
 
 out = lambda o: print(json.dumps(o), flush=True)
-ev = {"connack": None, "closed": False, "subacks": 0, "msgs": []}
+ev = {"connack": None, "closed": False, "subacks": 0, "msgs": [], "puback": None}
+
+class RecordingReasonCodes(mqtt.ReasonCodes):
+    """paho 1.6 parses the MQTT 5 PUBACK reason code but does not pass it on: record it."""
+    def unpack(self, buffer):
+        r = super().unpack(buffer)
+        if self.packetType == 4:  # PUBACK
+            ev["puback"] = self.value
+        return r
+mqtt.ReasonCodes = RecordingReasonCodes
 cv = threading.Condition()
 
-def on_connect(c, u, flags, rc):
+def on_connect(c, u, flags, rc, props=None):
     with cv:
-        ev["connack"] = rc
+        ev["connack"] = rc if isinstance(rc, int) else rc.value
+        ev["server_keepalive"] = getattr(props, "ServerKeepAlive", None)
         cv.notify_all()
 
-def on_disconnect(c, u, rc):
+def on_disconnect(c, u, rc, props=None):
     with cv:
         ev["closed"] = True
         cv.notify_all()
 
-def on_subscribe(c, u, mid, granted):
+def on_subscribe(c, u, mid, granted, props=None):
     with cv:
         ev["subacks"] += 1
+        ev["granted"] = [g if isinstance(g, int) else g.value for g in granted]
         cv.notify_all()
 
 def on_message(c, u, m):
@@ -98,8 +118,29 @@ def on_message(c, u, m):
         ev["msgs"].append({"topic": m.topic, "payload": p})
         cv.notify_all()
 
-c = mqtt.Client(client_id=a.id, protocol=mqtt.MQTTv311, clean_session=True)
-c.tls_set(ca_certs=a.cafile, certfile=a.cert, keyfile=a.key, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+if a.mqtt5:
+    c = mqtt.Client(client_id=a.id, protocol=mqtt.MQTTv5)
+else:
+    c = mqtt.Client(client_id=a.id, protocol=mqtt.MQTTv311, clean_session=True)
+class BlockingHandshakeSocket(ssl.SSLSocket):
+    """paho 1.6 sets the socket timeout to the keep-alive before the TLS handshake; with
+    keep-alive 0 that makes the handshake non-blocking and fail. Block instead."""
+    def settimeout(self, value):
+        super().settimeout(None if value == 0 else value)
+
+class ClientContext(ssl.SSLContext):
+    """Sends the server name given with --sni (none for "") instead of the host's."""
+    def wrap_socket(self, sock, server_hostname=None, **kw):
+        if a.sni is not None:
+            server_hostname = a.sni or None
+        return super().wrap_socket(sock, server_hostname=server_hostname, **kw)
+
+ctx = ClientContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.sslsocket_class = BlockingHandshakeSocket
+ctx.check_hostname = a.sni is None
+ctx.load_verify_locations(a.cafile)
+ctx.load_cert_chain(a.cert, a.key)
+c.tls_set_context(ctx)
 c.on_connect, c.on_disconnect, c.on_subscribe, c.on_message = on_connect, on_disconnect, on_subscribe, on_message
 
 def wait(pred, t):
@@ -110,7 +151,7 @@ def wait(pred, t):
         return pred()
 
 try:
-    c.connect(a.host, a.port, keepalive=60)
+    c.connect(a.host, a.port, keepalive=a.keepalive)
 except Exception as e:
     out({"result": "closed", "error": str(e)})
     sys.exit(0)
@@ -122,12 +163,16 @@ if ev["connack"] != 0:
     sys.exit(0)
 
 if a.cmd == "connect":
-    out({"result": "connected"})
+    out({"result": "connected", "serverKeepAlive": ev.get("server_keepalive")})
 elif a.cmd == "sub":
     c.subscribe(a.args[0], qos=1)
     ok = wait(lambda: ev["subacks"] >= 1 or ev["closed"], a.timeout)
     time.sleep(0.5)
-    out({"result": "closed" if ev["closed"] else "subscribed"})
+    out({"result": "closed" if ev["closed"] else "subscribed", "granted": ev.get("granted")})
+elif a.cmd == "pub":
+    c.publish(a.args[0], b"x" * int(a.args[1]), qos=1)
+    wait(lambda: ev["closed"], float(a.args[2]) if len(a.args) > 2 else 1.0)
+    out({"result": "closed" if ev["closed"] else "still-connected", "puback": ev["puback"]})
 elif a.cmd == "listen":
     c.subscribe(a.args[0], qos=1)
     wait(lambda: ev["subacks"] >= 1, a.timeout)
@@ -139,8 +184,13 @@ elif a.cmd == "listen":
 elif a.cmd == "rr":
     topic, payload = a.args[0], a.args[1]
     n = int(a.args[2]) if len(a.args) > 2 else 1
-    c.subscribe([(topic + "/accepted", 1), (topic + "/rejected", 1)])
-    wait(lambda: ev["subacks"] >= 1 or ev["closed"], a.timeout)
+    if a.subs is None:
+        subs = [topic + "/accepted", topic + "/rejected"]
+    else:
+        subs = [f for f in a.subs.split(",") if f]
+    if subs:
+        c.subscribe([(f, 1) for f in subs])
+        wait(lambda: ev["subacks"] >= 1 or ev["closed"], a.timeout)
     for i in range(n):
         if payload == "-":
             data = b""

@@ -5,10 +5,12 @@ tests_emulator_ob_emulator_la_SOURCES = \
 	tests/emulator/plugin.c \
 	tests/emulator/policy.c tests/emulator/policy.h \
 	tests/emulator/template.c tests/emulator/template.h \
-	tests/emulator/pki.c tests/emulator/pki.h
-tests_emulator_ob_emulator_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) -fvisibility=default
-tests_emulator_ob_emulator_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared
-tests_emulator_ob_emulator_la_LIBADD = lib/libob.la $(JSONC_LIBS) $(CRYPTO_LIBS)
+	tests/emulator/pki.c tests/emulator/pki.h \
+	lib/cbor.c lib/cbor.h lib/log.c lib/log.h
+# never instrumented, even in a sanitizer build (configure.ac: OB_PLUGIN_CFLAGS)
+tests_emulator_ob_emulator_la_CFLAGS = $(OB_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) -fvisibility=default
+tests_emulator_ob_emulator_la_LDFLAGS = $(OB_PLUGIN_LDFLAGS) -module -avoid-version -shared
+tests_emulator_ob_emulator_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin
 
@@ -26,7 +28,7 @@ endif
 if BUILD_EMULATOR
 TESTS += tests/emulator/test-emulator.sh
 endif
-EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py
+EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py tests/emulator/sni-front.py
 
 if HAVE_CMOCKA
 tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c

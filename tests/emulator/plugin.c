@@ -59,6 +59,8 @@ static struct {
         char *kicks[MAX_KICKS];
         size_t n_kicks;
         json_object *buckets;
+        json_object *clients; /* per client id: subscriptions, keep-alive (see "connections") */
+        json_object *conns;   /* per authorised connection: lifecycle identity */
         Job jobs[MAX_JOBS];
         long last_inbox_ms;
 } g;
@@ -209,16 +211,171 @@ static bool bucket_take(const char *key, double rate)
         return ok;
 }
 
-static void queue_kick(const char *client_id)
+/* ------------------------------------------------------------------ connections */
+
+/*
+ * What AWS tracks per connection and mosquitto does not tell a plugin directly, rebuilt from
+ * the callbacks:
+ *   g.clients[clientId] = {"conn": "<ptr>", "subs": {filter: qos}, "ka": s, "last": ms}
+ *     subscriptions outlive a connection only with a persistent session (clean session 0);
+ *   g.conns["<ptr>"] = {"clientId", "session", "version", "principal", "ip", "kick"}
+ *     one entry per authorised connection, for the lifecycle events and the kick reason.
+ */
+static void conn_key(const struct mosquitto *client, char *buf, size_t size)
+{
+        snprintf(buf, size, "%p", (const void *)client);
+}
+
+static json_object *client_state(const char *cid)
+{
+        return cid ? get(g.clients, cid) : NULL;
+}
+
+/* Note activity for the keep-alive the emulator enforces (see conn_keepalive_tick). */
+static void conn_touch(const char *cid)
+{
+        json_object *c = client_state(cid);
+
+        if (c)
+                json_object_object_add(c, "last", json_object_new_int64(now_ms()));
+}
+
+/* The reason the next disconnect of CID's current connection gets in its lifecycle event. */
+static void conn_set_kick_reason(const char *cid, const char *reason)
+{
+        json_object *conn = get(g.conns, get_str(client_state(cid), "conn", ""));
+
+        if (conn && !get(conn, "kick"))
+                json_object_object_add(conn, "kick", json_object_new_string(reason));
+}
+
+static void queue_kick(const char *client_id, const char *reason)
 {
         if (!client_id || g.n_kicks >= MAX_KICKS)
                 return;
+        conn_set_kick_reason(client_id, reason);
         for (size_t i = 0; i < g.n_kicks; i++)
                 if (!strcmp(g.kicks[i], client_id))
                         return;
         g.kicks[g.n_kicks] = strdup(client_id);
         if (g.kicks[g.n_kicks])
                 g.n_kicks++;
+}
+
+/* The QoS a reply on TOPIC reaches CID with: the highest QoS of its matching subscriptions,
+ * capped at 1 (AWS has no QoS 2); -1 when CID is not subscribed to TOPIC. */
+static int sub_qos(const char *cid, const char *topic)
+{
+        int best = -1;
+
+        json_object_object_foreach(get(client_state(cid), "subs"), filter, qos)
+        {
+                bool match = false;
+                if (mosquitto_topic_matches_sub(filter, topic, &match) == MOSQ_ERR_SUCCESS &&
+                    match && json_object_get_int(qos) > best)
+                        best = json_object_get_int(qos);
+        }
+        return best > 1 ? 1 : best;
+}
+
+static long realtime_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* $aws/events/presence/{connected,disconnected}/<clientId> with AWS's fields. */
+static void lifecycle(json_object *conn, bool connected, const char *reason)
+{
+        const char *cid = get_str(conn, "clientId", "");
+        char topic[300];
+        json_object *o;
+        const char *s;
+
+        if (strpbrk(cid, "#+")) /* AWS sends no lifecycle events for such client ids */
+                return;
+        o = json_object_new_object();
+        json_object_object_add(o, "clientId", json_object_new_string(cid));
+        json_object_object_add(o, "timestamp", json_object_new_int64(realtime_ms()));
+        json_object_object_add(o, "eventType",
+                               json_object_new_string(connected ? "connected" : "disconnected"));
+        json_object_object_add(o, "sessionIdentifier",
+                               json_object_get(get(conn, "sessionIdentifier")));
+        json_object_object_add(o, "principalIdentifier",
+                               json_object_get(get(conn, "principalIdentifier")));
+        if (connected) {
+                json_object_object_add(o, "ipAddress", json_object_get(get(conn, "ipAddress")));
+        } else {
+                json_object_object_add(
+                        o, "clientInitiatedDisconnect",
+                        json_object_new_boolean(!strcmp(reason, "CLIENT_INITIATED_DISCONNECT")));
+                json_object_object_add(o, "disconnectReason", json_object_new_string(reason));
+        }
+        json_object_object_add(o, "versionNumber", json_object_get(get(conn, "versionNumber")));
+        snprintf(topic, sizeof(topic), "$aws/events/presence/%s/%s",
+                 connected ? "connected" : "disconnected", cid);
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        mosquitto_broker_publish_copy(NULL, topic, (int)strlen(s), s, 1, false, NULL);
+        log_event(connected ? "connected" : "disconnected", o);
+}
+
+/* A connection was authorised: start tracking it and announce it. */
+static void conn_open(struct mosquitto *client, const char *cid, const char *principal_id)
+{
+        char key[32], sid[37];
+        json_object *c = client_state(cid), *conn = json_object_new_object();
+        _cleanup_free_ char *rnd = ob_emu_pki_random_hex(16);
+        const char *ip = mosquitto_client_address(client);
+        int64_t version;
+
+        conn_key(client, key, sizeof(key));
+        if (!c) {
+                c = json_object_new_object();
+                json_object_object_add(g.clients, cid, c);
+        }
+        /* a clean session starts without subscriptions; a persistent one keeps them */
+        if (mosquitto_client_clean_session(client) || !get(c, "subs"))
+                json_object_object_add(c, "subs", json_object_new_object());
+        version = get(c, "version") ? json_object_get_int64(get(c, "version")) + 1 : 0;
+        json_object_object_add(c, "version", json_object_new_int64(version));
+        json_object_object_add(c, "conn", json_object_new_string(key));
+        json_object_object_add(c, "ka", json_object_new_int(mosquitto_client_keepalive(client)));
+        json_object_object_add(c, "last", json_object_new_int64(now_ms()));
+
+        snprintf(sid, sizeof(sid), "%.8s-%.4s-%.4s-%.4s-%.12s", rnd ? rnd : "", rnd ? rnd + 8 : "",
+                 rnd ? rnd + 12 : "", rnd ? rnd + 16 : "", rnd ? rnd + 20 : "");
+        json_object_object_add(conn, "clientId", json_object_new_string(cid));
+        json_object_object_add(conn, "sessionIdentifier", json_object_new_string(sid));
+        json_object_object_add(conn, "principalIdentifier", json_object_new_string(principal_id));
+        json_object_object_add(conn, "ipAddress", json_object_new_string(ip ? ip : ""));
+        json_object_object_add(conn, "versionNumber", json_object_new_int64(version));
+        json_object_object_add(g.conns, key, conn);
+        lifecycle(conn, true, NULL);
+}
+
+static const char *disconnect_reason(int mosq_err)
+{
+        switch (mosq_err) {
+        case MOSQ_ERR_SUCCESS:
+                return "CLIENT_INITIATED_DISCONNECT";
+        case MOSQ_ERR_KEEPALIVE:
+                return "MQTT_KEEP_ALIVE_TIMEOUT";
+        case MOSQ_ERR_ADMINISTRATIVE_ACTION:
+                return "SERVER_INITIATED_DISCONNECT";
+        case MOSQ_ERR_PROTOCOL:
+        case MOSQ_ERR_MALFORMED_PACKET:
+        case MOSQ_ERR_OVERSIZE_PACKET:
+        case MOSQ_ERR_PAYLOAD_SIZE:
+        case MOSQ_ERR_DUPLICATE_PROPERTY:
+        case MOSQ_ERR_TOPIC_ALIAS_INVALID:
+        case MOSQ_ERR_QOS_NOT_SUPPORTED:
+        case MOSQ_ERR_RETAIN_NOT_SUPPORTED:
+                return "CLIENT_ERROR";
+        default:
+                return "CONNECTION_LOST";
+        }
 }
 
 /* ------------------------------------------------------------------ registry */
@@ -294,6 +451,17 @@ static json_object *entry_array(json_object *entry, const char *key)
         return a;
 }
 
+static json_object *entry_object(json_object *entry, const char *key)
+{
+        json_object *o = get(entry, key);
+
+        if (!json_object_is_type(o, json_type_object)) {
+                o = json_object_new_object();
+                json_object_object_add(entry, key, o);
+        }
+        return o;
+}
+
 /* The principal of a connection: certificate id, registry entry, first attached thing. */
 typedef struct Principal {
         char id[OB_EMU_CERT_ID_LEN + 1];
@@ -359,19 +527,29 @@ static bool is_cbor(const char *base)
 static void reply(const char *client_id, const char *base, bool ok, json_object *payload)
 {
         char topic[512];
+        int qos;
 
         snprintf(topic, sizeof(topic), "%s/%s", base, ok ? "accepted" : "rejected");
+        /* AWS delivers the answer like any message: only to a subscriber of the topic. */
+        qos = sub_qos(client_id, topic);
+        if (qos < 0) {
+                json_object *ev = json_object_new_object();
+                json_object_object_add(ev, "clientId", json_object_new_string(client_id));
+                json_object_object_add(ev, "topic", json_object_new_string(topic));
+                log_event("replyNotSubscribed", ev);
+                return;
+        }
         if (is_cbor(base)) {
                 uint8_t *buf = NULL;
                 size_t len = 0;
                 if (ob_cbor_encode(payload, &buf, &len) == 0)
-                        mosquitto_broker_publish_copy(client_id, topic, (int)len, buf, 1, false,
+                        mosquitto_broker_publish_copy(client_id, topic, (int)len, buf, qos, false,
                                                       NULL);
                 free(buf);
                 return;
         }
         const char *s = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN);
-        mosquitto_broker_publish_copy(client_id, topic, (int)strlen(s), s, 1, false, NULL);
+        mosquitto_broker_publish_copy(client_id, topic, (int)strlen(s), s, qos, false, NULL);
 }
 
 static void reject(const char *client_id, const char *base, int status, const char *code,
@@ -969,6 +1147,7 @@ static int on_auth(int event, void *event_data, void *userdata)
                 log_event("connectNotAuthorized", ev);
                 return refuse();
         }
+        conn_open(ed->client, cid, p.id);
         return MOSQ_ERR_SUCCESS;
 }
 
@@ -976,6 +1155,7 @@ static int on_acl(int event, void *event_data, void *userdata)
 {
         struct mosquitto_evt_acl_check *ed = event_data;
         const char *cid = mosquitto_client_id(ed->client);
+        json_object *state = client_state(cid);
         char res[1024];
         ObEmuAction action;
         const char *kind = "topic";
@@ -993,14 +1173,34 @@ static int on_acl(int event, void *event_data, void *userdata)
         case MOSQ_ACL_READ:
                 action = OB_EMU_ACTION_RECEIVE;
                 break;
+        case MOSQ_ACL_UNSUBSCRIBE:
+                conn_touch(cid);
+                json_object_object_del(get(state, "subs"), ed->topic);
+                return MOSQ_ERR_SUCCESS;
         default:
-                return MOSQ_ERR_SUCCESS; /* unsubscribe */
+                return MOSQ_ERR_SUCCESS;
         }
         if (principal(ed->client, &p, NULL) < 0 || !p.entry)
                 return MOSQ_ERR_ACL_DENIED;
+        if (action != OB_EMU_ACTION_RECEIVE)
+                conn_touch(cid);
+        if (action == OB_EMU_ACTION_PUBLISH &&
+            ed->payloadlen > (uint64_t)setting_int("maxPayloadSize", 131072)) {
+                /* AWS refuses publishes over 128 KB and closes the connection (CLIENT_ERROR). */
+                json_object *ev = json_object_new_object();
+                json_object_object_add(ev, "clientId", json_object_new_string(cid ? cid : ""));
+                json_object_object_add(ev, "payloadLength", json_object_new_int64(ed->payloadlen));
+                log_event("payloadTooLarge", ev);
+                queue_kick(cid, "CLIENT_ERROR");
+                return MOSQ_ERR_ACL_DENIED;
+        }
         snprintf(res, sizeof(res), "%s/%s", kind, ed->topic);
-        if (allowed(&p, cid, action, res))
+        if (allowed(&p, cid, action, res)) {
+                if (action == OB_EMU_ACTION_SUBSCRIBE && state)
+                        json_object_object_add(entry_object(state, "subs"), ed->topic,
+                                               json_object_new_int(ed->qos));
                 return MOSQ_ERR_SUCCESS;
+        }
         if (action != OB_EMU_ACTION_RECEIVE) {
                 json_object *ev = json_object_new_object();
                 json_object_object_add(ev, "clientId", json_object_new_string(cid ? cid : ""));
@@ -1008,10 +1208,42 @@ static int on_acl(int event, void *event_data, void *userdata)
                                        json_object_new_string(ob_emu_action_name(action)));
                 json_object_object_add(ev, "resource", json_object_new_string(res));
                 log_event("forbidden", ev);
-                /* MQTT 3.1.1 cannot say no: AWS closes the connection. */
-                queue_kick(cid);
+                /* MQTT 3.1.1 cannot say no: AWS closes the connection. MQTT 5 can: mosquitto
+                 * answers PUBACK/SUBACK 0x87 "not authorized" and the connection stays. */
+                if (mosquitto_client_protocol_version(ed->client) != 5)
+                        queue_kick(cid, "FORBIDDEN_ACCESS");
         }
         return MOSQ_ERR_ACL_DENIED;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+        struct mosquitto_evt_disconnect *ed = event_data;
+        char key[32];
+        json_object *conn, *c;
+        const char *reason;
+        bool current;
+
+        (void)event, (void)userdata;
+        conn_key(ed->client, key, sizeof(key));
+        conn = get(g.conns, key);
+        if (!conn)
+                return MOSQ_ERR_SUCCESS; /* never authorised: no lifecycle event */
+        c = client_state(get_str(conn, "clientId", ""));
+        current = c && !strcmp(get_str(c, "conn", ""), key);
+        reason = get_str(conn, "kick", NULL);
+        mosquitto_log_printf(MOSQ_LOG_DEBUG, "ob-emulator: disconnect of %s, broker reason %d",
+                             get_str(conn, "clientId", ""), ed->reason);
+        if (!reason)
+                reason = current ? disconnect_reason(ed->reason) : "DUPLICATE_CLIENTID";
+        lifecycle(conn, false, reason);
+        if (current) {
+                json_object_object_del(c, "conn");
+                if (mosquitto_client_clean_session(ed->client))
+                        json_object_object_add(c, "subs", json_object_new_object());
+        }
+        json_object_object_del(g.conns, key);
+        return MOSQ_ERR_SUCCESS;
 }
 
 static int on_message(int event, void *event_data, void *userdata)
@@ -1275,6 +1507,25 @@ static void expire_tokens(void)
                 save();
 }
 
+/* AWS clamps the keep-alive to 30..1200 s (0 means 1200) and closes a connection after 1.5 times
+ * that without traffic. mosquitto enforces 1.5 × the client's own value and nothing for 0, so
+ * the emulator closes connections whose keep-alive is 0 or above the maximum itself. It sees
+ * PUBLISH, SUBSCRIBE and UNSUBSCRIBE but not PINGREQ or PUBACK; a client with such a keep-alive
+ * pings less often than the timeout anyway. */
+static void conn_keepalive_tick(void)
+{
+        int64_t max = setting_int("keepAliveMax", 1200);
+
+        json_object_object_foreach(g.clients, cid, c)
+        {
+                int ka = json_object_get_int(get(c, "ka"));
+                if (!get(c, "conn") || (ka != 0 && ka <= max))
+                        continue;
+                if (now_ms() - json_object_get_int64(get(c, "last")) > max * 1500)
+                        queue_kick(cid, "MQTT_KEEP_ALIVE_TIMEOUT");
+        }
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
         (void)event, (void)event_data, (void)userdata;
@@ -1288,6 +1539,7 @@ static int on_tick(int event, void *event_data, void *userdata)
                 g.last_inbox_ms = now_ms();
                 process_inbox();
                 expire_tokens();
+                conn_keepalive_tick();
         }
         return MOSQ_ERR_SUCCESS;
 }
@@ -1363,6 +1615,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                 return MOSQ_ERR_INVAL;
         }
         g.buckets = json_object_new_object();
+        g.clients = json_object_new_object();
+        g.conns = json_object_new_object();
         save();
         log_event("started", NULL);
 
@@ -1370,6 +1624,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         mosquitto_callback_register(g.id, MOSQ_EVT_ACL_CHECK, on_acl, NULL, NULL);
         mosquitto_callback_register(g.id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL);
         mosquitto_callback_register(g.id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
+        mosquitto_callback_register(g.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
         return MOSQ_ERR_SUCCESS;
 }
 
@@ -1380,6 +1635,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
         mosquitto_callback_unregister(g.id, MOSQ_EVT_ACL_CHECK, on_acl, NULL);
         mosquitto_callback_unregister(g.id, MOSQ_EVT_MESSAGE, on_message, NULL);
         mosquitto_callback_unregister(g.id, MOSQ_EVT_TICK, on_tick, NULL);
+        mosquitto_callback_unregister(g.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
         for (size_t i = 0; i < MAX_JOBS; i++)
                 if (g.jobs[i].pid > 0) {
                         kill(-g.jobs[i].pid, SIGKILL);
@@ -1388,6 +1644,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
                 }
         json_object_put(g.reg);
         json_object_put(g.buckets);
+        json_object_put(g.clients);
+        json_object_put(g.conns);
         X509_free(g.issuer);
         EVP_PKEY_free(g.issuer_key);
         free(g.seed_path);

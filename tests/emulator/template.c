@@ -558,7 +558,8 @@ int ob_emu_template_run(json_object *tmpl, json_object *params, ObEmuTemplateRes
                 const char *t;
 
                 if (!json_object_is_type(res, json_type_object) ||
-                    !json_object_object_get_ex(res, "Type", &type)) {
+                    !json_object_object_get_ex(res, "Type", &type) ||
+                    !json_object_is_type(type, json_type_string)) {
                         k = fail(&e, "resource '%s' has no Type", logical);
                         goto out;
                 }

@@ -14,7 +14,8 @@ skip() { echo "SKIP: $*"; if [ "${OB_REQUIRE_WORLD:-0}" = 1 ]; then exit 1; fi; 
 command -v jq >/dev/null || skip "jq missing"
 
 if [ -z "${OB_WORLD_DIR:-}" ]; then
-        exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
+        # with the SNI front (world-hook.sh): every check goes through it, as to AWS
+        OB_EMULATOR_SNI=${OB_EMULATOR_SNI:-1} exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
 fi
 [ "${OB_EMULATOR:-0}" = 1 ] || skip "world has no emulator"
 
@@ -219,6 +220,63 @@ openssl x509 -req -in "$t/jitr2.csr" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE
 check "JITR function: first connect refused" [ "$(cli --id jitr-dev-2 --cert "$t/jitr2.crt" --key "$t/jitr2.key" connect | jq -r .result)" != connected ]
 sleep 1.1
 check "JITR function activated the certificate" [ "$(cli --id jitr-dev-2 --cert "$t/jitr2.crt" --key "$t/jitr2.key" connect | jq -r .result)" = connected ]
+
+# --- 8e. replies only to subscribers -----------------------------------------------------------
+cli --id nosub1 --subs '' --timeout 1.5 rr "$KEYS_T" '{}' >"$t/nosub.out"
+check "request without subscribing: no reply at all" [ "$(jq -r .result "$t/nosub.out")" = timeout ]
+cli --id nosub2 --subs "$CSR_T/accepted" --timeout 1.5 rr "$CSR_T" 'not json' >"$t/nosub2.out"
+check "subscribed to /accepted only: a rejection is not delivered" [ "$(jq -r .result "$t/nosub2.out")" = timeout ]
+cli --id wild1 --subs '$aws/certificates/create/json/+' rr "$KEYS_T" '{}' >"$t/wild.out"
+check "subscribed through a wildcard filter: reply delivered" [ "$(jq -r .result "$t/wild.out")" = accepted ]
+
+# --- 8f. limits: client id, payload size ---------------------------------------------------------
+check "client id of exactly 128 bytes accepted" [ "$(cli --id "$(printf 'y%.0s' $(seq 1 128))" connect | jq -r .result)" = connected ]
+check "client id starting with \$ refused" [ "$(cli --id '$reserved' connect | jq -r .result)" != connected ]
+check "publish of 128 KiB accepted" [ "$(adm --id big1 pub things/big 131072 1 | jq -r .result)" = still-connected ]
+check "publish over 128 KiB: connection closed" [ "$(adm --id big2 pub things/big 131073 2 | jq -r .result)" = closed ]
+
+# --- 8g. MQTT 5: forbidden actions answer 0x87 and keep the connection ---------------------------
+check "MQTT 5 forbidden subscribe: SUBACK 0x87, connection stays" \
+        [ "$(cli --mqtt5 --id v5sub sub not/allowed | jq -c '[.result, .granted]')" = '["subscribed",[135]]' ]
+check "MQTT 5 forbidden publish: PUBACK 0x87, connection stays" \
+        [ "$(cli --mqtt5 --id v5pub pub not/allowed 10 1 | jq -c '[.result, .puback]')" = '["still-connected",135]' ]
+check "MQTT 3.1.1 forbidden subscribe: connection closed" [ "$(cli --id v3sub sub not/allowed | jq -r .result)" = closed ]
+
+# --- 8h. lifecycle events and the keep-alive clamp ----------------------------------------------
+adm --id watch-lc --keepalive 1 listen '$aws/events/presence/#' 8 >"$t/lc.out" 2>"$t/lc.err" &
+pl=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q ready "$t/lc.err" 2>/dev/null && break; sleep 0.2; done
+cli --id lc1 connect >/dev/null
+cli --id lc-forbidden pub not/allowed 10 1 >/dev/null
+adm --id lc-big pub things/big 131073 1 >/dev/null
+admin set keepAliveMax 1 >/dev/null
+adm --id lc-ka0 --keepalive 0 listen nothing/here 3 >"$t/ka0.out" 2>/dev/null
+admin set keepAliveMax 1200 >/dev/null
+wait $pl
+ev() { jq -sc --arg c "$1" --arg e "$2" '[.[] | select(.topic == "$aws/events/presence/\($e)/\($c)") | .payload] | .[0]' "$t/lc.out"; }
+claim_id=$(certid "$OB_CLAIM_CERT")
+check "lifecycle: connected event with AWS's fields" sh -c "echo '$(ev lc1 connected)' | jq -e --arg p '$claim_id' '.clientId == \"lc1\" and .eventType == \"connected\" and (.timestamp|type) == \"number\" and (.sessionIdentifier|length) == 36 and .principalIdentifier == \$p and .ipAddress == \"127.0.0.1\" and (.versionNumber|type) == \"number\"' >/dev/null"
+check "lifecycle: disconnected event of the same session" sh -c "echo '$(ev lc1 disconnected)' | jq -e --arg s '$(ev lc1 connected | jq -r .sessionIdentifier)' '.eventType == \"disconnected\" and .sessionIdentifier == \$s and (.clientInitiatedDisconnect|type) == \"boolean\" and (.disconnectReason|type) == \"string\"' >/dev/null"
+check "lifecycle: forbidden publish -> FORBIDDEN_ACCESS" [ "$(ev lc-forbidden disconnected | jq -r .disconnectReason)" = FORBIDDEN_ACCESS ]
+check "lifecycle: oversize publish -> CLIENT_ERROR" [ "$(ev lc-big disconnected | jq -r .disconnectReason)" = CLIENT_ERROR ]
+check "keep-alive 0 is clamped to the maximum: idle connection closed" [ "$(tail -n1 "$t/ka0.out" | jq -r .result)" = closed ]
+check "lifecycle: keep-alive clamp -> MQTT_KEEP_ALIVE_TIMEOUT" [ "$(ev lc-ka0 disconnected | jq -r .disconnectReason)" = MQTT_KEEP_ALIVE_TIMEOUT ]
+check "MQTT 5 keep-alive 0: CONNACK Server Keep Alive 1200" \
+        [ "$(cli --mqtt5 --keepalive 0 --id v5ka0 connect | jq -r .serverKeepAlive)" = 1200 ]
+check "MQTT 5 keep-alive 1300: CONNACK Server Keep Alive 1200" \
+        [ "$(cli --mqtt5 --keepalive 1300 --id v5ka1 connect | jq -r .serverKeepAlive)" = 1200 ]
+check "lifecycle: the watcher (keep-alive 1 s, pinging) was not kicked" [ "$(tail -n1 "$t/lc.out" | jq -r .result)" = still-connected ]
+check "lifecycle: duplicate client id -> DUPLICATE_CLIENTID" \
+        jq -se 'map(select(.event == "disconnected" and .clientId == "dup1" and .disconnectReason == "DUPLICATE_CLIENTID")) | length == 1' "$OB_EMULATOR_STATE_DIR/events.jsonl" >/dev/null
+
+# --- 8i. SNI (through tests/emulator/sni-front.py) -------------------------------------------------
+if [ -n "${OB_EMULATOR_SNI:-}" ] && [ "$OB_EMULATOR_SNI" != 1 ]; then
+        check "SNI: connect without SNI refused" [ "$(cli --sni '' --id sni0 connect | jq -r .result)" = closed ]
+        check "SNI: connect with a wrong SNI refused" [ "$(cli --sni other.example --id sni1 connect | jq -r .result)" = closed ]
+        check "SNI: connect with SNI = endpoint host accepted" [ "$(cli --sni "$OB_EMULATOR_SNI" --id sni2 connect | jq -r .result)" = connected ]
+else
+        echo "skip - SNI checks: this world has no SNI front (OB_EMULATOR_SNI=1 in world.sh's environment)"
+fi
 
 # --- 9. throttling answers 429 -----------------------------------------------------------------
 admin set throttle.CreateKeysAndCertificate 0.1 >/dev/null

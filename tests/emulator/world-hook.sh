@@ -3,7 +3,11 @@
 # Emulator hook for tests/world/world.sh (contracts.md §1): writes a default registry and prints
 # the mosquitto.conf lines that load the plugin, plus `#ENV` lines for world.env.
 # Needs: OB_WORLD_DIR, OB_EMULATOR_PLUGIN, OB_CLAIM_CA_CERT, OB_CLAIM_CA_KEY, OB_CLAIM_CERT,
-# OB_DEVICE_CA_CERT, OB_ISSUER_CA_CERT, OB_ISSUER_CA_KEY.
+# OB_DEVICE_CA_CERT, OB_ISSUER_CA_CERT, OB_ISSUER_CA_KEY, OB_MQTT_HOST, OB_MQTT_PORT.
+# Optional: OB_EMULATOR_SNI=1 puts sni-front.py in front of the broker, which refuses TLS
+# connections without SNI = OB_MQTT_HOST (as AWS does); OB_MQTT_PORT then names the front and
+# OB_MQTT_BROKER_PORT the broker itself. The front's PID goes into OB_WORLD_DIR/pids, so
+# `world.sh stop` ends it.
 set -eu
 
 dir="$OB_WORLD_DIR/emulator"
@@ -104,6 +108,29 @@ if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
         chown -R mosquitto "$dir"
 fi
 
+if [ "${OB_EMULATOR_SNI:-0}" = 1 ]; then
+        rm -f "$dir/sni-front.port"
+        /usr/bin/python3 "$(dirname "$0")/sni-front.py" --upstream "127.0.0.1:$OB_MQTT_PORT" \
+                --server-name "$OB_MQTT_HOST" --port-file "$dir/sni-front.port" \
+                </dev/null >>"$dir/sni-front.log" 2>&1 &
+        echo $! >>"$OB_WORLD_DIR/pids"
+        i=0
+        until [ -s "$dir/sni-front.port" ]; do
+                i=$((i + 1))
+                if [ $i -gt 500 ] || ! kill -0 $! 2>/dev/null; then
+                        echo "world-hook: sni-front did not start; see $dir/sni-front.log" >&2
+                        exit 1
+                fi
+                sleep 0.01
+        done
+        echo "#ENV OB_MQTT_BROKER_PORT=$OB_MQTT_PORT"
+        echo "#ENV OB_MQTT_PORT=$(cat "$dir/sni-front.port")"
+        echo "#ENV OB_EMULATOR_SNI=$OB_MQTT_HOST"
+fi
+
+# AWS caps the keep-alive at 1200 s and takes 0 as 1200; mosquitto 2.0.11 applies this to MQTT 5
+# clients (CONNACK Server Keep Alive), the plugin covers MQTT 3.1.1 (docs/emulator.md, Limits).
+echo "max_keepalive 1200"
 echo "plugin $OB_EMULATOR_PLUGIN"
 echo "plugin_opt_registry $dir/registry.json"
 echo "plugin_opt_state_dir $state"

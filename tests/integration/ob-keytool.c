@@ -3,11 +3,16 @@
  * Test driver for the TPM key provider (tpm/tpm-key.h), one operation per process so tests
  * prove keys survive process restarts:
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] srk          ensure the SRK; prints created|present
- *   ob-keytool [--tcti TCTI] [--srk HANDLE] create PATH  new key; prints its public key (PEM)
+ *   ob-keytool [--tcti TCTI] [--srk HANDLE] [--type T] create PATH  new key; prints its public
+ *                                                        key (PEM); T ec-p256 (default), ec-p384,
+ *                                                        rsa-2048
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] pubkey PATH  load the key; prints its public key
+ *   (PATH "handle:0x81000002": a persistent key, e.g. a vendor's)
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] csr PATH SUBJECT  CSR signed in the TPM (PEM)
  *   ob-keytool [--tcti TCTI] token                       the hardware-bound token
+ *   ob-keytool [--tcti TCTI] [--soft] ...                 the same through the software backend
  *   --owner-auth VALUE: the owner hierarchy's authorization value (for creating the SRK)
+ *   --time: print the duration of the key operation (without process start) on stderr
  * On failure: "ob-keytool: error ERRNONAME: text" on stderr, exit 1.
  */
 #include "config.h"
@@ -17,9 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 
+#include "config-file.h"
 #include "csr.h"
 #include "key-provider.h"
 #include "tpm-key.h"
@@ -49,11 +56,20 @@ int main(int argc, char **argv)
                 {"srk", required_argument, NULL, 's'},
                 {"owner-auth", required_argument, NULL, 'o'},
                 {"owner-auth-file", required_argument, NULL, 'f'},
+                {"type", required_argument, NULL, 'k'},
+                {"soft", no_argument, NULL, 'S'},
+                {"time", no_argument, NULL, 'T'},
                 {},
+        };
+        static const char *const types[_OB_KEY_TYPE_MAX] = {
+                [OB_KEY_TYPE_EC_P256] = "ec-p256",
+                [OB_KEY_TYPE_EC_P384] = "ec-p384",
+                [OB_KEY_TYPE_RSA_2048] = "rsa-2048",
         };
         ObTpmOptions o = {.tcti = getenv("OB_TCTI")};
         char err[256] = "";
-        int c, r;
+        int c, r, key_type = OB_KEY_TYPE_EC_P256;
+        bool soft = false, timing = false;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 switch (c) {
@@ -69,6 +85,19 @@ int main(int argc, char **argv)
                 case 'f':
                         o.owner_auth_file = optarg;
                         break;
+                case 'k':
+                        for (key_type = 0; key_type < _OB_KEY_TYPE_MAX; key_type++)
+                                if (strcmp(optarg, types[key_type]) == 0)
+                                        break;
+                        if (key_type == _OB_KEY_TYPE_MAX)
+                                return 64;
+                        break;
+                case 'S':
+                        soft = true;
+                        break;
+                case 'T':
+                        timing = true;
+                        break;
                 default:
                         return 64;
                 }
@@ -80,57 +109,73 @@ int main(int argc, char **argv)
                 return 64;
 
         ObTpm *t = NULL;
-        r = ob_tpm_open(&o, &t, err, sizeof(err));
-        if (r < 0)
-                return fail(r, err[0] ? err : strerror(-r));
-        /* key operations go through the key-provider interface, as the agent's do; it owns t */
         _cleanup_(ob_key_provider_freep) ObKeyProvider *kp = NULL;
-        if (ob_key_provider_tpm_new(t, &kp) < 0) {
-                ob_tpm_close(t);
-                return 1;
+        if (soft) {
+                if (ob_key_provider_software_new(&kp) < 0)
+                        return 1;
+        } else {
+                r = ob_tpm_open(&o, &t, err, sizeof(err));
+                if (r < 0)
+                        return fail(r, err[0] ? err : strerror(-r));
+                /* key operations go through the key-provider interface, as the agent's do; it
+                 * owns t */
+                if (ob_key_provider_tpm_new(t, &kp) < 0) {
+                        ob_tpm_close(t);
+                        return 1;
+                }
         }
 
         EVP_PKEY *pub = NULL;
-        if (strcmp(cmd, "token") == 0) {
-                char token[65];
-                r = ob_tpm_hardware_token(t, token);
-                if (r < 0)
-                        return fail(r, ob_tpm_last_error(t));
-                puts(token);
-                return 0;
-        }
-        if (strcmp(cmd, "srk") == 0) {
+        if (strcmp(cmd, "token") == 0 || strcmp(cmd, "srk") == 0) {
+                if (!t)
+                        return 64;
+                if (strcmp(cmd, "token") == 0) {
+                        char token[65];
+                        r = ob_tpm_hardware_token(t, token);
+                        if (r < 0)
+                                return fail(r, ob_tpm_last_error(t));
+                        puts(token);
+                        return 0;
+                }
                 bool created;
                 r = ob_tpm_ensure_srk(t, &created);
                 if (r < 0)
                         return fail(r, ob_tpm_last_error(t));
                 puts(created ? "created" : "present");
                 return 0;
-        } else if (strcmp(cmd, "create") == 0)
-                r = kp->ops->create(kp, path, &pub);
+        }
+        struct timespec t0, t1;
+        char *pem = NULL;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (strcmp(cmd, "create") == 0)
+                r = kp->ops->create(kp, path, key_type, &pub);
         else if (strcmp(cmd, "pubkey") == 0)
                 r = kp->ops->load(kp, path, &pub);
         else if (strcmp(cmd, "csr") == 0) {
                 const char *subject = argv[optind + 2];
                 struct signer sg = {kp, path};
-                char *pem = NULL;
                 if (!subject)
                         return 64;
                 r = kp->ops->load(kp, path, &pub);
                 if (r == 0)
                         r = ob_csr_build(subject, pub, provider_sign, &sg, &pem);
-                EVP_PKEY_free(pub);
-                if (r < 0)
-                        return fail(r,
-                                    ob_tpm_last_error(t)[0] ? ob_tpm_last_error(t) : strerror(-r));
-                fputs(pem, stdout);
-                free(pem);
-                return 0;
         } else
                 return 64;
-        if (r < 0)
-                return fail(r, ob_tpm_last_error(t));
-        PEM_write_PUBKEY(stdout, pub);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (timing)
+                fprintf(stderr, "%s: %.1f ms\n", cmd,
+                        (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                                (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        if (r < 0) {
+                EVP_PKEY_free(pub);
+                const char *e = kp->ops->last_error(kp);
+                return fail(r, e[0] ? e : strerror(-r));
+        }
+        if (pem) {
+                fputs(pem, stdout);
+                free(pem);
+        } else
+                PEM_write_PUBKEY(stdout, pub);
         EVP_PKEY_free(pub);
         return 0;
 }

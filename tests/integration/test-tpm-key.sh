@@ -4,6 +4,9 @@
 # new process, interoperates with the tpm2-openssl provider (same public key; it signs a CSR
 # that verifies), and completes a TLS handshake + MQTT CONNECT to the broker. A handle holding
 # another object, a corrupt blob and a key of another parent are refused with their own errors.
+# Every key type (ec-p256, ec-p384, rsa-2048) makes a CSR that verifies and connects over TLS; a
+# vendor key at a persistent handle loads and signs, and keys unfit for it are refused; a TPM
+# without a resource manager that runs out of object memory is reported as such (-ENOMEM).
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -50,6 +53,34 @@ openssl req -in "$d/ours.csr" -noout -verify 2>&1 | grep -q "verify OK" &&
   ok "CSR built by our code and signed in the TPM verifies (openssl req -verify), right key and subject" ||
   bad "our CSR: $(openssl req -in "$d/ours.csr" -noout -verify 2>&1 | head -2)"
 
+# every key type: our code creates it, tpm2-openssl loads it (same public key), our CSR verifies
+# with the right signature algorithm, and TLS + MQTT CONNECT work through the tpm2 provider
+# (openssl s_client and Paho in ob-mqtt-probe)
+probe="$top_builddir/tests/integration/ob-mqtt-probe"
+for spec in ec-p256:ecdsa-with-SHA256 ec-p384:ecdsa-with-SHA384 rsa-2048:sha256WithRSAEncryption; do
+  ty=${spec%%:*} alg=${spec#*:}
+  "$kt" --time --type "$ty" create "$d/$ty.key" >"$d/$ty.pub" 2>"$d/$ty.time" || bad "$ty: create: $(cat "$d/$ty.time")"
+  "$kt" --time pubkey "$d/$ty.key" 2>>"$d/$ty.time" | cmp -s - "$d/$ty.pub" || bad "$ty: reload"
+  "$kt" --time csr "$d/$ty.key" "CN=gw-$ty" 2>>"$d/$ty.time" >"$d/$ty.csr" || bad "$ty: csr"
+  echo "# $ty on swtpm + tpm2-abrmd (key operation only):" $(cat "$d/$ty.time")
+  openssl pkey -provider tpm2 -provider default -in "$d/$ty.key" -pubout 2>"$d/err" | cmp -s - "$d/$ty.pub" &&
+    ok "$ty: tpm2-openssl loads our TSS2 PEM: same public key" || bad "$ty: tpm2 provider: $(cat "$d/err")"
+  openssl req -in "$d/$ty.csr" -noout -verify 2>&1 | grep -q "verify OK" &&
+    openssl req -in "$d/$ty.csr" -noout -text | grep -q "Signature Algorithm: $alg" &&
+    [ "$(openssl req -in "$d/$ty.csr" -noout -pubkey)" = "$(cat "$d/$ty.pub")" ] &&
+    ok "$ty: CSR signed in the TPM verifies, $alg" || bad "$ty: CSR: $(openssl req -in "$d/$ty.csr" -noout -text 2>&1 | grep -i signature | head -2)"
+  sign_device_csr "$d/$ty.csr" "$d/$ty.crt" && register_cert "$d/$ty.crt" || bad "$ty: certificate"
+  connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
+    openssl s_client -quiet -no_ign_eof -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
+      -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$d/$ty.crt" -key "$d/$ty.key" \
+      -verify_return_error 2>"$d/tls.err" | od -An -tx1 | tr -d " \n")
+  [ "$connack" = 20020000 ] && ok "$ty: openssl s_client TLS + MQTT CONNECT accepted" || bad "$ty: CONNACK \"$connack\": $(tail -3 "$d/tls.err")"
+  out=$("$probe" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" --cafile "$OB_ROOT_CA" --cert "$d/$ty.crt" \
+         --key "$d/$ty.key" --provider tpm2 --tcti "$OB_TCTI" --id "gw-$ty" --connect-only 2>&1) &&
+    ok "$ty: Paho (ob-mqtt-probe) connects: $out" || bad "$ty: ob-mqtt-probe: $out"
+done
+expect "unknown key type refused" "" "$kt" --type ec-p521 create "$d/p521.key"
+
 # a key made by tpm2-openssl itself (as a factory tool might) loads through our code
 openssl genpkey -provider tpm2 -provider default -algorithm EC -pkeyopt group:P-256 \
   -pkeyopt parent:0x81000001 -out "$d/foreign.key" 2>/dev/null || bad "tpm2-openssl genpkey"
@@ -93,6 +124,42 @@ tpm2_createprimary -T "$OB_TCTI" -C o -G ecc256:ecdsa-sha256 -a "fixedtpm|fixedp
   bad "could not set up a signing key at 0x81000002"
 expect "SRK handle holding a signing key refused" "handle collision" "$kt" --srk 0x81000002 create "$d/x.key"
 [ ! -e "$d/x.key" ] && ok "nothing written after the refusal" || bad "key written despite refusal"
+# a vendor key at a persistent handle: the signing primary at 0x81000002 above (fixedTPM,
+# scheme fixed to ECDSA-SHA256) stands in for one; it loads, signs our CSR, and TLS works with
+# the openssl store URI; Paho cannot take it (it loads keys only from files, docs/tpm.md)
+tpm2_readpublic -T "$OB_TCTI" -c 0x81000002 -f pem -o "$d/vendor.ref" >/dev/null 2>&1 || bad "vendor readpublic"
+"$kt" --time pubkey handle:0x81000002 2>"$d/vendor.time" | cmp -s - "$d/vendor.ref" &&
+  ok "vendor key: public key read at handle:0x81000002" || bad "vendor key: $(cat "$d/vendor.time")"
+"$kt" --time csr handle:0x81000002 CN=gw-vendor >"$d/vendor.csr" 2>>"$d/vendor.time" &&
+  openssl req -in "$d/vendor.csr" -noout -verify 2>&1 | grep -q "verify OK" &&
+  ok "vendor key: CSR signed with it verifies" || bad "vendor CSR: $(cat "$d/vendor.time")"
+echo "# vendor key (persistent, ECC P-256):" $(cat "$d/vendor.time")
+sign_device_csr "$d/vendor.csr" "$d/vendor.crt" && register_cert "$d/vendor.crt" || bad "vendor certificate"
+connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
+  openssl s_client -quiet -no_ign_eof -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
+    -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$d/vendor.crt" -key handle:0x81000002 \
+    -verify_return_error 2>"$d/tls.err" | od -An -tx1 | tr -d " \n")
+[ "$connack" = 20020000 ] && ok "vendor key: openssl s_client -key handle:0x81000002 connects" || bad "vendor TLS: \"$connack\": $(tail -3 "$d/tls.err")"
+out=$("$probe" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" --cafile "$OB_ROOT_CA" --cert "$d/vendor.crt" \
+       --key handle:0x81000002 --provider tpm2 --tcti "$OB_TCTI" --id gw-vendor --connect-only 2>&1)
+[ $? -ne 0 ] && ok "known limitation: Paho cannot use handle:0x81000002 (file keys only): $(echo "$out" | head -1)" ||
+  bad "Paho connected with a persistent handle: update docs/tpm.md"
+expect "vendor key cannot be created" "EOPNOTSUPP" "$kt" create handle:0x81000002
+expect "nothing at the vendor handle" "ENOENT" "$kt" pubkey handle:0x81000009
+expect "the SRK is not a vendor key" "is the SRK" "$kt" pubkey handle:0x81000001
+expect "not a persistent handle" "EINVAL" "$kt" pubkey handle:0x01000002
+# keys unfit as device keys: restricted signing (an attestation key), duplicable, decrypt only
+tpm2_createprimary -T "$OB_TCTI" -C o -G ecc256:ecdsa-sha256:null -a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign" -c "$d/r.ctx" >/dev/null 2>&1 &&
+  tpm2_evictcontrol -T "$OB_TCTI" -C o -c "$d/r.ctx" 0x81000004 >/dev/null 2>&1 || bad "restricted key setup"
+expect "restricted signing key refused" "restricted signing key" "$kt" pubkey handle:0x81000004
+tpm2_create -T "$OB_TCTI" -C 0x81000001 -G ecc256 -a "sensitivedataorigin|userwithauth|sign" -u "$d/dup.pub" -r "$d/dup.priv" >/dev/null 2>&1 &&
+  tpm2_load -T "$OB_TCTI" -C 0x81000001 -u "$d/dup.pub" -r "$d/dup.priv" -c "$d/dup.ctx" >/dev/null 2>&1 &&
+  tpm2_evictcontrol -T "$OB_TCTI" -C o -c "$d/dup.ctx" 0x81000005 >/dev/null 2>&1 || bad "duplicable key setup"
+expect "key without fixedTPM refused" "not fixedTPM" "$kt" csr handle:0x81000005 CN=x
+tpm2_create -T "$OB_TCTI" -C 0x81000001 -G ecc256 -a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|decrypt" -u "$d/dec.pub" -r "$d/dec.priv" >/dev/null 2>&1 &&
+  tpm2_load -T "$OB_TCTI" -C 0x81000001 -u "$d/dec.pub" -r "$d/dec.priv" -c "$d/dec.ctx" >/dev/null 2>&1 &&
+  tpm2_evictcontrol -T "$OB_TCTI" -C o -c "$d/dec.ctx" 0x81000006 >/dev/null 2>&1 || bad "decrypt key setup"
+expect "decrypt-only key refused" "not a signing key" "$kt" pubkey handle:0x81000006
 expect "no TPM" "ENODEV" "$kt" --tcti "swtpm:host=127.0.0.1,port=1" srk
 
 # hardware token: stable, and the SHA-256 of the EK point exactly as tpm2-tools reports the EK
@@ -135,5 +202,23 @@ expect "owner auth file readable by others refused" "readable by group or others
 chmod 600 "$d/owner.auth"
 [ "$("$kt" --owner-auth-file "$d/owner.auth" srk)" = created ] && ok "owner authorization read from a 0600 file" ||
   bad "owner auth file"
+# TPM out of object memory: swtpm without a resource manager holds three objects. Other clients
+# talking to it directly (TCTI swtpm:, bypassing tpm2-abrmd) leave objects loaded until it is
+# full; our load then fails with -ENOMEM and a message naming the cure. The objects are flushed
+# afterwards so the TPM behind tpm2-abrmd works again.
+direct="swtpm:host=127.0.0.1,port=$OB_SWTPM_PORT"
+"$kt" create "$d/oom.key" >/dev/null || bad "oom key"
+tpm2_create -T "$OB_TCTI" -C 0x81000001 -G ecc256 -u "$d/f.pub" -r "$d/f.priv" >/dev/null 2>&1 || bad "filler key"
+i=0
+while [ $i -lt 6 ] && tpm2_load -T "$direct" -C 0x81000001 -u "$d/f.pub" -r "$d/f.priv" -c "$d/f$i.ctx" >/dev/null 2>&1; do
+  i=$((i + 1))
+done
+echo "# swtpm took $i leftover objects before it was full"
+expect "TPM out of object memory reported as ENOMEM" "ENOMEM.*TPM out of object memory: is a resource manager (tpmrm0/tpm2-abrmd) in front of the TPM?" \
+  "$kt" --tcti "$direct" pubkey "$d/oom.key"
+tpm2_flushcontext -T "$direct" -t >/dev/null 2>&1
+[ -z "$(tpm2_getcap -T "$direct" handles-transient 2>/dev/null)" ] &&
+  "$kt" pubkey "$d/oom.key" >/dev/null 2>&1 && ok "leftover objects flushed: the TPM works again" ||
+  bad "TPM still full after the flush"
 exit $fail
 '

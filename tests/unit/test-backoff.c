@@ -214,6 +214,23 @@ static void test_from_json_strict(void **state)
         }
 }
 
+/* A state file may hold any non-negative int64: the 1/s floor saturates instead of overflowing
+ * (found by tests/fuzz/fuzz-backoff-json.c; seed corpus/backoff-json/last-connect-max.json). */
+static void test_next_connect_saturates(void **state)
+{
+        const char *json = "{\"attempts\":1,\"class\":\"network\",\"next_ms\":5,"
+                           "\"last_connect_ms\":9223372036854775807,\"success_since_ms\":0}";
+        json_object *o = json_tokener_parse(json);
+        ObBackoff b;
+        assert_int_equal(ob_backoff_from_json(o, &b), 0);
+        assert_true(ob_backoff_next_connect_ms(&b) == INT64_MAX);
+        b.last_connect_ms = INT64_MAX - OB_BACKOFF_CONNECT_FLOOR_MS;
+        assert_true(ob_backoff_next_connect_ms(&b) == INT64_MAX);
+        b.last_connect_ms = INT64_MAX - OB_BACKOFF_CONNECT_FLOOR_MS - 1;
+        assert_true(ob_backoff_next_connect_ms(&b) == INT64_MAX - 1);
+        json_object_put(o);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -225,6 +242,7 @@ int main(void)
                 cmocka_unit_test_setup(test_connect_floor, setup),
                 cmocka_unit_test_setup(test_persist_and_resume, setup),
                 cmocka_unit_test_setup(test_from_json_strict, setup),
+                cmocka_unit_test(test_next_connect_saturates),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

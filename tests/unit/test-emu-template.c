@@ -132,6 +132,10 @@ static void test_errors(void **state)
                      "{\"ThingName\":{\"Fn::Sub\":\"${x\"}}}}}",
                      "{}", "unterminated");
         expect_error("{\"Parameters\":{}}", "{}", "Resources");
+        /* a Type that is not a string (null crashed the engine: found by fuzz-emu-template) */
+        expect_error("{\"Resources\":{\"t\":{\"Type\":null,\"Properties\":{}}}}", "{}", "no Type");
+        expect_error("{\"Resources\":{\"t\":{\"Type\":[\"AWS::IoT::Thing\"],\"Properties\":{}}}}",
+                     "{}", "no Type");
 }
 
 static void test_deep_nesting_does_not_crash(void **state)

@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "config-file.h"
 #include "csr.h"
 #include "key-provider.h"
 
@@ -49,7 +50,7 @@ static int sign_cb(void *u, const uint8_t *d, size_t n, uint8_t **sig, size_t *l
         return s->p->ops->sign_digest(s->p, s->path, d, n, sig, len);
 }
 
-static void test_create_load_sign(void **state)
+static void create_load_sign(int key_type, int sig_nid, int bits)
 {
         _cleanup_(ob_key_provider_freep) ObKeyProvider *p = NULL;
         EVP_PKEY *pub1 = NULL, *pub2 = NULL;
@@ -57,7 +58,8 @@ static void test_create_load_sign(void **state)
 
         assert_int_equal(ob_key_provider_software_new(&p), 0);
         assert_string_equal(p->ops->tls_provider(p), "default");
-        assert_int_equal(p->ops->create(p, path, &pub1), 0);
+        assert_int_equal(p->ops->create(p, path, key_type, &pub1), 0);
+        assert_int_equal(EVP_PKEY_get_bits(pub1), bits);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
         assert_int_equal(p->ops->load(p, path, &pub2), 0);
@@ -73,6 +75,7 @@ static void test_create_load_sign(void **state)
         X509_REQ *req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
         assert_non_null(req);
         assert_int_equal(X509_REQ_verify(req, pub1), 1);
+        assert_int_equal(X509_REQ_get_signature_nid(req), sig_nid);
         X509_REQ_free(req);
         BIO_free(b);
         free(pem);
@@ -82,6 +85,13 @@ static void test_create_load_sign(void **state)
         assert_int_equal(p->ops->destroy(p, path), 0); /* idempotent */
         EVP_PKEY_free(pub1);
         EVP_PKEY_free(pub2);
+}
+
+static void test_create_load_sign(void **state)
+{
+        create_load_sign(OB_KEY_TYPE_EC_P256, NID_ecdsa_with_SHA256, 256);
+        create_load_sign(OB_KEY_TYPE_EC_P384, NID_ecdsa_with_SHA384, 384);
+        create_load_sign(OB_KEY_TYPE_RSA_2048, NID_sha256WithRSAEncryption, 2048);
 }
 
 static void test_errors(void **state)
@@ -95,11 +105,25 @@ static void test_errors(void **state)
         fputs("not a key\n", f);
         fclose(f);
         assert_int_equal(p->ops->load(p, path, &pub), -EBADMSG);
-        assert_non_null(strstr(p->ops->last_error(p), "not an EC private key"));
+        assert_non_null(strstr(p->ops->last_error(p), "not an EC or RSA private key"));
         char bad[160];
         snprintf(bad, sizeof(bad), "%s/no/such/dir/k.pem", dir);
-        assert_int_equal(p->ops->create(p, bad, &pub), -ENOENT);
+        assert_int_equal(p->ops->create(p, bad, OB_KEY_TYPE_EC_P256, &pub), -ENOENT);
+        assert_int_equal(p->ops->create(p, path, _OB_KEY_TYPE_MAX, &pub), -EINVAL);
+        assert_int_equal(p->ops->create(p, path, -1, &pub), -EINVAL);
+        /* persistent TPM handles belong to the TPM backend */
+        assert_int_equal(p->ops->create(p, "handle:0x81000002", OB_KEY_TYPE_EC_P256, &pub),
+                         -EOPNOTSUPP);
+        assert_int_equal(p->ops->load(p, "handle:0x81000002", &pub), -EOPNOTSUPP);
+        assert_int_equal(p->ops->destroy(p, "handle:0x81000002"), -EOPNOTSUPP);
         assert_null(pub);
+        /* digests of other lengths than SHA-256 and SHA-384 */
+        assert_int_equal(p->ops->create(p, path, OB_KEY_TYPE_EC_P256, NULL), 0);
+        uint8_t d[64] = {0}, *sig = NULL;
+        size_t len;
+        assert_int_equal(p->ops->sign_digest(p, path, d, 20, &sig, &len), -EINVAL);
+        assert_int_equal(p->ops->sign_digest(p, path, d, 64, &sig, &len), -EINVAL);
+        assert_null(sig);
 }
 
 int main(void)

@@ -64,9 +64,13 @@ typedef struct Cloud {
         int reject_csr; /* this many CSR requests are rejected with reject_status */
         int reject_register;
         int reject_status;
-        int garbage;      /* this many replies are garbage */
-        bool wrong_key;   /* issue the certificate for another key */
-        bool extra_noise; /* also send a message on an unrelated topic */
+        int garbage;        /* this many replies are garbage */
+        int cert_days;      /* validity of issued certificates; 0: 365 */
+        int refuse_gen;     /* refuse connections with credentials/<refuse_gen>/ */
+        int rotations_seen; /* RegisterThing calls that named a ThingName (rotations) */
+        int oversized;      /* this many replies are too large (dropped by the transport) */
+        bool wrong_key;     /* issue the certificate for another key */
+        bool extra_noise;   /* also send a message on an unrelated topic */
         /* ownership tokens: "tok-N" valid until token_expiry[N] */
         int64_t token_expiry[16];
 } Cloud;
@@ -100,6 +104,15 @@ static int f_connect(void *impl, const ObConnectOptions *o)
         snprintf(c->last_client_id, sizeof(c->last_client_id), "%s", o->client_id);
         snprintf(c->last_cert_file, sizeof(c->last_cert_file), "%s", o->cert_file);
         snprintf(c->last_provider, sizeof(c->last_provider), "%s", o->provider ? o->provider : "");
+        char gen_dir[32];
+        snprintf(gen_dir, sizeof(gen_dir), "/credentials/%d/", c->refuse_gen);
+        if (c->refuse_gen > 0 && o->cert_file && strstr(o->cert_file, gen_dir)) {
+                push(c, OB_TEV_CONNECT_FAILED, NULL, NULL);
+                e = &c->q[c->qn - 1];
+                e->err_class = OB_ERR_REFUSED;
+                snprintf(e->detail, sizeof(e->detail), "not authorized");
+                return 0;
+        }
         if (c->fail_connects > 0) {
                 c->fail_connects--;
                 push(c, OB_TEV_CONNECT_FAILED, NULL, NULL);
@@ -177,7 +190,7 @@ static EVP_PKEY *new_ec_key(void)
 
 static void reply_cert(Cloud *c, const char *base, EVP_PKEY *pub, const char *privpem)
 {
-        char topic[160], fp[65], tok[16];
+        char topic[256], fp[65], tok[16];
         json_object *o = json_object_new_object();
         X509 *x;
         char *pem;
@@ -187,7 +200,7 @@ static void reply_cert(Cloud *c, const char *base, EVP_PKEY *pub, const char *pr
                 x = issue(c, other, *c->now / 1000, 365);
                 EVP_PKEY_free(other);
         } else
-                x = issue(c, pub, *c->now / 1000, 365);
+                x = issue(c, pub, *c->now / 1000, c->cert_days ? c->cert_days : 365);
         pem = pem_of(x);
         fingerprint(x, fp);
         snprintf(tok, sizeof(tok), "tok-%d", c->certs_issued);
@@ -207,7 +220,7 @@ static void reply_cert(Cloud *c, const char *base, EVP_PKEY *pub, const char *pr
 
 static void reply_rejected(Cloud *c, const char *base, int status)
 {
-        char topic[160], body[160];
+        char topic[256], body[160];
 
         snprintf(topic, sizeof(topic), "%s/rejected", base);
         snprintf(body, sizeof(body),
@@ -243,8 +256,15 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 c->swallow--;
                 goto out;
         }
+        if (c->oversized > 0) {
+                c->oversized--;
+                push(c, OB_TEV_MESSAGE_DROPPED, NULL, NULL);
+                snprintf(c->q[c->qn - 1].detail, sizeof(c->q[0].detail),
+                         "a message of 200000 bytes on %s/accepted is larger than 128 KiB", base);
+                goto out;
+        }
         if (c->garbage > 0) {
-                char t[200];
+                char t[256];
                 c->garbage--;
                 snprintf(t, sizeof(t), "%s/accepted", base);
                 push(c, OB_TEV_MESSAGE, t, "{\"certificateId\": 12");
@@ -280,7 +300,7 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 EVP_PKEY_free(k);
         } else if (strstr(topic, "/provision/json")) {
                 int n = -1;
-                char thing[80], body[256], t[200];
+                char thing[80], body[256], t[256];
 
                 if (c->reject_register > 0) {
                         c->reject_register--;
@@ -290,7 +310,7 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 assert_true(json_object_object_get_ex(o, "certificateOwnershipToken", &v));
                 sscanf(json_object_get_string(v), "tok-%d", &n);
                 if (n < 1 || *c->now > c->token_expiry[n % 16]) {
-                        char rt[200];
+                        char rt[256];
                         snprintf(rt, sizeof(rt), "%s/rejected", base);
                         push(c, OB_TEV_MESSAGE, rt,
                              "{\"statusCode\":400,\"errorCode\":\"InvalidCertificateOwnershipToken\","
@@ -301,6 +321,8 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 /* not consumed: like the emulator, a token can register again within its hour
                  * (a crash after RegisterThing was processed but before the reply was saved) */
                 assert_true(json_object_object_get_ex(o, "parameters", &p));
+                if (json_object_object_get_ex(p, "ThingName", &v))
+                        c->rotations_seen++;
                 assert_true(json_object_object_get_ex(p, "SerialNumber", &v));
                 snprintf(thing, sizeof(thing), "ob-%s", json_object_get_string(v));
                 c->registrations++;
@@ -377,7 +399,7 @@ typedef struct World {
         /* crash injection: stop driving the machine when this stage is saved */
         int crash_at_stage; /* -1 none */
         bool crashed;
-        int changes[5];
+        int changes[8];
         char last_error_text[512];
 } World;
 
@@ -538,8 +560,8 @@ static void run_until_settled(World *w, int n)
         pump(w);
         for (int i = 0; i < n && !w->crashed; i++) {
                 int64_t dl = ob_onboard_deadline(w->ob);
-                if (dl < 0)
-                        break;
+                if (dl < 0 || ob_onboard_activity(w->ob) == OB_ACT_DONE)
+                        break; /* done: the next deadline is a rotation, months away */
                 if (dl > w->now)
                         w->now = dl;
                 assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
@@ -577,7 +599,9 @@ static void assert_onboarded(World *w)
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 077, 0);
         assert_false(w->cloud.connected); /* idle means no connection */
-        assert_int_equal(ob_onboard_deadline(w->ob), -1);
+        /* idle: the only deadline is the renewal (or the old key's deletion, sooner) */
+        assert_true(ob_onboard_deadline(w->ob) <= ob_onboard_next_rotation(w->ob));
+        assert_true(ob_onboard_deadline(w->ob) > w->now);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -796,6 +820,22 @@ static void test_malformed_reply_and_noise(void **state)
         world_free(w);
 }
 
+static void test_oversized_reply(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->cloud.oversized = 1;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY);
+        assert_non_null(strstr(w->last_error_text, "larger than 128 KiB"));
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        world_free(w);
+}
+
 static void test_certificate_for_another_key_refused(void **state)
 {
         World *w = world_new(NULL);
@@ -920,6 +960,232 @@ static void test_trusted_user(void **state)
         world_free(w);
 }
 
+/* The temporary claim expires while the broker is down: back to waiting for a claim. */
+static void test_trusted_user_claim_expires_midway(void **state)
+{
+        World *w = world_new(NULL);
+        char crt_pem[4096], key_pem[4096], err[256], buf[256];
+        FILE *f;
+        size_t n;
+
+        (void)state;
+        crash(w);
+        w->cfg->provisioning.method = OB_METHOD_FLEET_TRUSTED_USER;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        make_claim(w, w->claim_crt, w->claim_key, -60, 300);
+        f = fopen(w->claim_crt, "re");
+        n = fread(crt_pem, 1, sizeof(crt_pem) - 1, f);
+        crt_pem[n] = 0;
+        fclose(f);
+        f = fopen(w->claim_key, "re");
+        n = fread(key_pem, 1, sizeof(key_pem) - 1, f);
+        key_pem[n] = 0;
+        fclose(f);
+        w->cloud.fail_connects = 1000;
+        w->cloud.fail_class = OB_ERR_NETWORK;
+        assert_int_equal(
+                ob_onboard_provide_claim(w->ob, crt_pem, key_pem, w->now, err, sizeof(err)), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        w->now += 301 * 1000;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CLAIM);
+        json_object *st = ob_onboard_status(w->ob, w->now), *e, *v;
+        assert_true(json_object_object_get_ex(st, "last_error", &e));
+        assert_true(json_object_object_get_ex(e, "code", &v));
+        assert_string_equal(json_object_get_string(v), "claim-expired");
+        json_object_put(st);
+        snprintf(buf, sizeof(buf), "%s/claim/claim.key", w->run);
+        assert_int_equal(access(buf, F_OK), -1); /* the expired temporary key is gone */
+        world_free(w);
+}
+
+/* ------------------------------------------------------------------ rotation */
+
+static void onboard_now(World *w)
+{
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_onboarded(w);
+}
+
+static uint64_t current_gen(World *w)
+{
+        uint64_t g = 0;
+        assert_int_equal(ob_creds_current(w->state, &g), 0);
+        return g;
+}
+
+static void test_rotation_at_threshold(void **state)
+{
+        World *w = world_new(NULL);
+        int64_t due, onboarded_at;
+        char path[512];
+
+        (void)state;
+        onboard_now(w);
+        onboarded_at = w->now;
+        due = ob_onboard_next_rotation(w->ob);
+        /* fake certificates: notBefore now-60 s, 365 days; default fraction 0.8 */
+        assert_true(due > w->now + 290LL * 86400 * 1000 && due < w->now + 293LL * 86400 * 1000);
+        assert_int_equal(ob_onboard_deadline(w->ob), due);
+        w->now = due - 1000;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0); /* early: nothing */
+        assert_int_equal(w->cloud.connects, 2);
+        w->now = due;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_true(ob_onboard_rotating(w->ob));
+        /* asks with the identity it replaces */
+        assert_non_null(strstr(w->cloud.last_cert_file, "/credentials/1/device.crt"));
+        assert_string_equal(w->cloud.last_client_id, "ob-" SERIAL);
+        /* (the verifying connect has the same client id: it waits out the 1 s floor) */
+        run_until_settled(w, 5);
+        assert_false(ob_onboard_rotating(w->ob));
+        assert_onboarded(w);
+        assert_int_equal(current_gen(w), 2);
+        assert_int_equal(w->cloud.certs_issued, 2);
+        assert_int_equal(w->cloud.rotations_seen, 1);
+        assert_int_equal(w->changes[OB_CHANGE_ROTATED], 1);
+        /* the old key stays for the grace period, then goes */
+        snprintf(path, sizeof(path), "%s/credentials/1/device.key", w->state);
+        assert_int_equal(access(path, F_OK), 0);
+        assert_true(ob_onboard_deadline(w->ob) <= w->now + 7LL * 86400 * 1000);
+        w->now += 7LL * 86400 * 1000;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_int_equal(access(path, F_OK), -1);
+        /* and the next rotation is planned from the new certificate */
+        assert_true(ob_onboard_deadline(w->ob) > due + 290LL * 86400 * 1000);
+        (void)onboarded_at;
+        world_free(w);
+}
+
+static void test_rotate_now_and_rollback(void **state)
+{
+        World *w = world_new(NULL);
+        char err[256], buf[64];
+
+        (void)state;
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), -EAGAIN);
+        onboard_now(w);
+        w->cloud.refuse_gen = 2; /* the cloud will not take the new certificate */
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        pump(w);
+        for (int i = 0; i < 6 && !strstr(w->last_error_text, "rotation-rolled-back"); i++) {
+                w->now = ob_onboard_deadline(w->ob); /* the 1 s connect floor */
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_non_null(strstr(w->last_error_text, "rotation-rolled-back"));
+        assert_int_equal(current_gen(w), 1); /* the working identity never moved */
+        assert_string_equal(status_str(w, "stage", buf, sizeof(buf)), "onboarded");
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), -EALREADY);
+        /* the cloud accepts again: the retry makes a fresh key and certificate */
+        w->cloud.refuse_gen = 0;
+        run_until_settled(w, 5);
+        assert_false(ob_onboard_rotating(w->ob));
+        assert_int_equal(current_gen(w), 2);
+        assert_int_equal(w->cloud.certs_issued, 3); /* onboarding, refused one, accepted one */
+        assert_int_equal(w->changes[OB_CHANGE_ROTATED], 1);
+        world_free(w);
+}
+
+/* kill -9 after each saved rotation stage: old or new identity works, never none; one
+ * rotation for the window. */
+static void test_rotation_crash_after_each_stage(void **state)
+{
+        (void)state;
+        for (int s = OB_STAGE_NEW; s <= OB_STAGE_ONBOARDED; s++) {
+                World *w = world_new(NULL);
+                char err[256];
+                uint64_t g;
+
+                onboard_now(w);
+                w->crash_at_stage = s;
+                assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+                run_until_settled(w, 3);
+                assert_true(w->crashed);
+                crash(w);
+                g = current_gen(w);
+                assert_true(g == 1 || g == 2); /* some working identity at every point */
+                w->crash_at_stage = -1;
+                w->now += 5000;
+                new_machine(w);
+                assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+                run_until_settled(w, 5);
+                assert_onboarded(w);
+                assert_false(ob_onboard_rotating(w->ob));
+                assert_int_equal(current_gen(w), 2);
+                assert_int_equal(w->cloud.certs_issued, 2); /* no second rotation */
+                world_free(w);
+        }
+}
+
+static void test_rotation_fingerprint_guard(void **state)
+{
+        World *w = world_new(NULL);
+        char err[256], path[512];
+
+        (void)state;
+        onboard_now(w);
+        /* someone replaces the certificate under us */
+        snprintf(path, sizeof(path), "%s/credentials/1/device.crt", w->state);
+        make_claim(w, path, w->claim_key, -60, 86400);
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_FAILED);
+        assert_non_null(strstr(w->last_error_text, "changed underneath"));
+        assert_int_equal(w->cloud.connects, 2);
+        assert_int_equal(current_gen(w), 1);
+        world_free(w);
+}
+
+/* A 7-day certificate with the default 30 days_before_expiry is not renewed at once, and a
+ * 365-day one is renewed 30 days before its end when that comes before the fraction. */
+static void test_rotation_policy(void **state)
+{
+        World *w = world_new("\"rotation\": {\"lifetime_fraction\": 0.95}");
+        int64_t due, nb, na;
+
+        (void)state;
+        onboard_now(w);
+        due = ob_onboard_next_rotation(w->ob) / 1000;
+        nb = w->now / 1000 - 60;
+        na = w->now / 1000 + 365 * 86400;
+        assert_true(llabs(due - (na - 30 * 86400)) <= 2);
+        world_free(w);
+
+        w = world_new(NULL);
+        w->cloud.cert_days = 7;
+        onboard_now(w);
+        due = ob_onboard_next_rotation(w->ob) / 1000;
+        nb = w->now / 1000 - 60;
+        na = w->now / 1000 + 7 * 86400;
+        assert_true(llabs(due - (nb + (na - nb) / 2)) <= 2); /* half its life, not at once */
+        world_free(w);
+}
+
+static void test_rotation_waits_for_the_clock(void **state)
+{
+        World *w = world_new("\"rotation\": {\"max_age_days\": 1}");
+        int64_t due;
+
+        (void)state;
+        onboard_now(w);
+        due = ob_onboard_next_rotation(w->ob);
+        assert_true(due <= w->now + 86400LL * 1000);
+        /* the clock steps back before the build date (a board without RTC, rebooted) */
+        w->now = T0 - 86400LL * 1000;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_int_equal(w->cloud.connects, 2); /* nothing done */
+        /* NTP steps it past the window: the rotation starts */
+        w->now = due + 1000;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        run_until_settled(w, 5);
+        assert_int_equal(current_gen(w), 2);
+        world_free(w);
+}
+
 static void test_corrupt_state_refused(void **state)
 {
         World *w = world_new(NULL);
@@ -987,11 +1253,19 @@ int main(void)
                 cmocka_unit_test(test_broker_down_then_up),
                 cmocka_unit_test(test_timeout_then_success),
                 cmocka_unit_test(test_malformed_reply_and_noise),
+                cmocka_unit_test(test_oversized_reply),
                 cmocka_unit_test(test_certificate_for_another_key_refused),
                 cmocka_unit_test(test_create_keys_software),
                 cmocka_unit_test(test_claim_expired_and_not_yet_valid),
                 cmocka_unit_test(test_clock_before_build_date),
                 cmocka_unit_test(test_trusted_user),
+                cmocka_unit_test(test_trusted_user_claim_expires_midway),
+                cmocka_unit_test(test_rotation_at_threshold),
+                cmocka_unit_test(test_rotate_now_and_rollback),
+                cmocka_unit_test(test_rotation_crash_after_each_stage),
+                cmocka_unit_test(test_rotation_fingerprint_guard),
+                cmocka_unit_test(test_rotation_waits_for_the_clock),
+                cmocka_unit_test(test_rotation_policy),
                 cmocka_unit_test(test_corrupt_state_refused),
                 cmocka_unit_test(test_status_from_state_file),
         };

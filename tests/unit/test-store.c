@@ -404,6 +404,52 @@ static void test_torn_at_every_byte(void **state)
         json_object_put(b);
 }
 
+/* Headers that sscanf reads but the writer never produces are malformed. "-1" reads as a
+ * payload length of SIZE_MAX, which made the length check wrap around and the checksum read far
+ * past the buffer (found by tests/fuzz/fuzz-store.c; seeds corpus/store/hostile-*). */
+static void test_parse_non_canonical_headers(void **state)
+{
+#define HEX64 "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a" /* sha256("{}")   \
+                                                                                  */
+        static const char *const bad[] = {
+                "ONBOARD-STATE 1 7 sha256:" HEX64 " -1\n",
+                "ONBOARD-STATE 1 7 sha256:" HEX64 " 18446744073709551615\n",
+                "ONBOARD-STATE 1 7 sha256:" HEX64 " 99999999999999999999999\n{}\n",
+                "ONBOARD-STATE 1 7 sha256:" HEX64 " +2\n{}\n",
+                "ONBOARD-STATE 1 7 sha256:" HEX64 " 02\n{}\n",
+                "ONBOARD-STATE 1 7 sha256:" HEX64 "2\n{}\n",
+                "ONBOARD-STATE 1 07 sha256:" HEX64 " 2\n{}\n",
+                "ONBOARD-STATE 1  7 sha256:" HEX64 " 2\n{}\n",
+                "ONBOARD-STATE 1 -7 sha256:" HEX64 " 2\n{}\n",
+        };
+        const char good[] = "ONBOARD-STATE 1 7 sha256:" HEX64 " 2\n{}\n";
+        const char nul[] = "ONBOARD-STATE 1 7 sha256:" HEX64 " 2\0x\n{}\n";
+        json_object *o = NULL;
+        uint64_t gen = 0;
+        char reason[160];
+
+        assert_int_equal(ob_store_parse(good, strlen(good), &o, &gen, reason, sizeof(reason)), 0);
+        assert_int_equal(gen, 7);
+        json_object_put(o);
+        o = NULL;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                /* an exact-size heap copy, so a sanitizer build sees any over-read */
+                size_t n = strlen(bad[i]);
+                char *copy = malloc(n);
+                assert_non_null(copy);
+                memcpy(copy, bad[i], n);
+                int r = ob_store_parse(copy, n, &o, &gen, reason, sizeof(reason));
+                if (r != -EBADMSG)
+                        fail_msg("header #%zu accepted (%d): %s", i, r, bad[i]);
+                assert_null(o);
+                free(copy);
+        }
+        assert_int_equal(ob_store_parse(nul, sizeof(nul) - 1, &o, &gen, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_string_equal(reason, "malformed header");
+#undef HEX64
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -416,6 +462,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_oversized_and_non_object, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fault_at_every_call, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_torn_at_every_byte, setup, teardown),
+                cmocka_unit_test(test_parse_non_canonical_headers),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libFuzzer target for the fleet provisioning reply parsers (lib/fleet-proto.c), JSON topics:
+ * CreateCertificateFromCsr / CreateKeysAndCertificate accepted replies (with and without a
+ * private key expected), RegisterThing accepted replies and rejected replies.
+ * Seeds: tests/fuzz/corpus/fleet-json/.
+ */
+#include "config.h"
+
+#include "fuzz-fleet.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        fuzz_fleet(OB_FLEET_JSON, data, size);
+        return 0;
+}
