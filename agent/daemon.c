@@ -713,6 +713,16 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
 {
         Daemon d = {.config_path = config_path, .config = config};
         int r, ret = OB_EXIT_FAILURE;
+        sigset_t ss;
+
+        /* Block the signals the loop handles before anything starts a thread (the tabrmd TCTI's
+         * GDBus worker, Paho): a thread inherits the mask, and one that does not block SIGHUP
+         * would let the kernel's default action end the whole process on a reload. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        (void)sigprocmask(SIG_BLOCK, &ss, NULL);
 
         (void)ob_journal_setup();
         d.seed = (uint64_t)now_ms() ^ (uint64_t)getpid() << 32;

@@ -4,3 +4,30 @@
 # (Not overwriting an operator's edited file on upgrade is the package manager's job.)
 obconfdir = $(sysconfdir)/onboard-agent
 dist_obconf_DATA = config/config.json
+
+# ---- system helper: the systemd unit (from a template: paths substituted at build time, so a
+# `make prefix=...` override is honoured), the sysusers.d and tmpfiles.d snippets
+# (docs/operations.md "The systemd unit"). configure: --with-systemdsystemunitdir=DIR|no,
+# --with-sysusersdir=DIR, --with-tmpfilesdir=DIR.
+EXTRA_DIST += config/onboard-agent.service.in config/onboard-agent.sysusers \
+	config/onboard-agent.tmpfiles
+CLEANFILES += config/onboard-agent.service
+
+config/onboard-agent.service: $(top_srcdir)/config/onboard-agent.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) config && \
+	$(SED) -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@docdir[@]|$(docdir)|g' \
+		$(top_srcdir)/config/onboard-agent.service.in >$@.tmp && mv $@.tmp $@
+
+# sysusers.d and tmpfiles.d want NAME.conf: build-tree copies under that name, installed with
+# plain DATA primaries (no install hooks).
+CLEANFILES += config/sysusers.d/onboard-agent.conf config/tmpfiles.d/onboard-agent.conf
+config/sysusers.d/onboard-agent.conf: $(top_srcdir)/config/onboard-agent.sysusers
+	$(AM_V_GEN)$(MKDIR_P) config/sysusers.d && cp $(top_srcdir)/config/onboard-agent.sysusers $@
+config/tmpfiles.d/onboard-agent.conf: $(top_srcdir)/config/onboard-agent.tmpfiles
+	$(AM_V_GEN)$(MKDIR_P) config/tmpfiles.d && cp $(top_srcdir)/config/onboard-agent.tmpfiles $@
+
+if INSTALL_SYSTEMD_UNIT
+systemdsystemunit_DATA = config/onboard-agent.service
+sysusers_DATA = config/sysusers.d/onboard-agent.conf
+tmpfiles_DATA = config/tmpfiles.d/onboard-agent.conf
+endif

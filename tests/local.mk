@@ -167,3 +167,6 @@ EXTRA_DIST += tests/integration/test-rotate.sh
 
 # ---------------------------------------------------------------- analysis, valgrind, coverage
 include tests/hygiene/local.mk
+
+# ---- system helper: the systemd unit (offline gate in make check; make check-system)
+include tests/system/local.mk
