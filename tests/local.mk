@@ -160,3 +160,11 @@ endif
 
 # ---------------------------------------------------------------- fuzzing (tests/fuzz)
 include tests/fuzz/local.mk
+
+# ---- check helper: the pure parts of `agentctl check` (lib/health.[ch])
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-health
+tests_unit_test_health_SOURCES = tests/unit/test-health.c
+tests_unit_test_health_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_health_LDADD = $(UNIT_LDADD)
+endif
