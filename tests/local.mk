@@ -168,3 +168,7 @@ tests_unit_test_health_SOURCES = tests/unit/test-health.c
 tests_unit_test_health_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_health_LDADD = $(UNIT_LDADD)
 endif
+
+# ---- check helper: agentctl check against the test world
+TESTS += tests/integration/test-check.sh
+EXTRA_DIST += tests/integration/test-check.sh
