@@ -35,8 +35,9 @@ int ob_health_exit_code(ObHealthResult worst);
 /*
  * When a certificate valid not_before..not_after (Unix seconds) is due for rotation: the
  * earliest of not_before + fraction of the lifetime, not_after - days_before_expiry days (0 =
- * off) and not_before + max_age_days days (0 = off), never before not_before. The same rule as
- * rotation.lifetime_fraction, .days_before_expiry and .max_age_days (docs/configuration.md).
+ * off; never earlier than half the lifetime) and not_before + max_age_days days (0 = off). The
+ * rule of rotation.lifetime_fraction, .days_before_expiry and .max_age_days
+ * (docs/configuration.md) as the daemon applies it (ob_onboard_next_rotation()).
  * 0 and *ret_due; -EINVAL when not_after <= not_before or fraction is not in (0, 1).
  */
 int ob_health_rotation_due(int64_t not_before, int64_t not_after, double fraction,

@@ -145,11 +145,32 @@ check on
 want state-file pass 0
 want device-key pass
 
-# the certificate inside the rotation window (days_before_expiry longer than its lifetime)
-set_config on '.rotation = {"days_before_expiry": 3650}'
-check on
+# a device certificate inside the rotation window: the same TPM key, issued in 2020 and valid
+# for 30 more days (0.8 of its lifetime passed long ago); then one that has expired
+crt=$g/state/credentials/current/device.crt
+cp "$crt" "$g/device.crt.good"
+mkdir -p "$g/ca"; : >"$g/ca/index.txt"; echo 01 >"$g/ca/serial"
+printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/index.txt\nnew_certs_dir=%s\nserial=%s/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n' \
+  "$g/ca" "$g/ca" "$g/ca" >"$g/ca/ca.cnf"
+openssl req -new -provider tpm2 -provider default -key "$g/state/credentials/current/device.key" \
+  -subj "/CN=window" -out "$g/window.csr" 2>/dev/null
+# sign CSR OUT START END: the device maker's CA signs with the given validity
+sign() {
+  openssl ca -batch -config "$g/ca/ca.cnf" -cert "$OB_DEVICE_CA_CERT" -keyfile "$OB_DEVICE_CA_KEY" \
+    -in "$1" -startdate "$3" -enddate "$4" -out "$2" >/dev/null 2>&1
+}
+sign "$g/window.csr" "$crt" 20200101000000Z "$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)"
+check on --skip tls
 want cert-expiry warn 3
+want key-cert-match pass
+set_config on '.rotation = {"enabled": false}'
+check on --skip tls
+echo "$out" | grep -q "rotation.enabled is false" && ok "rotation disabled: the hint says so" || bad "hint: $(detail cert-expiry)"
 set_config on 'del(.rotation)'
+sign "$g/window.csr" "$crt" 20200101000000Z 20200201000000Z
+check on --skip tls
+want cert-expiry fail 1
+cp "$g/device.crt.good" "$crt"
 
 # --skip: repeatable, the check says skip, an unknown id is a usage error
 check on --skip tls --skip dns

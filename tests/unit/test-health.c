@@ -75,9 +75,18 @@ static void test_rotation_due(void **state)
         /* both day rules off: only the fraction */
         assert_int_equal(ob_health_rotation_due(nb, nb + 10 * DAY, 0.5, 0, 0, &due), 0);
         assert_int_equal(due, nb + 5 * DAY);
-        /* days_before_expiry longer than the lifetime: due at once, never before notBefore */
+        /* days_before_expiry longer than the lifetime: not at once, at half the life */
         assert_int_equal(ob_health_rotation_due(nb, nb + 2 * DAY, 0.8, 30, 0, &due), 0);
-        assert_int_equal(due, nb);
+        assert_int_equal(due, nb + DAY);
+        /* a 7-day certificate with 30 days: half its life, not "renew forever" */
+        assert_int_equal(ob_health_rotation_due(nb, nb + 7 * DAY, 0.8, 30, 365, &due), 0);
+        assert_int_equal(due, nb + 7 * DAY / 2);
+        /* a 40-day certificate with 30 days: day 20 (half), not day 10 */
+        assert_int_equal(ob_health_rotation_due(nb, nb + 40 * DAY, 0.8, 30, 0, &due), 0);
+        assert_int_equal(due, nb + 20 * DAY);
+        /* max_age_days below half the life still wins */
+        assert_int_equal(ob_health_rotation_due(nb, nb + 40 * DAY, 0.8, 30, 5, &due), 0);
+        assert_int_equal(due, nb + 5 * DAY);
         /* a fraction rounds down to the second */
         assert_int_equal(ob_health_rotation_due(0, 3, 0.5, 0, 0, &due), 0);
         assert_int_equal(due, 1);
