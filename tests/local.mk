@@ -172,3 +172,5 @@ endif
 # ---- check helper: agentctl check against the test world
 TESTS += tests/integration/test-check.sh
 EXTRA_DIST += tests/integration/test-check.sh
+TESTS += tests/integration/test-completion.sh
+EXTRA_DIST += tests/integration/test-completion.sh
