@@ -405,7 +405,9 @@ static int need_tpm(ObCheckContext *ctx)
                 return (ctx->tpm_lazy.r = -EACCES);
         }
         ctx->tpm_lazy.r = ob_tpm_open(&opts, &ctx->tpm, ctx->tpm_err, sizeof(ctx->tpm_err));
-        if (access_error(ctx->tpm_lazy.r))
+        /* a resource manager behind D-Bus (tabrmd) refuses other users without saying why:
+         * without root, "no TPM" may well be "no access" */
+        if (access_error(ctx->tpm_lazy.r) || (ctx->tpm_lazy.r == -ENODEV && geteuid() != 0))
                 ctx->tpm_no_access = true;
         return ctx->tpm_lazy.r;
 }
@@ -434,7 +436,8 @@ static void check_tpm(ObCheckContext *ctx, ObCheckOutcome *o)
                 return;
         }
         if (ctx->tpm_no_access) {
-                say(o, OB_HEALTH_WARN, "%s", ctx->tpm_err);
+                say(o, OB_HEALTH_WARN, "%s%s", ctx->tpm_err,
+                    r == -ENODEV ? " (not root: maybe no access)" : "");
                 hint(o, "run agentctl check as root or as a member of the tss group");
                 return;
         }
