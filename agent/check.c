@@ -262,7 +262,10 @@ static int need_state(ObCheckContext *ctx)
                 ObOnboardStage st;
                 if (s && ob_onboard_stage_from_string(s, &st) >= 0)
                         ctx->stage = ob_onboard_stage_to_string(st);
-                ctx->onboarded = s && strcmp(ctx->stage, "onboarded") == 0;
+                /* a committed identity counts, also while a rotation builds the next slot
+                 * (the stage then describes the rotation) */
+                ctx->onboarded = (s && strcmp(ctx->stage, "onboarded") == 0) ||
+                                 jgen(ctx->state, "current") > 0;
                 ctx->gen =
                         ctx->onboarded ? jgen(ctx->state, "current") : jgen(ctx->state, "pending");
         }
