@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config-file.h"
 #include "control-client.h"
 #include "log.h"
@@ -48,6 +50,7 @@ static int cmd_config_keys(int argc, char *argv[]);
 static int cmd_status(int argc, char *argv[]);
 static int cmd_provision(int argc, char *argv[]);
 static int cmd_rotate(int argc, char *argv[]);
+static int cmd_check(int argc, char *argv[]);
 
 static const Command commands[] = {
         {"help", "", cmd_help, "Show this help", false},
@@ -57,6 +60,10 @@ static const Command commands[] = {
          "Renew the certificate and key now (the current ones stay until the new ones work)", true},
         {"provision", "--claim-cert FILE --claim-key FILE", cmd_provision,
          "Hand a trusted user's temporary claim to the agent (fleet-trusted-user)", true},
+        {"check", "[--json] [--skip ID]...", cmd_check,
+         "Check config, state, TPM, keys, certificates, network and TLS; exit 0/3/1 "
+         "(pass/warn/fail)",
+         false},
         {"config check", "[--json]", cmd_config_check,
          "Validate the configuration; exit 0 (valid) or 78 (invalid)", false},
         {"config show", "[--json]", cmd_config_show,
@@ -86,7 +93,7 @@ static void usage(FILE *f)
                 "      --version      show the version\n"
                 "\n"
                 "Exit status: 0 ok, 1 failure, 64 usage error, 77 permission denied,\n"
-                "78 invalid configuration.\n",
+                "78 invalid configuration; 'check': 0 pass, 3 warn, 1 fail.\n",
                 DEFAULT_CONFIG);
 }
 
@@ -549,6 +556,98 @@ static int cmd_provision(int argc, char *argv[])
                 printf("Claim accepted: %s\n", jstr_or(st, "state", "?"));
         json_object_put(st);
         return 0;
+}
+
+/* ------------------------------------------------------------------ check */
+
+#define MAX_CHECKS 32
+
+static int cmd_check(int argc, char *argv[])
+{
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"skip", required_argument, NULL, 's'},
+                {},
+        };
+        _cleanup_(ob_check_context_freep) ObCheckContext *ctx = NULL;
+        const ObCheck *table;
+        size_t n;
+        int opt;
+
+        table = ob_check_table(&n);
+        bool skip[MAX_CHECKS] = {false};
+        ObHealthResult results[MAX_CHECKS];
+        if (n > MAX_CHECKS)
+                return EXIT_FAILURE; /* a table that outgrew the arrays: a build error, really */
+
+        optind = 0;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+                if (opt == 'j')
+                        arg_json = true;
+                else if (opt == 's') {
+                        const ObCheck *k = ob_check_find(optarg);
+                        if (!k)
+                                return usage_error("check: unknown check id '%s'", optarg);
+                        skip[k - table] = true;
+                } else
+                        return usage_error("check: unknown option or missing argument '%s'",
+                                           argv[optind - 1]);
+        }
+        if (optind < argc)
+                return usage_error("check: unexpected argument '%s'", argv[optind]);
+        if (ob_check_context_new(arg_config, (int64_t)time(NULL), &ctx) < 0)
+                return EXIT_FAILURE;
+
+        json_object *a = arg_json ? json_object_new_array() : NULL;
+        if (arg_json && !a)
+                return EXIT_FAILURE;
+        if (!arg_json)
+                printf("%-15s %-6s %s\n", "CHECK", "RESULT", "DETAIL");
+        for (size_t i = 0; i < n; i++) {
+                ObCheckOutcome o = {.result = OB_HEALTH_SKIP};
+
+                if (skip[i])
+                        snprintf(o.detail, sizeof(o.detail), "skipped (--skip)");
+                else
+                        table[i].run(ctx, &o);
+                results[i] = o.result;
+                if (a) {
+                        json_object *j = json_object_new_object();
+                        json_object_object_add(j, "id", json_object_new_string(table[i].id));
+                        json_object_object_add(j, "title", json_object_new_string(table[i].title));
+                        json_object_object_add(
+                                j, "result",
+                                json_object_new_string(ob_health_result_to_string(o.result)));
+                        json_object_object_add(j, "detail", json_object_new_string(o.detail));
+                        json_object_object_add(j, "hint", json_object_new_string(o.hint));
+                        json_object_array_add(a, j);
+                } else {
+                        const char *res = ob_health_result_to_string(o.result);
+                        char up[8];
+                        /* the bad ones stand out in upper case */
+                        for (size_t k = 0; k < sizeof(up); k++)
+                                up[k] = o.result >= OB_HEALTH_WARN && res[k] >= 'a' && res[k] <= 'z'
+                                                ? (char)(res[k] - 'a' + 'A')
+                                                : res[k];
+                        printf("%-15s %-6s %s\n", table[i].id, up, o.detail);
+                        if (o.hint[0] && o.result >= OB_HEALTH_WARN)
+                                printf("%-15s %-6s -> %s\n", "", "", o.hint);
+                }
+                fflush(stdout);
+        }
+
+        ObHealthResult worst = ob_health_worst(results, n);
+        if (a) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "checks", a);
+                json_object_object_add(o, "worst",
+                                       json_object_new_string(ob_health_result_to_string(worst)));
+                print_json(o);
+                json_object_put(o);
+        } else
+                printf("\nWorst result: %s\n", ob_health_result_to_string(worst));
+        return ob_health_exit_code(worst);
 }
 
 static const Command *find_command(int argc, char *argv[], int *ret_words)

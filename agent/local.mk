@@ -30,3 +30,8 @@ agent_libobagent_la_SOURCES += agent/control.c agent/control.h
 endif
 agent_libobagent_la_CFLAGS += $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
 agent_libobagent_la_LIBADD += $(JSONC_LIBS) $(SYSTEMD_LIBS)
+
+# ---- check helper: `agentctl check` runs its checks itself (TPM, sockets, TLS), not via the daemon
+agentctl_SOURCES += agent/check.c agent/check.h
+agentctl_LDADD += tpm/libobtpm.la $(TSS2_LIBS)
+agentctl_CFLAGS += $(TSS2_CFLAGS)

@@ -31,3 +31,12 @@ systemdsystemunit_DATA = config/onboard-agent.service
 sysusers_DATA = config/sysusers.d/onboard-agent.conf
 tmpfiles_DATA = config/tmpfiles.d/onboard-agent.conf
 endif
+
+# ---- check helper: bash completion for agentctl (commands, options, check ids), installed
+# under the name bash-completion looks up: completions/agentctl
+bashcompletiondir = $(datadir)/bash-completion/completions
+bashcompletion_DATA = config/bash-completion/agentctl
+config/bash-completion/agentctl: config/agentctl.bash-completion
+	$(AM_V_GEN)$(MKDIR_P) config/bash-completion && cp $(srcdir)/config/agentctl.bash-completion $@
+CLEANFILES += config/bash-completion/agentctl
+EXTRA_DIST += config/agentctl.bash-completion

@@ -11,3 +11,4 @@ EXTRA_DIST += docs/emulator.md
 EXTRA_DIST += docs/control.md
 # ---- system helper: operations (the systemd unit), installed: the unit's Documentation= names it
 dist_doc_DATA += docs/operations.md
+

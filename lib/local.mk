@@ -19,5 +19,7 @@ lib_libob_la_SOURCES += lib/cbor.c lib/cbor.h
 lib_libob_la_SOURCES += lib/onboard.c lib/onboard.h
 lib_libob_la_SOURCES += lib/transport.c lib/transport.h
 lib_libob_la_SOURCES += lib/ctl-proto.c lib/ctl-proto.h
+# ---- check helper: result aggregation and the rotation window of `agentctl check`
+lib_libob_la_SOURCES += lib/health.c lib/health.h
 lib_libob_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libob_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)

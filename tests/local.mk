@@ -170,3 +170,17 @@ include tests/hygiene/local.mk
 
 # ---- system helper: the systemd unit (offline gate in make check; make check-system)
 include tests/system/local.mk
+
+# ---- check helper: the pure parts of `agentctl check` (lib/health.[ch])
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-health
+tests_unit_test_health_SOURCES = tests/unit/test-health.c
+tests_unit_test_health_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_health_LDADD = $(UNIT_LDADD)
+endif
+
+# ---- check helper: agentctl check against the test world
+TESTS += tests/integration/test-check.sh
+EXTRA_DIST += tests/integration/test-check.sh
+TESTS += tests/integration/test-completion.sh
+EXTRA_DIST += tests/integration/test-completion.sh

@@ -336,6 +336,59 @@ static int srk_tr(ObTpm *t, ESYS_TR *ret)
         return 0;
 }
 
+int ob_tpm_check_srk(ObTpm *t)
+{
+        ESYS_TR tr;
+
+        return srk_tr(t, &tr);
+}
+
+int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret)
+{
+        TPMS_CAPABILITY_DATA *cap = NULL;
+        TPMI_YES_NO more;
+        unsigned found = 0;
+        TSS2_RC rc;
+
+        TPM_CALL(rc,
+                 Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_PERMANENT,
+                                    TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT + 1, &more, &cap));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "reading the dictionary-attack state");
+        *ret = (ObTpmDaStatus){0};
+        for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++) {
+                const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
+                switch (p->property) {
+                case TPM2_PT_PERMANENT:
+                        ret->in_lockout = p->value & TPMA_PERMANENT_INLOCKOUT;
+                        break;
+                case TPM2_PT_LOCKOUT_COUNTER:
+                        ret->counter = p->value;
+                        break;
+                case TPM2_PT_MAX_AUTH_FAIL:
+                        ret->max_tries = p->value;
+                        break;
+                case TPM2_PT_LOCKOUT_INTERVAL:
+                        ret->interval_s = p->value;
+                        break;
+                case TPM2_PT_LOCKOUT_RECOVERY:
+                        ret->recovery_s = p->value;
+                        break;
+                default:
+                        continue;
+                }
+                found |= 1u << (p->property - TPM2_PT_PERMANENT); /* 0..17 */
+        }
+        Esys_Free(cap);
+        /* PERMANENT (bit 0) and LOCKOUT_COUNTER..LOCKOUT_RECOVERY (bits 14..17) */
+        if (found != (1u | 0xfu << 14)) {
+                set_error(t, "the TPM did not report every dictionary-attack property");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
 int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
 {
         ESYS_TR tr, primary = ESYS_TR_NONE, persistent = ESYS_TR_NONE;

@@ -49,6 +49,25 @@ const char *ob_tpm_last_error(const ObTpm *t);
  */
 int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created);
 
+/*
+ * Check the SRK without creating anything (agentctl check): 0 a storage key is at the handle;
+ * -ENOENT nothing there; -EEXIST another kind of object there; other TPM errors as usual.
+ */
+int ob_tpm_check_srk(ObTpm *t);
+
+/* The TPM's dictionary-attack state (TPM2_GetCapability, TPM_PT_PERMANENT..LOCKOUT_RECOVERY). */
+typedef struct ObTpmDaStatus {
+        uint32_t counter;    /* failed authorizations counted (TPM_PT_LOCKOUT_COUNTER) */
+        uint32_t max_tries;  /* lockout at this count (TPM_PT_MAX_AUTH_FAIL) */
+        uint32_t interval_s; /* one failure forgotten after this (TPM_PT_LOCKOUT_INTERVAL) */
+        uint32_t recovery_s; /* lockout-auth retry delay (TPM_PT_LOCKOUT_RECOVERY) */
+        bool in_lockout;     /* TPMA_PERMANENT inLockout */
+} ObTpmDaStatus;
+
+/* Read the dictionary-attack state. 0, or a TPM error (-ENODEV, -EIO...; -EBADMSG when the TPM
+ * leaves out a property). */
+int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret);
+
 /* Create a signing key of key_type (ObKeyType: EC P-256, EC P-384, RSA-2048) under the SRK and
  * write its TSS2 PEM to path atomically (mode 0600). The public key is returned in *ret_pub when
  * ret_pub != NULL. -EINVAL unknown type; -EOPNOTSUPP for a "handle:" path. */

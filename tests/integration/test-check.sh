@@ -1,0 +1,262 @@
+#!/bin/sh
+# agentctl check against the test world (swtpm behind tpm2-abrmd, the emulator behind its SNI
+# front, real OpenSSL): a fresh gateway, the same gateway onboarded by the real daemon, then
+# one thing broken at a time, each seen by the right check id with the right exit code
+# (0 pass, 3 warn, 1 fail, 64 usage). docs/operations.md ("agentctl check") lists the ids.
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_builddir top_srcdir
+[ "${1:-}" = --inside ] || OB_EMULATOR_SNI=1 exec "$top_srcdir/tests/world/world.sh" run -- "$0" --inside
+
+. "$top_srcdir/tests/integration/common.sh"
+agent=$top_builddir/onboard-agent
+ctl=$top_builddir/agentctl
+[ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
+[ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
+export TPM2OPENSSL_TCTI=$OB_TCTI TPM2TOOLS_TCTI=$OB_TCTI
+IDS="config state-file clock tpm srk device-key key-cert-match da-lockout cert-expiry claim-cert dns tcp tls permissions"
+
+# expired_cert DIR NAME: a self-signed certificate and key valid only in 2020 (like test-onboard.sh)
+expired_cert() {
+  mkdir -p "$1/ca"; : >"$1/ca/index.txt"; echo 01 >"$1/ca/serial"
+  printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/index.txt\nnew_certs_dir=%s\nserial=%s/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' \
+    "$1/ca" "$1/ca" "$1/ca" >"$1/ca/ca.cnf"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/$2.key" \
+    -subj "/CN=$2" -out "$1/$2.csr" 2>/dev/null
+  openssl ca -batch -config "$1/ca/ca.cnf" -selfsign -keyfile "$1/$2.key" -in "$1/$2.csr" \
+    -startdate 20200101000000Z -enddate 20200102000000Z -out "$1/$2.crt" >/dev/null 2>&1
+}
+
+# gw NAME: a fleet-claim gateway (its own copy of the claim, so that modes can be changed)
+gw() {
+  g=$OB_WORLD_DIR/gw-$1
+  mkdir -p "$g/claim"
+  echo "SN-$1-$$" >"$g/serial"
+  cp "$OB_CLAIM_CERT" "$g/claim/claim.crt"; cp "$OB_CLAIM_KEY" "$g/claim/claim.key"
+  chmod 600 "$g/claim/claim.key"
+  cat >"$g/config.json" <<JSON
+{
+  "endpoint": { "host": "$OB_MQTT_HOST", "port": $OB_MQTT_PORT, "root_ca": "$OB_ROOT_CA",
+                "connect_timeout": 3, "step_timeout": 5 },
+  "provisioning": { "method": "fleet-claim", "template": "OnboardTemplate",
+                    "claim_cert": "$g/claim/claim.crt", "claim_key": "$g/claim/claim.key" },
+  "identity": { "serial_sources": ["file:$g/serial"] },
+  "tpm": { "tcti": "$OB_TCTI" },
+  "retry": { "network": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 } },
+  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
+}
+JSON
+}
+
+# check NAME [ARGS...]: agentctl check --json; the output in $out, the exit code in $rc
+check() {
+  n=$1; shift
+  out=$("$ctl" --config "$OB_WORLD_DIR/gw-$n/config.json" check --json "$@" 2>"$OB_WORLD_DIR/check.err")
+  rc=$?
+}
+# res ID: the result of one check in $out
+res() { echo "$out" | jq -r --arg id "$1" '.checks[] | select(.id == $id) | .result'; }
+detail() { echo "$out" | jq -r --arg id "$1" '.checks[] | select(.id == $id) | "\(.detail) -> \(.hint)"'; }
+# want ID RESULT [RC]: the check has that result (and the exit code is RC)
+want() {
+  r=$(res "$1")
+  if [ "$r" = "$2" ] && { [ -z "${3:-}" ] || [ "$rc" = "$3" ]; }; then
+    ok "$1: $2${3:+ (exit $3)}: $(detail "$1")"
+  else
+    bad "$1: want $2${3:+ exit $3}, got $r exit $rc: $(detail "$1")"
+  fi
+}
+# set_config NAME JQ_FILTER: edit a gateway's configuration
+set_config() {
+  f=$OB_WORLD_DIR/gw-$1/config.json
+  jq "$2" "$f" >"$f.new" && mv "$f.new" "$f"
+}
+
+# ---------------------------------------------------------------- a fresh gateway
+gw fresh
+check fresh
+echo "$out" | jq -e --arg ids "$IDS" '(.checks | map(.id) | join(" ")) == $ids' >/dev/null &&
+  ok "--json: every documented id, in order" || bad "ids: $(echo "$out" | jq -c '[.checks[].id]')"
+echo "$out" | jq -e '(.checks | all(.id and .title and (.result | test("^(pass|warn|fail|skip)$"))
+                      and (.detail | type == "string") and (.hint | type == "string")))
+                     and (.worst | test("^(pass|warn|fail)$"))' >/dev/null &&
+  ok "--json shape: {checks: [{id, title, result, detail, hint}], worst}" || bad "json: $out"
+for id in config state-file clock tpm claim-cert dns tcp tls permissions; do want $id pass; done
+want device-key skip
+want key-cert-match skip
+want cert-expiry skip
+r=$(res srk); case $r in pass|warn) ok "srk before the first start: $r: $(detail srk)" ;; *) bad "srk: $r $(detail srk)" ;; esac
+echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "client certificate: claim" &&
+  ok "tls presents the claim before onboarding" || bad "tls: $(detail tls)"
+worst=$(echo "$out" | jq -r .worst)
+case "$worst:$rc" in pass:0|warn:3) ok "exit code $rc for worst $worst" ;; *) bad "worst $worst exit $rc" ;; esac
+# the human table has a row per check and the hint under a warning
+h=$("$ctl" --config "$OB_WORLD_DIR/gw-fresh/config.json" check)
+[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 14 ] &&
+  ok "human table: 14 rows" || bad "table: $h"
+
+# an expired claim (a fresh gateway needs it)
+expired_cert "$OB_WORLD_DIR/gw-fresh/claim" old
+cp "$OB_WORLD_DIR/gw-fresh/claim/old.crt" "$OB_WORLD_DIR/gw-fresh/claim/claim.crt"
+cp "$OB_WORLD_DIR/gw-fresh/claim/old.key" "$OB_WORLD_DIR/gw-fresh/claim/claim.key"
+check fresh --skip tls
+want claim-cert fail 1
+# a claim key that is not the certificate's
+cp "$OB_CLAIM_CERT" "$OB_WORLD_DIR/gw-fresh/claim/claim.crt"
+check fresh --skip tls
+want claim-cert fail 1
+echo "$out" | grep -q "does not match" && ok "claim key mismatch named" || bad "mismatch: $(detail claim-cert)"
+cp "$OB_CLAIM_KEY" "$OB_WORLD_DIR/gw-fresh/claim/claim.key"
+chmod 644 "$OB_WORLD_DIR/gw-fresh/claim/claim.key"
+check fresh --skip tls
+want permissions fail 1
+chmod 600 "$OB_WORLD_DIR/gw-fresh/claim/claim.key"
+
+# ---------------------------------------------------------------- onboarded by the real daemon
+gw on
+g=$OB_WORLD_DIR/gw-on
+"$agent" --config "$g/config.json" --log-level debug >>"$g/agent.log" 2>&1 &
+pid=$!
+i=0
+until "$ctl" --config "$g/config.json" --json status 2>/dev/null | jq -e '.state == "onboarded"' >/dev/null; do
+  i=$((i + 1)); [ $i -lt 300 ] && kill -0 $pid 2>/dev/null || break; sleep 0.1
+done
+if ! "$ctl" --config "$g/config.json" --json status 2>/dev/null | jq -e '.state == "onboarded"' >/dev/null; then
+  bad "the daemon did not onboard"; sed 's/^/#   /' "$g/agent.log" | tail -30
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null; exit 1
+fi
+ok "onboarded by the daemon"
+# with the daemon running: all pass, and the check does not open an MQTT session
+clients_before=$(grep -c "New client connected" "$OB_MOSQ_LOG")
+check on
+for id in $IDS; do want $id pass; done
+[ "$rc" = 0 ] && [ "$(echo "$out" | jq -r .worst)" = pass ] && ok "onboarded: exit 0, worst pass" || bad "onboarded: exit $rc"
+echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "client certificate: device (TPM key)" &&
+  ok "tls presents the device certificate with the TPM key" || bad "tls: $(detail tls)"
+echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "TLSv1.[23]" &&
+  ok "tls reports the version and the server chain" || bad "tls: $(detail tls)"
+[ "$(grep -c "New client connected" "$OB_MOSQ_LOG")" = "$clients_before" ] &&
+  ok "no MQTT CONNECT from the check (the daemon's session is left alone)" || bad "the check sent a CONNECT"
+kill -0 $pid 2>/dev/null && ok "the daemon still runs" || bad "the daemon died"
+kill $pid; wait $pid 2>/dev/null
+# the daemon is down: the checks still run
+check on
+want state-file pass 0
+want device-key pass
+
+# a device certificate inside the rotation window: the same TPM key, issued in 2020 and valid
+# for 30 more days (0.8 of its lifetime passed long ago); then one that has expired
+crt=$g/state/credentials/current/device.crt
+cp "$crt" "$g/device.crt.good"
+mkdir -p "$g/ca"; : >"$g/ca/index.txt"; echo 01 >"$g/ca/serial"
+printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/index.txt\nnew_certs_dir=%s\nserial=%s/serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n' \
+  "$g/ca" "$g/ca" "$g/ca" >"$g/ca/ca.cnf"
+openssl req -new -provider tpm2 -provider default -key "$g/state/credentials/current/device.key" \
+  -subj "/CN=window" -out "$g/window.csr" 2>/dev/null
+# sign CSR OUT START END: the device maker's CA signs with the given validity
+sign() {
+  openssl ca -batch -config "$g/ca/ca.cnf" -cert "$OB_DEVICE_CA_CERT" -keyfile "$OB_DEVICE_CA_KEY" \
+    -in "$1" -startdate "$3" -enddate "$4" -out "$2" >/dev/null 2>&1
+}
+sign "$g/window.csr" "$crt" 20200101000000Z "$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)"
+check on --skip tls
+want cert-expiry warn 3
+want key-cert-match pass
+set_config on '.rotation = {"enabled": false}'
+check on --skip tls
+echo "$out" | grep -q "rotation.enabled is false" && ok "rotation disabled: the hint says so" || bad "hint: $(detail cert-expiry)"
+set_config on 'del(.rotation)'
+sign "$g/window.csr" "$crt" 20200101000000Z 20200201000000Z
+check on --skip tls
+want cert-expiry fail 1
+cp "$g/device.crt.good" "$crt"
+
+# --skip: repeatable, the check says skip, an unknown id is a usage error
+check on --skip tls --skip dns
+want tls skip 0
+want dns skip 0
+echo "$out" | jq -e '.checks[] | select(.id == "tcp") | .result == "pass"' >/dev/null &&
+  ok "--skip dns: tcp still resolves the host itself" || bad "tcp after --skip dns: $(detail tcp)"
+check on --skip no-such-check
+[ "$rc" = 64 ] && grep -q "unknown check id" "$OB_WORLD_DIR/check.err" && ok "--skip with an unknown id: exit 64" ||
+  bad "unknown id: exit $rc $(cat "$OB_WORLD_DIR/check.err")"
+check on --bogus
+[ "$rc" = 64 ] && ok "unknown option: exit 64" || bad "unknown option: exit $rc"
+
+# wrong root CA: the server chain does not verify
+cp "$g/config.json" "$g/config.good"
+set_config on ".endpoint.root_ca = \"$OB_DEVICE_CA_CERT\""
+check on
+want tls fail 1
+cp "$g/config.good" "$g/config.json"
+
+# a closed port
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+set_config on ".endpoint.port = $port"
+check on
+want tcp fail 1
+want tls skip
+cp "$g/config.good" "$g/config.json"
+
+# a host that does not resolve
+set_config on '.endpoint.host = "no-such-host.invalid"'
+check on
+want dns fail 1
+want tcp skip
+want tls skip
+cp "$g/config.good" "$g/config.json"
+
+# an invalid configuration: config fails, the rest skip, nothing crashes
+echo '{ "endpoint": { "port": "x" } }' >"$g/config.json"
+check on
+want config fail 1
+want tpm skip
+cp "$g/config.good" "$g/config.json"
+
+# device.key readable by everyone
+chmod 644 "$g/state/credentials/current/device.key"
+check on
+want permissions fail 1
+chmod 600 "$g/state/credentials/current/device.key"
+
+# state.json damaged: the previous copy is used (warn); both damaged (fail)
+cp "$g/state/state.json" "$g/state.json.good"
+sed -i '2s/"/#/' "$g/state/state.json"
+check on
+want state-file warn 3
+cp "$g/state/state.json.prev" "$g/state.json.prev.good"
+sed -i '2s/"/#/' "$g/state/state.json.prev"
+check on
+want state-file fail 1
+cp "$g/state.json.good" "$g/state/state.json"; cp "$g/state.json.prev.good" "$g/state/state.json.prev"
+
+# another user: no access to the state directory is a warning, never a crash
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+  chmod 755 "$OB_WORLD_DIR" "$g"; chmod 644 "$g/config.json"
+  out=$(timeout 60 setpriv --reuid=nobody --regid=nogroup --clear-groups "$ctl" --config "$g/config.json" check --json 2>"$OB_WORLD_DIR/check.err")
+  rc=$?
+  case $rc in 0|1|3) ok "as nobody: exit $rc" ;; *) bad "as nobody: exit $rc: $out" ;; esac
+  want state-file warn
+  want device-key warn
+  want tpm warn
+else
+  echo "# not root: the other-user case is not run"
+fi
+
+# dictionary-attack lockout: a wrong password on a DA-protected object counts; past the
+# maximum the TPM locks out
+tpm2_createprimary -Q -C o -p secret -c "$OB_WORLD_DIR/da.ctx" >/dev/null 2>&1 &&
+  ! tpm2_create -Q -C "$OB_WORLD_DIR/da.ctx" -P wrong -u "$OB_WORLD_DIR/da.pub" -r "$OB_WORLD_DIR/da.priv" >/dev/null 2>&1
+check on
+want da-lockout warn 3
+tpm2_dictionarylockout -s -n 1 -t 600 -l 600 >/dev/null 2>&1
+tpm2_create -Q -C "$OB_WORLD_DIR/da.ctx" -P wrong -u "$OB_WORLD_DIR/da.pub" -r "$OB_WORLD_DIR/da.priv" >/dev/null 2>&1
+check on
+want da-lockout fail 1
+tpm2_dictionarylockout -c >/dev/null 2>&1
+tpm2_flushcontext -t >/dev/null 2>&1
+check on
+want da-lockout pass
+
+exit $fail
