@@ -251,3 +251,45 @@ def smaps_rollup(pid):
             if len(parts) >= 3 and parts[0].endswith(":"):
                 out[parts[0][:-1]] = int(parts[1])
     return out
+
+
+def wait_status(n, pid, prefix, timeout):
+    """The receive time of PID's first STATUS= starting with PREFIX, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = n.recv(deadline - time.monotonic())
+        if not m:
+            return None
+        t, p, f = m
+        if p == pid and f.get("STATUS", "").startswith(prefix):
+            return t
+    return None
+
+
+def wait_field(n, pid, key, timeout):
+    """The receive time of PID's first message carrying KEY= (READY, WATCHDOG...), or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = n.recv(deadline - time.monotonic())
+        if not m:
+            return None
+        t, p, f = m
+        if p == pid and key in f:
+            return t
+    return None
+
+
+def onboarded_gateway(name, backend="tpm"):
+    """A gateway that has onboarded (the daemon stopped again): returns its config path."""
+    import shutil
+    g = os.path.join(world_dir(), name)
+    shutil.rmtree(g, ignore_errors=True)
+    cfg = write_gateway(g, "%s-%x" % (name, os.getpid() & 0xffff), backend=backend)
+    n = Notify(os.path.join(g, "notify.sock"))
+    pid, _ = spawn(cfg, n.path, os.path.join(g, "agent.log"))
+    ok = wait_status(n, pid, "onboarded", 60)
+    stop(pid)
+    n.close()
+    if ok is None:
+        raise SystemExit("bench: %s did not onboard; see %s/agent.log" % (name, g))
+    return cfg
