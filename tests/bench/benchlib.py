@@ -293,3 +293,20 @@ def onboarded_gateway(name, backend="tpm"):
     if ok is None:
         raise SystemExit("bench: %s did not onboard; see %s/agent.log" % (name, g))
     return cfg
+
+
+def smaps_by_object(pid):
+    """{mapped object (file path, [heap], [anon]...): {"Pss": kB, "Rss": kB}} from smaps."""
+    out = {}
+    cur = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for ln in f:
+            parts = ln.split()
+            if not parts:
+                continue
+            if not parts[0].endswith(":") or "-" in parts[0]:
+                name = parts[5] if len(parts) >= 6 else "[anon]"
+                cur = out.setdefault(name, {"Pss": 0, "Rss": 0, "Anon": 0})
+            elif parts[0] in ("Pss:", "Rss:", "Anonymous:") and cur is not None:
+                cur[parts[0][:-1].replace("Anonymous", "Anon")] += int(parts[1])
+    return out
