@@ -160,3 +160,4 @@ endif
 
 # ---------------------------------------------------------------- fuzzing (tests/fuzz)
 include tests/fuzz/local.mk
+include tests/bench/local.mk
