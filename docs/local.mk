@@ -9,3 +9,5 @@ EXTRA_DIST += docs/man/onboard-agent.8 docs/man/agentctl.8 docs/man/onboard-agen
 EXTRA_DIST += docs/emulator.md
 # ---- ctl helper: the control socket
 EXTRA_DIST += docs/control.md
+# ---- bench helper: benchmarks
+EXTRA_DIST += docs/performance.md
