@@ -262,24 +262,33 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 
 /* ---------------------------------------------------------------- operations */
 
+static OSSL_PROVIDER *deflt;
+
+/* Randomness always comes from the default provider. Otherwise a thread whose DRBG was set up
+ * while "?provider=tpm2" was in force fails to make an SSL_CTX once the preference is back on
+ * default (Paho then crashes on the NULL context). Must happen before anything in the process
+ * draws random bytes, so it runs when the transport is made, not at the first connect: a
+ * software device key is generated (random bytes drawn) before the first connect. */
+static int load_default_provider(void)
+{
+        if (deflt)
+                return 0;
+        if (!RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR", NULL) ||
+            !RAND_set_seed_source_type(NULL, "SEED-SRC", "provider=default"))
+                return -EINVAL;
+        deflt = OSSL_PROVIDER_load(NULL, "default");
+        return deflt ? 0 : -ENOPKG;
+}
+
 static int select_provider(const ObConnectOptions *o)
 {
-        static OSSL_PROVIDER *tpm2, *deflt;
+        static OSSL_PROVIDER *tpm2;
         bool want_tpm = o->provider && strcmp(o->provider, "tpm2") == 0;
+        int r;
 
-        if (!deflt) {
-                /* Randomness always comes from the default provider. Otherwise a thread whose
-                 * DRBG was set up while "?provider=tpm2" was in force fails to make an SSL_CTX
-                 * once the preference is back on default (Paho then crashes on the NULL
-                 * context). Must happen before anything in the process draws random bytes. */
-                if (!RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR",
-                                        NULL) ||
-                    !RAND_set_seed_source_type(NULL, "SEED-SRC", "provider=default"))
-                        return -EINVAL;
-                deflt = OSSL_PROVIDER_load(NULL, "default");
-                if (!deflt)
-                        return -ENOPKG;
-        }
+        r = load_default_provider();
+        if (r < 0)
+                return r;
         if (want_tpm) {
                 if (!tpm2) {
                         /* the provider reads its TCTI from the environment when it loads */
@@ -437,12 +446,18 @@ static const ObTransportOps paho_ops = {
 
 int ob_transport_paho_new(ObTransport *ret)
 {
-        Paho *p = calloc(1, sizeof(*p));
+        Paho *p;
+        int r;
+
+        r = load_default_provider();
+        if (r < 0)
+                return r;
+        p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
         p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (p->efd < 0) {
-                int r = ob_negative_errno();
+                r = ob_negative_errno();
                 free(p);
                 return r;
         }

@@ -12,3 +12,5 @@ EXTRA_DIST += docs/control.md
 # ---- system helper: operations (the systemd unit), installed: the unit's Documentation= names it
 dist_doc_DATA += docs/operations.md
 
+# ---- bench helper: benchmarks
+EXTRA_DIST += docs/performance.md

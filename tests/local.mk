@@ -184,3 +184,5 @@ TESTS += tests/integration/test-check.sh
 EXTRA_DIST += tests/integration/test-check.sh
 TESTS += tests/integration/test-completion.sh
 EXTRA_DIST += tests/integration/test-completion.sh
+
+include tests/bench/local.mk

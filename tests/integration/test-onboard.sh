@@ -166,6 +166,16 @@ else
   bad "CreateKeysAndCertificate"; log_tail keys 30
 fi
 stop keys
+# a software device key with CreateCertificateFromCsr: the key is generated (random bytes drawn)
+# before the first connect, which must still be able to pin OpenSSL's DRBG to the default provider
+BACKEND=software gw softcsr fleet-claim
+start softcsr
+if wait_for softcsr '.state == "onboarded"' 30; then
+  ok "CreateCertificateFromCsr with a software key"
+else
+  bad "CreateCertificateFromCsr with a software key"; log_tail softcsr 20
+fi
+stop softcsr
 fi
 
 # ---------------------------------------------------------------- 3. trusted user
