@@ -14,3 +14,4 @@ dist_doc_DATA += docs/operations.md
 
 # ---- bench helper: benchmarks
 EXTRA_DIST += docs/performance.md
+EXTRA_DIST += docs/rotation.md
