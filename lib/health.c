@@ -58,7 +58,7 @@ int ob_health_rotation_due(int64_t not_before, int64_t not_after, double fractio
         /* life * fraction >= 0: the cast truncates, which is floor (no libm) */
         due = not_before + (int64_t)((double)life * fraction);
         /* days_before_expiry never before half the life: 30 days before the end of a 7-day
-         * certificate would mean "renew at once, forever" (lib/onboard.c has the same rule) */
+         * certificate would mean "renew at once, forever" */
         if (days_before_expiry > 0)
                 due = OB_MIN(due, OB_MAX(not_after - (int64_t)days_before_expiry * DAY_S,
                                          not_before + life / 2));

@@ -37,7 +37,8 @@ int ob_health_exit_code(ObHealthResult worst);
  * earliest of not_before + fraction of the lifetime, not_after - days_before_expiry days (0 =
  * off; never earlier than half the lifetime) and not_before + max_age_days days (0 = off). The
  * rule of rotation.lifetime_fraction, .days_before_expiry and .max_age_days
- * (docs/configuration.md) as the daemon applies it (ob_onboard_next_rotation()).
+ * (docs/configuration.md); ob_onboard_next_rotation() uses it and adds a minimum distance from
+ * the last commit.
  * 0 and *ret_due; -EINVAL when not_after <= not_before or fraction is not in (0, 1).
  */
 int ob_health_rotation_due(int64_t not_before, int64_t not_after, double fraction,

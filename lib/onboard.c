@@ -29,6 +29,7 @@
 #include "creds.h"
 #include "csr.h"
 #include "fleet-proto.h"
+#include "health.h"
 #include "log.h"
 #include "onboard.h"
 #include "x509.h"
@@ -910,22 +911,12 @@ int64_t ob_onboard_next_rotation(const ObOnboard *ob)
                 return -1;
         if (ob->rotate_requested)
                 return 0;
-        /* the earliest of: a fraction of the lifetime, days before notAfter, maximum age */
-        int64_t half = nb + (na - nb) / 2, t;
-
-        due = nb + (int64_t)((double)(na - nb) * ob->c->rotation.lifetime_fraction);
-        if (ob->c->rotation.days_before_expiry > 0) {
-                /* never before half the life of a short-lived certificate (30 days before the
-                 * end of a 7-day certificate would mean: renew at once, forever) */
-                t = na - (int64_t)ob->c->rotation.days_before_expiry * 86400;
-                if (t < half)
-                        t = half;
-                if (t < due)
-                        due = t;
-        }
-        if (ob->c->rotation.max_age_days > 0 &&
-            nb + (int64_t)ob->c->rotation.max_age_days * 86400 < due)
-                due = nb + (int64_t)ob->c->rotation.max_age_days * 86400;
+        /* the policy (shared with agentctl check): the earliest of a fraction of the lifetime,
+         * days before notAfter (never before half the life) and the maximum age */
+        if (ob_health_rotation_due(nb, na, ob->c->rotation.lifetime_fraction,
+                                   ob->c->rotation.days_before_expiry, ob->c->rotation.max_age_days,
+                                   &due) < 0)
+                due = nb + (na - nb) / 2;
         /* never sooner after the commit than halfway to notAfter (and at most a day): a
          * backdated notBefore, a skewed clock or an aggressive policy must not make every new
          * certificate due at once, minting certificates in a loop */
