@@ -50,6 +50,8 @@ static int cmd_config_keys(int argc, char *argv[]);
 static int cmd_status(int argc, char *argv[]);
 static int cmd_provision(int argc, char *argv[]);
 static int cmd_rotate(int argc, char *argv[]);
+static int cmd_reprovision(int argc, char *argv[]);
+static int cmd_decommission(int argc, char *argv[]);
 static int cmd_check(int argc, char *argv[]);
 
 static const Command commands[] = {
@@ -58,6 +60,10 @@ static const Command commands[] = {
          "Onboarding state, identity, certificate validity, last error and next retry", false},
         {"rotate", "[--json]", cmd_rotate,
          "Renew the certificate and key now (the current ones stay until the new ones work)", true},
+        {"reprovision", "[--dry-run] [--json]", cmd_reprovision,
+         "Delete the identity (keys, certificates, state) and onboard again", true},
+        {"decommission", "--yes [--json]", cmd_decommission,
+         "Delete the identity and stop onboarding until a reprovision", true},
         {"provision", "--claim-cert FILE --claim-key FILE", cmd_provision,
          "Hand a trusted user's temporary claim to the agent (fleet-trusted-user)", true},
         {"check", "[--json] [--skip ID]...", cmd_check,
@@ -464,6 +470,85 @@ static int cmd_rotate(int argc, char *argv[])
                        jstr_or(st, "state", "?"));
         json_object_put(st);
         return 0;
+}
+
+/* reprovision / decommission: the daemon forgets the identity (agent/daemon.c). */
+static int forget(const char *name, int argc, char *argv[], bool decommission)
+{
+        static const struct option options[] = {
+                {"dry-run", no_argument, NULL, 'n'},
+                {"yes", no_argument, NULL, 'y'},
+                {"json", no_argument, NULL, 'j'},
+                {},
+        };
+        _cleanup_config_ ObConfig *c = NULL;
+        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL;
+        json_object *args, *st = NULL, *deleted = NULL;
+        bool dry_run = false, yes = false;
+        int opt, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+                if (opt == 'n' && !decommission)
+                        dry_run = true;
+                else if (opt == 'y' && decommission)
+                        yes = true;
+                else if (opt == 'j')
+                        arg_json = true;
+                else
+                        return usage_error("%s: unknown option '%s'", name, argv[optind - 1]);
+        }
+        if (optind < argc)
+                return usage_error("%s: unexpected argument '%s'", name, argv[optind]);
+        if (decommission && !yes)
+                return usage_error("decommission deletes the device's identity for good: "
+                                   "confirm with --yes");
+        r = load_or_complain(&c);
+        if (r != 0)
+                return r;
+        sock = socket_path(c);
+        args = json_object_new_object();
+        if (!sock || !args)
+                return EXIT_FAILURE;
+        json_object_object_add(args, "dry_run", json_object_new_boolean(dry_run));
+        if (decommission)
+                json_object_object_add(args, "confirm", json_object_new_boolean(true));
+        r = ob_control_call(sock, name, args, CALL_TIMEOUT_MS, &st, &code, &msg);
+        json_object_put(args);
+        if (r == -EREMOTEIO) {
+                fprintf(stderr, "agentctl: %s refused: %s: %s\n", name, code, msg);
+                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        if (r < 0) {
+                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
+                        strerror(-r));
+                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        if (arg_json) {
+                print_json(st);
+        } else {
+                printf("%s %s:\n", dry_run ? "Would delete" : "Deleted",
+                       decommission ? "(decommission)" : "(reprovision)");
+                if (json_object_object_get_ex(st, "deleted", &deleted))
+                        for (size_t i = 0; i < json_object_array_length(deleted); i++)
+                                printf("  %s\n", json_object_get_string(
+                                                         json_object_array_get_idx(deleted, i)));
+                if (!dry_run)
+                        printf("State: %s\n", jstr_or(st, "state", "?"));
+        }
+        json_object_put(st);
+        return 0;
+}
+
+static int cmd_reprovision(int argc, char *argv[])
+{
+        return forget("reprovision", argc, argv, false);
+}
+
+static int cmd_decommission(int argc, char *argv[])
+{
+        return forget("decommission", argc, argv, true);
 }
 
 static int read_pem_file(const char *what, const char *path, char **ret)

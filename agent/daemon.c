@@ -399,7 +399,6 @@ static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObC
         Daemon *d = userdata;
         int r;
 
-        (void)peer;
         if (strcmp(cmd->name, "status") == 0) {
                 *ret_result = ob_onboard_status(d->ob, now_ms());
                 if (*ret_result && d->serial_source)
@@ -454,6 +453,38 @@ static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObC
                 }
                 *ret_result = ob_onboard_status(d->ob, now_ms());
                 return 0;
+        }
+        if (strcmp(cmd->name, "reprovision") == 0 || strcmp(cmd->name, "decommission") == 0) {
+                bool decommission = cmd->name[0] == 'd';
+                json_object *v = NULL, *deleted = NULL;
+                bool dry_run = json_object_object_get_ex(args, "dry_run", &v) &&
+                               json_object_get_boolean(v);
+
+                if (decommission && !(json_object_object_get_ex(args, "confirm", &v) &&
+                                      json_object_get_boolean(v))) {
+                        snprintf(code, code_size, "bad-request");
+                        snprintf(message, message_size,
+                                 "decommission deletes the identity: it needs confirm=true");
+                        return -EINVAL;
+                }
+                ob_log_notice("%s%s requested by uid %u (pid %d)", cmd->name,
+                              dry_run ? " (dry run)" : "", (unsigned)peer->uid, (int)peer->pid);
+                r = ob_onboard_forget(d->ob, decommission, dry_run, now_ms(), &deleted);
+                rearm(d);
+                update_status(d);
+                if (r < 0) {
+                        snprintf(code, code_size, "internal");
+                        snprintf(message, message_size, "%s failed: %s", cmd->name, strerror(-r));
+                        return r;
+                }
+                *ret_result = ob_onboard_status(d->ob, now_ms());
+                if (*ret_result) {
+                        json_object_object_add(*ret_result, "dry_run",
+                                               json_object_new_boolean(dry_run));
+                        json_object_object_add(*ret_result, "deleted", deleted);
+                } else
+                        json_object_put(deleted);
+                return *ret_result ? 0 : -ENOMEM;
         }
         snprintf(code, code_size, "not-supported");
         snprintf(message, message_size, "%s is not implemented by this daemon yet", cmd->name);

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -60,6 +61,7 @@ struct ObOnboard {
         char *cur_thing, *cur_cert_id;
         int64_t cur_not_before_s, cur_not_after_s, onboarded_ms;
         bool rotating;         /* the pending flow is a rotation of the current identity */
+        bool decommissioned;   /* agentctl decommission: stay stopped until a reprovision */
         bool rotate_requested; /* agentctl rotate: due now, whatever the policy says */
         uint64_t prev_gen;     /* the generation a rotation retired (deleted after the grace) */
         int64_t prev_retired_ms;
@@ -204,6 +206,8 @@ static json_object *state_to_json(const ObOnboard *ob)
                 json_object_object_add(o, "rotating", json_object_new_boolean(true));
         if (ob->rotate_requested)
                 json_object_object_add(o, "rotate_requested", json_object_new_boolean(true));
+        if (ob->decommissioned)
+                json_object_object_add(o, "decommissioned", json_object_new_boolean(true));
         if (ob->prev_gen > 0) {
                 json_object *pr = json_object_new_object();
                 json_object_object_add(o, "previous", pr);
@@ -327,6 +331,8 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
         ob->rotating = v && json_object_get_boolean(v);
         GET(o, "rotate_requested", json_type_boolean, false, v);
         ob->rotate_requested = v && json_object_get_boolean(v);
+        GET(o, "decommissioned", json_type_boolean, false, v);
+        ob->decommissioned = v && json_object_get_boolean(v);
         GET(o, "previous", json_type_object, false, v);
         if (v) {
                 json_object *pv = v;
@@ -1118,6 +1124,14 @@ int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
 {
         int m = ob->c->provisioning.method;
 
+        if (ob->decommissioned) {
+                set_error(ob, -1, "decommissioned",
+                          "decommissioned: no identity; 'agentctl reprovision' onboards again",
+                          now_ms);
+                set_activity(ob, OB_ACT_FAILED, -1);
+                return 0;
+        }
+
         if (m != OB_METHOD_FLEET_CLAIM && m != OB_METHOD_FLEET_TRUSTED_USER && ob->cur_gen == 0) {
                 fail_for_good(ob, "method-not-supported", now_ms,
                               "provisioning.method %s is not implemented yet",
@@ -1854,6 +1868,89 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
         /* a fresh claim deserves a fresh attempt */
         ob->backoff.next_ms = 0;
         return resume(ob, now_ms);
+}
+
+/* ------------------------------------------------------------------ forgetting */
+
+static bool slot_name(const char *name, uint64_t *ret)
+{
+        char *end;
+        unsigned long long v;
+
+        if (name[0] < '1' || name[0] > '9')
+                return false;
+        errno = 0;
+        v = strtoull(name, &end, 10);
+        if (errno || *end)
+                return false;
+        *ret = v;
+        return true;
+}
+
+int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t now_ms,
+                      json_object **ret_deleted)
+{
+        _cleanup_(json_object_putp) json_object *deleted = json_object_new_array();
+        _cleanup_free_ char *dir = NULL, *current = NULL;
+        struct dirent *de;
+        DIR *d;
+
+        if (!deleted || asprintf(&dir, "%s/credentials", ob->c->paths.state_dir) < 0 ||
+            asprintf(&current, "%s/current", dir) < 0)
+                return -ENOMEM;
+        if (!dry_run) {
+                disconnect(ob);
+                /* nothing points at a slot any more before slots go */
+                if (unlink(current) < 0 && errno != ENOENT)
+                        return -errno;
+        }
+        d = opendir(dir);
+        while (d && (de = readdir(d))) {
+                _cleanup_free_ char *key = NULL, *slot = NULL;
+                uint64_t gen;
+
+                if (!slot_name(de->d_name, &gen))
+                        continue;
+                slot = ob_creds_slot_dir(ob->c->paths.state_dir, gen);
+                key = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
+                if (!slot || !key)
+                        break;
+                json_object_array_add(deleted, json_object_new_string(slot));
+                if (dry_run)
+                        continue;
+                (void)ob->d.keys->ops->destroy(ob->d.keys, key);
+                (void)ob_creds_remove_slot(ob->c->paths.state_dir, gen, ob->d.fs);
+        }
+        if (d)
+                closedir(d);
+        if (dry_run)
+                goto out;
+
+        discard_pending_cert(ob);
+        free(ob->thing_name);
+        free(ob->cur_thing);
+        free(ob->cur_cert_id);
+        ob->thing_name = ob->cur_thing = ob->cur_cert_id = NULL;
+        json_object_put(ob->devconf);
+        ob->devconf = NULL;
+        ob->gen = ob->cur_gen = ob->prev_gen = 0;
+        ob->cur_not_before_s = ob->cur_not_after_s = ob->onboarded_ms = ob->prev_retired_ms = 0;
+        ob->rotating = ob->rotate_requested = false;
+        ob->decommissioned = decommission;
+        ob_backoff_init(&ob->backoff);
+        ob->err_code[0] = 0;
+        ob->err_class = -1;
+        ob->stage = OB_STAGE_NEW;
+        (void)persist(ob);
+        notify(ob, OB_CHANGE_NOTICE, "%s: the identity and %zu credential generation(s) deleted",
+               decommission ? "decommissioned" : "reprovisioning",
+               json_object_array_length(deleted));
+        /* decommissioned: start() stops at once; reprovision: onboarding starts over */
+        (void)ob_onboard_start(ob, now_ms);
+out:
+        if (ret_deleted)
+                *ret_deleted = TAKE_PTR(deleted);
+        return 0;
 }
 
 /* ------------------------------------------------------------------ status */

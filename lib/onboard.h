@@ -146,6 +146,16 @@ int64_t ob_onboard_next_rotation(const ObOnboard *ob);
 /* Start a rotation now (agentctl rotate). -EAGAIN not onboarded yet, -EALREADY one is running. */
 int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize);
 
+/*
+ * Forget the identity (agentctl reprovision / decommission): disconnect, delete every credential
+ * slot (TPM key blobs and certificates) and the current link, reset the state. reprovision
+ * (decommission false) then onboards again; decommission stays stopped, across restarts, until
+ * a reprovision. dry_run deletes nothing. *ret_deleted (may be NULL) lists the paths deleted
+ * (or that would be). Keys at vendor handles and the SRK are never touched.
+ */
+int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t now_ms,
+                      json_object **ret_deleted);
+
 ObOnboardStage ob_onboard_stage(const ObOnboard *ob);
 ObOnboardActivity ob_onboard_activity(const ObOnboard *ob);
 /* Is a connection open or being opened (the daemon must keep the transport's fd watched)? */

@@ -141,6 +141,31 @@ else
   bad "fleet-claim did not finish"; log_tail claim 40; stop claim
 fi
 
+# agentctl reprovision --dry-run / reprovision / decommission --yes
+gw rep fleet-claim
+start rep
+if wait_for rep '.state == "onboarded"' 30; then
+  c=$OB_WORLD_DIR/gw-rep/config.json; first=$(st rep | jq -r .certificate_id)
+  out=$("$ctl" --config "$c" reprovision --dry-run) && echo "$out" | grep -q "credentials/1" &&
+    [ "$(st rep | jq -r .certificate_id)" = "$first" ] && ok "reprovision --dry-run lists, keeps" || bad "dry run: $out"
+  sleep 1.1 # one CONNECT per second per client id
+  "$ctl" --config "$c" reprovision >/dev/null &&
+    wait_for rep ".state == \"onboarded\" and .certificate_id != \"$first\"" 30 &&
+    ok "reprovision: a new identity ($(st rep | jq -r .certificate_id | cut -c1-12)...)" || { bad "reprovision"; log_tail rep; }
+  "$ctl" --config "$c" decommission >/dev/null 2>&1
+  [ $? = 64 ] && ok "decommission without --yes: usage error" || bad "decommission without --yes"
+  "$ctl" --config "$c" decommission --yes >/dev/null && wait_for rep '.last_error.code == "decommissioned"' 10 &&
+    [ ! -e "$OB_WORLD_DIR/gw-rep/state/credentials/current" ] &&
+    [ -z "$(ls "$OB_WORLD_DIR/gw-rep/state/credentials" 2>/dev/null)" ] &&
+    ok "decommission --yes: identity deleted, state $(st rep | jq -r .state)" || { bad "decommission"; log_tail rep; }
+  stop rep; start rep
+  wait_for rep '.daemon_running == true and .last_error.code == "decommissioned"' 10 &&
+    ok "decommissioned stays decommissioned after a restart" || bad "decommission did not stick"
+else
+  bad "reprovision: onboarding"; log_tail rep
+fi
+stop rep
+
 # provisioning.delete_claim: the claim credentials are gone once the device certificate works
 gw del fleet-claim '"delete_claim": true'
 cp "$OB_CLAIM_CERT" "$OB_WORLD_DIR/gw-del/claim.crt"; cp "$OB_CLAIM_KEY" "$OB_WORLD_DIR/gw-del/claim.key"

@@ -1205,6 +1205,51 @@ static void test_rotation_waits_for_the_clock(void **state)
         world_free(w);
 }
 
+static void test_reprovision_and_decommission(void **state)
+{
+        World *w = world_new(NULL);
+        json_object *deleted = NULL;
+        char path[512], buf[64];
+
+        (void)state;
+        onboard_now(w);
+        /* a dry run lists and keeps */
+        assert_int_equal(ob_onboard_forget(w->ob, false, true, w->now, &deleted), 0);
+        assert_int_equal(json_object_array_length(deleted), 1);
+        json_object_put(deleted);
+        assert_int_equal(current_gen(w), 1);
+        /* reprovision: everything goes, onboarding starts over */
+        w->now += 5000;
+        assert_int_equal(ob_onboard_forget(w->ob, false, false, w->now, &deleted), 0);
+        json_object_put(deleted);
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.certs_issued, 2);
+        /* decommission: nothing left, and it stays stopped across a restart */
+        assert_int_equal(ob_onboard_forget(w->ob, true, false, w->now, NULL), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_FAILED);
+        snprintf(path, sizeof(path), "%s/credentials/current", w->state);
+        assert_int_equal(access(path, F_OK), -1);
+        snprintf(path, sizeof(path), "%s/credentials/1", w->state);
+        assert_int_equal(access(path, F_OK), -1);
+        crash(w);
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_FAILED);
+        json_object *st = ob_onboard_status(w->ob, w->now), *e, *v;
+        assert_true(json_object_object_get_ex(st, "last_error", &e));
+        assert_true(json_object_object_get_ex(e, "code", &v));
+        assert_string_equal(json_object_get_string(v), "decommissioned");
+        json_object_put(st);
+        assert_int_equal(w->cloud.connects, 4);
+        /* a reprovision brings it back */
+        assert_int_equal(ob_onboard_forget(w->ob, false, false, w->now, NULL), 0);
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        assert_string_equal(status_str(w, "stage", buf, sizeof(buf)), "onboarded");
+        world_free(w);
+}
+
 static void test_corrupt_state_refused(void **state)
 {
         World *w = world_new(NULL);
@@ -1286,6 +1331,7 @@ int main(void)
                 cmocka_unit_test(test_rotation_waits_for_the_clock),
                 cmocka_unit_test(test_rotation_policy),
                 cmocka_unit_test(test_rotation_no_loop),
+                cmocka_unit_test(test_reprovision_and_decommission),
                 cmocka_unit_test(test_corrupt_state_refused),
                 cmocka_unit_test(test_status_from_state_file),
         };
