@@ -315,6 +315,34 @@ static int load_or_complain(ObConfig **ret)
         return 0;
 }
 
+/*
+ * A mutating request to the daemon: 0 and *ret (the reply's result), or the exit code after
+ * saying why (refused: 1 or 77; no daemon or no socket access: 1 or 77). args is consumed.
+ */
+static int call_daemon(const ObConfig *c, const char *name, json_object *args, json_object **ret)
+{
+        _cleanup_free_ char *sock = socket_path(c), *code = NULL, *msg = NULL;
+        int r;
+
+        if (!sock) {
+                json_object_put(args);
+                return EXIT_FAILURE;
+        }
+        r = ob_control_call(sock, name, args, CALL_TIMEOUT_MS, ret, &code, &msg);
+        json_object_put(args);
+        if (r == -EREMOTEIO) {
+                fprintf(stderr, "agentctl: %s refused: %s: %s\n", name, code ? code : "?",
+                        msg ? msg : "");
+                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        if (r < 0) {
+                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
+                        strerror(-r));
+                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
+        }
+        return 0;
+}
+
 static const char *jstr(json_object *o, const char *key)
 {
         json_object *v;
@@ -386,7 +414,7 @@ static int cmd_status(int argc, char *argv[])
 
         r = ob_control_call(sock, "status", NULL, CALL_TIMEOUT_MS, &st, &code, &msg);
         if (r == -EREMOTEIO) {
-                fprintf(stderr, "agentctl: status: %s: %s\n", code, msg);
+                fprintf(stderr, "agentctl: status: %s: %s\n", code ? code : "?", msg ? msg : "");
                 return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
         }
         if (r == -EACCES) {
@@ -441,28 +469,16 @@ static int cmd_status(int argc, char *argv[])
 static int cmd_rotate(int argc, char *argv[])
 {
         _cleanup_config_ ObConfig *c = NULL;
-        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL;
         json_object *st = NULL;
         int r;
 
         if (parse_command_options("rotate", argc, argv) < 0)
                 return EXIT_USAGE;
         r = load_or_complain(&c);
+        if (r == 0)
+                r = call_daemon(c, "rotate", NULL, &st);
         if (r != 0)
                 return r;
-        sock = socket_path(c);
-        if (!sock)
-                return EXIT_FAILURE;
-        r = ob_control_call(sock, "rotate", NULL, CALL_TIMEOUT_MS, &st, &code, &msg);
-        if (r == -EREMOTEIO) {
-                fprintf(stderr, "agentctl: rotate refused: %s: %s\n", code, msg);
-                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
-        }
-        if (r < 0) {
-                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
-                        strerror(-r));
-                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
-        }
         if (arg_json)
                 print_json(st);
         else
@@ -482,7 +498,6 @@ static int forget(const char *name, int argc, char *argv[], bool decommission)
                 {},
         };
         _cleanup_config_ ObConfig *c = NULL;
-        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL;
         json_object *args, *st = NULL, *deleted = NULL;
         bool dry_run = false, yes = false;
         int opt, r;
@@ -507,24 +522,15 @@ static int forget(const char *name, int argc, char *argv[], bool decommission)
         r = load_or_complain(&c);
         if (r != 0)
                 return r;
-        sock = socket_path(c);
         args = json_object_new_object();
-        if (!sock || !args)
+        if (!args)
                 return EXIT_FAILURE;
         json_object_object_add(args, "dry_run", json_object_new_boolean(dry_run));
         if (decommission)
                 json_object_object_add(args, "confirm", json_object_new_boolean(true));
-        r = ob_control_call(sock, name, args, CALL_TIMEOUT_MS, &st, &code, &msg);
-        json_object_put(args);
-        if (r == -EREMOTEIO) {
-                fprintf(stderr, "agentctl: %s refused: %s: %s\n", name, code, msg);
-                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
-        }
-        if (r < 0) {
-                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
-                        strerror(-r));
-                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
-        }
+        r = call_daemon(c, name, args, &st);
+        if (r != 0)
+                return r;
         if (arg_json) {
                 print_json(st);
         } else {
@@ -589,7 +595,7 @@ static int cmd_provision(int argc, char *argv[])
                 {},
         };
         _cleanup_config_ ObConfig *c = NULL;
-        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL, *crt = NULL, *key = NULL;
+        _cleanup_free_ char *crt = NULL, *key = NULL;
         const char *crt_path = NULL, *key_path = NULL;
         json_object *args, *st = NULL;
         int opt, r;
@@ -617,24 +623,16 @@ static int cmd_provision(int argc, char *argv[])
         if (read_pem_file("claim certificate", crt_path, &crt) < 0 ||
             read_pem_file("claim key", key_path, &key) < 0)
                 return EXIT_FAILURE;
-        sock = socket_path(c);
         args = json_object_new_object();
-        if (!sock || !args)
+        if (!args)
                 return EXIT_FAILURE;
         json_object_object_add(args, "claim_cert", json_object_new_string(crt));
         json_object_object_add(args, "claim_key", json_object_new_string(key));
         ob_explicit_bzero(key, strlen(key));
-        r = ob_control_call(sock, "provision", args, CALL_TIMEOUT_MS, &st, &code, &msg);
-        json_object_put(args); /* json-c copied the key: the request buffer is gone with it */
-        if (r == -EREMOTEIO) {
-                fprintf(stderr, "agentctl: provision refused: %s: %s\n", code, msg);
-                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
-        }
-        if (r < 0) {
-                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
-                        strerror(-r));
-                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
-        }
+        /* json-c copied the key: the request buffer goes with args */
+        r = call_daemon(c, "provision", args, &st);
+        if (r != 0)
+                return r;
         if (arg_json)
                 print_json(st);
         else

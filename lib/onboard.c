@@ -1026,6 +1026,16 @@ static bool clock_plausible(const ObOnboard *ob, int64_t now)
         return now >= ob->d.build_epoch_ms;
 }
 
+/* No certificate decision on a clock that is not set (a board without RTC boots in 1970). */
+static void wait_for_clock(ObOnboard *ob, int64_t now)
+{
+        if (ob->act != OB_ACT_WAIT_CLOCK)
+                notify(ob, OB_CHANGE_NOTICE,
+                       "the wall clock is before the build date: waiting for time "
+                       "synchronization before any certificate decision");
+        set_activity(ob, OB_ACT_WAIT_CLOCK, now + OB_ONBOARD_CLOCK_RETRY_MS);
+}
+
 static bool token_fresh(const ObOnboard *ob, int64_t now)
 {
         return ob->token && now - ob->token_ms < OB_ONBOARD_TOKEN_LIFETIME_MS &&
@@ -1046,11 +1056,7 @@ static int resume(ObOnboard *ob, int64_t now)
                         return 0;
                 }
                 if (!clock_plausible(ob, now)) {
-                        if (ob->act != OB_ACT_WAIT_CLOCK)
-                                notify(ob, OB_CHANGE_NOTICE,
-                                       "the wall clock is before the build date: no rotation "
-                                       "decision until time is synchronized");
-                        set_activity(ob, OB_ACT_WAIT_CLOCK, now + OB_ONBOARD_CLOCK_RETRY_MS);
+                        wait_for_clock(ob, now);
                         return 0;
                 }
                 /* time to renew: slot N+1, the current identity stays untouched */
@@ -1073,11 +1079,7 @@ static int resume(ObOnboard *ob, int64_t now)
                         return 0;
         }
         if (!clock_plausible(ob, now)) {
-                if (ob->act != OB_ACT_WAIT_CLOCK)
-                        notify(ob, OB_CHANGE_NOTICE,
-                               "the wall clock is before the build date: waiting for time "
-                               "synchronization before any certificate decision");
-                set_activity(ob, OB_ACT_WAIT_CLOCK, now + OB_ONBOARD_CLOCK_RETRY_MS);
+                wait_for_clock(ob, now);
                 return 0;
         }
 

@@ -429,6 +429,17 @@ static void make_claim(World *w, const char *crt, const char *key, int64_t nb, i
         EVP_PKEY_free(k);
 }
 
+static void read_text(const char *path, char *buf, size_t size)
+{
+        FILE *f = fopen(path, "re");
+        size_t n;
+
+        assert_non_null(f);
+        n = fread(buf, 1, size - 1, f);
+        buf[n] = 0;
+        fclose(f);
+}
+
 static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
 {
         World *w = userdata;
@@ -907,8 +918,6 @@ static void test_trusted_user(void **state)
 {
         World *w = world_new("\"control\": {}");
         char crt_pem[4096], key_pem[4096], err[256], path[256];
-        FILE *f;
-        size_t n;
 
         (void)state;
         crash(w);
@@ -920,14 +929,8 @@ static void test_trusted_user(void **state)
 
         /* expired claim refused with a reason, still waiting */
         make_claim(w, w->claim_crt, w->claim_key, -600, -300);
-        f = fopen(w->claim_crt, "re");
-        n = fread(crt_pem, 1, sizeof(crt_pem) - 1, f);
-        crt_pem[n] = 0;
-        fclose(f);
-        f = fopen(w->claim_key, "re");
-        n = fread(key_pem, 1, sizeof(key_pem) - 1, f);
-        key_pem[n] = 0;
-        fclose(f);
+        read_text(w->claim_crt, crt_pem, sizeof(crt_pem));
+        read_text(w->claim_key, key_pem, sizeof(key_pem));
         assert_int_equal(
                 ob_onboard_provide_claim(w->ob, crt_pem, key_pem, w->now, err, sizeof(err)),
                 -EKEYEXPIRED);
@@ -938,14 +941,8 @@ static void test_trusted_user(void **state)
                 -EINVAL);
 
         make_claim(w, w->claim_crt, w->claim_key, -60, 300);
-        f = fopen(w->claim_crt, "re");
-        n = fread(crt_pem, 1, sizeof(crt_pem) - 1, f);
-        crt_pem[n] = 0;
-        fclose(f);
-        f = fopen(w->claim_key, "re");
-        n = fread(key_pem, 1, sizeof(key_pem) - 1, f);
-        key_pem[n] = 0;
-        fclose(f);
+        read_text(w->claim_crt, crt_pem, sizeof(crt_pem));
+        read_text(w->claim_key, key_pem, sizeof(key_pem));
         assert_int_equal(
                 ob_onboard_provide_claim(w->ob, crt_pem, key_pem, w->now, err, sizeof(err)), 0);
         snprintf(path, sizeof(path), "%s/claim/claim.key", w->run);
@@ -965,8 +962,6 @@ static void test_trusted_user_claim_expires_midway(void **state)
 {
         World *w = world_new(NULL);
         char crt_pem[4096], key_pem[4096], err[256], buf[256];
-        FILE *f;
-        size_t n;
 
         (void)state;
         crash(w);
@@ -974,14 +969,8 @@ static void test_trusted_user_claim_expires_midway(void **state)
         new_machine(w);
         assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
         make_claim(w, w->claim_crt, w->claim_key, -60, 300);
-        f = fopen(w->claim_crt, "re");
-        n = fread(crt_pem, 1, sizeof(crt_pem) - 1, f);
-        crt_pem[n] = 0;
-        fclose(f);
-        f = fopen(w->claim_key, "re");
-        n = fread(key_pem, 1, sizeof(key_pem) - 1, f);
-        key_pem[n] = 0;
-        fclose(f);
+        read_text(w->claim_crt, crt_pem, sizeof(crt_pem));
+        read_text(w->claim_key, key_pem, sizeof(key_pem));
         w->cloud.fail_connects = 1000;
         w->cloud.fail_class = OB_ERR_NETWORK;
         assert_int_equal(
