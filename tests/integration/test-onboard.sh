@@ -14,9 +14,7 @@ export top_builddir top_srcdir
 [ "${1:-}" = --inside ] || OB_EMULATOR_SNI=1 exec "$top_srcdir/tests/world/world.sh" run -- "$0" --inside
 
 . "$top_srcdir/tests/integration/common.sh"
-agent=$top_builddir/onboard-agent
-ctl=$top_builddir/agentctl
-admin=$top_srcdir/tests/emulator/ob-emu-admin
+. "$top_srcdir/tests/integration/agent-lib.sh"
 [ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
 [ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
 export TPM2OPENSSL_TCTI=$OB_TCTI
@@ -60,33 +58,6 @@ gw() {
 JSON
 }
 
-# start NAME [ENV=VALUE...]: the daemon in the background (stderr logging)
-start() {
-  n=$1; shift
-  g=$OB_WORLD_DIR/gw-$n
-  env "$@" "$agent" --config "$g/config.json" --log-level debug >>"$g/agent.log" 2>&1 &
-  echo $! >"$g/pid"
-}
-stop() {
-  g=$OB_WORLD_DIR/gw-$1
-  pid=$(cat "$g/pid" 2>/dev/null) || return 0
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  rm -f "$g/pid"
-}
-st() { "$ctl" --config "$OB_WORLD_DIR/gw-$1/config.json" --json status 2>/dev/null; }
-# wait_for NAME JQ_EXPR [SECONDS]: until the status JSON satisfies the expression
-wait_for() {
-  i=0 lim=$(( ${3:-20} * 10 ))
-  while [ $i -lt $lim ]; do
-    st "$1" | jq -e "$2" >/dev/null 2>&1 && return 0
-    pid=$(cat "$OB_WORLD_DIR/gw-$1/pid" 2>/dev/null)
-    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && [ "${4:-}" != dead-ok ] && return 1
-    sleep 0.1; i=$((i + 1))
-  done
-  return 1
-}
-log_tail() { sed 's/^/#   /' "$OB_WORLD_DIR/gw-$1/agent.log" | tail -${2:-15}; }
 # active_certs THING: ACTIVE certificates attached to the thing in the emulator's registry
 active_certs() {
   jq --arg t "$1" '[.certificates | to_entries[] | select(.value.status == "ACTIVE") |
@@ -94,8 +65,6 @@ active_certs() {
     "$OB_EMULATOR_STATE_DIR/registry.json"
 }
 thing_of() { st "$1" | jq -r .thing_name; }
-# want SECTION: run a section unless OB_TEST_CASES (space-separated) names others
-want() { [ -z "${OB_TEST_CASES:-}" ] || case " $OB_TEST_CASES " in *" $1 "*) ;; *) return 1 ;; esac; }
 
 # ---------------------------------------------------------------- 1. claim + CSR signed in the TPM
 if want claim; then

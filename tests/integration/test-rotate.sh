@@ -11,9 +11,7 @@ export top_builddir top_srcdir
 [ "${1:-}" = --inside ] || exec "$top_srcdir/tests/world/world.sh" run -- "$0" --inside
 
 . "$top_srcdir/tests/integration/common.sh"
-agent=$top_builddir/onboard-agent
-ctl=$top_builddir/agentctl
-admin=$top_srcdir/tests/emulator/ob-emu-admin
+. "$top_srcdir/tests/integration/agent-lib.sh"
 probe=$top_builddir/tests/integration/ob-mqtt-probe
 [ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
 [ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
@@ -63,27 +61,6 @@ EOF
 }
 JSON
 }
-start() {
-  n=$1; shift
-  g=$OB_WORLD_DIR/gw-$n
-  env "$@" "$agent" --config "$g/config.json" --log-level debug >>"$g/agent.log" 2>&1 &
-  echo $! >"$g/pid"
-}
-stop() {
-  g=$OB_WORLD_DIR/gw-$1
-  pid=$(cat "$g/pid" 2>/dev/null) || return 0
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$g/pid"
-}
-st() { "$ctl" --config "$OB_WORLD_DIR/gw-$1/config.json" --json status 2>/dev/null; }
-wait_for() {
-  i=0 lim=$(( ${3:-20} * 10 ))
-  while [ $i -lt $lim ]; do
-    st "$1" | jq -e "$2" >/dev/null 2>&1 && return 0
-    sleep 0.1; i=$((i + 1))
-  done
-  return 1
-}
-log_tail() { sed 's/^/#   /' "$OB_WORLD_DIR/gw-$1/agent.log" | tail -${2:-15}; }
 gen() { readlink "$OB_WORLD_DIR/gw-$1/state/credentials/current"; }
 cert_status() { jq -r --arg id "$1" '.certificates[$id].status // "none"' "$OB_EMULATOR_STATE_DIR/registry.json"; }
 # connects NAME GEN: the credentials of generation GEN still get in (as the thing)
@@ -95,7 +72,6 @@ connects() {
     --provider tpm2 --tcti "$OB_TCTI" --id "$(st "$1" | jq -r .thing_name)" --connect-only >"$g/probe.log" 2>&1 || { sed "s/^/#   probe: /" "$g/probe.log"; false; }
 }
 
-want() { [ -z "${OB_TEST_CASES:-}" ] || case " $OB_TEST_CASES " in *" $1 "*) ;; *) return 1 ;; esac; }
 
 # ---------------------------------------------------------------- at the threshold
 if want threshold; then
