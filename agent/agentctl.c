@@ -707,9 +707,9 @@ static int cmd_check(int argc, char *argv[])
                         json_object_array_add(a, j);
                 } else {
                         const char *res = ob_health_result_to_string(o.result);
-                        char up[8];
+                        char up[8] = "";
                         /* the bad ones stand out in upper case */
-                        for (size_t k = 0; k < sizeof(up); k++)
+                        for (size_t k = 0; k + 1 < sizeof(up) && res[k]; k++)
                                 up[k] = o.result >= OB_HEALTH_WARN && res[k] >= 'a' && res[k] <= 'z'
                                                 ? (char)(res[k] - 'a' + 'A')
                                                 : res[k];

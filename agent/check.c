@@ -1366,7 +1366,10 @@ int ob_check_context_new(const char *config_path, int64_t now_s, ObCheckContext 
          * (agent/transport-paho.c explains why); then the default provider itself. */
         (void)RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR", NULL);
         (void)RAND_set_seed_source_type(NULL, "SEED-SRC", "provider=default");
-        (void)OSSL_PROVIDER_load(NULL, "default");
+        /* loaded once for the process; the static keeps it reachable (not a leak) */
+        static OSSL_PROVIDER *deflt;
+        if (!deflt)
+                deflt = OSSL_PROVIDER_load(NULL, "default");
         *ret = ctx;
         return 0;
 }
