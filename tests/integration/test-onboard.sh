@@ -247,6 +247,23 @@ wait_for expclaim '.last_error.code == "claim-expired"' 20 &&
   ok "expired claim certificate: $(st expclaim | jq -r .last_error.text)" || { bad "expired claim"; log_tail expclaim; }
 stop expclaim
 
+# a claim certificate not valid yet (a clock behind, or a batch made with a future date)
+mkdir -p "$OB_WORLD_DIR/fut/ca"; : >"$OB_WORLD_DIR/fut/ca/index.txt"; echo 01 >"$OB_WORLD_DIR/fut/ca/serial"
+sed "s|$OB_WORLD_DIR/exp/ca|$OB_WORLD_DIR/fut/ca|g" "$OB_WORLD_DIR/exp/ca/ca.cnf" >"$OB_WORLD_DIR/fut/ca/ca.cnf"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$OB_WORLD_DIR/fut/claim.key" \
+  -subj /CN=future-claim -out "$OB_WORLD_DIR/fut/claim.csr" 2>/dev/null
+openssl ca -batch -config "$OB_WORLD_DIR/fut/ca/ca.cnf" -selfsign -keyfile "$OB_WORLD_DIR/fut/claim.key" \
+  -in "$OB_WORLD_DIR/fut/claim.csr" -startdate 20990101000000Z -enddate 20991231000000Z \
+  -out "$OB_WORLD_DIR/fut/claim.crt" >/dev/null 2>&1
+gw futclaim fleet-claim
+sed -i "s|$OB_CLAIM_CERT|$OB_WORLD_DIR/fut/claim.crt|; s|$OB_CLAIM_KEY|$OB_WORLD_DIR/fut/claim.key|" \
+  "$OB_WORLD_DIR/gw-futclaim/config.json"
+start futclaim
+wait_for futclaim '.last_error.code == "claim-unusable"' 20 &&
+  st futclaim | jq -r .last_error.text | grep -q "not valid before 2099" &&
+  ok "claim certificate not yet valid: $(st futclaim | jq -r .last_error.text)" || { bad "future claim"; log_tail futclaim; }
+stop futclaim
+
 ROOT_CA=$OB_DEVICE_CA_CERT gw badroot fleet-claim
 start badroot
 wait_for badroot '.last_error.class == "tls"' 20 && ok "wrong server root: class tls" || { bad "wrong root"; log_tail badroot; }
