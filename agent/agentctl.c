@@ -628,6 +628,8 @@ static int cmd_provision(int argc, char *argv[])
                 return EXIT_FAILURE;
         json_object_object_add(args, "claim_cert", json_object_new_string(crt));
         json_object_object_add(args, "claim_key", json_object_new_string(key));
+        if (!crt || !key)
+                return EXIT_FAILURE;
         ob_explicit_bzero(key, strlen(key));
         /* json-c copied the key: the request buffer goes with args */
         r = call_daemon(c, "provision", args, &st);
@@ -707,12 +709,10 @@ static int cmd_check(int argc, char *argv[])
                         json_object_array_add(a, j);
                 } else {
                         const char *res = ob_health_result_to_string(o.result);
-                        char up[8] = "";
                         /* the bad ones stand out in upper case */
-                        for (size_t k = 0; k + 1 < sizeof(up) && res[k]; k++)
-                                up[k] = o.result >= OB_HEALTH_WARN && res[k] >= 'a' && res[k] <= 'z'
-                                                ? (char)(res[k] - 'a' + 'A')
-                                                : res[k];
+                        const char *up = o.result == OB_HEALTH_FAIL   ? "FAIL"
+                                         : o.result == OB_HEALTH_WARN ? "WARN"
+                                                                      : res;
                         printf("%-15s %-6s %s\n", table[i].id, up, o.detail);
                         if (o.hint[0] && o.result >= OB_HEALTH_WARN)
                                 printf("%-15s %-6s -> %s\n", "", "", o.hint);

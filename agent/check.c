@@ -158,7 +158,7 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 static int read_cert(const char *path, X509 **ret)
 {
         _cleanup_free_ char *pem = NULL;
-        size_t n;
+        size_t n = 0;
         int r;
 
         r = read_file(path, MAX_PEM_FILE, &pem, &n);
@@ -171,7 +171,7 @@ static int read_cert(const char *path, X509 **ret)
 static int read_private_key_pub(const char *path, EVP_PKEY **ret)
 {
         _cleanup_free_ char *pem = NULL;
-        size_t n;
+        size_t n = 0;
         BIO *b;
         EVP_PKEY *k;
         int r;
@@ -965,7 +965,8 @@ static int need_tcp(ObCheckContext *ctx)
         }
         close(fd);
         snprintf(ctx->tcp_detail, sizeof(ctx->tcp_detail), "connected to %s in %lld ms", addr,
-                 (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+                 (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+                         (long long)(t1.tv_nsec - t0.tv_nsec) / 1000000);
         return (ctx->tcp_lazy.r = 0);
 }
 

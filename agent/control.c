@@ -140,7 +140,7 @@ static int queue_line(Client *c, char *line)
                 free(line);
                 return -ENOMEM;
         }
-        memcpy(p + c->out_len, line, n);
+        memcpy(p + c->out_len, line, n); /* NOLINT(bugprone-not-null-terminated-result): bytes */
         c->out = p;
         c->out_len += n;
         free(line);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,16 @@ static bool stderr_is_journal(void)
         const char *e = getenv("JOURNAL_STREAM");
         unsigned long long dev, ino;
         struct stat st;
+        char *end;
 
-        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+        if (!e)
+                return false;
+        errno = 0;
+        dev = strtoull(e, &end, 10);
+        if (errno || *end != ':')
+                return false;
+        ino = strtoull(end + 1, &end, 10);
+        if (errno || *end || fstat(2, &st) < 0)
                 return false;
         return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }

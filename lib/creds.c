@@ -124,7 +124,7 @@ int ob_creds_write(const char *state_dir, uint64_t gen, const char *name, const 
                    size_t len, mode_t mode, const ObFsOps *ops)
 {
         _cleanup_free_ char *path = NULL;
-        uint64_t cur;
+        uint64_t cur = 0;
 
         if (gen == 0 || !name_ok(name))
                 return -EINVAL;
@@ -210,7 +210,7 @@ int ob_creds_current(const char *state_dir, uint64_t *ret_gen)
 int ob_creds_remove_slot(const char *state_dir, uint64_t gen, const ObFsOps *ops)
 {
         char name[GEN_NAME_MAX];
-        uint64_t cur;
+        uint64_t cur = 0;
         int r;
 
         if (!ops)

@@ -211,7 +211,10 @@ static const char *echo_name(const char *s, char *buf, size_t size)
 {
         size_t i = 0;
         for (; s[i] && i + 4 < size && i < MAX_NAME_ECHO; i++)
-                buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+                if (s[i] >= 0x20 && s[i] < 0x7f)
+                        buf[i] = s[i];
+                else
+                        buf[i] = '?';
         if (s[i])
                 buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
         buf[i] = '\0';

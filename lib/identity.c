@@ -198,8 +198,8 @@ static bool machine_id_ok(const char *v, size_t len)
 
 int ob_identity_machine_id(const char *root, char **ret)
 {
-        _cleanup_free_ char *buf = malloc(OB_IDENTITY_READ_MAX + 1);
-        size_t len;
+        _cleanup_free_ char *buf = calloc(1, OB_IDENTITY_READ_MAX + 1);
+        size_t len = 0;
         int r;
 
         if (!buf)
@@ -226,7 +226,7 @@ static int try_file(const char *source, const char *root, const char *path, bool
 {
         _cleanup_free_ char *buf = malloc(OB_IDENTITY_READ_MAX + 1);
         char why[96];
-        size_t len;
+        size_t len = 0;
         int r;
 
         if (!buf)

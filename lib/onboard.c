@@ -167,14 +167,22 @@ static void notify(ObOnboard *ob, ObOnboardChangeKind kind, const char *fmt, ...
                 ob->d.changed(ob, &(ObOnboardChange){.kind = kind, .text = text}, ob->d.userdata);
 }
 
+static const char *act_name(ObOnboardActivity a)
+{
+        const char *n = ob_onboard_activity_to_string(a);
+        return n ? n : "?";
+}
+
 static void set_activity(ObOnboard *ob, ObOnboardActivity a, int64_t deadline)
 {
         ObOnboardActivity from = ob->act;
 
+        if ((unsigned)a >= _OB_ACT_MAX)
+                return;
         ob->act = a;
         ob->deadline = deadline;
         if (from != a)
-                notify(ob, OB_CHANGE_ACTIVITY, "%s -> %s", activity_names[from], activity_names[a]);
+                notify(ob, OB_CHANGE_ACTIVITY, "%s -> %s", act_name(from), act_name(a));
 }
 
 static const char *slot_file(ObOnboard *ob, const char *name, char *buf, size_t size)

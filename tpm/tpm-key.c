@@ -614,7 +614,7 @@ static int load_blob(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLIC 
         ObTss2Key k;
         TPM2B_PUBLIC pub = {0};
         TPM2B_PRIVATE priv = {0};
-        ESYS_TR srk, key;
+        ESYS_TR srk = ESYS_TR_NONE, key = ESYS_TR_NONE;
         TSS2_RC rc;
         char buf[16384];
         size_t n, off = 0;
@@ -738,8 +738,8 @@ static void key_release(ObTpm *t, ESYS_TR *key, bool persistent)
 int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
 {
         ESYS_TR key = ESYS_TR_NONE;
-        TPM2B_PUBLIC pub;
-        bool persistent;
+        TPM2B_PUBLIC pub = {0};
+        bool persistent = false;
         int r = key_acquire(t, path, &key, &pub, &persistent);
         if (r < 0)
                 return r;
@@ -787,10 +787,10 @@ int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t
         TPMT_TK_HASHCHECK ticket = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
         TPM2B_DIGEST d = {.size = (UINT16)digest_len};
         TPMT_SIGNATURE *sig = NULL;
-        TPM2B_PUBLIC pub;
-        ESYS_TR key;
+        TPM2B_PUBLIC pub = {0};
+        ESYS_TR key = ESYS_TR_NONE;
         TSS2_RC rc;
-        bool persistent;
+        bool persistent = false;
         int r;
 
         /* the digest's length names its hash: the caller hashed with SHA-256 or SHA-384 */
