@@ -72,9 +72,23 @@ timing "build the agent with distribution paths"
 sys_prepare "$work/sys" || { bad "rootfs (tests/system/rootfs.sh)"; exit 1; }
 timing "rootfs (build or reuse the cache, then copy)"
 R=$SYS_ROOT
-make -C "$sysbuild/obj" install DESTDIR="$R" >"$work/install.log" 2>&1 ||
-        { bad "make install DESTDIR"; tail "$work/install.log"; exit 1; }
-timing "make install DESTDIR=rootfs"
+if [ -n "${OB_SYSTEM_DEB:-}" ]; then
+        # the Debian package (packaging/build-deb.sh), installed like on a device: dpkg runs its
+        # maintainer scripts (sysusers, tmpfiles, deb-systemd-helper) inside the rootfs
+        cp "$OB_SYSTEM_DEB" "$R/tmp/onboard-agent.deb"
+        chroot "$R" dpkg -i /tmp/onboard-agent.deb >"$work/install.log" 2>&1 &&
+                ok "dpkg -i $(basename "$OB_SYSTEM_DEB") in the rootfs" ||
+                { bad "dpkg -i the Debian package"; tail -n 20 "$work/install.log"; exit 1; }
+        rm -f "$R/tmp/onboard-agent.deb"
+        # the checks below start from a stopped unit (if the package enabled it, a boot with the
+        # example configuration would already have counted restarts)
+        chroot "$R" systemctl disable onboard-agent.service >/dev/null 2>&1
+        timing "dpkg -i the Debian package"
+else
+        make -C "$sysbuild/obj" install DESTDIR="$R" >"$work/install.log" 2>&1 ||
+                { bad "make install DESTDIR"; tail "$work/install.log"; exit 1; }
+        timing "make install DESTDIR=rootfs"
+fi
 
 # The TPM: a swtpm of this test on the host loopback; inside, tpm2-abrmd is the resource manager
 # on the booted system's D-Bus (the distribution unit wants /dev/tpm0, so a local unit replaces it).
