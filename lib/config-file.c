@@ -462,7 +462,7 @@ static const ObConfigKey keys[] = {
         RETRY(network, "1", "\"5min\"", "a network error (DNS, TCP, broker unreachable)"),
         RETRY(tls, "5", "\"1h\"", "a TLS handshake failure"),
         RETRY(refused, "5", "\"1h\"", "a refused connection (JITP/JITR pending, revoked cert)"),
-        RETRY(throttled, "10", "\"10min\"", "throttling (429)"),
+        RETRY(throttled, "2", "\"10min\"", "throttling (429)"),
         RETRY(rejected, "60", "\"6h\"", "a rejected request (400/403/404/500)"),
         RETRY(timeout, "2", "\"5min\"", "a step timeout"),
 #undef RETRY
