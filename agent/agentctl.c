@@ -21,6 +21,7 @@
 #include "check.h"
 #include "config-file.h"
 #include "control-client.h"
+#include "fsops.h"
 #include "log.h"
 #include "macro.h"
 #include "onboard.h"
@@ -559,25 +560,19 @@ static int cmd_decommission(int argc, char *argv[])
 
 static int read_pem_file(const char *what, const char *path, char **ret)
 {
-        _cleanup_free_ char *buf = malloc(MAX_PEM_FILE + 1);
-        FILE *f;
-        size_t n;
+        _cleanup_free_ char *buf = NULL;
+        int r;
 
-        if (!buf)
-                return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f) {
-                fprintf(stderr, "agentctl: provision: %s %s: %s\n", what, path, strerror(errno));
-                return -errno;
-        }
-        n = fread(buf, 1, MAX_PEM_FILE + 1, f);
-        fclose(f);
-        if (n > MAX_PEM_FILE) {
+        r = ob_fs_read_file(path, 0, MAX_PEM_FILE, &buf, NULL);
+        if (r == -EFBIG) {
                 fprintf(stderr, "agentctl: provision: %s %s is larger than %d bytes\n", what, path,
                         MAX_PEM_FILE);
-                return -EFBIG;
+                return r;
         }
-        buf[n] = 0;
+        if (r < 0) {
+                fprintf(stderr, "agentctl: provision: %s %s: %s\n", what, path, strerror(-r));
+                return r;
+        }
         if (!strstr(buf, "-----BEGIN ")) {
                 fprintf(stderr, "agentctl: provision: %s %s is not a PEM file\n", what, path);
                 return -EBADMSG;

@@ -35,6 +35,7 @@
 #include "check.h"
 #include "config-file.h"
 #include "creds.h"
+#include "fsops.h"
 #include "key-provider.h"
 #include "onboard.h"
 #include "store.h"
@@ -129,44 +130,6 @@ static bool access_error(int r)
         return r == -EACCES || r == -EPERM;
 }
 
-/* Read at most max bytes of a file (NUL-terminated). 0, -EFBIG, or the errno of reading. */
-static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-        _cleanup_free_ char *buf = malloc(max + 1);
-        _cleanup_close_ int fd = -1;
-        size_t n = 0;
-        ssize_t k;
-
-        if (!buf)
-                return -ENOMEM;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        while (n <= max && (k = read(fd, buf + n, max + 1 - n)) > 0)
-                n += (size_t)k;
-        if (k < 0)
-                return -errno;
-        if (n > max)
-                return -EFBIG;
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        if (ret_len)
-                *ret_len = n;
-        return 0;
-}
-
-static int read_cert(const char *path, X509 **ret)
-{
-        _cleanup_free_ char *pem = NULL;
-        size_t n = 0;
-        int r;
-
-        r = read_file(path, MAX_PEM_FILE, &pem, &n);
-        if (r < 0)
-                return r;
-        return ob_x509_from_pem(pem, n, ret);
-}
-
 /* The public half of a PEM private key file (software keys: the claim, a software device key). */
 static int read_private_key_pub(const char *path, EVP_PKEY **ret)
 {
@@ -176,7 +139,7 @@ static int read_private_key_pub(const char *path, EVP_PKEY **ret)
         EVP_PKEY *k;
         int r;
 
-        r = read_file(path, MAX_PEM_FILE, &pem, &n);
+        r = ob_fs_read_file(path, 0, MAX_PEM_FILE, &pem, &n);
         if (r < 0)
                 return r;
         b = BIO_new_mem_buf(pem, (int)n);
@@ -665,7 +628,7 @@ static void check_key_cert_match(ObCheckContext *ctx, ObCheckOutcome *o)
                 say(o, OB_HEALTH_SKIP, "no device certificate yet (stage %s)", ctx->stage);
                 return;
         }
-        r = read_cert(ctx->cert_path, &cert);
+        r = ob_x509_from_file(ctx->cert_path, &cert);
         if (r == -ENOENT && !ctx->onboarded) {
                 say(o, OB_HEALTH_SKIP, "no device certificate yet (stage %s)", ctx->stage);
                 return;
@@ -710,7 +673,7 @@ static void check_cert_expiry(ObCheckContext *ctx, ObCheckOutcome *o)
                 say(o, OB_HEALTH_SKIP, "not onboarded yet (stage %s)", ctx->stage);
                 return;
         }
-        r = read_cert(ctx->cert_path, &cert);
+        r = ob_x509_from_file(ctx->cert_path, &cert);
         if (access_error(r)) {
                 say(o, OB_HEALTH_WARN, "%s is not readable by this user", ctx->cert_path);
                 hint(o, "run agentctl check as root (or the agent's user)");
@@ -785,7 +748,7 @@ static void check_claim_cert(ObCheckContext *ctx, ObCheckOutcome *o)
                 return;
         }
         (void)need_state(ctx);
-        r = read_cert(c->provisioning.claim_cert, &cert);
+        r = ob_x509_from_file(c->provisioning.claim_cert, &cert);
         if (r == -ENOENT && ctx->onboarded) {
                 say(o, OB_HEALTH_PASS, "%s is gone; not needed: the device is onboarded",
                     c->provisioning.claim_cert);

@@ -29,6 +29,7 @@
 #include "control.h"
 #include "ctl-proto.h"
 #include "daemon.h"
+#include "fsops.h"
 #include "identity.h"
 #include "journal.h"
 #include "key-provider.h"
@@ -329,28 +330,6 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* ------------------------------------------------------------------ trusted user: claims */
 
-static int read_small_file(const char *path, char **ret)
-{
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_close_ int fd = -1;
-        ssize_t n;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        buf = malloc(MAX_CLAIM_FILE + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = read(fd, buf, MAX_CLAIM_FILE + 1);
-        if (n < 0)
-                return -errno;
-        if (n > MAX_CLAIM_FILE)
-                return -EFBIG;
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
 static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Daemon *d = userdata;
@@ -368,9 +347,10 @@ static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
                 return 0;
         if (access(crt_path, F_OK) < 0 || access(key_path, F_OK) < 0)
                 return 0;
-        r = read_small_file(crt_path, &crt);
+        /* a hand-over directory: never follow a link planted there */
+        r = ob_fs_read_file(crt_path, O_NOFOLLOW, MAX_CLAIM_FILE, &crt, NULL);
         if (r >= 0)
-                r = read_small_file(key_path, &key);
+                r = ob_fs_read_file(key_path, O_NOFOLLOW, MAX_CLAIM_FILE, &key, NULL);
         /* the drop directory is a hand-over: whatever happens, the files do not stay */
         (void)unlink(key_path);
         (void)unlink(crt_path);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,40 @@ const ObFsOps ob_fsops_posix = {
         .mkdirat = mkdirat,
         .symlinkat = symlinkat,
 };
+
+int ob_fs_read_file(const char *path, int open_flags, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        size_t n = 0;
+        ssize_t k;
+
+        if (max == SIZE_MAX)
+                return -EINVAL;
+        fd = open(path, O_RDONLY | O_CLOEXEC | open_flags);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                k = read(fd, buf + n, max + 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                n += (size_t)k;
+                if (n > max)
+                        return -EFBIG;
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = n;
+        return 0;
+}
 
 int ob_fs_write_all(const ObFsOps *ops, int fd, const void *buf, size_t n)
 {

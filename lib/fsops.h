@@ -32,6 +32,13 @@ extern const ObFsOps ob_fsops_posix;
 int ob_fs_write_all(const ObFsOps *ops, int fd, const void *buf, size_t n);
 
 /*
+ * Read a whole file of at most max bytes into a NUL-terminated buffer (*ret, free()), its length
+ * in *ret_len (may be NULL). open_flags are added to O_RDONLY|O_CLOEXEC (e.g. O_NOFOLLOW for a
+ * hand-over directory). 0, -EFBIG (larger than max), -ENOMEM, or the errno of open/read.
+ */
+int ob_fs_read_file(const char *path, int open_flags, size_t max, char **ret, size_t *ret_len);
+
+/*
  * Replace the file at path atomically with data: temp file in the same directory (O_EXCL,
  * mode), write, fsync, rename over path, fsync the directory. On failure the old file (if
  * any) is untouched and no temp file is left. ops NULL: the real filesystem.

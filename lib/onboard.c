@@ -758,7 +758,6 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
         char t[32];
         X509 *x = NULL;
         int64_t nb, na;
-        FILE *f;
         int r;
 
         *expired = false;
@@ -766,16 +765,10 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
                 snprintf(why, whysize, "no claim certificate");
                 return false;
         }
-        f = fopen(ob->claim_cert, "re");
-        if (!f) {
-                snprintf(why, whysize, "claim certificate %s: %s", ob->claim_cert, strerror(errno));
-                return false;
-        }
-        x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        if (!x) {
-                snprintf(why, whysize, "claim certificate %s is not a PEM certificate",
-                         ob->claim_cert);
+        r = ob_x509_from_file(ob->claim_cert, &x);
+        if (r < 0) {
+                snprintf(why, whysize, "claim certificate %s: %s", ob->claim_cert,
+                         r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
                 return false;
         }
         r = ob_x509_validity(x, &nb, &na);
@@ -958,17 +951,13 @@ static bool current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
                 ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
         char fp[65];
         X509 *x = NULL;
-        FILE *f;
         int r;
 
-        f = path ? fopen(path, "re") : NULL;
-        if (!f) {
+        if (!path || ob_x509_from_file(path, &x) < 0) {
                 snprintf(why, whysize, "the current certificate cannot be read");
                 return false;
         }
-        x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        r = x ? ob_x509_fingerprint_hex(x, fp, sizeof(fp)) : -EBADMSG;
+        r = ob_x509_fingerprint_hex(x, fp, sizeof(fp));
         X509_free(x);
         if (r < 0 || !ob->cur_cert_id || strcmp(fp, ob->cur_cert_id) != 0) {
                 snprintf(why, whysize,

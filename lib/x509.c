@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
+#include "fsops.h"
 #include "log.h"
 #include "macro.h"
 #include "x509.h"
@@ -75,6 +76,18 @@ int ob_x509_from_pem(const char *pem, size_t len, X509 **ret)
         ERR_clear_error();
         *ret = x;
         return 0;
+}
+
+int ob_x509_from_file(const char *path, X509 **ret)
+{
+        _cleanup_free_ char *pem = NULL;
+        size_t n = 0;
+        int r;
+
+        r = ob_fs_read_file(path, 0, OB_X509_MAX_PEM, &pem, &n);
+        if (r < 0)
+                return r;
+        return ob_x509_from_pem(pem, n, ret);
 }
 
 int ob_x509_matches_key(X509 *cert, EVP_PKEY *pub)

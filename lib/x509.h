@@ -28,6 +28,10 @@
  */
 int ob_x509_from_pem(const char *pem, size_t len, X509 **ret);
 
+/* The first certificate of a PEM file (at most OB_X509_MAX_PEM): -EBADMSG, or the errno of
+ * reading (ob_fs_read_file). */
+int ob_x509_from_file(const char *path, X509 **ret);
+
 /* 0 when the certificate's public key equals pub (EVP_PKEY_eq), -EKEYREJECTED otherwise. */
 int ob_x509_matches_key(X509 *cert, EVP_PKEY *pub);
 

@@ -349,6 +349,36 @@ static void test_subject_cn(void **state)
         assert_null(cn);
 }
 
+/* ob_x509_from_file over ob_fs_read_file: the file's certificate, or the reason. */
+static void test_from_file(void **state)
+{
+        char path[160], big[160], fp_file[65], fp_mem[65];
+        X509 *x = NULL;
+        FILE *f;
+
+        (void)state;
+        assert_int_equal(ob_x509_from_file(ca_file, &x), 0);
+        assert_int_equal(ob_x509_fingerprint_hex(x, fp_file, sizeof(fp_file)), 0);
+        assert_int_equal(ob_x509_fingerprint_hex(root, fp_mem, sizeof(fp_mem)), 0);
+        assert_string_equal(fp_file, fp_mem);
+        X509_free(x);
+        x = NULL;
+        snprintf(path, sizeof(path), "%s/none.pem", dir);
+        assert_int_equal(ob_x509_from_file(path, &x), -ENOENT);
+        snprintf(path, sizeof(path), "%s/garbage.pem", dir);
+        write_file(path, "not a certificate\n", NULL);
+        assert_int_equal(ob_x509_from_file(path, &x), -EBADMSG);
+        /* one byte over the limit is refused before parsing */
+        snprintf(big, sizeof(big), "%s/big.pem", dir);
+        f = fopen(big, "we");
+        assert_non_null(f);
+        for (size_t i = 0; i < OB_X509_MAX_PEM + 1; i++)
+                fputc('A', f);
+        fclose(f);
+        assert_int_equal(ob_x509_from_file(big, &x), -EFBIG);
+        assert_null(x);
+}
+
 static void test_clock_plausible(void **state)
 {
         assert_false(ob_clock_plausible(0, OB_BUILD_EPOCH));
@@ -364,7 +394,7 @@ int main(void)
                 cmocka_unit_test(test_from_pem),        cmocka_unit_test(test_matches_key),
                 cmocka_unit_test(test_validity),        cmocka_unit_test(test_fingerprint),
                 cmocka_unit_test(test_verify),          cmocka_unit_test(test_subject_cn),
-                cmocka_unit_test(test_clock_plausible),
+                cmocka_unit_test(test_clock_plausible), cmocka_unit_test(test_from_file),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
