@@ -570,7 +570,8 @@ static int read_pem_file(const char *what, const char *path, char **ret)
                 return r;
         }
         if (r < 0) {
-                fprintf(stderr, "agentctl: provision: %s %s: %s\n", what, path, strerror(-r));
+                fprintf(stderr, "agentctl: provision: %s %s: %s\n", what, path,
+                        r == -EINVAL ? "not a regular file" : strerror(-r));
                 return r;
         }
         if (!strstr(buf, "-----BEGIN ")) {

@@ -35,14 +35,21 @@ int ob_fs_read_file(const char *path, int open_flags, size_t max, char **ret, si
 {
         _cleanup_free_ char *buf = NULL;
         _cleanup_close_ int fd = -1;
+        struct stat st;
         size_t n = 0;
         ssize_t k;
 
         if (max == SIZE_MAX)
                 return -EINVAL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | open_flags);
+        /* O_NONBLOCK: a FIFO planted where a file is expected must not block the caller; it is
+         * refused below like any other non-regular file. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | open_flags);
         if (fd < 0)
                 return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
         buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;

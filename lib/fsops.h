@@ -32,9 +32,10 @@ extern const ObFsOps ob_fsops_posix;
 int ob_fs_write_all(const ObFsOps *ops, int fd, const void *buf, size_t n);
 
 /*
- * Read a whole file of at most max bytes into a NUL-terminated buffer (*ret, free()), its length
- * in *ret_len (may be NULL). open_flags are added to O_RDONLY|O_CLOEXEC (e.g. O_NOFOLLOW for a
- * hand-over directory). 0, -EFBIG (larger than max), -ENOMEM, or the errno of open/read.
+ * Read a whole regular file of at most max bytes into a NUL-terminated buffer (*ret, free()), its
+ * length in *ret_len (may be NULL). open_flags are added to O_RDONLY|O_CLOEXEC|O_NOCTTY|
+ * O_NONBLOCK (e.g. O_NOFOLLOW for a hand-over directory); a FIFO or device is never read.
+ * 0, -EFBIG (larger than max), -EINVAL (not a regular file), -ENOMEM, or the errno of open/read.
  */
 int ob_fs_read_file(const char *path, int open_flags, size_t max, char **ret, size_t *ret_len);
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsops.h"
 #include "identity.h"
 #include "macro.h"
 
@@ -93,38 +94,17 @@ static char *root_path(const char *root, const char *path)
 }
 
 /*
- * Read up to OB_IDENTITY_READ_MAX bytes of root+path into buf (NUL-terminated after *ret_len).
- * A FIFO or device is never opened for blocking reads: only regular files are read.
+ * Read root+path (a regular file of at most OB_IDENTITY_READ_MAX bytes) into *ret (free()),
+ * NUL-terminated after *ret_len. A FIFO or device is never opened for blocking reads.
  */
-static int read_source(const char *root, const char *path, char *buf, size_t *ret_len)
+static int read_source(const char *root, const char *path, char **ret, size_t *ret_len)
 {
         _cleanup_free_ char *p = root_path(root, path);
-        struct stat st;
-        size_t len = 0;
 
         if (!p)
                 return -ENOMEM;
-        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return errno == ENOTDIR ? -ENOENT : ob_negative_errno();
-        if (fstat(fd, &st) < 0)
-                return ob_negative_errno();
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
-        while (len < OB_IDENTITY_READ_MAX) {
-                ssize_t k = read(fd, buf + len, OB_IDENTITY_READ_MAX - len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return ob_negative_errno();
-                }
-                if (k == 0)
-                        break;
-                len += (size_t)k;
-        }
-        buf[len] = 0;
-        *ret_len = len;
-        return 0;
+        int r = ob_fs_read_file(p, 0, OB_IDENTITY_READ_MAX, ret, ret_len);
+        return r == -ENOTDIR ? -ENOENT : r;
 }
 
 static bool trim_char(char c)
@@ -198,13 +178,11 @@ static bool machine_id_ok(const char *v, size_t len)
 
 int ob_identity_machine_id(const char *root, char **ret)
 {
-        _cleanup_free_ char *buf = calloc(1, OB_IDENTITY_READ_MAX + 1);
+        _cleanup_free_ char *buf = NULL;
         size_t len = 0;
         int r;
 
-        if (!buf)
-                return -ENOMEM;
-        r = read_source(root, MACHINE_ID, buf, &len);
+        r = read_source(root, MACHINE_ID, &buf, &len);
         if (r < 0)
                 return r;
         char *v = trim(buf, &len);
@@ -224,21 +202,21 @@ int ob_identity_machine_id(const char *root, char **ret)
 static int try_file(const char *source, const char *root, const char *path, bool first_line,
                     bool nul_terminated, char **ret_value, char *err, size_t errsize)
 {
-        _cleanup_free_ char *buf = malloc(OB_IDENTITY_READ_MAX + 1);
+        _cleanup_free_ char *buf = NULL;
         char why[96];
         size_t len = 0;
         int r;
 
-        if (!buf)
-                return -ENOMEM;
-        r = read_source(root, path, buf, &len);
+        r = read_source(root, path, &buf, &len);
         if (r == -ENOENT) {
                 err_add(err, errsize, "%s (%s): not found", source, path);
                 return 0;
         }
         if (r < 0) {
                 err_add(err, errsize, "%s (%s): %s", source, path,
-                        r == -EINVAL ? "not a regular file" : strerror(-r));
+                        r == -EINVAL  ? "not a regular file"
+                        : r == -EFBIG ? "larger than " OB_STRINGIFY(OB_IDENTITY_READ_MAX) " bytes"
+                                      : strerror(-r));
                 return r;
         }
         if (first_line) {

@@ -19,6 +19,8 @@
 #define _likely_(x)          __builtin_expect(!!(x), 1)
 #define _unlikely_(x)        __builtin_expect(!!(x), 0)
 
+#define OB_STRINGIFY_(x) #x
+#define OB_STRINGIFY(x)  OB_STRINGIFY_(x)
 #define OB_ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define OB_MIN(a, b)     ((a) < (b) ? (a) : (b))
 #define OB_MAX(a, b)     ((a) > (b) ? (a) : (b))

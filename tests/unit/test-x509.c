@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -376,6 +377,11 @@ static void test_from_file(void **state)
                 fputc('A', f);
         fclose(f);
         assert_int_equal(ob_x509_from_file(big, &x), -EFBIG);
+        assert_null(x);
+        /* a FIFO planted in place of the file is refused at once, not read (would block) */
+        snprintf(path, sizeof(path), "%s/fifo.pem", dir);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(ob_x509_from_file(path, &x), -EINVAL);
         assert_null(x);
 }
 
