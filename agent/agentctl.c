@@ -87,7 +87,7 @@ static const Command commands[] = {
         {"factory install-cert", "--cert FILE [--chain FILE] [--force]", cmd_factory_install_cert,
          "Manufacturing: check and install the signed device certificate (and CA chain)", false},
         {"factory status", "[--json]", cmd_factory_status,
-         "Manufacturing: is the box ready to ship? exit 0 ready, 2 not ready", false},
+         "Manufacturing: is the box ready to ship? exit 0 ready, 4 not ready", false},
 };
 
 static void usage(FILE *f)
@@ -111,7 +111,7 @@ static void usage(FILE *f)
                 "\n"
                 "Exit status: 0 ok, 1 failure, 64 usage error, 77 permission denied,\n"
                 "78 invalid configuration; 'check': 0 pass, 3 warn, 1 fail;\n"
-                "'factory status': 0 ready to ship, 2 not ready.\n",
+                "'factory status': 0 ready to ship, 4 not ready.\n",
                 DEFAULT_CONFIG);
 }
 

@@ -8,8 +8,9 @@
 
 #include <stdbool.h>
 
-/* Exit codes of `factory status` besides 0 (ready to ship) and agentctl's own. */
-#define OB_FACTORY_EXIT_NOT_READY 2
+/* Exit code of `factory status` when the box is not ready to ship (0: ready); not 2, which
+ * shells use for misuse, nor 3, check's "warn". */
+#define OB_FACTORY_EXIT_NOT_READY 4
 
 int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[]);
 int ob_factory_install_cert(const char *config_path, bool json, int argc, char *argv[]);

@@ -82,8 +82,8 @@ expect "a bad --subject is refused" "bad subject" "$ctl" --config "$OB_WORLD_DIR
 expect "an unknown option is a usage error" "unknown option" "$ctl" --config "$OB_WORLD_DIR/gw-tpm/config.json" factory csr --bogus
 
 fctl tpm status --json >"$w/st0.json"; rc=$?
-[ $rc = 2 ] && jq -e '.ready == false and .key.loads == true and .certificate.installed == false and .tpm_reachable == true' "$w/st0.json" >/dev/null &&
-  ok "status before the certificate: exit 2, not ready" || bad "status rc=$rc: $(cat "$w/st0.json")"
+[ $rc = 4 ] && jq -e '.ready == false and .key.loads == true and .certificate.installed == false and .tpm_reachable == true' "$w/st0.json" >/dev/null &&
+  ok "status before the certificate: exit 4, not ready" || bad "status rc=$rc: $(cat "$w/st0.json")"
 
 # refusals: nothing changes
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other -keyout "$w/other.key" \
@@ -118,7 +118,7 @@ srv=$!
 i=0; while ! grep -q READY "$w/srv.out" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 refused tpm "install-cert refused while the daemon runs" "the daemon is running" --cert "$w/tpm.crt" --chain "$OB_DEVICE_CA_CERT"
 expect "csr refused while the daemon runs" "the daemon is running" "$ctl" --config "$OB_WORLD_DIR/gw-tpm/config.json" factory csr
-fctl tpm status --json >/dev/null; [ $? = 2 ] && ok "status still answers while the daemon runs" || bad "status with the daemon"
+fctl tpm status --json >/dev/null; [ $? = 4 ] && ok "status still answers while the daemon runs" || bad "status with the daemon"
 kill $srv; wait $srv 2>/dev/null
 
 fctl tpm install-cert --cert "$w/tpm.crt" --chain "$OB_DEVICE_CA_CERT" >"$w/inst.out" 2>&1 &&
@@ -144,7 +144,7 @@ k2=$(sha256sum <"$f/device.key")
 expect "a corrupt key file is a clear error" "exists but does not load" "$ctl" --config "$OB_WORLD_DIR/gw-tpm/config.json" factory csr
 [ "$(sha256sum <"$f/device.key")" = "$k2" ] && ok "the corrupt key is left as it was" || bad "corrupt key replaced"
 fctl tpm status --json >"$w/st2.json"; rc=$?
-[ $rc = 2 ] && jq -e '.ready == false and .key.loads == false' "$w/st2.json" >/dev/null &&
+[ $rc = 4 ] && jq -e '.ready == false and .key.loads == false' "$w/st2.json" >/dev/null &&
   ok "status with a corrupt key: not ready" || bad "status rc=$rc: $(cat "$w/st2.json")"
 cp "$w/good.key" "$f/device.key"
 
