@@ -292,8 +292,7 @@ static int prepare(Factory *f)
                 return EXIT_FAILURE;
         }
         if (mkdir(f->state_dir, 0700) < 0 && errno != EEXIST) {
-                complain("cannot create the state directory %s: %s", f->state_dir,
-                         strerror(errno));
+                complain("cannot create the state directory %s: %s", f->state_dir, strerror(errno));
                 return EXIT_FAILURE;
         }
         if (stat(f->state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -647,8 +646,8 @@ static int check_cert(Factory *f, X509 *cert, const char *cert_file, const char 
                 return EXIT_FAILURE;
         }
         if (r < 0) {
-                complain("factory install-cert: the device key %s does not load: %s",
-                         f->key_path, f->key_err);
+                complain("factory install-cert: the device key %s does not load: %s", f->key_path,
+                         f->key_err);
                 return EXIT_FAILURE;
         }
         if (ob_x509_matches_key(cert, pub) < 0) {
@@ -703,8 +702,7 @@ int ob_factory_install_cert(const char *config_path, bool json, int argc, char *
                 {"json", no_argument, NULL, 'j'},
                 {},
         };
-        _cleanup_free_ char *cert_in = NULL, *chain_in = NULL, *cert_pem = NULL,
-                            *chain_pem = NULL;
+        _cleanup_free_ char *cert_in = NULL, *chain_in = NULL, *cert_pem = NULL, *chain_pem = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
         const char *cert_file = NULL, *chain_file = NULL;
         size_t cert_len = 0, chain_len = 0, n;
@@ -883,13 +881,12 @@ static json_object *status_key(Factory *f, Status *s, json_object *top, EVP_PKEY
                 json_object_object_add(k, "loads", json_object_new_boolean(false));
         } else
                 json_object_object_add(k, "loads", json_object_new_boolean(true));
-        json_object_object_add(k, "public_key_sha256",
-                               *ret_pub && pub_fingerprint(*ret_pub, fp) >= 0
-                                       ? json_object_new_string(fp)
-                                       : NULL);
-        json_object_object_add(k, "error", r < 0 || (present && !*ret_pub)
-                                                   ? json_object_new_string(f->key_err)
-                                                   : NULL);
+        json_object_object_add(
+                k, "public_key_sha256",
+                *ret_pub && pub_fingerprint(*ret_pub, fp) >= 0 ? json_object_new_string(fp) : NULL);
+        json_object_object_add(k, "error",
+                               r < 0 || (present && !*ret_pub) ? json_object_new_string(f->key_err)
+                                                               : NULL);
         return k;
 }
 
@@ -906,8 +903,9 @@ static json_object *status_cert(Factory *f, Status *s, EVP_PKEY *pub, X509 **ret
         r = ob_x509_from_file(f->cert_path, &cert);
         json_object_object_add(j, "installed", json_object_new_boolean(r != -ENOENT));
         if (r == -ENOENT) {
-                add_text(s->problems, "no certificate %s: sign the CSR and run 'agentctl factory "
-                                      "install-cert'",
+                add_text(s->problems,
+                         "no certificate %s: sign the CSR and run 'agentctl factory "
+                         "install-cert'",
                          f->cert_path);
                 return j;
         }
@@ -1074,8 +1072,7 @@ int ob_factory_status(const char *config_path, bool json, int argc, char *argv[]
                 if (opt == 'j')
                         json = true;
                 else
-                        return usage_error("factory status: unknown option '%s'",
-                                           argv[optind - 1]);
+                        return usage_error("factory status: unknown option '%s'", argv[optind - 1]);
         }
         if (optind < argc)
                 return usage_error("factory status: unexpected argument '%s'", argv[optind]);
@@ -1098,13 +1095,13 @@ int ob_factory_status(const char *config_path, bool json, int argc, char *argv[]
                          "jitp and jitr only",
                          ob_provisioning_method_to_string(m));
         if (f.config->endpoint.host && f.config->endpoint.host[0])
-                snprintf(ep, sizeof(ep), "%s:%u", f.config->endpoint.host,
-                         f.config->endpoint.port);
+                snprintf(ep, sizeof(ep), "%s:%u", f.config->endpoint.host, f.config->endpoint.port);
         else
                 add_text(s.problems, "endpoint.host is not configured");
-        json_object_object_add(o, "endpoint", f.config->endpoint.host && f.config->endpoint.host[0]
-                                                      ? json_object_new_string(ep)
-                                                      : NULL);
+        json_object_object_add(o, "endpoint",
+                               f.config->endpoint.host && f.config->endpoint.host[0]
+                                       ? json_object_new_string(ep)
+                                       : NULL);
         json_object_object_add(o, "key_backend", json_object_new_string(backend_name(&f)));
         json_object_object_add(o, "key", status_key(&f, &s, o, &pub));
         json_object_object_add(o, "certificate", status_cert(&f, &s, pub, &cert));

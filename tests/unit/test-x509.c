@@ -362,9 +362,8 @@ static void test_verify_chain(void **state)
 
         /* an intermediate that names the root as issuer but was signed by another key: the
          * link to the root is checked (were every chain certificate trusted, this would pass) */
-        X509 *forged =
-                make_cert("Test Intermediate", inter_key, root, other_root_key, T0 - 50 * DAY,
-                          T0 + 1000 * DAY, true, 9);
+        X509 *forged = make_cert("Test Intermediate", inter_key, root, other_root_key,
+                                 T0 - 50 * DAY, T0 + 1000 * DAY, true, 9);
         char *f = to_pem(forged);
         snprintf(forged_chain, sizeof(forged_chain), "%s%s", f, r);
         assert_int_equal(
@@ -375,16 +374,15 @@ static void test_verify_chain(void **state)
         free(f);
 
         /* validity of the leaf and of the chain at the given time; 0 = not checked */
-        assert_int_equal(
-                ob_x509_verify_chain(leaf2, full, T0 + 400 * DAY, reason, sizeof(reason)),
-                -EKEYREJECTED);
+        assert_int_equal(ob_x509_verify_chain(leaf2, full, T0 + 400 * DAY, reason, sizeof(reason)),
+                         -EKEYREJECTED);
         assert_non_null(strstr(reason, "expired"));
         assert_int_equal(ob_x509_verify_chain(leaf2, full, 0, reason, sizeof(reason)), 0);
 
         /* malformed */
-        assert_int_equal(ob_x509_verify_chain(leaf2, "no pem here", T0 + DAY, reason,
-                                              sizeof(reason)),
-                         -EBADMSG);
+        assert_int_equal(
+                ob_x509_verify_chain(leaf2, "no pem here", T0 + DAY, reason, sizeof(reason)),
+                -EBADMSG);
         assert_int_equal(ob_x509_verify_chain(leaf2, NULL, T0 + DAY, reason, sizeof(reason)),
                          -EINVAL);
         assert_int_equal(ob_x509_verify_chain(leaf2, full, -1, NULL, 0), -EINVAL);
@@ -448,10 +446,11 @@ static void test_clock_plausible(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_from_pem),        cmocka_unit_test(test_matches_key),
-                cmocka_unit_test(test_validity),        cmocka_unit_test(test_fingerprint),
-                cmocka_unit_test(test_verify), cmocka_unit_test(test_verify_chain),          cmocka_unit_test(test_subject_cn),
-                cmocka_unit_test(test_clock_plausible), cmocka_unit_test(test_from_file),
+                cmocka_unit_test(test_from_pem),   cmocka_unit_test(test_matches_key),
+                cmocka_unit_test(test_validity),   cmocka_unit_test(test_fingerprint),
+                cmocka_unit_test(test_verify),     cmocka_unit_test(test_verify_chain),
+                cmocka_unit_test(test_subject_cn), cmocka_unit_test(test_clock_plausible),
+                cmocka_unit_test(test_from_file),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
