@@ -20,7 +20,7 @@ export TPM2OPENSSL_TCTI=$OB_TCTI
 w=$OB_WORLD_DIR/factory
 mkdir -p "$w"
 
-# gw NAME BACKEND [METHOD]: a gateway directory with a serial and a configuration
+# gw NAME BACKEND [METHOD] [TPM_EXTRA_JSON]: a gateway directory with a serial and a configuration
 gw() {
   g=$OB_WORLD_DIR/gw-$1
   mkdir -p "$g"
@@ -32,7 +32,7 @@ gw() {
   "provisioning": { "method": "${3:-jitp}" },
   "identity": { "serial_sources": ["file:$g/serial"], "csr_subject": "CN=ob-{serial},O=Acme" },
   "key": { "backend": "$2" },
-  "tpm": { "tcti": "$OB_TCTI" },
+  "tpm": { "tcti": "$OB_TCTI"${4:+, $4} },
   "retry": { "network": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
              "refused": { "base": 1, "cap": 2 }, "timeout": { "base": 1, "cap": 2 } },
   "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
@@ -180,6 +180,24 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "# not root: the ownership case is not run"
 fi
+
+# ---------------------------------------------------------------- a vendor key at a persistent handle
+tpm2_createprimary -T "$OB_TCTI" -C o -G ecc256:ecdsa-sha256 -a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign" \
+  -c "$w/vendor.ctx" >/dev/null 2>&1 && tpm2_evictcontrol -T "$OB_TCTI" -C o -c "$w/vendor.ctx" 0x81000003 >/dev/null 2>&1 ||
+  bad "could not set up a vendor key at 0x81000003"
+tpm2_readpublic -T "$OB_TCTI" -c 0x81000003 -f pem -o "$w/vendor.pub" >/dev/null 2>&1
+gw vendor tpm static '"vendor_key_handle": "0x81000003"'
+fctl vendor csr --out "$w/vendor.csr" 2>"$w/err" || bad "vendor csr: $(cat "$w/err")"
+openssl req -in "$w/vendor.csr" -noout -verify 2>&1 | grep -q "verify OK" &&
+  [ "$(openssl req -in "$w/vendor.csr" -noout -pubkey)" = "$(cat "$w/vendor.pub")" ] &&
+  [ ! -e "$OB_WORLD_DIR/gw-vendor/state/factory/device.key" ] &&
+  ok "vendor key: the CSR is signed by the key at 0x81000003, no key file made" || bad "vendor csr: $(cat "$w/err")"
+refused vendor "vendor key: a certificate for our file key is refused" "not for this device's key" --cert "$w/tpm.crt"
+sign_device_csr "$w/vendor.csr" "$w/vendor.crt"
+fctl vendor install-cert --cert "$w/vendor.crt" >"$w/inst.out" 2>&1 || bad "vendor install-cert: $(cat "$w/inst.out")"
+fctl vendor status --json >"$w/st4.json"; rc=$?
+[ $rc = 0 ] && jq -e '.ready and .key.path == "handle:0x81000003" and .key.loads' "$w/st4.json" >/dev/null &&
+  ok "vendor key: ready to ship" || bad "vendor status rc=$rc: $(cat "$w/st4.json")"
 
 # ---------------------------------------------------------------- first boot: JITP from the factory files
 if [ -x "$agent" ] && [ "${OB_EMULATOR:-0}" = 1 ]; then
