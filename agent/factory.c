@@ -617,10 +617,25 @@ static void name_text(X509_NAME *name, char *buf, size_t size)
         long n;
 
         snprintf(buf, size, "?");
-        if (!b || X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) < 0)
+        if (!b || X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV) < 0)
                 return;
         n = BIO_get_mem_data(b, &p);
         snprintf(buf, size, "%.*s", (int)OB_MIN((long)size - 1, n), p);
+}
+
+/* Does the PEM text hold a copy of cert? */
+static bool pem_holds_cert(const char *pem, X509 *cert)
+{
+        _cleanup_(BIO_freep) BIO *in = BIO_new_mem_buf(pem, -1);
+        bool found = false;
+        X509 *x;
+
+        while (in && !found && (x = PEM_read_bio_X509(in, NULL, NULL, NULL))) {
+                found = X509_cmp(x, cert) == 0;
+                X509_free(x);
+        }
+        ERR_clear_error();
+        return found;
 }
 
 /* The checks of install-cert on cert; 0 or an exit code after saying why. */
@@ -681,6 +696,13 @@ static int check_cert(Factory *f, X509 *cert, const char *cert_file, const char 
                         "date: validity not checked\n",
                         iso_time(now, t, sizeof(t)));
         if (chain_pem) {
+                /* the chain goes on the device as it is: it must hold the CA certificates only */
+                if (pem_holds_cert(chain_pem, cert)) {
+                        complain("factory install-cert: the chain %s holds the device certificate "
+                                 "itself: give the CA certificates only",
+                                 chain_file);
+                        return EXIT_FAILURE;
+                }
                 r = ob_x509_verify_chain(cert, chain_pem, plausible ? now : 0, reason,
                                          sizeof(reason));
                 if (r < 0) {

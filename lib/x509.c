@@ -348,6 +348,14 @@ int ob_x509_verify_chain(X509 *cert, const char *chain_pem, int64_t at_s, char *
                 set_reason(reason, reason_size, "chain: no certificate");
                 return -EBADMSG;
         }
+        /* a "full chain" file may hold the certificate itself: trusting it would prove nothing */
+        for (int i = sk_X509_num(all) - 1; i >= 0; i--)
+                if (X509_cmp(sk_X509_value(all, i), cert) == 0)
+                        X509_free(sk_X509_delete(all, i));
+        if (sk_X509_num(all) == 0) {
+                set_reason(reason, reason_size, "chain: only the certificate itself");
+                return -EBADMSG;
+        }
         for (int i = 0; i < sk_X509_num(all); i++) {
                 X509 *x = sk_X509_value(all, i);
                 bool top = X509_check_issued(x, x) == X509_V_OK || !issuer_in_chain(x, all);

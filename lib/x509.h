@@ -62,8 +62,9 @@ int ob_x509_verify(X509 *cert, const char *chain_pem, const char *ca_file, int64
  * PEM certificates): the chain's top (self-issued certificates, and those whose issuer is not in
  * the chain) is trusted, the rest are intermediates, so every link of the chain is checked, and
  * the top need not be a root (a JITP CA registered with AWS may be an intermediate). at_s as in
- * ob_x509_verify(). 0 verified; -EKEYREJECTED with the reason; -EBADMSG chain_pem holds
- * something that is not a certificate, no certificate, or too many.
+ * ob_x509_verify(). A copy of cert in the chain is ignored. 0 verified; -EKEYREJECTED with the
+ * reason; -EBADMSG chain_pem holds something that is not a certificate, no certificate other than
+ * cert, or too many.
  */
 int ob_x509_verify_chain(X509 *cert, const char *chain_pem, int64_t at_s, char *reason,
                          size_t reason_size);

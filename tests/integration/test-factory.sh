@@ -98,6 +98,9 @@ refused tpm "a chain that does not verify is refused" "does not verify against t
 echo "garbage" >"$w/garbage.pem"
 refused tpm "a garbage certificate is refused" "not a PEM certificate" --cert "$w/garbage.pem"
 refused tpm "a garbage chain is refused" "holds no PEM certificate" --cert "$w/tpm.crt" --chain "$w/garbage.pem"
+cat "$w/tpm.crt" "$OB_DEVICE_CA_CERT" >"$w/fullchain.pem"
+refused tpm "a chain holding the certificate itself is refused" "holds the device certificate itself" --cert "$w/tpm.crt" --chain "$w/fullchain.pem"
+refused tpm "the certificate as its own chain is refused" "holds the device certificate itself" --cert "$w/tpm.crt" --chain "$w/tpm.crt"
 refused tpm "a missing file is named" "$w/missing.crt: No such file" --cert "$w/missing.crt"
 cat "$w/tpm.crt" "$OB_DEVICE_CA_CERT" >"$w/bundle.pem"
 refused tpm "a bundle as --cert is refused" "holds 2 certificates" --cert "$w/bundle.pem"
@@ -131,7 +134,7 @@ fp=$(pubhash "$w/tpm.pub")
     (.endpoint | test(":[0-9]+$")) and .tpm_reachable == true and .key.present and .key.loads and
     .key.public_key_sha256 == $fp and .certificate.installed and .certificate.matches_key and
     .certificate.valid_now and (.certificate.days_left | . >= 29 and . <= 30) and
-    (.certificate.subject | test("CN=ob-SN1")) and (.certificate.issuer | test("Acme Device CA")) and
+    .certificate.subject == "CN=ob-SN1,O=Acme" and (.certificate.issuer | test("Acme Device CA")) and
     .chain.present and .chain.verifies and .onboarded == false' "$w/st1.json" >/dev/null &&
   ok "status: ready to ship (exit 0), key fingerprint, days left $(jq .certificate.days_left "$w/st1.json")" ||
   bad "status rc=$rc: $(cat "$w/st1.json")"

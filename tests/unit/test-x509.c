@@ -379,6 +379,20 @@ static void test_verify_chain(void **state)
         assert_non_null(strstr(reason, "expired"));
         assert_int_equal(ob_x509_verify_chain(leaf2, full, 0, reason, sizeof(reason)), 0);
 
+        /* a full chain with the certificate itself: the copy is no anchor */
+        char *l2 = to_pem(leaf2), *l = to_pem(leaf), with_leaf[12288];
+        snprintf(with_leaf, sizeof(with_leaf), "%s%s%s", l2, i, r);
+        assert_int_equal(ob_x509_verify_chain(leaf2, with_leaf, T0 + DAY, reason, sizeof(reason)),
+                         0);
+        assert_int_equal(ob_x509_verify_chain(leaf2, l2, T0 + DAY, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_non_null(strstr(reason, "itself"));
+        /* a leaf as the "CA": not a CA */
+        assert_int_equal(ob_x509_verify_chain(leaf2, l, T0 + DAY, reason, sizeof(reason)),
+                         -EKEYREJECTED);
+        free(l2);
+        free(l);
+
         /* malformed */
         assert_int_equal(
                 ob_x509_verify_chain(leaf2, "no pem here", T0 + DAY, reason, sizeof(reason)),
