@@ -150,6 +150,21 @@ static int factory_init(Factory *f, const char *config_path)
         return 0;
 }
 
+/* What the daemon reads (status): configured paths win over the factory folder, each on its own
+ * (provisioning.device_cert, device_key with the software backend, device_chain). */
+static void use_configured_paths(Factory *f)
+{
+        const ObConfig *c = f->config;
+
+        if (c->provisioning.device_cert)
+                snprintf(f->cert_path, sizeof(f->cert_path), "%s", c->provisioning.device_cert);
+        if (c->provisioning.device_key && !f->vendor_key &&
+            c->key.backend == OB_KEY_BACKEND_SOFTWARE)
+                snprintf(f->key_path, sizeof(f->key_path), "%s", c->provisioning.device_key);
+        if (c->provisioning.device_chain)
+                snprintf(f->chain_path, sizeof(f->chain_path), "%s", c->provisioning.device_chain);
+}
+
 static const char *backend_name(const Factory *f)
 {
         return f->config->key.backend == OB_KEY_BACKEND_SOFTWARE ? "software" : "tpm";
@@ -280,7 +295,8 @@ static int own(const Factory *f, const char *path)
 
 /*
  * For the mutating commands: the daemon must not run; create the state directory (0700) and
- * the factory directory (0700) if missing, and take the factory lock. 0 or an exit code.
+ * the factory directory (OB_FACTORY_DIR_MODE) if missing, and take the factory lock. 0 or an
+ * exit code.
  */
 static int prepare(Factory *f)
 {
@@ -302,7 +318,12 @@ static int prepare(Factory *f)
         }
         f->uid = st.st_uid;
         f->gid = st.st_gid;
-        if (mkdir(f->dir, 0700) == 0) {
+        if (mkdir(f->dir, OB_FACTORY_DIR_MODE) == 0) {
+                /* the mode exactly, whatever the umask */
+                if (chmod(f->dir, OB_FACTORY_DIR_MODE) < 0) {
+                        complain("cannot set the mode of %s: %s", f->dir, strerror(errno));
+                        return EXIT_FAILURE;
+                }
                 if (own(f, f->dir) < 0)
                         return EXIT_FAILURE;
         } else if (errno != EEXIST) {
@@ -807,14 +828,19 @@ int ob_factory_install_cert(const char *config_path, bool json, int argc, char *
 
         /* the chain first, the certificate last: device.crt appearing is the commit */
         if (chain_pem) {
-                if (install_file(&f, f.chain_path, chain_pem, chain_len, 0644) < 0)
+                if (install_file(&f, f.chain_path, chain_pem, chain_len, OB_FACTORY_CERT_MODE) < 0)
                         goto finish;
         } else if (unlink(f.chain_path) < 0 && errno != ENOENT) {
                 complain("cannot remove the old %s: %s", f.chain_path, strerror(errno));
                 goto finish;
         }
-        if (install_file(&f, f.cert_path, cert_pem, cert_len, 0644) < 0)
+        if (install_file(&f, f.cert_path, cert_pem, cert_len, OB_FACTORY_CERT_MODE) < 0)
                 goto finish;
+        if (f.config->provisioning.device_cert)
+                fprintf(stderr,
+                        "agentctl: factory install-cert: note: provisioning.device_cert (%s) is "
+                        "configured: the daemon uses that one, not %s\n",
+                        f.config->provisioning.device_cert, f.cert_path);
 
         if (ob_x509_fingerprint_hex(cert, id, sizeof(id)) < 0)
                 snprintf(id, sizeof(id), "?");
@@ -1102,6 +1128,7 @@ int ob_factory_status(const char *config_path, bool json, int argc, char *argv[]
         r = factory_init(&f, config_path);
         if (r != 0)
                 goto finish;
+        use_configured_paths(&f);
         r = EXIT_FAILURE;
         o = json_object_new_object();
         s.problems = json_object_new_array();
@@ -1136,11 +1163,11 @@ int ob_factory_status(const char *config_path, bool json, int argc, char *argv[]
         else if (on < 0)
                 add_text(s.warnings, "%s/state.json cannot be read: %s", f.state_dir,
                          strerror(-on));
-        if (f.config->provisioning.device_cert)
-                add_text(s.warnings,
-                         "provisioning.device_cert is configured (%s): the daemon uses it, not "
-                         "the factory files",
-                         f.config->provisioning.device_cert);
+        if (f.config->provisioning.device_cert || f.config->provisioning.device_chain ||
+            (f.config->provisioning.device_key && f.config->key.backend == OB_KEY_BACKEND_SOFTWARE))
+                add_text(s.warnings, "provisioning.device_cert/device_key/device_chain are "
+                                     "configured: the daemon reads those, and so does this "
+                                     "status, not the factory folder's files");
         bool ready = json_object_array_length(s.problems) == 0;
         json_object_object_add(o, "ready", json_object_new_boolean(ready));
         json_object_object_add(o, "problems", TAKE_PTR(s.problems));

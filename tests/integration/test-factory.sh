@@ -61,7 +61,7 @@ f=$OB_WORLD_DIR/gw-tpm/state/factory
 fctl tpm csr --subject "CN=ob-SN1,O=Acme" --out "$w/tpm.csr" 2>"$w/err" &&
   ok "csr: $(cat "$w/err")" || bad "csr: $(cat "$w/err")"
 head -1 "$f/device.key" | grep -q "BEGIN TSS2 PRIVATE KEY" && [ "$(stat -c %a "$f/device.key")" = 600 ] &&
-  [ "$(stat -c %a "$f")" = 700 ] && ok "TSS2 PRIVATE KEY 0600 in factory/ 0700" ||
+  [ "$(stat -c %a "$f")" = 750 ] && ok "TSS2 PRIVATE KEY 0600 in factory/ 0750" ||
   bad "key file: $(ls -la "$f")"
 openssl pkey -provider tpm2 -provider default -in "$f/device.key" -text -noout >"$w/text" 2>&1
 for a in fixedTPM fixedParent sensitiveDataOrigin; do
@@ -178,7 +178,7 @@ fctl soft status --json >"$w/st3.json"; rc=$?
   ok "software: ready to ship (static, no chain needed)" || bad "software status rc=$rc: $(cat "$w/st3.json")"
 if [ "$(id -u)" = 0 ]; then
   own=$(stat -c '%u:%g %a' "$s/factory" "$s/factory/device.key" "$s/factory/device.crt" | tr "\n" " ")
-  [ "$own" = "65534:65534 700 65534:65534 600 65534:65534 644 " ] &&
+  [ "$own" = "65534:65534 750 65534:65534 600 65534:65534 644 " ] &&
     ok "run as root: factory/ and its files belong to the state directory's owner ($own)" || bad "ownership: $own"
 else
   echo "# not root: the ownership case is not run"
