@@ -84,7 +84,8 @@ static const Command commands[] = {
          "Print the reference of every configuration key (type, default, range, help)", false},
         {"factory csr", "[--subject DN] [--out FILE]", cmd_factory_csr,
          "Manufacturing: create the device key if absent and print a CSR for it", false},
-        {"factory install-cert", "--cert FILE [--chain FILE] [--force]", cmd_factory_install_cert,
+        {"factory install-cert", "--cert FILE [--chain FILE] [--force] [--json]",
+         cmd_factory_install_cert,
          "Manufacturing: check and install the signed device certificate (and CA chain)", false},
         {"factory status", "[--json]", cmd_factory_status,
          "Manufacturing: is the box ready to ship? exit 0 ready, 4 not ready", false},
@@ -96,7 +97,7 @@ static void usage(FILE *f)
                    "\n"
                    "Commands:\n");
         for (size_t i = 0; i < OB_ELEMENTSOF(commands); i++) {
-                char left[64];
+                char left[96];
                 snprintf(left, sizeof(left), "%s %s", commands[i].name, commands[i].args);
                 fprintf(f, "  %-28s %s%s\n", left, commands[i].help,
                         commands[i].needs_root ? " (root)" : "");
