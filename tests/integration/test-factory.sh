@@ -176,6 +176,11 @@ fctl soft install-cert --cert "$w/soft.crt" >"$w/inst.out" 2>&1 || bad "software
 fctl soft status --json >"$w/st3.json"; rc=$?
 [ $rc = 0 ] && jq -e '.ready and .key_backend == "software" and .tpm_reachable == null and .chain.present == false' "$w/st3.json" >/dev/null &&
   ok "software: ready to ship (static, no chain needed)" || bad "software status rc=$rc: $(cat "$w/st3.json")"
+# configured paths win over the factory folder's, in status as in the daemon
+jq --arg c "$w/soft.crt" '.provisioning.device_cert = $c' "$OB_WORLD_DIR/gw-soft/config.json" >"$w/soft-cfg.json"
+"$ctl" --config "$w/soft-cfg.json" factory status --json >"$w/st5.json"; rc=$?
+[ $rc = 0 ] && jq -e --arg c "$w/soft.crt" '.certificate.path == $c and .certificate.matches_key and (.warnings | length) == 1' "$w/st5.json" >/dev/null &&
+  ok "status reads a configured provisioning.device_cert, with a warning" || bad "configured cert rc=$rc: $(cat "$w/st5.json")"
 if [ "$(id -u)" = 0 ]; then
   own=$(stat -c '%u:%g %a' "$s/factory" "$s/factory/device.key" "$s/factory/device.crt" | tr "\n" " ")
   [ "$own" = "65534:65534 750 65534:65534 600 65534:65534 644 " ] &&
