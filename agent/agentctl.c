@@ -21,6 +21,7 @@
 #include "check.h"
 #include "config-file.h"
 #include "control-client.h"
+#include "factory.h"
 #include "fsops.h"
 #include "log.h"
 #include "macro.h"
@@ -54,6 +55,9 @@ static int cmd_rotate(int argc, char *argv[]);
 static int cmd_reprovision(int argc, char *argv[]);
 static int cmd_decommission(int argc, char *argv[]);
 static int cmd_check(int argc, char *argv[]);
+static int cmd_factory_csr(int argc, char *argv[]);
+static int cmd_factory_install_cert(int argc, char *argv[]);
+static int cmd_factory_status(int argc, char *argv[]);
 
 static const Command commands[] = {
         {"help", "", cmd_help, "Show this help", false},
@@ -78,6 +82,13 @@ static const Command commands[] = {
          false},
         {"config keys", "[--json]", cmd_config_keys,
          "Print the reference of every configuration key (type, default, range, help)", false},
+        {"factory csr", "[--subject DN] [--out FILE]", cmd_factory_csr,
+         "Manufacturing: create the device key if absent and print a CSR for it", false},
+        {"factory install-cert", "--cert FILE [--chain FILE] [--force] [--json]",
+         cmd_factory_install_cert,
+         "Manufacturing: check and install the signed device certificate (and CA chain)", false},
+        {"factory status", "[--json]", cmd_factory_status,
+         "Manufacturing: is the box ready to ship? exit 0 ready, 4 not ready", false},
 };
 
 static void usage(FILE *f)
@@ -86,7 +97,7 @@ static void usage(FILE *f)
                    "\n"
                    "Commands:\n");
         for (size_t i = 0; i < OB_ELEMENTSOF(commands); i++) {
-                char left[64];
+                char left[96];
                 snprintf(left, sizeof(left), "%s %s", commands[i].name, commands[i].args);
                 fprintf(f, "  %-28s %s%s\n", left, commands[i].help,
                         commands[i].needs_root ? " (root)" : "");
@@ -100,7 +111,8 @@ static void usage(FILE *f)
                 "      --version      show the version\n"
                 "\n"
                 "Exit status: 0 ok, 1 failure, 64 usage error, 77 permission denied,\n"
-                "78 invalid configuration; 'check': 0 pass, 3 warn, 1 fail.\n",
+                "78 invalid configuration; 'check': 0 pass, 3 warn, 1 fail;\n"
+                "'factory status': 0 ready to ship, 4 not ready.\n",
                 DEFAULT_CONFIG);
 }
 
@@ -727,6 +739,23 @@ static int cmd_check(int argc, char *argv[])
         } else
                 printf("\nWorst result: %s\n", ob_health_result_to_string(worst));
         return ob_health_exit_code(worst);
+}
+
+/* ------------------------------------------------------------------ factory (agent/factory.c) */
+
+static int cmd_factory_csr(int argc, char *argv[])
+{
+        return ob_factory_csr(arg_config, arg_json, argc, argv);
+}
+
+static int cmd_factory_install_cert(int argc, char *argv[])
+{
+        return ob_factory_install_cert(arg_config, arg_json, argc, argv);
+}
+
+static int cmd_factory_status(int argc, char *argv[])
+{
+        return ob_factory_status(arg_config, arg_json, argc, argv);
 }
 
 static const Command *find_command(int argc, char *argv[], int *ret_words)

@@ -35,3 +35,6 @@ agent_libobagent_la_LIBADD += $(JSONC_LIBS) $(SYSTEMD_LIBS)
 agentctl_SOURCES += agent/check.c agent/check.h
 agentctl_LDADD += tpm/libobtpm.la $(TSS2_LIBS)
 agentctl_CFLAGS += $(TSS2_CFLAGS)
+
+# ---- factory helper: `agentctl factory` (manufacturing line; docs/manufacturing.md)
+agentctl_SOURCES += agent/factory.c agent/factory.h agent/factory-files.h

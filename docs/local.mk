@@ -15,3 +15,5 @@ dist_doc_DATA += docs/operations.md
 # ---- bench helper: benchmarks
 EXTRA_DIST += docs/performance.md
 EXTRA_DIST += docs/rotation.md
+# ---- factory helper: the manufacturing guide (agentctl factory)
+EXTRA_DIST += docs/manufacturing.md

@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "fsops.h"
 #include "log.h"
@@ -285,6 +286,100 @@ int ob_x509_verify(X509 *cert, const char *chain_pem, const char *ca_file, int64
 
         int ok = X509_verify_cert(ctx);
         if (ok == 1) {
+                ERR_clear_error();
+                return 0;
+        }
+        int e = X509_STORE_CTX_get_error(ctx);
+        X509 *at = X509_STORE_CTX_get_current_cert(ctx);
+        if (!at || !X509_NAME_oneline(X509_get_subject_name(at), subject, sizeof(subject)))
+                snprintf(subject, sizeof(subject), "?");
+        set_reason(reason, reason_size, "%s (depth %d, %s)", X509_verify_cert_error_string(e),
+                   X509_STORE_CTX_get_error_depth(ctx), subject);
+        ERR_clear_error();
+        return -EKEYREJECTED;
+}
+
+/* Is x issued by a certificate of chain other than itself? */
+static bool issuer_in_chain(X509 *x, STACK_OF(X509) * chain)
+{
+        for (int i = 0; i < sk_X509_num(chain); i++) {
+                X509 *c = sk_X509_value(chain, i);
+                if (c != x && X509_check_issued(c, x) == X509_V_OK)
+                        return true;
+        }
+        return false;
+}
+
+int ob_x509_verify_chain(X509 *cert, const char *chain_pem, int64_t at_s, char *reason,
+                         size_t reason_size)
+{
+        _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
+        _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = NULL;
+        _cleanup_(x509_stack_freep) STACK_OF(X509) *all = NULL;
+        _cleanup_(x509_stack_freep) STACK_OF(X509) *untrusted = NULL;
+        _cleanup_(BIO_freep) BIO *b = NULL;
+        char subject[256];
+        size_t len;
+        int r;
+
+        set_reason(reason, reason_size, "%s", "");
+        if (!cert || !chain_pem || at_s < 0 || (int64_t)(time_t)at_s != at_s) {
+                set_reason(reason, reason_size, "invalid argument");
+                return -EINVAL;
+        }
+        len = strlen(chain_pem);
+        if (len > OB_X509_MAX_PEM) {
+                set_reason(reason, reason_size, "chain: larger than %d bytes", OB_X509_MAX_PEM);
+                return -EBADMSG;
+        }
+        store = X509_STORE_new();
+        all = sk_X509_new_null();
+        untrusted = sk_X509_new_null();
+        ctx = X509_STORE_CTX_new();
+        b = BIO_new_mem_buf(chain_pem, (int)len);
+        if (!store || !all || !untrusted || !ctx || !b) {
+                ERR_clear_error();
+                return -ENOMEM;
+        }
+        r = read_certs(b, OB_X509_MAX_CHAIN, add_untrusted, all, "chain", reason, reason_size);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                set_reason(reason, reason_size, "chain: no certificate");
+                return -EBADMSG;
+        }
+        /* a "full chain" file may hold the certificate itself: trusting it would prove nothing */
+        for (int i = sk_X509_num(all) - 1; i >= 0; i--)
+                if (X509_cmp(sk_X509_value(all, i), cert) == 0)
+                        X509_free(sk_X509_delete(all, i));
+        if (sk_X509_num(all) == 0) {
+                set_reason(reason, reason_size, "chain: only the certificate itself");
+                return -EBADMSG;
+        }
+        for (int i = 0; i < sk_X509_num(all); i++) {
+                X509 *x = sk_X509_value(all, i);
+                bool top = X509_check_issued(x, x) == X509_V_OK || !issuer_in_chain(x, all);
+                if (top ? !X509_STORE_add_cert(store, x) : !sk_X509_push(untrusted, x)) {
+                        ERR_clear_error();
+                        return -ENOMEM;
+                }
+                if (!top && !X509_up_ref(x)) {
+                        (void)sk_X509_pop(untrusted);
+                        return -ENOMEM;
+                }
+        }
+
+        if (!X509_STORE_CTX_init(ctx, store, cert, untrusted)) {
+                ERR_clear_error();
+                return -ENOMEM;
+        }
+        X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+        if (at_s == 0)
+                X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
+        else
+                X509_VERIFY_PARAM_set_time(param, (time_t)at_s);
+        if (X509_verify_cert(ctx) == 1) {
                 ERR_clear_error();
                 return 0;
         }

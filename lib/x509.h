@@ -58,6 +58,18 @@ int ob_x509_verify(X509 *cert, const char *chain_pem, const char *ca_file, int64
                    char *reason, size_t reason_size);
 
 /*
+ * Verify cert against a CA chain alone (a factory's --chain file, chain_pem: 1..OB_X509_MAX_CHAIN
+ * PEM certificates): the chain's top (self-issued certificates, and those whose issuer is not in
+ * the chain) is trusted, the rest are intermediates, so every link of the chain is checked, and
+ * the top need not be a root (a JITP CA registered with AWS may be an intermediate). at_s as in
+ * ob_x509_verify(). A copy of cert in the chain is ignored. 0 verified; -EKEYREJECTED with the
+ * reason; -EBADMSG chain_pem holds something that is not a certificate, no certificate other than
+ * cert, or too many.
+ */
+int ob_x509_verify_chain(X509 *cert, const char *chain_pem, int64_t at_s, char *reason,
+                         size_t reason_size);
+
+/*
  * The subject's common name as a malloc'ed UTF-8 string (the last CN when there are several).
  * -ENOENT no CN; -EBADMSG a CN that is not valid text (embedded NUL).
  */

@@ -186,3 +186,7 @@ TESTS += tests/integration/test-completion.sh
 EXTRA_DIST += tests/integration/test-completion.sh
 
 include tests/bench/local.mk
+
+# ---- factory helper: agentctl factory csr|install-cert|status against swtpm + tpm2-abrmd
+TESTS += tests/integration/test-factory.sh
+EXTRA_DIST += tests/integration/test-factory.sh

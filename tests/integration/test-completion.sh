@@ -23,11 +23,17 @@ expect_completion() {
   [ "$got" = "$want" ] && ok "$what: $got" || bad "$what: want \"$want\", got \"$got\""
 }
 expect_completion "a command" "check config" c
+expect_completion "the factory command" "factory" f
 expect_completion "config subcommands" "check keys show" config ""
 expect_completion "check options" "--json --skip" check --
 expect_completion "ids after --skip" "tcp tls tpm" check --skip t
 expect_completion "ids after a global option" "da-lockout device-key dns" --config /x check --skip d
 expect_completion "global options" "--config" --co
+expect_completion "factory subcommands" "csr install-cert status" factory ""
+expect_completion "factory csr options" "--out --subject" factory csr --
+expect_completion "factory install-cert options" "--cert --chain --force --json" factory install-cert --
+expect_completion "factory status options" "--json" factory status --
+expect_completion "a file after --cert" "$top_srcdir/configure.ac" factory install-cert --cert "$top_srcdir/configure.a"
 # the completion knows every id agentctl check reports, and no other
 ids=$("$ctl" --config /nonexistent check --json | jq -r "[.checks[].id] | join(\" \")")
 [ "$ids" = "$_agentctl_check_ids" ] && ok "check ids agree with agentctl check" ||

@@ -338,6 +338,75 @@ static void test_verify(void **state)
         free(inter_pem);
 }
 
+/* ob_x509_verify_chain: the chain's top is trusted, every link below it is checked */
+static void test_verify_chain(void **state)
+{
+        char reason[256];
+        char *r = to_pem(root), *i = to_pem(inter), *o = to_pem(other_root);
+        char full[8192], wrong[8192], forged_chain[8192];
+
+        snprintf(full, sizeof(full), "%s%s", i, r);
+        assert_int_equal(ob_x509_verify_chain(leaf2, full, T0 + DAY, reason, sizeof(reason)), 0);
+        assert_string_equal(reason, "");
+        /* the order does not matter; the intermediate alone is enough as the top */
+        snprintf(wrong, sizeof(wrong), "%s%s", r, i);
+        assert_int_equal(ob_x509_verify_chain(leaf2, wrong, T0 + DAY, reason, sizeof(reason)), 0);
+        assert_int_equal(ob_x509_verify_chain(leaf2, i, T0 + DAY, reason, sizeof(reason)), 0);
+        assert_int_equal(ob_x509_verify_chain(leaf, r, T0 + DAY, reason, sizeof(reason)), 0);
+
+        /* the intermediate missing, another CA */
+        assert_int_equal(ob_x509_verify_chain(leaf2, r, T0 + DAY, reason, sizeof(reason)),
+                         -EKEYREJECTED);
+        assert_non_null(strstr(reason, "issuer"));
+        assert_int_equal(ob_x509_verify_chain(leaf, o, T0 + DAY, reason, sizeof(reason)),
+                         -EKEYREJECTED);
+
+        /* an intermediate that names the root as issuer but was signed by another key: the
+         * link to the root is checked (were every chain certificate trusted, this would pass) */
+        X509 *forged = make_cert("Test Intermediate", inter_key, root, other_root_key,
+                                 T0 - 50 * DAY, T0 + 1000 * DAY, true, 9);
+        char *f = to_pem(forged);
+        snprintf(forged_chain, sizeof(forged_chain), "%s%s", f, r);
+        assert_int_equal(
+                ob_x509_verify_chain(leaf2, forged_chain, T0 + DAY, reason, sizeof(reason)),
+                -EKEYREJECTED);
+        assert_non_null(strstr(reason, "signature"));
+        X509_free(forged);
+        free(f);
+
+        /* validity of the leaf and of the chain at the given time; 0 = not checked */
+        assert_int_equal(ob_x509_verify_chain(leaf2, full, T0 + 400 * DAY, reason, sizeof(reason)),
+                         -EKEYREJECTED);
+        assert_non_null(strstr(reason, "expired"));
+        assert_int_equal(ob_x509_verify_chain(leaf2, full, 0, reason, sizeof(reason)), 0);
+
+        /* a full chain with the certificate itself: the copy is no anchor */
+        char *l2 = to_pem(leaf2), *l = to_pem(leaf), with_leaf[12288];
+        snprintf(with_leaf, sizeof(with_leaf), "%s%s%s", l2, i, r);
+        assert_int_equal(ob_x509_verify_chain(leaf2, with_leaf, T0 + DAY, reason, sizeof(reason)),
+                         0);
+        assert_int_equal(ob_x509_verify_chain(leaf2, l2, T0 + DAY, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_non_null(strstr(reason, "itself"));
+        /* a leaf as the "CA": not a CA */
+        assert_int_equal(ob_x509_verify_chain(leaf2, l, T0 + DAY, reason, sizeof(reason)),
+                         -EKEYREJECTED);
+        free(l2);
+        free(l);
+
+        /* malformed */
+        assert_int_equal(
+                ob_x509_verify_chain(leaf2, "no pem here", T0 + DAY, reason, sizeof(reason)),
+                -EBADMSG);
+        assert_int_equal(ob_x509_verify_chain(leaf2, NULL, T0 + DAY, reason, sizeof(reason)),
+                         -EINVAL);
+        assert_int_equal(ob_x509_verify_chain(leaf2, full, -1, NULL, 0), -EINVAL);
+        assert_int_equal(ERR_peek_error(), 0);
+        free(r);
+        free(i);
+        free(o);
+}
+
 static void test_subject_cn(void **state)
 {
         char *cn = NULL;
@@ -397,10 +466,11 @@ static void test_clock_plausible(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_from_pem),        cmocka_unit_test(test_matches_key),
-                cmocka_unit_test(test_validity),        cmocka_unit_test(test_fingerprint),
-                cmocka_unit_test(test_verify),          cmocka_unit_test(test_subject_cn),
-                cmocka_unit_test(test_clock_plausible), cmocka_unit_test(test_from_file),
+                cmocka_unit_test(test_from_pem),   cmocka_unit_test(test_matches_key),
+                cmocka_unit_test(test_validity),   cmocka_unit_test(test_fingerprint),
+                cmocka_unit_test(test_verify),     cmocka_unit_test(test_verify_chain),
+                cmocka_unit_test(test_subject_cn), cmocka_unit_test(test_clock_plausible),
+                cmocka_unit_test(test_from_file),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
