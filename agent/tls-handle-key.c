@@ -82,7 +82,8 @@ static EVP_PKEY *load_from_store(const char *uri)
 /* Queue the reason for a failure with the key at path, naming it, as the last error. Paho 1.3.12
  * takes the first error off the queue before it prints the others to its ssl_error_cb
  * (SSLSocket_error), so the last one is the one that must say it all, and it must not be the
- * only one: the reason already queued (e.g. "key values mismatch") goes into its text. */
+ * only one: the reason already queued (e.g. "key values mismatch") goes into its text. No
+ * source position: the transport keeps 200 bytes of the line, the reason is what counts. */
 static void key_error(const char *path, const char *why)
 {
         unsigned long e = ERR_peek_last_error();
@@ -90,8 +91,10 @@ static void key_error(const char *path, const char *why)
 
         if (!e)
                 ERR_raise(ERR_LIB_SSL, ERR_R_PASSED_INVALID_ARGUMENT);
-        ERR_raise_data(ERR_LIB_SSL, ERR_R_PASSED_INVALID_ARGUMENT, "%s: %s%s%s", path, why,
-                       reason ? ": " : "", reason ? reason : "");
+        ERR_new();
+        ERR_set_debug(NULL, 0, NULL);
+        ERR_set_error(ERR_LIB_SSL, ERR_R_PASSED_INVALID_ARGUMENT, "%s: %s%s%s", path, why,
+                      reason ? ": " : "", reason ? reason : "");
 }
 
 /* Replaces libssl's function for the whole process (see the top of the file). Returns 1 or 0
@@ -113,12 +116,12 @@ int SSL_CTX_use_PrivateKey_file(SSL_CTX *ctx, const char *file, int type)
                 return real(ctx, file, type);
         }
         if (r < 0) {
-                key_error(file, "not a persistent TPM handle (handle:0x81000000..0x81ffffff)");
+                key_error(file, "not a persistent TPM handle (0x81000000..0x81ffffff)");
                 return 0;
         }
         pkey = load_from_store(file);
         if (!pkey) {
-                key_error(file, "no private key there through the tpm2 provider");
+                key_error(file, "no key there (tpm2 provider)");
                 return 0;
         }
         /* checks the key against the certificate Paho set before (its keyStore) */

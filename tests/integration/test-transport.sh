@@ -80,6 +80,19 @@ echo "$out" | sed "s/^/# /"
   ok "vendor key at $vh: TLS + MQTT CONNECT, SUBSCRIBE, PUBLISH round trip through the transport" ||
   bad "vendor key round trip (rc $rc)"
 
+# other key types at a handle: ECC P-384 and RSA-2048 (persisted at 0x81000011 and 0x81000012)
+for spec in ecc384:0x81000011 rsa2048:0x81000012; do
+  alg=${spec%%:*} h=${spec#*:}
+  tpm2_create -T "$OB_TCTI" -C 0x81000001 -G $alg -a "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign" \
+      -u "$d/$alg.pub" -r "$d/$alg.priv" >/dev/null 2>&1 &&
+    tpm2_load -T "$OB_TCTI" -C 0x81000001 -u "$d/$alg.pub" -r "$d/$alg.priv" -c "$d/$alg.ctx" >/dev/null 2>&1 &&
+    tpm2_evictcontrol -T "$OB_TCTI" -C o -c "$d/$alg.ctx" $h >/dev/null 2>&1 &&
+    "$kt" csr handle:$h CN=gw-$alg >"$d/$alg.csr" && sign_device_csr "$d/$alg.csr" "$d/$alg.crt" &&
+    register_cert "$d/$alg.crt" || bad "$alg key setup at $h"
+  out=$(ph --cert "$d/$alg.crt" --key handle:$h --provider tpm2 --tcti "$OB_TCTI" --id gw-$alg --connect-only 2>&1)
+  [ $? -eq 0 ] && ok "vendor key $alg at handle:$h: $out" || bad "vendor key $alg at $h: $out"
+done
+
 # file keys around it in the same process: a TPM file key, then the vendor key; the vendor key,
 # then a software key (the replacement forwards every file to libssl)
 out=$(ph --cert "$d/tpm.crt" --key "$d/tpm.key" --provider tpm2 --tcti "$OB_TCTI" --id gw-mix1 \
@@ -93,16 +106,19 @@ out=$(ph --cert "$d/vendor.crt" --key $vh --provider tpm2 --tcti "$OB_TCTI" --id
 
 # a certificate of another key: refused before any byte is sent, and the reason says so
 out=$(ph --cert "$d/tpm.crt" --key $vh --provider tpm2 --tcti "$OB_TCTI" --id gw-wrong --connect-only 2>&1); rc=$?
-[ $rc -eq 11 ] && echo "$out" | grep -q "key values mismatch" &&
-  ok "vendor key with the certificate of another key: TLS class, $(echo "$out" | sed "s/.*TLS: .*:\([^:]*\)\$/\1/")" ||
+echo "$out" | sed "s/^/# /"
+[ $rc -eq 11 ] && echo "$out" | grep -q "handle:0x81000010: not usable with the certificate: key values mismatch" &&
+  ok "vendor key with the certificate of another key: TLS class, named" ||
   bad "vendor key with a wrong certificate: rc $rc: $out"
 out=$(ph --cert "$d/vendor.crt" --key handle:0x81000019 --provider tpm2 --tcti "$OB_TCTI" --id gw-none \
        --connect-only 2>&1); rc=$?
-[ $rc -eq 11 ] && echo "$out" | grep -q "handle:0x81000019: no private key there" &&
+echo "$out" | sed "s/^/# /"
+[ $rc -eq 11 ] && echo "$out" | grep -q "handle:0x81000019: no key there (tpm2 provider)" &&
   ok "nothing at the handle: TLS class, named" || bad "empty handle: rc $rc: $out"
 out=$(ph --cert "$d/vendor.crt" --key handle:0x01000010 --provider tpm2 --tcti "$OB_TCTI" --id gw-bad \
        --connect-only 2>&1); rc=$?
-[ $rc -eq 11 ] && echo "$out" | grep -q "not a persistent TPM handle" &&
+echo "$out" | sed "s/^/# /"
+[ $rc -eq 11 ] && echo "$out" | grep -q "handle:0x01000010: not a persistent TPM handle" &&
   ok "not a persistent handle: TLS class, named" || bad "bad handle: rc $rc: $out"
 # a program without agent/tls-handle-key.c (like agentctl) refuses instead of failing obscurely
 out=$(p --cert "$d/vendor.crt" --key $vh --provider tpm2 --tcti "$OB_TCTI" --id gw-plain --connect-only 2>&1); rc=$?
