@@ -115,6 +115,8 @@ int SSL_CTX_use_PrivateKey_file(SSL_CTX *ctx, const char *file, int type)
                 }
                 return real(ctx, file, type);
         }
+        /* from here on every queued error is about this key (key_error() quotes the last) */
+        ERR_clear_error();
         if (r < 0) {
                 key_error(file, "not a persistent TPM handle (0x81000000..0x81ffffff)");
                 return 0;
