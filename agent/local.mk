@@ -9,6 +9,11 @@ onboard_agent_SOURCES = agent/onboard-agent.c agent/daemon.c agent/daemon.h \
 onboard_agent_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) $(SYSTEMD_CFLAGS)
 onboard_agent_LDADD = agent/libobagent.la tpm/libobtpm.la lib/libob.la $(JSONC_LIBS) \
 	$(CRYPTO_LIBS) $(SYSTEMD_LIBS) $(TSS2_LIBS)
+# MQTT TLS with a key at a persistent TPM handle: the daemon defines SSL_CTX_use_PrivateKey_file
+# and must export it so Paho's call binds to it (docs/tpm.md, "TLS with a persistent key").
+onboard_agent_SOURCES += agent/tls-handle-key.c agent/tls-handle-key.h
+onboard_agent_LDFLAGS = $(AM_LDFLAGS) $(OB_EXPORT_TLS_LDFLAGS)
+onboard_agent_LDADD += $(DL_LIBS)
 endif
 
 bin_PROGRAMS += agentctl

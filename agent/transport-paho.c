@@ -8,7 +8,9 @@
  * silently retries a refused CONNECT with 3.1); the tpm2 and default OpenSSL providers are
  * loaded into the default library context before Paho creates its SSL_CTX, and the default
  * property query is set per connection so a TPM key and a software key both work in one
- * process (connections never overlap).
+ * process (connections never overlap). A key at a persistent TPM handle ("handle:0x81000002")
+ * is passed to Paho as it is and always uses the tpm2 provider; agent/tls-handle-key.c (the
+ * daemon only) makes Paho's key loading understand it.
  */
 #include "config.h"
 
@@ -29,8 +31,14 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
+#include "key-provider.h"
 #include "macro.h"
 #include "transport-paho.h"
+
+/* Defined in agent/tls-handle-key.c, which only the daemon links: it makes Paho load a key path
+ * "handle:0x81XXXXXX" through tpm2-openssl's store. The address is NULL in other programs
+ * (agentctl), which then refuse such keys with -EOPNOTSUPP instead of a puzzling file error. */
+bool ob_tls_handle_key_active(void) __attribute__((weak));
 
 typedef struct Node {
         struct Node *next;
@@ -280,10 +288,18 @@ static int load_default_provider(void)
         return deflt ? 0 : -ENOPKG;
 }
 
+/* A key at a persistent TPM handle ("handle:0x81000002", a vendor's) rather than a file. */
+static bool handle_key(const char *key_file)
+{
+        return strncmp(key_file, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0;
+}
+
 static int select_provider(const ObConnectOptions *o)
 {
         static OSSL_PROVIDER *tpm2;
-        bool want_tpm = o->provider && strcmp(o->provider, "tpm2") == 0;
+        /* a key at a TPM handle can only ever be used through the tpm2 provider */
+        bool want_tpm =
+                (o->provider && strcmp(o->provider, "tpm2") == 0) || handle_key(o->key_file);
         int r;
 
         r = load_default_provider();
@@ -330,6 +346,8 @@ static int do_connect(void *impl, const ObConnectOptions *o)
         if (!o->host || !o->client_id || !o->ca_file || !o->cert_file || !o->key_file ||
             o->port <= 0 || o->port > 65535)
                 return -EINVAL;
+        if (handle_key(o->key_file) && !(ob_tls_handle_key_active && ob_tls_handle_key_active()))
+                return -EOPNOTSUPP;
         do_disconnect(p);
         r = select_provider(o);
         if (r < 0)

@@ -190,3 +190,13 @@ include tests/bench/local.mk
 # ---- factory helper: agentctl factory csr|install-cert|status against swtpm + tpm2-abrmd
 TESTS += tests/integration/test-factory.sh
 EXTRA_DIST += tests/integration/test-factory.sh
+
+# ---- vendortls helper: the probe linked like the daemon, with agent/tls-handle-key.c (MQTT TLS
+# with a key at a persistent TPM handle, tests/integration/test-transport.sh)
+check_PROGRAMS += tests/integration/ob-mqtt-probe-handle
+tests_integration_ob_mqtt_probe_handle_SOURCES = tests/integration/ob-mqtt-probe.c \
+	agent/tls-handle-key.c agent/tls-handle-key.h
+tests_integration_ob_mqtt_probe_handle_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+tests_integration_ob_mqtt_probe_handle_LDFLAGS = $(AM_LDFLAGS) $(OB_EXPORT_TLS_LDFLAGS)
+tests_integration_ob_mqtt_probe_handle_LDADD = agent/libobagent.la lib/libob.la $(PAHO_LIBS) \
+	$(CRYPTO_LIBS) $(JSONC_LIBS) $(DL_LIBS)
