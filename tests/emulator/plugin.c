@@ -708,6 +708,13 @@ static void reply(const char *client_id, const char *base, bool ok, json_object 
                                  ok ? "accepted" : "rejected");
                 } else if (!strcmp(kind, "out-of-order")) {
                         fault_stray(client_id, base);
+                        if (json_object_get_boolean(
+                                    get(get(section("settings"), "fault"), "withhold"))) {
+                                /* only the stray reply, the real one never comes */
+                                fault_logged(client_id, topic, "withhold");
+                                json_object_put(o);
+                                return;
+                        }
                 }
                 fault_logged(client_id, topic, kind);
         }
