@@ -186,3 +186,7 @@ TESTS += tests/integration/test-completion.sh
 EXTRA_DIST += tests/integration/test-completion.sh
 
 include tests/bench/local.mk
+
+# ---- hostile helper: a hostile or broken cloud end to end (emulator faults, bad TLS servers)
+TESTS += tests/integration/test-hostile.sh
+EXTRA_DIST += tests/integration/test-hostile.sh tests/integration/tls-bad-server.py
