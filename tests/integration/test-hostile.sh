@@ -101,12 +101,14 @@ try h "{\"kind\": \"other-key\", $api}" certificate-key-mismatch "not for our ke
 try h "{\"kind\": \"wrong-topic\", $api}" timeout "." key-ready timeout
 [ "$(st h | jq -r .ignored_messages)" != 0 ] || true
 
-# the retry rule under a lasting fault: 6 s of malformed replies, CONNECTs counted
+echo "# $(($(date +%s) - t_start)) s"
+# the retry rule under a lasting fault: 5 s of malformed replies, CONNECTs counted
 fault "{\"kind\": \"malformed\", $api}"
-c0=$(connects h); a0=$(offline h | jq -r .attempts); start h; sleep 6
+c0=$(connects h); a0=$(offline h | jq -r .attempts); start h; sleep 5
 c=$(( $(connects h) - c0 )); a=$(( $(st h | jq -r .attempts) - a0 ))
-[ "$c" -ge 2 ] && [ "$c" -le 7 ] && ok "6 s of malformed replies: $c CONNECTs ($a attempts; floor 1/s, rejected backoff 1-2 s)" ||
-  bad "6 s of malformed replies: $c CONNECTs"
+[ "$c" -ge 2 ] && [ "$c" -le 6 ] && [ "$c" -le $((a + 1)) ] &&
+  ok "5 s of malformed replies: $c CONNECTs for $a attempts (floor 1/s, rejected backoff 1-2 s)" ||
+  bad "5 s of malformed replies: $c CONNECTs for $a attempts"
 stop h
 
 # ---------------------------------------------------------------- 2. RegisterThing
@@ -136,6 +138,7 @@ fi
 stop h
 fi
 
+echo "# $(($(date +%s) - t_start)) s"
 # ---------------------------------------------------------------- 4. duplicated, out of order, CBOR
 if want order; then
 fault '{"kind": "duplicate"}'
@@ -175,6 +178,7 @@ stop cbor
 fault null
 fi
 
+echo "# $(($(date +%s) - t_start)) s"
 # ---------------------------------------------------------------- 5. TLS: servers we must refuse
 if want tls; then
 p=$OB_WORLD_DIR/badtls
@@ -229,7 +233,14 @@ for s in $servers; do
   grep -q listening "$p/$s.log" 2>/dev/null || bad "the $s server did not start: $(tail -3 "$p/$s.err")"
 done
 # the servers work: a client that trusts them (and, for TLS 1.1, allows it) gets through
-ck() { pt=$1; shift; echo | openssl s_client -connect "127.0.0.1:$pt" -verify_return_error "$@" >/dev/null 2>&1; }
+ck() {
+  pt=$1; shift
+  for _ in 1 2; do
+    out=$(echo | timeout 5 openssl s_client -connect "127.0.0.1:$pt" -verify_return_error "$@" 2>&1) && return 0
+  done
+  echo "# $(printf '%s\n' "$out" | grep -i 'error\|verify' | head -3)"
+  return 1
+}
 ck "$port_wrongca" -CAfile "$p/evil-ca.crt" -servername localhost && ok "control: the wrong-CA server works for a client trusting its CA" || bad "control: wrong-CA server"
 ck "$port_wronghost" -CAfile "$OB_ROOT_CA" -verify_hostname not-the-endpoint.example && ok "control: the wrong-host server works for its own name" || bad "control: wrong-host server"
 ck "$port_expired" -CAfile "$OB_ROOT_CA" -no_check_time && ok "control: the expired server certificate verifies but for its dates" || bad "control: expired server"
@@ -267,7 +278,7 @@ for s in $servers; do
     bad "TLS $s: $(st "t$s" | jq -c .last_error)"; log_tail "t$s"
   fi
 done
-sleep 4 # let the retries run: count the TLS connections
+sleep 3 # let the retries run: count the TLS connections
 for s in $servers; do
   n=$(grep -c '^accept' "$p/$s.log") a=$(st "t$s" | jq -r .attempts)
   # one connection per attempt; up to three when the failure needs a diagnosis (the agent's
