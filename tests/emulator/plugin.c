@@ -547,6 +547,28 @@ static const char *fault_kind(const char *api)
         return get_str(f, "kind", NULL);
 }
 
+/* A settings.fault value the emulator knows how to apply (a typo must not be a silent no-op). */
+static bool fault_valid(json_object *f)
+{
+        static const char *const kinds[] = {
+                "malformed", "truncated",    "oversized",   "wrong-type", "missing", "wrong-topic",
+                "duplicate", "out-of-order", "id-mismatch", "other-key",  NULL};
+        static const char *const apis[] = {"CreateCertificateFromCsr", "CreateKeysAndCertificate",
+                                           "RegisterThing", NULL};
+        const char *kind = get_str(f, "kind", ""), *api = get_str(f, "api", NULL);
+        bool ok_kind = false, ok_api = !get(f, "api");
+
+        if (!f)
+                return true;
+        if (!json_object_is_type(f, json_type_object))
+                return false;
+        for (size_t i = 0; kinds[i]; i++)
+                ok_kind = ok_kind || !strcmp(kind, kinds[i]);
+        for (size_t i = 0; api && apis[i]; i++)
+                ok_api = ok_api || !strcmp(api, apis[i]);
+        return ok_kind && ok_api;
+}
+
 static void fault_logged(const char *client_id, const char *topic, const char *kind)
 {
         json_object *ev = json_object_new_object();
@@ -1585,7 +1607,11 @@ static json_object *admin_op(json_object *cmd)
                 }
         } else if (!strcmp(op, "set")) {
                 const char *k = get_str(cmd, "key", "");
-                if (!strncmp(k, "throttle.", 9)) {
+                if (!strcmp(k, "fault") && !fault_valid(get(cmd, "value"))) {
+                        err = "fault: null, or {\"kind\": one of docs/emulator.md's kinds, "
+                              "\"api\": CreateCertificateFromCsr|CreateKeysAndCertificate|"
+                              "RegisterThing, ...}";
+                } else if (!strncmp(k, "throttle.", 9)) {
                         json_object *th = get(section("settings"), "throttle");
                         if (!th) {
                                 th = json_object_new_object();

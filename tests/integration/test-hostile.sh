@@ -86,6 +86,11 @@ try() {
   [ "$c" -le $((a + 1)) ] || bad "$what $kind: $c CONNECTs for $a attempts"
 }
 
+"$admin" set fault '{"kind": "malformd"}' >/dev/null 2>&1 && bad "emulator: a misspelt fault kind accepted" ||
+  ok "emulator: a misspelt fault kind is refused"
+"$admin" set fault '{"kind": "malformed", "api": "RegisterThings"}' >/dev/null 2>&1 && bad "emulator: a misspelt fault api accepted" ||
+  ok "emulator: a misspelt fault api is refused"
+
 # ---------------------------------------------------------------- 1. CreateCertificateFromCsr
 if want create; then
 gw h
