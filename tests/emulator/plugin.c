@@ -824,6 +824,20 @@ static void handle_create(const char *cid, const Principal *claim, const char *b
                         setting_str("createKeysKeyType", "EC"), "AWS IoT Certificate", g.issuer,
                         g.issuer_key, time(NULL), setting_int("issuedCertValidity", 31536000),
                         &cert, &key);
+                if (r == 0 && fault_kind(api) && !strcmp(fault_kind(api), "other-key")) {
+                        /* fault: the certificate, with the private key of another one */
+                        X509 *other = NULL;
+                        char *other_key = NULL;
+                        if (key)
+                                ob_explicit_bzero(key, strlen(key));
+                        free(key);
+                        key = NULL;
+                        r = ob_emu_pki_make_key_and_cert(setting_str("createKeysKeyType", "EC"),
+                                                         "another device", g.issuer, g.issuer_key,
+                                                         time(NULL), 60, &other, &other_key);
+                        X509_free(other);
+                        key = other_key;
+                }
         }
         if (r == -EBADMSG || r == -EINVAL) {
                 reject(cid, base, 400, "InvalidCertificateSigningRequest",

@@ -144,7 +144,7 @@ stop h
 fi
 
 echo "# $(($(date +%s) - t_start)) s"
-# ---------------------------------------------------------------- 4. duplicated, out of order, CBOR
+# ---------------------------------------------------------------- 4. duplicated, out of order, CBOR, keys
 if want order; then
 fault '{"kind": "duplicate"}'
 gw dup; start dup
@@ -180,6 +180,18 @@ wait_for cbor '.state == "onboarded"' 20 &&
   [ "$(active_certs "$(st cbor | jq -r .thing_name)")" = 1 ] && ok "CBOR: fault off, onboarded, one ACTIVE certificate" ||
   { bad "CBOR: after the faults"; log_tail cbor; }
 stop cbor
+
+# CreateKeysAndCertificate (a software key from the cloud): the key must fit the certificate
+gw keys 0 '"create_keys": true'
+sed -i "s/\"port\": 0/\"port\": $OB_MQTT_PORT/; s/\"backend\": \"tpm\"/\"backend\": \"software\"/" "$OB_WORLD_DIR/gw-keys/config.json"
+try keys '{"kind": "other-key", "api": "CreateKeysAndCertificate"}' certificate-key-mismatch "not for our key" new
+try keys '{"kind": "missing", "field": "privateKey", "api": "CreateKeysAndCertificate"}' bad-reply "fields" new
+fault null
+start keys
+wait_for keys '.state == "onboarded"' 20 &&
+  [ "$(active_certs "$(st keys | jq -r .thing_name)")" = 1 ] && ok "CreateKeysAndCertificate: fault off, onboarded, one ACTIVE certificate" ||
+  { bad "CreateKeysAndCertificate: after the faults"; log_tail keys; }
+stop keys
 fault null
 fi
 
