@@ -27,9 +27,12 @@
 #include <unistd.h>
 
 #include <MQTTAsync.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "key-provider.h"
 #include "macro.h"
@@ -55,7 +58,13 @@ typedef struct Paho {
         unsigned char alpn[64];
         char host[256]; /* of the connection being made, for classifying failures */
         int port;
+        char ca_file[512];
 } Paho;
+
+/* Paho ignores sslVersion with OpenSSL >= 1.1 (it always uses TLS_client_method), and Debian
+ * 12's OpenSSL still negotiates TLS 1.1 with an RSA key exchange: so no cipher suite that
+ * TLS < 1.2 can use is offered (TLS 1.3 suites are configured apart and stay). */
+#define TLS12_CIPHERS "DEFAULT:!SSLv3:!TLSv1"
 
 /* Queue an event (takes ownership of topic/payload). Bounded: overflow drops the event. */
 static void push(Paho *p, const ObTransportEvent *ev)
@@ -149,12 +158,62 @@ static bool tcp_reachable(const char *host, int port)
         return ok;
 }
 
+/* Paho checks the server's host name after the handshake and then fails without an OpenSSL
+ * error, like a server that closed the connection. A handshake of our own (no client
+ * certificate) tells them apart: true, with the reason, when the server's certificate does
+ * not verify for host. Runs on Paho's thread; bounded by 2 s socket timeouts. */
+static bool server_cert_refused(const char *host, int port, const char *ca_file, char *reason,
+                                size_t size)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        struct timeval tv = {.tv_sec = 2};
+        char service[8];
+        SSL_CTX *ctx = NULL;
+        SSL *ssl = NULL;
+        long v = X509_V_OK;
+        int fd = -1;
+
+        snprintf(service, sizeof(service), "%d", port);
+        if (getaddrinfo(host, service, &hints, &res) != 0)
+                return false;
+        fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+            connect(fd, res->ai_addr, res->ai_addrlen) < 0)
+                goto out;
+        ctx = SSL_CTX_new_ex(NULL, "provider=default", TLS_client_method());
+        if (!ctx || !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
+            SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
+                goto out;
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* finish, then read the result */
+        ssl = SSL_new(ctx);
+        if (!ssl || !SSL_set1_host(ssl, host) || !SSL_set_tlsext_host_name(ssl, host) ||
+            !SSL_set_fd(ssl, fd))
+                goto out;
+        (void)SSL_connect(ssl); /* a server that wants a client certificate may end it here */
+        if (SSL_get0_peer_certificate(ssl))
+                v = SSL_get_verify_result(ssl);
+        if (v != X509_V_OK)
+                snprintf(reason, size, "%s", X509_verify_cert_error_string(v));
+out:
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+        if (fd >= 0)
+                close(fd);
+        freeaddrinfo(res);
+        ERR_clear_error();
+        return v != X509_V_OK;
+}
+
 /* ---------------------------------------------------------------- Paho callbacks */
 
 static int on_ssl_error(const char *str, size_t len, void *u)
 {
         Paho *p = u;
         pthread_mutex_lock(&p->lock);
+        /* OpenSSL's error lines end in a newline: not in a status text */
+        while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+                len--;
         snprintf(p->ssl_error, sizeof(p->ssl_error), "%.*s", (int)OB_MIN(len, (size_t)199), str);
         pthread_mutex_unlock(&p->lock);
         return 0;
@@ -168,7 +227,8 @@ static void on_connected(void *ctx, MQTTAsync_successData *d)
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
 {
         Paho *p = ctx;
-        char detail[256], ssl[200];
+        char detail[256], ssl[200], why[120];
+        bool reachable = false;
         ObErrClass c;
         int code = d ? d->code : MQTTASYNC_FAILURE;
         const char *msg = d && d->message ? d->message : "";
@@ -185,11 +245,26 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
                 /* our side's verification failures and the server's alerts (unknown CA,
                  * bad certificate) both surface as OpenSSL errors */
                 c = strstr(ssl, "certificate verify failed") || strstr(ssl, "wrong version") ||
-                                    strstr(ssl, "protocol version") || !strstr(ssl, "alert")
+                                    strstr(ssl, "protocol version") ||
+                                    strstr(ssl, "handshake failure") || !strstr(ssl, "alert")
                             ? OB_ERR_TLS
                             : OB_ERR_REFUSED;
-                snprintf(detail, sizeof(detail), "TLS: %s", ssl);
-        } else if (strstr(msg, "TCP") && tcp_reachable(p->host, p->port)) {
+                if (strstr(ssl, "certificate verify failed") &&
+                    server_cert_refused(p->host, p->port, p->ca_file, why, sizeof(why)))
+                        /* OpenSSL's line does not say why: expired, unknown CA, ... */
+                        snprintf(detail, sizeof(detail),
+                                 "TLS: server certificate verify failed: %.100s (for %.100s)", why,
+                                 p->host);
+                else
+                        snprintf(detail, sizeof(detail), "TLS: %s", ssl);
+        } else if (strstr(msg, "TCP") && (reachable = tcp_reachable(p->host, p->port)) &&
+                   server_cert_refused(p->host, p->port, p->ca_file, why, sizeof(why))) {
+                /* Paho's own host name check failed (it reports no OpenSSL error) */
+                c = OB_ERR_TLS;
+                snprintf(detail, sizeof(detail),
+                         "TLS: server certificate verify failed: %.100s (for %.100s)", why,
+                         p->host);
+        } else if (reachable) {
                 /* TCP works, so the server ended the TLS session: it did not accept the
                  * client certificate (unknown CA, unregistered, revoked, JITP pending) */
                 c = OB_ERR_REFUSED;
@@ -354,6 +429,7 @@ static int do_connect(void *impl, const ObConnectOptions *o)
                 return r;
         snprintf(uri, sizeof(uri), "ssl://%s:%d", o->host, o->port);
         snprintf(p->host, sizeof(p->host), "%s", o->host);
+        snprintf(p->ca_file, sizeof(p->ca_file), "%s", o->ca_file);
         p->port = o->port;
 
         MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
@@ -374,8 +450,9 @@ static int do_connect(void *impl, const ObConnectOptions *o)
         ssl.keyStore = o->cert_file;
         ssl.privateKey = o->key_file;
         ssl.enableServerCertAuth = 1;
-        ssl.verify = 1; /* host name */
-        ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+        ssl.verify = 1;                            /* host name */
+        ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2; /* ignored by Paho: see TLS12_CIPHERS */
+        ssl.enabledCipherSuites = TLS12_CIPHERS;
         ssl.disableDefaultTrustStore = 1;
         ssl.ssl_error_cb = on_ssl_error;
         ssl.ssl_error_context = p;

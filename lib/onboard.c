@@ -1482,7 +1482,21 @@ static void on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t
 
         r = ob_fleet_parse_register_reply(ob->fmt, ev->payload, ev->payload_len, &rep);
         if (r < 0) {
-                fail(ob, OB_ERR_REJECTED, "bad-reply", now, "malformed RegisterThing reply");
+                fail(ob, OB_ERR_REJECTED, "bad-reply", now, "malformed RegisterThing reply (%s)",
+                     r == -EMSGSIZE  ? "too large"
+                     : r == -EBADMSG ? "not well-formed"
+                                     : "fields");
+                return;
+        }
+        /* No thingName is how a template without a thing answers; but a client id made from
+         * the thing name would then be the serial, which such a device could never connect
+         * with if the cloud did make a thing (a broken reply): stuck in verify for good.
+         * Refuse before the token is spent; RegisterThing is retried with it. */
+        if (!rep.thing_name && ob->c->endpoint.client_id &&
+            strstr(ob->c->endpoint.client_id, "{thing_name}")) {
+                fail(ob, OB_ERR_REJECTED, "bad-reply", now,
+                     "RegisterThing reply without thingName, but endpoint.client_id uses "
+                     "{thing_name} (a template without a thing needs another client id)");
                 return;
         }
         if (set_str(&ob->thing_name, rep.thing_name) < 0)

@@ -200,3 +200,7 @@ tests_integration_ob_mqtt_probe_handle_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 tests_integration_ob_mqtt_probe_handle_LDFLAGS = $(AM_LDFLAGS) $(OB_EXPORT_TLS_LDFLAGS)
 tests_integration_ob_mqtt_probe_handle_LDADD = agent/libobagent.la lib/libob.la $(PAHO_LIBS) \
 	$(CRYPTO_LIBS) $(JSONC_LIBS) $(DL_LIBS)
+
+# ---- hostile helper: a hostile or broken cloud end to end (emulator faults, bad TLS servers)
+TESTS += tests/integration/test-hostile.sh
+EXTRA_DIST += tests/integration/test-hostile.sh tests/integration/tls-bad-server.py

@@ -522,11 +522,158 @@ static bool is_cbor(const char *base)
         return n >= 5 && !strcmp(base + n - 5, "/cbor");
 }
 
+/* ------------------------------------------------------------------ fault injection */
+
+/* A test tool's switch, not AWS behaviour: settings.fault = {"kind": K, "api": A} makes the
+ * replies of API A (CreateCertificateFromCsr, CreateKeysAndCertificate or RegisterThing;
+ * absent = all three) broken in way K (docs/emulator.md, "Fault injection"). */
+static const char *api_of(const char *base)
+{
+        if (!strncmp(base, "$aws/certificates/create-from-csr/", 34))
+                return "CreateCertificateFromCsr";
+        if (!strncmp(base, "$aws/certificates/create/", 25))
+                return "CreateKeysAndCertificate";
+        return "RegisterThing";
+}
+
+/* The fault kind for replies to API, or NULL when none is set. */
+static const char *fault_kind(const char *api)
+{
+        json_object *f = get(section("settings"), "fault");
+        const char *want = get_str(f, "api", NULL);
+
+        if (!json_object_is_type(f, json_type_object) || (want && strcmp(want, api)))
+                return NULL;
+        return get_str(f, "kind", NULL);
+}
+
+/* A settings.fault value the emulator knows how to apply (a typo must not be a silent no-op). */
+static bool fault_valid(json_object *f)
+{
+        static const char *const kinds[] = {
+                "malformed", "truncated",    "oversized",   "wrong-type", "missing", "wrong-topic",
+                "duplicate", "out-of-order", "id-mismatch", "other-key",  NULL};
+        static const char *const apis[] = {"CreateCertificateFromCsr", "CreateKeysAndCertificate",
+                                           "RegisterThing", NULL};
+        const char *kind = get_str(f, "kind", ""), *api = get_str(f, "api", NULL);
+        bool ok_kind = false, ok_api = !get(f, "api");
+
+        if (!f)
+                return true;
+        if (!json_object_is_type(f, json_type_object))
+                return false;
+        for (size_t i = 0; kinds[i]; i++)
+                ok_kind = ok_kind || !strcmp(kind, kinds[i]);
+        for (size_t i = 0; api && apis[i]; i++)
+                ok_api = ok_api || !strcmp(api, apis[i]);
+        return ok_kind && ok_api;
+}
+
+static void fault_logged(const char *client_id, const char *topic, const char *kind)
+{
+        json_object *ev = json_object_new_object();
+
+        json_object_object_add(ev, "clientId", json_object_new_string(client_id));
+        json_object_object_add(ev, "topic", json_object_new_string(topic));
+        json_object_object_add(ev, "kind", json_object_new_string(kind));
+        log_event("faultInjected", ev);
+}
+
+/* A copy of PAYLOAD with every field's type changed (string -> number, else -> string). */
+static json_object *fault_retype(json_object *payload)
+{
+        json_object *o = json_object_new_object();
+
+        json_object_object_foreach(payload, k, v)
+        {
+                if (json_object_is_type(v, json_type_string))
+                        json_object_object_add(o, k, json_object_new_int(42));
+                else
+                        json_object_object_add(o, k, json_object_new_string("42"));
+        }
+        return o;
+}
+
+/* A copy of PAYLOAD without the field settings.fault.field (without any field if unset). */
+static json_object *fault_strip(json_object *payload)
+{
+        const char *field = get_str(get(section("settings"), "fault"), "field", NULL);
+        json_object *o = json_object_new_object();
+
+        json_object_object_foreach(payload, k, v)
+        {
+                if (field && strcmp(k, field))
+                        json_object_object_add(o, k, json_object_get(v));
+        }
+        return o;
+}
+
+/* The stray reply of out-of-order: an accepted reply of the *other* API (for a certificate
+ * request, RegisterThing's on each template reply topic the client subscribed to; for
+ * RegisterThing, CreateCertificateFromCsr's), sent before the real one. */
+static void fault_stray(const char *client_id, const char *base)
+{
+        bool cbor = is_cbor(base);
+        const char *fmt = cbor ? "cbor" : "json";
+        json_object *o = json_object_new_object();
+        char topic[512];
+
+        if (strcmp(api_of(base), "RegisterThing")) {
+                json_object_object_add(o, "thingName", json_object_new_string("stray-thing"));
+                json_object_object_add(o, "deviceConfiguration", json_object_new_object());
+        } else {
+                _cleanup_free_ char *id = ob_emu_pki_random_hex(32),
+                                    *tok = ob_emu_pki_random_hex(48),
+                                    *pem = g.issuer ? ob_emu_pki_cert_to_pem(g.issuer) : NULL;
+                json_object_object_add(o, "certificateId", json_object_new_string(id ? id : ""));
+                json_object_object_add(o, "certificatePem", json_object_new_string(pem ? pem : ""));
+                json_object_object_add(o, "certificateOwnershipToken",
+                                       json_object_new_string(tok ? tok : ""));
+        }
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len = 0;
+        const char *s = NULL;
+        if (cbor) {
+                if (ob_cbor_encode(o, &buf, &len) < 0)
+                        len = 0;
+                s = (const char *)buf;
+        } else {
+                s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+                len = strlen(s);
+        }
+        if (strcmp(api_of(base), "RegisterThing")) {
+                json_object_object_foreach(get(client_state(client_id), "subs"), filter, qos)
+                {
+                        char tname[64], f[5];
+                        if (sscanf(filter, "$aws/provisioning-templates/%63[^/]/provision/%4s",
+                                   tname, f) != 2 ||
+                            strcmp(f, fmt))
+                                continue;
+                        snprintf(topic, sizeof(topic),
+                                 "$aws/provisioning-templates/%s/provision/%s/accepted", tname,
+                                 fmt);
+                        (void)qos;
+                        mosquitto_broker_publish_copy(client_id, topic, (int)len, s, 1, false,
+                                                      NULL);
+                }
+        } else {
+                snprintf(topic, sizeof(topic), "$aws/certificates/create-from-csr/%s/accepted",
+                         fmt);
+                mosquitto_broker_publish_copy(client_id, topic, (int)len, s, 1, false, NULL);
+        }
+        json_object_put(o);
+}
+
 /* Answer on BASE/accepted or BASE/rejected, to the requesting connection only, in the
- * request's format (JSON or CBOR). */
+ * request's format (JSON or CBOR); broken as settings.fault says. */
 static void reply(const char *client_id, const char *base, bool ok, json_object *payload)
 {
+        const char *kind = fault_kind(api_of(base));
+        json_object *o = json_object_get(payload);
+        _cleanup_free_ uint8_t *buf = NULL;
+        const char *s = NULL;
         char topic[512];
+        size_t len = 0;
         int qos;
 
         snprintf(topic, sizeof(topic), "%s/%s", base, ok ? "accepted" : "rejected");
@@ -537,19 +684,66 @@ static void reply(const char *client_id, const char *base, bool ok, json_object 
                 json_object_object_add(ev, "clientId", json_object_new_string(client_id));
                 json_object_object_add(ev, "topic", json_object_new_string(topic));
                 log_event("replyNotSubscribed", ev);
+                json_object_put(o);
                 return;
+        }
+        if (kind && !strcmp(kind, "wrong-type")) {
+                json_object_put(o);
+                o = fault_retype(payload);
+        } else if (kind && !strcmp(kind, "missing")) {
+                json_object_put(o);
+                o = fault_strip(payload);
+        } else if (kind && !strcmp(kind, "oversized")) {
+                /* 132 KiB of padding: over AWS's (and the agent's) 128 KiB */
+                _cleanup_free_ char *pad = malloc(132 * 1024 + 1);
+                json_object_put(o);
+                o = json_object_new_object();
+                json_object_object_foreach(payload, k, v)
+                        json_object_object_add(o, k, json_object_get(v));
+                if (pad) {
+                        memset(pad, 'x', 132 * 1024);
+                        pad[132 * 1024] = 0;
+                        json_object_object_add(o, "padding", json_object_new_string(pad));
+                }
         }
         if (is_cbor(base)) {
-                uint8_t *buf = NULL;
-                size_t len = 0;
-                if (ob_cbor_encode(payload, &buf, &len) == 0)
-                        mosquitto_broker_publish_copy(client_id, topic, (int)len, buf, qos, false,
-                                                      NULL);
-                free(buf);
-                return;
+                if (ob_cbor_encode(o, &buf, &len) < 0) {
+                        json_object_put(o);
+                        return;
+                }
+                s = (const char *)buf;
+        } else {
+                s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+                len = strlen(s);
         }
-        const char *s = json_object_to_json_string_ext(payload, JSON_C_TO_STRING_PLAIN);
-        mosquitto_broker_publish_copy(client_id, topic, (int)strlen(s), s, qos, false, NULL);
+        if (kind) {
+                if (!strcmp(kind, "malformed")) {
+                        /* JSON: not JSON; CBOR: a map header with a reserved length */
+                        s = is_cbor(base) ? "\xbc\x01" : "{certificateId: 'not json'";
+                        len = strlen(s);
+                } else if (!strcmp(kind, "truncated")) {
+                        len /= 2;
+                } else if (!strcmp(kind, "wrong-topic")) {
+                        /* a topic under the reply's, which the device did not subscribe to
+                         * (mosquitto delivers a plugin's message to the client id anyway) */
+                        snprintf(topic, sizeof(topic), "%s/%s/unexpected", base,
+                                 ok ? "accepted" : "rejected");
+                } else if (!strcmp(kind, "out-of-order")) {
+                        fault_stray(client_id, base);
+                        if (json_object_get_boolean(
+                                    get(get(section("settings"), "fault"), "withhold"))) {
+                                /* only the stray reply, the real one never comes */
+                                fault_logged(client_id, topic, "withhold");
+                                json_object_put(o);
+                                return;
+                        }
+                }
+                fault_logged(client_id, topic, kind);
+        }
+        mosquitto_broker_publish_copy(client_id, topic, (int)len, s, qos, false, NULL);
+        if (kind && !strcmp(kind, "duplicate"))
+                mosquitto_broker_publish_copy(client_id, topic, (int)len, s, qos, false, NULL);
+        json_object_put(o);
 }
 
 static void reject(const char *client_id, const char *base, int status, const char *code,
@@ -612,11 +806,38 @@ static void handle_create(const char *cid, const Principal *claim, const char *b
                 }
                 r = ob_emu_pki_sign_csr(csr, g.issuer, g.issuer_key, time(NULL),
                                         setting_int("issuedCertValidity", 31536000), &cert);
-        } else {
+        }
+        if (from_csr && r == 0 && fault_kind(api) && !strcmp(fault_kind(api), "other-key")) {
+                /* fault: a real, registered certificate, but for another device's key (the
+                 * reply meant for someone else); the CSR was valid, so this is not a 400 */
+                X509_free(cert);
+                cert = NULL;
+                r = ob_emu_pki_make_key_and_cert(
+                        "EC", "another device", g.issuer, g.issuer_key, time(NULL),
+                        setting_int("issuedCertValidity", 31536000), &cert, &key);
+                if (key)
+                        ob_explicit_bzero(key, strlen(key));
+                free(key);
+                key = NULL;
+        } else if (!from_csr) {
                 r = ob_emu_pki_make_key_and_cert(
                         setting_str("createKeysKeyType", "EC"), "AWS IoT Certificate", g.issuer,
                         g.issuer_key, time(NULL), setting_int("issuedCertValidity", 31536000),
                         &cert, &key);
+                if (r == 0 && fault_kind(api) && !strcmp(fault_kind(api), "other-key")) {
+                        /* fault: the certificate, with the private key of another one */
+                        X509 *other = NULL;
+                        char *other_key = NULL;
+                        if (key)
+                                ob_explicit_bzero(key, strlen(key));
+                        free(key);
+                        key = NULL;
+                        r = ob_emu_pki_make_key_and_cert(setting_str("createKeysKeyType", "EC"),
+                                                         "another device", g.issuer, g.issuer_key,
+                                                         time(NULL), 60, &other, &other_key);
+                        X509_free(other);
+                        key = other_key;
+                }
         }
         if (r == -EBADMSG || r == -EINVAL) {
                 reject(cid, base, 400, "InvalidCertificateSigningRequest",
@@ -636,7 +857,14 @@ static void handle_create(const char *cid, const Principal *claim, const char *b
         save();
 
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "certificateId", json_object_new_string(id));
+        if (fault_kind(api) && !strcmp(fault_kind(api), "id-mismatch")) {
+                /* fault: a certificateId that is not the SHA-256 of certificatePem */
+                _cleanup_free_ char *other = ob_emu_pki_random_hex(OB_EMU_CERT_ID_LEN / 2);
+                json_object_object_add(o, "certificateId",
+                                       json_object_new_string(other ? other : ""));
+        } else {
+                json_object_object_add(o, "certificateId", json_object_new_string(id));
+        }
         json_object_object_add(o, "certificatePem", json_object_new_string(pem));
         if (key)
                 json_object_object_add(o, "privateKey", json_object_new_string(key));
@@ -1393,7 +1621,11 @@ static json_object *admin_op(json_object *cmd)
                 }
         } else if (!strcmp(op, "set")) {
                 const char *k = get_str(cmd, "key", "");
-                if (!strncmp(k, "throttle.", 9)) {
+                if (!strcmp(k, "fault") && !fault_valid(get(cmd, "value"))) {
+                        err = "fault: null, or {\"kind\": one of docs/emulator.md's kinds, "
+                              "\"api\": CreateCertificateFromCsr|CreateKeysAndCertificate|"
+                              "RegisterThing, ...}";
+                } else if (!strncmp(k, "throttle.", 9)) {
                         json_object *th = get(section("settings"), "throttle");
                         if (!th) {
                                 th = json_object_new_object();

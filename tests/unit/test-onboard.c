@@ -71,6 +71,7 @@ typedef struct Cloud {
         int oversized;      /* this many replies are too large (dropped by the transport) */
         bool wrong_key;     /* issue the certificate for another key */
         bool extra_noise;   /* also send a message on an unrelated topic */
+        int no_thing_name;  /* this many RegisterThing replies lack thingName */
         /* ownership tokens: "tok-N" valid until token_expiry[N] */
         int64_t token_expiry[16];
 } Cloud;
@@ -329,6 +330,10 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 snprintf(body, sizeof(body),
                          "{\"thingName\":\"%s\",\"deviceConfiguration\":{\"site\":\"lab\"}}",
                          thing);
+                if (c->no_thing_name > 0) {
+                        c->no_thing_name--;
+                        snprintf(body, sizeof(body), "{\"deviceConfiguration\":{}}");
+                }
                 snprintf(t, sizeof(t), "%s/accepted", base);
                 push(c, OB_TEV_MESSAGE, t, body);
         } else
@@ -847,6 +852,29 @@ static void test_oversized_reply(void **state)
         world_free(w);
 }
 
+/* A RegisterThing reply without thingName while the client id is the thing name: refused
+ * before the token is spent (it used to commit the stage and then try to connect with the
+ * serial as client id forever), RegisterThing retried with the same certificate. */
+static void test_register_reply_without_thing_name(void **state)
+{
+        World *w = world_new(NULL);
+        char buf[256];
+
+        (void)state;
+        w->cloud.no_thing_name = 1;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_CERT_ISSUED);
+        assert_non_null(strstr(w->last_error_text, "without thingName"));
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.certs_issued, 1);
+        assert_int_equal(w->cloud.registrations, 2);
+        assert_null(strstr(status_str(w, "last_error", buf, sizeof(buf)), "bad-reply"));
+        world_free(w);
+}
+
 static void test_certificate_for_another_key_refused(void **state)
 {
         World *w = world_new(NULL);
@@ -1307,6 +1335,7 @@ int main(void)
                 cmocka_unit_test(test_timeout_then_success),
                 cmocka_unit_test(test_malformed_reply_and_noise),
                 cmocka_unit_test(test_oversized_reply),
+                cmocka_unit_test(test_register_reply_without_thing_name),
                 cmocka_unit_test(test_certificate_for_another_key_refused),
                 cmocka_unit_test(test_create_keys_software),
                 cmocka_unit_test(test_claim_expired_and_not_yet_valid),
