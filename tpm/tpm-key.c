@@ -415,6 +415,14 @@ int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
         TPM_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, primary, ESYS_TR_PASSWORD,
                                        ESYS_TR_NONE, ESYS_TR_NONE, t->srk_handle, &persistent));
         Esys_FlushContext(t->esys, primary);
+        if (rc != TSS2_RC_SUCCESS && tpm_code(rc) == TPM2_RC_NV_DEFINED) {
+                /* another process (a second agent, a provisioning script) persisted a key at the
+                 * handle between our look and our EvictControl: judge that one like any other */
+                r = srk_tr(t, &tr);
+                if (r == 0 && ret_created)
+                        *ret_created = false;
+                return r;
+        }
         if (rc != TSS2_RC_SUCCESS) {
                 char what[64];
                 snprintf(what, sizeof(what), "persisting the SRK at 0x%08x", t->srk_handle);
