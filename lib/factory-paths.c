@@ -48,8 +48,8 @@ int ob_factory_paths(const ObConfig *c, ObFactoryPaths *ret)
                 p.key = strdup(c->provisioning.device_key);
         else if (c->key.backend == OB_KEY_BACKEND_TPM && c->tpm.vendor_key_handle) {
                 p.key_handle = true;
-                if (asprintf(&p.key, OB_KEY_PATH_HANDLE_PREFIX "0x%08x",
-                             c->tpm.vendor_key_handle) < 0)
+                if (asprintf(&p.key, OB_KEY_PATH_HANDLE_PREFIX "0x%08x", c->tpm.vendor_key_handle) <
+                    0)
                         p.key = NULL;
         } else
                 p.key = ob_factory_file(sd, OB_FACTORY_KEY);

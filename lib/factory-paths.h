@@ -37,9 +37,9 @@ char *ob_factory_file(const char *state_dir, const char *name);
  * ob_factory_paths_done()). Only names paths: whether the files exist is the caller's check
  * (chain.pem is optional). */
 typedef struct ObFactoryPaths {
-        char *cert;        /* provisioning.device_cert, else factory/device.crt */
-        char *key;         /* provisioning.device_key, "handle:0x........", else factory/device.key */
-        char *chain;       /* provisioning.device_chain, else factory/chain.pem */
+        char *cert;  /* provisioning.device_cert, else factory/device.crt */
+        char *key;   /* provisioning.device_key, "handle:0x........", else factory/device.key */
+        char *chain; /* provisioning.device_chain, else factory/chain.pem */
         bool cert_factory; /* cert is the factory folder's (not configured) */
         bool key_handle;   /* key is a persistent TPM handle */
         bool chain_factory;
