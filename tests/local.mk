@@ -186,3 +186,7 @@ TESTS += tests/integration/test-completion.sh
 EXTRA_DIST += tests/integration/test-completion.sh
 
 include tests/bench/local.mk
+
+# ---- static, jitp and jitr end to end: the daemon against the emulator with the TPM
+TESTS += tests/integration/test-methods.sh
+EXTRA_DIST += tests/integration/test-methods.sh
