@@ -1650,6 +1650,32 @@ static void test_alpn_offered(void **state)
         world_free(w);
 }
 
+/* After the first success the CA is not sent again: a rotation (possible with a fleet
+ * template) connects with credentials/current, the certificate alone. */
+static void test_jitp_later_connects_without_ca(void **state)
+{
+        World *w = world_method("jitp", "\"template\": \"Tmpl\"", NULL);
+        char buf[256], id[65];
+        uint64_t gen = 0;
+
+        (void)state;
+        make_factory(w, true, id);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(w->cloud.last_cert_count, 2);
+        run_until_settled(w, 3);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_ONBOARDED);
+        assert_true(ob_onboard_next_rotation(w->ob) > w->now); /* a template: renewal planned */
+        w->now += 2000;
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, buf, sizeof(buf)), 0);
+        assert_int_equal(w->cloud.connects, 2);
+        assert_int_equal(w->cloud.last_cert_count, 1);
+        run_until_settled(w, 10);
+        assert_int_equal(ob_creds_current(w->state, &gen), 0);
+        assert_int_equal(gen, 2);
+        assert_int_equal(w->cloud.last_cert_count, 1);
+        world_free(w);
+}
+
 int main(void)
 {
         if (getenv("OB_TEST_FILTER"))
@@ -1689,6 +1715,7 @@ int main(void)
                 cmocka_unit_test(test_jitr_never_gives_up),
                 cmocka_unit_test(test_factory_crash_after_each_stage),
                 cmocka_unit_test(test_alpn_offered),
+                cmocka_unit_test(test_jitp_later_connects_without_ca),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
