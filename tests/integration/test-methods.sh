@@ -71,6 +71,11 @@ fcert() { echo "$OB_WORLD_DIR/gw-$1/state/factory/device.crt"; }
 # line each: the number of certificates presented
 presented() { grep "client certificates: [0-9]* $1" "$front_log" | sed 's/.*certificates: \([0-9]*\) .*/\1/'; }
 ev_count() { grep "\"event\":\"$1\"" "$events" | grep -c "$2"; }
+# chk NAME ID: "result: detail -> hint" of one agentctl check
+chk() {
+  "$ctl" --config "$OB_WORLD_DIR/gw-$1/config.json" check --json 2>/dev/null |
+    jq -r --arg id "$2" '.checks[] | select(.id == $id) | "\(.result): \(.detail) -> \(.hint)"'
+}
 
 # ---------------------------------------------------------------- no certificate yet, then static (MAR)
 if want static; then
@@ -84,6 +89,8 @@ if wait_for static '.state == "waiting-for-certificate"' 10; then
   sleep 1
   kill -0 "$(cat "$OB_WORLD_DIR/gw-static/pid")" 2>/dev/null && ok "waiting: the daemon stays up" ||
     bad "the daemon exited without a certificate"
+  c=$(chk static cert-expiry)
+  echo "$c" | grep -q "^skip: .*install-cert" && ok "agentctl check cert-expiry: $c" || bad "check cert-expiry: $c"
 else
   bad "no waiting-for-certificate"; log_tail static 20
 fi
@@ -103,6 +110,10 @@ if wait_for static '.state == "onboarded"' 10; then
   cmp -s "$(fcert static)" "$OB_WORLD_DIR/gw-static/state/credentials/current/device.crt" &&
     cmp -s "$OB_WORLD_DIR/gw-static/state/factory/device.key" "$OB_WORLD_DIR/gw-static/state/credentials/current/device.key" &&
     ok "certificate and key copied into credentials/current" || bad "credentials/current"
+  for k in device-key key-cert-match cert-expiry tls; do
+    c=$(chk static $k)
+    case $c in pass:*) ok "agentctl check $k: $c" ;; *) bad "check $k: $c" ;; esac
+  done
   echo "$s" | jq -e '.rotation_note | test("rotation.template")' >/dev/null &&
     ok "status says there is no automatic renewal" || bad "no rotation note: $s"
   out=$("$ctl" --config "$OB_WORLD_DIR/gw-static/config.json" rotate 2>&1) &&
