@@ -917,17 +917,24 @@ static int connect_device(ObOnboard *ob, int64_t now)
                           OB_ACT_VERIFY, now);
 }
 
-/* A rotation asks for its new certificate with the identity it replaces. */
+static char *factory_key_path(const ObOnboard *ob, uint64_t gen);
+
+/* A rotation asks for its new certificate with the identity it replaces (a factory identity
+ * may use the vendor's key at a persistent handle: the slot then has no key file). */
 static int connect_current(ObOnboard *ob, int64_t now)
 {
         _cleanup_free_ char *crt =
                 ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
-        _cleanup_free_ char *key =
-                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.key");
+        _cleanup_free_ char *key = factory_key_path(ob, ob->cur_gen);
 
         if (!crt || !key)
                 return -ENOMEM;
-        return connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM, now);
+        return connect_to(
+                ob, crt, key,
+                strncmp(key, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0
+                        ? "tpm2"
+                        : key_file_provider(key),
+                OB_ACT_CONNECT_CLAIM, now);
 }
 
 /* ------------------------------------------------------------------ the decision */
