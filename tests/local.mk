@@ -190,3 +190,11 @@ include tests/bench/local.mk
 # ---- static, jitp and jitr end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-methods.sh
 EXTRA_DIST += tests/integration/test-methods.sh
+
+# ---- methods helper: where the factory identity is looked for (lib/factory-paths.[ch])
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-factory-paths
+tests_unit_test_factory_paths_SOURCES = tests/unit/test-factory-paths.c
+tests_unit_test_factory_paths_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_factory_paths_LDADD = $(UNIT_LDADD)
+endif
