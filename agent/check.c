@@ -35,6 +35,7 @@
 #include "check.h"
 #include "config-file.h"
 #include "creds.h"
+#include "factory-paths.h"
 #include "fsops.h"
 #include "key-provider.h"
 #include "onboard.h"
@@ -508,9 +509,15 @@ static bool tpm_key(const ObCheckContext *ctx)
         return ctx->config->key.backend == OB_KEY_BACKEND_TPM;
 }
 
+static bool factory_method(const ObCheckContext *ctx)
+{
+        return ob_onboard_method_uses_factory_cert(ctx->config);
+}
+
 /*
  * Where the device key and certificate are: credentials/current (onboarded) or the pending
- * slot; a vendor's key at a persistent handle; a static method's configured files.
+ * slot; a vendor's key at a persistent handle; for static/jitp/jitr before the first
+ * connect, the factory files (configured, or <state_dir>/factory/) when they exist.
  * 0, or -ENOENT: none yet.
  */
 static int locate_device_files(ObCheckContext *ctx)
@@ -532,11 +539,15 @@ static int locate_device_files(ObCheckContext *ctx)
                          OB_CREDS_DIR, (unsigned long long)ctx->gen);
                 snprintf(ctx->cert_path, sizeof(ctx->cert_path), "%s/%s/%llu/device.crt", dir,
                          OB_CREDS_DIR, (unsigned long long)ctx->gen);
-        } else if (c->provisioning.device_cert) {
-                snprintf(ctx->cert_path, sizeof(ctx->cert_path), "%s", c->provisioning.device_cert);
-                if (c->provisioning.device_key)
-                        snprintf(ctx->key_path, sizeof(ctx->key_path), "%s",
-                                 c->provisioning.device_key);
+        } else if (factory_method(ctx)) {
+                _cleanup_(ob_factory_paths_done) ObFactoryPaths fp = {0};
+
+                if (ob_factory_paths(c, &fp) < 0)
+                        return -ENOMEM;
+                if (access(fp.cert, F_OK) == 0)
+                        snprintf(ctx->cert_path, sizeof(ctx->cert_path), "%s", fp.cert);
+                if (!fp.key_handle && access(fp.key, F_OK) == 0)
+                        snprintf(ctx->key_path, sizeof(ctx->key_path), "%s", fp.key);
         }
         if (c->tpm.vendor_key_handle)
                 snprintf(ctx->key_path, sizeof(ctx->key_path), "%s0x%08x",
@@ -585,7 +596,12 @@ static void check_device_key(ObCheckContext *ctx, ObCheckOutcome *o)
         if (r == -ENOENT && !ctx->key_path[0]) {
                 say(o, OB_HEALTH_SKIP, "no device key yet (stage %s)",
                     ctx->stage ? ctx->stage : "unknown");
-                hint(o, "the agent creates it when onboarding starts");
+                hint(o,
+                     factory_method(ctx)
+                             ? "method %s uses the factory key: create it with agentctl "
+                               "factory csr"
+                             : "the agent creates it when onboarding starts",
+                     ob_provisioning_method_to_string(ctx->config->provisioning.method));
                 return;
         }
         if (r == -ENODEV) {
@@ -626,6 +642,8 @@ static void check_key_cert_match(ObCheckContext *ctx, ObCheckOutcome *o)
         }
         if (!ctx->cert_path[0]) {
                 say(o, OB_HEALTH_SKIP, "no device certificate yet (stage %s)", ctx->stage);
+                if (factory_method(ctx))
+                        hint(o, "install one with agentctl factory install-cert");
                 return;
         }
         r = ob_x509_from_file(ctx->cert_path, &cert);
@@ -669,8 +687,11 @@ static void check_cert_expiry(ObCheckContext *ctx, ObCheckOutcome *o)
                 hint(o, "run agentctl check as root (or the agent's user)");
                 return;
         }
-        if (!ctx->onboarded && !(ctx->gen == 0 && c->provisioning.device_cert)) {
+        if (!ctx->onboarded && !(factory_method(ctx) && ctx->cert_path[0])) {
                 say(o, OB_HEALTH_SKIP, "not onboarded yet (stage %s)", ctx->stage);
+                if (factory_method(ctx))
+                        hint(o, "no factory certificate: install one with agentctl factory "
+                                "install-cert");
                 return;
         }
         r = ob_x509_from_file(ctx->cert_path, &cert);
@@ -698,14 +719,24 @@ static void check_cert_expiry(ObCheckContext *ctx, ObCheckOutcome *o)
                         hint(o, "the wall clock is behind: see check clock");
                 } else {
                         say(o, OB_HEALTH_FAIL, "expired %s", iso_time(na, a, sizeof(a)));
-                        hint(o, "the device cannot connect any more: it must be onboarded "
-                                "again (docs/operations.md)");
+                        hint(o, factory_method(ctx)
+                                        ? "the device cannot connect any more: install a new "
+                                          "certificate (agentctl factory install-cert) and "
+                                          "reprovision"
+                                        : "the device cannot connect any more: it must be "
+                                          "onboarded again (docs/operations.md)");
                 }
                 return;
         case OB_HEALTH_WARN:
                 say(o, OB_HEALTH_WARN, "expires %s; inside the rotation window since %s",
                     iso_time(na, a, sizeof(a)), iso_time(due, b, sizeof(b)));
-                if (c->rotation.enabled)
+                if (!ob_onboard_can_rotate(c))
+                        hint(o,
+                             "method %s has no fleet provisioning template to renew with "
+                             "(set rotation.template): install a new certificate before it "
+                             "expires",
+                             ob_provisioning_method_to_string(c->provisioning.method));
+                else if (c->rotation.enabled)
                         hint(o, "the agent should be rotating it: see 'agentctl status' "
                                 "(last_error) and its log");
                 else
@@ -717,8 +748,15 @@ static void check_cert_expiry(ObCheckContext *ctx, ObCheckOutcome *o)
         case _OB_HEALTH_RESULT_MAX:
                 break;
         }
-        say(o, OB_HEALTH_PASS, "valid until %s; rotation due %s", iso_time(na, a, sizeof(a)),
-            iso_time(due, b, sizeof(b)));
+        if (!ob_onboard_can_rotate(c))
+                say(o, OB_HEALTH_PASS,
+                    "valid until %s; no automatic renewal (method %s has no "
+                    "fleet provisioning template)",
+                    iso_time(na, a, sizeof(a)),
+                    ob_provisioning_method_to_string(c->provisioning.method));
+        else
+                say(o, OB_HEALTH_PASS, "valid until %s; rotation due %s",
+                    iso_time(na, a, sizeof(a)), iso_time(due, b, sizeof(b)));
 }
 
 /* ------------------------------------------------------------------ claim-cert */
@@ -1029,6 +1067,20 @@ static void client_credentials(ObCheckContext *ctx, const char **ret_cert, const
         }
         if (ctx->onboarded) {
                 snprintf(what, n, "none (device key not usable: see check device-key)");
+                return;
+        }
+        if (c->provisioning.method == OB_METHOD_STATIC && need_device_key(ctx) >= 0 &&
+            ctx->cert_path[0]) {
+                *ret_cert = ctx->cert_path;
+                *ret_key = ctx->key_path;
+                *ret_tpm = tpm_key(ctx);
+                snprintf(what, n, "factory certificate (%s key)", *ret_tpm ? "TPM" : "software");
+                return;
+        }
+        if (c->provisioning.method == OB_METHOD_JITP || c->provisioning.method == OB_METHOD_JITR) {
+                /* a check must not register the certificate (the first connect does) */
+                snprintf(what, n, "none (%s: the agent's first connect registers the certificate)",
+                         ob_provisioning_method_to_string(c->provisioning.method));
                 return;
         }
         if (c->provisioning.method == OB_METHOD_FLEET_CLAIM && c->provisioning.claim_cert &&

@@ -116,6 +116,14 @@ static void update_status(Daemon *d)
                          json_object_get_string(v), (long long)(secs > 0 ? secs : 0));
         } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_CLAIM) {
                 snprintf(text, sizeof(text), "waiting for claim");
+        } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_CERT) {
+                snprintf(text, sizeof(text),
+                         "waiting for certificate (install one with agentctl factory "
+                         "install-cert)");
+        } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_ACTIVATION) {
+                int64_t secs = (ob_onboard_deadline(d->ob) - now_ms() + 999) / 1000;
+                snprintf(text, sizeof(text), "waiting for activation, retry in %llds",
+                         (long long)(secs > 0 ? secs : 0));
         } else {
                 snprintf(text, sizeof(text), "%s", state);
                 for (char *p = text; *p; p++)

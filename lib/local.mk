@@ -23,3 +23,5 @@ lib_libob_la_SOURCES += lib/ctl-proto.c lib/ctl-proto.h
 lib_libob_la_SOURCES += lib/health.c lib/health.h
 lib_libob_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libob_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)
+# ---- factory identity paths (static/jitp/jitr; shared with agentctl factory)
+lib_libob_la_SOURCES += lib/factory-paths.c lib/factory-paths.h

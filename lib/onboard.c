@@ -29,6 +29,7 @@
 
 #include "creds.h"
 #include "csr.h"
+#include "factory-paths.h"
 #include "fleet-proto.h"
 #include "health.h"
 #include "log.h"
@@ -83,6 +84,9 @@ struct ObOnboard {
         bool claim_temporary;         /* trusted user: files in the runtime dir, ours to delete */
         unsigned ignored_messages;
         unsigned verify_refusals; /* consecutive refusals of a rotation's new certificate */
+        uint32_t refusals;        /* static/jitp/jitr: refusals of the factory certificate
+                                     (persisted: "refusals") */
+        char *chain_file;         /* jitp/jitr: certificate + chain for the handshake (runtime) */
 };
 
 /* ------------------------------------------------------------------ names */
@@ -107,6 +111,8 @@ static const char *const activity_names[_OB_ACT_MAX] = {
         [OB_ACT_REGISTER] = "registering-thing",
         [OB_ACT_VERIFY] = "verifying",
         [OB_ACT_ANNOUNCE] = "announcing",
+        [OB_ACT_WAIT_CERT] = "waiting-for-certificate",
+        [OB_ACT_WAIT_ACTIVATION] = "waiting-for-activation",
         [OB_ACT_DONE] = "onboarded",
         [OB_ACT_FAILED] = "failed",
 };
@@ -216,6 +222,8 @@ static json_object *state_to_json(const ObOnboard *ob)
                 json_object_object_add(o, "rotate_requested", json_object_new_boolean(true));
         if (ob->decommissioned)
                 json_object_object_add(o, "decommissioned", json_object_new_boolean(true));
+        if (ob->refusals > 0)
+                json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));
         if (ob->prev_gen > 0) {
                 json_object *pr = json_object_new_object();
                 json_object_object_add(o, "previous", pr);
@@ -341,6 +349,8 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
         ob->rotate_requested = v && json_object_get_boolean(v);
         GET(o, "decommissioned", json_type_boolean, false, v);
         ob->decommissioned = v && json_object_get_boolean(v);
+        GET(o, "refusals", json_type_int, false, v);
+        ob->refusals = v && json_object_get_int64(v) > 0 ? (uint32_t)json_object_get_int64(v) : 0;
         GET(o, "previous", json_type_object, false, v);
         if (v) {
                 json_object *pv = v;
@@ -356,7 +366,11 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
         GET(p, "certificate_id", json_type_string, ob->stage == OB_STAGE_CERT_ISSUED, v);
         if (v && set_str(&ob->cert_id, json_object_get_string(v)) < 0)
                 return -ENOMEM;
-        GET(p, "ownership_token", json_type_string, ob->stage == OB_STAGE_CERT_ISSUED, v);
+        /* a factory certificate (static/jitp/jitr) comes without an ownership token */
+        GET(p, "ownership_token", json_type_string,
+            ob->stage == OB_STAGE_CERT_ISSUED &&
+                    (!ob_onboard_method_uses_factory_cert(ob->c) || ob->rotating),
+            v);
         if (v && set_str(&ob->token, json_object_get_string(v)) < 0)
                 return -ENOMEM;
         GET(p, "token_received_ms", json_type_int, ob->token != NULL, v);
@@ -483,6 +497,7 @@ ObOnboard *ob_onboard_free(ObOnboard *ob)
         /* a temporary claim is not deleted here: a restart may still need it */
         free(ob->claim_cert);
         free(ob->claim_key);
+        free(ob->chain_file);
         free(ob->cert_id);
         secret_free(&ob->token);
         free(ob->thing_name);
@@ -522,6 +537,8 @@ bool ob_onboard_busy(const ObOnboard *ob)
         case OB_ACT_WAIT_CLOCK:
         case OB_ACT_WAIT_CLAIM:
         case OB_ACT_WAIT_RETRY:
+        case OB_ACT_WAIT_CERT:
+        case OB_ACT_WAIT_ACTIVATION:
         case OB_ACT_CREATE_KEY:
         case OB_ACT_DONE:
         case OB_ACT_FAILED:
@@ -550,23 +567,22 @@ static void set_error(ObOnboard *ob, int cls, const char *code, const char *text
         ob->err_ms = now;
 }
 
-static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
-/* A failed attempt talking to the cloud: record it, back off (persisted), retry later. */
-static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
+/* A failed attempt talking to the cloud: record it, back off (persisted), wait in act until the
+ * next attempt. soon_ms > 0: retry after soon_ms plus up to as much again of jitter instead of
+ * the class's backoff (never sooner than the one-CONNECT-per-second floor). */
+static void fail_text(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, int64_t soon_ms,
+                      ObOnboardActivity act, const char *text)
 {
-        char text[320];
-        va_list ap;
         uint64_t delay;
         int64_t next;
-
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
 
         disconnect(ob);
         set_error(ob, (int)cls, code, text, now);
         (void)ob_backoff_failure(&ob->backoff, &ob->policy, cls, now, ob->d.random);
+        if (soon_ms > 0)
+                ob->backoff.next_ms = now + soon_ms +
+                                      (int64_t)(ob->d.random->next(ob->d.random->userdata) %
+                                                (uint64_t)(soon_ms + 1));
         /* never sooner than the one-CONNECT-per-second floor */
         next = ob_backoff_next_connect_ms(&ob->backoff);
         delay = next > now ? (uint64_t)(next - now) : 0;
@@ -574,7 +590,21 @@ static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, c
         notify(ob, OB_CHANGE_ERROR, "%s (%s, %s); attempt %u, retrying in %llu.%03llu s", text,
                code, ob_err_class_to_string(cls), ob->backoff.attempts,
                (unsigned long long)(delay / 1000), (unsigned long long)(delay % 1000));
-        set_activity(ob, OB_ACT_WAIT_RETRY, next);
+        set_activity(ob, act, next);
+}
+
+static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+/* A failed attempt talking to the cloud: record it, back off (persisted), retry later. */
+static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
+{
+        char text[320];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        fail_text(ob, cls, code, now, 0, OB_ACT_WAIT_RETRY, text);
 }
 
 static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, const char *fmt,
@@ -887,17 +917,24 @@ static int connect_device(ObOnboard *ob, int64_t now)
                           OB_ACT_VERIFY, now);
 }
 
-/* A rotation asks for its new certificate with the identity it replaces. */
+static char *factory_key_path(const ObOnboard *ob, uint64_t gen);
+
+/* A rotation asks for its new certificate with the identity it replaces (a factory identity
+ * may use the vendor's key at a persistent handle: the slot then has no key file). */
 static int connect_current(ObOnboard *ob, int64_t now)
 {
         _cleanup_free_ char *crt =
                 ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
-        _cleanup_free_ char *key =
-                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.key");
+        _cleanup_free_ char *key = factory_key_path(ob, ob->cur_gen);
 
         if (!crt || !key)
                 return -ENOMEM;
-        return connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM, now);
+        return connect_to(
+                ob, crt, key,
+                strncmp(key, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0
+                        ? "tpm2"
+                        : key_file_provider(key),
+                OB_ACT_CONNECT_CLAIM, now);
 }
 
 /* ------------------------------------------------------------------ the decision */
@@ -914,7 +951,8 @@ int64_t ob_onboard_next_rotation(const ObOnboard *ob)
 {
         int64_t nb = ob->cur_not_before_s, na = ob->cur_not_after_s, due;
 
-        if (ob->cur_gen == 0 || !ob->c->rotation.enabled || na <= nb)
+        if (ob->cur_gen == 0 || !ob->c->rotation.enabled || na <= nb ||
+            !ob_onboard_can_rotate(ob->c))
                 return -1;
         if (ob->rotate_requested)
                 return 0;
@@ -1039,6 +1077,338 @@ static bool token_fresh(const ObOnboard *ob, int64_t now)
                now >= ob->token_ms;
 }
 
+/* ------------------------------------------------------------------ static, jitp, jitr */
+
+bool ob_onboard_method_uses_factory_cert(const ObConfig *c)
+{
+        return c->provisioning.method == OB_METHOD_STATIC ||
+               c->provisioning.method == OB_METHOD_JITP || c->provisioning.method == OB_METHOD_JITR;
+}
+
+bool ob_onboard_can_rotate(const ObConfig *c)
+{
+        return !ob_onboard_method_uses_factory_cert(c) || c->rotation.template_name ||
+               c->provisioning.template_name;
+}
+
+static bool factory_method(const ObOnboard *ob)
+{
+        return ob_onboard_method_uses_factory_cert(ob->c);
+}
+
+static bool sends_chain(const ObOnboard *ob)
+{
+        return ob->c->provisioning.method == OB_METHOD_JITP ||
+               ob->c->provisioning.method == OB_METHOD_JITR;
+}
+
+static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Nothing to connect with yet: say why, look again soon (the daemon also restarts us on SIGHUP). */
+static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
+{
+        char text[320];
+        va_list ap;
+        bool same;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        same = ob->act == OB_ACT_WAIT_CERT && strcmp(ob->err_code, code) == 0 &&
+               strcmp(ob->err_text, text) == 0;
+        if (!same) {
+                set_error(ob, -1, code, text, now);
+                (void)persist(ob);
+                notify(ob, OB_CHANGE_ERROR, "%s (%s); checking again every %d s", text, code,
+                       OB_ONBOARD_CERT_POLL_MS / 1000);
+        }
+        set_activity(ob, OB_ACT_WAIT_CERT, now + OB_ONBOARD_CERT_POLL_MS);
+}
+
+/* The key for the factory certificate in slot gen: the slot's copy, or the vendor's handle. */
+static char *factory_key_path(const ObOnboard *ob, uint64_t gen)
+{
+        char *p = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
+
+        if (p && access(p, F_OK) < 0 && ob->c->key.backend == OB_KEY_BACKEND_TPM &&
+            ob->c->tpm.vendor_key_handle) {
+                free(p);
+                if (asprintf(&p, OB_KEY_PATH_HANDLE_PREFIX "0x%08x", ob->c->tpm.vendor_key_handle) <
+                    0)
+                        return NULL;
+        }
+        return p;
+}
+
+/*
+ * Copy the factory certificate (and key file) into credential slot N and record it: stage
+ * certificate-issued. 0 done; 1 waiting (no certificate yet, or not a usable one: the reason is
+ * in the status and it is checked again); negative: failure recorded, retry scheduled.
+ */
+static int import_factory(ObOnboard *ob, int64_t now)
+{
+        const char *hint = "install one with agentctl factory install-cert";
+        _cleanup_(ob_factory_paths_done) ObFactoryPaths fp = {0};
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
+        _cleanup_free_ char *cn = NULL, *pem = NULL, *key = NULL;
+        ObKeyProvider *k = ob->d.keys;
+        char fpr[65];
+        X509 *x = NULL;
+        size_t keylen = 0;
+        int64_t nb, na;
+        BIO *b = NULL;
+        BUF_MEM *bm;
+        int r;
+
+        r = ob_factory_paths(ob->c, &fp);
+        if (r < 0)
+                return r;
+        if (access(fp.cert, F_OK) < 0) {
+                wait_for_cert(ob, "no-certificate", now, "no device certificate at %s: %s", fp.cert,
+                              hint);
+                return 1;
+        }
+        if (!fp.key_handle && access(fp.key, F_OK) < 0) {
+                wait_for_cert(ob, "no-certificate", now,
+                              "the device certificate %s has no key at %s: %s", fp.cert, fp.key,
+                              hint);
+                return 1;
+        }
+        r = ob_x509_from_file(fp.cert, &x);
+        if (r < 0) {
+                wait_for_cert(ob, "certificate-unusable", now, "%s: %s", fp.cert,
+                              r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
+                return 1;
+        }
+        r = ob_x509_validity(x, &nb, &na);
+        if (r < 0 || ob_x509_fingerprint_hex(x, fpr, sizeof(fpr)) < 0) {
+                X509_free(x);
+                wait_for_cert(ob, "certificate-unusable", now, "%s: no validity period", fp.cert);
+                return 1;
+        }
+        if (na < now / 1000) {
+                char t[32];
+                X509_free(x);
+                wait_for_cert(ob, "certificate-expired", now, "%s expired at %s: %s", fp.cert,
+                              iso_text(na, t, sizeof(t)), hint);
+                return 1;
+        }
+        r = k->ops->load(k, fp.key, &pub);
+        if (r < 0) {
+                X509_free(x);
+                if (key_error_is_local_trouble(r)) {
+                        fail_local(ob, "key-unavailable", 0, now, "device key %s: %s", fp.key,
+                                   k->ops->last_error(k));
+                        return r;
+                }
+                wait_for_cert(ob, "key-unusable", now, "device key %s: %s", fp.key,
+                              k->ops->last_error(k));
+                return 1;
+        }
+        if (ob_x509_matches_key(x, pub) < 0) {
+                X509_free(x);
+                wait_for_cert(ob, "certificate-key-mismatch", now,
+                              "%s is not for the device key %s: %s", fp.cert, fp.key, hint);
+                return 1;
+        }
+        (void)ob_x509_subject_cn(x, &cn);
+        /* the certificate alone, whatever else the file holds */
+        b = BIO_new(BIO_s_mem());
+        if (!b || !PEM_write_bio_X509(b, x) || BIO_get_mem_ptr(b, &bm) <= 0 ||
+            !(pem = strndup(bm->data, bm->length))) {
+                BIO_free(b);
+                X509_free(x);
+                return -ENOMEM;
+        }
+        BIO_free(b);
+        X509_free(x);
+
+        /* the thing: jitp's template names it after the CN; otherwise identity.thing_name */
+        free(ob->thing_name);
+        ob->thing_name = NULL;
+        if (ob->c->provisioning.method != OB_METHOD_JITP && ob->c->identity.thing_name) {
+                _cleanup_free_ char *t = NULL;
+                if (expand(ob, ob->c->identity.thing_name, &t) < 0) {
+                        fail_for_good(ob, "bad-thing-name", now,
+                                      "identity.thing_name cannot be expanded");
+                        return -EINVAL;
+                }
+                ob->thing_name = TAKE_PTR(t);
+        } else if (cn && cn[0]) {
+                ob->thing_name = TAKE_PTR(cn);
+        } else {
+                wait_for_cert(ob, "no-thing-name", now,
+                              "%s has no subject CN to name the thing after%s", fp.cert,
+                              ob->c->provisioning.method == OB_METHOD_JITP
+                                      ? ""
+                                      : " (or set identity.thing_name)");
+                return 1;
+        }
+        if (sends_chain(ob) && access(fp.chain, F_OK) < 0)
+                notify(ob, OB_CHANGE_NOTICE,
+                       "no CA chain at %s: the certificate is sent alone (its CA must then be "
+                       "known to the cloud by other means)",
+                       fp.chain);
+
+        if (ob->gen == 0)
+                ob->gen = ob->cur_gen + 1;
+        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
+        if (r >= 0 && !fp.key_handle) {
+                r = ob_fs_read_file(fp.key, 0, 64 * 1024, &key, &keylen);
+                if (r >= 0)
+                        r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.key", key,
+                                           keylen, 0600, ob->d.fs);
+                if (key)
+                        ob_explicit_bzero(key, keylen);
+        }
+        if (r >= 0)
+                r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.crt", pem, strlen(pem),
+                                   0644, ob->d.fs);
+        if (r < 0) {
+                fail_local(ob, "storage-error", r, now,
+                           "cannot copy the factory credentials into slot %llu",
+                           (unsigned long long)ob->gen);
+                return r;
+        }
+        if (set_str(&ob->cert_id, fpr) < 0)
+                return -ENOMEM;
+        ob->not_before_s = nb;
+        ob->not_after_s = na;
+        ob->err_code[0] = 0;
+        r = set_stage(ob, OB_STAGE_CERT_ISSUED, now);
+        if (r < 0)
+                return r;
+        notify(ob, OB_CHANGE_NOTICE, "using the factory certificate %.12s... (%s) as thing %s", fpr,
+               fp.cert, ob->thing_name);
+        return 0;
+}
+
+static void drop_chain_file(ObOnboard *ob)
+{
+        if (ob->chain_file)
+                (void)unlink(ob->chain_file);
+        free(ob->chain_file);
+        ob->chain_file = NULL;
+}
+
+/* jitp/jitr before the first success: the handshake carries the certificate and its CA chain,
+ * concatenated into one runtime file (0600). NULL chain: none to send. */
+static int build_chain_file(ObOnboard *ob, const char *crt, char **ret)
+{
+        _cleanup_(ob_factory_paths_done) ObFactoryPaths fp = {0};
+        _cleanup_free_ char *c = NULL, *ch = NULL, *all = NULL, *path = NULL;
+        size_t clen = 0, chlen = 0;
+        int r;
+
+        *ret = NULL;
+        r = ob_factory_paths(ob->c, &fp);
+        if (r < 0)
+                return r;
+        if (access(fp.chain, F_OK) < 0)
+                return 0;
+        r = ob_fs_read_file(crt, 0, 64 * 1024, &c, &clen);
+        if (r >= 0)
+                r = ob_fs_read_file(fp.chain, 0, 256 * 1024, &ch, &chlen);
+        if (r < 0)
+                return r;
+        if (asprintf(&all, "%s%s%s", c, clen && c[clen - 1] != '\n' ? "\n" : "", ch) < 0 ||
+            asprintf(&path, "%s/device-chain.pem", ob->c->paths.runtime_dir) < 0)
+                return -ENOMEM;
+        if (mkdir(ob->c->paths.runtime_dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        r = ob_fs_write_file_atomic(ob->d.fs, path, all, strlen(all), 0600);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
+/* Connect with the factory certificate in the pending slot (with its chain for jitp/jitr). */
+static int connect_factory(ObOnboard *ob, int64_t now)
+{
+        _cleanup_free_ char *crt =
+                ob_creds_slot_file(ob->c->paths.state_dir, ob->gen, "device.crt");
+        _cleanup_free_ char *key = factory_key_path(ob, ob->gen);
+        int r;
+
+        if (!crt || !key)
+                return -ENOMEM;
+        drop_chain_file(ob);
+        if (sends_chain(ob)) {
+                r = build_chain_file(ob, crt, &ob->chain_file);
+                if (r < 0) {
+                        fail_local(ob, "storage-error", r, now,
+                                   "cannot write the certificate chain into %s",
+                                   ob->c->paths.runtime_dir);
+                        return r;
+                }
+        }
+        return connect_to(
+                ob, ob->chain_file ? ob->chain_file : crt, key,
+                strncmp(key, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0
+                        ? "tpm2"
+                        : ob->d.keys->ops->tls_provider(ob->d.keys),
+                OB_ACT_VERIFY, now);
+}
+
+static int resume_factory(ObOnboard *ob, int64_t now)
+{
+        int r;
+
+        if (ob->stage != OB_STAGE_CERT_ISSUED) {
+                r = import_factory(ob, now);
+                if (r != 0)
+                        return 0; /* waiting, or failure recorded and retry scheduled */
+        }
+        return connect_factory(ob, now);
+}
+
+/*
+ * The factory certificate was refused (CONNACK refusal, or the connection closed after TLS).
+ * static: not registered, inactive or revoked: a persistent status, the refused schedule.
+ * jitp: the first refusal is the registration: retry in 1-2 s; then the refused schedule, and
+ * after provisioning.jitp_max_refusals "refused, not pending". jitr: activation by a cloud
+ * function can take minutes: the refused schedule, status waiting-for-activation, no give-up.
+ */
+static void factory_refused(ObOnboard *ob, const char *detail, int64_t now)
+{
+        int m = ob->c->provisioning.method;
+        uint32_t n = ob->refusals < UINT32_MAX ? ++ob->refusals : ob->refusals;
+        /* soon after the first refusal: the registration happened on this very connect */
+        int64_t soon = m != OB_METHOD_STATIC && n == 1 ? OB_ONBOARD_FIRST_REFUSAL_RETRY_MS : 0;
+        const char *id = ob->cert_id ? ob->cert_id : "?";
+        char text[320];
+
+        if (m == OB_METHOD_STATIC) {
+                snprintf(text, sizeof(text),
+                         "the device certificate %.12s... was refused %u time(s) (%s): is it "
+                         "registered and ACTIVE, with a policy allowing iot:Connect?",
+                         id, n, detail);
+                fail_text(ob, OB_ERR_REFUSED, "certificate-refused", now, 0, OB_ACT_WAIT_RETRY,
+                          text);
+        } else if (m == OB_METHOD_JITP && n >= ob->c->provisioning.jitp_max_refusals) {
+                snprintf(text, sizeof(text),
+                         "refused, not pending: the certificate %.12s... was refused %u times "
+                         "(%s); is its CA registered with auto-registration and a template?",
+                         id, n, detail);
+                fail_text(ob, OB_ERR_REFUSED, "refused-not-pending", now, soon, OB_ACT_WAIT_RETRY,
+                          text);
+        } else if (m == OB_METHOD_JITP) {
+                snprintf(text, sizeof(text),
+                         "refused %u time(s), expected while JITP registers the certificate (%s)",
+                         n, detail);
+                fail_text(ob, OB_ERR_REFUSED, "registration-pending", now, soon, OB_ACT_WAIT_RETRY,
+                          text);
+        } else {
+                snprintf(text, sizeof(text),
+                         "refused %u time(s): waiting for a cloud function to activate the "
+                         "certificate %.12s... (%s)",
+                         n, id, detail);
+                fail_text(ob, OB_ERR_REFUSED, "waiting-for-activation", now, soon,
+                          OB_ACT_WAIT_ACTIVATION, text);
+        }
+}
+
 /* Do the next thing the stage calls for. */
 static int resume(ObOnboard *ob, int64_t now)
 {
@@ -1079,6 +1449,8 @@ static int resume(ObOnboard *ob, int64_t now)
                 wait_for_clock(ob, now);
                 return 0;
         }
+        if (factory_method(ob) && !ob->rotating)
+                return resume_factory(ob, now);
 
         if (ob->stage == OB_STAGE_CERT_ISSUED && !token_fresh(ob, now)) {
                 notify(ob, OB_CHANGE_NOTICE,
@@ -1131,12 +1503,6 @@ int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
                 return 0;
         }
 
-        if (m != OB_METHOD_FLEET_CLAIM && m != OB_METHOD_FLEET_TRUSTED_USER && ob->cur_gen == 0) {
-                fail_for_good(ob, "method-not-supported", now_ms,
-                              "provisioning.method %s is not implemented yet",
-                              ob_provisioning_method_to_string(m));
-                return -EOPNOTSUPP;
-        }
         if (m == OB_METHOD_FLEET_CLAIM) {
                 if (set_str(&ob->claim_cert, ob->c->provisioning.claim_cert) < 0 ||
                     set_str(&ob->claim_key, ob->c->provisioning.claim_key) < 0)
@@ -1598,6 +1964,9 @@ static void committed(ObOnboard *ob, int64_t now)
         ob->err_text[0] = 0;
         ob->err_class = -1;
         ob->err_ms = 0;
+        ob->refusals = 0;
+        if (!rotation)
+                drop_chain_file(ob); /* from now on the certificate goes alone */
         if (rotation) {
                 ob->prev_gen = old_gen;
                 ob->prev_retired_ms = now;
@@ -1662,7 +2031,14 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 }
                 break;
         case OB_TEV_CONNECT_FAILED:
-                if (ob->act == OB_ACT_CONNECT_CLAIM)
+                /* a refused or throttled CONNECT reached the broker: the 1 s floor counts from
+                 * its answer, like a CONNACK (the broker's clock started no earlier) */
+                if (ev->err_class == OB_ERR_REFUSED || ev->err_class == OB_ERR_THROTTLED)
+                        ob_backoff_connect_attempt(&ob->backoff, now_ms);
+                if (ob->act == OB_ACT_VERIFY && factory_method(ob) && !ob->rotating &&
+                    ev->err_class == OB_ERR_REFUSED)
+                        factory_refused(ob, ev->detail, now_ms);
+                else if (ob->act == OB_ACT_CONNECT_CLAIM)
                         fail(ob, ev->err_class, "connect-failed", now_ms,
                              "connecting with the %s certificate failed: %s",
                              ob->rotating ? "current" : "claim", ev->detail);
@@ -1778,6 +2154,8 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
                 return 0;
         case OB_ACT_WAIT_CLOCK:
         case OB_ACT_WAIT_RETRY:
+        case OB_ACT_WAIT_CERT:
+        case OB_ACT_WAIT_ACTIVATION:
         case OB_ACT_IDLE:
         case OB_ACT_DONE:
                 return resume(ob, now_ms);
@@ -1800,6 +2178,13 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
                 snprintf(err, errsize, "a rotation is already running (stage %s)",
                          stage_names[ob->stage]);
                 return -EALREADY;
+        }
+        if (!ob_onboard_can_rotate(ob->c)) {
+                snprintf(err, errsize,
+                         "provisioning.method %s renews certificates through fleet provisioning "
+                         "only: set rotation.template (or provisioning.template)",
+                         ob_provisioning_method_to_string(ob->c->provisioning.method));
+                return -EOPNOTSUPP;
         }
         ob->rotate_requested = true;
         ob->backoff.next_ms = 0;
@@ -1949,6 +2334,8 @@ int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t no
         ob->gen = ob->cur_gen = ob->prev_gen = 0;
         ob->cur_not_before_s = ob->cur_not_after_s = ob->onboarded_ms = ob->prev_retired_ms = 0;
         ob->rotating = ob->rotate_requested = false;
+        ob->refusals = 0;
+        drop_chain_file(ob);
         ob->decommissioned = decommission;
         ob_backoff_init(&ob->backoff);
         ob->err_code[0] = 0;
@@ -2001,6 +2388,13 @@ json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
                                        ? iso_time(ob->deadline / 1000)
                                        : NULL);
         json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));
+        if (ob->refusals > 0)
+                json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));
+        if (!ob_onboard_can_rotate(ob->c))
+                json_object_object_add(
+                        o, "rotation_note",
+                        json_object_new_string("no automatic renewal: this method has no fleet "
+                                               "provisioning template (set rotation.template)"));
 
         return o;
 }

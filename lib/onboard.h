@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The onboarding state machine (fleet provisioning by claim and by trusted user), persisted in
+ * The onboarding state machine (fleet provisioning by claim and by trusted user; a factory
+ * certificate used as it is (static), or registered on first connect (jitp, jitr)), persisted in
  * state.json so that a crash at any point resumes where it was (docs/state.md,
  * docs/provisioning.md).
  *
  * Two layers of state:
  *   - the *stage* is persisted and only moves after an outside effect is safely on disk:
- *     new -> key-ready -> certificate-issued -> thing-registered -> onboarded;
+ *     new -> key-ready -> certificate-issued -> thing-registered -> onboarded (fleet);
+ *     new -> certificate-issued -> onboarded (static, jitp, jitr: the factory certificate and
+ *     key copied into a credential slot, then proved by a connect);
  *   - the *activity* is what the machine is doing right now (connecting, waiting for a reply,
  *     waiting to retry...). It is not persisted: after a restart the stage decides.
  *
@@ -38,6 +41,11 @@
 /* A rotation's new certificate refused this many times in a row is given up (rolled back):
  * one refusal may be a throttled CONNECT, three are the cloud's answer. */
 #define OB_ONBOARD_ROLLBACK_REFUSALS 3
+/* static/jitp/jitr without a certificate yet: look again this often (and on SIGHUP). */
+#define OB_ONBOARD_CERT_POLL_MS 5000
+/* jitp/jitr: the first refusal is expected (it registered the certificate): retry after
+ * this, plus up to as much again of jitter, then back off on retry.refused. */
+#define OB_ONBOARD_FIRST_REFUSAL_RETRY_MS 1000
 
 typedef enum ObOnboardStage {
         OB_STAGE_NEW,
@@ -49,19 +57,21 @@ typedef enum ObOnboardStage {
 } ObOnboardStage;
 
 typedef enum ObOnboardActivity {
-        OB_ACT_IDLE,          /* not started */
-        OB_ACT_WAIT_CLOCK,    /* wall clock before the build date: no certificate decisions */
-        OB_ACT_WAIT_CLAIM,    /* trusted user: waiting for a temporary claim */
-        OB_ACT_WAIT_RETRY,    /* after a failure, until the backoff deadline */
-        OB_ACT_CREATE_KEY,    /* creating or loading the device key */
-        OB_ACT_CONNECT_CLAIM, /* connecting with the claim certificate */
-        OB_ACT_SUBSCRIBE,     /* subscribing to the reply topics */
-        OB_ACT_REQUEST_CERT,  /* CreateCertificateFromCsr / CreateKeysAndCertificate */
-        OB_ACT_REGISTER,      /* RegisterThing */
-        OB_ACT_VERIFY,        /* connecting with the new certificate */
-        OB_ACT_ANNOUNCE,      /* rotation: publishing the old certificate id */
-        OB_ACT_DONE,          /* onboarded, nothing to do */
-        OB_ACT_FAILED,        /* cannot go on without an operator (reason in last_error) */
+        OB_ACT_IDLE,            /* not started */
+        OB_ACT_WAIT_CLOCK,      /* wall clock before the build date: no certificate decisions */
+        OB_ACT_WAIT_CLAIM,      /* trusted user: waiting for a temporary claim */
+        OB_ACT_WAIT_RETRY,      /* after a failure, until the backoff deadline */
+        OB_ACT_CREATE_KEY,      /* creating or loading the device key */
+        OB_ACT_CONNECT_CLAIM,   /* connecting with the claim certificate */
+        OB_ACT_SUBSCRIBE,       /* subscribing to the reply topics */
+        OB_ACT_REQUEST_CERT,    /* CreateCertificateFromCsr / CreateKeysAndCertificate */
+        OB_ACT_REGISTER,        /* RegisterThing */
+        OB_ACT_VERIFY,          /* connecting with the new certificate */
+        OB_ACT_ANNOUNCE,        /* rotation: publishing the old certificate id */
+        OB_ACT_WAIT_CERT,       /* static/jitp/jitr: no device certificate installed yet */
+        OB_ACT_WAIT_ACTIVATION, /* jitr: refused until a cloud function activates the cert */
+        OB_ACT_DONE,            /* onboarded, nothing to do */
+        OB_ACT_FAILED,          /* cannot go on without an operator (reason in last_error) */
         _OB_ACT_MAX,
 } ObOnboardActivity;
 
@@ -71,6 +81,13 @@ int ob_onboard_stage_from_string(const char *s, ObOnboardStage *ret);
 const char *ob_onboard_activity_to_string(ObOnboardActivity a);
 
 typedef struct ObOnboard ObOnboard;
+
+/* static, jitp, jitr: the device's certificate comes from the factory (lib/factory-paths.h),
+ * not from fleet provisioning. */
+bool ob_onboard_method_uses_factory_cert(const ObConfig *c);
+/* Can the current certificate be renewed? Fleet methods always; static/jitp/jitr only with a
+ * fleet provisioning template (rotation.template or provisioning.template). */
+bool ob_onboard_can_rotate(const ObConfig *c);
 
 typedef enum ObOnboardChangeKind {
         OB_CHANGE_ACTIVITY,  /* activity changed (text: "from -> to") */
@@ -143,7 +160,8 @@ bool ob_onboard_rotating(const ObOnboard *ob);
 /* Wall-clock ms when the current certificate is due for renewal; -1 when not onboarded or
  * rotation.enabled is false. */
 int64_t ob_onboard_next_rotation(const ObOnboard *ob);
-/* Start a rotation now (agentctl rotate). -EAGAIN not onboarded yet, -EALREADY one is running. */
+/* Start a rotation now (agentctl rotate). -EAGAIN not onboarded yet, -EALREADY one is running,
+ * -EOPNOTSUPP static/jitp/jitr without a fleet provisioning template to renew with. */
 int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize);
 
 /*

@@ -204,3 +204,15 @@ tests_integration_ob_mqtt_probe_handle_LDADD = agent/libobagent.la lib/libob.la 
 # ---- hostile helper: a hostile or broken cloud end to end (emulator faults, bad TLS servers)
 TESTS += tests/integration/test-hostile.sh
 EXTRA_DIST += tests/integration/test-hostile.sh tests/integration/tls-bad-server.py
+
+# ---- static, jitp and jitr end to end: the daemon against the emulator with the TPM
+TESTS += tests/integration/test-methods.sh
+EXTRA_DIST += tests/integration/test-methods.sh
+
+# ---- methods helper: where the factory identity is looked for (lib/factory-paths.[ch])
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-factory-paths
+tests_unit_test_factory_paths_SOURCES = tests/unit/test-factory-paths.c
+tests_unit_test_factory_paths_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_factory_paths_LDADD = $(UNIT_LDADD)
+endif

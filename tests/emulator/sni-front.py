@@ -11,9 +11,14 @@ broker still does the handshake and sees the client certificate.
   sni-front.py --listen 127.0.0.1:0 --upstream 127.0.0.1:PORT --server-name HOST --port-file F
 
 Writes the port it listens on to F (atomically) once it accepts connections. Logs one line per
-refused connection to stderr.
+refused connection to stderr, and for every forwarded TLS 1.2 connection one line naming the
+certificates the client presented (their ids: SHA-256 of the DER, as IoT Core's certificate and
+CA ids), so tests can tell whether a device sent its CA chain (JITP/JITR) or the certificate
+alone:
+
+  sni-front: ('127.0.0.1', 40000): client certificates: 2 <cert id> <ca id>
 """
-import argparse, asyncio, os, sys
+import argparse, asyncio, hashlib, os, sys
 
 MAX_HELLO = 65536
 HELLO_TIMEOUT = 10.0
@@ -71,12 +76,56 @@ async def read_hello(reader):
                 return raw, parse_sni(hs[4:4 + n])
 
 
-async def pump(reader, writer):
+class ChainObserver:
+    """Reads the client's TLS 1.2 handshake records after the hello (sent in the clear) and
+    reports the certificates of its Certificate message once."""
+
+    def __init__(self, peer):
+        self.peer, self.buf, self.hs, self.done = peer, b"", b"", False
+
+    def feed(self, data):
+        if self.done:
+            return
+        self.buf += data
+        while len(self.buf) >= 5 and not self.done:
+            n = int.from_bytes(self.buf[3:5], "big")
+            if len(self.buf) < 5 + n:
+                return
+            ctype, body, self.buf = self.buf[0], self.buf[5:5 + n], self.buf[5 + n:]
+            if ctype != 0x16:  # ChangeCipherSpec or anything else: the clear part is over
+                self.done = True
+                return
+            self.hs += body
+            while len(self.hs) >= 4 and not self.done:
+                mlen = int.from_bytes(self.hs[1:4], "big")
+                if len(self.hs) < 4 + mlen:
+                    break
+                mtype, msg, self.hs = self.hs[0], self.hs[4:4 + mlen], self.hs[4 + mlen:]
+                if mtype == 11:  # Certificate
+                    self.report(msg)
+
+    def report(self, msg):
+        ids, p, end = [], 3, 3 + int.from_bytes(msg[0:3], "big")
+        while p + 3 <= end:
+            n = int.from_bytes(msg[p:p + 3], "big")
+            ids.append(hashlib.sha256(msg[p + 3:p + 3 + n]).hexdigest())
+            p += 3 + n
+        print(f"sni-front: {self.peer}: client certificates: {len(ids)} {' '.join(ids)}",
+              file=sys.stderr, flush=True)
+        self.done = True
+
+
+async def pump(reader, writer, observer=None):
     try:
         while True:
             data = await reader.read(65536)
             if not data:
                 break
+            if observer:
+                try:
+                    observer.feed(data)
+                except (IndexError, ValueError):
+                    observer.done = True
             writer.write(data)
             await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
@@ -109,7 +158,7 @@ async def handle(reader, writer, args):
         writer.close()
         return
     uw.write(raw)
-    await asyncio.gather(pump(reader, uw), pump(ur, writer))
+    await asyncio.gather(pump(reader, uw, ChainObserver(peer)), pump(ur, writer))
 
 
 async def main():

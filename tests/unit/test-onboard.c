@@ -55,6 +55,9 @@ typedef struct Cloud {
         char last_client_id[128];
         char last_cert_file[512];
         char last_provider[16];
+        char last_alpn[32];
+        int last_port;
+        int last_cert_count;   /* certificates in the file presented (2+: with its chain) */
         int64_t token_life_ms; /* 0: one hour */
         bool dead; /* the agent was killed: whatever it still tries does not reach the cloud */
         /* misbehaviour, consumed as used */
@@ -92,6 +95,19 @@ static void push(Cloud *c, ObTransportEventType t, const char *topic, const char
         }
 }
 
+static int count_certs(const char *path)
+{
+        char line[256];
+        int n = 0;
+        FILE *f = path ? fopen(path, "re") : NULL;
+
+        while (f && fgets(line, sizeof(line), f))
+                n += strncmp(line, "-----BEGIN CERTIFICATE-----", 27) == 0;
+        if (f)
+                fclose(f);
+        return n;
+}
+
 static int f_connect(void *impl, const ObConnectOptions *o)
 {
         Cloud *c = impl;
@@ -105,6 +121,9 @@ static int f_connect(void *impl, const ObConnectOptions *o)
         snprintf(c->last_client_id, sizeof(c->last_client_id), "%s", o->client_id);
         snprintf(c->last_cert_file, sizeof(c->last_cert_file), "%s", o->cert_file);
         snprintf(c->last_provider, sizeof(c->last_provider), "%s", o->provider ? o->provider : "");
+        snprintf(c->last_alpn, sizeof(c->last_alpn), "%s", o->alpn ? o->alpn : "");
+        c->last_port = o->port;
+        c->last_cert_count = count_certs(o->cert_file);
         char gen_dir[32];
         snprintf(gen_dir, sizeof(gen_dir), "/credentials/%d/", c->refuse_gen);
         if (c->refuse_gen > 0 && o->cert_file && strstr(o->cert_file, gen_dir)) {
@@ -494,8 +513,10 @@ static void crash(World *w)
         w->cloud.dead = false;
 }
 
-static World *world_new(const char *extra_json)
+/* prov_json: the "provisioning" object, NULL for fleet-claim with the world's claim. */
+static World *world_new_prov(const char *prov_json, const char *extra_json)
 {
+        char prov[512];
         World *w = calloc(1, sizeof(*w));
         ObConfigDiags diags = {0};
         char json[2048];
@@ -519,13 +540,16 @@ static World *world_new(const char *extra_json)
                                    (const unsigned char *)"Fake IoT CA", -1, -1, 0);
         make_claim(w, w->claim_crt, w->claim_key, -3600, 365 * 86400);
 
+        snprintf(prov, sizeof(prov),
+                 "{\"method\": \"fleet-claim\", \"template\": \"Tmpl\","
+                 " \"claim_cert\": \"%s\", \"claim_key\": \"%s\"}",
+                 w->claim_crt, w->claim_key);
         snprintf(json, sizeof(json),
                  "{\"endpoint\": {\"host\": \"iot.example\", \"root_ca\": \"%s/ca.pem\"},"
-                 " \"provisioning\": {\"method\": \"fleet-claim\", \"template\": \"Tmpl\","
-                 " \"claim_cert\": \"%s\", \"claim_key\": \"%s\"},"
+                 " \"provisioning\": %s,"
                  " \"key\": {\"backend\": \"software\"},"
                  " \"paths\": {\"state_dir\": \"%s\", \"runtime_dir\": \"%s\"}%s%s}",
-                 w->dir, w->claim_crt, w->claim_key, w->state, w->run, extra_json ? "," : "",
+                 w->dir, prov_json ? prov_json : prov, w->state, w->run, extra_json ? "," : "",
                  extra_json ? extra_json : "");
         w->cfg = ob_config_new();
         assert_non_null(w->cfg);
@@ -543,6 +567,11 @@ static World *world_new(const char *extra_json)
         w->rnd = (ObRandom){.next = ob_random_splitmix64, .userdata = &w->seed};
         new_machine(w);
         return w;
+}
+
+static World *world_new(const char *extra_json)
+{
+        return world_new_prov(NULL, extra_json);
 }
 
 static void world_free(World *w)
@@ -1320,6 +1349,361 @@ static void test_status_from_state_file(void **state)
         world_free(w);
 }
 
+/* ------------------------------------------------------------------ static, jitp, jitr */
+
+#define FACTORY_CN "gw-factory-0042"
+
+/* A factory identity: key and certificate (CN FACTORY_CN) in <state>/factory/, and with_chain
+ * a chain.pem. Returns the certificate's id. */
+static void make_factory(World *w, bool with_chain, char out_id[65])
+{
+        char dir[256], path[300];
+        EVP_PKEY *k = new_ec_key();
+        X509 *x, *ca;
+        FILE *f;
+
+        snprintf(dir, sizeof(dir), "%s/factory", w->state);
+        (void)mkdir(dir, 0750);
+        x = issue(&w->cloud, k, w->now / 1000, 3650);
+        {
+                X509_NAME *n = X509_NAME_new();
+                X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)FACTORY_CN,
+                                           -1, -1, 0);
+                X509_set_subject_name(x, n);
+                X509_NAME_free(n);
+        }
+        assert_true(X509_sign(x, w->cloud.ca_key, EVP_sha256()) > 0);
+        if (out_id)
+                fingerprint(x, out_id);
+        snprintf(path, sizeof(path), "%s/device.key", dir);
+        f = fopen(path, "we");
+        PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+        fclose(f);
+        chmod(path, 0600);
+        snprintf(path, sizeof(path), "%s/device.crt", dir);
+        f = fopen(path, "we");
+        PEM_write_X509(f, x);
+        fclose(f);
+        if (with_chain) {
+                /* stands in for the device CA: the fake cloud does not verify it */
+                ca = issue(&w->cloud, k, w->now / 1000, 3650);
+                snprintf(path, sizeof(path), "%s/chain.pem", dir);
+                f = fopen(path, "we");
+                PEM_write_X509(f, ca);
+                fclose(f);
+                X509_free(ca);
+        }
+        X509_free(x);
+        EVP_PKEY_free(k);
+}
+
+static World *world_method(const char *method, const char *extra_prov, const char *extra)
+{
+        char prov[256];
+
+        snprintf(prov, sizeof(prov), "{\"method\": \"%s\"%s%s}", method, extra_prov ? "," : "",
+                 extra_prov ? extra_prov : "");
+        return world_new_prov(prov, extra);
+}
+
+static int64_t min_gap(const Cloud *c)
+{
+        int64_t g = INT64_MAX;
+
+        for (int i = 1; i < c->connects && i < 64; i++)
+                if (c->connect_times[i] - c->connect_times[i - 1] < g)
+                        g = c->connect_times[i] - c->connect_times[i - 1];
+        return g;
+}
+
+static const char *error_code(World *w, char *buf, size_t n)
+{
+        json_object *st = ob_onboard_status(w->ob, w->now), *e, *v;
+
+        buf[0] = 0;
+        if (json_object_object_get_ex(st, "last_error", &e) && e &&
+            json_object_object_get_ex(e, "code", &v))
+                snprintf(buf, n, "%s", json_object_get_string(v));
+        json_object_put(st);
+        return buf;
+}
+
+static void assert_factory_onboarded(World *w, const char *id)
+{
+        char buf[256], path[512];
+
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_ONBOARDED);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_DONE);
+        assert_string_equal(status_str(w, "thing_name", buf, sizeof(buf)), FACTORY_CN);
+        assert_string_equal(status_str(w, "certificate_id", buf, sizeof(buf)), id);
+        assert_string_equal(w->cloud.last_client_id, FACTORY_CN);
+        snprintf(path, sizeof(path), "%s/credentials/current/device.crt", w->state);
+        assert_int_equal(count_certs(path), 1); /* the certificate alone: later connects carry
+                                                   no CA */
+        snprintf(path, sizeof(path), "%s/credentials/current/device.key", w->state);
+        assert_int_equal(access(path, R_OK), 0);
+        snprintf(path, sizeof(path), "%s/device-chain.pem", w->run);
+        assert_int_equal(access(path, F_OK), -1); /* the runtime chain file is gone */
+        assert_false(w->cloud.connected);
+        assert_int_equal(ob_onboard_next_rotation(w->ob), -1); /* no template: no renewal */
+}
+
+static void test_static_waits_for_certificate(void **state)
+{
+        World *w = world_method("static", NULL, NULL);
+        char buf[512], id[65];
+
+        (void)state;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CERT);
+        assert_string_equal(status_str(w, "state", buf, sizeof(buf)), "waiting-for-certificate");
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "no-certificate");
+        assert_non_null(strstr(w->last_error_text, "agentctl factory install-cert"));
+        assert_int_equal(ob_onboard_deadline(w->ob), w->now + OB_ONBOARD_CERT_POLL_MS);
+        /* re-checked periodically, quietly: one report, no connect, no crash loop */
+        run_until_settled(w, 20);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CERT);
+        assert_int_equal(w->changes[OB_CHANGE_ERROR], 1);
+        assert_int_equal(w->cloud.connects, 0);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_NEW);
+
+        make_factory(w, false, id);
+        run_until_settled(w, 5);
+        assert_factory_onboarded(w, id);
+        assert_int_equal(w->cloud.connects, 1);
+        assert_int_equal(w->cloud.last_cert_count, 1); /* static: no chain */
+        /* agentctl rotate has nothing to renew with */
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, buf, sizeof(buf)), -EOPNOTSUPP);
+        assert_non_null(strstr(buf, "rotation.template"));
+        world_free(w);
+}
+
+static void test_static_refused(void **state)
+{
+        World *w = world_method("static", NULL, NULL);
+        char buf[512], id[65];
+        int64_t start = w->now;
+
+        (void)state;
+        make_factory(w, false, id);
+        w->cloud.fail_connects = 1000;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        run_until_settled(w, 40);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "certificate-refused");
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_CERT_ISSUED);
+        /* a long schedule (retry.refused: 5 s doubling to 1 h), never a crash loop */
+        assert_true(min_gap(&w->cloud) >= 1000);
+        assert_true(w->now - start > 4 * HOUR_MS / 2);
+        assert_true(w->cloud.connects <= 41);
+        /* persistent across a restart */
+        crash(w);
+        new_machine(w);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "certificate-refused");
+        /* registered and activated meanwhile: the next attempt onboards */
+        w->cloud.fail_connects = 0;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        run_until_settled(w, 3);
+        assert_factory_onboarded(w, id);
+        world_free(w);
+}
+
+/* Refusals count for the one-CONNECT-per-second floor, from when they arrive. */
+static void test_refusal_counts_for_connect_floor(void **state)
+{
+        World *w = world_method("static", NULL,
+                                "\"retry\": {\"refused\": {\"base\": \"100ms\", \"cap\": 1}}");
+        char id[65];
+
+        (void)state;
+        make_factory(w, false, id);
+        w->cloud.fail_connects = 1000;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        for (int i = 0; i < 20; i++) {
+                int64_t refused_at;
+                /* the refusal arrives 700 ms after the CONNECT */
+                w->now += 700;
+                refused_at = w->now;
+                pump(w);
+                assert_true(ob_onboard_deadline(w->ob) >= refused_at + 1000);
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        }
+        assert_int_equal(w->cloud.connects, 21);
+        assert_true(min_gap(&w->cloud) >= 1700);
+        world_free(w);
+}
+
+static void test_jitp(void **state)
+{
+        /* a slow refused schedule: the soon retry must not come from its jitter */
+        World *w = world_method("jitp", NULL, "\"retry\": {\"refused\": {\"base\": 600}}");
+        char buf[512], id[65];
+
+        (void)state;
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 1; /* JITP registers on the first connect and refuses it */
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(w->cloud.last_cert_count, 2); /* certificate + CA */
+        assert_string_equal(w->cloud.last_client_id, FACTORY_CN);
+        pump(w);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "registration-pending");
+        assert_string_equal(status_str(w, "state", buf, sizeof(buf)), "waiting-to-retry");
+        /* retried soon: 1-2 s */
+        assert_true(ob_onboard_deadline(w->ob) >= w->now + 1000);
+        assert_true(ob_onboard_deadline(w->ob) <= w->now + 2000);
+        run_until_settled(w, 3);
+        assert_int_equal(w->cloud.connects, 2);
+        assert_int_equal(w->cloud.last_cert_count, 2); /* still with the CA until a success */
+        assert_factory_onboarded(w, id);
+        world_free(w);
+}
+
+static void test_jitp_refused_not_pending(void **state)
+{
+        World *w = world_method("jitp", "\"jitp_max_refusals\": 3", NULL);
+        char buf[512], id[65];
+
+        (void)state;
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 1000;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "registration-pending");
+        run_until_settled(w, 1);
+        assert_int_equal(w->cloud.connects, 2);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "registration-pending");
+        run_until_settled(w, 1);
+        assert_int_equal(w->cloud.connects, 3);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "refused-not-pending");
+        assert_true(strncmp(w->last_error_text, "refused, not pending", 20) == 0);
+        /* keeps retrying on the refused schedule, the status stays */
+        run_until_settled(w, 10);
+        assert_int_equal(w->cloud.connects, 13);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "refused-not-pending");
+        assert_true(min_gap(&w->cloud) >= 1000);
+        /* the count survives a restart */
+        crash(w);
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "refused-not-pending");
+        world_free(w);
+}
+
+static void test_jitr_never_gives_up(void **state)
+{
+        World *w = world_method("jitr", NULL, NULL);
+        char buf[512], id[65];
+        int64_t start = w->now, day_start;
+        int at_day;
+
+        (void)state;
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 100000;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_string_equal(status_str(w, "state", buf, sizeof(buf)), "waiting-for-activation");
+        assert_true(ob_onboard_deadline(w->ob) <= w->now + 2000); /* first retry soon */
+        while (w->now - start < 24 * HOUR_MS) {
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+                assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_ACTIVATION);
+        }
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "waiting-for-activation");
+        assert_true(min_gap(&w->cloud) >= 1000);
+        /* patient: at most about one attempt an hour once backed off (cap 1 h, full jitter) */
+        at_day = w->cloud.connects;
+        day_start = w->now;
+        while (w->now - day_start < 24 * HOUR_MS) {
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+        assert_true(w->cloud.connects - at_day >= 24);
+        assert_true(w->cloud.connects - at_day <= 24 * 8);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_ACTIVATION);
+        /* the cloud function activates it */
+        w->cloud.fail_connects = 0;
+        run_until_settled(w, 2);
+        assert_factory_onboarded(w, id);
+        world_free(w);
+}
+
+static void test_factory_crash_after_each_stage(void **state)
+{
+        (void)state;
+        for (int s = OB_STAGE_CERT_ISSUED; s <= OB_STAGE_ONBOARDED;
+             s += OB_STAGE_ONBOARDED - OB_STAGE_CERT_ISSUED) {
+                World *w = world_method("jitp", NULL, NULL);
+                char id[65];
+
+                make_factory(w, true, id);
+                w->cloud.fail_connects = 1;
+                w->cloud.fail_class = OB_ERR_REFUSED;
+                w->crash_at_stage = s;
+                assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+                run_until_settled(w, 5);
+                assert_true(w->crashed);
+                crash(w);
+                w->crash_at_stage = -1;
+                new_machine(w);
+                assert_int_equal(ob_onboard_stage(w->ob), s);
+                w->now += 1000;
+                assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+                run_until_settled(w, 5);
+                assert_factory_onboarded(w, id);
+                world_free(w);
+        }
+}
+
+static void test_alpn_offered(void **state)
+{
+        World *w = world_method("static", NULL,
+                                "\"endpoint\": {\"host\": \"iot.example\", "
+                                "\"root_ca\": \"/x/ca.pem\", \"alpn\": true}");
+        char id[65];
+
+        (void)state;
+        make_factory(w, false, id);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_string_equal(w->cloud.last_alpn, "x-amzn-mqtt-ca");
+        assert_int_equal(w->cloud.last_port, 443);
+        world_free(w);
+}
+
+/* After the first success the CA is not sent again: a rotation (possible with a fleet
+ * template) connects with credentials/current, the certificate alone. */
+static void test_jitp_later_connects_without_ca(void **state)
+{
+        World *w = world_method("jitp", "\"template\": \"Tmpl\"", NULL);
+        char buf[256], id[65];
+        uint64_t gen = 0;
+
+        (void)state;
+        make_factory(w, true, id);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(w->cloud.last_cert_count, 2);
+        run_until_settled(w, 3);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_ONBOARDED);
+        assert_true(ob_onboard_next_rotation(w->ob) > w->now); /* a template: renewal planned */
+        w->now += 2000;
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, buf, sizeof(buf)), 0);
+        assert_int_equal(w->cloud.connects, 2);
+        assert_int_equal(w->cloud.last_cert_count, 1);
+        run_until_settled(w, 10);
+        assert_int_equal(ob_creds_current(w->state, &gen), 0);
+        assert_int_equal(gen, 2);
+        assert_int_equal(w->cloud.last_cert_count, 1);
+        world_free(w);
+}
+
 int main(void)
 {
         if (getenv("OB_TEST_FILTER"))
@@ -1352,6 +1736,15 @@ int main(void)
                 cmocka_unit_test(test_reprovision_and_decommission),
                 cmocka_unit_test(test_corrupt_state_refused),
                 cmocka_unit_test(test_status_from_state_file),
+                cmocka_unit_test(test_static_waits_for_certificate),
+                cmocka_unit_test(test_static_refused),
+                cmocka_unit_test(test_refusal_counts_for_connect_floor),
+                cmocka_unit_test(test_jitp),
+                cmocka_unit_test(test_jitp_refused_not_pending),
+                cmocka_unit_test(test_jitr_never_gives_up),
+                cmocka_unit_test(test_factory_crash_after_each_stage),
+                cmocka_unit_test(test_alpn_offered),
+                cmocka_unit_test(test_jitp_later_connects_without_ca),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

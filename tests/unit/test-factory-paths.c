@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Where the factory identity is looked for (lib/factory-paths.h): the defaults under
+ * <state_dir>/factory/, configured paths winning one by one, and the vendor's handle key. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config-file.h"
+#include "factory-paths.h"
+
+static ObConfig *load(const char *json)
+{
+        ObConfigDiags d = {0};
+        ObConfig *c = ob_config_new();
+
+        assert_non_null(c);
+        assert_int_equal(ob_config_apply_buffer(c, "t.json", json, strlen(json), &d), 0);
+        ob_config_finish(c, "t.json", &d);
+        if (d.n_errors)
+                ob_config_diags_print(&d, stderr);
+        assert_int_equal(d.n_errors, 0);
+        ob_config_diags_clear(&d);
+        return c;
+}
+
+#define BASE                                                                                       \
+        "\"endpoint\": {\"host\": \"h\", \"root_ca\": \"/r.pem\"}, \"paths\": {\"state_dir\": "   \
+        "\"/var/lib/ob\", \"runtime_dir\": \"/run/ob\"}"
+
+static void test_names(void **state)
+{
+        char *d = ob_factory_dir("/var/lib/ob"), *f = ob_factory_file("/var/lib/ob", "chain.pem");
+
+        (void)state;
+        assert_string_equal(d, "/var/lib/ob/factory");
+        assert_string_equal(f, "/var/lib/ob/factory/chain.pem");
+        free(d);
+        free(f);
+}
+
+static void test_defaults(void **state)
+{
+        ObConfig *c = load("{" BASE ", \"provisioning\": {\"method\": \"jitp\"}}");
+        ObFactoryPaths p;
+
+        (void)state;
+        assert_int_equal(ob_factory_paths(c, &p), 0);
+        assert_string_equal(p.cert, "/var/lib/ob/factory/device.crt");
+        assert_string_equal(p.key, "/var/lib/ob/factory/device.key");
+        assert_string_equal(p.chain, "/var/lib/ob/factory/chain.pem");
+        assert_true(p.cert_factory && p.chain_factory && !p.key_handle);
+        ob_factory_paths_done(&p);
+        assert_null(p.cert);
+        ob_config_free(c);
+}
+
+static void test_configured_win(void **state)
+{
+        ObConfig *c = load("{" BASE ", \"key\": {\"backend\": \"software\"}, \"provisioning\": "
+                           "{\"method\": \"jitr\", \"device_cert\": \"/etc/ob/d.crt\", "
+                           "\"device_key\": \"/etc/ob/d.key\"}}");
+        ObFactoryPaths p;
+
+        (void)state;
+        assert_int_equal(ob_factory_paths(c, &p), 0);
+        assert_string_equal(p.cert, "/etc/ob/d.crt");
+        assert_string_equal(p.key, "/etc/ob/d.key");
+        assert_string_equal(p.chain, "/var/lib/ob/factory/chain.pem"); /* not configured */
+        assert_false(p.cert_factory);
+        assert_true(p.chain_factory);
+        ob_factory_paths_done(&p);
+        ob_config_free(c);
+}
+
+static void test_vendor_handle(void **state)
+{
+        ObConfig *c = load("{" BASE ", \"key\": {\"backend\": \"tpm\"}, \"tpm\": "
+                           "{\"vendor_key_handle\": \"0x81000002\"}, \"provisioning\": "
+                           "{\"method\": \"static\", \"device_chain\": \"/etc/ob/ca.pem\"}}");
+        ObFactoryPaths p;
+
+        (void)state;
+        assert_int_equal(ob_factory_paths(c, &p), 0);
+        assert_string_equal(p.key, "handle:0x81000002");
+        assert_true(p.key_handle);
+        assert_string_equal(p.cert, "/var/lib/ob/factory/device.crt");
+        assert_string_equal(p.chain, "/etc/ob/ca.pem");
+        ob_factory_paths_done(&p);
+        ob_config_free(c);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_configured_win),
+                cmocka_unit_test(test_vendor_handle),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
