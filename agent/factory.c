@@ -35,7 +35,7 @@
 #include "config-file.h"
 #include "control-client.h"
 #include "csr.h"
-#include "factory-files.h"
+#include "factory-paths.h"
 #include "factory.h"
 #include "fsops.h"
 #include "identity.h"
@@ -117,6 +117,12 @@ static bool path_fits(char *buf, size_t size, const char *a, const char *b)
         return n > 0 && (size_t)n < size;
 }
 
+static bool copy_fits(char *buf, size_t size, const char *s)
+{
+        int n = snprintf(buf, size, "%s", s);
+        return n >= 0 && (size_t)n < size;
+}
+
 /* Load the configuration and name the factory files. 0, or an exit code after saying why. */
 static int factory_init(Factory *f, const char *config_path)
 {
@@ -150,19 +156,19 @@ static int factory_init(Factory *f, const char *config_path)
         return 0;
 }
 
-/* What the daemon reads (status): configured paths win over the factory folder, each on its own
- * (provisioning.device_cert, device_key with the software backend, device_chain). */
-static void use_configured_paths(Factory *f)
+/* What the daemon reads (status): ob_factory_paths(), the daemon's own resolution (configured
+ * provisioning.device_cert / device_key / device_chain win, each on its own). */
+static int use_configured_paths(Factory *f)
 {
-        const ObConfig *c = f->config;
+        ObFactoryPaths p;
 
-        if (c->provisioning.device_cert)
-                snprintf(f->cert_path, sizeof(f->cert_path), "%s", c->provisioning.device_cert);
-        if (c->provisioning.device_key && !f->vendor_key &&
-            c->key.backend == OB_KEY_BACKEND_SOFTWARE)
-                snprintf(f->key_path, sizeof(f->key_path), "%s", c->provisioning.device_key);
-        if (c->provisioning.device_chain)
-                snprintf(f->chain_path, sizeof(f->chain_path), "%s", c->provisioning.device_chain);
+        if (ob_factory_paths(f->config, &p) < 0)
+                return -ENOMEM;
+        bool ok = copy_fits(f->cert_path, sizeof(f->cert_path), p.cert) &&
+                  copy_fits(f->key_path, sizeof(f->key_path), p.key) &&
+                  copy_fits(f->chain_path, sizeof(f->chain_path), p.chain);
+        ob_factory_paths_done(&p);
+        return ok ? 0 : -ENAMETOOLONG;
 }
 
 static const char *backend_name(const Factory *f)
@@ -1128,8 +1134,11 @@ int ob_factory_status(const char *config_path, bool json, int argc, char *argv[]
         r = factory_init(&f, config_path);
         if (r != 0)
                 goto finish;
-        use_configured_paths(&f);
         r = EXIT_FAILURE;
+        if (use_configured_paths(&f) < 0) {
+                complain("factory status: the configured device paths are too long");
+                goto finish;
+        }
         o = json_object_new_object();
         s.problems = json_object_new_array();
         s.warnings = json_object_new_array();

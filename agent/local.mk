@@ -42,4 +42,4 @@ agentctl_LDADD += tpm/libobtpm.la $(TSS2_LIBS)
 agentctl_CFLAGS += $(TSS2_CFLAGS)
 
 # ---- factory helper: `agentctl factory` (manufacturing line; docs/manufacturing.md)
-agentctl_SOURCES += agent/factory.c agent/factory.h agent/factory-files.h
+agentctl_SOURCES += agent/factory.c agent/factory.h
