@@ -62,11 +62,15 @@ gw() {
 JSON
 }
 
-# launch NAME: the daemon, its log lines stamped with the wall clock in microseconds
+# launch NAME: the daemon (when measuring, its log lines stamped with the wall clock in us)
 launch() {
   local g=$OB_WORLD_DIR/gw-$1
-  "$agent" --config "$g/config.json" --log-level debug \
-    > >(while IFS= read -r l; do printf '%s %s\n' "${EPOCHREALTIME/./}" "$l"; done >>"$g/agent.log") 2>&1 &
+  if [ "${stamp:-0}" = 1 ]; then
+    "$agent" --config "$g/config.json" --log-level debug \
+      > >(while IFS= read -r l; do printf '%s %s\n' "${EPOCHREALTIME/./}" "$l"; done >>"$g/agent.log") 2>&1 &
+  else
+    "$agent" --config "$g/config.json" --log-level debug >>"$g/agent.log" 2>&1 &
+  fi
   echo $! >"$g/pid"
 }
 pid_of() { cat "$OB_WORLD_DIR/gw-$1/pid" 2>/dev/null; }
@@ -77,11 +81,10 @@ kill9() {
 }
 # graceful stop: SIGTERM (agent-lib's stop)
 
-# connects NAME: the credentials credentials/current points at get in, as the thing
+# connects NAME THING: the credentials credentials/current points at get in, as the thing
 connects() {
-  local g=$OB_WORLD_DIR/gw-$1 thing prov=default
-  thing=$(jq -r .thing_name "$g/status.json" 2>/dev/null)
-  [ -n "$thing" ] && [ "$thing" != null ] || thing=$(st "$1" | jq -r .thing_name)
+  local g=$OB_WORLD_DIR/gw-$1 thing=$2 prov=default
+  [ -n "$thing" ] && [ "$thing" != - ] || thing=$(st "$1" | jq -r .thing_name)
   head -1 "$g/state/credentials/current/device.key" 2>/dev/null | grep -q TSS2 && prov=tpm2
   "$probe" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" --cafile "$OB_ROOT_CA" \
     --cert "$g/state/credentials/current/device.crt" --key "$g/state/credentials/current/device.key" \
@@ -147,10 +150,10 @@ measure_flow() {
   fi
   stop "$n"
   # save points after t0 ("... (saved)"), the last one is the commit
-  awk -v t0="$t0" '$1 >= t0 && /\(saved\)/ { printf "%s%d", sep, ($1 - t0) / 1000; sep = "," }' \
+  awk -v t0="$t0" '$1 >= t0 && /\(saved\)$/ { printf "%s%s@%d", sep, $(NF - 1), ($1 - t0) / 1000; sep = "," }' \
     "$g/agent.log" >"$g/points"
   local pts; pts=$(cat "$g/points")
-  echo "measure flow=$1 backend=$2 ms=${pts##*,} points=$pts"
+  echo "measure flow=$1 backend=$2 ms=${pts##*@} points=$pts"
 }
 
 # ------------------------------------------------------------------ one run
@@ -158,9 +161,10 @@ measure_flow() {
 # times: "FLOW BACKEND MS POINTS" lines in $times
 run_one() {
   local id=$1 flow=$2 be=$3; shift 3
-  local n=r$id g dur pts first="" k d t0 el kills=0 st_k why="" fin want got pp="" dn
+  local n=r$id g dur pts first="" k d t0 el kills=0 st_k why="" fin want got pp="" dn prev=none t_run stg rst cid thing=-
   g=$OB_WORLD_DIR/gw-$n
   read -r dur pts < <(awk -v f="$flow" -v b="$be" '$1 == f && $2 == b { print $3, $4 }' "$times")
+  t_run=$(now_us)
   gw "$n" "$flow" "$be"
   [ "$flow" = trusted ] && { claim_for "$n" || { echo "run id=$id flow=$flow backend=$be kills=0 result=fail why=create-claim"; return; }; }
   if [ "$flow" = rotate ]; then
@@ -169,15 +173,21 @@ run_one() {
       echo "run id=$id flow=$flow backend=$be kills=0 result=fail why=pre-rotation-onboarding"
       cp "$g/agent.log" "$out.fail-$id.log"; kill9 "$n"; return
     fi
-    first=$(st "$n" | jq -r .certificate_id)
+    IFS=$'\t' read -r first thing < <(st "$n" | jq -r '[.certificate_id, .thing_name] | @tsv')
   fi
   for k in "$@"; do
-    # the moment: uniform over the flow, or around one of its save points
-    d=$(awk -v k="$k" -v dur="$dur" -v pts="$pts" 'BEGIN {
-          n = split(k, a, ":"); split(pts, p, ",");
-          if (a[1] == "u") ms = a[2] * dur;
-          else { i = int(a[2] * length(p)) + 1; ms = p[i] + a[3]; if (ms < 0) ms = 0 }
+    # the moment: uniform over what is left of the flow (from the last stage saved before the
+    # previous kill), or around one of the save points still ahead; nothing left: done
+    d=$(awk -v k="$k" -v dur="$dur" -v pts="$pts" -v prev="$prev" 'BEGIN {
+          n = split(pts, p, ","); off = 0; m = 0
+          for (i = 1; i <= n; i++) { split(p[i], q, "@"); t[i] = q[2]; if (q[1] == prev) off = q[2] }
+          for (i = 1; i <= n; i++) if (t[i] > off) r[++m] = t[i] - off
+          if (m == 0) { print "skip"; exit }
+          split(k, a, ":")
+          if (a[1] == "u") ms = a[2] * (dur - off)
+          else { ms = r[int(a[2] * m) + 1] + a[3]; if (ms < 0) ms = 0 }
           printf "%d", ms }')
+    [ "$d" = skip ] && break
     t0=$(now_us)
     if ! alive "$n"; then launch "$n"; fi
     if [ "$flow" = rotate ]; then
@@ -192,19 +202,22 @@ run_one() {
     [ "$d" -gt "$el" ] && sleep "$(awk -v ms=$((d - el)) 'BEGIN { printf "%.3f", ms / 1000 }')"
     kill9 "$n"; [ -n "$pp" ] && wait "$pp"
     kills=$((kills + 1))
-    st "$n" >"$g/status.json"
-    st_k=$(jq -r '[.stage, (.rotation.stage // "-")] | join("/")' "$g/status.json" 2>/dev/null)
+    IFS=$'\t' read -r stg rst cid thing < <(st "$n" | tee "$g/status.json" |
+      jq -r '[.stage // "none", .rotation.stage // "-", .certificate_id // "-", .thing_name // "-"] | @tsv')
+    st_k="${stg:-none}/${rst:--}"
     # done=1: the kill came after the flow's last save (onboarded; rotation committed)
     dn=0
     if [ "$flow" = rotate ]; then
-      jq -e ".certificate_id != \"$first\"" "$g/status.json" >/dev/null 2>&1 && dn=1
+      [ "$cid" != "$first" ] && dn=1
+      prev=$rst; [ "$prev" = - ] && { [ $dn = 1 ] && prev=onboarded || prev=none; }
     else
-      jq -e '.stage == "onboarded"' "$g/status.json" >/dev/null 2>&1 && dn=1
+      [ "$stg" = onboarded ] && dn=1
+      prev=$stg
     fi
-    echo "kill id=$id flow=$flow backend=$be ms=$d at=${st_k:-none} done=$dn"
+    echo "kill id=$id flow=$flow backend=$be ms=$d at=$st_k done=$dn"
     # the invariant at every kill: whatever credentials/current names must work
     if [ -e "$g/state/credentials/current" ] || [ "$flow" = rotate ]; then
-      if ! connects "$n"; then
+      if ! connects "$n" "$thing"; then
         why="${why:+$why,}no-working-credential-after-kill-$kills"
         { echo "# kill $kills at $st_k (${d} ms)"; cat "$g/probe.log"; } >>"$out.fail-$id.log"
       fi
@@ -224,24 +237,22 @@ run_one() {
   wait_for "$n" "$fin" 60 || why="${why:+$why,}did-not-finish"
   [ -n "$pp" ] && wait "$pp"
   stop "$n"
-  st "$n" >"$g/status.json"
+  local cur
+  IFS=$'\t' read -r cur thing < <(st "$n" | tee "$g/status.json" | jq -r '[.certificate_id // "-", .thing_name // "-"] | @tsv')
   [ -e "$g/claim-lost" ] && why="${why:+$why,}claim-lost"
-  connects "$n" || why="${why:+$why,}final-credential-refused"
+  connects "$n" "$thing" || why="${why:+$why,}final-credential-refused"
   # the registry: exactly one ACTIVE certificate on the thing (rotation: the old one stays
   # ACTIVE until the cloud acts on old_cert_topic, docs/rotation.md: so old + exactly one new)
-  local thing cur
-  thing=$(jq -r .thing_name "$g/status.json"); cur=$(jq -r .certificate_id "$g/status.json")
   want=$(printf '%s\n' "$cur" ${first:+"$first"} | sort -u)
   got=$(active_of "$thing")
   [ "$got" = "$want" ] || why="${why:+$why,}active-certificates-$(echo "$got" | grep -c .)"
   printf '%s\n' $want >>"$OB_WORLD_DIR/ours"
   if [ -n "$why" ]; then
-    echo "run id=$id flow=$flow backend=$be kills=$kills result=fail why=$why"
+    echo "run id=$id flow=$flow backend=$be kills=$kills ms=$(( ($(now_us) - t_run) / 1000 )) result=fail why=$why"
     { echo "# run $id $flow $be: $why"; cat "$g/status.json"; sed 's/^/#   /' "$g/agent.log" | tail -60; } >>"$out.fail-$id.log"
   else
-    echo "run id=$id flow=$flow backend=$be kills=$kills result=ok"
+    echo "run id=$id flow=$flow backend=$be kills=$kills ms=$(( ($(now_us) - t_run) / 1000 )) result=ok"
   fi
-  rm -rf "$g/state/credentials"/*/device.key.tmp* 2>/dev/null
 }
 
 # orphans: certificates in the registry that are neither ours (device certificates of finished
@@ -259,7 +270,7 @@ mode=$1; shift
 [ -x "$agent" ] || { echo "# SKIP: onboard-agent not built"; exit 77; }
 case $mode in
 measure)
-  out=$1
+  out=$1 stamp=1
   setup_cloud || { echo "measure-error setup" >"$out"; exit 1; }
   for fb in ${CRASH_MEASURE:-claim:software keys:software trusted:software rotate:software claim:tpm trusted:tpm rotate:tpm}; do
     measure_flow "${fb%%:*}" "${fb##*:}"
