@@ -190,6 +190,7 @@ include tests/bench/local.mk
 # ---- crash helper: SIGKILL at seeded random moments (a sample in make check; make check-crash)
 TESTS += tests/integration/test-crash.sh
 EXTRA_DIST += tests/integration/test-crash.sh tests/integration/crash-campaign.sh \
+	tests/integration/crash-times.txt \
 	tests/integration/crash-worker.sh
 CRASH_KILLS ?= 1000
 CRASH_JOBS ?= 4

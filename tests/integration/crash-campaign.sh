@@ -82,7 +82,7 @@ PY
 
 # ---------------------------------------------------------------- flow durations
 if [ -n "${CRASH_TIMES:-}" ]; then
-  cp "$CRASH_TIMES" "$out/times" 2>/dev/null || { echo "crash: cannot read CRASH_TIMES=$CRASH_TIMES"; exit 1; }
+  grep -v '^#' "$CRASH_TIMES" >"$out/times" 2>/dev/null || { echo "crash: cannot read CRASH_TIMES=$CRASH_TIMES"; exit 1; }
 else
   "$world" run -- bash "$here/crash-worker.sh" measure "$out/measure" 2>"$out/measure.world.log"
   rc=$?
@@ -107,8 +107,8 @@ round() {
   for b in "$1".b[0-9][0-9][0-9]; do
     while [ "$running" -ge "$jobs" ]; do wait -n; running=$((running - 1)); done
     nb=$((nb + 1))
-    "$world" run -- bash "$here/crash-worker.sh" runs "$b" "$out/times" "$out/batch-$nb.out" \
-      >"$out/batch-$nb.world.log" 2>&1 &
+    { "$world" run -- bash "$here/crash-worker.sh" runs "$b" "$out/times" "$out/batch-$nb.out" \
+        >"$out/batch-$nb.world.log" 2>&1; echo $? >"$out/batch-$nb.rc"; } &
     running=$((running + 1))
   done
   wait
@@ -136,6 +136,11 @@ cat "$out"/plan.[0-9] >"$out/plan"
 planned_runs=$(wc -l <"$out/plan")
 
 # ---------------------------------------------------------------- figures
+if ! grep -qs '^run ' "$out"/batch-*.out && grep -qsx 77 "$out"/batch-*.rc; then
+  echo "# SKIP: the test world cannot start or has no emulator"
+  sed 's/^/#   /' "$out/batch-1.world.log" | tail -5
+  exit 77
+fi
 cat "$out"/batch-*.out >"$out/results" 2>/dev/null
 wall=$(( (${EPOCHREALTIME/./} - t_start) / 1000000 ))
 awk -v seed="$seed" -v wall="$wall" -v planned="$planned_runs" '
