@@ -8,7 +8,7 @@
 : "${top_builddir:=$top_srcdir}"
 export top_srcdir top_builddir
 command -v bash >/dev/null || { echo "# SKIP: needs bash"; exit 77; }
-CRASH_KILLS=${CRASH_KILLS:-40} CRASH_JOBS=${CRASH_JOBS:-2} CRASH_BATCH=${CRASH_BATCH:-9} \
+CRASH_KILLS=${CRASH_KILLS:-40} CRASH_JOBS=${CRASH_JOBS:-2} \
   CRASH_TPM_SHARE=${CRASH_TPM_SHARE:-0} \
   CRASH_TIMES=${CRASH_TIMES:-$top_srcdir/tests/integration/crash-times.txt} \
   exec bash "$top_srcdir/tests/integration/crash-campaign.sh"
