@@ -216,3 +216,18 @@ tests_unit_test_factory_paths_SOURCES = tests/unit/test-factory-paths.c
 tests_unit_test_factory_paths_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_factory_paths_LDADD = $(UNIT_LDADD)
 endif
+
+# ---- crash helper: SIGKILL at seeded random moments (a sample in make check; make check-crash)
+TESTS += tests/integration/test-crash.sh
+EXTRA_DIST += tests/integration/test-crash.sh tests/integration/crash-campaign.sh \
+	tests/integration/crash-times.txt \
+	tests/integration/crash-worker.sh
+CRASH_KILLS ?= 1000
+CRASH_JOBS ?= 4
+check-crash: onboard-agent$(EXEEXT) agentctl$(EXEEXT) tests/integration/ob-mqtt-probe$(EXEEXT)
+	@top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	CRASH_KILLS='$(CRASH_KILLS)' CRASH_RUNS='$(CRASH_RUNS)' CRASH_SEED='$(CRASH_SEED)' \
+	CRASH_JOBS='$(CRASH_JOBS)' CRASH_BATCH='$(CRASH_BATCH)' CRASH_TPM_SHARE='$(CRASH_TPM_SHARE)' \
+	CRASH_TIMES='$(CRASH_TIMES)' CRASH_ONLY='$(CRASH_ONLY)' CRASH_OUT='$(CRASH_OUT)' \
+	CRASH_MEASURE='$(CRASH_MEASURE)' bash '$(abs_top_srcdir)/tests/integration/crash-campaign.sh'
+.PHONY: check-crash
