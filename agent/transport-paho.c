@@ -233,6 +233,13 @@ static void on_subscribed_many(void *ctx, MQTTAsync_successData *d)
                 push_simple(p, OB_TEV_SUBSCRIBED, 0, d ? d->token : 0, "subscribed");
 }
 
+/* The SUBSCRIBE of do_subscribe_many failed as a whole (lost connection, timeout): no filter
+ * to name */
+static void on_subscribe_many_failed(void *ctx, MQTTAsync_failureData *d)
+{
+        push_simple(ctx, OB_TEV_SUBSCRIBE_FAILED, 0, d ? d->token : 0, "");
+}
+
 static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *d)
 {
         push_simple(ctx, OB_TEV_SUBSCRIBE_FAILED, 0, d ? d->token : 0,
@@ -450,7 +457,7 @@ static int do_subscribe_many(void *impl, const char *const *topics, size_t n, in
                 snprintf(p->many_topics[i], sizeof(p->many_topics[i]), "%s", topics[i]);
         pthread_mutex_unlock(&p->lock);
         ro.onSuccess = on_subscribed_many;
-        ro.onFailure = on_subscribe_failed;
+        ro.onFailure = on_subscribe_many_failed;
         ro.context = p;
         r = MQTTAsync_subscribeMany(p->client, (int)n, (char *const *)topics, qoss, &ro);
         if (r != MQTTASYNC_SUCCESS)
