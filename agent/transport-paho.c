@@ -48,6 +48,8 @@ typedef struct Node {
         ObTransportEvent ev;
 } Node;
 
+#define OB_PAHO_MAX_FILTERS 8 /* subscribe_many */
+
 typedef struct Paho {
         MQTTAsync client;
         int efd;
@@ -59,6 +61,9 @@ typedef struct Paho {
         char host[256]; /* of the connection being made, for classifying failures */
         int port;
         char ca_file[512];
+        /* the filters of the subscribe_many in flight, to name a refused one */
+        size_t many_n;
+        char many_topics[OB_PAHO_MAX_FILTERS][160];
 } Paho;
 
 /* Paho ignores sslVersion with OpenSSL >= 1.1 (it always uses TLS_client_method), and Debian
@@ -292,6 +297,32 @@ static void on_subscribed(void *ctx, MQTTAsync_successData *d)
         push_simple(ctx, OB_TEV_SUBSCRIBED, 0, d ? d->token : 0, "subscribed");
 }
 
+/* The SUBACK of do_subscribe_many: Paho calls it a success even when some return codes are
+ * 0x80 (refused, MQTT 3.1.1 §3.9.3), so check each one. */
+static void on_subscribed_many(void *ctx, MQTTAsync_successData *d)
+{
+        Paho *p = ctx;
+        char refused[160] = "";
+
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->many_n && !refused[0]; i++)
+                if (!d || (p->many_n > 1 ? !d->alt.qosList || d->alt.qosList[i] == 0x80
+                                         : d->alt.qos == 0x80))
+                        snprintf(refused, sizeof(refused), "%s", p->many_topics[i]);
+        pthread_mutex_unlock(&p->lock);
+        if (refused[0])
+                push_simple(p, OB_TEV_SUBSCRIBE_FAILED, 0, d ? d->token : 0, refused);
+        else
+                push_simple(p, OB_TEV_SUBSCRIBED, 0, d ? d->token : 0, "subscribed");
+}
+
+/* The SUBSCRIBE of do_subscribe_many failed as a whole (lost connection, timeout): no filter
+ * to name */
+static void on_subscribe_many_failed(void *ctx, MQTTAsync_failureData *d)
+{
+        push_simple(ctx, OB_TEV_SUBSCRIBE_FAILED, 0, d ? d->token : 0, "");
+}
+
 static void on_subscribe_failed(void *ctx, MQTTAsync_failureData *d)
 {
         push_simple(ctx, OB_TEV_SUBSCRIBE_FAILED, 0, d ? d->token : 0,
@@ -497,6 +528,40 @@ static int do_subscribe(void *impl, const char *topic, int qos, int *ret_token)
         return 0;
 }
 
+static int do_subscribe_many(void *impl, const char *const *topics, size_t n, int qos,
+                             int *ret_token)
+{
+        Paho *p = impl;
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        int qoss[OB_PAHO_MAX_FILTERS];
+        int r;
+
+        if (!p->client || n == 0 || n > OB_PAHO_MAX_FILTERS || qos < 0 || qos > 1)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (!topics[i] || strlen(topics[i]) >= sizeof(p->many_topics[i]))
+                        return -EINVAL;
+                qoss[i] = qos;
+        }
+        /* recorded before the call: the SUBACK may come before it returns. One
+         * subscribe_many at a time (per connection); never hold p->lock over a Paho call,
+         * Paho holds its own lock when it calls on_message, which takes p->lock */
+        pthread_mutex_lock(&p->lock);
+        p->many_n = n;
+        for (size_t i = 0; i < n; i++)
+                snprintf(p->many_topics[i], sizeof(p->many_topics[i]), "%s", topics[i]);
+        pthread_mutex_unlock(&p->lock);
+        ro.onSuccess = on_subscribed_many;
+        ro.onFailure = on_subscribe_many_failed;
+        ro.context = p;
+        r = MQTTAsync_subscribeMany(p->client, (int)n, (char *const *)topics, qoss, &ro);
+        if (r != MQTTASYNC_SUCCESS)
+                return -ENOTCONN;
+        if (ret_token)
+                *ret_token = ro.token;
+        return 0;
+}
+
 static int do_publish(void *impl, const char *topic, const void *payload, size_t len, int qos,
                       int *ret_token)
 {
@@ -532,6 +597,7 @@ static void do_free(void *impl)
 static const ObTransportOps paho_ops = {
         .connect = do_connect,
         .subscribe = do_subscribe,
+        .subscribe_many = do_subscribe_many,
         .publish = do_publish,
         .disconnect = do_disconnect,
         .event_fd = event_fd,

@@ -78,6 +78,7 @@ struct ObOnboard {
         bool connected;
         int subs_pending;
         int sub_tokens[N_TOPICS];
+        bool subs_batched; /* one SUBSCRIBE for all topics: sub_tokens[0] is its token */
         char topics[N_TOPICS][160];
         char last_client_id[160];
         char *claim_cert, *claim_key; /* paths used to connect with the claim */
@@ -1549,8 +1550,26 @@ static int subscribe_all(ObOnboard *ob, int64_t now)
                               tmpl ? tmpl : "");
                 return r;
         }
-        ob->subs_pending = N_TOPICS;
         set_activity(ob, OB_ACT_SUBSCRIBE, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        ob->subs_batched = ob->d.transport->ops->subscribe_many != NULL;
+        if (ob->subs_batched) {
+                const char *filters[N_TOPICS];
+
+                for (int i = 0; i < N_TOPICS; i++) {
+                        filters[i] = ob->topics[i];
+                        ob->sub_tokens[i] = -1; /* only [0]: the one SUBSCRIBE's token */
+                }
+                ob->subs_pending = 1;
+                r = ob->d.transport->ops->subscribe_many(ob->d.transport->impl, filters, N_TOPICS,
+                                                         1, &ob->sub_tokens[0]);
+                if (r < 0) {
+                        fail(ob, OB_ERR_NETWORK, "subscribe-failed", now,
+                             "cannot subscribe to the reply topics: %s", strerror(-r));
+                        return r;
+                }
+                return 0;
+        }
+        ob->subs_pending = N_TOPICS;
         for (int i = 0; i < N_TOPICS; i++) {
                 r = ob->d.transport->ops->subscribe(ob->d.transport->impl, ob->topics[i], 1,
                                                     &ob->sub_tokens[i]);
@@ -2077,7 +2096,9 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
                      "subscription to %s refused: the claim policy does not allow it, or "
                      "provisioning.template is wrong",
-                     i < N_TOPICS ? ob->topics[i] : "a reply topic");
+                     ob->subs_batched ? (ev->detail[0] ? ev->detail : "a reply topic")
+                     : i < N_TOPICS   ? ob->topics[i]
+                                      : "a reply topic");
                 break;
         case OB_TEV_PUBLISHED:
                 if (ob->act == OB_ACT_ANNOUNCE) {

@@ -63,6 +63,12 @@ typedef struct ObTransportOps {
         int (*connect)(void *impl, const ObConnectOptions *o);
         /* Start a QoS 0/1 subscription; *ret_token identifies the SUBSCRIBED event. */
         int (*subscribe)(void *impl, const char *topic, int qos, int *ret_token);
+        /* Optional (NULL: subscribe one by one): one SUBSCRIBE for n (<= 8) filters, so one round
+         * trip. One event for *ret_token: SUBSCRIBED when every filter was granted, else
+         * SUBSCRIBE_FAILED whose detail is the first refused filter (empty if the SUBSCRIBE
+         * failed as a whole). */
+        int (*subscribe_many)(void *impl, const char *const *topics, size_t n, int qos,
+                              int *ret_token);
         int (*publish)(void *impl, const char *topic, const void *payload, size_t len, int qos,
                        int *ret_token);
         /* Disconnect and wait (bounded) until the connection is gone. */

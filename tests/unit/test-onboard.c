@@ -77,6 +77,10 @@ typedef struct Cloud {
         int no_thing_name;  /* this many RegisterThing replies lack thingName */
         /* ownership tokens: "tok-N" valid until token_expiry[N] */
         int64_t token_expiry[16];
+
+        /* subscribe_many refuses the filter containing this */
+        const char *refuse_filter;
+        int subscribe_many_calls;
 } Cloud;
 
 static void push(Cloud *c, ObTransportEventType t, const char *topic, const char *payload)
@@ -158,6 +162,29 @@ static int f_subscribe(void *impl, const char *topic, int qos, int *ret_token)
         assert_true(c->connected);
         push(c, OB_TEV_SUBSCRIBED, NULL, NULL);
         c->q[c->qn - 1].token = *ret_token;
+        return 0;
+}
+
+/* One SUBSCRIBE for all filters; refuses the filter containing c->refuse_filter, if set. */
+static int f_subscribe_many(void *impl, const char *const *topics, size_t n, int qos,
+                            int *ret_token)
+{
+        Cloud *c = impl;
+        const char *refused = NULL;
+
+        (void)qos;
+        c->subscribe_many_calls++;
+        *ret_token = ++c->next_token;
+        if (c->dead)
+                return 0;
+        assert_true(c->connected);
+        for (size_t i = 0; i < n && !refused; i++)
+                if (c->refuse_filter && strstr(topics[i], c->refuse_filter))
+                        refused = topics[i];
+        push(c, refused ? OB_TEV_SUBSCRIBE_FAILED : OB_TEV_SUBSCRIBED, NULL, NULL);
+        c->q[c->qn - 1].token = *ret_token;
+        if (refused)
+                snprintf(c->q[c->qn - 1].detail, sizeof(c->q[c->qn - 1].detail), "%s", refused);
         return 0;
 }
 
@@ -400,6 +427,18 @@ static void f_free(void *impl)
 static const ObTransportOps fake_ops = {
         .connect = f_connect,
         .subscribe = f_subscribe,
+        .publish = f_publish,
+        .disconnect = f_disconnect,
+        .event_fd = f_event_fd,
+        .next_event = f_next_event,
+        .free = f_free,
+};
+
+/* A transport that subscribes to all reply topics with one SUBSCRIBE (like Paho's) */
+static const ObTransportOps fake_ops_many = {
+        .connect = f_connect,
+        .subscribe = f_subscribe,
+        .subscribe_many = f_subscribe_many,
         .publish = f_publish,
         .disconnect = f_disconnect,
         .event_fd = f_event_fd,
@@ -677,6 +716,31 @@ static void test_happy_path(void **state)
         assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
         assert_onboarded(w);
         assert_int_equal(w->cloud.connects, 2);
+        world_free(w);
+}
+
+/* With subscribe_many, one SUBSCRIBE carries the four reply topics; a refused filter (SUBACK
+ * 0x80 for one of them) fails the attempt and the error names that filter. */
+static void test_one_subscribe_for_all_topics(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        w->tr.ops = &fake_ops_many;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_onboarded(w);
+        assert_int_equal(w->cloud.subscribe_many_calls, 1);
+        world_free(w);
+
+        w = world_new(NULL);
+        w->tr.ops = &fake_ops_many;
+        w->cloud.refuse_filter = "provision/json/rejected";
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        run_until_settled(w, 1);
+        assert_int_equal(ob_onboard_stage(w->ob), OB_STAGE_KEY_READY);
+        assert_non_null(strstr(w->last_error_text, "provision/json/rejected"));
+        assert_int_equal(w->cloud.certs_issued, 0);
         world_free(w);
 }
 
@@ -1711,6 +1775,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_happy_path),
                 cmocka_unit_test(test_crash_after_each_stage),
+                cmocka_unit_test(test_one_subscribe_for_all_topics),
                 cmocka_unit_test(test_token_expired_restarts_from_csr),
                 cmocka_unit_test(test_register_rejected_retries_same_token),
                 cmocka_unit_test(test_cloud_says_token_invalid),
