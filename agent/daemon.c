@@ -338,6 +338,37 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* ------------------------------------------------------------------ trusted user: claims */
 
+/* The claim files of the drop directory; 0 when both exist, -ENOENT otherwise. */
+static int drop_dir_paths(const Daemon *d, char **ret_crt, char **ret_key)
+{
+        const char *dir = d->config->provisioning.claim_drop_dir;
+        _cleanup_free_ char *crt = NULL, *key = NULL;
+
+        if (!dir)
+                return -ENOENT;
+        if (asprintf(&crt, "%s/claim.crt", dir) < 0 || asprintf(&key, "%s/claim.key", dir) < 0)
+                return -ENOMEM;
+        if (access(crt, F_OK) < 0 || access(key, F_OK) < 0)
+                return -ENOENT;
+        *ret_crt = TAKE_PTR(crt);
+        *ret_key = TAKE_PTR(key);
+        return 0;
+}
+
+/* A claim in the drop directory while none is awaited (left by a crash between the hand-over and
+ * the delete, or dropped after onboarding) is removed: claim keys do not lie around. */
+static void drop_dir_discard_stale(Daemon *d)
+{
+        _cleanup_free_ char *crt = NULL, *key = NULL;
+
+        if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_CLAIM || drop_dir_paths(d, &crt, &key) < 0)
+                return;
+        (void)unlink(key);
+        (void)unlink(crt);
+        ob_log_notice("Removed the claim left in %s: the agent is not waiting for one",
+                      d->config->provisioning.claim_drop_dir);
+}
+
 static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Daemon *d = userdata;
@@ -348,30 +379,27 @@ static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
 
         (void)sd_event_source_set_time_relative(s, CLAIM_POLL_USEC);
         (void)usec;
-        if (!dir || ob_onboard_activity(d->ob) != OB_ACT_WAIT_CLAIM)
-                return 0;
-        if (asprintf(&crt_path, "%s/claim.crt", dir) < 0 ||
-            asprintf(&key_path, "%s/claim.key", dir) < 0)
-                return 0;
-        if (access(crt_path, F_OK) < 0 || access(key_path, F_OK) < 0)
+        if (ob_onboard_activity(d->ob) != OB_ACT_WAIT_CLAIM ||
+            drop_dir_paths(d, &crt_path, &key_path) < 0)
                 return 0;
         /* a hand-over directory: never follow a link planted there */
         r = ob_fs_read_file(crt_path, O_NOFOLLOW, MAX_CLAIM_FILE, &crt, NULL);
         if (r >= 0)
                 r = ob_fs_read_file(key_path, O_NOFOLLOW, MAX_CLAIM_FILE, &key, NULL);
-        /* the drop directory is a hand-over: whatever happens, the files do not stay */
+        if (r < 0)
+                ob_log_warning_errno(r, "Cannot read the claim dropped in %s", dir);
+        else {
+                r = ob_onboard_provide_claim(d->ob, crt, key, now_ms(), err, sizeof(err));
+                if (r < 0)
+                        ob_log_warning("Claim dropped in %s refused: %s", dir, err);
+                else
+                        ob_log_notice("Claim taken from %s", dir);
+        }
+        /* The drop directory is a hand-over: whatever happened, the files do not stay. They go
+         * only now, after the machine keeps its own copy (runtime directory), so a crash in
+         * between leaves the claim here (removed at the next start) instead of nowhere. */
         (void)unlink(key_path);
         (void)unlink(crt_path);
-        if (r < 0) {
-                ob_log_warning_errno(r, "Cannot read the claim dropped in %s", dir);
-                goto out;
-        }
-        r = ob_onboard_provide_claim(d->ob, crt, key, now_ms(), err, sizeof(err));
-        if (r < 0)
-                ob_log_warning("Claim dropped in %s refused: %s", dir, err);
-        else
-                ob_log_notice("Claim taken from %s", dir);
-out:
         if (key)
                 ob_explicit_bzero(key, strlen(key));
         rearm(d);
@@ -769,6 +797,7 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
                             ob_provisioning_method_to_string(d.config->provisioning.method),
                             ob_onboard_stage_to_string(ob_onboard_stage(d.ob)));
                 (void)ob_onboard_start(d.ob, now_ms());
+                drop_dir_discard_stale(&d);
                 update_status(&d);
                 rearm(&d);
 

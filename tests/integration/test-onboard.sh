@@ -210,6 +210,15 @@ mv "$g/drop/claim.crt.tmp" "$g/drop/claim.crt"
 wait_for drop '.state == "onboarded"' 30 && ok "trusted user via the drop directory" || { bad "drop directory"; log_tail drop 30; }
 [ -z "$(ls -A "$g/drop")" ] && ok "drop directory emptied" || bad "drop directory still holds $(ls "$g/drop")"
 stop drop
+# a claim found in the drop directory while none is awaited (a crash between the hand-over and
+# the delete, or a claim dropped after onboarding) is removed at start, not left lying there
+printf "%s\n" "$claim_json" | jq -r '.certificatePem // .result.certificatePem' >"$g/drop/claim.crt"
+printf "stale\n" >"$g/drop/claim.key"
+start drop
+for _ in $(seq 100); do grep -q "Removed the claim left" "$g/agent.log" && break; sleep 0.1; done
+[ -z "$(ls -A "$g/drop")" ] && grep -q "Removed the claim left" "$g/agent.log" &&
+  ok "a stale claim in the drop directory is removed at start" || bad "stale claim: $(ls "$g/drop")"
+stop drop
 fi
 
 # ---------------------------------------------------------------- 4. refusals and outages

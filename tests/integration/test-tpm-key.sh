@@ -57,6 +57,30 @@ openssl req -in "$d/ours.csr" -noout -verify 2>&1 | grep -q "verify OK" &&
 # with the right signature algorithm, and TLS + MQTT CONNECT work through the tpm2 provider
 # (openssl s_client and Paho in ob-mqtt-probe)
 probe="$top_builddir/tests/integration/ob-mqtt-probe"
+
+# CONNACK bytes (hex) of an MQTT 3.1.1 CONNECT sent through `openssl s_client ARGS...`: waits up
+# to 20 s for the 4 bytes (a TPM handshake on a loaded machine can take seconds), returns as soon
+# as they are there or s_client has ended (refused). Each call has its own 3-character client id
+# ("t01", "t02", ...): the broker allows one CONNECT per second per client id.
+s_connack() {
+  local out sl pid id n
+  n=$(($(cat "$d/connack.n" 2>/dev/null || echo 0) + 1)) && echo "$n" >"$d/connack.n"
+  id=$(printf "t%02d" $((n % 100)))
+  out=$(mktemp -p "$d" connack.XXXXXX) sl=$out.sleep
+  { printf "\020\017\000\004MQTT\004\002\000\074\000\003%s" "$id"; sleep 20 & echo $! >"$sl"; wait; } |
+    openssl s_client -quiet -no_ign_eof "$@" >"$out" &
+  pid=$!
+  for _ in $(seq 400); do
+    [ "$(stat -c %s "$out")" -ge 4 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill "$pid" 2>/dev/null
+  [ -s "$sl" ] && kill "$(cat "$sl")" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  head -c 4 "$out" | od -An -tx1 | tr -d " \n"
+}
+
 for spec in ec-p256:ecdsa-with-SHA256 ec-p384:ecdsa-with-SHA384 rsa-2048:sha256WithRSAEncryption; do
   ty=${spec%%:*} alg=${spec#*:}
   "$kt" --time --type "$ty" create "$d/$ty.key" >"$d/$ty.pub" 2>"$d/$ty.time" || bad "$ty: create: $(cat "$d/$ty.time")"
@@ -70,10 +94,9 @@ for spec in ec-p256:ecdsa-with-SHA256 ec-p384:ecdsa-with-SHA384 rsa-2048:sha256W
     [ "$(openssl req -in "$d/$ty.csr" -noout -pubkey)" = "$(cat "$d/$ty.pub")" ] &&
     ok "$ty: CSR signed in the TPM verifies, $alg" || bad "$ty: CSR: $(openssl req -in "$d/$ty.csr" -noout -text 2>&1 | grep -i signature | head -2)"
   sign_device_csr "$d/$ty.csr" "$d/$ty.crt" && register_cert "$d/$ty.crt" || bad "$ty: certificate"
-  connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
-    openssl s_client -quiet -no_ign_eof -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
+  connack=$(s_connack -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
       -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$d/$ty.crt" -key "$d/$ty.key" \
-      -verify_return_error 2>"$d/tls.err" | od -An -tx1 | tr -d " \n")
+      -verify_return_error 2>"$d/tls.err")
   [ "$connack" = 20020000 ] && ok "$ty: openssl s_client TLS + MQTT CONNECT accepted" || bad "$ty: CONNACK \"$connack\": $(tail -3 "$d/tls.err")"
   out=$("$probe" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" --cafile "$OB_ROOT_CA" --cert "$d/$ty.crt" \
          --key "$d/$ty.key" --provider tpm2 --tcti "$OB_TCTI" --id "gw-$ty" --connect-only 2>&1) &&
@@ -89,19 +112,17 @@ openssl genpkey -provider tpm2 -provider default -algorithm EC -pkeyopt group:P-
   ok "a tpm2-openssl key (emptyAuth written as BER 0x01) loads through our code" ||
   bad "foreign key: $(cat "$d/err")"
 
-# TLS + MQTT CONNECT with the key in the TPM (CONNECT 3.1.1, client id "tpm"; CONNACK 20 02 00 00)
+# TLS + MQTT CONNECT with the key in the TPM (CONNECT 3.1.1; CONNACK 20 02 00 00)
 sign_device_csr "$d/device.csr" "$d/device.crt"
 register_cert "$d/device.crt" || bad "could not register the device certificate with the emulator"
-connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
-  openssl s_client -quiet -no_ign_eof -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
+connack=$(s_connack -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
     -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$d/device.crt" -key "$d/device.key" \
-    -verify_return_error 2>"$d/tls.err" | od -An -tx1 | tr -d " \n")
+    -verify_return_error 2>"$d/tls.err")
 [ "$connack" = 20020000 ] && ok "TLS + MQTT CONNECT accepted with the TPM key" || bad "CONNACK \"$connack\": $(tail -3 "$d/tls.err")"
 # the same certificate with a key that is not its own must not get in
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/other.key" 2>/dev/null
-connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
-  openssl s_client -quiet -no_ign_eof -connect "127.0.0.1:$OB_MQTT_PORT" -servername "$OB_MQTT_HOST" \
-    -CAfile "$OB_ROOT_CA" -cert "$d/device.crt" -key "$d/other.key" 2>/dev/null | od -An -tx1 | tr -d " \n")
+connack=$(s_connack -connect "127.0.0.1:$OB_MQTT_PORT" -servername "$OB_MQTT_HOST" \
+    -CAfile "$OB_ROOT_CA" -cert "$d/device.crt" -key "$d/other.key" 2>/dev/null)
 [ -z "$connack" ] && ok "a different key with the same certificate is refused" || bad "other key got $connack"
 
 # errors
@@ -136,10 +157,9 @@ tpm2_readpublic -T "$OB_TCTI" -c 0x81000002 -f pem -o "$d/vendor.ref" >/dev/null
   ok "vendor key: CSR signed with it verifies" || bad "vendor CSR: $(cat "$d/vendor.time")"
 echo "# vendor key (persistent, ECC P-256):" $(cat "$d/vendor.time")
 sign_device_csr "$d/vendor.csr" "$d/vendor.crt" && register_cert "$d/vendor.crt" || bad "vendor certificate"
-connack=$( { printf "\020\017\000\004MQTT\004\002\000\074\000\003tpm"; sleep 1; } |
-  openssl s_client -quiet -no_ign_eof -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
+connack=$(s_connack -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
     -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$d/vendor.crt" -key handle:0x81000002 \
-    -verify_return_error 2>"$d/tls.err" | od -An -tx1 | tr -d " \n")
+    -verify_return_error 2>"$d/tls.err")
 [ "$connack" = 20020000 ] && ok "vendor key: openssl s_client -key handle:0x81000002 connects" || bad "vendor TLS: \"$connack\": $(tail -3 "$d/tls.err")"
 out=$("$probe-handle" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" --cafile "$OB_ROOT_CA" --cert "$d/vendor.crt" \
        --key handle:0x81000002 --provider tpm2 --tcti "$OB_TCTI" --id gw-vendor --connect-only 2>&1)
