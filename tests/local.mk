@@ -186,3 +186,7 @@ TESTS += tests/integration/test-completion.sh
 EXTRA_DIST += tests/integration/test-completion.sh
 
 include tests/bench/local.mk
+
+# ---- outages: broker down, DNS failure, tpm2-abrmd restarted, TPM lockout (issue 10)
+TESTS += tests/integration/test-outages.sh
+EXTRA_DIST += tests/integration/test-outages.sh
