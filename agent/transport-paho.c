@@ -158,6 +158,9 @@ static int resolve(const char *host)
 static int on_ssl_error(const char *str, size_t len, void *u)
 {
         Paho *p = u;
+        /* OpenSSL ends each error line with a newline: not in a status text or a log line */
+        while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+                len--;
         pthread_mutex_lock(&p->lock);
         snprintf(p->ssl_error, sizeof(p->ssl_error), "%.*s", (int)OB_MIN(len, (size_t)199), str);
         pthread_mutex_unlock(&p->lock);

@@ -107,10 +107,13 @@ echo "# status while down: $(echo "$s" | jq -c '{state, stage, last_error: .last
 [ "$per_min" -le 60 ] && [ "$late_per_min" -le $(( 60 * 3 / CAP )) ] &&
   ok "no hammering: $per_min attempts/min overall, $late_per_min/min at the cap of $CAP s (full jitter: about $(( 60 * 2 / CAP )))" ||
   bad "hammering: $per_min/min, $late_per_min/min at the cap"
+[ "$(echo "$s" | jq -r .last_error.text | wc -l)" = 1 ] && ok "the error text is one line" ||
+  bad "the error text has line breaks: $(echo "$s" | jq .last_error.text)"
 echo "$s" | jq -e '.last_error.class == "network" or .last_error.class == "tls"' >/dev/null &&
   ok "broker down: class $(echo "$s" | jq -r .last_error.class)" || bad "broker down: status $s"
-agent_n=$(grep -c "warning: onboarding: .*attempt [0-9]*, retrying" "$OB_WORLD_DIR/gw-down/agent.log")
-[ "$agent_n" -ge "$n" ] && ok "the agent counted $agent_n failed attempts (the stand-in saw $n)" ||
+agent_n=$(echo "$s" | jq -r .attempts)
+[ "$agent_n" -ge $((n - 1)) ] && [ "$agent_n" -le $((n + 1)) ] &&
+  ok "the agent counted $agent_n failed attempts (the stand-in saw $n)" ||
   bad "the agent counted $agent_n attempts, the stand-in $n"
 t2=$(date +%s%3N)
 if wait_for down '.state == "onboarded"' $(( CAP + 20 )); then
