@@ -81,6 +81,16 @@ broker_up() {
   echo "$(cat "$OB_MOSQ_PID")" >>"$OB_WORLD_DIR/pids"
 }
 
+# perms NAME: the modes docs/state.md and docs/security.md promise, on an onboarded gateway
+perms() {
+  g=$OB_WORLD_DIR/gw-$1/state; c=$g/credentials/current/
+  got="state $(stat -c %a "$g") state.json $(stat -c %a "$g/state.json") credentials $(stat -c %a "$g/credentials") slot $(stat -c %a "$c") device.key $(stat -c %a "$c/device.key") device.crt $(stat -c %a "$c/device.crt")"
+  [ "$got" = "state 700 state.json 600 credentials 750 slot 750 device.key 600 device.crt 644" ] &&
+    ok "$1: modes: $got" || bad "$1: modes: $got"
+  w=$(find "$g" -perm -o+w ! -type l | head -3)
+  [ -z "$w" ] && ok "$1: nothing in the state directory is writable by others" || bad "$1: world-writable: $w"
+}
+
 # ---------------------------------------------------------------- broker down for a "long" time
 if want broker; then
 broker_down
@@ -118,6 +128,7 @@ agent_n=$(echo "$s" | jq -r .attempts)
 t2=$(date +%s%3N)
 if wait_for down '.state == "onboarded"' $(( CAP + 20 )); then
   ok "broker back: onboarded unattended in $(( $(date +%s%3N) - t2 )) ms"
+  perms down
 else
   bad "broker back: not onboarded"; log_tail down 20
 fi
@@ -209,6 +220,7 @@ n=$(grep -c "warning: onboarding: .*lockout.*retrying in 3 s" "$OB_WORLD_DIR/gw-
   { bad "lockout: $n attempts in 7 s"; log_tail lock; }
 T tpm2_dictionarylockout -c && ok "lockout cleared (tpm2_dictionarylockout -c)" || bad "lockout: clear"
 wait_for lock '.state == "onboarded"' 20 && ok "lockout cleared: onboarded" || { bad "after the lockout"; log_tail lock 20; }
+perms lock
 stop lock
 T tpm2_dictionarylockout -s -n 3 -t 1000 -l 1000
 fi
