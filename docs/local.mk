@@ -15,3 +15,4 @@ dist_doc_DATA += docs/operations.md
 # ---- bench helper: benchmarks
 EXTRA_DIST += docs/performance.md
 EXTRA_DIST += docs/rotation.md
+EXTRA_DIST += docs/security.md
