@@ -35,8 +35,8 @@
 #include "onboard.h"
 #include "x509.h"
 
-#define STATE_VERSION  1
-#define N_TOPICS       4           /* request accepted + rejected, register accepted + rejected */
+#define STATE_VERSION 1
+#define N_TOPICS      4 /* request accepted + rejected, register accepted + rejected */
 
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)

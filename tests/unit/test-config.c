@@ -823,8 +823,10 @@ static void test_docs_fields_match_table(void **state)
                         snprintf(def, sizeof(def), "`%s`", k->def);
                 else
                         snprintf(def, sizeof(def), "unset");
-                snprintf(want, sizeof(want), "### `%s`\n\n- Type: %s \xc2\xb7 Default: %s%s%s \xc2\xb7 "
-                         "Required: %s", k->name, ob_config_type_to_string(k->type), def,
+                snprintf(want, sizeof(want),
+                         "### `%s`\n\n- Type: %s \xc2\xb7 Default: %s%s%s \xc2\xb7 "
+                         "Required: %s",
+                         k->name, ob_config_type_to_string(k->type), def,
                          range[0] ? " \xc2\xb7 Range: " : "", range, req);
                 if (!strstr(md, want)) {
                         fprintf(stderr, "docs/configuration.md: no \"%s\"\n", want);

@@ -337,6 +337,44 @@ static void test_verify(void **state)
         free(inter_pem);
 }
 
+/* The limits on a chain sent with a certificate: count, size, nothing in it. */
+static void test_verify_chain_limits(void **state)
+{
+        char reason[256];
+        char *inter_pem = to_pem(inter);
+        size_t one = strlen(inter_pem), n = OB_X509_MAX_CHAIN + 1;
+        char *many = calloc(n * one + 1, 1), *big = malloc(OB_X509_MAX_PEM + 2);
+
+        (void)state;
+        assert_non_null(many);
+        assert_non_null(big);
+        /* OB_X509_MAX_CHAIN copies verify; one more is refused */
+        for (size_t i = 0; i < OB_X509_MAX_CHAIN; i++)
+                memcpy(many + i * one, inter_pem, one);
+        assert_int_equal(ob_x509_verify(leaf2, many, ca_file, T0 + DAY, reason, sizeof(reason)), 0);
+        memcpy(many + OB_X509_MAX_CHAIN * one, inter_pem, one);
+        assert_int_equal(ob_x509_verify(leaf2, many, ca_file, T0 + DAY, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_non_null(strstr(reason, "more than 16 certificates"));
+        /* larger than OB_X509_MAX_PEM */
+        memset(big, '\n', OB_X509_MAX_PEM + 1);
+        big[OB_X509_MAX_PEM + 1] = 0;
+        assert_int_equal(ob_x509_verify(leaf2, big, ca_file, T0 + DAY, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_non_null(strstr(reason, "larger than"));
+        /* only blank lines: no certificate */
+        assert_int_equal(ob_x509_verify(leaf2, "\n\n", ca_file, T0 + DAY, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_non_null(strstr(reason, "no certificate"));
+        /* the fingerprint needs room for 64 hex digits and the NUL */
+        char fp[OB_X509_FINGERPRINT_HEX_LEN];
+        assert_int_equal(ob_x509_fingerprint_hex(leaf, fp, sizeof(fp)), -ENOBUFS);
+        assert_int_equal(ERR_peek_error(), 0);
+        free(many);
+        free(big);
+        free(inter_pem);
+}
+
 static void test_subject_cn(void **state)
 {
         char *cn = NULL;
@@ -391,10 +429,11 @@ static void test_clock_plausible(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_from_pem),        cmocka_unit_test(test_matches_key),
-                cmocka_unit_test(test_validity),        cmocka_unit_test(test_fingerprint),
-                cmocka_unit_test(test_verify),          cmocka_unit_test(test_subject_cn),
-                cmocka_unit_test(test_clock_plausible), cmocka_unit_test(test_from_file),
+                cmocka_unit_test(test_from_pem),   cmocka_unit_test(test_matches_key),
+                cmocka_unit_test(test_validity),   cmocka_unit_test(test_fingerprint),
+                cmocka_unit_test(test_verify),     cmocka_unit_test(test_verify_chain_limits),
+                cmocka_unit_test(test_subject_cn), cmocka_unit_test(test_clock_plausible),
+                cmocka_unit_test(test_from_file),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
