@@ -149,6 +149,7 @@ static void test_defaults(void **state)
         assert_int_equal(c->retry.network.base_ms, 1000);
         assert_int_equal(c->retry.network.cap_ms, 300000);
         assert_int_equal(c->retry.rejected.cap_ms, 6 * 3600 * 1000);
+        assert_int_equal(c->retry.local_ms, 30000); /* TPM or disk trouble: a fixed pace */
         assert_int_equal(c->log.level, OB_CONFIG_LOG_INFO);
         assert_string_equal(c->control.group, "onboard-agent");
         for (size_t i = 0, n = 0; ob_config_keys(&n) && i < n; i++)
