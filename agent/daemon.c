@@ -580,6 +580,96 @@ static const ObKeyProviderOps watched_ops = {
         .free = wk_free,
 };
 
+/*
+ * The transport, watched the same way: before a TLS connection with a TPM key (which signs
+ * through OpenSSL's tpm2 provider, not through our ESAPI context), load the key once through
+ * the watched provider. A dead TPM connection then ends the daemon (above) instead of looking
+ * like a server that refused our certificate, forever. Costs one TPM load per connection.
+ */
+typedef struct WatchedTransport {
+        ObTransport inner;
+        Daemon *daemon;
+} WatchedTransport;
+
+static int wt_connect(void *impl, const ObConnectOptions *o)
+{
+        WatchedTransport *w = impl;
+        ObKeyProvider *k = w->daemon->keys;
+
+        if (k && o->key_file && o->provider && strcmp(o->provider, "tpm2") == 0) {
+                EVP_PKEY *pub = NULL;
+                int r = k->ops->load(k, o->key_file, &pub);
+
+                EVP_PKEY_free(pub);
+                if (r == -ENODEV)
+                        return r; /* the daemon is on its way out */
+        }
+        return w->inner.ops->connect(w->inner.impl, o);
+}
+
+static int wt_subscribe(void *impl, const char *topic, int qos, int *ret_token)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->subscribe(w->inner.impl, topic, qos, ret_token);
+}
+
+static int wt_publish(void *impl, const char *topic, const void *payload, size_t len, int qos,
+                      int *ret_token)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->publish(w->inner.impl, topic, payload, len, qos, ret_token);
+}
+
+static int wt_disconnect(void *impl)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->disconnect(w->inner.impl);
+}
+
+static int wt_event_fd(void *impl)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->event_fd(w->inner.impl);
+}
+
+static int wt_next_event(void *impl, ObTransportEvent *ret)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->next_event(w->inner.impl, ret);
+}
+
+static void wt_free(void *impl)
+{
+        WatchedTransport *w = impl;
+        ob_transport_free(&w->inner);
+        free(w);
+}
+
+static const ObTransportOps watched_transport_ops = {
+        .connect = wt_connect,
+        .subscribe = wt_subscribe,
+        .publish = wt_publish,
+        .disconnect = wt_disconnect,
+        .event_fd = wt_event_fd,
+        .next_event = wt_next_event,
+        .free = wt_free,
+};
+
+/* Wrap *t (taken over, also on failure). */
+static int watch_transport(Daemon *d, ObTransport *t)
+{
+        WatchedTransport *w = calloc(1, sizeof(*w));
+
+        if (!w) {
+                ob_transport_free(t);
+                return -ENOMEM;
+        }
+        w->inner = *t;
+        w->daemon = d;
+        *t = (ObTransport){.ops = &watched_transport_ops, .impl = w};
+        return 0;
+}
+
 /* Wrap *keys (taken over, also on failure). */
 static int watch_keys(Daemon *d, ObKeyProvider **keys)
 {
@@ -850,6 +940,10 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
                         r = setup_keys(&d);
                 if (r >= 0)
                         r = ob_transport_paho_new(&d.transport);
+#ifdef HAVE_TPM
+                if (r >= 0 && d.config->key.backend != OB_KEY_BACKEND_SOFTWARE)
+                        r = watch_transport(&d, &d.transport);
+#endif
                 if (r >= 0)
                         r = setup_machine(&d);
                 if (r >= 0)

@@ -201,6 +201,34 @@ else
   wait_for rm '.state == "onboarded"' 30 && ok "restarted: resumed and onboarded" || { bad "abrmd: after restart"; log_tail rm 30; }
 fi
 stop rm
+
+# the same before the first TLS connection with the TPM key (stage thing-registered): that
+# handshake signs through OpenSSL's tpm2 provider, whose connection is as dead as ours
+gw rm2
+start rm2 OB_TEST_CRASH_AFTER_STAGE=thing-registered
+wait_for rm2 '.stage == "thing-registered" and .daemon_running == false' 30 dead-ok ||
+  { bad "abrmd 2: no crash at thing-registered"; log_tail rm2; }
+broker_down
+start rm2
+wait_for rm2 '.stage == "thing-registered" and .state == "waiting-to-retry"' 20 ||
+  { bad "abrmd 2: not waiting to retry"; log_tail rm2; }
+abrmd_restart
+broker_up
+pid=$(cat "$OB_WORLD_DIR/gw-rm2/pid")
+i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$pid" 2>/dev/null; then
+  st rm2 | jq -e '.state == "onboarded"' >/dev/null && ok "abrmd restarted before the TPM-key TLS: recovered in place" ||
+    { bad "abrmd restarted before the TPM-key TLS: neither recovered nor exited: $(st rm2 | jq -c .last_error)"; log_tail rm2 10; }
+else
+  wait "$pid"; rc=$?
+  [ $rc = 1 ] && grep -q "Lost the TPM" "$OB_WORLD_DIR/gw-rm2/agent.log" &&
+    ok "abrmd restarted before the TPM-key TLS: the daemon says so and exits (status $rc)" ||
+    { bad "abrmd 2: exit status $rc"; log_tail rm2; }
+  start rm2
+  wait_for rm2 '.state == "onboarded"' 30 && ok "restarted: resumed at thing-registered and onboarded" ||
+    { bad "abrmd 2: after restart"; log_tail rm2 30; }
+fi
+stop rm2
 fi
 
 # ---------------------------------------------------------------- TPM dictionary-attack lockout
