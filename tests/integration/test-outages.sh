@@ -1,19 +1,21 @@
 #!/bin/sh
 # Outages (issue 10): the real daemon against the emulator with the TPM behind tpm2-abrmd.
-# Cases (OB_TEST_CASES picks some: broker dns abrmd lockout):
+# Cases (OB_TEST_CASES picks some: broker dns abrmd lockout; docs/testing.md "Outages"):
 #   broker   the broker is down for a minute (ten minutes, compressed with retry caps of 4 s):
-#            a stand-in that accepts and closes every TCP connection counts the connection
-#            attempts; the backoff never hammers (at most one per second, at most cap-bound per
-#            minute); the broker comes back and the device onboards unattended
+#            a stand-in that reads each TLS ClientHello and closes counts the attempts; the
+#            backoff never hammers (never two within a second, at most cap-bound per minute);
+#            the broker comes back and the device onboards unattended
 #   dns      an endpoint host that does not resolve (a name under .invalid): class network,
 #            retries; the configuration is fixed and reloaded (SIGHUP): onboarded
-#   abrmd    the TPM resource manager restarts while the agent waits to retry: the agent's TPM
-#            connection is dead (and so is OpenSSL's tpm2 provider); the daemon says so and exits
-#            with a failure status, systemd's Restart=on-failure starts it again (played here by
+#   abrmd    the TPM resource manager restarts while the agent waits to retry (before a TPM use
+#            of its own, and before a TLS handshake with the TPM key): the agent's TPM
+#            connection is dead, and so is OpenSSL's tpm2 provider's; the daemon says so and
+#            exits with status 1, systemd's Restart=on-failure starts it again (played here by
 #            the test) and it resumes from the saved stage and onboards
-#   lockout  the TPM is in dictionary-attack lockout while the agent signs its CSR: a clear
-#            status (key-locked-out... see below), retries at the fixed local pace, onboards once
-#            the lockout is cleared
+#   lockout  the TPM is in dictionary-attack lockout while the agent signs its CSR: status
+#            key-unavailable with the TPM's lockout text, retries at the fixed retry.local pace,
+#            onboards once the lockout is cleared
+# and the file and folder modes of the onboarded gateways.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
