@@ -1247,7 +1247,7 @@ static int request_cert(ObOnboard *ob, int64_t now)
                 return r;
         }
         r = ob_csr_build(subject, pub, csr_sign, ob, &csr);
-        if (r < 0 && r != -EINVAL && r != -ENOMEM && key_error_is_local_trouble(r)) {
+        if (r < 0 && r != -ENOMEM && key_error_is_local_trouble(r)) {
                 /* the key provider failed to sign (a TPM in lockout, gone): say what it said */
                 fail_local(ob, "key-unavailable", 0, now, "device key: signing the CSR: %s",
                            ob->d.keys->ops->last_error(ob->d.keys));
