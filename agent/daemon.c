@@ -62,6 +62,7 @@ typedef struct Daemon {
         char hardware_token[65];
         bool have_token;
         bool reload_pending;
+        bool tpm_lost; /* the TPM connection is gone: exit, let systemd start us again */
 } Daemon;
 
 static int64_t now_ms(void)
@@ -532,6 +533,196 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 
 /* ------------------------------------------------------------------ setup */
 
+#ifdef HAVE_TPM
+/*
+ * The TPM key provider, watched: -ENODEV from any call means the connection to the TPM is gone
+ * (tpm2-abrmd restarted, the device vanished). Neither our ESAPI context nor OpenSSL's tpm2
+ * provider (loaded once per process, with its own connection) can be reopened safely in
+ * place, so the daemon ends with a failure status and systemd's Restart=on-failure starts it
+ * again; the state is saved at every step, so it resumes where it was.
+ */
+typedef struct WatchedKeys {
+        ObKeyProvider base;
+        ObKeyProvider *inner;
+        Daemon *daemon;
+} WatchedKeys;
+
+static int watch(WatchedKeys *w, int r)
+{
+        Daemon *d = w->daemon;
+
+        if (r == -ENODEV && d->event && !d->tpm_lost) {
+                d->tpm_lost = true;
+                ob_log_error("Lost the TPM: %s. Exiting so that the service manager starts the "
+                             "agent again with a new connection (the state is saved)",
+                             w->inner->ops->last_error(w->inner));
+                (void)sd_event_exit(d->event, -ENODEV);
+        }
+        return r;
+}
+
+static int wk_create(ObKeyProvider *p, const char *path, int key_type, EVP_PKEY **ret_pub)
+{
+        WatchedKeys *w = (WatchedKeys *)p;
+        return watch(w, w->inner->ops->create(w->inner, path, key_type, ret_pub));
+}
+
+static int wk_load(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub)
+{
+        WatchedKeys *w = (WatchedKeys *)p;
+        return watch(w, w->inner->ops->load(w->inner, path, ret_pub));
+}
+
+static int wk_sign(ObKeyProvider *p, const char *path, const uint8_t *digest, size_t digest_len,
+                   uint8_t **ret_sig, size_t *ret_sig_len)
+{
+        WatchedKeys *w = (WatchedKeys *)p;
+        return watch(w, w->inner->ops->sign_digest(w->inner, path, digest, digest_len, ret_sig,
+                                                   ret_sig_len));
+}
+
+static int wk_destroy(ObKeyProvider *p, const char *path)
+{
+        WatchedKeys *w = (WatchedKeys *)p;
+        return watch(w, w->inner->ops->destroy(w->inner, path));
+}
+
+static const char *wk_tls_provider(ObKeyProvider *p)
+{
+        WatchedKeys *w = (WatchedKeys *)p;
+        return w->inner->ops->tls_provider(w->inner);
+}
+
+static const char *wk_last_error(ObKeyProvider *p)
+{
+        WatchedKeys *w = (WatchedKeys *)p;
+        return w->inner->ops->last_error(w->inner);
+}
+
+static void wk_free(ObKeyProvider *p)
+{
+        WatchedKeys *w = (WatchedKeys *)p;
+        ob_key_provider_free(w->inner);
+        free(w);
+}
+
+static const ObKeyProviderOps watched_ops = {
+        .create = wk_create,
+        .load = wk_load,
+        .sign_digest = wk_sign,
+        .destroy = wk_destroy,
+        .tls_provider = wk_tls_provider,
+        .last_error = wk_last_error,
+        .free = wk_free,
+};
+
+/*
+ * The transport, watched the same way: before a TLS connection with a TPM key (which signs
+ * through OpenSSL's tpm2 provider, not through our ESAPI context), load the key once through
+ * the watched provider. A dead TPM connection then ends the daemon (above) instead of looking
+ * like a server that refused our certificate, forever. Costs one TPM load per connection.
+ */
+typedef struct WatchedTransport {
+        ObTransport inner;
+        Daemon *daemon;
+} WatchedTransport;
+
+static int wt_connect(void *impl, const ObConnectOptions *o)
+{
+        WatchedTransport *w = impl;
+        ObKeyProvider *k = w->daemon->keys;
+
+        if (k && o->key_file && o->provider && strcmp(o->provider, "tpm2") == 0) {
+                EVP_PKEY *pub = NULL;
+                int r = k->ops->load(k, o->key_file, &pub);
+
+                EVP_PKEY_free(pub);
+                if (r == -ENODEV)
+                        return r; /* the daemon is on its way out */
+        }
+        return w->inner.ops->connect(w->inner.impl, o);
+}
+
+static int wt_subscribe(void *impl, const char *topic, int qos, int *ret_token)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->subscribe(w->inner.impl, topic, qos, ret_token);
+}
+
+static int wt_publish(void *impl, const char *topic, const void *payload, size_t len, int qos,
+                      int *ret_token)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->publish(w->inner.impl, topic, payload, len, qos, ret_token);
+}
+
+static int wt_disconnect(void *impl)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->disconnect(w->inner.impl);
+}
+
+static int wt_event_fd(void *impl)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->event_fd(w->inner.impl);
+}
+
+static int wt_next_event(void *impl, ObTransportEvent *ret)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->next_event(w->inner.impl, ret);
+}
+
+static void wt_free(void *impl)
+{
+        WatchedTransport *w = impl;
+        ob_transport_free(&w->inner);
+        free(w);
+}
+
+static const ObTransportOps watched_transport_ops = {
+        .connect = wt_connect,
+        .subscribe = wt_subscribe,
+        .publish = wt_publish,
+        .disconnect = wt_disconnect,
+        .event_fd = wt_event_fd,
+        .next_event = wt_next_event,
+        .free = wt_free,
+};
+
+/* Wrap *t (taken over, also on failure). */
+static int watch_transport(Daemon *d, ObTransport *t)
+{
+        WatchedTransport *w = calloc(1, sizeof(*w));
+
+        if (!w) {
+                ob_transport_free(t);
+                return -ENOMEM;
+        }
+        w->inner = *t;
+        w->daemon = d;
+        *t = (ObTransport){.ops = &watched_transport_ops, .impl = w};
+        return 0;
+}
+
+/* Wrap *keys (taken over, also on failure). */
+static int watch_keys(Daemon *d, ObKeyProvider **keys)
+{
+        WatchedKeys *w = calloc(1, sizeof(*w));
+
+        if (!w) {
+                *keys = ob_key_provider_free(*keys);
+                return -ENOMEM;
+        }
+        w->base.ops = &watched_ops;
+        w->inner = *keys;
+        w->daemon = d;
+        *keys = &w->base;
+        return 0;
+}
+#endif
+
 static int setup_keys(Daemon *d)
 {
         const ObConfig *c = d->config;
@@ -573,7 +764,7 @@ static int setup_keys(Daemon *d)
                         ob_tpm_close(t);
                         return r;
                 }
-                return 0;
+                return watch_keys(d, &d->keys);
         }
 #else
         ob_log_error("key.backend is tpm but this build has no TPM support (--without-tpm)");
@@ -785,6 +976,10 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
                         r = setup_keys(&d);
                 if (r >= 0)
                         r = ob_transport_paho_new(&d.transport);
+#ifdef HAVE_TPM
+                if (r >= 0 && d.config->key.backend != OB_KEY_BACKEND_SOFTWARE)
+                        r = watch_transport(&d, &d.transport);
+#endif
                 if (r >= 0)
                         r = setup_machine(&d);
                 if (r >= 0)
@@ -803,7 +998,8 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
 
                 r = sd_event_loop(d.event);
                 if (r < 0) {
-                        ob_log_error_errno(r, "Event loop failed");
+                        if (!d.tpm_lost)
+                                ob_log_error_errno(r, "Event loop failed");
                         break;
                 }
                 if (!d.reload_pending) {

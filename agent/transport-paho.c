@@ -210,6 +210,18 @@ out:
         return v != X509_V_OK;
 }
 
+/* Does host resolve now? Paho reports a name that does not resolve as a bare failure (code -1,
+ * no message), like a server that closed the connection before CONNACK. 0 or an EAI_* code. */
+static int resolve(const char *host)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        int r = getaddrinfo(host, NULL, &hints, &res);
+
+        if (r == 0)
+                freeaddrinfo(res);
+        return r;
+}
+
 /* ---------------------------------------------------------------- Paho callbacks */
 
 static int on_ssl_error(const char *str, size_t len, void *u)
@@ -237,6 +249,7 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
         ObErrClass c;
         int code = d ? d->code : MQTTASYNC_FAILURE;
         const char *msg = d && d->message ? d->message : "";
+        int gai;
 
         pthread_mutex_lock(&p->lock);
         snprintf(ssl, sizeof(ssl), "%s", p->ssl_error);
@@ -262,6 +275,10 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
                                  p->host);
                 else
                         snprintf(detail, sizeof(detail), "TLS: %s", ssl);
+        } else if ((gai = resolve(p->host)) != 0) {
+                c = OB_ERR_NETWORK;
+                snprintf(detail, sizeof(detail), "network: cannot resolve %.64s: %s", p->host,
+                         gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
         } else if (strstr(msg, "TCP") && (reachable = tcp_reachable(p->host, p->port)) &&
                    server_cert_refused(p->host, p->port, p->ca_file, why, sizeof(why))) {
                 /* Paho's own host name check failed (it reports no OpenSSL error) */

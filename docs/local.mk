@@ -17,3 +17,4 @@ EXTRA_DIST += docs/performance.md
 EXTRA_DIST += docs/rotation.md
 # ---- factory helper: the manufacturing guide (agentctl factory)
 EXTRA_DIST += docs/manufacturing.md
+EXTRA_DIST += docs/security.md

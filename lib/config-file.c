@@ -466,6 +466,14 @@ static const ObConfigKey keys[] = {
         RETRY(rejected, "60", "\"6h\"", "a rejected request (400/403/404/500)"),
         RETRY(timeout, "2", "\"5min\"", "a step timeout"),
 #undef RETRY
+        {.name = "retry.local",
+         .type = OB_CONFIG_DURATION,
+         .offset = OFF(retry.local_ms),
+         .def = "30",
+         .min = MS_PER_SEC,
+         .max = MS_PER_DAY,
+         .help = "Fixed retry delay after local trouble (TPM busy or locked out, disk full): "
+                 "not the cloud's fault, so no backoff."},
 
         /* log, control */
         {.name = "log.level",

@@ -128,6 +128,7 @@ typedef struct ObConfig {
         } rotation;
         struct {
                 ObConfigRetry network, tls, refused, throttled, rejected, timeout;
+                uint64_t local_ms; /* fixed pace after local trouble (TPM, disk) */
         } retry;
         struct {
                 int level; /* ObConfigLogLevel */

@@ -36,9 +36,8 @@
 #include "onboard.h"
 #include "x509.h"
 
-#define STATE_VERSION  1
-#define N_TOPICS       4           /* request accepted + rejected, register accepted + rejected */
-#define LOCAL_RETRY_MS (30 * 1000) /* TPM or disk trouble: not the cloud's fault, no backoff */
+#define STATE_VERSION 1
+#define N_TOPICS      4 /* request accepted + rejected, register accepted + rejected */
 
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
@@ -627,8 +626,9 @@ static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, 
         disconnect(ob);
         set_error(ob, -1, code, text, now);
         (void)persist(ob);
-        notify(ob, OB_CHANGE_ERROR, "%s (%s); retrying in %d s", text, code, LOCAL_RETRY_MS / 1000);
-        set_activity(ob, OB_ACT_WAIT_RETRY, now + LOCAL_RETRY_MS);
+        notify(ob, OB_CHANGE_ERROR, "%s (%s); retrying in %llu s", text, code,
+               (unsigned long long)(ob->c->retry.local_ms / 1000));
+        set_activity(ob, OB_ACT_WAIT_RETRY, now + (int64_t)ob->c->retry.local_ms);
 }
 
 static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
@@ -1632,6 +1632,12 @@ static int request_cert(ObOnboard *ob, int64_t now)
                 return r;
         }
         r = ob_csr_build(subject, pub, csr_sign, ob, &csr);
+        if (r < 0 && r != -ENOMEM && key_error_is_local_trouble(r)) {
+                /* the key provider failed to sign (a TPM in lockout, gone): say what it said */
+                fail_local(ob, "key-unavailable", 0, now, "device key: signing the CSR: %s",
+                           ob->d.keys->ops->last_error(ob->d.keys));
+                return r;
+        }
         if (r < 0) {
                 fail_local(ob, "csr-failed", r, now, "cannot build the CSR (subject \"%s\")",
                            subject);

@@ -231,3 +231,18 @@ check-crash: onboard-agent$(EXEEXT) agentctl$(EXEEXT) tests/integration/ob-mqtt-
 	CRASH_TIMES='$(CRASH_TIMES)' CRASH_ONLY='$(CRASH_ONLY)' CRASH_OUT='$(CRASH_OUT)' \
 	CRASH_MEASURE='$(CRASH_MEASURE)' bash '$(abs_top_srcdir)/tests/integration/crash-campaign.sh'
 .PHONY: check-crash
+
+# ---- outages: broker down, DNS failure, tpm2-abrmd restarted, TPM lockout (issue 10)
+TESTS += tests/integration/test-outages.sh
+EXTRA_DIST += tests/integration/test-outages.sh
+
+# ---- the suite's secret scan: every world keeps its logs and its secrets (tests/world/world.sh,
+# OB_WORLD_LOGS); test-secrets.sh runs after every other test and greps all logs for them
+AM_TESTS_ENVIRONMENT += OB_WORLD_LOGS='$(abs_top_builddir)/tests/world-logs'; export OB_WORLD_LOGS;
+TESTS += tests/hygiene/test-secrets.sh
+EXTRA_DIST += tests/hygiene/test-secrets.sh
+tests/hygiene/test-secrets.log: $(TEST_LOGS:tests/hygiene/test-secrets.log=)
+clean-local: clean-world-logs
+clean-world-logs:
+	-rm -rf $(abs_top_builddir)/tests/world-logs
+.PHONY: clean-world-logs

@@ -31,6 +31,7 @@ struct ObTpm {
         ESYS_CONTEXT *esys;
         uint32_t srk_handle;
         TPM2B_AUTH owner_auth;
+        bool lost; /* a TCTI error: the connection (tpm2-abrmd, /dev/tpmrm0) is gone for good */
         char error[256];
 };
 
@@ -69,6 +70,15 @@ static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
         int r;
         const char *hint = "";
 
+        /* Once the transport failed, ESAPI answers every later call with BAD_SEQUENCE: the
+         * context is unusable and only a new connection (a new process, see agent/daemon.c)
+         * helps. */
+        if (t->lost || (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER) {
+                t->lost = true;
+                set_error(t, "%s: %s (the connection to the TPM or its resource manager is lost)",
+                          what, Tss2_RC_Decode(rc));
+                return -ENODEV;
+        }
         switch (c) {
         case TPM2_RC_LOCKOUT:
                 r = -ENOLCK;
@@ -111,7 +121,7 @@ static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
                 r = -EAGAIN;
                 break;
         default:
-                r = (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER ? -ENODEV : -EIO;
+                r = -EIO;
                 break;
         }
         set_error(t, "%s: %s%s", what, Tss2_RC_Decode(rc), hint);

@@ -49,9 +49,13 @@ check-valgrind:
 
 # ---- make coverage: lib/ line coverage from the unit tests (COVERAGE_CHECK=check for the
 # whole suite). Needs a tree configured with --enable-coverage (a separate build directory).
+# Fails below COVERAGE_MIN_LINES percent of lib/ lines; with the whole suite also when a stage
+# or activity of the onboarding machine never occurs in a transition, in the unit test of the
+# machine or in the daemons' logs (tests/hygiene/check-transitions.sh).
 GCOVR = gcovr
 COVERAGE_CHECK = check-unit
 COVERAGE_FILTER = lib/
+COVERAGE_MIN_LINES = 90
 
 coverage:
 	@case ' $(OB_CFLAGS) ' in *' --coverage '*) ;; *) \
@@ -60,12 +64,25 @@ coverage:
 	@command -v $(GCOVR) >/dev/null || \
 		{ echo "coverage: $(GCOVR) not found (apt-get install gcovr)"; exit 1; }
 	@find $(top_builddir) -name '*.gcda' -delete
+	@rm -rf $(abs_top_builddir)/tests/world-logs
 	@$(MAKE) $(AM_MAKEFLAGS) $(COVERAGE_CHECK)
 	@src=$$(cd $(top_srcdir) && pwd); cd $(top_builddir) && \
 	$(GCOVR) --root "$$src" --object-directory . --filter "$$src/$(COVERAGE_FILTER)" \
-		--txt coverage.txt --html-details coverage.html
-	@cat $(top_builddir)/coverage.txt
-	@echo "coverage: details in $(abs_top_builddir)/coverage.html"
+		--txt coverage.txt --html-details coverage.html \
+		--fail-under-line $(COVERAGE_MIN_LINES); rc=$$?; \
+	cat coverage.txt; echo "coverage: details in $(abs_top_builddir)/coverage.html"; \
+	if [ $$rc != 0 ]; then \
+		echo "coverage: FAIL: lib/ line coverage below $(COVERAGE_MIN_LINES) % (gcovr $$rc)"; \
+		exit 1; fi; \
+	echo "coverage: lib/ lines at or above $(COVERAGE_MIN_LINES) %"
+	@test -x tests/unit/test-onboard || { echo "coverage: no tests/unit/test-onboard (cmocka)"; exit 1; }
+	@mkdir -p $(abs_top_builddir)/tests/world-logs/unit && \
+	OB_TEST_VERBOSE=1 tests/unit/test-onboard >/dev/null \
+		2>$(abs_top_builddir)/tests/world-logs/unit/test-onboard.transitions
+	@$(SHELL) $(top_srcdir)/tests/hygiene/check-transitions.sh $(top_srcdir) \
+		$(abs_top_builddir)/tests/world-logs || \
+	if [ "$(COVERAGE_CHECK)" = check ]; then exit 1; else \
+		echo "coverage: (unit tests only: not a failure; COVERAGE_CHECK=check needs every state)"; fi
 
 CLEANFILES += coverage.txt coverage*.html coverage*.css
 clean-local: clean-coverage
@@ -73,4 +90,5 @@ clean-coverage:
 	-find $(top_builddir) -name '*.gcda' -delete
 
 .PHONY: analyze analyze-cppcheck analyze-clang-tidy check-valgrind coverage clean-coverage
-EXTRA_DIST += tests/hygiene/local.mk tests/hygiene/cppcheck.supp .clang-tidy
+EXTRA_DIST += tests/hygiene/local.mk tests/hygiene/cppcheck.supp .clang-tidy \
+	tests/hygiene/check-transitions.sh

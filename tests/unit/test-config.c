@@ -149,6 +149,7 @@ static void test_defaults(void **state)
         assert_int_equal(c->retry.network.base_ms, 1000);
         assert_int_equal(c->retry.network.cap_ms, 300000);
         assert_int_equal(c->retry.rejected.cap_ms, 6 * 3600 * 1000);
+        assert_int_equal(c->retry.local_ms, 30000); /* TPM or disk trouble: a fixed pace */
         assert_int_equal(c->log.level, OB_CONFIG_LOG_INFO);
         assert_string_equal(c->control.group, "onboard-agent");
         for (size_t i = 0, n = 0; ob_config_keys(&n) && i < n; i++)
@@ -803,6 +804,40 @@ static void test_docs_match_table(void **state)
         assert_int_equal(bad, 0);
 }
 
+/* Each key's line in docs/configuration.md shows the table's type, default, range and
+ * "required" (ob_config_key_range/_required, also what `agentctl config keys` prints). */
+static void test_docs_fields_match_table(void **state)
+{
+        _cleanup_free_ char *md = slurp("docs/configuration.md");
+        size_t n;
+        const ObConfigKey *keys = ob_config_keys(&n);
+        unsigned bad = 0;
+
+        (void)state;
+        for (size_t i = 0; i < n; i++) {
+                const ObConfigKey *k = &keys[i];
+                char range[256], req[128], def[256], want[1024];
+
+                ob_config_key_range(k, range, sizeof(range));
+                ob_config_key_required(k, req, sizeof(req));
+                if (k->def)
+                        snprintf(def, sizeof(def), "`%s`", k->def);
+                else
+                        snprintf(def, sizeof(def), "unset");
+                snprintf(want, sizeof(want),
+                         "### `%s`\n\n- Type: %s \xc2\xb7 Default: %s%s%s \xc2\xb7 "
+                         "Required: %s",
+                         k->name, ob_config_type_to_string(k->type), def,
+                         range[0] ? " \xc2\xb7 Range: " : "", range, req);
+                if (!strstr(md, want)) {
+                        fprintf(stderr, "docs/configuration.md: no \"%s\"\n", want);
+                        bad++;
+                }
+        }
+        assert_string_equal(ob_config_type_to_string(_OB_CONFIG_TYPE_MAX), "unknown");
+        assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -821,6 +856,7 @@ int main(void)
                 cmocka_unit_test(test_template_expand),
                 cmocka_unit_test(test_diag_format_and_json),
                 cmocka_unit_test(test_docs_match_table),
+                cmocka_unit_test(test_docs_fields_match_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

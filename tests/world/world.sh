@@ -229,6 +229,26 @@ stop() {
   rm -f "$d/pids"
 }
 
+# archive DIR NAME: with OB_WORLD_LOGS set, keep the world's logs (every *.log: the daemons',
+# mosquitto's, swtpm's, abrmd's) in OB_WORLD_LOGS/NAME.PID/ with secrets.lst, the strings that
+# must never appear in a log: every ownership token the emulator issued and the body lines of
+# every private key in the world (PKI, claims, device keys, TSS2 blobs). The suite's last test,
+# tests/hygiene/test-secrets.sh, scans all logs for them.
+archive() {
+  local d=$1 out
+  [ -n "${OB_WORLD_LOGS:-}" ] || return 0
+  out=$OB_WORLD_LOGS/$2.$$
+  mkdir -p "$out" || return 0
+  (cd "$d" && find . -name '*.log' -type f) | while read -r f; do
+    mkdir -p "$out/$(dirname "$f")" && cp "$d/$f" "$out/$f"
+  done
+  {
+    cat "$d/emulator/state/issued-tokens" 2>/dev/null
+    grep -rlI -e '-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----' --exclude='*.log' "$d" 2>/dev/null |
+      while read -r k; do sed -n '/-----BEGIN/,/-----END/{/-----/d;p}' "$k"; done
+  } | awk 'length($0) >= 16' | sort -u >"$out/secrets.lst"
+}
+
 case "${1:-}" in
 start)
   [ $# -eq 2 ] || die "usage: world.sh start DIR"
@@ -243,8 +263,11 @@ run)
   [ "${1:-}" = "--" ] && shift
   [ $# -ge 1 ] || die "usage: world.sh run -- CMD [ARGS...]"
   dir=$(mktemp -d "${TMPDIR:-/tmp}/ob-world.XXXXXX")
+  name=$(basename "$1")
+  for a in "$@"; do case $a in *.sh) name=$(basename "$a"); break ;; esac; done
   cleanup() {
     stop "$dir"
+    archive "$dir" "$name"
     if [ "${OB_WORLD_KEEP:-0}" = 1 ]; then echo "world: kept $dir" >&2; else rm -rf "$dir"; fi
   }
   trap cleanup EXIT

@@ -1,0 +1,269 @@
+#!/bin/sh
+# Outages (issue 10): the real daemon against the emulator with the TPM behind tpm2-abrmd.
+# Cases (OB_TEST_CASES picks some: broker dns abrmd lockout; docs/testing.md "Outages"):
+#   broker   the broker is down for a minute (ten minutes, compressed with retry caps of 4 s):
+#            a stand-in that reads each TLS ClientHello and closes counts the attempts; the
+#            backoff never hammers (never two within a second, at most cap-bound per minute);
+#            the broker comes back and the device onboards unattended
+#   dns      an endpoint host that does not resolve (a name under .invalid): class network,
+#            retries; the configuration is fixed and reloaded (SIGHUP): onboarded
+#   abrmd    the TPM resource manager restarts while the agent waits to retry (before a TPM use
+#            of its own, and before a TLS handshake with the TPM key): the agent's TPM
+#            connection is dead, and so is OpenSSL's tpm2 provider's; the daemon says so and
+#            exits with status 1, systemd's Restart=on-failure starts it again (played here by
+#            the test) and it resumes from the saved stage and onboards
+#   lockout  the TPM is in dictionary-attack lockout while the agent signs its CSR: status
+#            key-unavailable with the TPM's lockout text, retries at the fixed retry.local pace,
+#            onboards once the lockout is cleared
+# and the file and folder modes of the onboarded gateways.
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_builddir top_srcdir
+[ "${1:-}" = --inside ] || exec "$top_srcdir/tests/world/world.sh" run -- "$0" --inside
+
+. "$top_srcdir/tests/integration/common.sh"
+. "$top_srcdir/tests/integration/agent-lib.sh"
+[ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
+[ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
+export TPM2OPENSSL_TCTI=$OB_TCTI
+T() { "$@" -T "$OB_TCTI" >/dev/null 2>&1; }
+
+OUTAGE_SECONDS=${OB_OUTAGE_SECONDS:-60}
+CAP=4 # seconds: retry.*.cap for every class
+
+# gw NAME [HOST] [LOCAL_RETRY]: a fleet-claim gateway with short retry caps
+gw() {
+  g=$OB_WORLD_DIR/gw-$1
+  mkdir -p "$g"
+  echo "SN-$1-$$" >"$g/serial"
+  cat >"$g/config.json" <<JSON
+{
+  "endpoint": { "host": "${2:-$OB_MQTT_HOST}", "port": $OB_MQTT_PORT, "root_ca": "$OB_ROOT_CA",
+                "connect_timeout": 5, "step_timeout": 5 },
+  "provisioning": { "method": "fleet-claim", "template": "OnboardTemplate",
+                    "claim_cert": "$OB_CLAIM_CERT", "claim_key": "$OB_CLAIM_KEY" },
+  "identity": { "serial_sources": ["file:$g/serial"] },
+  "key": { "backend": "${BACKEND:-tpm}" },
+  "tpm": { "tcti": "$OB_TCTI" },
+  "retry": { "network": { "base": 1, "cap": $CAP }, "rejected": { "base": 1, "cap": $CAP },
+             "throttled": { "base": 1, "cap": $CAP }, "tls": { "base": 1, "cap": $CAP },
+             "timeout": { "base": 1, "cap": $CAP }, "refused": { "base": 1, "cap": $CAP },
+             "local": ${3:-2} },
+  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
+}
+JSON
+}
+# broker_down: stop mosquitto and put a stand-in on its port that accepts every TCP connection,
+# reads the TLS ClientHello, writes its time (ms) to $OB_WORLD_DIR/connects, and closes it (a
+# dead broker behind a front). Connections that send nothing (the transport's TCP probe that
+# tells a refused certificate from a dead network) go to connects.probe.
+broker_down() {
+  mp=$(cat "$OB_MOSQ_PID"); kill "$mp"
+  while kill -0 "$mp" 2>/dev/null; do sleep 0.05; done
+  : >"$OB_WORLD_DIR/connects"; : >"$OB_WORLD_DIR/connects.probe"
+  python3 - "$OB_MQTT_PORT" "$OB_WORLD_DIR/connects" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+log = open(sys.argv[2], "a", buffering=1)
+probe = open(sys.argv[2] + ".probe", "a", buffering=1)
+while True:
+    c, _ = s.accept()
+    t = int(time.time() * 1000)
+    c.settimeout(2)
+    try:
+        first = c.recv(1)
+    except OSError:
+        first = b""
+    (log if first == b"\x16" else probe).write("%d\n" % t)
+    c.close()
+PY
+  standin=$!
+  echo $standin >>"$OB_WORLD_DIR/pids"
+  i=0; while ! python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$OB_MQTT_PORT),1)" 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.05; done
+  sleep 0.1; : >"$OB_WORLD_DIR/connects.probe" # (the readiness probe above is not the agent)
+}
+broker_up() {
+  kill "$standin" 2>/dev/null; wait "$standin" 2>/dev/null
+  mosquitto -c "$OB_MOSQ_CONF" -d
+  i=0; while [ ! -s "$OB_MOSQ_PID" ] || ! kill -0 "$(cat "$OB_MOSQ_PID")" 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.05; done
+  echo "$(cat "$OB_MOSQ_PID")" >>"$OB_WORLD_DIR/pids"
+}
+
+# perms NAME: the modes docs/state.md and docs/security.md promise, on an onboarded gateway
+perms() {
+  g=$OB_WORLD_DIR/gw-$1/state; c=$g/credentials/current/
+  got="state $(stat -c %a "$g") state.json $(stat -c %a "$g/state.json") credentials $(stat -c %a "$g/credentials") slot $(stat -c %a "$c") device.key $(stat -c %a "$c/device.key") device.crt $(stat -c %a "$c/device.crt")"
+  [ "$got" = "state 700 state.json 600 credentials 750 slot 750 device.key 600 device.crt 644" ] &&
+    ok "$1: modes: $got" || bad "$1: modes: $got"
+  w=$(find "$g" -perm -o+w ! -type l | head -3)
+  [ -z "$w" ] && ok "$1: nothing in the state directory is writable by others" || bad "$1: world-writable: $w"
+}
+
+# ---------------------------------------------------------------- broker down for a "long" time
+if want broker; then
+broker_down
+BACKEND=software gw down
+start down
+t0=$(date +%s%3N)
+sleep "$OUTAGE_SECONDS"
+t1=$(date +%s%3N)
+s=$(st down)
+broker_up
+n=$(wc -l <"$OB_WORLD_DIR/connects")
+per_min=$(( n * 60000 / (t1 - t0) ))
+# the closest two attempts (the floor is one CONNECT per second per client id)
+gap=$(awk 'NR > 1 { d = $1 - p; if (min == "" || d < min) min = d } { p = $1 } END { print min + 0 }' \
+  "$OB_WORLD_DIR/connects")
+# steady state: with full jitter under a cap of CAP s the mean gap is about CAP/2 s
+late=$(awk -v t=$((t0 + 20000)) '$1 >= t' "$OB_WORLD_DIR/connects" | wc -l)
+late_per_min=$(( late * 60000 / (t1 - t0 - 20000) ))
+echo "# broker down ${OUTAGE_SECONDS} s: $n TLS connection attempts ($per_min/min; $late_per_min/min after the first 20 s), closest two ${gap} ms apart; $(wc -l <"$OB_WORLD_DIR/connects.probe") TCP probes"
+echo "# status while down: $(echo "$s" | jq -c '{state, stage, last_error: .last_error | {class, code}, next_retry}')"
+[ "$n" -ge 3 ] && ok "broker down: the agent kept retrying ($n attempts)" || bad "broker down: only $n attempts"
+[ "$gap" -ge 900 ] && ok "never two attempts within a second (closest ${gap} ms)" ||
+  bad "two attempts ${gap} ms apart"
+[ "$per_min" -le 60 ] && [ "$late_per_min" -le $(( 60 * 3 / CAP )) ] &&
+  ok "no hammering: $per_min attempts/min overall, $late_per_min/min at the cap of $CAP s (full jitter: about $(( 60 * 2 / CAP )))" ||
+  bad "hammering: $per_min/min, $late_per_min/min at the cap"
+[ "$(echo "$s" | jq -r .last_error.text | wc -l)" = 1 ] && ok "the error text is one line" ||
+  bad "the error text has line breaks: $(echo "$s" | jq .last_error.text)"
+# (a front that drops the TLS session looks like a refused certificate; a closed port is network)
+echo "$s" | jq -e '.last_error.class | IN("network", "tls", "refused")' >/dev/null &&
+  ok "broker down: class $(echo "$s" | jq -r .last_error.class)" || bad "broker down: status $s"
+agent_n=$(echo "$s" | jq -r .attempts)
+[ "$agent_n" -ge $((n - 1)) ] && [ "$agent_n" -le $((n + 1)) ] &&
+  ok "the agent counted $agent_n failed attempts (the stand-in saw $n)" ||
+  bad "the agent counted $agent_n attempts, the stand-in $n"
+t2=$(date +%s%3N)
+if wait_for down '.state == "onboarded"' $(( CAP + 20 )); then
+  ok "broker back: onboarded unattended in $(( $(date +%s%3N) - t2 )) ms"
+  perms down
+else
+  bad "broker back: not onboarded"; log_tail down 20
+fi
+stop down
+fi
+
+# ---------------------------------------------------------------- DNS failure
+if want dns; then
+BACKEND=software gw dns broker.invalid
+start dns
+if wait_for dns '.last_error.class == "network" and .attempts >= 2' 20; then
+  ok "DNS failure: class network: $(st dns | jq -r .last_error.text)"
+else
+  bad "DNS failure: $(st dns | jq -c .last_error)"; log_tail dns
+fi
+a=$(grep -c "warning: onboarding: .*attempt [0-9]*, retrying" "$OB_WORLD_DIR/gw-dns/agent.log")
+[ "$a" -ge 2 ] && ok "DNS failure: retried ($a attempts)" || bad "DNS failure: $a attempts"
+sed -i "s|\"broker.invalid\"|\"$OB_MQTT_HOST\"|" "$OB_WORLD_DIR/gw-dns/config.json"
+kill -HUP "$(cat "$OB_WORLD_DIR/gw-dns/pid")"
+wait_for dns '.state == "onboarded"' $(( CAP + 20 )) && ok "DNS fixed, configuration reloaded: onboarded" ||
+  { bad "after the DNS fix"; log_tail dns 20; }
+stop dns
+fi
+
+# ---------------------------------------------------------------- tpm2-abrmd restarted mid-flow
+abrmd_restart() {
+  bus=$(echo "$OB_TCTI" | sed 's/.*bus_name=\([^,]*\).*/\1/')
+  for p in $(cat "$OB_WORLD_DIR/pids"); do
+    [ "$(cat /proc/"$p"/comm 2>/dev/null)" = tpm2-abrmd ] && { kill "$p"; while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; }
+  done
+  tpm2-abrmd --session --allow-root --dbus-name="$bus" \
+    --tcti="swtpm:host=127.0.0.1,port=$OB_SWTPM_PORT" >>"$OB_ABRMD_LOG" 2>&1 &
+  echo $! >>"$OB_WORLD_DIR/pids"
+  i=0; until T tpm2_getrandom 4; do i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1; done
+}
+if want abrmd; then
+broker_down
+gw rm
+start rm
+wait_for rm '.stage == "key-ready" and .state == "waiting-to-retry"' 20 &&
+  ok "abrmd: the key is made, the agent waits to retry (broker down)" || { bad "abrmd: no key"; log_tail rm; }
+abrmd_restart
+ok "tpm2-abrmd restarted"
+broker_up
+pid=$(cat "$OB_WORLD_DIR/gw-rm/pid")
+i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$pid" 2>/dev/null; then
+  st rm | jq -e '.state == "onboarded"' >/dev/null &&
+    ok "abrmd restarted: recovered in the same process" ||
+    { bad "abrmd restarted: the daemon neither recovered nor exited: $(st rm | jq -c .last_error)"; log_tail rm; }
+else
+  wait "$pid"; rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 78 ] && ok "abrmd restarted: the daemon exits with status $rc (systemd restarts on-failure)" ||
+    bad "abrmd restarted: exit status $rc"
+  grep -q "Lost the TPM" "$OB_WORLD_DIR/gw-rm/agent.log" &&
+    ok "the log says why: $(grep "Lost the TPM" "$OB_WORLD_DIR/gw-rm/agent.log" | tail -1 | cut -c1-160)" ||
+    { bad "abrmd: no clear message"; log_tail rm; }
+  start rm # what systemd's Restart=on-failure does
+  wait_for rm '.state == "onboarded"' 30 && ok "restarted: resumed and onboarded" || { bad "abrmd: after restart"; log_tail rm 30; }
+fi
+stop rm
+
+# the same before the first TLS connection with the TPM key (stage thing-registered): that
+# handshake signs through OpenSSL's tpm2 provider, whose connection is as dead as ours
+gw rm2
+start rm2 OB_TEST_CRASH_AFTER_STAGE=thing-registered
+wait_for rm2 '.stage == "thing-registered" and .daemon_running == false' 30 dead-ok ||
+  { bad "abrmd 2: no crash at thing-registered"; log_tail rm2; }
+broker_down
+start rm2
+wait_for rm2 '.stage == "thing-registered" and .state == "waiting-to-retry"' 20 ||
+  { bad "abrmd 2: not waiting to retry"; log_tail rm2; }
+abrmd_restart
+broker_up
+pid=$(cat "$OB_WORLD_DIR/gw-rm2/pid")
+i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$pid" 2>/dev/null; then
+  st rm2 | jq -e '.state == "onboarded"' >/dev/null && ok "abrmd restarted before the TPM-key TLS: recovered in place" ||
+    { bad "abrmd restarted before the TPM-key TLS: neither recovered nor exited: $(st rm2 | jq -c .last_error)"; log_tail rm2 10; }
+else
+  wait "$pid"; rc=$?
+  [ $rc = 1 ] && grep -q "Lost the TPM" "$OB_WORLD_DIR/gw-rm2/agent.log" &&
+    ok "abrmd restarted before the TPM-key TLS: the daemon says so and exits (status $rc)" ||
+    { bad "abrmd 2: exit status $rc"; log_tail rm2; }
+  start rm2
+  wait_for rm2 '.state == "onboarded"' 30 && ok "restarted: resumed at thing-registered and onboarded" ||
+    { bad "abrmd 2: after restart"; log_tail rm2 30; }
+fi
+stop rm2
+fi
+
+# ---------------------------------------------------------------- TPM dictionary-attack lockout
+if want lockout; then
+lk=$OB_WORLD_DIR/lockout; mkdir -p "$lk"
+# one failure locks the TPM out; it would heal only after 600 s
+T tpm2_dictionarylockout -s -n 1 -t 600 -l 1 &&
+  T tpm2_createprimary -C o -g sha256 -G ecc -c "$lk/p.ctx" &&
+  T tpm2_create -C "$lk/p.ctx" -G ecc -p right -u "$lk/k.pub" -r "$lk/k.priv" &&
+  T tpm2_load -C "$lk/p.ctx" -u "$lk/k.pub" -r "$lk/k.priv" -c "$lk/k.ctx" &&
+  echo data >"$lk/d" || bad "lockout: setup"
+T tpm2_sign -c "$lk/k.ctx" -p wrong -o "$lk/sig" "$lk/d" # TPM_RC_AUTH_FAIL: the counter is full
+tpm2_getcap properties-variable -T "$OB_TCTI" | grep -qi "inLockout: *1" &&
+  ok "the TPM is in dictionary-attack lockout" || bad "lockout: the TPM is not locked out"
+gw lock "" 3
+start lock
+if wait_for lock '.last_error.code != null' 30; then
+  s=$(st lock)
+  echo "$s" | jq -r .last_error.text | grep -qi "lockout" &&
+    ok "lockout: $(echo "$s" | jq -r '.last_error.code + ": " + .last_error.text')" ||
+    bad "lockout: status $(echo "$s" | jq -c .last_error)"
+else
+  bad "lockout: no error"; log_tail lock
+fi
+sleep 7
+n=$(grep -c "warning: onboarding: .*lockout.*retrying in 3 s" "$OB_WORLD_DIR/gw-lock/agent.log")
+[ "$n" -ge 2 ] && [ "$n" -le 4 ] && ok "lockout: retried at the fixed pace of 3 s ($n attempts in about 7 s)" ||
+  { bad "lockout: $n attempts in 7 s"; log_tail lock; }
+T tpm2_dictionarylockout -c && ok "lockout cleared (tpm2_dictionarylockout -c)" || bad "lockout: clear"
+wait_for lock '.state == "onboarded"' 20 && ok "lockout cleared: onboarded" || { bad "after the lockout"; log_tail lock 20; }
+perms lock
+stop lock
+T tpm2_dictionarylockout -s -n 3 -t 1000 -l 1000
+fi
+
+exit $fail
