@@ -405,118 +405,115 @@ static void test_verify_chain(void **state)
         free(r);
         free(i);
         free(o);
+}
 
-        /* The limits on a chain sent with a certificate: count, size, nothing in it. */
-        static void test_verify_chain_limits(void **state)
-        {
-                char reason[256];
-                char *inter_pem = to_pem(inter);
-                size_t one = strlen(inter_pem), n = OB_X509_MAX_CHAIN + 1;
-                char *many = calloc(n * one + 1, 1), *big = malloc(OB_X509_MAX_PEM + 2);
+/* The limits on a chain sent with a certificate: count, size, nothing in it. */
+static void test_verify_chain_limits(void **state)
+{
+        char reason[256];
+        char *inter_pem = to_pem(inter);
+        size_t one = strlen(inter_pem), n = OB_X509_MAX_CHAIN + 1;
+        char *many = calloc(n * one + 1, 1), *big = malloc(OB_X509_MAX_PEM + 2);
 
-                (void)state;
-                assert_non_null(many);
-                assert_non_null(big);
-                /* OB_X509_MAX_CHAIN copies verify; one more is refused */
-                for (size_t i = 0; i < OB_X509_MAX_CHAIN; i++)
-                        memcpy(many + i * one, inter_pem, one);
-                assert_int_equal(
-                        ob_x509_verify(leaf2, many, ca_file, T0 + DAY, reason, sizeof(reason)), 0);
-                memcpy(many + OB_X509_MAX_CHAIN * one, inter_pem, one);
-                assert_int_equal(
-                        ob_x509_verify(leaf2, many, ca_file, T0 + DAY, reason, sizeof(reason)),
-                        -EBADMSG);
-                assert_non_null(strstr(reason, "more than 16 certificates"));
-                /* larger than OB_X509_MAX_PEM */
-                memset(big, '\n', OB_X509_MAX_PEM + 1);
-                big[OB_X509_MAX_PEM + 1] = 0;
-                assert_int_equal(
-                        ob_x509_verify(leaf2, big, ca_file, T0 + DAY, reason, sizeof(reason)),
-                        -EBADMSG);
-                assert_non_null(strstr(reason, "larger than"));
-                /* only blank lines: no certificate */
-                assert_int_equal(
-                        ob_x509_verify(leaf2, "\n\n", ca_file, T0 + DAY, reason, sizeof(reason)),
-                        -EBADMSG);
-                assert_non_null(strstr(reason, "no certificate"));
-                /* the fingerprint needs room for 64 hex digits and the NUL */
-                char fp[OB_X509_FINGERPRINT_HEX_LEN];
-                assert_int_equal(ob_x509_fingerprint_hex(leaf, fp, sizeof(fp)), -ENOBUFS);
-                assert_int_equal(ERR_peek_error(), 0);
-                free(many);
-                free(big);
-                free(inter_pem);
-        }
+        (void)state;
+        assert_non_null(many);
+        assert_non_null(big);
+        /* OB_X509_MAX_CHAIN copies verify; one more is refused */
+        for (size_t i = 0; i < OB_X509_MAX_CHAIN; i++)
+                memcpy(many + i * one, inter_pem, one);
+        assert_int_equal(ob_x509_verify(leaf2, many, ca_file, T0 + DAY, reason, sizeof(reason)), 0);
+        memcpy(many + OB_X509_MAX_CHAIN * one, inter_pem, one);
+        assert_int_equal(ob_x509_verify(leaf2, many, ca_file, T0 + DAY, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_non_null(strstr(reason, "more than 16 certificates"));
+        /* larger than OB_X509_MAX_PEM */
+        memset(big, '\n', OB_X509_MAX_PEM + 1);
+        big[OB_X509_MAX_PEM + 1] = 0;
+        assert_int_equal(ob_x509_verify(leaf2, big, ca_file, T0 + DAY, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_non_null(strstr(reason, "larger than"));
+        /* only blank lines: no certificate */
+        assert_int_equal(ob_x509_verify(leaf2, "\n\n", ca_file, T0 + DAY, reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_non_null(strstr(reason, "no certificate"));
+        /* the fingerprint needs room for 64 hex digits and the NUL */
+        char fp[OB_X509_FINGERPRINT_HEX_LEN];
+        assert_int_equal(ob_x509_fingerprint_hex(leaf, fp, sizeof(fp)), -ENOBUFS);
+        assert_int_equal(ERR_peek_error(), 0);
+        free(many);
+        free(big);
+        free(inter_pem);
+}
 
-        static void test_subject_cn(void **state)
-        {
-                char *cn = NULL;
+static void test_subject_cn(void **state)
+{
+        char *cn = NULL;
 
-                assert_int_equal(ob_x509_subject_cn(leaf, &cn), 0);
-                assert_string_equal(cn, "gw-123");
-                free(cn);
-                cn = NULL;
-                assert_int_equal(ob_x509_subject_cn(leaf_no_cn, &cn), -ENOENT);
-                assert_null(cn);
-        }
+        assert_int_equal(ob_x509_subject_cn(leaf, &cn), 0);
+        assert_string_equal(cn, "gw-123");
+        free(cn);
+        cn = NULL;
+        assert_int_equal(ob_x509_subject_cn(leaf_no_cn, &cn), -ENOENT);
+        assert_null(cn);
+}
 
-        /* ob_x509_from_file over ob_fs_read_file: the file's certificate, or the reason. */
-        static void test_from_file(void **state)
-        {
-                char path[160], big[160], fp_file[65], fp_mem[65];
-                X509 *x = NULL;
-                FILE *f;
+/* ob_x509_from_file over ob_fs_read_file: the file's certificate, or the reason. */
+static void test_from_file(void **state)
+{
+        char path[160], big[160], fp_file[65], fp_mem[65];
+        X509 *x = NULL;
+        FILE *f;
 
-                (void)state;
-                assert_int_equal(ob_x509_from_file(ca_file, &x), 0);
-                assert_int_equal(ob_x509_fingerprint_hex(x, fp_file, sizeof(fp_file)), 0);
-                assert_int_equal(ob_x509_fingerprint_hex(root, fp_mem, sizeof(fp_mem)), 0);
-                assert_string_equal(fp_file, fp_mem);
-                X509_free(x);
-                x = NULL;
-                snprintf(path, sizeof(path), "%s/none.pem", dir);
-                assert_int_equal(ob_x509_from_file(path, &x), -ENOENT);
-                snprintf(path, sizeof(path), "%s/garbage.pem", dir);
-                write_file(path, "not a certificate\n", NULL);
-                assert_int_equal(ob_x509_from_file(path, &x), -EBADMSG);
-                /* one byte over the limit is refused before parsing */
-                snprintf(big, sizeof(big), "%s/big.pem", dir);
-                f = fopen(big, "we");
-                assert_non_null(f);
-                for (size_t i = 0; i < OB_X509_MAX_PEM + 1; i++)
-                        fputc('A', f);
-                fclose(f);
-                assert_int_equal(ob_x509_from_file(big, &x), -EFBIG);
-                assert_null(x);
-                /* a FIFO planted in place of the file is refused at once, not read (would block) */
-                snprintf(path, sizeof(path), "%s/fifo.pem", dir);
-                assert_int_equal(mkfifo(path, 0600), 0);
-                assert_int_equal(ob_x509_from_file(path, &x), -EINVAL);
-                assert_null(x);
-        }
+        (void)state;
+        assert_int_equal(ob_x509_from_file(ca_file, &x), 0);
+        assert_int_equal(ob_x509_fingerprint_hex(x, fp_file, sizeof(fp_file)), 0);
+        assert_int_equal(ob_x509_fingerprint_hex(root, fp_mem, sizeof(fp_mem)), 0);
+        assert_string_equal(fp_file, fp_mem);
+        X509_free(x);
+        x = NULL;
+        snprintf(path, sizeof(path), "%s/none.pem", dir);
+        assert_int_equal(ob_x509_from_file(path, &x), -ENOENT);
+        snprintf(path, sizeof(path), "%s/garbage.pem", dir);
+        write_file(path, "not a certificate\n", NULL);
+        assert_int_equal(ob_x509_from_file(path, &x), -EBADMSG);
+        /* one byte over the limit is refused before parsing */
+        snprintf(big, sizeof(big), "%s/big.pem", dir);
+        f = fopen(big, "we");
+        assert_non_null(f);
+        for (size_t i = 0; i < OB_X509_MAX_PEM + 1; i++)
+                fputc('A', f);
+        fclose(f);
+        assert_int_equal(ob_x509_from_file(big, &x), -EFBIG);
+        assert_null(x);
+        /* a FIFO planted in place of the file is refused at once, not read (would block) */
+        snprintf(path, sizeof(path), "%s/fifo.pem", dir);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(ob_x509_from_file(path, &x), -EINVAL);
+        assert_null(x);
+}
 
-        static void test_clock_plausible(void **state)
-        {
-                assert_false(ob_clock_plausible(0, OB_BUILD_EPOCH));
-                assert_false(ob_clock_plausible(OB_BUILD_EPOCH - 1, OB_BUILD_EPOCH));
-                assert_true(ob_clock_plausible(OB_BUILD_EPOCH, OB_BUILD_EPOCH));
-                assert_true(ob_clock_plausible(OB_BUILD_EPOCH + 86400, OB_BUILD_EPOCH));
-                assert_true(OB_BUILD_EPOCH > T0); /* configure gave a real date */
-        }
+static void test_clock_plausible(void **state)
+{
+        assert_false(ob_clock_plausible(0, OB_BUILD_EPOCH));
+        assert_false(ob_clock_plausible(OB_BUILD_EPOCH - 1, OB_BUILD_EPOCH));
+        assert_true(ob_clock_plausible(OB_BUILD_EPOCH, OB_BUILD_EPOCH));
+        assert_true(ob_clock_plausible(OB_BUILD_EPOCH + 86400, OB_BUILD_EPOCH));
+        assert_true(OB_BUILD_EPOCH > T0); /* configure gave a real date */
+}
 
-        int main(void)
-        {
-                const struct CMUnitTest tests[] = {
-                        cmocka_unit_test(test_from_pem),
-                        cmocka_unit_test(test_matches_key),
-                        cmocka_unit_test(test_validity),
-                        cmocka_unit_test(test_fingerprint),
-                        cmocka_unit_test(test_verify),
-                        cmocka_unit_test(test_verify_chain),
-                        cmocka_unit_test(test_verify_chain_limits),
-                        cmocka_unit_test(test_subject_cn),
-                        cmocka_unit_test(test_clock_plausible),
-                        cmocka_unit_test(test_from_file),
-                };
-                return cmocka_run_group_tests(tests, group_setup, group_teardown);
-        }
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_from_pem),
+                cmocka_unit_test(test_matches_key),
+                cmocka_unit_test(test_validity),
+                cmocka_unit_test(test_fingerprint),
+                cmocka_unit_test(test_verify),
+                cmocka_unit_test(test_verify_chain),
+                cmocka_unit_test(test_verify_chain_limits),
+                cmocka_unit_test(test_subject_cn),
+                cmocka_unit_test(test_clock_plausible),
+                cmocka_unit_test(test_from_file),
+        };
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
