@@ -723,6 +723,55 @@ static int watch_keys(Daemon *d, ObKeyProvider **keys)
 }
 #endif
 
+#ifdef HAVE_TPM
+/*
+ * Open the TPM; while it is unreachable (-ENODEV: no device yet, the resource manager down or
+ * restarting) wait in this process instead of exiting into a restart loop that systemd's start
+ * limit would end for good: READY with a status that says why, watchdog pings, retries after
+ * 1, 2, 4 ... s (at most 30 s, and well inside the watchdog interval). SIGTERM/SIGINT end the
+ * wait (-ECANCELED, a clean exit); SIGHUP retries at once. The signals are blocked already.
+ */
+static int open_tpm_waiting(const ObTpmOptions *o, ObTpm **ret, char *err, size_t err_size)
+{
+        uint64_t delay_ms = 1000, cap_ms = 30000, wd_usec = 0;
+        bool said = false;
+        sigset_t ss;
+        int r;
+
+        if (sd_watchdog_enabled(false, &wd_usec) > 0 && wd_usec / 2000 < cap_ms)
+                cap_ms = OB_MAX(wd_usec / 2000, 100);
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        for (;;) {
+                err[0] = 0;
+                r = ob_tpm_open(o, ret, err, err_size);
+                if (r != -ENODEV)
+                        break;
+                if (!said) {
+                        ob_log_warning("Waiting for the TPM (%s): %s", o->tcti, err);
+                        (void)sd_notifyf(false, "READY=1\nSTATUS=waiting for the TPM: %.200s", err);
+                        said = true;
+                }
+                (void)sd_notify(false, "WATCHDOG=1");
+                uint64_t ms = OB_MIN(delay_ms, cap_ms);
+                struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                                      .tv_nsec = (long)(ms % 1000) * 1000000L};
+                int sig = sigtimedwait(&ss, NULL, &ts);
+                if (sig == SIGTERM || sig == SIGINT) {
+                        ob_log_info("Stopped while waiting for the TPM");
+                        return -ECANCELED;
+                }
+                if (sig != SIGHUP)
+                        delay_ms = OB_MIN(delay_ms * 2, cap_ms);
+        }
+        if (r >= 0 && said)
+                ob_log_notice("The TPM is reachable again (%s)", o->tcti);
+        return r;
+}
+#endif
+
 static int setup_keys(Daemon *d)
 {
         const ObConfig *c = d->config;
@@ -741,7 +790,9 @@ static int setup_keys(Daemon *d)
                 ObTpm *t = NULL;
                 bool created = false;
 
-                r = ob_tpm_open(&o, &t, err, sizeof(err));
+                r = open_tpm_waiting(&o, &t, err, sizeof(err));
+                if (r == -ECANCELED)
+                        return r;
                 if (r < 0)
                         return ob_log_error_errno(r, "Cannot open the TPM (%s): %s", o.tcti, err);
                 r = ob_tpm_ensure_srk(t, &created);
@@ -984,6 +1035,10 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
                         r = setup_machine(&d);
                 if (r >= 0)
                         r = setup_loop(&d);
+                if (r == -ECANCELED) { /* stopped while waiting for the TPM */
+                        ret = 0;
+                        break;
+                }
                 if (r < 0)
                         break;
 

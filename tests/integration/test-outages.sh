@@ -167,11 +167,14 @@ stop dns
 fi
 
 # ---------------------------------------------------------------- tpm2-abrmd restarted mid-flow
-abrmd_restart() {
-  bus=$(echo "$OB_TCTI" | sed 's/.*bus_name=\([^,]*\).*/\1/')
+abrmd_stop() {
   for p in $(cat "$OB_WORLD_DIR/pids"); do
     [ "$(cat /proc/"$p"/comm 2>/dev/null)" = tpm2-abrmd ] && { kill "$p"; while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; }
   done
+}
+abrmd_restart() {
+  bus=$(echo "$OB_TCTI" | sed 's/.*bus_name=\([^,]*\).*/\1/')
+  abrmd_stop
   tpm2-abrmd --session --allow-root --dbus-name="$bus" \
     --tcti="swtpm:host=127.0.0.1,port=$OB_SWTPM_PORT" >>"$OB_ABRMD_LOG" 2>&1 &
   echo $! >>"$OB_WORLD_DIR/pids"
@@ -231,6 +234,22 @@ else
     { bad "abrmd 2: after restart"; log_tail rm2 30; }
 fi
 stop rm2
+
+# the TPM unreachable when the agent starts (resource manager down, device not there yet): the
+# daemon waits in its own process, says why, and carries on when the TPM comes (no exit into a
+# restart loop that systemd's start limit would end for good)
+abrmd_stop
+gw rm3
+start rm3
+for _ in $(seq 100); do grep -q "Waiting for the TPM" "$OB_WORLD_DIR/gw-rm3/agent.log" && break; sleep 0.1; done
+sleep 2
+kill -0 "$(cat "$OB_WORLD_DIR/gw-rm3/pid")" 2>/dev/null && grep -q "Waiting for the TPM" "$OB_WORLD_DIR/gw-rm3/agent.log" &&
+  ok "no TPM at start: the daemon waits, alive: $(grep "Waiting for the TPM" "$OB_WORLD_DIR/gw-rm3/agent.log" | head -1 | cut -c1-140)" ||
+  { bad "no TPM at start: the daemon did not wait"; log_tail rm3; }
+abrmd_restart
+wait_for rm3 '.state == "onboarded"' 60 && grep -q "The TPM is reachable again" "$OB_WORLD_DIR/gw-rm3/agent.log" &&
+  ok "the TPM came: onboarded in the same process" || { bad "rm3: after the TPM came"; log_tail rm3 20; }
+stop rm3
 fi
 
 # ---------------------------------------------------------------- TPM dictionary-attack lockout
