@@ -186,3 +186,4 @@ TESTS += tests/integration/test-completion.sh
 EXTRA_DIST += tests/integration/test-completion.sh
 
 include tests/bench/local.mk
+include tests/powerloss/local.mk
