@@ -6,6 +6,7 @@
  * passes straight through.
  *
  *   OB_FAULT_DIR=/abs/state       the agent's state dir (required; without it the shim is inert)
+ *   OB_FAULT_TRACE=FILE           one line per counted call appended: "KIND N PATH"
  *   OB_FAULT_REPORT=FILE          rewritten after every counted call: "KIND COUNT" lines, then
  *                                 "fired KIND N ERRNO PATH" once a fault or a cut happened
  *   OB_FAULT=KIND:N:ERRNO         fail the Nth call of KIND with ERRNO (EIO, ENOSPC, EROFS);
@@ -69,7 +70,7 @@ static Tracked fds[MAX_FD];
 static unsigned counts[K_MAX];
 static char dir[PATH_MAX];
 static size_t dir_len;
-static const char *report;
+static const char *report, *trace;
 static int fault_kind = -1, fault_errno;
 static unsigned fault_nth;
 static bool sticky, initialised;
@@ -149,6 +150,7 @@ static void init(void)
         while (dir_len > 1 && dir[dir_len - 1] == '/')
                 dir[--dir_len] = 0;
         report = getenv("OB_FAULT_REPORT");
+        trace = getenv("OB_FAULT_TRACE");
         sticky = getenv("OB_FAULT_STICKY") && strcmp(getenv("OB_FAULT_STICKY"), "1") == 0;
         v = getenv("OB_FAULT");
         if (v) {
@@ -247,6 +249,16 @@ static bool names(const char *path, const char *name)
 static bool inject(int kind, const char *path)
 {
         unsigned n = ++counts[kind];
+
+        if (trace) {
+                char line[PATH_MAX + 64];
+                int fd = raw_open(trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                int k = snprintf(line, sizeof(line), "%s %u %s\n", kind_names[kind], n, path);
+                if (fd >= 0 && k > 0)
+                        raw_write_all(fd, line, (size_t)k < sizeof(line) ? (size_t)k : 0);
+                if (fd >= 0)
+                        syscall(SYS_close, fd);
+        }
         bool fail = kind == fault_kind && (sticky ? n >= fault_nth : n == fault_nth);
 
         if (fail) {
