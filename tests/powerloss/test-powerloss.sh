@@ -23,7 +23,7 @@
 # torn writes at sampled byte offsets, the lying disk at sampled offsets. Full sweep
 # (OB_POWERLOSS_FULL=1, make check-powerloss): every ordinal of every kind with each errno, and
 # every byte boundary of one state save for both the power cut and the lying disk.
-# OB_POWERLOSS_JOBS (default 3) cases run side by side; OB_TEST_SEED picks the default sample.
+# OB_POWERLOSS_JOBS (default 4) cases run side by side; OB_TEST_SEED picks the default sample.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -43,7 +43,7 @@ if grep -q '^#define OB_SANITIZED 1' "$top_builddir/config.h" 2>/dev/null; then
   exit 77
 fi
 full=${OB_POWERLOSS_FULL:-0}
-jobs=${OB_POWERLOSS_JOBS:-3}
+jobs=${OB_POWERLOSS_JOBS:-4}
 seed=${OB_TEST_SEED:-$(date +%s)}
 echo "# seed $seed (OB_TEST_SEED), full sweep: $full, $jobs cases at a time"
 res=$OB_WORLD_DIR/results
@@ -92,7 +92,7 @@ drive() {
   while [ $i -lt $lim ]; do
     alive "$n" || return 2
     s=$(st "$n")
-    echo "$s" | jq -e '.state == "onboarded" and .generation == 2 and .rotation == null' >/dev/null 2>&1 && return 0
+    echo "$s" | jq -e '.daemon_running and .state == "onboarded" and .generation == 2 and .rotation == null' >/dev/null 2>&1 && return 0
     if echo "$s" | jq -e '.state == "onboarded" and .generation == 1 and .rotation == null' >/dev/null 2>&1 &&
        [ ! -e "$g/rotate-asked" ]; then
       "$ctl" --config "$g/config.json" rotate >/dev/null 2>&1 && : >"$g/rotate-asked"
@@ -125,12 +125,14 @@ state_ok() {
   echo "$4"
 }
 
+# what a report must name: the file, the credential slot or the state dir
+names='state\.json|credentials|credential slot|device\.(key|crt)|/state'
 # case_run NAME KIND DESCRIPTION ENV...: one case; appends "KIND OUTCOME ok|FAIL DETAIL" to $res
 case_run() {
   n=$1 kind=$2 what=$3; shift 3
   g=$OB_WORLD_DIR/gw-$n
   gw "$n"
-  problems="" outcome=""
+  problems="" outcome="" refused=""
   start "$n" LD_PRELOAD="$shim" OB_FAULT_DIR="$g/state" OB_FAULT_REPORT="$g/counts" "$@"
   fired_at=
   drive "$n" 15 stop-at-fault; rc=$?
@@ -141,9 +143,16 @@ case_run() {
     wait "$(cat "$g/pid")" 2>/dev/null; code=$?
     rm -f "$g/pid"
     case $fired in
-      *cut\ at*|*disk\ lied*) [ $code = 137 ] || problems="$problems; died with $code, not the cut" ;;
-      *) problems="$problems; the daemon died (exit $code) after: ${fired:-no fault}"
-         log_tail "$n" 10 ;;
+      *cut\ at*|*disk\ lied*)
+        [ $code = 137 ] || problems="$problems; died with $code, not by the cut" ;;
+      *)
+        # refusing to run is fine when it says why (a clean exit with an error naming the file)
+        why=$(grep -E '^(err|crit|alert|emerg)' "$g/agent.log" | tail -1)
+        if [ $code -gt 128 ] || [ -z "$why" ]; then
+          problems="$problems; the daemon died (exit $code) after: ${fired:-no fault}"
+        else
+          refused=$why
+        fi ;;
     esac
   fi
   grep -q 'AddressSanitizer\|runtime error\|Segmentation' "$g/agent.log" && problems="$problems; crash in the log"
@@ -154,12 +163,15 @@ case_run() {
       *cut\ at*) outcome=power-cut ;;
       *disk\ lied*) outcome=torn-state.json ;;
       *)
+        [ -n "$refused" ] && outcome=refused
         # the answer to the failure: an error or warning after the shim's line, naming the file
         after=$(sed -n '/^ob-fault:/,$p' "$g/agent.log" | grep -E '^(error|warning|err|warn|crit)' | head -3)
         [ -z "$after" ] && after=$(sed -n '/^ob-fault:/,$p' "$g/agent.log" | grep -iE 'error|cannot|failed' | grep -v '^debug' | head -3)
-        if [ -n "$after" ]; then
+        if [ -n "$refused" ]; then
+          echo "$refused" | grep -qE "$names" || problems="$problems; the refusal does not name the file: $refused"
+        elif [ -n "$after" ]; then
           outcome=reported
-          echo "$after" | grep -qE 'state\.json|credentials|device\.(key|crt)|/state' ||
+          echo "$after" | grep -qE "$names" ||
             problems="$problems; the report does not name the file: $(echo "$after" | head -1)"
         elif [ $rc = 0 ]; then
           outcome=absorbed # the failed call did not matter: the flow finished
@@ -183,6 +195,17 @@ case_run() {
       esac
     fi
   fi
+  case $fired:$what in
+    *cut\ at*:cut:save*)
+      # the temp file was torn: the save before it is what is on disk
+      sv=${what#cut:save}; sv=${sv%%@*}
+      [ "$sgen" = $((sv - 1)) ] || [ $sv = 1 ] ||
+        problems="$problems; state.json generation ${sgen:-none} after tearing save $sv (want $((sv - 1)))" ;;
+    *disk\ lied*)
+      sv=${what#lie:save}; sv=${sv%%@*}
+      [ "$(state_ok "$g/state/state.json.prev")" = $((sv - 1)) ] ||
+        problems="$problems; state.json.prev is not save $((sv - 1))" ;;
+  esac
   for c in "$g"/state/credentials/[0-9]*/device.crt "$g"/state/credentials/[0-9]*/device.key; do
     [ -e "$c" ] || continue
     pem_ok "$c" || problems="$problems; half-written ${c#$g/state/}"
@@ -214,7 +237,7 @@ case_run() {
     [ "$active" -gt 2 ] && outcome="$outcome,orphans=$((active - 2))"
     [ "$active" -lt 2 ] && problems="$problems; $active ACTIVE certificates on the thing"
     case $fired in
-      *disk\ lied*) grep -q 'was damaged.*using the previous copy' "$g/agent.log" ||
+      *disk\ lied*) grep -q "was damaged.*using the previous copy (generation $((sv - 1)))" "$g/agent.log" ||
         problems="$problems; the torn state.json was not reported at the restart" ;;
     esac
   fi
@@ -254,8 +277,8 @@ cases=$OB_WORLD_DIR/cases
 : >"$cases"
 errnos="EIO ENOSPC EROFS"
 i=0
-rnd() { # deterministic pseudo-random number in [1, $1] from the seed and a counter
-  i=$((i + 1)); echo $(( ( (seed + i * 7919) * 1103515245 + 12345 ) % 2147483648 % $1 + 1 ))
+rnd() { # R=deterministic pseudo-random number in [1, $1] from the seed and a counter
+  i=$((i + 1)); R=$(( ( (seed + i * 7919) * 1103515245 + 12345 ) % 2147483648 % $1 + 1 ))
 }
 for k in open write fsync dirfsync rename link mkdir symlink unlink; do
   total=$(count "$k")
@@ -267,9 +290,10 @@ for k in open write fsync dirfsync rename link mkdir symlink unlink; do
       nth=$((nth + 1))
     done
   else
-    # the first call, the last and one in between, each with another errno
-    for nth in 1 $(rnd "$total") "$total"; do
-      e=$(echo $errnos | cut -d' ' -f$(rnd 3))
+    # the first call and one other, each with another errno
+    rnd "$total"
+    for nth in 1 $R; do
+      rnd 3; e=$(echo $errnos | cut -d' ' -f$R)
       echo "$k $k-$nth-$e $k#$nth=$e OB_FAULT=$k:$nth:$e" >>"$cases"
     done
   fi
@@ -298,17 +322,20 @@ if [ "$full" = 1 ]; then
     done
   done
 else
-  for kk in 0 $(rnd 100) $((100 + $(rnd 400))) "$ssize"; do
-    sv=$(rnd "$saves")
+  rnd 400; k2=$((100 + R))
+  for kk in 0 $k2 "$ssize"; do
+    rnd "$saves"; sv=$R
     echo "cut cut-$sv-$kk cut:save$sv@$kk OB_FAULT_CUT=state.json:$sv:$kk" >>"$cases"
   done
   echo "cut cutd-$mid cut:save$mid@100,drop OB_FAULT_CUT=state.json:$mid:100:drop" >>"$cases"
   echo "cut cut-crt cut:device.crt#2@64 OB_FAULT_CUT=device.crt:2:64" >>"$cases"
-  for kk in 0 $(rnd 80) $((80 + $(rnd 400))) $((ssize - 1)); do
-    sv=$(( $(rnd $((saves - 1))) + 1 ))
+  rnd 80; k1=$R; rnd 400; k2=$((80 + R))
+  for kk in $k1 $k2 $((ssize - 1)); do
+    rnd $((saves - 1)); sv=$((R + 1))
     echo "lie lie-$sv-$kk lie:save$sv@$kk OB_FAULT_LIE=state.json:$sv:$kk" >>"$cases"
   done
 fi
+awk '!seen[$2]++' "$cases" >"$cases.u" && mv "$cases.u" "$cases" # the sample may repeat one
 # OB_POWERLOSS_CASES=REGEX: only the cases whose name matches (e.g. "^rename-4-")
 if [ -n "${OB_POWERLOSS_CASES:-}" ]; then
   awk -v re="$OB_POWERLOSS_CASES" '$2 ~ re' "$cases" >"$cases.sel" && mv "$cases.sel" "$cases"
@@ -327,12 +354,12 @@ wait
 
 # ---------------------------------------------------------------- figures
 t_end=$(date +%s)
-echo "# kind       cases  reported absorbed power-cut torn-state.json not-reached  failed"
+echo "# kind       cases  reported refused absorbed power-cut torn-state.json not-reached  failed"
 for k in open write fsync dirfsync rename link mkdir symlink unlink cut lie; do
   c=$(grep -c "^$k " "$res")
   [ "$c" -gt 0 ] || continue
-  printf '# %-10s %5d %9d %8d %9d %15d %11d %7d\n' "$k" "$c" \
-    "$(grep -c "^$k reported" "$res")" "$(grep -c "^$k absorbed" "$res")" \
+  printf '# %-10s %5d %9d %7d %8d %9d %15d %11d %7d\n' "$k" "$c" \
+    "$(grep -c "^$k reported" "$res")" "$(grep -c "^$k refused" "$res")" "$(grep -c "^$k absorbed" "$res")" \
     "$(grep -c "^$k power-cut" "$res")" "$(grep -c "^$k torn-state.json" "$res")" \
     "$(grep -c "^$k not-reached" "$res")" "$(grep -c "^$k [^ ]* FAIL" "$res")"
 done
