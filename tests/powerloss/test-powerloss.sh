@@ -352,6 +352,27 @@ while read -r kind name what env; do
 done <"$cases"
 wait
 
+# ---------------------------------------------------------------- no previous copy
+# The lying disk at the very first save: there is no state.json.prev to fall back to. The next
+# start must refuse, saying which file and why (torn), and leave the file as it is.
+if [ -z "${OB_POWERLOSS_CASES:-}" ] || echo lie1 | grep -qE "$OB_POWERLOSS_CASES"; then
+  gw lie1
+  g=$OB_WORLD_DIR/gw-lie1
+  start lie1 LD_PRELOAD="$shim" OB_FAULT_DIR="$g/state" OB_FAULT_LIE=state.json:1:50
+  wait "$(cat "$g/pid")" 2>/dev/null
+  cp "$g/state/state.json" "$g/torn"
+  start lie1
+  wait "$(cat "$g/pid")" 2>/dev/null; code=$?
+  rm -f "$g/pid"
+  why=$(grep '^err' "$g/agent.log" | tail -1)
+  if [ $code -ge 1 ] && [ $code -lt 128 ] && echo "$why" | grep -q 'state\.json.*torn' &&
+     cmp -s "$g/torn" "$g/state/state.json"; then
+    ok "the first save torn, no previous copy: refused, file untouched: $why"
+  else
+    bad "the first save torn: exit $code, $why"
+  fi
+fi
+
 # ---------------------------------------------------------------- figures
 t_end=$(date +%s)
 echo "# kind       cases  reported refused absorbed power-cut torn-state.json not-reached  failed"
