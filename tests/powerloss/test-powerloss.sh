@@ -247,7 +247,7 @@ case_run() {
     { echo "# $what:$problems"; log_tail "$n" 12; } >>"$res.log"
   else
     echo "$kind $outcome ok $what${sgen:+ (state.json generation $sgen after the fault)}" >>"$res"
-    rm -rf "$g"
+    [ -n "${OB_POWERLOSS_KEEP:-}" ] || rm -rf "$g"
   fi
 }
 
@@ -317,7 +317,8 @@ if [ "$full" = 1 ]; then
   for name in device.key device.crt; do
     for sv in 1 2; do
       for kk in 0 64 500; do
-        echo "cut cut-$name-$sv-$kk cut:$name#$sv@$kk OB_FAULT_CUT=$name:$sv:$kk" >>"$cases"
+        # (the case name becomes part of the serial and the thing name: no dots)
+        echo "cut cut-${name#device.}-$sv-$kk cut:$name#$sv@$kk OB_FAULT_CUT=$name:$sv:$kk" >>"$cases"
       done
     done
   done
