@@ -19,11 +19,13 @@
 #     and only the certificates of generations 1 and 2 are ACTIVE on the thing (any extra
 #     one is counted as an orphan).
 #
-# Default (make check, about a minute): every kind at a few ordinals with a rotating errno,
-# torn writes at sampled byte offsets, the lying disk at sampled offsets. Full sweep
+# Default (make check, about 50 s): the first call and one random call of every kind, each with
+# an errno picked by the seed, power cuts and the lying disk at sampled offsets, and the first
+# save torn with no previous copy (refused, naming why). Full sweep
 # (OB_POWERLOSS_FULL=1, make check-powerloss): every ordinal of every kind with each errno, and
 # every byte boundary of one state save for both the power cut and the lying disk.
-# OB_POWERLOSS_JOBS (default 4) cases run side by side; OB_TEST_SEED picks the default sample.
+# OB_POWERLOSS_JOBS (default 4) cases run side by side; OB_TEST_SEED picks the default sample;
+# OB_POWERLOSS_CASES=REGEX selects cases by name; OB_POWERLOSS_KEEP=1 keeps passing gateways.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
