@@ -887,9 +887,11 @@ static int setup_machine(Daemon *d)
                 return ob_log_error_errno(r, "Cannot set up onboarding");
         r = ob_onboard_load(d->ob, &info, err, sizeof(err));
         if (r < 0) {
-                ob_log_error("%s/state.json: %s. Refusing to start so that nothing is "
+                /* the store's reason for the main copy says torn, corrupt or too large */
+                ob_log_error("%s/state.json: %s%s%s%s. Refusing to start so that nothing is "
                              "overwritten; see docs/state.md (recovery)",
-                             d->config->paths.state_dir, err);
+                             d->config->paths.state_dir, err, info.main_reason[0] ? " (" : "",
+                             info.main_reason, info.main_reason[0] ? ")" : "");
                 return r;
         }
         if (info.source == OB_STORE_SOURCE_PREV)

@@ -651,6 +651,12 @@ static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const ch
 
 /* ------------------------------------------------------------------ stage changes */
 
+/*
+ * A failed save keeps the new stage in memory: the callers changed other fields for it first
+ * (committed() has moved the pending generation to current), and the old stage with them is a
+ * mix that fail_local() would save and the next start refuse. Memory stays one coherent state,
+ * the disk keeps the old one until a save succeeds; a restart resumes from either.
+ */
 static int set_stage(ObOnboard *ob, ObOnboardStage s, int64_t now)
 {
         ObOnboardStage from = ob->stage;
@@ -659,7 +665,6 @@ static int set_stage(ObOnboard *ob, ObOnboardStage s, int64_t now)
         ob->stage = s;
         r = persist(ob);
         if (r < 0) {
-                ob->stage = from;
                 fail_local(ob, "storage-error", r, now, "cannot save %s", "state.json");
                 return r;
         }

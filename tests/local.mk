@@ -246,3 +246,5 @@ clean-local: clean-world-logs
 clean-world-logs:
 	-rm -rf $(abs_top_builddir)/tests/world-logs
 .PHONY: clean-world-logs
+
+include tests/powerloss/local.mk
