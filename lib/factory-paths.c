@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "factory-paths.h"
 #include "key-provider.h"
@@ -62,4 +63,16 @@ int ob_factory_paths(const ObConfig *c, ObFactoryPaths *ret)
         }
         *ret = p;
         return 0;
+}
+
+char *ob_factory_slot_key(const ObConfig *c, const char *slot_key)
+{
+        char *p;
+
+        if (access(slot_key, F_OK) == 0 || c->key.backend != OB_KEY_BACKEND_TPM ||
+            !c->tpm.vendor_key_handle)
+                return strdup(slot_key);
+        if (asprintf(&p, OB_KEY_PATH_HANDLE_PREFIX "0x%08x", c->tpm.vendor_key_handle) < 0)
+                return NULL;
+        return p;
 }
