@@ -231,3 +231,7 @@ check-crash: onboard-agent$(EXEEXT) agentctl$(EXEEXT) tests/integration/ob-mqtt-
 	CRASH_TIMES='$(CRASH_TIMES)' CRASH_ONLY='$(CRASH_ONLY)' CRASH_OUT='$(CRASH_OUT)' \
 	CRASH_MEASURE='$(CRASH_MEASURE)' bash '$(abs_top_srcdir)/tests/integration/crash-campaign.sh'
 .PHONY: check-crash
+
+# ---- vendore2e helper: a vendor's key at a TPM handle end to end (static, restart, rotate, jitp)
+TESTS += tests/integration/test-vendor-key.sh
+EXTRA_DIST += tests/integration/test-vendor-key.sh
