@@ -49,10 +49,12 @@ typedef struct ObFactoryPaths {
         bool chain_factory;
 } ObFactoryPaths;
 
-/* The key of a credential slot whose key file would be slot_key (".../device.key"): that path;
- * or, when no such file exists and key.backend is tpm with tpm.vendor_key_handle set, the
- * vendor's "handle:0x........" (a slot made from a vendor key has no key file; a rotation's
- * slot has one of its own). malloc'ed; NULL on OOM. */
+/* The key of a credential slot whose key file would be slot_key (".../device.key"): that path
+ * when the file exists (a rotation's slot has one of its own); else the "handle:0x........" that
+ * the slot's device.key-handle records (a slot made from a vendor key: the certificate is for
+ * the key at that handle, whatever the config says now); else, with key.backend tpm and
+ * tpm.vendor_key_handle set, that handle (a slot made before device.key-handle existed); else
+ * slot_key. malloc'ed; NULL on OOM. */
 char *ob_factory_slot_key(const ObConfig *c, const char *slot_key);
 
 /* Fill *ret from the config. 0 or -ENOMEM (then *ret holds nothing). */

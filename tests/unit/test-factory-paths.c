@@ -108,7 +108,7 @@ static void test_slot_key(void **state)
         ObConfig *t = load(
                 "{" BASE
                 ", \"key\": {\"backend\": \"tpm\"}, \"provisioning\": {\"method\": \"static\"}}");
-        char dir[] = "/tmp/test-factory-paths-XXXXXX", key[64];
+        char dir[] = "/tmp/test-factory-paths-XXXXXX", key[64], rec[80];
         char *p;
         FILE *f;
 
@@ -128,6 +128,31 @@ static void test_slot_key(void **state)
         assert_string_equal(p, key);
         free(p);
         assert_int_equal(unlink(key), 0);
+
+        /* the slot's device.key-handle wins over the config (the certificate is for that key) */
+        snprintf(rec, sizeof(rec), "%s/device.key-handle", dir);
+        f = fopen(rec, "we");
+        assert_non_null(f);
+        fputs("handle:0x81000005\n", f);
+        fclose(f);
+        p = ob_factory_slot_key(v, key);
+        assert_string_equal(p, "handle:0x81000005");
+        free(p);
+        p = ob_factory_slot_key(t, key);
+        assert_string_equal(p, "handle:0x81000005");
+        free(p);
+        /* not such a path: ignored */
+        f = fopen(rec, "we");
+        assert_non_null(f);
+        fputs("/etc/passwd\n", f);
+        fclose(f);
+        p = ob_factory_slot_key(v, key);
+        assert_string_equal(p, "handle:0x81000002");
+        free(p);
+        p = ob_factory_slot_key(t, key);
+        assert_string_equal(p, key);
+        free(p);
+        assert_int_equal(unlink(rec), 0);
         assert_int_equal(rmdir(dir), 0);
         ob_config_free(v);
         ob_config_free(t);
