@@ -120,6 +120,12 @@ if wait_for vs '.state == "onboarded"' 20; then
     "$(openssl x509 -in "$c/device.crt" -noout -pubkey)" ] &&
     ok "an application loads the key named by device.key-handle (tpm2-openssl)" || bad "openssl pkey with the handle"
   checks_pass vs "onboarded"
+  # the slot's device.key-handle names the key even when the config no longer does
+  jq 'del(.tpm.vendor_key_handle)' "$OB_WORLD_DIR/gw-vs/config.json" >"$w/novendor.json"
+  c=$("$ctl" --config "$w/novendor.json" check --json 2>/dev/null |
+    jq -r '[.checks[] | select(.id == "device-key" or .id == "tls") | .result] | join(" ")')
+  [ "$c" = "pass pass" ] && ok "without tpm.vendor_key_handle: check device-key and tls pass (device.key-handle)" ||
+    bad "without tpm.vendor_key_handle: $c"
 else
   bad "static with the vendor key did not onboard"; log_tail vs 30
 fi
