@@ -1257,7 +1257,8 @@ static int import_factory(ObOnboard *ob, int64_t now)
                 if (key)
                         ob_explicit_bzero(key, keylen);
         } else if (r >= 0) {
-                /* no key file to copy: say where the key is, for applications (docs/state.md) */
+                /* no key file to copy: record where the key is, for us and applications
+                 * (docs/state.md) */
                 _cleanup_free_ char *ref = NULL;
                 if (asprintf(&ref, "%s\n", fp.key) < 0)
                         return -ENOMEM;
