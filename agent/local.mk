@@ -24,6 +24,9 @@ agentctl_LDADD = agent/libobagent.la lib/libob.la $(JSONC_LIBS) $(CRYPTO_LIBS)
 # The MQTT transport (Paho MQTTAsync): the only code that includes Paho.
 noinst_LTLIBRARIES += agent/libobagent.la
 agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h
+# TLS with a key at a persistent TPM handle: the loader the daemon (tls-handle-key.c) and
+# agentctl check share
+agent_libobagent_la_SOURCES += agent/handle-key.c agent/handle-key.h
 agent_libobagent_la_CFLAGS = $(AM_CFLAGS) $(PAHO_CFLAGS) $(CRYPTO_CFLAGS) -pthread
 agent_libobagent_la_LIBADD = lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) -lpthread
 

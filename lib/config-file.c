@@ -364,8 +364,11 @@ static const ObConfigKey keys[] = {
          .offset = OFF(tpm.vendor_key_handle),
          .min = 0x81000000,
          .max = 0x81FFFFFF,
-         .help = "Persistent handle of a key pre-provisioned by the vendor; unset: the agent "
-                 "creates its own key."},
+         .applies_to = M_CERT,
+         .help = "Persistent handle of a key pre-provisioned by the vendor: the factory "
+                 "identity's key (static, jitp, jitr), never copied or replaced; a rotation "
+                 "moves to a key the agent creates. Unset, and always for the fleet methods: "
+                 "the agent creates its own key."},
 
         /* paths */
         {.name = "paths.state_dir",

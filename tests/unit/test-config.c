@@ -577,6 +577,18 @@ static void test_cross_key_rules(void **state)
         ob_config_free(c);
         ob_config_diags_clear(&d);
 
+        /* the fleet methods make their own key: a vendor key handle has no effect there */
+        c = apply("x.json",
+                  "{" GOOD_BASE ", \"provisioning\": {\"method\": \"fleet-claim\","
+                  " \"template\": \"T\", \"claim_cert\": \"/c\", \"claim_key\": \"/k\"},"
+                  " \"tpm\": {\"vendor_key_handle\": \"0x81000010\"}}",
+                  &d);
+        assert_int_equal(d.n_errors, 0);
+        assert_true(has_diag(&d, OB_CONFIG_WARNING, "x.json", "tpm.vendor_key_handle",
+                             "no effect when provisioning.method is fleet-claim"));
+        ob_config_free(c);
+        ob_config_diags_clear(&d);
+
         /* ALPN without a port means 443 */
         c = apply("x.json",
                   "{" GOOD_BASE ", \"provisioning\": {\"method\": \"jitp\"},"
