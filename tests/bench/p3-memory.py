@@ -67,6 +67,12 @@ if b.wait_status(n, pid, "onboarded", 60) is None:
 peak = b.kib(b.proc_status(pid)["VmHWM"])
 time.sleep(SETTLE)
 after = b.smaps_rollup(pid)
+if "-v" in sys.argv:
+    objs = sorted(b.smaps_by_object(pid).items(), key=lambda kv: -kv[1]["Pss"])
+    for name, v in objs[:25]:
+        b.line("P3-map-onboarded", tcti=tcti, pss_kib=v["Pss"], rss_kib=v["Rss"],
+               anon_kib=v["Anon"], object=os.path.basename(name))
+    b.line("P3-threads-onboarded", tcti=tcti, n=len(os.listdir("/proc/%d/task" % pid)))
 b.stop(pid)
 
 pid, _ = b.spawn(cfg, n.path, os.path.join(g, "agent.log"))
@@ -80,6 +86,8 @@ if "-v" in sys.argv:
     for name, v in objs[:25]:
         b.line("P3-map", tcti=tcti, pss_kib=v["Pss"], rss_kib=v["Rss"], anon_kib=v["Anon"],
                object=os.path.basename(name))
+if "-v" in sys.argv:
+    b.line("P3-threads", tcti=tcti, n=len(os.listdir("/proc/%d/task" % pid)))
 b.stop(pid)
 n.close()
 b.line("P3", tcti=tcti, peak_rss_kib=peak, pss_idle_kib=idle["Pss"], rss_idle_kib=idle["Rss"],
