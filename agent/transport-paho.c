@@ -255,8 +255,8 @@ static bool server_cert_check(Paho *p, char *reason, size_t size)
                 return p->diag_bad;
         }
         p->diag_why[0] = 0;
-        p->diag_bad = server_cert_refused(p->host, p->port, p->ca_file, p->diag_why,
-                                          sizeof(p->diag_why));
+        p->diag_bad =
+                server_cert_refused(p->host, p->port, p->ca_file, p->diag_why, sizeof(p->diag_why));
         snprintf(p->diag_for, sizeof(p->diag_for), "%s", key);
         p->diag_at_ms = now;
         snprintf(reason, size, "%s", p->diag_why);
