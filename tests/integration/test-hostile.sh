@@ -253,7 +253,11 @@ done
 ck() {
   pt=$1; shift
   for _ in 1 2; do
-    out=$(echo | timeout 5 openssl s_client -connect "127.0.0.1:$pt" -verify_return_error "$@" 2>&1) && return 0
+    out=$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$pt" -verify_return_error "$@" 2>&1) && return 0
+    # a server that resets the connection after the handshake makes s_client exit 1: the
+    # handshake itself is what counts (a cipher agreed and the chain verified)
+    printf '%s\n' "$out" | grep -q 'Cipher is [A-Z]' &&
+      printf '%s\n' "$out" | grep -q 'Verify return code: 0 (ok)' && return 0
   done
   echo "# $(printf '%s\n' "$out" | grep -i 'error\|verify' | head -3)"
   return 1
