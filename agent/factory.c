@@ -185,35 +185,16 @@ static int open_keys(Factory *f, bool create_srk)
         if (c->key.backend == OB_KEY_BACKEND_SOFTWARE)
                 return ob_key_provider_software_new(&f->keys);
 #ifdef HAVE_TPM
-        ObTpmOptions o = {
-                .tcti = c->tpm.tcti,
-                .srk_handle = c->tpm.srk_handle,
-                .owner_auth_file = c->tpm.owner_auth_file,
-        };
-        char err[256] = "";
         ObTpm *t = NULL;
         bool created = false;
         int r;
 
-        r = ob_tpm_open(&o, &t, err, sizeof(err));
-        if (r < 0) {
-                snprintf(f->key_err, sizeof(f->key_err), "cannot open the TPM (%s): %s",
-                         c->tpm.tcti ? c->tpm.tcti : OB_TPM_DEFAULT_TCTI,
-                         err[0] ? err : strerror(-r));
+        r = ob_tpm_open_config(c, NULL, create_srk, &t, &created, f->key_err, sizeof(f->key_err));
+        if (r < 0)
                 return r;
-        }
-        if (create_srk) {
-                r = ob_tpm_ensure_srk(t, &created);
-                if (r < 0) {
-                        snprintf(f->key_err, sizeof(f->key_err), "storage root key: %s",
-                                 ob_tpm_last_error(t));
-                        ob_tpm_close(t);
-                        return r;
-                }
-                if (created)
-                        fprintf(stderr, "agentctl: created the storage root key at 0x%08x\n",
-                                c->tpm.srk_handle ? c->tpm.srk_handle : OB_TPM_DEFAULT_SRK);
-        }
+        if (created)
+                fprintf(stderr, "agentctl: created the storage root key at 0x%08x\n",
+                        c->tpm.srk_handle ? c->tpm.srk_handle : OB_TPM_DEFAULT_SRK);
         r = ob_key_provider_tpm_new(t, &f->keys);
         if (r < 0) {
                 ob_tpm_close(t);
