@@ -17,7 +17,7 @@ onboard_agent_LDADD += $(DL_LIBS)
 endif
 
 bin_PROGRAMS += agentctl
-agentctl_SOURCES = agent/agentctl.c
+agentctl_SOURCES = agent/agentctl.c agent/cli.c agent/cli.h
 agentctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
 agentctl_LDADD = agent/libobagent.la lib/libob.la $(JSONC_LIBS) $(CRYPTO_LIBS)
 
