@@ -31,7 +31,7 @@ static ObConfig *load(const char *json)
 }
 
 #define BASE                                                                                       \
-        "\"endpoint\": {\"host\": \"h\", \"root_ca\": \"/r.pem\"}, \"paths\": {\"state_dir\": "   \
+        "\"endpoint\": {\"host\": \"h\", \"root_ca\": \"/r.pem\"}, \"paths\": {\"state_dir\": "    \
         "\"/var/lib/ob\", \"runtime_dir\": \"/run/ob\"}"
 
 static void test_names(void **state)
