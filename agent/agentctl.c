@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentctl.h"
 #include "check.h"
 #include "cli.h"
 #include "config-file.h"
@@ -763,7 +764,17 @@ static bool is_command_group(const char *word)
         return false;
 }
 
-int main(int argc, char *argv[])
+bool ob_agentctl_invoked_as(const char *argv0)
+{
+        const char *base;
+
+        if (!argv0)
+                return false;
+        base = strrchr(argv0, '/');
+        return strcmp(base ? base + 1 : argv0, "agentctl") == 0;
+}
+
+int ob_agentctl_main(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100, ARG_JSON };
         static const struct option options[] = {

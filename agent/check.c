@@ -37,6 +37,7 @@
 #include "creds.h"
 #include "factory-paths.h"
 #include "fsops.h"
+#include "handle-key.h"
 #include "key-provider.h"
 #include "onboard.h"
 #include "store.h"
@@ -546,12 +547,16 @@ static int locate_device_files(ObCheckContext *ctx)
                         return -ENOMEM;
                 if (access(fp.cert, F_OK) == 0)
                         snprintf(ctx->cert_path, sizeof(ctx->cert_path), "%s", fp.cert);
-                if (!fp.key_handle && access(fp.key, F_OK) == 0)
+                if (fp.key_handle || access(fp.key, F_OK) == 0)
                         snprintf(ctx->key_path, sizeof(ctx->key_path), "%s", fp.key);
         }
-        if (c->tpm.vendor_key_handle)
-                snprintf(ctx->key_path, sizeof(ctx->key_path), "%s0x%08x",
-                         OB_KEY_PATH_HANDLE_PREFIX, c->tpm.vendor_key_handle);
+        if (ctx->key_path[0] && !ob_handle_key_path(ctx->key_path)) {
+                /* a slot made from the vendor's key has no key file: the handle (as the agent) */
+                _cleanup_free_ char *k = ob_factory_slot_key(c, ctx->key_path);
+                if (!k)
+                        return -ENOMEM;
+                snprintf(ctx->key_path, sizeof(ctx->key_path), "%s", k);
+        }
         return ctx->key_path[0] ? 0 : -ENOENT;
 }
 
@@ -1154,7 +1159,9 @@ static void check_tls(ObCheckContext *ctx, ObCheckOutcome *o)
                 return;
         }
         if (cert && (SSL_CTX_use_certificate_chain_file(sctx, cert) != 1 ||
-                     SSL_CTX_use_PrivateKey_file(sctx, key, SSL_FILETYPE_PEM) != 1)) {
+                     (ob_handle_key_path(key)
+                              ? ob_handle_key_use(sctx, key)
+                              : SSL_CTX_use_PrivateKey_file(sctx, key, SSL_FILETYPE_PEM)) != 1)) {
                 say(o, OB_HEALTH_FAIL, "cannot use the %s certificate %s with its key: %s", who,
                     cert, ssl_error_text(err, sizeof(err)));
                 hint(o, "see checks device-key and key-cert-match");

@@ -932,7 +932,13 @@ static int setup_loop(Daemon *d)
         if (d->claim_src)
                 (void)sd_event_source_set_enabled(d->claim_src, SD_EVENT_ON);
 
-        if (d->config->control.group) {
+        /* A numeric gid needs no lookup; a name is looked up once, here. On glibc a name found
+         * in /etc/group (sysusers.d makes it there) loads no NSS module; a missing one goes on
+         * to the next module of nsswitch.conf (libnss_systemd: +78 KiB PSS for good). */
+        uint32_t gid;
+        if (d->config->control.group && ob_config_group_is_gid(d->config->control.group, &gid))
+                group = (gid_t)gid;
+        else if (d->config->control.group) {
                 struct group *g = getgrnam(d->config->control.group);
                 if (g)
                         group = g->gr_gid;

@@ -16,14 +16,45 @@ onboard_agent_LDFLAGS = $(AM_LDFLAGS) $(OB_EXPORT_TLS_LDFLAGS)
 onboard_agent_LDADD += $(DL_LIBS)
 endif
 
+# agentctl is one program with the daemon (agent/agentctl.h): its code is linked into
+# onboard-agent, which runs it when started as "agentctl", and agentctl is installed as a
+# symbolic link to onboard-agent, so lib/ is installed once (docs/performance.md, P4). A
+# --without-systemd build has no daemon: there agentctl is a program of its own.
+agentctl_sources = agent/agentctl.c agent/agentctl.h agent/cli.c agent/cli.h
+if HAVE_SYSTEMD
+onboard_agent_SOURCES += $(agentctl_sources)
+onboard_agent_CFLAGS += $(TSS2_CFLAGS)
+# the build tree's agentctl (tests run $(top_builddir)/agentctl)
+agentctl$(EXEEXT): onboard-agent$(EXEEXT)
+	$(AM_V_GEN)rm -f $@ && $(LN_S) onboard-agent$(EXEEXT) $@
+all-local: agentctl$(EXEEXT)
+CLEANFILES += agentctl$(EXEEXT)
+# relative when bindir and sbindir are siblings (/usr/bin, /usr/sbin), else absolute
+install-exec-hook:
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	@if test "$$(dirname '$(bindir)')" = "$$(dirname '$(sbindir)')"; then \
+		t="../$$(basename '$(sbindir)')/onboard-agent$(EXEEXT)"; \
+	else t='$(sbindir)/onboard-agent$(EXEEXT)'; fi; \
+	echo " rm -f '$(DESTDIR)$(bindir)/agentctl$(EXEEXT)' && $(LN_S) $$t"; \
+	rm -f '$(DESTDIR)$(bindir)/agentctl$(EXEEXT)' && \
+	$(LN_S) "$$t" '$(DESTDIR)$(bindir)/agentctl$(EXEEXT)'
+uninstall-hook:
+	rm -f '$(DESTDIR)$(bindir)/agentctl$(EXEEXT)'
+else
 bin_PROGRAMS += agentctl
-agentctl_SOURCES = agent/agentctl.c agent/cli.c agent/cli.h
-agentctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS)
-agentctl_LDADD = agent/libobagent.la lib/libob.la $(JSONC_LIBS) $(CRYPTO_LIBS)
+agentctl_SOURCES = agent/agentctl-main.c $(agentctl_sources)
+agentctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) $(TSS2_CFLAGS)
+agentctl_LDADD = agent/libobagent.la lib/libob.la tpm/libobtpm.la $(JSONC_LIBS) $(CRYPTO_LIBS) \
+	$(TSS2_LIBS)
+endif
+EXTRA_DIST += agent/agentctl-main.c
 
 # The MQTT transport (Paho MQTTAsync): the only code that includes Paho.
 noinst_LTLIBRARIES += agent/libobagent.la
 agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h
+# TLS with a key at a persistent TPM handle: the loader the daemon (tls-handle-key.c) and
+# agentctl check share
+agent_libobagent_la_SOURCES += agent/handle-key.c agent/handle-key.h
 agent_libobagent_la_CFLAGS = $(AM_CFLAGS) $(PAHO_CFLAGS) $(CRYPTO_CFLAGS) -pthread
 agent_libobagent_la_LIBADD = lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) -lpthread
 
@@ -37,9 +68,7 @@ agent_libobagent_la_CFLAGS += $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
 agent_libobagent_la_LIBADD += $(JSONC_LIBS) $(SYSTEMD_LIBS)
 
 # ---- check helper: `agentctl check` runs its checks itself (TPM, sockets, TLS), not via the daemon
-agentctl_SOURCES += agent/check.c agent/check.h
-agentctl_LDADD += tpm/libobtpm.la $(TSS2_LIBS)
-agentctl_CFLAGS += $(TSS2_CFLAGS)
+agentctl_sources += agent/check.c agent/check.h
 
 # ---- factory helper: `agentctl factory` (manufacturing line; docs/manufacturing.md)
-agentctl_SOURCES += agent/factory.c agent/factory.h
+agentctl_sources += agent/factory.c agent/factory.h

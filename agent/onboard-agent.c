@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * onboard-agent: the daemon's main. It parses the command line, loads and validates the
- * configuration and hands over to the event loop (agent/daemon.c).
+ * configuration and hands over to the event loop (agent/daemon.c). Started as "agentctl" (the
+ * installed agentctl is a symbolic link to this program), it is agentctl (agent/agentctl.h).
  *
  * Exit codes: 0 ok, 1 failure, 64 usage error (EX_USAGE), 78 invalid configuration (EX_CONFIG,
  * listed in the unit's RestartPreventExitStatus so systemd does not restart-loop).
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentctl.h"
 #include "config-file.h"
 #include "daemon.h"
 #include "log.h"
@@ -112,6 +114,9 @@ int main(int argc, char *argv[])
         ObConfigDiags diags = {0};
         ObLogLevel level;
         int r;
+
+        if (argc > 0 && ob_agentctl_invoked_as(argv[0]))
+                return ob_agentctl_main(argc, argv);
 
         r = parse_argv(argc, argv);
         if (r <= 0)

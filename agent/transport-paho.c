@@ -61,6 +61,12 @@ typedef struct Paho {
         char host[256]; /* of the connection being made, for classifying failures */
         int port;
         char ca_file[512];
+        /* the last diagnosis of the server's certificate (server_cert_check): reused for a while
+         * so a streak of refusals costs one extra handshake, not one per attempt */
+        char diag_for[300];
+        uint64_t diag_at_ms;
+        bool diag_bad;
+        char diag_why[120];
         /* the filters of the subscribe_many in flight, to name a refused one */
         size_t many_n;
         char many_topics[OB_PAHO_MAX_FILTERS][160];
@@ -222,6 +228,41 @@ static int resolve(const char *host)
         return r;
 }
 
+#define DIAGNOSIS_REUSE_MS (10 * 60 * 1000)
+
+static uint64_t monotonic_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* server_cert_refused() for the connection being made. A verdict of "the server's certificate
+ * is fine" is reused for DIAGNOSIS_REUSE_MS for the same server and trust anchor, so a streak of
+ * refused client certificates (or a dead stand-in) costs one extra handshake, not one per
+ * attempt; a bad server certificate is checked again each time (it may have been fixed).
+ * Runs on Paho's thread. */
+static bool server_cert_check(Paho *p, char *reason, size_t size)
+{
+        char key[sizeof(p->diag_for)];
+        uint64_t now = monotonic_ms();
+
+        snprintf(key, sizeof(key), "%.200s:%d:%.90s", p->host, p->port, p->ca_file);
+        if (p->diag_at_ms && !p->diag_bad && strcmp(key, p->diag_for) == 0 &&
+            now - p->diag_at_ms < DIAGNOSIS_REUSE_MS) {
+                snprintf(reason, size, "%s", p->diag_why);
+                return p->diag_bad;
+        }
+        p->diag_why[0] = 0;
+        p->diag_bad =
+                server_cert_refused(p->host, p->port, p->ca_file, p->diag_why, sizeof(p->diag_why));
+        snprintf(p->diag_for, sizeof(p->diag_for), "%s", key);
+        p->diag_at_ms = now;
+        snprintf(reason, size, "%s", p->diag_why);
+        return p->diag_bad;
+}
+
 /* ---------------------------------------------------------------- Paho callbacks */
 
 static int on_ssl_error(const char *str, size_t len, void *u)
@@ -268,7 +309,7 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
                             ? OB_ERR_TLS
                             : OB_ERR_REFUSED;
                 if (strstr(ssl, "certificate verify failed") &&
-                    server_cert_refused(p->host, p->port, p->ca_file, why, sizeof(why)))
+                    server_cert_check(p, why, sizeof(why)))
                         /* OpenSSL's line does not say why: expired, unknown CA, ... */
                         snprintf(detail, sizeof(detail),
                                  "TLS: server certificate verify failed: %.100s (for %.100s)", why,
@@ -280,7 +321,7 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
                 snprintf(detail, sizeof(detail), "network: cannot resolve %.64s: %s", p->host,
                          gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
         } else if (strstr(msg, "TCP") && (reachable = tcp_reachable(p->host, p->port)) &&
-                   server_cert_refused(p->host, p->port, p->ca_file, why, sizeof(why))) {
+                   server_cert_check(p, why, sizeof(why))) {
                 /* Paho's own host name check failed (it reports no OpenSSL error) */
                 c = OB_ERR_TLS;
                 snprintf(detail, sizeof(detail),

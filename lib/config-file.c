@@ -53,6 +53,24 @@ _Static_assert(sizeof(ObProvisioningMethod) == sizeof(int), "enums are stored as
 
 /* ------------------------------------------------------------------ value checkers */
 
+bool ob_config_group_is_gid(const char *v, uint32_t *ret_gid)
+{
+        uint64_t n = 0;
+
+        if (!v[0] || strlen(v) > 10)
+                return false;
+        for (const char *c = v; *c; c++) {
+                if (*c < '0' || *c > '9')
+                        return false;
+                n = n * 10 + (uint64_t)(*c - '0');
+        }
+        if (n >= UINT32_MAX) /* (gid_t)-1 means "no group" to chown(2) */
+                return false;
+        if (ret_gid)
+                *ret_gid = (uint32_t)n;
+        return true;
+}
+
 static bool chars_in(const char *s, const char *extra)
 {
         for (; *s; s++)
@@ -96,11 +114,14 @@ static int check_unit(const char *v, const char **reason)
         return 0;
 }
 
+/* A group name, or a numeric gid (resolved without NSS: docs/performance.md, P3). */
 static int check_group(const char *v, const char **reason)
 {
+        if (ob_config_group_is_gid(v, NULL))
+                return 0;
         if (strlen(v) > 32 || !(islower((unsigned char)v[0]) || v[0] == '_') ||
             !chars_in(v, "_-")) {
-                *reason = "is not a valid group name";
+                *reason = "is not a valid group name or numeric gid";
                 return -EINVAL;
         }
         return 0;
@@ -364,8 +385,11 @@ static const ObConfigKey keys[] = {
          .offset = OFF(tpm.vendor_key_handle),
          .min = 0x81000000,
          .max = 0x81FFFFFF,
-         .help = "Persistent handle of a key pre-provisioned by the vendor; unset: the agent "
-                 "creates its own key."},
+         .applies_to = M_CERT,
+         .help = "Persistent handle of a key pre-provisioned by the vendor: the factory "
+                 "identity's key (static, jitp, jitr), never copied or replaced; a rotation "
+                 "moves to a key the agent creates. Unset, and always for the fleet methods: "
+                 "the agent creates its own key."},
 
         /* paths */
         {.name = "paths.state_dir",
@@ -490,7 +514,7 @@ static const ObConfigKey keys[] = {
          .max = 32,
          .check = check_group,
          .help = "Group allowed to use the control socket's read commands (mutating commands are "
-                 "root only)."},
+                 "root only): a name, or a numeric gid (used as is, no group database lookup)."},
 };
 
 #define N_KEYS OB_ELEMENTSOF(keys)

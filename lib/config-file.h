@@ -174,6 +174,10 @@ typedef struct ObConfigKey {
 #define OB_CONFIG_ALWAYS 0x8000u
 
 const ObConfigKey *ob_config_keys(size_t *ret_n);
+
+/* True if control.group value V is a numeric gid (decimal, below 4294967295); the gid in
+ * *RET_GID (may be NULL). Such a value is used as is, without a group database lookup. */
+bool ob_config_group_is_gid(const char *v, uint32_t *ret_gid);
 const ObConfigKey *ob_config_key_find(const char *name, size_t *ret_index);
 const char *ob_config_type_to_string(ObConfigType t);
 /* Human range text for docs ("1..65535", "json|cbor"); "" when unbounded. Static buffer-free:

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "factory-paths.h"
 #include "key-provider.h"
+#include "macro.h"
 
 char *ob_factory_dir(const char *state_dir)
 {
@@ -62,4 +64,51 @@ int ob_factory_paths(const ObConfig *c, ObFactoryPaths *ret)
         }
         *ret = p;
         return 0;
+}
+
+/* The "handle:0x........" recorded next to slot_key (OB_SLOT_KEY_HANDLE in the same folder):
+ * 1 and ret filled, 0 when there is no such file or it does not hold such a path. */
+static int recorded_handle(const char *slot_key, char *ret, size_t size)
+{
+        _cleanup_free_ char *path = NULL;
+        const char *slash = strrchr(slot_key, '/');
+        char buf[64] = "";
+        size_t n = strlen(OB_KEY_PATH_HANDLE_PREFIX), len;
+        FILE *f;
+
+        if (asprintf(&path, "%.*s" OB_SLOT_KEY_HANDLE, slash ? (int)(slash - slot_key + 1) : 0,
+                     slot_key) < 0)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (!fgets(buf, sizeof(buf), f))
+                buf[0] = 0;
+        fclose(f);
+        len = strcspn(buf, "\n");
+        buf[len] = 0;
+        if (len != n + 10 || strncmp(buf, OB_KEY_PATH_HANDLE_PREFIX "0x", n + 2) != 0 ||
+            strspn(buf + n + 2, "0123456789abcdefABCDEF") != 8 || len >= size)
+                return 0;
+        memcpy(ret, buf, len + 1);
+        return 1;
+}
+
+char *ob_factory_slot_key(const ObConfig *c, const char *slot_key)
+{
+        char rec[32], *p;
+        int r;
+
+        if (access(slot_key, F_OK) == 0)
+                return strdup(slot_key);
+        r = recorded_handle(slot_key, rec, sizeof(rec));
+        if (r < 0)
+                return NULL;
+        if (r > 0)
+                return strdup(rec);
+        if (c->key.backend != OB_KEY_BACKEND_TPM || !c->tpm.vendor_key_handle)
+                return strdup(slot_key);
+        if (asprintf(&p, OB_KEY_PATH_HANDLE_PREFIX "0x%08x", c->tpm.vendor_key_handle) < 0)
+                return NULL;
+        return p;
 }

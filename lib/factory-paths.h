@@ -27,6 +27,10 @@
 #define OB_FACTORY_CHAIN     "chain.pem"
 #define OB_FACTORY_CERT_MODE 0644
 #define OB_FACTORY_KEY_MODE  0600
+/* In a credential slot made from a vendor's handle key, instead of device.key: a text file
+ * holding the key's path, e.g. "handle:0x81000002\n", for applications (docs/state.md). */
+#define OB_SLOT_KEY_HANDLE      "device.key-handle"
+#define OB_SLOT_KEY_HANDLE_MODE 0644
 
 /* "<state_dir>/factory", malloc'ed; NULL on OOM. */
 char *ob_factory_dir(const char *state_dir);
@@ -44,6 +48,14 @@ typedef struct ObFactoryPaths {
         bool key_handle;   /* key is a persistent TPM handle */
         bool chain_factory;
 } ObFactoryPaths;
+
+/* The key of a credential slot whose key file would be slot_key (".../device.key"): that path
+ * when the file exists (a rotation's slot has one of its own); else the "handle:0x........" that
+ * the slot's device.key-handle records (a slot made from a vendor key: the certificate is for
+ * the key at that handle, whatever the config says now); else, with key.backend tpm and
+ * tpm.vendor_key_handle set, that handle (a slot made before device.key-handle existed); else
+ * slot_key. malloc'ed; NULL on OOM. */
+char *ob_factory_slot_key(const ObConfig *c, const char *slot_key);
 
 /* Fill *ret from the config. 0 or -ENOMEM (then *ret holds nothing). */
 int ob_factory_paths(const ObConfig *c, ObFactoryPaths *ret);

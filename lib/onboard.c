@@ -828,10 +828,16 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
         return true;
 }
 
+/* The provider for the TLS key at path: "tpm2" for a persistent key ("handle:0x...") or a TSS2
+ * PEM file, else "default". */
 static const char *key_file_provider(const char *path)
 {
         char buf[64] = "";
-        FILE *f = fopen(path, "re");
+        FILE *f;
+
+        if (strncmp(path, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0)
+                return "tpm2";
+        f = fopen(path, "re");
 
         if (f) {
                 if (!fgets(buf, sizeof(buf), f))
@@ -935,12 +941,7 @@ static int connect_current(ObOnboard *ob, int64_t now)
 
         if (!crt || !key)
                 return -ENOMEM;
-        return connect_to(
-                ob, crt, key,
-                strncmp(key, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0
-                        ? "tpm2"
-                        : key_file_provider(key),
-                OB_ACT_CONNECT_CLAIM, now);
+        return connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM, now);
 }
 
 /* ------------------------------------------------------------------ the decision */
@@ -1134,20 +1135,14 @@ static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const ch
 /* The key for the factory certificate in slot gen: the slot's copy, or the vendor's handle. */
 static char *factory_key_path(const ObOnboard *ob, uint64_t gen)
 {
-        char *p = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
+        _cleanup_free_ char *p = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
 
-        if (p && access(p, F_OK) < 0 && ob->c->key.backend == OB_KEY_BACKEND_TPM &&
-            ob->c->tpm.vendor_key_handle) {
-                free(p);
-                if (asprintf(&p, OB_KEY_PATH_HANDLE_PREFIX "0x%08x", ob->c->tpm.vendor_key_handle) <
-                    0)
-                        return NULL;
-        }
-        return p;
+        return p ? ob_factory_slot_key(ob->c, p) : NULL;
 }
 
 /*
- * Copy the factory certificate (and key file) into credential slot N and record it: stage
+ * Copy the factory certificate (and key file, or for a vendor's handle key a device.key-handle
+ * file naming it) into credential slot N and record it: stage
  * certificate-issued. 0 done; 1 waiting (no certificate yet, or not a usable one: the reason is
  * in the status and it is checked again); negative: failure recorded, retry scheduled.
  */
@@ -1266,6 +1261,14 @@ static int import_factory(ObOnboard *ob, int64_t now)
                                            keylen, 0600, ob->d.fs);
                 if (key)
                         ob_explicit_bzero(key, keylen);
+        } else if (r >= 0) {
+                /* no key file to copy: record where the key is, for us and applications
+                 * (docs/state.md) */
+                _cleanup_free_ char *ref = NULL;
+                if (asprintf(&ref, "%s\n", fp.key) < 0)
+                        return -ENOMEM;
+                r = ob_creds_write(ob->c->paths.state_dir, ob->gen, OB_SLOT_KEY_HANDLE, ref,
+                                   strlen(ref), OB_SLOT_KEY_HANDLE_MODE, ob->d.fs);
         }
         if (r >= 0)
                 r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.crt", pem, strlen(pem),

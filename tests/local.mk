@@ -248,3 +248,7 @@ clean-world-logs:
 .PHONY: clean-world-logs
 
 include tests/powerloss/local.mk
+
+# ---- vendore2e helper: a vendor's key at a TPM handle end to end (static, restart, rotate, jitp)
+TESTS += tests/integration/test-vendor-key.sh
+EXTRA_DIST += tests/integration/test-vendor-key.sh

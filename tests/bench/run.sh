@@ -27,7 +27,8 @@ if has P1 || has P2 || has P3 || has P6; then
   "$top_srcdir/tests/world/world.sh" run -- sh -c '
     set -e
     case " $1 " in *" P1 "*) '"$py"' "$2/p1-onboard.py" -v ;; esac
-    case " $1 " in *" P3 "*) '"$py"' "$2/p3-memory.py" -v ;; esac
+    case " $1 " in *" P3 "*) '"$py"' "$2/p3-memory.py" -v --tcti device-like
+                               '"$py"' "$2/p3-memory.py" -v --tcti abrmd ;; esac
     case " $1 " in *" P6 "*) '"$py"' "$2/p6-startup.py" -n "${OB_BENCH_STARTS:-20}"
                                '"$py"' "$2/p6-startup.py" -n "${OB_BENCH_STARTS:-20}" --backend software ;; esac
     case " $1 " in *" P2 "*) '"$py"' "$2/p2-idle.py" -s "${OB_BENCH_IDLE_SECONDS:-60}" ;; esac

@@ -300,6 +300,8 @@ static void test_every_error_kind(void **state)
                  "cap 10min is smaller than base 1h"},
                 {"\"log\": {\"level\": \"verbose\"}", "log.level", "not one of err|warning"},
                 {"\"control\": {\"group\": \"Wheel!\"}", "control.group", "not a valid group"},
+                {"\"control\": {\"group\": \"4294967295\"}", "control.group", "numeric gid"},
+                {"\"control\": {\"group\": \"12a\"}", "control.group", "numeric gid"},
         };
 
         for (size_t i = 0; i < OB_ELEMENTSOF(cases); i++) {
@@ -319,6 +321,33 @@ static void test_every_error_kind(void **state)
                 }
                 ob_config_diags_clear(&d);
         }
+}
+
+static void test_group_gid(void **state)
+{
+        uint32_t gid = 1;
+
+        assert_true(ob_config_group_is_gid("0", &gid));
+        assert_int_equal(gid, 0);
+        assert_true(ob_config_group_is_gid("4294967294", &gid));
+        assert_int_equal(gid, 4294967294u);
+        assert_true(ob_config_group_is_gid("990", NULL));
+        assert_false(ob_config_group_is_gid("4294967295", NULL)); /* (gid_t)-1 */
+        assert_false(ob_config_group_is_gid("99999999999", NULL));
+        assert_false(ob_config_group_is_gid("", NULL));
+        assert_false(ob_config_group_is_gid("-1", NULL));
+        assert_false(ob_config_group_is_gid("onboard-agent", NULL));
+        assert_false(ob_config_group_is_gid("12a", NULL));
+
+        ObConfigDiags d = {0};
+        _cleanup_config_ ObConfig *c = apply("g.json",
+                                             "{ " GOOD_BASE ", \"provisioning\": {\"method\": "
+                                             "\"static\"}, \"control\": {\"group\": \"990\"} }",
+                                             &d);
+        dump(&d);
+        assert_int_equal(d.n_errors, 0);
+        assert_string_equal(c->control.group, "990");
+        ob_config_diags_clear(&d);
 }
 
 static void test_errors_are_all_collected(void **state)
@@ -574,6 +603,18 @@ static void test_cross_key_rules(void **state)
                   &d);
         assert_true(has_diag(&d, OB_CONFIG_ERROR, "x.json", "tpm.vendor_key_handle",
                              "also tpm.srk_handle"));
+        ob_config_free(c);
+        ob_config_diags_clear(&d);
+
+        /* the fleet methods make their own key: a vendor key handle has no effect there */
+        c = apply("x.json",
+                  "{" GOOD_BASE ", \"provisioning\": {\"method\": \"fleet-claim\","
+                  " \"template\": \"T\", \"claim_cert\": \"/c\", \"claim_key\": \"/k\"},"
+                  " \"tpm\": {\"vendor_key_handle\": \"0x81000010\"}}",
+                  &d);
+        assert_int_equal(d.n_errors, 0);
+        assert_true(has_diag(&d, OB_CONFIG_WARNING, "x.json", "tpm.vendor_key_handle",
+                             "no effect when provisioning.method is fleet-claim"));
         ob_config_free(c);
         ob_config_diags_clear(&d);
 
@@ -846,6 +887,7 @@ int main(void)
                 cmocka_unit_test(test_every_type_valid),
                 cmocka_unit_test(test_comments_allowed),
                 cmocka_unit_test(test_every_error_kind),
+                cmocka_unit_test(test_group_gid),
                 cmocka_unit_test(test_errors_are_all_collected),
                 cmocka_unit_test(test_malformed_json),
                 cmocka_unit_test(test_key_positions),

@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -96,13 +98,72 @@ static void test_vendor_handle(void **state)
         ob_config_free(c);
 }
 
+/* A slot without device.key means the vendor's handle (tpm backend with a vendor key only); a
+ * slot with a key file of its own (a rotation's) keeps it. */
+static void test_slot_key(void **state)
+{
+        ObConfig *v = load(
+                "{" BASE ", \"key\": {\"backend\": \"tpm\"}, \"tpm\": "
+                "{\"vendor_key_handle\": \"0x81000002\"}, \"provisioning\": {\"method\": \"static\"}}");
+        ObConfig *t = load(
+                "{" BASE
+                ", \"key\": {\"backend\": \"tpm\"}, \"provisioning\": {\"method\": \"static\"}}");
+        char dir[] = "/tmp/test-factory-paths-XXXXXX", key[64], rec[80];
+        char *p;
+        FILE *f;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(key, sizeof(key), "%s/device.key", dir);
+        p = ob_factory_slot_key(v, key);
+        assert_string_equal(p, "handle:0x81000002");
+        free(p);
+        p = ob_factory_slot_key(t, key);
+        assert_string_equal(p, key);
+        free(p);
+        f = fopen(key, "we");
+        assert_non_null(f);
+        fclose(f);
+        p = ob_factory_slot_key(v, key);
+        assert_string_equal(p, key);
+        free(p);
+        assert_int_equal(unlink(key), 0);
+
+        /* the slot's device.key-handle wins over the config (the certificate is for that key) */
+        snprintf(rec, sizeof(rec), "%s/device.key-handle", dir);
+        f = fopen(rec, "we");
+        assert_non_null(f);
+        fputs("handle:0x81000005\n", f);
+        fclose(f);
+        p = ob_factory_slot_key(v, key);
+        assert_string_equal(p, "handle:0x81000005");
+        free(p);
+        p = ob_factory_slot_key(t, key);
+        assert_string_equal(p, "handle:0x81000005");
+        free(p);
+        /* not such a path: ignored */
+        f = fopen(rec, "we");
+        assert_non_null(f);
+        fputs("/etc/passwd\n", f);
+        fclose(f);
+        p = ob_factory_slot_key(v, key);
+        assert_string_equal(p, "handle:0x81000002");
+        free(p);
+        p = ob_factory_slot_key(t, key);
+        assert_string_equal(p, key);
+        free(p);
+        assert_int_equal(unlink(rec), 0);
+        assert_int_equal(rmdir(dir), 0);
+        ob_config_free(v);
+        ob_config_free(t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_names),
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_configured_win),
-                cmocka_unit_test(test_vendor_handle),
+                cmocka_unit_test(test_names),          cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_configured_win), cmocka_unit_test(test_vendor_handle),
+                cmocka_unit_test(test_slot_key),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
