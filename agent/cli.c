@@ -10,26 +10,30 @@
 #include "cli.h"
 #include "fsops.h"
 
+/* "agentctl: ", the message, tail. */
+static void say(const char *tail, const char *fmt, va_list ap)
+{
+        fprintf(stderr, "agentctl: ");
+        vfprintf(stderr, fmt, ap);
+        fprintf(stderr, "%s\n", tail);
+}
+
 void ob_cli_complain(const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "agentctl: ");
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        say("", fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
 }
 
 int ob_cli_usage_error(const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "agentctl: ");
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        say(" (see 'agentctl help')", fmt, ap);
         va_end(ap);
-        fprintf(stderr, " (see 'agentctl help')\n");
         return OB_CLI_EXIT_USAGE;
 }
 
