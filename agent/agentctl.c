@@ -20,6 +20,7 @@
 
 #include "agentctl.h"
 #include "check.h"
+#include "cli.h"
 #include "config-file.h"
 #include "control-client.h"
 #include "factory.h"
@@ -117,17 +118,6 @@ static void usage(FILE *f)
                 DEFAULT_CONFIG);
 }
 
-_printf_(1, 2) static int usage_error(const char *fmt, ...)
-{
-        va_list ap;
-        fprintf(stderr, "agentctl: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, " (see 'agentctl help')\n");
-        return EXIT_USAGE;
-}
-
 /* Options a command accepts after its name: only --json for now. */
 static int parse_command_options(const char *cmd, int argc, char *argv[])
 {
@@ -154,13 +144,6 @@ static int parse_command_options(const char *cmd, int argc, char *argv[])
                 return -EINVAL;
         }
         return 0;
-}
-
-static void print_json(json_object *o)
-{
-        printf("%s\n",
-               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static int cmd_help(int argc, char *argv[])
@@ -197,7 +180,7 @@ static int cmd_config_check(int argc, char *argv[])
                 json_object_object_add(o, "errors", json_object_new_int((int)d.n_errors));
                 json_object_object_add(o, "warnings", json_object_new_int((int)d.n_warnings));
                 json_object_object_add(o, "diagnostics", ob_config_diags_to_json(&d));
-                print_json(o);
+                ob_cli_print_json(o);
                 json_object_put(o);
         } else {
                 (void)ob_config_diags_print(&d, stdout);
@@ -238,7 +221,7 @@ static int cmd_config_show(int argc, char *argv[])
                 json_object *o = ob_config_to_json(c);
                 if (!o)
                         return EXIT_FAILURE;
-                print_json(o);
+                ob_cli_print_json(o);
                 json_object_put(o);
                 return 0;
         }
@@ -288,7 +271,7 @@ static int cmd_config_keys(int argc, char *argv[])
                                k->def ? k->def : "unset", range[0] ? range : "-", req, k->help);
         }
         if (a) {
-                print_json(a);
+                ob_cli_print_json(a);
                 json_object_put(a);
         }
         return 0;
@@ -473,7 +456,7 @@ static int cmd_status(int argc, char *argv[])
         }
 
         if (arg_json)
-                print_json(st);
+                ob_cli_print_json(st);
         else
                 print_status_human(st, source);
         json_object_put(st);
@@ -494,7 +477,7 @@ static int cmd_rotate(int argc, char *argv[])
         if (r != 0)
                 return r;
         if (arg_json)
-                print_json(st);
+                ob_cli_print_json(st);
         else
                 printf("Rotation started: %s (follow it with 'agentctl status')\n",
                        jstr_or(st, "state", "?"));
@@ -526,13 +509,14 @@ static int forget(const char *name, int argc, char *argv[], bool decommission)
                 else if (opt == 'j')
                         arg_json = true;
                 else
-                        return usage_error("%s: unknown option '%s'", name, argv[optind - 1]);
+                        return ob_cli_usage_error("%s: unknown option '%s'", name,
+                                                  argv[optind - 1]);
         }
         if (optind < argc)
-                return usage_error("%s: unexpected argument '%s'", name, argv[optind]);
+                return ob_cli_usage_error("%s: unexpected argument '%s'", name, argv[optind]);
         if (decommission && !yes)
-                return usage_error("decommission deletes the device's identity for good: "
-                                   "confirm with --yes");
+                return ob_cli_usage_error("decommission deletes the device's identity for good: "
+                                          "confirm with --yes");
         r = load_or_complain(&c);
         if (r != 0)
                 return r;
@@ -546,7 +530,7 @@ static int forget(const char *name, int argc, char *argv[], bool decommission)
         if (r != 0)
                 return r;
         if (arg_json) {
-                print_json(st);
+                ob_cli_print_json(st);
         } else {
                 printf("%s %s:\n", dry_run ? "Would delete" : "Deleted",
                        decommission ? "(decommission)" : "(reprovision)");
@@ -576,25 +560,16 @@ static int read_pem_file(const char *what, const char *path, char **ret)
         _cleanup_free_ char *buf = NULL;
         int r;
 
-        r = ob_fs_read_file(path, 0, MAX_PEM_FILE, &buf, NULL);
-        if (r == -EFBIG) {
-                fprintf(stderr, "agentctl: provision: %s %s is larger than %d bytes\n", what, path,
-                        MAX_PEM_FILE);
+        r = ob_cli_read_input("provision", what, path, MAX_PEM_FILE, &buf, NULL);
+        if (r < 0)
                 return r;
-        }
-        if (r < 0) {
-                fprintf(stderr, "agentctl: provision: %s %s: %s\n", what, path,
-                        r == -EINVAL ? "not a regular file" : strerror(-r));
-                return r;
-        }
         if (!strstr(buf, "-----BEGIN ")) {
-                fprintf(stderr, "agentctl: provision: %s %s is not a PEM file\n", what, path);
+                ob_cli_complain("provision: %s %s is not a PEM file", what, path);
                 return -EBADMSG;
         }
         *ret = TAKE_PTR(buf);
         return 0;
 }
-
 static int cmd_provision(int argc, char *argv[])
 {
         static const struct option options[] = {
@@ -619,13 +594,14 @@ static int cmd_provision(int argc, char *argv[])
                 else if (opt == 'j')
                         arg_json = true;
                 else
-                        return usage_error("provision: unknown option or missing argument '%s'",
-                                           argv[optind - 1]);
+                        return ob_cli_usage_error(
+                                "provision: unknown option or missing argument '%s'",
+                                argv[optind - 1]);
         }
         if (optind < argc)
-                return usage_error("provision: unexpected argument '%s'", argv[optind]);
+                return ob_cli_usage_error("provision: unexpected argument '%s'", argv[optind]);
         if (!crt_path || !key_path)
-                return usage_error("provision needs --claim-cert FILE and --claim-key FILE");
+                return ob_cli_usage_error("provision needs --claim-cert FILE and --claim-key FILE");
         r = load_or_complain(&c);
         if (r != 0)
                 return r;
@@ -645,7 +621,7 @@ static int cmd_provision(int argc, char *argv[])
         if (r != 0)
                 return r;
         if (arg_json)
-                print_json(st);
+                ob_cli_print_json(st);
         else
                 printf("Claim accepted: %s\n", jstr_or(st, "state", "?"));
         json_object_put(st);
@@ -682,14 +658,14 @@ static int cmd_check(int argc, char *argv[])
                 else if (opt == 's') {
                         const ObCheck *k = ob_check_find(optarg);
                         if (!k)
-                                return usage_error("check: unknown check id '%s'", optarg);
+                                return ob_cli_usage_error("check: unknown check id '%s'", optarg);
                         skip[k - table] = true;
                 } else
-                        return usage_error("check: unknown option or missing argument '%s'",
-                                           argv[optind - 1]);
+                        return ob_cli_usage_error("check: unknown option or missing argument '%s'",
+                                                  argv[optind - 1]);
         }
         if (optind < argc)
-                return usage_error("check: unexpected argument '%s'", argv[optind]);
+                return ob_cli_usage_error("check: unexpected argument '%s'", argv[optind]);
         if (ob_check_context_new(arg_config, (int64_t)time(NULL), &ctx) < 0)
                 return EXIT_FAILURE;
 
@@ -735,7 +711,7 @@ static int cmd_check(int argc, char *argv[])
                 json_object_object_add(o, "checks", a);
                 json_object_object_add(o, "worst",
                                        json_object_new_string(ob_health_result_to_string(worst)));
-                print_json(o);
+                ob_cli_print_json(o);
                 json_object_put(o);
         } else
                 printf("\nWorst result: %s\n", ob_health_result_to_string(worst));
@@ -827,9 +803,10 @@ int ob_agentctl_main(int argc, char *argv[])
                         printf("agentctl %s\n", PACKAGE_VERSION);
                         return 0;
                 case ':':
-                        return usage_error("option '%s' needs an argument", argv[optind - 1]);
+                        return ob_cli_usage_error("option '%s' needs an argument",
+                                                  argv[optind - 1]);
                 default:
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return ob_cli_usage_error("unknown option '%s'", argv[optind - 1]);
                 }
         }
         if (optind >= argc) {
@@ -842,11 +819,11 @@ int ob_agentctl_main(int argc, char *argv[])
                 if (is_command_group(argv[optind]) && optind + 1 < argc) {
                         char what[256];
                         snprintf(what, sizeof(what), "%s %s", argv[optind], argv[optind + 1]);
-                        return usage_error("unknown command '%s'", what);
+                        return ob_cli_usage_error("unknown command '%s'", what);
                 }
                 if (is_command_group(argv[optind]))
-                        return usage_error("'%s' needs a subcommand", argv[optind]);
-                return usage_error("unknown command '%s'", argv[optind]);
+                        return ob_cli_usage_error("'%s' needs a subcommand", argv[optind]);
+                return ob_cli_usage_error("unknown command '%s'", argv[optind]);
         }
         if (cmd->needs_root && geteuid() != 0) {
                 fprintf(stderr, "agentctl: '%s' must be run as root\n", cmd->name);

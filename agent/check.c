@@ -33,6 +33,7 @@
 #include <openssl/x509v3.h>
 
 #include "check.h"
+#include "cli.h"
 #include "config-file.h"
 #include "creds.h"
 #include "factory-paths.h"
@@ -115,16 +116,6 @@ _printf_(2, 3) static void hint(ObCheckOutcome *o, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(o->hint, sizeof(o->hint), fmt, ap);
         va_end(ap);
-}
-
-static const char *iso_time(int64_t t, char *buf, size_t n)
-{
-        time_t tt = (time_t)t;
-        struct tm tm;
-
-        if (!gmtime_r(&tt, &tm) || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                snprintf(buf, n, "@%lld", (long long)t);
-        return buf;
 }
 
 static bool access_error(int r)
@@ -321,8 +312,8 @@ static void check_clock(ObCheckContext *ctx, ObCheckOutcome *o)
         const char *sync = "";
         int s;
 
-        iso_time(ctx->now_s, now, sizeof(now));
-        iso_time(OB_BUILD_EPOCH, floor, sizeof(floor));
+        ob_cli_iso_time(ctx->now_s, now, sizeof(now));
+        ob_cli_iso_time(OB_BUILD_EPOCH, floor, sizeof(floor));
         s = adjtimex(&tx);
         if (s == TIME_ERROR)
                 sync = "; the kernel says it is not synchronized";
@@ -720,10 +711,11 @@ static void check_cert_expiry(ObCheckContext *ctx, ObCheckOutcome *o)
         switch (ob_health_cert_validity(ctx->now_s, nb, na, due)) {
         case OB_HEALTH_FAIL:
                 if (ctx->now_s < nb) {
-                        say(o, OB_HEALTH_FAIL, "not valid before %s", iso_time(nb, a, sizeof(a)));
+                        say(o, OB_HEALTH_FAIL, "not valid before %s",
+                            ob_cli_iso_time(nb, a, sizeof(a)));
                         hint(o, "the wall clock is behind: see check clock");
                 } else {
-                        say(o, OB_HEALTH_FAIL, "expired %s", iso_time(na, a, sizeof(a)));
+                        say(o, OB_HEALTH_FAIL, "expired %s", ob_cli_iso_time(na, a, sizeof(a)));
                         hint(o, factory_method(ctx)
                                         ? "the device cannot connect any more: install a new "
                                           "certificate (agentctl factory install-cert) and "
@@ -734,7 +726,7 @@ static void check_cert_expiry(ObCheckContext *ctx, ObCheckOutcome *o)
                 return;
         case OB_HEALTH_WARN:
                 say(o, OB_HEALTH_WARN, "expires %s; inside the rotation window since %s",
-                    iso_time(na, a, sizeof(a)), iso_time(due, b, sizeof(b)));
+                    ob_cli_iso_time(na, a, sizeof(a)), ob_cli_iso_time(due, b, sizeof(b)));
                 if (!ob_onboard_can_rotate(c))
                         hint(o,
                              "method %s has no fleet provisioning template to renew with "
@@ -757,11 +749,11 @@ static void check_cert_expiry(ObCheckContext *ctx, ObCheckOutcome *o)
                 say(o, OB_HEALTH_PASS,
                     "valid until %s; no automatic renewal (method %s has no "
                     "fleet provisioning template)",
-                    iso_time(na, a, sizeof(a)),
+                    ob_cli_iso_time(na, a, sizeof(a)),
                     ob_provisioning_method_to_string(c->provisioning.method));
         else
                 say(o, OB_HEALTH_PASS, "valid until %s; rotation due %s",
-                    iso_time(na, a, sizeof(a)), iso_time(due, b, sizeof(b)));
+                    ob_cli_iso_time(na, a, sizeof(a)), ob_cli_iso_time(due, b, sizeof(b)));
 }
 
 /* ------------------------------------------------------------------ claim-cert */
@@ -817,7 +809,7 @@ static void check_claim_cert(ObCheckContext *ctx, ObCheckOutcome *o)
                 say(o, ctx->onboarded ? OB_HEALTH_WARN : OB_HEALTH_FAIL, "%s (CN=%s) %s %s",
                     c->provisioning.claim_cert, cn ? cn : "?",
                     expired ? "expired" : "is not valid before",
-                    iso_time(expired ? na : nb, a, sizeof(a)));
+                    ob_cli_iso_time(expired ? na : nb, a, sizeof(a)));
                 hint(o,
                      expired ? "install a current claim certificate and key from the "
                                "manufacturer%s"
@@ -841,12 +833,12 @@ static void check_claim_cert(ObCheckContext *ctx, ObCheckOutcome *o)
         }
         if (na - ctx->now_s < (int64_t)CLAIM_WARN_DAYS * DAY_S && !ctx->onboarded) {
                 say(o, OB_HEALTH_WARN, "CN=%s expires %s, in less than %d days", cn ? cn : "?",
-                    iso_time(na, a, sizeof(a)), CLAIM_WARN_DAYS);
+                    ob_cli_iso_time(na, a, sizeof(a)), CLAIM_WARN_DAYS);
                 hint(o, "onboard soon, or get a newer claim from the manufacturer");
                 return;
         }
         say(o, OB_HEALTH_PASS, "CN=%s valid until %s, key matches", cn ? cn : "?",
-            iso_time(na, a, sizeof(a)));
+            ob_cli_iso_time(na, a, sizeof(a)));
 }
 
 /* ------------------------------------------------------------------ dns, tcp */

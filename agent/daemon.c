@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -781,29 +782,20 @@ static int setup_keys(Daemon *d)
                 return ob_key_provider_software_new(&d->keys);
 #ifdef HAVE_TPM
         {
-                ObTpmOptions o = {
-                        .tcti = c->tpm.tcti,
-                        .srk_handle = c->tpm.srk_handle,
-                        .owner_auth_file = c->tpm.owner_auth_file,
-                };
-                char err[256] = "";
+                char err[512] = "";
                 ObTpm *t = NULL;
                 bool created = false;
 
-                r = open_tpm_waiting(&o, &t, err, sizeof(err));
+                r = ob_tpm_open_config(c, open_tpm_waiting, true, &t, &created, err, sizeof(err));
                 if (r == -ECANCELED)
                         return r;
-                if (r < 0)
-                        return ob_log_error_errno(r, "Cannot open the TPM (%s): %s", o.tcti, err);
-                r = ob_tpm_ensure_srk(t, &created);
                 if (r < 0) {
-                        ob_log_error("Storage root key at 0x%08x: %s", o.srk_handle,
-                                     ob_tpm_last_error(t));
-                        ob_tpm_close(t);
-                        return r;
+                        err[0] = (char)toupper((unsigned char)err[0]); /* a log line's capital */
+                        return ob_log_error_errno(r, "%s", err);
                 }
                 if (created)
-                        ob_log_notice("Created the storage root key at 0x%08x", o.srk_handle);
+                        ob_log_notice("Created the storage root key at 0x%08x",
+                                      c->tpm.srk_handle ? c->tpm.srk_handle : OB_TPM_DEFAULT_SRK);
                 r = ob_tpm_hardware_token(t, d->hardware_token);
                 if (r >= 0)
                         d->have_token = true;

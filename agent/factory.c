@@ -32,6 +32,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include "cli.h"
 #include "config-file.h"
 #include "control-client.h"
 #include "csr.h"
@@ -47,7 +48,6 @@
 #include "tpm-key.h"
 #endif
 
-#define EXIT_USAGE  64
 #define EXIT_CONFIG 78
 
 #define PING_TIMEOUT_MS 3000
@@ -81,36 +81,6 @@ static void factory_done(Factory *f)
         f->lock_fd = -1;
 }
 
-_printf_(1, 2) static void complain(const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "agentctl: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
-_printf_(1, 2) static int usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "agentctl: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, " (see 'agentctl help')\n");
-        return EXIT_USAGE;
-}
-
-static void print_json(json_object *o)
-{
-        printf("%s\n",
-               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 static bool path_fits(char *buf, size_t size, const char *a, const char *b)
 {
         int n = snprintf(buf, size, "%s/%s", a, b);
@@ -137,7 +107,8 @@ static int factory_init(Factory *f, const char *config_path)
         if (r == -ENOMEM)
                 return EXIT_FAILURE;
         if (r < 0) {
-                complain("%s: invalid configuration, run 'agentctl config check'", config_path);
+                ob_cli_complain("%s: invalid configuration, run 'agentctl config check'",
+                                config_path);
                 return EXIT_CONFIG;
         }
         snprintf(f->state_dir, sizeof(f->state_dir), "%s", f->config->paths.state_dir);
@@ -145,7 +116,7 @@ static int factory_init(Factory *f, const char *config_path)
             !path_fits(f->key_path, sizeof(f->key_path), f->dir, OB_FACTORY_KEY) ||
             !path_fits(f->cert_path, sizeof(f->cert_path), f->dir, OB_FACTORY_CERT) ||
             !path_fits(f->chain_path, sizeof(f->chain_path), f->dir, OB_FACTORY_CHAIN)) {
-                complain("paths.state_dir %s is too long", f->state_dir);
+                ob_cli_complain("paths.state_dir %s is too long", f->state_dir);
                 return EXIT_CONFIG;
         }
         if (f->config->tpm.vendor_key_handle && f->config->key.backend == OB_KEY_BACKEND_TPM) {
@@ -185,35 +156,16 @@ static int open_keys(Factory *f, bool create_srk)
         if (c->key.backend == OB_KEY_BACKEND_SOFTWARE)
                 return ob_key_provider_software_new(&f->keys);
 #ifdef HAVE_TPM
-        ObTpmOptions o = {
-                .tcti = c->tpm.tcti,
-                .srk_handle = c->tpm.srk_handle,
-                .owner_auth_file = c->tpm.owner_auth_file,
-        };
-        char err[256] = "";
         ObTpm *t = NULL;
         bool created = false;
         int r;
 
-        r = ob_tpm_open(&o, &t, err, sizeof(err));
-        if (r < 0) {
-                snprintf(f->key_err, sizeof(f->key_err), "cannot open the TPM (%s): %s",
-                         c->tpm.tcti ? c->tpm.tcti : OB_TPM_DEFAULT_TCTI,
-                         err[0] ? err : strerror(-r));
+        r = ob_tpm_open_config(c, NULL, create_srk, &t, &created, f->key_err, sizeof(f->key_err));
+        if (r < 0)
                 return r;
-        }
-        if (create_srk) {
-                r = ob_tpm_ensure_srk(t, &created);
-                if (r < 0) {
-                        snprintf(f->key_err, sizeof(f->key_err), "storage root key: %s",
-                                 ob_tpm_last_error(t));
-                        ob_tpm_close(t);
-                        return r;
-                }
-                if (created)
-                        fprintf(stderr, "agentctl: created the storage root key at 0x%08x\n",
-                                c->tpm.srk_handle ? c->tpm.srk_handle : OB_TPM_DEFAULT_SRK);
-        }
+        if (created)
+                fprintf(stderr, "agentctl: created the storage root key at 0x%08x\n",
+                        c->tpm.srk_handle ? c->tpm.srk_handle : OB_TPM_DEFAULT_SRK);
         r = ob_key_provider_tpm_new(t, &f->keys);
         if (r < 0) {
                 ob_tpm_close(t);
@@ -293,7 +245,8 @@ static int own(const Factory *f, const char *path)
                 return 0;
         if (lchown(path, f->uid, f->gid) < 0) {
                 int r = -errno;
-                complain("cannot give %s to uid %u: %s", path, (unsigned)f->uid, strerror(-r));
+                ob_cli_complain("cannot give %s to uid %u: %s", path, (unsigned)f->uid,
+                                strerror(-r));
                 return r;
         }
         return 0;
@@ -310,16 +263,17 @@ static int prepare(Factory *f)
         struct stat st;
 
         if (daemon_running(f, why, sizeof(why))) {
-                complain("factory: %s", why);
+                ob_cli_complain("factory: %s", why);
                 return EXIT_FAILURE;
         }
         if (mkdir(f->state_dir, 0700) < 0 && errno != EEXIST) {
-                complain("cannot create the state directory %s: %s", f->state_dir, strerror(errno));
+                ob_cli_complain("cannot create the state directory %s: %s", f->state_dir,
+                                strerror(errno));
                 return EXIT_FAILURE;
         }
         if (stat(f->state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                complain("state directory %s: %s", f->state_dir,
-                         errno ? strerror(errno) : "not a directory");
+                ob_cli_complain("state directory %s: %s", f->state_dir,
+                                errno ? strerror(errno) : "not a directory");
                 return EXIT_FAILURE;
         }
         f->uid = st.st_uid;
@@ -327,22 +281,23 @@ static int prepare(Factory *f)
         if (mkdir(f->dir, OB_FACTORY_DIR_MODE) == 0) {
                 /* the mode exactly, whatever the umask */
                 if (chmod(f->dir, OB_FACTORY_DIR_MODE) < 0) {
-                        complain("cannot set the mode of %s: %s", f->dir, strerror(errno));
+                        ob_cli_complain("cannot set the mode of %s: %s", f->dir, strerror(errno));
                         return EXIT_FAILURE;
                 }
                 if (own(f, f->dir) < 0)
                         return EXIT_FAILURE;
         } else if (errno != EEXIST) {
-                complain("cannot create %s: %s", f->dir, strerror(errno));
+                ob_cli_complain("cannot create %s: %s", f->dir, strerror(errno));
                 return EXIT_FAILURE;
         }
         f->lock_fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (f->lock_fd < 0) {
-                complain("cannot open %s: %s", f->dir, strerror(errno));
+                ob_cli_complain("cannot open %s: %s", f->dir, strerror(errno));
                 return EXIT_FAILURE;
         }
         if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-                complain("%s is locked: another 'agentctl factory' command is running", f->dir);
+                ob_cli_complain("%s is locked: another 'agentctl factory' command is running",
+                                f->dir);
                 return EXIT_FAILURE;
         }
         return 0;
@@ -378,7 +333,7 @@ static int install_file(const Factory *f, const char *path, const char *data, si
 {
         int r = ob_fs_write_file_atomic(NULL, path, data, len, mode);
         if (r < 0) {
-                complain("cannot write %s: %s", path, strerror(-r));
+                ob_cli_complain("cannot write %s: %s", path, strerror(-r));
                 return r;
         }
         return own(f, path);
@@ -398,7 +353,7 @@ static int default_subject(const ObConfig *c, char **ret)
         r = ob_identity_serial((const char *const *)c->identity.serial_sources, NULL, &serial,
                                &source, err, sizeof(err));
         if (r < 0 && r != -ENOENT) {
-                complain("factory csr: cannot read the serial number: %s", err);
+                ob_cli_complain("factory csr: cannot read the serial number: %s", err);
                 return r;
         }
         (void)ob_identity_machine_id(NULL, &mid);
@@ -423,12 +378,13 @@ static int default_subject(const ObConfig *c, char **ret)
         vars[n] = NULL;
         r = ob_config_template_expand(c->identity.csr_subject, vars, ret);
         if (r == -ENOENT)
-                complain("factory csr: identity.csr_subject \"%s\" needs a value this device "
-                         "does not have (serial number: %s); give --subject",
-                         c->identity.csr_subject, err[0] ? err : "none");
+                ob_cli_complain(
+                        "factory csr: identity.csr_subject \"%s\" needs a value this device "
+                        "does not have (serial number: %s); give --subject",
+                        c->identity.csr_subject, err[0] ? err : "none");
         else if (r < 0)
-                complain("factory csr: identity.csr_subject \"%s\": %s", c->identity.csr_subject,
-                         strerror(-r));
+                ob_cli_complain("factory csr: identity.csr_subject \"%s\": %s",
+                                c->identity.csr_subject, strerror(-r));
         return r;
 }
 
@@ -451,36 +407,38 @@ static int ensure_key(Factory *f, EVP_PKEY **ret_pub, bool *ret_created)
         if (f->vendor_key) {
                 r = load_key(f, ret_pub);
                 if (r < 0) {
-                        complain("factory csr: the vendor key %s (tpm.vendor_key_handle): %s",
-                                 f->key_path, f->key_err);
+                        ob_cli_complain(
+                                "factory csr: the vendor key %s (tpm.vendor_key_handle): %s",
+                                f->key_path, f->key_err);
                         return EXIT_FAILURE;
                 }
                 return 0;
         }
         if (lstat(f->key_path, &st) == 0) {
                 if (!S_ISREG(st.st_mode)) {
-                        complain("factory csr: %s is not a regular file", f->key_path);
+                        ob_cli_complain("factory csr: %s is not a regular file", f->key_path);
                         return EXIT_FAILURE;
                 }
                 r = load_key(f, ret_pub);
                 if (r < 0) {
-                        complain("factory csr: %s exists but does not load (%s): it is not "
-                                 "replaced; if this device is to get a new identity, remove it "
-                                 "and run 'agentctl factory csr' again",
-                                 f->key_path, f->key_err);
+                        ob_cli_complain(
+                                "factory csr: %s exists but does not load (%s): it is not "
+                                "replaced; if this device is to get a new identity, remove it "
+                                "and run 'agentctl factory csr' again",
+                                f->key_path, f->key_err);
                         return EXIT_FAILURE;
                 }
                 return 0;
         }
         if (errno != ENOENT) {
-                complain("factory csr: %s: %s", f->key_path, strerror(errno));
+                ob_cli_complain("factory csr: %s: %s", f->key_path, strerror(errno));
                 return EXIT_FAILURE;
         }
         r = f->keys->ops->create(f->keys, f->key_path, f->config->key.type, ret_pub);
         if (r < 0) {
                 const char *e = f->keys->ops->last_error(f->keys);
-                complain("factory csr: cannot create the device key %s: %s", f->key_path,
-                         e && e[0] ? e : strerror(-r));
+                ob_cli_complain("factory csr: cannot create the device key %s: %s", f->key_path,
+                                e && e[0] ? e : strerror(-r));
                 return EXIT_FAILURE;
         }
         if (own(f, f->key_path) < 0)
@@ -513,11 +471,12 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
                 else if (opt == 'o')
                         out = optarg;
                 else
-                        return usage_error("factory csr: unknown option or missing argument '%s'",
-                                           argv[optind - 1]);
+                        return ob_cli_usage_error(
+                                "factory csr: unknown option or missing argument '%s'",
+                                argv[optind - 1]);
         }
         if (optind < argc)
-                return usage_error("factory csr: unexpected argument '%s'", argv[optind]);
+                return ob_cli_usage_error("factory csr: unexpected argument '%s'", argv[optind]);
 
         r = factory_init(&f, config_path);
         if (r == 0)
@@ -525,7 +484,7 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
         if (r != 0)
                 goto finish;
         if (open_keys(&f, true) < 0) {
-                complain("factory csr: %s", f.key_err);
+                ob_cli_complain("factory csr: %s", f.key_err);
                 r = EXIT_FAILURE;
                 goto finish;
         }
@@ -541,25 +500,26 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
                 goto finish;
         int k = ob_csr_build(subject, pub, csr_sign, &f, &csr);
         if (k == -EINVAL) {
-                complain("factory csr: bad subject \"%s\" (attribute=value, comma-separated, "
-                         "e.g. \"CN=gw-1,O=Acme\") or unsupported key",
-                         subject);
+                ob_cli_complain(
+                        "factory csr: bad subject \"%s\" (attribute=value, comma-separated, "
+                        "e.g. \"CN=gw-1,O=Acme\") or unsupported key",
+                        subject);
                 goto finish;
         }
         if (k < 0) {
                 const char *e = f.keys->ops->last_error(f.keys);
-                complain("factory csr: cannot sign the CSR with %s: %s", f.key_path,
-                         e && e[0] ? e : strerror(-k));
+                ob_cli_complain("factory csr: cannot sign the CSR with %s: %s", f.key_path,
+                                e && e[0] ? e : strerror(-k));
                 goto finish;
         }
         if (out) {
                 k = ob_fs_write_file_atomic(NULL, out, csr, strlen(csr), 0644);
                 if (k < 0) {
-                        complain("factory csr: cannot write %s: %s", out, strerror(-k));
+                        ob_cli_complain("factory csr: cannot write %s: %s", out, strerror(-k));
                         goto finish;
                 }
         } else if (fputs(csr, stdout) < 0 || fflush(stdout) != 0) {
-                complain("factory csr: cannot write the CSR to standard output");
+                ob_cli_complain("factory csr: cannot write the CSR to standard output");
                 goto finish;
         }
         if (pub_fingerprint(pub, fp) < 0)
@@ -574,18 +534,6 @@ finish:
 }
 
 /* ------------------------------------------------------------------ install-cert */
-
-/* Read a PEM file given on the command line (bounded); says why not. */
-static int read_input(const char *what, const char *path, char **ret, size_t *ret_len)
-{
-        int r = ob_fs_read_file(path, 0, OB_X509_MAX_PEM, ret, ret_len);
-        if (r == -EFBIG)
-                complain("factory install-cert: %s %s is larger than %d bytes", what, path,
-                         OB_X509_MAX_PEM);
-        else if (r < 0)
-                complain("factory install-cert: %s %s: %s", what, path, strerror(-r));
-        return r;
-}
 
 static size_t count(const char *s, const char *needle)
 {
@@ -625,16 +573,6 @@ static int certs_to_pem(const char *pem, size_t len, char **ret, size_t *ret_len
                 return -ENOMEM;
         *ret_len = (size_t)n;
         return 0;
-}
-
-static const char *iso_time(int64_t t, char *buf, size_t n)
-{
-        time_t tt = (time_t)t;
-        struct tm tm;
-
-        if (!gmtime_r(&tt, &tm) || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                snprintf(buf, n, "@%lld", (long long)t);
-        return buf;
 }
 
 static void name_text(X509_NAME *name, char *buf, size_t size)
@@ -677,19 +615,20 @@ static int check_cert(Factory *f, X509 *cert, const char *cert_file, const char 
         int r;
 
         if (open_keys(f, false) < 0) {
-                complain("factory install-cert: %s", f->key_err);
+                ob_cli_complain("factory install-cert: %s", f->key_err);
                 return EXIT_FAILURE;
         }
         r = load_key(f, &pub);
         if (r == -ENOENT && !f->vendor_key) {
-                complain("factory install-cert: no device key %s: run 'agentctl factory csr' "
-                         "first",
-                         f->key_path);
+                ob_cli_complain(
+                        "factory install-cert: no device key %s: run 'agentctl factory csr' "
+                        "first",
+                        f->key_path);
                 return EXIT_FAILURE;
         }
         if (r < 0) {
-                complain("factory install-cert: the device key %s does not load: %s", f->key_path,
-                         f->key_err);
+                ob_cli_complain("factory install-cert: the device key %s does not load: %s",
+                                f->key_path, f->key_err);
                 return EXIT_FAILURE;
         }
         if (ob_x509_matches_key(cert, pub) < 0) {
@@ -698,44 +637,47 @@ static int check_cert(Factory *f, X509 *cert, const char *cert_file, const char 
                         snprintf(a, sizeof(a), "unreadable");
                 if (pub_fingerprint(pub, b) < 0)
                         snprintf(b, sizeof(b), "?");
-                complain("factory install-cert: %s is not for this device's key: its public key "
-                         "has SHA-256 %s, the key %s has %s",
-                         cert_file, a, f->key_path, b);
+                ob_cli_complain(
+                        "factory install-cert: %s is not for this device's key: its public key "
+                        "has SHA-256 %s, the key %s has %s",
+                        cert_file, a, f->key_path, b);
                 return EXIT_FAILURE;
         }
         if (ob_x509_validity(cert, &nb, &na) < 0) {
-                complain("factory install-cert: %s: unreadable validity period", cert_file);
+                ob_cli_complain("factory install-cert: %s: unreadable validity period", cert_file);
                 return EXIT_FAILURE;
         }
         if (plausible && now < nb) {
-                complain("factory install-cert: %s is not valid before %s", cert_file,
-                         iso_time(nb, t, sizeof(t)));
+                ob_cli_complain("factory install-cert: %s is not valid before %s", cert_file,
+                                ob_cli_iso_time(nb, t, sizeof(t)));
                 return EXIT_FAILURE;
         }
         if (plausible && now > na) {
-                complain("factory install-cert: %s expired %s", cert_file,
-                         iso_time(na, t, sizeof(t)));
+                ob_cli_complain("factory install-cert: %s expired %s", cert_file,
+                                ob_cli_iso_time(na, t, sizeof(t)));
                 return EXIT_FAILURE;
         }
         if (!plausible)
                 fprintf(stderr,
                         "agentctl: factory install-cert: the clock (%s) is before the build "
                         "date: validity not checked\n",
-                        iso_time(now, t, sizeof(t)));
+                        ob_cli_iso_time(now, t, sizeof(t)));
         if (chain_pem) {
                 /* the chain goes on the device as it is: it must hold the CA certificates only */
                 if (pem_holds_cert(chain_pem, cert)) {
-                        complain("factory install-cert: the chain %s holds the device certificate "
-                                 "itself: give the CA certificates only",
-                                 chain_file);
+                        ob_cli_complain(
+                                "factory install-cert: the chain %s holds the device certificate "
+                                "itself: give the CA certificates only",
+                                chain_file);
                         return EXIT_FAILURE;
                 }
                 r = ob_x509_verify_chain(cert, chain_pem, plausible ? now : 0, reason,
                                          sizeof(reason));
                 if (r < 0) {
-                        complain("factory install-cert: %s does not verify against the chain "
-                                 "%s: %s",
-                                 cert_file, chain_file, reason);
+                        ob_cli_complain(
+                                "factory install-cert: %s does not verify against the chain "
+                                "%s: %s",
+                                cert_file, chain_file, reason);
                         return EXIT_FAILURE;
                 }
         }
@@ -773,37 +715,42 @@ int ob_factory_install_cert(const char *config_path, bool json, int argc, char *
                 else if (opt == 'j')
                         json = true;
                 else
-                        return usage_error(
+                        return ob_cli_usage_error(
                                 "factory install-cert: unknown option or missing argument '%s'",
                                 argv[optind - 1]);
         }
         if (optind < argc)
-                return usage_error("factory install-cert: unexpected argument '%s'", argv[optind]);
+                return ob_cli_usage_error("factory install-cert: unexpected argument '%s'",
+                                          argv[optind]);
         if (!cert_file)
-                return usage_error("factory install-cert needs --cert FILE");
+                return ob_cli_usage_error("factory install-cert needs --cert FILE");
 
         r = factory_init(&f, config_path);
         if (r != 0)
                 goto finish;
         r = EXIT_FAILURE;
         /* the inputs first: a typo must not need a TPM to be reported */
-        if (read_input("certificate", cert_file, &cert_in, &cert_len) < 0 ||
-            (chain_file && read_input("chain", chain_file, &chain_in, &chain_len) < 0))
+        if (ob_cli_read_input("factory install-cert", "certificate", cert_file, OB_X509_MAX_PEM,
+                              &cert_in, &cert_len) < 0 ||
+            (chain_file && ob_cli_read_input("factory install-cert", "chain", chain_file,
+                                             OB_X509_MAX_PEM, &chain_in, &chain_len) < 0))
                 goto finish;
         n = count(cert_in, "-----BEGIN CERTIFICATE-----");
         if (n == 0 || ob_x509_from_pem(cert_in, cert_len, &cert) < 0) {
-                complain("factory install-cert: %s is not a PEM certificate", cert_file);
+                ob_cli_complain("factory install-cert: %s is not a PEM certificate", cert_file);
                 goto finish;
         }
         if (n > 1) {
-                complain("factory install-cert: %s holds %zu certificates: give the device's "
-                         "certificate alone with --cert and its CA chain with --chain",
-                         cert_file, n);
+                ob_cli_complain(
+                        "factory install-cert: %s holds %zu certificates: give the device's "
+                        "certificate alone with --cert and its CA chain with --chain",
+                        cert_file, n);
                 goto finish;
         }
         if (chain_in && (count(chain_in, "-----BEGIN CERTIFICATE-----") == 0 ||
                          certs_to_pem(chain_in, chain_len, &chain_pem, &chain_len) < 0)) {
-                complain("factory install-cert: chain %s holds no PEM certificate", chain_file);
+                ob_cli_complain("factory install-cert: chain %s holds no PEM certificate",
+                                chain_file);
                 goto finish;
         }
         if (certs_to_pem(cert_in, cert_len, &cert_pem, &cert_len) < 0)
@@ -815,16 +762,18 @@ int ob_factory_install_cert(const char *config_path, bool json, int argc, char *
         r = EXIT_FAILURE;
         int o = onboarded(&f);
         if (o < 0 && !force) {
-                complain("factory install-cert: cannot tell whether the device is onboarded: "
-                         "%s/state.json: %s (--force installs anyway)",
-                         f.state_dir, strerror(-o));
+                ob_cli_complain(
+                        "factory install-cert: cannot tell whether the device is onboarded: "
+                        "%s/state.json: %s (--force installs anyway)",
+                        f.state_dir, strerror(-o));
                 goto finish;
         }
         if (o > 0 && !force) {
-                complain("factory install-cert: the device is already onboarded (%s/state.json): "
-                         "a factory certificate would not be used; --force installs it anyway "
-                         "(it takes effect after 'agentctl reprovision')",
-                         f.state_dir);
+                ob_cli_complain(
+                        "factory install-cert: the device is already onboarded (%s/state.json): "
+                        "a factory certificate would not be used; --force installs it anyway "
+                        "(it takes effect after 'agentctl reprovision')",
+                        f.state_dir);
                 goto finish;
         }
         r = check_cert(&f, cert, cert_file, chain_in, chain_file);
@@ -837,7 +786,7 @@ int ob_factory_install_cert(const char *config_path, bool json, int argc, char *
                 if (install_file(&f, f.chain_path, chain_pem, chain_len, OB_FACTORY_CERT_MODE) < 0)
                         goto finish;
         } else if (unlink(f.chain_path) < 0 && errno != ENOENT) {
-                complain("cannot remove the old %s: %s", f.chain_path, strerror(errno));
+                ob_cli_complain("cannot remove the old %s: %s", f.chain_path, strerror(errno));
                 goto finish;
         }
         if (install_file(&f, f.cert_path, cert_pem, cert_len, OB_FACTORY_CERT_MODE) < 0)
@@ -864,15 +813,15 @@ int ob_factory_install_cert(const char *config_path, bool json, int argc, char *
                 json_object_object_add(j, "subject", json_object_new_string(subj));
                 json_object_object_add(j, "issuer", json_object_new_string(iss));
                 json_object_object_add(j, "not_after",
-                                       json_object_new_string(iso_time(na, t, sizeof(t))));
+                                       json_object_new_string(ob_cli_iso_time(na, t, sizeof(t))));
                 json_object_object_add(j, "forced", json_object_new_boolean(force && o != 0));
-                print_json(j);
+                ob_cli_print_json(j);
                 json_object_put(j);
         } else {
                 printf("Installed %s%s%s\n", f.cert_path, chain_pem ? " and " : "",
                        chain_pem ? f.chain_path : "");
                 printf("Certificate id: %s\nSubject: %s\nIssuer: %s\nNot after: %s\n", id, subj,
-                       iss, iso_time(na, t, sizeof(t)));
+                       iss, ob_cli_iso_time(na, t, sizeof(t)));
         }
         r = 0;
 finish:
@@ -986,8 +935,10 @@ static json_object *status_cert(Factory *f, Status *s, EVP_PKEY *pub, X509 **ret
                 add_text(s->problems, "%s: unreadable validity period", f->cert_path);
                 return j;
         }
-        json_object_object_add(j, "not_before", json_object_new_string(iso_time(nb, t, sizeof(t))));
-        json_object_object_add(j, "not_after", json_object_new_string(iso_time(na, t, sizeof(t))));
+        json_object_object_add(j, "not_before",
+                               json_object_new_string(ob_cli_iso_time(nb, t, sizeof(t))));
+        json_object_object_add(j, "not_after",
+                               json_object_new_string(ob_cli_iso_time(na, t, sizeof(t))));
         if (plausible) {
                 int64_t left = na >= now ? (na - now) / DAY_S : -((now - na + DAY_S - 1) / DAY_S);
                 bool valid = nb <= now && now <= na;
@@ -995,10 +946,10 @@ static json_object *status_cert(Factory *f, Status *s, EVP_PKEY *pub, X509 **ret
                 json_object_object_add(j, "valid_now", json_object_new_boolean(valid));
                 if (now < nb)
                         add_text(s->problems, "%s is not valid before %s", f->cert_path,
-                                 iso_time(nb, t, sizeof(t)));
+                                 ob_cli_iso_time(nb, t, sizeof(t)));
                 else if (now > na)
                         add_text(s->problems, "%s expired %s", f->cert_path,
-                                 iso_time(na, t, sizeof(t)));
+                                 ob_cli_iso_time(na, t, sizeof(t)));
         } else {
                 json_object_object_add(j, "days_left", NULL);
                 json_object_object_add(j, "valid_now", NULL);
@@ -1126,17 +1077,18 @@ int ob_factory_status(const char *config_path, bool json, int argc, char *argv[]
                 if (opt == 'j')
                         json = true;
                 else
-                        return usage_error("factory status: unknown option '%s'", argv[optind - 1]);
+                        return ob_cli_usage_error("factory status: unknown option '%s'",
+                                                  argv[optind - 1]);
         }
         if (optind < argc)
-                return usage_error("factory status: unexpected argument '%s'", argv[optind]);
+                return ob_cli_usage_error("factory status: unexpected argument '%s'", argv[optind]);
 
         r = factory_init(&f, config_path);
         if (r != 0)
                 goto finish;
         r = EXIT_FAILURE;
         if (use_configured_paths(&f) < 0) {
-                complain("factory status: the configured device paths are too long");
+                ob_cli_complain("factory status: the configured device paths are too long");
                 goto finish;
         }
         o = json_object_new_object();
@@ -1182,7 +1134,7 @@ int ob_factory_status(const char *config_path, bool json, int argc, char *argv[]
         json_object_object_add(o, "problems", TAKE_PTR(s.problems));
         json_object_object_add(o, "warnings", TAKE_PTR(s.warnings));
         if (json)
-                print_json(o);
+                ob_cli_print_json(o);
         else
                 print_status_human(o);
         r = ready ? 0 : OB_FACTORY_EXIT_NOT_READY;

@@ -20,7 +20,7 @@ endif
 # onboard-agent, which runs it when started as "agentctl", and agentctl is installed as a
 # symbolic link to onboard-agent, so lib/ is installed once (docs/performance.md, P4). A
 # --without-systemd build has no daemon: there agentctl is a program of its own.
-agentctl_sources = agent/agentctl.c agent/agentctl.h
+agentctl_sources = agent/agentctl.c agent/agentctl.h agent/cli.c agent/cli.h
 if HAVE_SYSTEMD
 onboard_agent_SOURCES += $(agentctl_sources)
 onboard_agent_CFLAGS += $(TSS2_CFLAGS)

@@ -213,6 +213,65 @@ static int add_untrusted(X509 *x, void *userdata)
         return 0;
 }
 
+/* The certificates of chain_pem (at most OB_X509_MAX_PEM, OB_X509_MAX_CHAIN of them) pushed on
+ * into; -EBADMSG with the reason when it is too large, unreadable or holds none. */
+static int read_chain(const char *chain_pem, STACK_OF(X509) * into, char *reason,
+                      size_t reason_size)
+{
+        size_t len = strlen(chain_pem);
+        int r;
+
+        if (len > OB_X509_MAX_PEM) {
+                set_reason(reason, reason_size, "chain: larger than %d bytes", OB_X509_MAX_PEM);
+                return -EBADMSG;
+        }
+        _cleanup_(BIO_freep) BIO *b = BIO_new_mem_buf(chain_pem, (int)len);
+        if (!b) {
+                ERR_clear_error();
+                return -ENOMEM;
+        }
+        r = read_certs(b, OB_X509_MAX_CHAIN, add_untrusted, into, "chain", reason, reason_size);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                set_reason(reason, reason_size, "chain: no certificate");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* Verify cert against the anchors of store, through untrusted, at at_s (0: no time check;
+ * partial chains allowed). 0, -ENOMEM, or -EKEYREJECTED with OpenSSL's reason and the subject
+ * where it failed. */
+static int verify_with(X509_STORE_CTX *ctx, X509_STORE *store, X509 *cert,
+                       STACK_OF(X509) * untrusted, int64_t at_s, char *reason, size_t reason_size)
+{
+        char subject[256];
+
+        if (!X509_STORE_CTX_init(ctx, store, cert, untrusted)) {
+                ERR_clear_error();
+                return -ENOMEM;
+        }
+        X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+        if (at_s == 0)
+                X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
+        else
+                X509_VERIFY_PARAM_set_time(param, (time_t)at_s);
+        if (X509_verify_cert(ctx) == 1) {
+                ERR_clear_error();
+                return 0;
+        }
+        int e = X509_STORE_CTX_get_error(ctx);
+        X509 *at = X509_STORE_CTX_get_current_cert(ctx);
+        if (!at || !X509_NAME_oneline(X509_get_subject_name(at), subject, sizeof(subject)))
+                snprintf(subject, sizeof(subject), "?");
+        set_reason(reason, reason_size, "%s (depth %d, %s)", X509_verify_cert_error_string(e),
+                   X509_STORE_CTX_get_error_depth(ctx), subject);
+        ERR_clear_error();
+        return -EKEYREJECTED;
+}
+
 int ob_x509_verify(X509 *cert, const char *chain_pem, const char *ca_file, int64_t at_s,
                    char *reason, size_t reason_size)
 {
@@ -220,7 +279,6 @@ int ob_x509_verify(X509 *cert, const char *chain_pem, const char *ca_file, int64
         _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = NULL;
         _cleanup_(x509_stack_freep) STACK_OF(X509) *untrusted = NULL;
         _cleanup_(BIO_freep) BIO *cab = NULL;
-        char subject[256];
         int r;
 
         set_reason(reason, reason_size, "%s", "");
@@ -254,49 +312,11 @@ int ob_x509_verify(X509 *cert, const char *chain_pem, const char *ca_file, int64
         }
 
         if (chain_pem && *chain_pem) {
-                size_t len = strlen(chain_pem);
-                if (len > OB_X509_MAX_PEM) {
-                        set_reason(reason, reason_size, "chain: larger than %d bytes",
-                                   OB_X509_MAX_PEM);
-                        return -EBADMSG;
-                }
-                _cleanup_(BIO_freep) BIO *b = BIO_new_mem_buf(chain_pem, (int)len);
-                if (!b)
-                        return -ENOMEM;
-                r = read_certs(b, OB_X509_MAX_CHAIN, add_untrusted, untrusted, "chain", reason,
-                               reason_size);
+                r = read_chain(chain_pem, untrusted, reason, reason_size);
                 if (r < 0)
                         return r;
-                if (r == 0) {
-                        set_reason(reason, reason_size, "chain: no certificate");
-                        return -EBADMSG;
-                }
         }
-
-        if (!X509_STORE_CTX_init(ctx, store, cert, untrusted)) {
-                ERR_clear_error();
-                return -ENOMEM;
-        }
-        X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
-        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
-        if (at_s == 0)
-                X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
-        else
-                X509_VERIFY_PARAM_set_time(param, (time_t)at_s);
-
-        int ok = X509_verify_cert(ctx);
-        if (ok == 1) {
-                ERR_clear_error();
-                return 0;
-        }
-        int e = X509_STORE_CTX_get_error(ctx);
-        X509 *at = X509_STORE_CTX_get_current_cert(ctx);
-        if (!at || !X509_NAME_oneline(X509_get_subject_name(at), subject, sizeof(subject)))
-                snprintf(subject, sizeof(subject), "?");
-        set_reason(reason, reason_size, "%s (depth %d, %s)", X509_verify_cert_error_string(e),
-                   X509_STORE_CTX_get_error_depth(ctx), subject);
-        ERR_clear_error();
-        return -EKEYREJECTED;
+        return verify_with(ctx, store, cert, untrusted, at_s, reason, reason_size);
 }
 
 /* Is x issued by a certificate of chain other than itself? */
@@ -317,9 +337,6 @@ int ob_x509_verify_chain(X509 *cert, const char *chain_pem, int64_t at_s, char *
         _cleanup_(X509_STORE_CTX_freep) X509_STORE_CTX *ctx = NULL;
         _cleanup_(x509_stack_freep) STACK_OF(X509) *all = NULL;
         _cleanup_(x509_stack_freep) STACK_OF(X509) *untrusted = NULL;
-        _cleanup_(BIO_freep) BIO *b = NULL;
-        char subject[256];
-        size_t len;
         int r;
 
         set_reason(reason, reason_size, "%s", "");
@@ -327,27 +344,17 @@ int ob_x509_verify_chain(X509 *cert, const char *chain_pem, int64_t at_s, char *
                 set_reason(reason, reason_size, "invalid argument");
                 return -EINVAL;
         }
-        len = strlen(chain_pem);
-        if (len > OB_X509_MAX_PEM) {
-                set_reason(reason, reason_size, "chain: larger than %d bytes", OB_X509_MAX_PEM);
-                return -EBADMSG;
-        }
         store = X509_STORE_new();
         all = sk_X509_new_null();
         untrusted = sk_X509_new_null();
         ctx = X509_STORE_CTX_new();
-        b = BIO_new_mem_buf(chain_pem, (int)len);
-        if (!store || !all || !untrusted || !ctx || !b) {
+        if (!store || !all || !untrusted || !ctx) {
                 ERR_clear_error();
                 return -ENOMEM;
         }
-        r = read_certs(b, OB_X509_MAX_CHAIN, add_untrusted, all, "chain", reason, reason_size);
+        r = read_chain(chain_pem, all, reason, reason_size);
         if (r < 0)
                 return r;
-        if (r == 0) {
-                set_reason(reason, reason_size, "chain: no certificate");
-                return -EBADMSG;
-        }
         /* a "full chain" file may hold the certificate itself: trusting it would prove nothing */
         for (int i = sk_X509_num(all) - 1; i >= 0; i--)
                 if (X509_cmp(sk_X509_value(all, i), cert) == 0)
@@ -368,29 +375,7 @@ int ob_x509_verify_chain(X509 *cert, const char *chain_pem, int64_t at_s, char *
                         return -ENOMEM;
                 }
         }
-
-        if (!X509_STORE_CTX_init(ctx, store, cert, untrusted)) {
-                ERR_clear_error();
-                return -ENOMEM;
-        }
-        X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
-        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
-        if (at_s == 0)
-                X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
-        else
-                X509_VERIFY_PARAM_set_time(param, (time_t)at_s);
-        if (X509_verify_cert(ctx) == 1) {
-                ERR_clear_error();
-                return 0;
-        }
-        int e = X509_STORE_CTX_get_error(ctx);
-        X509 *at = X509_STORE_CTX_get_current_cert(ctx);
-        if (!at || !X509_NAME_oneline(X509_get_subject_name(at), subject, sizeof(subject)))
-                snprintf(subject, sizeof(subject), "?");
-        set_reason(reason, reason_size, "%s (depth %d, %s)", X509_verify_cert_error_string(e),
-                   X509_STORE_CTX_get_error_depth(ctx), subject);
-        ERR_clear_error();
-        return -EKEYREJECTED;
+        return verify_with(ctx, store, cert, untrusted, at_s, reason, reason_size);
 }
 
 int ob_x509_subject_cn(X509 *cert, char **ret)

@@ -138,6 +138,41 @@ static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
                 }                                                                                  \
         } while (0)
 
+int ob_tpm_open_config(const ObConfig *c, ObTpmOpenFunc open_func, bool create_srk, ObTpm **ret,
+                       bool *ret_created, char *err, size_t err_size)
+{
+        ObTpmOptions o = {
+                .tcti = c->tpm.tcti,
+                .srk_handle = c->tpm.srk_handle,
+                .owner_auth_file = c->tpm.owner_auth_file,
+        };
+        char why[256] = "";
+        ObTpm *t = NULL;
+        bool created = false;
+        int r;
+
+        r = (open_func ? open_func : ob_tpm_open)(&o, &t, why, sizeof(why));
+        if (r < 0) {
+                snprintf(err, err_size, "cannot open the TPM (%s): %s",
+                         o.tcti ? o.tcti : OB_TPM_DEFAULT_TCTI, why[0] ? why : strerror(-r));
+                return r;
+        }
+        if (create_srk) {
+                r = ob_tpm_ensure_srk(t, &created);
+                if (r < 0) {
+                        snprintf(err, err_size, "storage root key at 0x%08x: %s",
+                                 o.srk_handle ? o.srk_handle : OB_TPM_DEFAULT_SRK,
+                                 ob_tpm_last_error(t));
+                        ob_tpm_close(t);
+                        return r;
+                }
+        }
+        if (ret_created)
+                *ret_created = created;
+        *ret = t;
+        return 0;
+}
+
 ObTpm *ob_tpm_close(ObTpm *t)
 {
         if (!t)

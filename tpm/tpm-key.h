@@ -38,6 +38,19 @@ int ob_tpm_open(const ObTpmOptions *opts, ObTpm **ret, char *err, size_t err_siz
 ObTpm *ob_tpm_close(ObTpm *t);
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(ObTpm *, ob_tpm_close)
 
+struct ObConfig;
+typedef int (*ObTpmOpenFunc)(const ObTpmOptions *opts, ObTpm **ret, char *err, size_t err_size);
+
+/*
+ * Open the TPM that config's tpm section names (tcti, srk_handle, owner_auth_file) through
+ * open_func (NULL: ob_tpm_open(); the daemon passes one that waits for an absent TPM) and, with
+ * create_srk, make sure the SRK exists (ob_tpm_ensure_srk(), *ret_created). On failure nothing
+ * stays open and err has the sentence to show: "cannot open the TPM (<tcti>): <why>" or
+ * "storage root key at 0x<handle>: <why>"; the return is open_func's or the SRK's error.
+ */
+int ob_tpm_open_config(const struct ObConfig *config, ObTpmOpenFunc open_func, bool create_srk,
+                       ObTpm **ret, bool *ret_created, char *err, size_t err_size);
+
 /* Text of the last error (names the handle or file and the TPM's answer); "" if none. */
 const char *ob_tpm_last_error(const ObTpm *t);
 

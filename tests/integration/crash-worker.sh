@@ -18,20 +18,7 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 # (rotation, docs/rotation.md); no per-client-id CONNECT throttle, so the harness's own probe
 # right after a kill is not refused (the agent keeps its own 1 s floor, tested elsewhere)
 setup_cloud() {
-  cat >"$OB_WORLD_DIR/device-policy.json" <<'JSON'
-{ "Version": "2012-10-17", "Statement": [
-  { "Effect": "Allow", "Action": "iot:Connect",
-    "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" },
-  { "Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
-      "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*",
-      "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create-from-csr/*",
-      "arn:aws:iot:us-east-1:123456789012:topic/$aws/provisioning-templates/OnboardTemplate/provision/*" ] },
-  { "Effect": "Allow", "Action": "iot:Subscribe", "Resource": [
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:Connection.Thing.ThingName}/*",
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create-from-csr/*",
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] }
-JSON
-  "$admin" put-policy DevicePolicy "$OB_WORLD_DIR/device-policy.json" >/dev/null &&
+  device_policy &&
     "$admin" set throttle.connectPerClientId 0 >/dev/null &&
     "$admin" set throttle.CreateCertificateFromCsr 0 >/dev/null &&
     "$admin" set throttle.CreateKeysAndCertificate 0 >/dev/null &&
@@ -41,25 +28,11 @@ JSON
 # gw NAME FLOW BACKEND: a gateway for flow claim | keys | trusted | rotate
 gw() {
   local g=$OB_WORLD_DIR/gw-$1 method=fleet-claim extra=""
-  rm -rf "$g"; mkdir -p "$g"
-  echo "SN-crash-$1-$$" >"$g/serial"
+  rm -rf "$g"
   [ "$2" = trusted ] && method=fleet-trusted-user
-  [ "$2" = keys ] && extra=', "create_keys": true'
-  cat >"$g/config.json" <<JSON
-{
-  "endpoint": { "host": "$OB_MQTT_HOST", "port": $OB_MQTT_PORT, "root_ca": "$OB_ROOT_CA",
-                "connect_timeout": 5, "step_timeout": 5 },
-  "provisioning": { "method": "$method", "template": "OnboardTemplate",
-                    "claim_cert": "$OB_CLAIM_CERT", "claim_key": "$OB_CLAIM_KEY"$extra },
-  "identity": { "serial_sources": ["file:$g/serial"] },
-  "key": { "backend": "$3" },
-  "tpm": { "tcti": "$OB_TCTI" },
-  "retry": { "network": { "base": "100ms", "cap": 1 }, "rejected": { "base": "100ms", "cap": 1 },
-             "throttled": { "base": "100ms", "cap": 1 }, "tls": { "base": "100ms", "cap": 1 },
-             "timeout": { "base": "100ms", "cap": 1 }, "refused": { "base": "100ms", "cap": 1 } },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
-}
-JSON
+  [ "$2" = keys ] && extra='"create_keys": true'
+  gw_config "$1" serial="SN-crash-$1-$$" method="$method" provisioning="$extra" backend="$3" \
+    retry="$(retry_all '"100ms"' 1)"
 }
 
 # launch NAME: the daemon (when measuring, its log lines stamped with the wall clock in us)

@@ -22,22 +22,10 @@ mkdir -p "$w"
 
 # gw NAME BACKEND [METHOD] [TPM_EXTRA_JSON]: a gateway directory with a serial and a configuration
 gw() {
-  g=$OB_WORLD_DIR/gw-$1
-  mkdir -p "$g"
-  echo "SN-$1" >"$g/serial"
-  cat >"$g/config.json" <<JSON
-{
-  "endpoint": { "host": "$OB_MQTT_HOST", "port": $OB_MQTT_PORT, "root_ca": "$OB_ROOT_CA",
-                "connect_timeout": 5, "step_timeout": 5 },
-  "provisioning": { "method": "${3:-jitp}" },
-  "identity": { "serial_sources": ["file:$g/serial"], "csr_subject": "CN=ob-{serial},O=Acme" },
-  "key": { "backend": "$2" },
-  "tpm": { "tcti": "$OB_TCTI"${4:+, $4} },
-  "retry": { "network": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
-             "refused": { "base": 1, "cap": 2 }, "timeout": { "base": 1, "cap": 2 } },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
-}
-JSON
+  gw_config "$1" serial="SN-$1" prov="\"method\": \"${3:-jitp}\"" backend="$2" tpm="${4:-}" \
+    identity='"csr_subject": "CN=ob-{serial},O=Acme"' \
+    retry='"network": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
+             "refused": { "base": 1, "cap": 2 }, "timeout": { "base": 1, "cap": 2 }'
 }
 fctl() { n=$1; shift; "$ctl" --config "$OB_WORLD_DIR/gw-$n/config.json" factory "$@"; }
 # snapshot NAME: names, modes, owners and contents of the state directory

@@ -23,29 +23,10 @@ t_start=$(date +%s)
 
 # gw NAME [PORT] [EXTRA_PROVISIONING_JSON]: a claim-flow gateway (TPM key), short backoffs
 gw() {
-  g=$OB_WORLD_DIR/gw-$1
-  mkdir -p "$g"
-  echo "SN-$1-$$" >"$g/serial"
-  cat >"$g/config.json" <<JSON
-{
-  "endpoint": { "host": "$OB_MQTT_HOST", "port": ${2:-$OB_MQTT_PORT}, "root_ca": "$OB_ROOT_CA",
-                "connect_timeout": 3, "step_timeout": 2 },
-  "provisioning": { "method": "fleet-claim", "template": "OnboardTemplate",
-                    "claim_cert": "$OB_CLAIM_CERT", "claim_key": "$OB_CLAIM_KEY"${3:+, $3} },
-  "identity": { "serial_sources": ["file:$g/serial"] },
-  "key": { "backend": "tpm" },
-  "tpm": { "tcti": "$OB_TCTI" },
-  "retry": { "network": { "base": 1, "cap": 1 }, "rejected": { "base": 1, "cap": 2 },
+  gw_config "$1" port="${2:-$OB_MQTT_PORT}" ct=3 st=2 provisioning="${3:-}" \
+    retry='"network": { "base": 1, "cap": 1 }, "rejected": { "base": 1, "cap": 2 },
              "throttled": { "base": 1, "cap": 1 }, "tls": { "base": 1, "cap": 2 },
-             "timeout": { "base": 1, "cap": 1 }, "refused": { "base": 1, "cap": 1 } },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
-}
-JSON
-}
-active_certs() {
-  jq --arg t "$1" '[.certificates | to_entries[] | select(.value.status == "ACTIVE") |
-                    select((.value.things // []) | index($t))] | length' \
-    "$OB_EMULATOR_STATE_DIR/registry.json"
+             "timeout": { "base": 1, "cap": 1 }, "refused": { "base": 1, "cap": 1 }'
 }
 # connects NAME: MQTT connections the broker saw from the gateway's client id (its serial)
 connects() { grep -c "New client connected .* as SN-$1-$$ " "$OB_MOSQ_LOG"; }

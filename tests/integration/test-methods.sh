@@ -32,23 +32,12 @@ ca_id=$(cert_id "$OB_DEVICE_CA_CERT")
 
 # gw NAME METHOD [PROVISIONING_EXTRA] [ENDPOINT_EXTRA]
 gw() {
-  g=$OB_WORLD_DIR/gw-$1
+  gw_config "$1" port="${PORT:-$OB_MQTT_PORT}" ct="${CT:-5}" endpoint="${4:-}" \
+    prov="\"method\": \"$2\"${3:+, $3}" backend="${BACKEND:-tpm}" \
+    retry='"network": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
+             "timeout": { "base": 1, "cap": 2 }, "refused": { "base": 1, "cap": 3 }'
   mkdir -p "$g/state"
   chmod 700 "$g/state"
-  echo "SN-$1-$$" >"$g/serial"
-  cat >"$g/config.json" <<JSON
-{
-  "endpoint": { "host": "$OB_MQTT_HOST", "port": ${PORT:-$OB_MQTT_PORT}, "root_ca": "$OB_ROOT_CA",
-                "connect_timeout": ${CT:-5}, "step_timeout": 5${4:+, $4} },
-  "provisioning": { "method": "$2"${3:+, $3} },
-  "identity": { "serial_sources": ["file:$g/serial"] },
-  "key": { "backend": "${BACKEND:-tpm}" },
-  "tpm": { "tcti": "$OB_TCTI" },
-  "retry": { "network": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
-             "timeout": { "base": 1, "cap": 2 }, "refused": { "base": 1, "cap": 3 } },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
-}
-JSON
 }
 
 # factory NAME CN [nochain]: a TPM key (BACKEND=software: a PEM key) and a device-CA

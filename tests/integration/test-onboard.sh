@@ -35,34 +35,8 @@ expired_cert() {
 
 # gw NAME METHOD [EXTRA_JSON]: a gateway directory with a serial and a configuration
 gw() {
-  g=$OB_WORLD_DIR/gw-$1
-  mkdir -p "$g"
-  echo "SN-$1-$$" >"$g/serial"
-  cat >"$g/config.json" <<JSON
-{
-  "endpoint": { "host": "$OB_MQTT_HOST", "port": $OB_MQTT_PORT, "root_ca": "${ROOT_CA:-$OB_ROOT_CA}",
-                "connect_timeout": 5, "step_timeout": 5 },
-  "provisioning": {
-    "method": "$2", "template": "${TEMPLATE:-OnboardTemplate}",
-    "claim_cert": "$OB_CLAIM_CERT", "claim_key": "$OB_CLAIM_KEY"${3:+,
-    $3}
-  },
-  "identity": { "serial_sources": ["file:$g/serial"] },
-  "key": { "backend": "${BACKEND:-tpm}" },
-  "tpm": { "tcti": "$OB_TCTI" },
-  "retry": { "network": { "base": 1, "cap": 2 }, "rejected": { "base": 1, "cap": 2 },
-             "throttled": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
-             "timeout": { "base": 1, "cap": 2 }, "refused": { "base": 1, "cap": 2 } },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
-}
-JSON
-}
-
-# active_certs THING: ACTIVE certificates attached to the thing in the emulator's registry
-active_certs() {
-  jq --arg t "$1" '[.certificates | to_entries[] | select(.value.status == "ACTIVE") |
-                    select((.value.things // []) | index($t))] | length' \
-    "$OB_EMULATOR_STATE_DIR/registry.json"
+  gw_config "$1" method="$2" template="${TEMPLATE:-OnboardTemplate}" \
+    root_ca="${ROOT_CA:-$OB_ROOT_CA}" provisioning="${3:-}" backend="${BACKEND:-tpm}"
 }
 thing_of() { st "$1" | jq -r .thing_name; }
 

@@ -34,25 +34,8 @@ CAP=4 # seconds: retry.*.cap for every class
 
 # gw NAME [HOST] [LOCAL_RETRY]: a fleet-claim gateway with short retry caps
 gw() {
-  g=$OB_WORLD_DIR/gw-$1
-  mkdir -p "$g"
-  echo "SN-$1-$$" >"$g/serial"
-  cat >"$g/config.json" <<JSON
-{
-  "endpoint": { "host": "${2:-$OB_MQTT_HOST}", "port": $OB_MQTT_PORT, "root_ca": "$OB_ROOT_CA",
-                "connect_timeout": 5, "step_timeout": 5 },
-  "provisioning": { "method": "fleet-claim", "template": "OnboardTemplate",
-                    "claim_cert": "$OB_CLAIM_CERT", "claim_key": "$OB_CLAIM_KEY" },
-  "identity": { "serial_sources": ["file:$g/serial"] },
-  "key": { "backend": "${BACKEND:-tpm}" },
-  "tpm": { "tcti": "$OB_TCTI" },
-  "retry": { "network": { "base": 1, "cap": $CAP }, "rejected": { "base": 1, "cap": $CAP },
-             "throttled": { "base": 1, "cap": $CAP }, "tls": { "base": 1, "cap": $CAP },
-             "timeout": { "base": 1, "cap": $CAP }, "refused": { "base": 1, "cap": $CAP },
-             "local": ${3:-2} },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
-}
-JSON
+  gw_config "$1" host="${2:-$OB_MQTT_HOST}" backend="${BACKEND:-tpm}" retry="$(retry_all 1 $CAP),
+             \"local\": ${3:-2}"
 }
 # broker_down: stop mosquitto and put a stand-in on its port that accepts every TCP connection,
 # reads the TLS ClientHello, writes its time (ms) to $OB_WORLD_DIR/connects, and closes it (a

@@ -17,49 +17,20 @@ probe=$top_builddir/tests/integration/ob-mqtt-probe
 [ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
 export TPM2OPENSSL_TCTI=$OB_TCTI
 
-# The cloud side of rotation (docs/rotation.md): the device's own certificate may call the
-# provisioning API for itself; the template re-registers the same thing.
-cat >"$OB_WORLD_DIR/device-policy.json" <<'JSON'
-{ "Version": "2012-10-17", "Statement": [
-  { "Effect": "Allow", "Action": "iot:Connect",
-    "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" },
-  { "Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
-      "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*",
-      "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create-from-csr/*",
-      "arn:aws:iot:us-east-1:123456789012:topic/$aws/provisioning-templates/OnboardTemplate/provision/*" ] },
-  { "Effect": "Allow", "Action": "iot:Subscribe", "Resource": [
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:Connection.Thing.ThingName}/*",
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create-from-csr/*",
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] }
-JSON
-"$admin" put-policy DevicePolicy "$OB_WORLD_DIR/device-policy.json" >/dev/null || bad "put-policy"
+device_policy || bad "put-policy"
 
 # gw NAME [EXTRA_ROTATION_JSON]
 gw() {
   g=$OB_WORLD_DIR/gw-$1
   mkdir -p "$g"
-  echo "SN-rot-$1-$$" >"$g/serial"
   cat >"$g/hook.sh" <<EOF
 #!/bin/sh
 echo "\$OB_CERTIFICATE_ID \$OB_THING_NAME \$OB_CERT_FILE" >>"$g/hook.log"
 EOF
   chmod +x "$g/hook.sh"
-  cat >"$g/config.json" <<JSON
-{
-  "endpoint": { "host": "$OB_MQTT_HOST", "port": $OB_MQTT_PORT, "root_ca": "$OB_ROOT_CA",
-                "connect_timeout": 5, "step_timeout": 5 },
-  "provisioning": { "method": "fleet-claim", "template": "OnboardTemplate",
-                    "claim_cert": "$OB_CLAIM_CERT", "claim_key": "$OB_CLAIM_KEY" },
-  "identity": { "serial_sources": ["file:$g/serial"] },
-  "key": { "backend": "tpm" },
-  "tpm": { "tcti": "$OB_TCTI" },
-  "rotation": { "hook": "$g/hook.sh", "old_cert_topic": "things/{thing_name}/old-cert"${2:+, $2} },
-  "retry": { "network": { "base": 1, "cap": 2 }, "rejected": { "base": 1, "cap": 2 },
-             "throttled": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
-             "timeout": { "base": 1, "cap": 2 }, "refused": { "base": 1, "cap": 2 } },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
-}
-JSON
+  gw_config "$1" serial="SN-rot-$1-$$" \
+    top="\"rotation\": { \"hook\": \"$g/hook.sh\",
+               \"old_cert_topic\": \"things/{thing_name}/old-cert\"${2:+, $2} }"
 }
 gen() { readlink "$OB_WORLD_DIR/gw-$1/state/credentials/current"; }
 cert_status() { jq -r --arg id "$1" '.certificates[$id].status // "none"' "$OB_EMULATOR_STATE_DIR/registry.json"; }

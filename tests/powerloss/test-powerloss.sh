@@ -51,40 +51,12 @@ echo "# seed $seed (OB_TEST_SEED), full sweep: $full, $jobs cases at a time"
 res=$OB_WORLD_DIR/results
 : >"$res"
 
-cat >"$OB_WORLD_DIR/device-policy.json" <<'JSON'
-{ "Version": "2012-10-17", "Statement": [
-  { "Effect": "Allow", "Action": "iot:Connect",
-    "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" },
-  { "Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
-      "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*",
-      "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create-from-csr/*",
-      "arn:aws:iot:us-east-1:123456789012:topic/$aws/provisioning-templates/OnboardTemplate/provision/*" ] },
-  { "Effect": "Allow", "Action": "iot:Subscribe", "Resource": [
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:Connection.Thing.ThingName}/*",
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create-from-csr/*",
-      "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] }
-JSON
-"$admin" put-policy DevicePolicy "$OB_WORLD_DIR/device-policy.json" >/dev/null || bad "put-policy"
+device_policy || bad "put-policy"
 
 # gw NAME: a gateway with a software key (fast) that onboards with the claim certificate
 gw() {
-  g=$OB_WORLD_DIR/gw-$1
-  rm -rf "$g"; mkdir -p "$g"
-  echo "SN-pl-$1-$$" >"$g/serial"
-  cat >"$g/config.json" <<JSON
-{
-  "endpoint": { "host": "$OB_MQTT_HOST", "port": $OB_MQTT_PORT, "root_ca": "$OB_ROOT_CA",
-                "connect_timeout": 5, "step_timeout": 5 },
-  "provisioning": { "method": "fleet-claim", "template": "OnboardTemplate",
-                    "claim_cert": "$OB_CLAIM_CERT", "claim_key": "$OB_CLAIM_KEY" },
-  "identity": { "serial_sources": ["file:$g/serial"] },
-  "key": { "backend": "software" },
-  "retry": { "network": { "base": 1, "cap": 2 }, "rejected": { "base": 1, "cap": 2 },
-             "throttled": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 },
-             "timeout": { "base": 1, "cap": 2 }, "refused": { "base": 1, "cap": 2 } },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
-}
-JSON
+  rm -rf "$OB_WORLD_DIR/gw-$1"
+  gw_config "$1" serial="SN-pl-$1-$$" backend=software
 }
 alive() { pid=$(cat "$OB_WORLD_DIR/gw-$1/pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }
 # drive NAME SECONDS [stop-at-fault]: ask for a rotation once onboarded at generation 1, until
