@@ -16,6 +16,8 @@
  * The tpm2 provider must already be loaded (agent/transport-paho.c does it, with the TCTI from
  * our config). Every other path goes unchanged to libssl's function (dlsym(RTLD_NEXT)), so file
  * keys (TSS2 PEM and software PEM) behave exactly as before. No state: safe on Paho's threads.
+ *
+ * It also defines EVP_DigestSignInit_ex, for TLS 1.2 with a TPM key (see the end of the file).
  */
 #include "config.h"
 

@@ -6,6 +6,8 @@
 # root and a closed port each fail with their own error class. A vendor key at a persistent TPM
 # handle connects through the same transport (agent/tls-handle-key.c), next to file keys in one
 # process, and a wrong certificate, an empty or malformed handle are each refused by name.
+# Through a TLS-1.2-only front (ECDSA and RSA server certificates) TPM keys connect too
+# (agent/tls-handle-key.c's EVP_DigestSignInit_ex; docs/tpm.md, "TLS 1.2 and the tpm2 provider").
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -71,6 +73,9 @@ tpm2_create -T "$OB_TCTI" -C 0x81000001 -G ecc256 -a "fixedtpm|fixedparent|sensi
 
 nm -D --defined-only "$top_builddir/onboard-agent" 2>/dev/null | grep -q " T SSL_CTX_use_PrivateKey_file\$" &&
   ok "the daemon exports its SSL_CTX_use_PrivateKey_file (nm -D)" || bad "onboard-agent does not export SSL_CTX_use_PrivateKey_file"
+nm -D --defined-only "$top_builddir/onboard-agent" 2>/dev/null | grep -q " T EVP_DigestSignInit_ex\$" &&
+  ok "the daemon exports its EVP_DigestSignInit_ex (nm -D, TLS 1.2 with a TPM key)" ||
+  bad "onboard-agent does not export EVP_DigestSignInit_ex"
 
 # the TCTI comes from our option (config tpm.tcti), not from the environment: a dead one there
 out=$(TPM2OPENSSL_TCTI=swtpm:host=127.0.0.1,port=1 ph --cert "$d/vendor.crt" --key $vh --provider tpm2 \
