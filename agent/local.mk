@@ -11,6 +11,7 @@ onboard_agent_LDADD = agent/libobagent.la tpm/libobtpm.la lib/libob.la $(JSONC_L
 	$(CRYPTO_LIBS) $(SYSTEMD_LIBS) $(TSS2_LIBS)
 # MQTT TLS with a key at a persistent TPM handle: the daemon defines SSL_CTX_use_PrivateKey_file
 # and must export it so Paho's call binds to it (docs/tpm.md, "TLS with a persistent key").
+# It also defines and exports EVP_DigestSignInit_ex: TLS 1.2 with a TPM key (docs/tpm.md).
 onboard_agent_SOURCES += agent/tls-handle-key.c agent/tls-handle-key.h
 onboard_agent_LDFLAGS = $(AM_LDFLAGS) $(OB_EXPORT_TLS_LDFLAGS)
 onboard_agent_LDADD += $(DL_LIBS)

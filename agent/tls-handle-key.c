@@ -17,6 +17,8 @@
  * The tpm2 provider must already be loaded (agent/transport-paho.c does it, with the TCTI from
  * our config). Every other path goes unchanged to libssl's function (dlsym(RTLD_NEXT)), so file
  * keys (TSS2 PEM and software PEM) behave exactly as before. No state: safe on Paho's threads.
+ *
+ * It also defines EVP_DigestSignInit_ex, for TLS 1.2 with a TPM key (see the end of the file).
  */
 #include "config.h"
 
@@ -24,6 +26,8 @@
 #include <stdbool.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
 #include <openssl/ssl.h>
 
 #include "handle-key.h"
@@ -52,4 +56,43 @@ bool ob_tls_handle_key_active(void)
 {
         return dlsym(RTLD_DEFAULT, "SSL_CTX_use_PrivateKey_file") ==
                (void *)SSL_CTX_use_PrivateKey_file;
+}
+
+/* ---------------------------------------------------------------- signing with a TPM key
+ *
+ * TLS 1.2 with a TPM key (docs/tpm.md, "TLS 1.2 and the tpm2 provider"): with "?provider=tpm2"
+ * preferred while Paho makes its SSL_CTX, libssl fetches the "EC" key manager from tpm2, which
+ * (tpm2-openssl 1.1.1) declares no TLS groups, so libssl drops P-256/P-384/P-521 from the
+ * groups it offers: a TLS 1.2 server with an ECDSA certificate finds no shared cipher, and one
+ * with an RSA certificate refuses the client's CertificateVerify (its P-256 key is on a curve
+ * the client did not offer); the ephemeral ECDHE key cannot be made by tpm2 either. With
+ * "?provider=default" preferred, everything works except the one signature with the TPM key:
+ * libcrypto picks default's ECDSA, exports the key's public half to it, and fails ("missing
+ * private key"). So the agent prefers default for the whole connection, and this replacement
+ * sends a signature with a key that the tpm2 provider holds to the tpm2 provider. Called by
+ * libssl for the CertificateVerify (TLS 1.2 and 1.3); keys of other providers pass unchanged. */
+typedef int (*DigestSignInitEx)(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const char *mdname,
+                                OSSL_LIB_CTX *libctx, const char *props, EVP_PKEY *pkey,
+                                const OSSL_PARAM *params);
+
+int EVP_DigestSignInit_ex(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const char *mdname,
+                          OSSL_LIB_CTX *libctx, const char *props, EVP_PKEY *pkey,
+                          const OSSL_PARAM *params)
+{
+        DigestSignInitEx real = (DigestSignInitEx)dlsym(RTLD_NEXT, "EVP_DigestSignInit_ex");
+        const OSSL_PROVIDER *p = pkey ? EVP_PKEY_get0_provider(pkey) : NULL;
+
+        if (!real) {
+                ERR_raise_data(ERR_LIB_EVP, ERR_R_INTERNAL_ERROR,
+                               "libcrypto's EVP_DigestSignInit_ex not found");
+                return 0;
+        }
+        if (p && strcmp(OSSL_PROVIDER_get0_name(p), "tpm2") == 0)
+                props = "?provider=tpm2";
+        return real(ctx, pctx, mdname, libctx, props, pkey, params);
+}
+
+bool ob_tls_tpm_sign_active(void)
+{
+        return dlsym(RTLD_DEFAULT, "EVP_DigestSignInit_ex") == (void *)EVP_DigestSignInit_ex;
 }

@@ -15,3 +15,11 @@
  * as agentctl, refuse such keys with -EOPNOTSUPP).
  */
 bool ob_tls_handle_key_active(void);
+
+/*
+ * TLS 1.2 with a TPM key: agent/tls-handle-key.c also defines EVP_DigestSignInit_ex, which sends
+ * a signature with a key the tpm2 provider holds to that provider whatever the preferred
+ * provider is, so the transport can prefer the default provider for everything else (docs/tpm.md,
+ * "TLS 1.2 and the tpm2 provider"). True when the executable exports it (libssl binds to it).
+ */
+bool ob_tls_tpm_sign_active(void);

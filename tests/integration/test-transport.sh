@@ -6,6 +6,8 @@
 # root and a closed port each fail with their own error class. A vendor key at a persistent TPM
 # handle connects through the same transport (agent/tls-handle-key.c), next to file keys in one
 # process, and a wrong certificate, an empty or malformed handle are each refused by name.
+# Through a TLS-1.2-only front (ECDSA and RSA server certificates) TPM keys connect too
+# (agent/tls-handle-key.c's EVP_DigestSignInit_ex; docs/tpm.md, "TLS 1.2 and the tpm2 provider").
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -71,6 +73,9 @@ tpm2_create -T "$OB_TCTI" -C 0x81000001 -G ecc256 -a "fixedtpm|fixedparent|sensi
 
 nm -D --defined-only "$top_builddir/onboard-agent" 2>/dev/null | grep -q " T SSL_CTX_use_PrivateKey_file\$" &&
   ok "the daemon exports its SSL_CTX_use_PrivateKey_file (nm -D)" || bad "onboard-agent does not export SSL_CTX_use_PrivateKey_file"
+nm -D --defined-only "$top_builddir/onboard-agent" 2>/dev/null | grep -q " T EVP_DigestSignInit_ex\$" &&
+  ok "the daemon exports its EVP_DigestSignInit_ex (nm -D, TLS 1.2 with a TPM key)" ||
+  bad "onboard-agent does not export EVP_DigestSignInit_ex"
 
 # the TCTI comes from our option (config tpm.tcti), not from the environment: a dead one there
 out=$(TPM2OPENSSL_TCTI=swtpm:host=127.0.0.1,port=1 ph --cert "$d/vendor.crt" --key $vh --provider tpm2 \
@@ -124,5 +129,62 @@ echo "$out" | sed "s/^/# /"
 out=$(p --cert "$d/vendor.crt" --key $vh --provider tpm2 --tcti "$OB_TCTI" --id gw-plain --connect-only 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "Operation not supported" &&
   ok "without the replacement a handle key is refused: $out" || bad "plain probe with a handle: rc $rc: $out"
+# TLS 1.2 with a TPM key (docs/tpm.md, "TLS 1.2 and the tpm2 provider"): a TLS-1.2-only front
+# (tests/integration/tls12-proxy.py: client certificate required, ECDHE on one curve) with an
+# ECDSA and with an RSA server certificate, forwarding to a plain mosquitto listener. The
+# transport prefers tpm2 for the whole connection without agent/tls-handle-key.c: then the
+# ClientHello offers no NIST groups and the handshake fails ("no shared cipher" with the ECDSA
+# certificate, "wrong curve" with the RSA one), which the plain probe shows.
+bport=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])")
+printf "listener %s 127.0.0.1\nallow_anonymous true\n" "$bport" >"$d/plain.conf"
+mosquitto -c "$d/plain.conf" >"$d/plain.log" 2>&1 &
+mpid=$!
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/rsa-root.key" 2>/dev/null
+openssl req -new -x509 -key "$d/rsa-root.key" -subj /CN=rsa-root -days 1 -out "$d/rsa-root.crt" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/rsa-srv.key" 2>/dev/null
+openssl req -new -key "$d/rsa-srv.key" -subj /CN=$OB_MQTT_HOST -out "$d/rsa-srv.csr" 2>/dev/null
+printf "subjectAltName=DNS:%s\n" "$OB_MQTT_HOST" >"$d/rsa-srv.ext"
+openssl x509 -req -in "$d/rsa-srv.csr" -CA "$d/rsa-root.crt" -CAkey "$d/rsa-root.key" -CAcreateserial \
+  -days 1 -extfile "$d/rsa-srv.ext" -out "$d/rsa-srv.crt" 2>/dev/null || bad "RSA server certificate"
+pids=$mpid
+# proxy12 NAME CERT KEY CURVE: start a TLS-1.2-only front, print its port
+proxy12() {
+  pp=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])")
+  python3 "$top_srcdir/tests/integration/tls12-proxy.py" $pp "$2" "$3" "$OB_DEVICE_CA_CERT" $bport \
+    "$d/tls12-$1.ready" $4 >"$d/tls12-$1.log" 2>&1 &
+  echo $! >>"$d/tls12.pids"
+  for i in $(seq 100); do [ -e "$d/tls12-$1.ready" ] && break; sleep 0.05; done
+  echo $pp
+}
+for srv in ecdsa rsa; do
+  if [ $srv = ecdsa ]; then sc=$OB_SERVER_CERT sk=$OB_SERVER_KEY ca=$OB_ROOT_CA
+  else sc=$d/rsa-srv.crt sk=$d/rsa-srv.key ca=$d/rsa-root.crt; fi
+  port=$(proxy12 $srv "$sc" "$sk" prime256v1)
+  port384=$(proxy12 $srv-384 "$sc" "$sk" secp384r1)
+  for k in "$d/tpm.crt:$d/tpm.key:P-256:$port" "$d/ecc384.crt:handle:0x81000011:P-384:$port384" \
+           "$d/rsa2048.crt:handle:0x81000012:RSA-2048:$port"; do
+    kc=${k%%:*} rest=${k#*:}; kp=${rest##*:} rest=${rest%:*}; kk=${rest%:*} kn=${rest##*:}
+    out=$("$probeh" --host "$OB_MQTT_HOST" --port $kp --cafile "$ca" --cert "$kc" --key "$kk" \
+           --provider tpm2 --tcti "$OB_TCTI" --id gw-tls12-$srv --topic gw/tls12 2>&1); rc=$?
+    [ $rc -eq 0 ] && echo "$out" | grep -q PUBACK &&
+      ok "TLS 1.2 only, $srv server certificate, TPM key $kn: round trip through the transport" ||
+      bad "TLS 1.2, $srv server certificate, TPM key $kn: rc $rc: $out"
+  done
+  # a software key through the same front, in the same process after a TPM key
+  out=$("$probeh" --host "$OB_MQTT_HOST" --port $port --cafile "$ca" --cert "$d/tpm.crt" --key "$d/tpm.key" \
+         --provider tpm2 --tcti "$OB_TCTI" --id gw-tls12-mix --connect-only --cert2 "$d/soft.crt" \
+         --key2 "$d/soft.key" --provider2 default 2>&1); rc=$?
+  [ $rc -eq 0 ] && [ "$(echo "$out" | grep -c "^connected")" = 2 ] &&
+    ok "TLS 1.2 only, $srv server certificate: TPM key, then a software key, in one process" ||
+    bad "TLS 1.2, $srv: TPM key then software key: rc $rc: $out"
+  # without agent/tls-handle-key.c (the plain probe, like agentctl) the old preference stays
+  out=$(p --port $port --cafile "$ca" --cert "$d/tpm.crt" --key "$d/tpm.key" --provider tpm2 \
+         --tcti "$OB_TCTI" --id gw-tls12-plain --connect-only 2>&1); rc=$?
+  case $rc in 11|12) echo "$out" | grep -q "alert";; *) false;; esac && ok "without the signing replacement TLS 1.2 with a TPM key fails ($srv): $out" ||
+    bad "plain probe over TLS 1.2 ($srv) connected: the limitation in docs/tpm.md is gone?"
+  sed "s/^/# tls12-$srv: /" "$d/tls12-$srv.log" "$d/tls12-$srv-384.log"
+done
+kill $pids $(cat "$d/tls12.pids") 2>/dev/null
 exit $fail
 '
