@@ -1106,9 +1106,7 @@ static int select_provider(ObCheckContext *ctx, bool tpm)
                         return -ENOPKG;
                 }
         }
-        return EVP_set_default_properties(NULL, tpm ? "?provider=tpm2" : "?provider=default")
-                       ? 0
-                       : -EINVAL;
+        return EVP_set_default_properties(NULL, ob_tls_default_properties(tpm)) ? 0 : -EINVAL;
 }
 
 static void check_tls(ObCheckContext *ctx, ObCheckOutcome *o)

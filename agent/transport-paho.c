@@ -34,17 +34,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include "handle-key.h"
 #include "key-provider.h"
 #include "macro.h"
 #include "transport-paho.h"
-
-/* Defined in agent/tls-handle-key.c, which only the daemon links: it makes Paho load a key path
- * "handle:0x81XXXXXX" through tpm2-openssl's store. The address is NULL in other programs
- * (agentctl), which then refuse such keys with -EOPNOTSUPP instead of a puzzling file error. */
-bool ob_tls_handle_key_active(void) __attribute__((weak));
-/* Also agent/tls-handle-key.c: true when signatures with a tpm2-held key go to tpm2 whatever the
- * preferred provider (TLS 1.2 with a TPM key needs it, see select_provider()). */
-bool ob_tls_tpm_sign_active(void) __attribute__((weak));
 
 typedef struct Node {
         struct Node *next;
@@ -482,18 +475,7 @@ static int select_provider(const ObConnectOptions *o)
                                 return -ENOPKG;
                 }
         }
-        /* Preferring tpm2 for the whole connection breaks TLS 1.2: the SSL_CTX Paho makes then
-         * offers no NIST groups (the "EC" key manager comes from tpm2, which declares no TLS
-         * groups), so the server finds no shared cipher (ECDSA server certificate) or refuses
-         * the CertificateVerify of a P-256 key (RSA one), and an ephemeral P-256 key cannot be
-         * made. Where the program routes signatures with a tpm2 key to tpm2 itself
-         * (agent/tls-handle-key.c: the daemon), default is preferred for everything. Elsewhere
-         * tpm2 stays preferred: TLS 1.3 only (docs/tpm.md, "TLS 1.2 and the tpm2 provider"). */
-        if (want_tpm && ob_tls_tpm_sign_active && ob_tls_tpm_sign_active())
-                want_tpm = false;
-        return EVP_set_default_properties(NULL, want_tpm ? "?provider=tpm2" : "?provider=default")
-                       ? 0
-                       : -EINVAL;
+        return EVP_set_default_properties(NULL, ob_tls_default_properties(want_tpm)) ? 0 : -EINVAL;
 }
 
 static int do_disconnect(void *impl)
