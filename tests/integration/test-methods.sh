@@ -98,7 +98,15 @@ if wait_for static '.state == "onboarded"' 10; then
     ok "thing name from the CN, certificate id $id" || bad "status: $s"
   cmp -s "$(fcert static)" "$OB_WORLD_DIR/gw-static/state/credentials/current/device.crt" &&
     cmp -s "$OB_WORLD_DIR/gw-static/state/factory/device.key" "$OB_WORLD_DIR/gw-static/state/credentials/current/device.key" &&
-    ok "certificate and key copied into credentials/current" || bad "credentials/current"
+    ok "certificate and key copied into credentials/current" || {
+      # seen twice in ~8 full runs (status onboarded 29-38 ms after the SIGHUP, state file still
+      # at certificate-issued): keep what the team needs to find it
+      bad "credentials/current"
+      echo "# status: $s"
+      echo "# state file: $(head -c 600 "$OB_WORLD_DIR/gw-static/state/state.json" | tail -c 560)"
+      ls -la "$OB_WORLD_DIR/gw-static/state/credentials/" "$OB_WORLD_DIR/gw-static/state/credentials/current/" 2>&1 | sed 's/^/#   /'
+      log_tail static 40
+    }
   for k in device-key key-cert-match cert-expiry tls; do
     c=$(chk static $k)
     case $c in pass:*) ok "agentctl check $k: $c" ;; *) bad "check $k: $c" ;; esac
