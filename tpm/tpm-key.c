@@ -45,7 +45,7 @@ _printf_(2, 3) static void set_error(ObTpm *t, const char *fmt, ...)
 
 const char *ob_tpm_last_error(const ObTpm *t)
 {
-        return t->error;
+        return t ? t->error : "no TPM context";
 }
 
 /* The TPM's own response code with parameter/handle/session numbers masked off. */

@@ -371,7 +371,8 @@ static int resolve_parameters(Eval *e, json_object *tmpl, json_object *given)
                 if (!json_object_is_type(spec, json_type_object))
                         return fail(e, "Parameter '%s' must be an object", name);
                 if (json_object_object_get_ex(spec, "Type", &type) &&
-                    strcmp(json_object_get_string(type), "String"))
+                    (!json_object_is_type(type, json_type_string) ||
+                     strcmp(json_object_get_string(type), "String")))
                         return fail(e, "Parameter '%s': only Type String is supported", name);
                 if (!(given && json_object_object_get_ex(given, name, &v)) &&
                     !json_object_object_get_ex(spec, "Default", &v))

@@ -136,6 +136,9 @@ static void test_errors(void **state)
         expect_error("{\"Resources\":{\"t\":{\"Type\":null,\"Properties\":{}}}}", "{}", "no Type");
         expect_error("{\"Resources\":{\"t\":{\"Type\":[\"AWS::IoT::Thing\"],\"Properties\":{}}}}",
                      "{}", "no Type");
+        /* a parameter's Type that is not a string (null: strcmp(NULL), found by the CI fuzz run) */
+        expect_error("{\"Parameters\":{\"SerialNumber\":{\"Type\":null}},\"Resources\":{}}",
+                     "{\"SerialNumber\":\"42\"}", "only Type String");
 }
 
 static void test_deep_nesting_does_not_crash(void **state)
