@@ -43,8 +43,8 @@ gw() {
 # factory NAME CN [nochain]: a TPM key (BACKEND=software: a PEM key) and a device-CA
 # certificate for it, where agentctl factory puts them
 factory() {
-  f=$OB_WORLD_DIR/gw-$1/state/factory
-  mkdir -p "$f"
+  f=${FACTORY_DIR:-$OB_WORLD_DIR/gw-$1/state/factory}
+  mkdir -p "$f" "$OB_WORLD_DIR/gw-$1/state/factory"
   if [ "${BACKEND:-tpm}" = software ]; then
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$f/device.key" \
       -subj "/CN=$2" -out "$f/device.csr" 2>/dev/null
@@ -83,8 +83,12 @@ if wait_for static '.state == "waiting-for-certificate"' 10; then
 else
   bad "no waiting-for-certificate"; log_tail static 20
 fi
-factory static "static-gw-$$" nochain
-register_cert "$(fcert static)" # multi-account registration: no CA id
+# made aside and moved in once registered: the daemon checks the factory folder every 5 s, and a
+# certificate it found before its registration would make this a different (refused-first) case
+FACTORY_DIR=$OB_WORLD_DIR/gw-static/staging factory static "static-gw-$$" nochain
+register_cert "$OB_WORLD_DIR/gw-static/staging/device.crt" # multi-account registration: no CA id
+mv "$OB_WORLD_DIR/gw-static/staging/device.key" "$OB_WORLD_DIR/gw-static/state/factory/device.key"
+mv "$OB_WORLD_DIR/gw-static/staging/device.crt" "$OB_WORLD_DIR/gw-static/state/factory/device.crt"
 id=$(cert_id "$(fcert static)")
 jq -e --arg id "$id" '.certificates[$id] | .status == "ACTIVE" and (has("caCertificateId") | not)' \
   "$OB_EMULATOR_STATE_DIR/registry.json" >/dev/null && ok "the certificate is registered without a CA (MAR)" ||
