@@ -227,6 +227,16 @@ stop() {
     [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
   done <"$d/pids"
   rm -f "$d/pids"
+  # stragglers the list missed (a broker a test restarted with -d before its pid file was
+  # rewritten, a daemon a failed check left running): anything still naming this world's folder
+  local left p
+  left=$(pgrep -f -- "$d/" | grep -vx -e "$$" -e "${BASHPID:-$$}" || true)
+  if [ -n "$left" ]; then
+    echo "world: stopping $(echo $left | wc -w) process(es) left in $d: $(for p in $left; do tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null | cut -c1-60; echo; done | sed '/^$/d' | paste -sd ';')" >&2
+    kill $left 2>/dev/null || true
+    sleep 0.3
+    kill -9 $left 2>/dev/null || true
+  fi
 }
 
 # archive DIR NAME: with OB_WORLD_LOGS set, keep the world's logs (every *.log: the daemons',
