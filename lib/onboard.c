@@ -297,6 +297,20 @@ static int persist(ObOnboard *ob)
         return ob_store_save(ob->d.store, o);
 }
 
+/* A save whose failure does not stop the step (bookkeeping: a request, a retirement, the
+ * backoff): the machine carries on from memory and the next save tries again, but an operator
+ * is told, naming the file (found by the power-loss harness: such failures were silent). */
+static void persist_or_say(ObOnboard *ob)
+{
+        int r = persist(ob);
+
+        if (r < 0)
+                notify(ob, OB_CHANGE_NOTICE,
+                       "cannot save the state to %s/state.json: %s (carrying on; the next save "
+                       "tries again)",
+                       ob->c->paths.state_dir, strerror(-r));
+}
+
 /* Strict readers: a field of the wrong type is an error naming it. */
 static int get_field(json_object *o, const char *key, json_type type, bool required,
                      json_object **ret, char *err, size_t errsize)
@@ -586,7 +600,7 @@ static void fail_text(ObOnboard *ob, ObErrClass cls, const char *code, int64_t n
         /* never sooner than the one-CONNECT-per-second floor */
         next = ob_backoff_next_connect_ms(&ob->backoff);
         delay = next > now ? (uint64_t)(next - now) : 0;
-        (void)persist(ob); /* best effort: the retry timing is advisory after a crash */
+        persist_or_say(ob); /* best effort: the retry timing is advisory after a crash */
         notify(ob, OB_CHANGE_ERROR, "%s (%s, %s); attempt %u, retrying in %llu.%03llu s", text,
                code, ob_err_class_to_string(cls), ob->backoff.attempts,
                (unsigned long long)(delay / 1000), (unsigned long long)(delay % 1000));
@@ -625,7 +639,7 @@ static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, 
 
         disconnect(ob);
         set_error(ob, -1, code, text, now);
-        (void)persist(ob);
+        persist_or_say(ob);
         notify(ob, OB_CHANGE_ERROR, "%s (%s); retrying in %llu s", text, code,
                (unsigned long long)(ob->c->retry.local_ms / 1000));
         set_activity(ob, OB_ACT_WAIT_RETRY, now + (int64_t)ob->c->retry.local_ms);
@@ -644,7 +658,7 @@ static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const ch
         va_end(ap);
         disconnect(ob);
         set_error(ob, -1, code, text, now);
-        (void)persist(ob);
+        persist_or_say(ob);
         notify(ob, OB_CHANGE_ERROR, "%s (%s); waiting for an operator", text, code);
         set_activity(ob, OB_ACT_FAILED, -1);
 }
@@ -902,7 +916,7 @@ static int connect_claim(ObOnboard *ob, int64_t now)
                 if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER) {
                         drop_claim(ob);
                         set_error(ob, -1, expired ? "claim-expired" : "claim-unusable", why, now);
-                        (void)persist(ob);
+                        persist_or_say(ob);
                         notify(ob, OB_CHANGE_ERROR, "%s; waiting for a new claim", why);
                         set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
                         return 0;
@@ -1048,7 +1062,7 @@ static void retire_previous(ObOnboard *ob, int64_t now)
                (unsigned long long)ob->prev_gen);
         ob->prev_gen = 0;
         ob->prev_retired_ms = 0;
-        (void)persist(ob);
+        persist_or_say(ob);
 }
 
 /* Onboarded and idle: sleep until the next rotation (or the previous key's deletion). */
@@ -1125,7 +1139,7 @@ static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const ch
                strcmp(ob->err_text, text) == 0;
         if (!same) {
                 set_error(ob, -1, code, text, now);
-                (void)persist(ob);
+                persist_or_say(ob);
                 notify(ob, OB_CHANGE_ERROR, "%s (%s); checking again every %d s", text, code,
                        OB_ONBOARD_CERT_POLL_MS / 1000);
         }
@@ -2223,7 +2237,7 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
         }
         ob->rotate_requested = true;
         ob->backoff.next_ms = 0;
-        (void)persist(ob);
+        persist_or_say(ob);
         if (ob->act == OB_ACT_DONE || ob->act == OB_ACT_FAILED)
                 return resume(ob, now_ms);
         return 0;
@@ -2376,7 +2390,7 @@ int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t no
         ob->err_code[0] = 0;
         ob->err_class = -1;
         ob->stage = OB_STAGE_NEW;
-        (void)persist(ob);
+        persist_or_say(ob);
         notify(ob, OB_CHANGE_NOTICE, "%s: the identity and %zu credential generation(s) deleted",
                decommission ? "decommissioned" : "reprovisioning",
                json_object_array_length(deleted));
