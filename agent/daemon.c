@@ -626,11 +626,12 @@ static const ObKeyProviderOps watched_ops = {
 typedef struct WatchedTransport {
         ObTransport inner;
         Daemon *daemon;
+        ObTransportOps ops; /* the optional operations only where the inner transport has them */
 } WatchedTransport;
 
-static int wt_connect(void *impl, const ObConnectOptions *o)
+/* 0, or -ENODEV when the TPM is gone (the daemon is on its way out). */
+static int wt_check_tpm(WatchedTransport *w, const ObConnectOptions *o)
 {
-        WatchedTransport *w = impl;
         ObKeyProvider *k = w->daemon->keys;
 
         if (k && o->key_file && o->provider && strcmp(o->provider, "tpm2") == 0) {
@@ -639,9 +640,32 @@ static int wt_connect(void *impl, const ObConnectOptions *o)
 
                 EVP_PKEY_free(pub);
                 if (r == -ENODEV)
-                        return r; /* the daemon is on its way out */
+                        return r;
         }
-        return w->inner.ops->connect(w->inner.impl, o);
+        return 0;
+}
+
+static int wt_connect(void *impl, const ObConnectOptions *o)
+{
+        WatchedTransport *w = impl;
+        int r = wt_check_tpm(w, o);
+
+        return r < 0 ? r : w->inner.ops->connect(w->inner.impl, o);
+}
+
+static int wt_probe(void *impl, const ObConnectOptions *o)
+{
+        WatchedTransport *w = impl;
+        int r = wt_check_tpm(w, o);
+
+        return r < 0 ? r : w->inner.ops->probe(w->inner.impl, o);
+}
+
+static int wt_subscribe_many(void *impl, const char *const *topics, size_t n, int qos,
+                             int *ret_token)
+{
+        WatchedTransport *w = impl;
+        return w->inner.ops->subscribe_many(w->inner.impl, topics, n, qos, ret_token);
 }
 
 static int wt_subscribe(void *impl, const char *topic, int qos, int *ret_token)
@@ -685,6 +709,8 @@ static void wt_free(void *impl)
 static const ObTransportOps watched_transport_ops = {
         .connect = wt_connect,
         .subscribe = wt_subscribe,
+        .subscribe_many = wt_subscribe_many,
+        .probe = wt_probe,
         .publish = wt_publish,
         .disconnect = wt_disconnect,
         .event_fd = wt_event_fd,
@@ -703,7 +729,12 @@ static int watch_transport(Daemon *d, ObTransport *t)
         }
         w->inner = *t;
         w->daemon = d;
-        *t = (ObTransport){.ops = &watched_transport_ops, .impl = w};
+        w->ops = watched_transport_ops;
+        if (!t->ops->subscribe_many)
+                w->ops.subscribe_many = NULL;
+        if (!t->ops->probe)
+                w->ops.probe = NULL;
+        *t = (ObTransport){.ops = &w->ops, .impl = w};
         return 0;
 }
 

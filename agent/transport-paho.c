@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <pthread.h>
@@ -22,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,6 +69,13 @@ typedef struct Paho {
         /* the filters of the subscribe_many in flight, to name a refused one */
         size_t many_n;
         char many_topics[OB_PAHO_MAX_FILTERS][160];
+        /* the thread destroying the last client (reap()), joined before the next is made */
+        pthread_t reaper;
+        bool reaping;
+        /* the probe in flight (do_probe()); its event is dropped once generation moved on */
+        pthread_t prober;
+        bool probing;
+        unsigned generation;
 } Paho;
 
 /* Paho ignores sslVersion with OpenSSL >= 1.1 (it always uses TLS_client_method), and Debian
@@ -478,9 +488,39 @@ static int select_provider(const ObConnectOptions *o)
         return EVP_set_default_properties(NULL, ob_tls_default_properties(want_tpm)) ? 0 : -EINVAL;
 }
 
+/* Destroying the last client stops Paho's two threads, and Paho 1.3.12 (MQTTAsync_stop())
+ * sleeps 100 ms before it first looks whether they ended. That wait runs on a thread of ours,
+ * so the event loop, and a probe that follows, do not sit through it. */
+static void *reap(void *arg)
+{
+        MQTTAsync client = arg;
+
+        MQTTAsync_destroy(&client);
+        return NULL;
+}
+
+/* The next client must not be made while Paho's threads are stopping (it would get none). */
+static void reap_wait(Paho *p)
+{
+        if (p->reaping)
+                (void)pthread_join(p->reaper, NULL);
+        p->reaping = false;
+}
+
+static void probe_wait(Paho *p)
+{
+        if (p->probing)
+                (void)pthread_join(p->prober, NULL);
+        p->probing = false;
+}
+
 static int do_disconnect(void *impl)
 {
         Paho *p = impl;
+
+        pthread_mutex_lock(&p->lock);
+        p->generation++; /* a probe still running reports to nobody */
+        pthread_mutex_unlock(&p->lock);
         if (!p->client)
                 return 0;
         if (MQTTAsync_isConnected(p->client)) {
@@ -490,9 +530,254 @@ static int do_disconnect(void *impl)
                         for (int i = 0; i < 200 && MQTTAsync_isConnected(p->client); i++)
                                 usleep(5000);
         }
-        MQTTAsync_destroy(&p->client);
+        reap_wait(p);
+        /* the signal mask is inherited: the reaper takes none of the daemon's signals */
+        if (pthread_create(&p->reaper, NULL, reap, p->client) == 0)
+                p->reaping = true;
+        else
+                MQTTAsync_destroy(&p->client);
         p->client = NULL;
         return 0;
+}
+
+/* ---------------------------------------------------------------- probe */
+
+/* A probe: TLS handshake, CONNECT, CONNACK, DISCONNECT with OpenSSL on a thread of its own,
+ * the way Paho would make the connection (same SSL_CTX settings: cipher list, trust anchor,
+ * certificate chain file, key file through SSL_CTX_use_PrivateKey_file, so a "handle:" key
+ * goes through agent/tls-handle-key.c; host name check; SNI; ALPN), without Paho's thread
+ * start-up (up to 100 ms before the handshake begins) and teardown (100 ms). */
+typedef struct Probe {
+        Paho *p;
+        unsigned generation;
+        char *host, *ca_file, *cert_file, *key_file, *client_id, *alpn;
+        int port, keepalive_s, timeout_ms;
+} Probe;
+
+static void probe_free(Probe *q)
+{
+        if (!q)
+                return;
+        free(q->host);
+        free(q->ca_file);
+        free(q->cert_file);
+        free(q->key_file);
+        free(q->client_id);
+        free(q->alpn);
+        free(q);
+}
+
+/* The last OpenSSL error line of this thread, as Paho's ssl_error_cb would have kept it. */
+static int last_ssl_line(const char *str, size_t len, void *u)
+{
+        char *buf = u;
+
+        while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+                len--;
+        snprintf(buf, 200, "%.*s", (int)OB_MIN(len, (size_t)199), str);
+        return 0;
+}
+
+/* A TCP connection to host:port within timeout_ms: the socket, or -1 with the failure's class
+ * and text. */
+static int probe_tcp(const Probe *q, ObErrClass *c, char *detail, size_t size)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        char service[8];
+        int fd = -1, err = 0, gai;
+
+        snprintf(service, sizeof(service), "%d", q->port);
+        gai = getaddrinfo(q->host, service, &hints, &res);
+        if (gai != 0) {
+                *c = OB_ERR_NETWORK;
+                snprintf(detail, size, "network: cannot resolve %.64s: %s", q->host,
+                         gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+                return -1;
+        }
+        for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+                struct pollfd pfd;
+                socklen_t len = sizeof(err);
+                int r;
+
+                fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (fd < 0) {
+                        err = errno;
+                        continue;
+                }
+                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+                        break;
+                err = errno;
+                if (err == EINPROGRESS) {
+                        pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+                        r = poll(&pfd, 1, q->timeout_ms);
+                        err = r == 0   ? ETIMEDOUT
+                              : r < 0  ? errno
+                              : getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? errno
+                                                                                        : err;
+                        if (err == 0)
+                                break;
+                }
+                close(fd);
+                fd = -1;
+        }
+        freeaddrinfo(res);
+        if (fd < 0) {
+                *c = err == ETIMEDOUT ? OB_ERR_TIMEOUT : OB_ERR_NETWORK;
+                snprintf(detail, size, "network: TCP connect to %.64s:%d failed: %s", q->host,
+                         q->port, strerror(err));
+        }
+        return fd;
+}
+
+/* Does the probe work? false with the failure's class and text (the same texts as a Paho
+ * connection's, on_connect_failed()). */
+static bool probe_once(Probe *q, ObErrClass *c, char *detail, size_t size)
+{
+        struct timeval tv = {.tv_sec = q->timeout_ms / 1000,
+                             .tv_usec = (q->timeout_ms % 1000) * 1000};
+        unsigned char pkt[300], ack[4];
+        size_t id_len = strlen(q->client_id), rem, n = 0, got = 0;
+        char ssl_line[200] = "", why[120];
+        SSL_CTX *ctx = NULL;
+        SSL *ssl = NULL;
+        bool ok = false, handshaken = false;
+        int fd, one = 1, e = SSL_ERROR_NONE, saved_errno = 0;
+
+        if (id_len > 200) {
+                *c = OB_ERR_REFUSED;
+                snprintf(detail, size, "client id too long (%zu bytes)", id_len);
+                return false;
+        }
+        fd = probe_tcp(q, c, detail, size);
+        if (fd < 0)
+                return false;
+        /* blocking from here on, each read and write bounded by the connect timeout */
+        if (fcntl(fd, F_SETFL, 0) < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))) {
+                *c = OB_ERR_NETWORK;
+                snprintf(detail, size, "network: socket options: %s", strerror(errno));
+                goto out;
+        }
+        ERR_clear_error();
+        ctx = SSL_CTX_new(TLS_client_method()); /* default properties: select_provider() */
+        if (!ctx || !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
+            SSL_CTX_load_verify_locations(ctx, q->ca_file, NULL) != 1 ||
+            SSL_CTX_use_certificate_chain_file(ctx, q->cert_file) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx, q->key_file, SSL_FILETYPE_PEM) != 1 ||
+            !(ssl = SSL_new(ctx)) || !SSL_set1_host(ssl, q->host) ||
+            !SSL_set_tlsext_host_name(ssl, q->host) || !SSL_set_fd(ssl, fd) ||
+            (q->alpn && SSL_set_alpn_protos(ssl, (const unsigned char *)q->alpn,
+                                            (unsigned)strlen(q->alpn)) != 0))
+                goto tls_failed;
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+
+        ERR_clear_error();
+        if (SSL_connect(ssl) != 1)
+                goto tls_failed;
+        handshaken = true;
+
+        /* CONNECT, MQTT 3.1.1, clean session, the keepalive the session would have */
+        rem = 10 + 2 + id_len;
+        pkt[n++] = 0x10;
+        do {
+                pkt[n] = rem & 0x7f;
+                rem >>= 7;
+                pkt[n++] |= rem ? 0x80 : 0;
+        } while (rem);
+        memcpy(pkt + n, "\0\4MQTT\4\2", 8);
+        n += 8;
+        pkt[n++] = (unsigned char)(q->keepalive_s >> 8);
+        pkt[n++] = (unsigned char)q->keepalive_s;
+        pkt[n++] = (unsigned char)(id_len >> 8);
+        pkt[n++] = (unsigned char)id_len;
+        memcpy(pkt + n, q->client_id, id_len);
+        n += id_len;
+        ERR_clear_error();
+        if (SSL_write(ssl, pkt, (int)n) != (int)n)
+                goto tls_failed;
+        while (got < sizeof(ack)) {
+                int r = SSL_read(ssl, ack + got, (int)(sizeof(ack) - got));
+                if (r <= 0)
+                        goto tls_failed;
+                got += (size_t)r;
+        }
+        if (ack[0] != 0x20 || ack[1] != 2) {
+                *c = OB_ERR_REFUSED;
+                snprintf(detail, size, "not a CONNACK: %02x %02x", ack[0], ack[1]);
+        } else if (ack[3] != 0) {
+                *c = OB_ERR_REFUSED;
+                snprintf(detail, size, "CONNACK refused with return code %d", ack[3]);
+        } else {
+                static const unsigned char disconnect[2] = {0xe0, 0x00};
+                (void)SSL_write(ssl, disconnect, sizeof(disconnect));
+                (void)SSL_shutdown(ssl);
+                ok = true;
+        }
+        goto out;
+
+tls_failed:
+        saved_errno = errno;
+        e = ssl ? SSL_get_error(ssl, -1) : SSL_ERROR_SSL;
+        ERR_print_errors_cb(last_ssl_line, ssl_line);
+        if (ssl && SSL_get_verify_result(ssl) != X509_V_OK) {
+                long v = SSL_get_verify_result(ssl);
+                *c = OB_ERR_TLS;
+                snprintf(detail, size, "TLS: server certificate verify failed: %.100s (for %.100s)",
+                         X509_verify_cert_error_string(v), q->host);
+        } else if (ssl_line[0]) {
+                /* as on_connect_failed(): an alert from the server (after a handshake, or
+                 * naming the client's certificate) is a refusal of our credentials */
+                *c = strstr(ssl_line, "wrong version") || strstr(ssl_line, "protocol version") ||
+                                     strstr(ssl_line, "handshake failure") ||
+                                     !strstr(ssl_line, "alert")
+                             ? OB_ERR_TLS
+                             : OB_ERR_REFUSED;
+                snprintf(detail, size, "TLS: %s", ssl_line);
+        } else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
+                   (e == SSL_ERROR_SYSCALL &&
+                    (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))) {
+                /* SO_RCVTIMEO / SO_SNDTIMEO ran out */
+                *c = OB_ERR_TIMEOUT;
+                snprintf(detail, size, "timeout: no answer from %.64s:%d within %d ms%s", q->host,
+                         q->port, q->timeout_ms, handshaken ? " after the TLS handshake" : "");
+        } else if (!handshaken && server_cert_check(q->p, why, sizeof(why))) {
+                *c = OB_ERR_TLS;
+                snprintf(detail, size, "TLS: server certificate verify failed: %.100s (for %.100s)",
+                         why, q->host);
+        } else {
+                /* TCP works, the server ended the TLS session: it did not accept the client
+                 * certificate (unknown CA, unregistered, revoked, JITP pending) */
+                *c = OB_ERR_REFUSED;
+                snprintf(detail, size, handshaken ? "connection closed before CONNACK: the "
+                                                    "client certificate was not accepted"
+                                                  : "the server closed the TLS connection: "
+                                                    "client certificate not accepted");
+        }
+out:
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+        close(fd);
+        ERR_clear_error();
+        return ok;
+}
+
+static void *probe_run(void *arg)
+{
+        Probe *q = arg;
+        char detail[256];
+        ObErrClass c = OB_ERR_NETWORK;
+        bool ok = probe_once(q, &c, detail, sizeof(detail));
+        bool current;
+
+        pthread_mutex_lock(&q->p->lock);
+        current = q->generation == q->p->generation;
+        pthread_mutex_unlock(&q->p->lock);
+        if (current)
+                push_simple(q->p, ok ? OB_TEV_CONNECTED : OB_TEV_CONNECT_FAILED, ok ? 0 : c, 0,
+                            ok ? "connected (probe)" : detail);
+        probe_free(q);
+        return NULL;
 }
 
 static int do_connect(void *impl, const ObConnectOptions *o)
@@ -507,6 +792,8 @@ static int do_connect(void *impl, const ObConnectOptions *o)
         if (handle_key(o->key_file) && !(ob_tls_handle_key_active && ob_tls_handle_key_active()))
                 return -EOPNOTSUPP;
         do_disconnect(p);
+        probe_wait(p);
+        reap_wait(p);
         r = select_provider(o);
         if (r < 0)
                 return r;
@@ -561,6 +848,71 @@ static int do_connect(void *impl, const ObConnectOptions *o)
         c.context = p;
         if (MQTTAsync_connect(p->client, &c) != MQTTASYNC_SUCCESS)
                 return -EIO;
+        return 0;
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+        char *d = s ? strdup(s) : NULL;
+
+        if (s && !d)
+                *failed = true;
+        return d;
+}
+
+static int do_probe(void *impl, const ObConnectOptions *o)
+{
+        Paho *p = impl;
+        bool failed = false;
+        Probe *q;
+        int r;
+
+        if (!o->host || !o->client_id || !o->ca_file || !o->cert_file || !o->key_file ||
+            o->port <= 0 || o->port > 65535 || (o->alpn && (!*o->alpn || strlen(o->alpn) > 255)))
+                return -EINVAL;
+        if (handle_key(o->key_file) && !(ob_tls_handle_key_active && ob_tls_handle_key_active()))
+                return -EOPNOTSUPP;
+        /* the session before it goes (its teardown may still run: it uses no key any more,
+         * so the provider preference can change under it) */
+        do_disconnect(p);
+        probe_wait(p);
+        r = select_provider(o);
+        if (r < 0)
+                return r;
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        q->p = p;
+        q->host = dup_or_null(o->host, &failed);
+        q->ca_file = dup_or_null(o->ca_file, &failed);
+        q->cert_file = dup_or_null(o->cert_file, &failed);
+        q->key_file = dup_or_null(o->key_file, &failed);
+        q->client_id = dup_or_null(o->client_id, &failed);
+        if (o->alpn && !failed && (q->alpn = malloc(strlen(o->alpn) + 2))) {
+                q->alpn[0] = (char)strlen(o->alpn); /* wire format: length, name */
+                memcpy(q->alpn + 1, o->alpn, strlen(o->alpn) + 1);
+        } else if (o->alpn)
+                failed = true;
+        q->port = o->port;
+        q->keepalive_s = o->keepalive_s > 0 ? OB_MIN(o->keepalive_s, 65535) : 60;
+        q->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+        if (failed) {
+                probe_free(q);
+                return -ENOMEM;
+        }
+        /* for server_cert_check(), as a connection's */
+        snprintf(p->host, sizeof(p->host), "%s", o->host);
+        snprintf(p->ca_file, sizeof(p->ca_file), "%s", o->ca_file);
+        p->port = o->port;
+        pthread_mutex_lock(&p->lock);
+        q->generation = p->generation;
+        pthread_mutex_unlock(&p->lock);
+        r = -pthread_create(&p->prober, NULL, probe_run, q);
+        if (r < 0) {
+                probe_free(q);
+                return r;
+        }
+        p->probing = true;
         return 0;
 }
 
@@ -638,6 +990,8 @@ static void do_free(void *impl)
         if (!p)
                 return;
         do_disconnect(p);
+        probe_wait(p);
+        reap_wait(p);
         while (next_event(p, &ev) == 0)
                 ob_transport_event_clear(&ev);
         if (p->efd >= 0)
@@ -651,6 +1005,7 @@ static const ObTransportOps paho_ops = {
         .subscribe = do_subscribe,
         .subscribe_many = do_subscribe_many,
         .publish = do_publish,
+        .probe = do_probe,
         .disconnect = do_disconnect,
         .event_fd = event_fd,
         .next_event = next_event,

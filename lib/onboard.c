@@ -898,7 +898,14 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
         snprintf(ob->last_client_id, sizeof(ob->last_client_id), "%s", client_id);
         ob_backoff_connect_attempt(&ob->backoff, now);
         set_activity(ob, act, now + (int64_t)ob->c->endpoint.connect_timeout_ms + 5000);
-        r = ob->d.transport->ops->connect(ob->d.transport->impl, &o);
+        /* a verification that is not followed by a publish (the rotation's announcement)
+         * needs only the CONNACK: a probe, if the transport has one, is quicker than an MQTT
+         * session (with Paho, no thread start-up and teardown; docs/performance.md, P1) */
+        if (act == OB_ACT_VERIFY && ob->d.transport->ops->probe &&
+            !(ob->rotating && ob->c->rotation.old_cert_topic))
+                r = ob->d.transport->ops->probe(ob->d.transport->impl, &o);
+        else
+                r = ob->d.transport->ops->connect(ob->d.transport->impl, &o);
         if (r < 0) {
                 fail(ob, OB_ERR_NETWORK, "connect-failed", now, "cannot start connecting: %s",
                      strerror(-r));

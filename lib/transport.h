@@ -71,6 +71,11 @@ typedef struct ObTransportOps {
                               int *ret_token);
         int (*publish)(void *impl, const char *topic, const void *payload, size_t len, int qos,
                        int *ret_token);
+        /* Optional (NULL: connect, then disconnect): prove that these credentials are accepted
+         * (TLS handshake, CONNECT, CONNACK) and close again; no connection is kept, nothing
+         * can be subscribed or published. One event: CONNECTED or CONNECT_FAILED, classified
+         * like connect's. For the verification before a commit, which needs nothing more. */
+        int (*probe)(void *impl, const ObConnectOptions *o);
         /* Disconnect and wait (bounded) until the connection is gone. */
         int (*disconnect)(void *impl);
         /* Readable while events are queued. */

@@ -10,6 +10,7 @@ timestamped here with CLOCK_MONOTONIC on receipt. No log parsing, no agentctl po
 import json
 import os
 import select
+import shutil
 import socket
 import statistics
 import struct
@@ -163,6 +164,11 @@ def spawn(config, notify_path, log_path, watchdog_usec=None, extra_env=None, arg
     env.pop("JOURNAL_STREAM", None)
     env.update(extra_env or {})
     argv = [AGENT, "--config", config, "--log-level", "debug", *args]
+    wrap = os.environ.get("OB_BENCH_WRAP")
+    exe = AGENT
+    if wrap:  # e.g. "strace -f -ttt -o /tmp/trace": profiling only, never for the figures
+        argv = wrap.split() + argv
+        exe = argv[0] if argv[0].startswith("/") else shutil.which(argv[0])
     if tap:
         rfd, logfd = os.pipe()
     else:
@@ -180,7 +186,7 @@ def spawn(config, notify_path, log_path, watchdog_usec=None, extra_env=None, arg
             os.dup2(devnull, 0)
             if tap:
                 os.close(rfd)
-            os.execve(AGENT, argv, env)
+            os.execve(exe, argv, env)
         finally:
             os._exit(127)
     os.close(logfd)

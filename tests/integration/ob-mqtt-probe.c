@@ -4,10 +4,13 @@
  * publishes to it and waits for the echo; prints timings. Exit codes: 0 ok; 10 + error class
  * (lib/errclass.h) when the connect fails; 2 subscribe/publish/echo failure; 64 usage.
  *   ob-mqtt-probe --host H --port P --cafile F --cert F --key F [--provider tpm2|default]
- *                 [--tcti T] [--id ID] [--topic T] [--repeat N] [--connect-only]
+ *                 [--tcti T] [--id ID] [--topic T] [--repeat N] [--connect-only | --probe]
+ *                 [--timeout-ms N]
  *                 [--cert2 F --key2 F --provider2 P]
  * With --cert2/--key2 a second round follows in the same process with the other credential
- * (proves OpenSSL provider steering between a TPM key and a software key).
+ * (proves OpenSSL provider steering between a TPM key and a software key). --probe uses the
+ * transport's probe (CONNECT -> CONNACK, no session; what the verification before a commit uses)
+ * instead of a connection.
  */
 #include "config.h"
 
@@ -57,6 +60,8 @@ int main(int argc, char **argv)
                 {"topic", required_argument, NULL, 'T'},
                 {"repeat", required_argument, NULL, 'n'},
                 {"connect-only", no_argument, NULL, 'o'},
+                {"probe", no_argument, NULL, 'B'},
+                {"timeout-ms", required_argument, NULL, 'M'},
                 {"cert2", required_argument, NULL, 'C'},
                 {"key2", required_argument, NULL, 'K'},
                 {"provider2", required_argument, NULL, 'Q'},
@@ -66,7 +71,7 @@ int main(int argc, char **argv)
                 .port = 8883, .client_id = "ob-mqtt-probe", .keepalive_s = 30, .timeout_ms = 10000};
         const char *topic = "probe/echo";
         int repeat = 1, c;
-        bool connect_only = false;
+        bool connect_only = false, use_probe = false;
         char id2[160];
         const char *cert2 = NULL, *key2 = NULL, *provider2 = NULL;
 
@@ -105,6 +110,12 @@ int main(int argc, char **argv)
                 case 'o':
                         connect_only = true;
                         break;
+                case 'B':
+                        use_probe = connect_only = true;
+                        break;
+                case 'M':
+                        o.timeout_ms = atoi(optarg);
+                        break;
                 case 'C':
                         cert2 = optarg;
                         break;
@@ -138,7 +149,7 @@ int main(int argc, char **argv)
                         o.client_id = id2;
                 }
                 double t0 = now_ms();
-                int r = t.ops->connect(t.impl, &o);
+                int r = use_probe ? t.ops->probe(t.impl, &o) : t.ops->connect(t.impl, &o);
                 if (r < 0) {
                         fprintf(stderr, "ob-mqtt-probe: connect: %s\n", strerror(-r));
                         rc = 1;
@@ -156,7 +167,8 @@ int main(int argc, char **argv)
                 double t1 = now_ms();
                 if (connect_only) {
                         t.ops->disconnect(t.impl);
-                        printf("connected in %.1f ms (TLS + CONNACK, provider %s)\n", t1 - t0,
+                        printf("%s in %.1f ms (TLS + CONNACK, provider %s)\n",
+                               use_probe ? "probed" : "connected", t1 - t0,
                                o.provider ? o.provider : "default");
                         continue;
                 }

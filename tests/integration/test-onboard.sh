@@ -11,7 +11,8 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 export top_builddir top_srcdir
 # every connection goes through the emulator's SNI front: no SNI = endpoint host, no connection
-[ "${1:-}" = --inside ] || OB_EMULATOR_SNI=1 exec "$top_srcdir/tests/world/world.sh" run -- "$0" --inside
+# (and mosquitto logs every packet: the claim session's SUBSCRIBEs are counted)
+[ "${1:-}" = --inside ] || OB_EMULATOR_SNI=1 OB_WORLD_MOSQ_DEBUG=1 exec "$top_srcdir/tests/world/world.sh" run -- "$0" --inside
 
 . "$top_srcdir/tests/integration/common.sh"
 . "$top_srcdir/tests/integration/agent-lib.sh"
@@ -66,6 +67,11 @@ if wait_for claim '.state == "onboarded"' 30; then
   [ "$(stat -c %a "$g/state/state.json")" = 600 ] && ok "state.json is 0600" || bad "state.json mode"
   grep -q 'tok-\|certificateOwnershipToken\|PRIVATE KEY-----$' "$g/agent.log" &&
     bad "secrets in the debug log" || ok "no ownership token or key in the debug log"
+  # one SUBSCRIBE packet for the four reply topics (the daemon's transport keeps
+  # subscribe_many; docs/performance.md, P1)
+  n=$(grep -c "Received SUBSCRIBE from [a-z-]*SN-claim-$$\$" "$OB_MOSQ_LOG")
+  [ "$n" = 1 ] && ok "the claim session subscribed with one SUBSCRIBE packet" ||
+    bad "SUBSCRIBE packets from the claim session (client id ...SN-claim-$$): $n (expected 1)"
   # idle: no MQTT connection left
   ! grep -q "$thing" "$OB_MOSQ_LOG" || [ "$(grep -c "Client $thing disconnected\|Client $thing closed" "$OB_MOSQ_LOG")" -ge 1 ] &&
     ok "no MQTT connection while idle" || bad "connection kept open"

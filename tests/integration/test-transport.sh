@@ -56,6 +56,36 @@ out=$("$probe" --host "$OB_MQTT_HOST" --port "$port" --cafile "$OB_ROOT_CA" --ce
        --key "$OB_CLAIM_KEY" --id closed --connect-only 2>&1); rc=$?
 [ $rc -eq 10 ] && ok "nothing listening: network class: $out" || bad "closed port: rc $rc: $out"
 
+# The probe (CONNECT -> CONNACK on a connection of its own, no MQTT session: the verification
+# before a commit uses it): the same credentials, the same failures, the same classes
+out=$(p --cert "$d/tpm.crt" --key "$d/tpm.key" --provider tpm2 --tcti "$OB_TCTI" --id gw-probe \
+       --probe --cert2 "$d/soft.crt" --key2 "$d/soft.key" --provider2 default 2>&1); rc=$?
+[ $rc -eq 0 ] && [ "$(echo "$out" | grep -c "^probed")" = 2 ] &&
+  ok "probe: TPM key, then a software key, in one process: $(echo $out)" || bad "probe TPM/software: rc $rc: $out"
+out=$(p --cert "$d/rogue.crt" --key "$d/rogue.key" --id rogue-probe --probe 2>&1); rc=$?
+[ $rc -eq 12 ] && ok "probe: untrusted client certificate refused: $out" || bad "probe rogue: rc $rc: $out"
+out=$("$probe" --host "$OB_MQTT_HOST" --port "$OB_MQTT_PORT" --cafile "$OB_CLAIM_CA_CERT" \
+       --cert "$OB_CLAIM_CERT" --key "$OB_CLAIM_KEY" --id wrong-root-probe --probe 2>&1); rc=$?
+[ $rc -eq 11 ] && echo "$out" | grep -q "server certificate verify failed: unable to get local issuer" &&
+  ok "probe: wrong server root: TLS class, the reason named: $out" || bad "probe wrong root: rc $rc: $out"
+out=$("$probe" --host "$OB_MQTT_HOST" --port "$port" --cafile "$OB_ROOT_CA" --cert "$OB_CLAIM_CERT" \
+       --key "$OB_CLAIM_KEY" --id closed-probe --probe 2>&1); rc=$?
+[ $rc -eq 10 ] && ok "probe: nothing listening: network class: $out" || bad "probe closed port: rc $rc: $out"
+out=$("$probe" --host no-such-host.invalid --port "$OB_MQTT_PORT" --cafile "$OB_ROOT_CA" --cert "$OB_CLAIM_CERT" \
+       --key "$OB_CLAIM_KEY" --id dns-probe --probe 2>&1); rc=$?
+[ $rc -eq 10 ] && echo "$out" | grep -q "cannot resolve no-such-host.invalid" &&
+  ok "probe: a name that does not resolve: network class, named: $out" || bad "probe DNS: rc $rc: $out"
+# a listener that accepts TCP and never answers: the connect timeout, not a hang
+sport=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])")
+python3 -c "import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\",int(sys.argv[1]))); s.listen(4); time.sleep(30)" $sport &
+silent=$!
+sleep 0.3
+out=$("$probe" --host "$OB_MQTT_HOST" --port "$sport" --cafile "$OB_ROOT_CA" --cert "$OB_CLAIM_CERT" \
+       --key "$OB_CLAIM_KEY" --id silent-probe --probe --timeout-ms 1500 2>&1); rc=$?
+kill $silent 2>/dev/null
+[ $rc -eq 15 ] && echo "$out" | grep -q "timeout" &&
+  ok "probe: a server that never answers: timeout class: $out" || bad "probe silent server: rc $rc: $out"
+
 # A vendor key at a persistent handle (docs/tpm.md, "TLS with a persistent key"): an ECC P-256
 # signing key under the SRK, persisted at 0x81000010 the way a vendor would leave it. Paho loads
 # keys only from files; agent/tls-handle-key.c (in the daemon and in ob-mqtt-probe-handle) makes
@@ -178,6 +208,10 @@ for srv in ecdsa rsa; do
   [ $rc -eq 0 ] && [ "$(echo "$out" | grep -c "^connected")" = 2 ] &&
     ok "TLS 1.2 only, $srv server certificate: TPM key, then a software key, in one process" ||
     bad "TLS 1.2, $srv: TPM key then software key: rc $rc: $out"
+  out=$("$probeh" --host "$OB_MQTT_HOST" --port $port --cafile "$ca" --cert "$d/rsa2048.crt" \
+         --key handle:0x81000012 --provider tpm2 --tcti "$OB_TCTI" --id gw-tls12-probe --probe 2>&1); rc=$?
+  [ $rc -eq 0 ] && ok "probe: TLS 1.2 only, $srv server certificate, vendor RSA key at a handle: $out" ||
+    bad "probe over TLS 1.2 ($srv), vendor RSA key: rc $rc: $out"
   # without agent/tls-handle-key.c (the plain probe, like agentctl) the old preference stays
   out=$(p --port $port --cafile "$ca" --cert "$d/tpm.crt" --key "$d/tpm.key" --provider tpm2 \
          --tcti "$OB_TCTI" --id gw-tls12-plain --connect-only 2>&1); rc=$?

@@ -81,6 +81,8 @@ typedef struct Cloud {
         /* subscribe_many refuses the filter containing this */
         const char *refuse_filter;
         int subscribe_many_calls;
+        int probes;        /* connects made through probe (fake_ops_probe) */
+        int announcements; /* publishes to rotation.old_cert_topic ("devices/.../old") */
 } Cloud;
 
 static void push(Cloud *c, ObTransportEventType t, const char *topic, const char *payload)
@@ -148,6 +150,17 @@ static int f_connect(void *impl, const ObConnectOptions *o)
         c->connected = true;
         push(c, OB_TEV_CONNECTED, NULL, NULL);
         return 0;
+}
+
+/* A probe: the same answer as a connect, but no connection stays (nothing may be published). */
+static int f_probe(void *impl, const ObConnectOptions *o)
+{
+        Cloud *c = impl;
+        int r = f_connect(impl, o);
+
+        c->probes++;
+        c->connected = false;
+        return r;
 }
 
 static int f_subscribe(void *impl, const char *topic, int qos, int *ret_token)
@@ -382,6 +395,9 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 }
                 snprintf(t, sizeof(t), "%s/accepted", base);
                 push(c, OB_TEV_MESSAGE, t, body);
+        } else if (strncmp(topic, "devices/", 8) == 0 && strstr(topic, "/old")) {
+                assert_true(json_object_object_get_ex(o, "oldCertificateId", &v));
+                c->announcements++;
         } else
                 fail_msg("unexpected publish to %s", topic);
 out:
@@ -440,6 +456,19 @@ static const ObTransportOps fake_ops_many = {
         .subscribe = f_subscribe,
         .subscribe_many = f_subscribe_many,
         .publish = f_publish,
+        .disconnect = f_disconnect,
+        .event_fd = f_event_fd,
+        .next_event = f_next_event,
+        .free = f_free,
+};
+
+/* ... and proves credentials with a probe (like Paho's transport) */
+static const ObTransportOps fake_ops_probe = {
+        .connect = f_connect,
+        .subscribe = f_subscribe,
+        .subscribe_many = f_subscribe_many,
+        .publish = f_publish,
+        .probe = f_probe,
         .disconnect = f_disconnect,
         .event_fd = f_event_fd,
         .next_event = f_next_event,
@@ -1174,6 +1203,60 @@ static void test_rotation_at_threshold(void **state)
         world_free(w);
 }
 
+/* With a probe, the verification before a commit is a probe (CONNACK, no session); a
+ * rotation that announces the old certificate afterwards needs a session and connects; one
+ * that does not, probes. A refused probe counts like a refused connect. */
+static void test_verify_by_probe(void **state)
+{
+        World *w = world_new(NULL);
+        char err[256];
+
+        (void)state;
+        w->tr.ops = &fake_ops_probe;
+        onboard_now(w);
+        assert_int_equal(w->cloud.probes, 1);
+        assert_int_equal(w->cloud.connects, 2); /* the claim's session and the probe */
+        assert_non_null(strstr(w->cloud.last_cert_file, "/credentials/1/device.crt"));
+        /* a rotation without an announcement probes too */
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        assert_int_equal(current_gen(w), 2);
+        assert_int_equal(w->cloud.probes, 2);
+        world_free(w);
+
+        w = world_new("\"rotation\": {\"old_cert_topic\": \"devices/{thing_name}/old\"}");
+        w->tr.ops = &fake_ops_probe;
+        onboard_now(w);
+        assert_int_equal(w->cloud.probes, 1);
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        run_until_settled(w, 5);
+        assert_onboarded(w);
+        assert_int_equal(current_gen(w), 2);
+        /* the rotation's verify was a session, on which the old id went out (f_publish
+         * asserts a connection) */
+        assert_int_equal(w->cloud.probes, 1);
+        assert_int_equal(w->cloud.announcements, 1);
+        world_free(w);
+
+        /* a refused probe of a rotation's new certificate rolls back like a refused connect */
+        w = world_new(NULL);
+        w->tr.ops = &fake_ops_probe;
+        onboard_now(w);
+        w->cloud.refuse_gen = 2;
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        pump(w);
+        for (int i = 0; i < 6 && !strstr(w->last_error_text, "rotation-rolled-back"); i++) {
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+        assert_non_null(strstr(w->last_error_text, "rotation-rolled-back"));
+        assert_int_equal(current_gen(w), 1);
+        assert_true(w->cloud.probes >= 2);
+        world_free(w);
+}
+
 static void test_rotate_now_and_rollback(void **state)
 {
         World *w = world_new(NULL);
@@ -1833,6 +1916,7 @@ int main(void)
                 cmocka_unit_test(test_happy_path),
                 cmocka_unit_test(test_crash_after_each_stage),
                 cmocka_unit_test(test_one_subscribe_for_all_topics),
+                cmocka_unit_test(test_verify_by_probe),
                 cmocka_unit_test(test_token_expired_restarts_from_csr),
                 cmocka_unit_test(test_register_rejected_retries_same_token),
                 cmocka_unit_test(test_cloud_says_token_invalid),

@@ -182,6 +182,8 @@ ENV
     echo "log_type warning"
     echo "log_type notice"
     echo "log_type information"
+    # OB_WORLD_MOSQ_DEBUG=1: every packet (Received SUBSCRIBE from ID, ...), for tests that count them
+    [ "${OB_WORLD_MOSQ_DEBUG:-}" = 1 ] && echo "log_type debug"
     echo "persistence false"
     [ "$(id -u)" = 0 ] && echo "user root"   # else mosquitto drops to its own user and cannot write here
     echo "allow_anonymous true"
