@@ -610,10 +610,10 @@ static int probe_tcp(const Probe *q, ObErrClass *c, char *detail, size_t size)
                 if (err == EINPROGRESS) {
                         pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
                         r = poll(&pfd, 1, q->timeout_ms);
-                        err = r == 0   ? ETIMEDOUT
-                              : r < 0  ? errno
+                        err = r == 0                                                 ? ETIMEDOUT
+                              : r < 0                                                ? errno
                               : getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? errno
-                                                                                        : err;
+                                                                                     : err;
                         if (err == 0)
                                 break;
                 }
@@ -749,10 +749,11 @@ tls_failed:
                 /* TCP works, the server ended the TLS session: it did not accept the client
                  * certificate (unknown CA, unregistered, revoked, JITP pending) */
                 *c = OB_ERR_REFUSED;
-                snprintf(detail, size, handshaken ? "connection closed before CONNACK: the "
-                                                    "client certificate was not accepted"
-                                                  : "the server closed the TLS connection: "
-                                                    "client certificate not accepted");
+                snprintf(detail, size,
+                         handshaken ? "connection closed before CONNACK: the "
+                                      "client certificate was not accepted"
+                                    : "the server closed the TLS connection: "
+                                      "client certificate not accepted");
         }
 out:
         SSL_free(ssl);

@@ -48,7 +48,7 @@ void ob_backoff_policy_from_config(const ObConfig *c, ObBackoffPolicy *p)
                 [OB_ERR_REJECTED] = &c->retry.rejected, [OB_ERR_TIMEOUT] = &c->retry.timeout,
         };
         for (unsigned i = 0; i < _OB_ERR_CLASS_MAX; i++)
-                p->cls[i] = (ObBackoffClassPolicy){r[i]->base_ms, r[i]->cap_ms};
+                p->cls[i] = (ObBackoffClassPolicy){r[i]->base_ms, r[i]->cap_ms, r[i]->factor};
         p->stable_ms = OB_BACKOFF_STABLE_MS;
 }
 
@@ -60,12 +60,22 @@ void ob_backoff_init(ObBackoff *b)
 uint64_t ob_backoff_window_ms(const ObBackoffClassPolicy *p, uint32_t n)
 {
         uint64_t cap = OB_MAX(p->cap_ms, p->base_ms);
+        double w = (double)p->base_ms;
+
         if (p->base_ms == 0)
                 return 0;
-        /* base << n without overflow */
-        if (n >= 63 || p->base_ms > (cap >> n))
-                return cap;
-        return OB_MIN(cap, p->base_ms << n);
+        if (p->factor == 0 || p->factor == 2) {
+                /* base << n without overflow */
+                if (n >= 63 || p->base_ms > (cap >> n))
+                        return cap;
+                return OB_MIN(cap, p->base_ms << n);
+        }
+        if (!(p->factor > 1))
+                return OB_MIN(cap, p->base_ms);
+        /* base * factor^n, stopping at cap (factor > 1: at most a few thousand steps) */
+        for (uint32_t i = 0; i < n && w < (double)cap; i++)
+                w *= p->factor;
+        return w >= (double)cap ? cap : (uint64_t)w;
 }
 
 uint64_t ob_backoff_failure(ObBackoff *b, const ObBackoffPolicy *p, ObErrClass c, int64_t now_ms,

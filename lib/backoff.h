@@ -30,6 +30,7 @@ uint64_t ob_random_splitmix64(void *state);
 typedef struct ObBackoffClassPolicy {
         uint64_t base_ms;
         uint64_t cap_ms;
+        double factor; /* window growth per failure; 0 means 2 */
 } ObBackoffClassPolicy;
 
 typedef struct ObBackoffPolicy {
@@ -67,7 +68,7 @@ void ob_backoff_connect_attempt(ObBackoff *b, int64_t now_ms);
 /* Earliest time the next CONNECT may be sent: max(next_ms, last CONNECT + 1 s). */
 int64_t ob_backoff_next_connect_ms(const ObBackoff *b);
 
-/* Upper bound of the jitter window for the n-th consecutive failure: min(cap, base * 2^n). */
+/* Upper bound of the jitter window for the n-th consecutive failure: min(cap, base * factor^n). */
 uint64_t ob_backoff_window_ms(const ObBackoffClassPolicy *p, uint32_t n);
 
 /* Persisted form: {"attempts":N,"class":"network","next_ms":T,"last_connect_ms":T,

@@ -470,7 +470,9 @@ static const ObConfigKey keys[] = {
          .help = "Days the previous TPM key is kept after a rotation before it is deleted."},
 
 /* retry: exponential backoff with full jitter, per error class */
-#define RETRY(cls, b, c, what)                                                                     \
+/* (clang-format indents a macro of three initialisers unevenly) */
+/* clang-format off */
+#define RETRY(cls, b, c, f, what)                                                                  \
         {.name = "retry." #cls ".base",                                                            \
          .type = OB_CONFIG_DURATION,                                                               \
          .offset = OFF(retry.cls.base_ms),                                                         \
@@ -478,17 +480,31 @@ static const ObConfigKey keys[] = {
          .min = 100,                                                                               \
          .max = MS_PER_DAY,                                                                        \
          .help = "First retry delay after " what "."},                                             \
-        {                                                                                          \
-                .name = "retry." #cls ".cap", .type = OB_CONFIG_DURATION,                          \
-                .offset = OFF(retry.cls.cap_ms), .def = c, .min = MS_PER_SEC,                      \
-                .max = 7 * MS_PER_DAY, .help = "Longest retry delay after " what ".",              \
-        }
-        RETRY(network, "1", "\"5min\"", "a network error (DNS, TCP, broker unreachable)"),
-        RETRY(tls, "5", "\"1h\"", "a TLS handshake failure"),
-        RETRY(refused, "5", "\"1h\"", "a refused connection (JITP/JITR pending, revoked cert)"),
-        RETRY(throttled, "2", "\"10min\"", "throttling (429)"),
-        RETRY(rejected, "60", "\"6h\"", "a rejected request (400/403/404/500)"),
-        RETRY(timeout, "2", "\"5min\"", "a step timeout"),
+        {.name = "retry." #cls ".cap",                                                             \
+         .type = OB_CONFIG_DURATION,                                                               \
+         .offset = OFF(retry.cls.cap_ms),                                                          \
+         .def = c,                                                                                 \
+         .min = MS_PER_SEC,                                                                        \
+         .max = 7 * MS_PER_DAY,                                                                    \
+         .help = "Longest retry delay after " what "."},                                           \
+        {.name = "retry." #cls ".factor",                                                          \
+         .type = OB_CONFIG_DOUBLE,                                                                 \
+         .offset = OFF(retry.cls.factor),                                                          \
+         .def = f,                                                                                 \
+         .dmin = 1.05,                                                                             \
+         .dmax = 10,                                                                               \
+         .help = "Growth of the retry window with each further failure after " what "."}
+        /* clang-format on */
+        RETRY(network, "1", "\"5min\"", "2", "a network error (DNS, TCP, broker unreachable)"),
+        RETRY(tls, "5", "\"1h\"", "2", "a TLS handshake failure"),
+        RETRY(refused, "5", "\"1h\"", "2",
+              "a refused connection (JITP/JITR pending, revoked cert)"),
+        /* a fleet throttled after an outage converges sooner with a slowly growing window
+         * (docs/performance.md, P5): the bucket is not left idle while devices sit out long
+         * windows; the price is more (cheap) 429 answers */
+        RETRY(throttled, "2", "\"10min\"", "1.25", "throttling (429)"),
+        RETRY(rejected, "60", "\"6h\"", "2", "a rejected request (400/403/404/500)"),
+        RETRY(timeout, "2", "\"5min\"", "2", "a step timeout"),
 #undef RETRY
         {.name = "retry.local",
          .type = OB_CONFIG_DURATION,

@@ -59,10 +59,12 @@ typedef enum ObConfigLogLevel {
         _OB_CONFIG_LOG_MAX,
 } ObConfigLogLevel;
 
-/* One retry class: exponential backoff with full jitter between base and cap. */
+/* One retry class: exponential backoff with full jitter between base and cap; the window grows
+ * by factor with each failure. */
 typedef struct ObConfigRetry {
         uint64_t base_ms;
         uint64_t cap_ms;
+        double factor;
 } ObConfigRetry;
 
 /*

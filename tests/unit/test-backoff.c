@@ -27,6 +27,8 @@ static int setup(void **state)
         assert_int_equal(policy.cls[OB_ERR_NETWORK].base_ms, 1000);
         assert_int_equal(policy.cls[OB_ERR_NETWORK].cap_ms, 300000);
         assert_int_equal(policy.cls[OB_ERR_REJECTED].base_ms, 60000);
+        assert_true(policy.cls[OB_ERR_NETWORK].factor == 2);
+        assert_true(policy.cls[OB_ERR_THROTTLED].factor == 1.25); /* P5, docs/performance.md */
         ob_config_free(c);
         policy.cls[OB_ERR_NETWORK] = (ObBackoffClassPolicy){1000, 300000};
         return 0;
@@ -62,6 +64,27 @@ static void test_window_doubles_to_cap(void **state)
         assert_int_equal(ob_backoff_window_ms(&zero, 3), 0);
         ObBackoffClassPolicy capbelow = {5000, 1000}; /* cap below base: base wins */
         assert_int_equal(ob_backoff_window_ms(&capbelow, 0), 5000);
+}
+
+/* Another growth factor: base * factor^n, cut at the cap, however many failures. */
+static void test_window_grows_by_factor(void **state)
+{
+        ObBackoffClassPolicy t = {2000, 600000, 1.25};
+
+        (void)state;
+        assert_int_equal(ob_backoff_window_ms(&t, 0), 2000);
+        assert_int_equal(ob_backoff_window_ms(&t, 1), 2500);
+        assert_int_equal(ob_backoff_window_ms(&t, 2), 3125);
+        assert_int_equal(ob_backoff_window_ms(&t, 10), 18626); /* 2000 * 1.25^10 = 18626.45 */
+        assert_int_equal(ob_backoff_window_ms(&t, 25), 529395);
+        assert_int_equal(ob_backoff_window_ms(&t, 26), 600000);
+        assert_int_equal(ob_backoff_window_ms(&t, UINT32_MAX), 600000);
+        ObBackoffClassPolicy slow = {100, 7 * 86400000ULL, 1.05};
+        assert_int_equal(ob_backoff_window_ms(&slow, UINT32_MAX), 7 * 86400000ULL);
+        ObBackoffClassPolicy huge = {UINT64_MAX / 2, UINT64_MAX, 1.5};
+        assert_int_equal(ob_backoff_window_ms(&huge, 5), UINT64_MAX);
+        ObBackoffClassPolicy flat = {3000, 60000, 1.0}; /* not > 1 (the config refuses it) */
+        assert_int_equal(ob_backoff_window_ms(&flat, 40), 3000);
 }
 
 static void test_seeded_sequences_repeat(void **state)
@@ -236,6 +259,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_class_names, setup),
                 cmocka_unit_test_setup(test_window_doubles_to_cap, setup),
+                cmocka_unit_test(test_window_grows_by_factor),
                 cmocka_unit_test_setup(test_seeded_sequences_repeat, setup),
                 cmocka_unit_test_setup(test_full_jitter_bounds, setup),
                 cmocka_unit_test_setup(test_reset_only_after_stable_success, setup),
