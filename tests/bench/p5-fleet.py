@@ -7,7 +7,7 @@ burst = R). Ideal: every API's bucket serves every device once, so N/R seconds. 
 the first fork to the last agent's STATUS=onboarded... notification (our NOTIFY_SOCKET, PIDs
 from SO_PASSCRED). 429s are counted in the emulator's events.jsonl; agents not onboarded by the
 deadline are give-ups. The configurations keep the shipped retry policy (retry.throttled base
-10 s, cap 10 min) unless --throttled-cap is given.
+2 s, factor 1.25, cap 10 min) unless --throttled-cap is given.
 
 Output: P5 agents=N rate=R ideal_s=... converged_s=... ratio=... throttled_429=... \\
         gave_up=... p50_s=... p90_s=... target_ratio=1.3
