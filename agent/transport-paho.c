@@ -269,16 +269,41 @@ static bool server_cert_check(Paho *p, char *reason, size_t size)
         return p->diag_bad;
 }
 
+/* ---------------------------------------------------------------- failure texts */
+
+/* Keep one OpenSSL error line in buf (size 200); its newline is not part of a status text. */
+static void keep_ssl_line(char *buf, const char *str, size_t len)
+{
+        while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+                len--;
+        snprintf(buf, 200, "%.*s", (int)OB_MIN(len, (size_t)199), str);
+}
+
+/* The class of a TLS failure from OpenSSL's last line: an alert from the server (naming the
+ * client's certificate, or after the handshake) refuses our credentials; our side's
+ * verification, a protocol mismatch, or anything without an alert is a TLS problem. */
+static ObErrClass ssl_line_class(const char *line)
+{
+        return strstr(line, "certificate verify failed") || strstr(line, "wrong version") ||
+                               strstr(line, "protocol version") ||
+                               strstr(line, "handshake failure") || !strstr(line, "alert")
+                       ? OB_ERR_TLS
+                       : OB_ERR_REFUSED;
+}
+
+static void server_cert_text(char *detail, size_t size, const char *why, const char *host)
+{
+        snprintf(detail, size, "TLS: server certificate verify failed: %.100s (for %.100s)", why,
+                 host);
+}
+
 /* ---------------------------------------------------------------- Paho callbacks */
 
 static int on_ssl_error(const char *str, size_t len, void *u)
 {
         Paho *p = u;
         pthread_mutex_lock(&p->lock);
-        /* OpenSSL's error lines end in a newline: not in a status text */
-        while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
-                len--;
-        snprintf(p->ssl_error, sizeof(p->ssl_error), "%.*s", (int)OB_MIN(len, (size_t)199), str);
+        keep_ssl_line(p->ssl_error, str, len);
         pthread_mutex_unlock(&p->lock);
         return 0;
 }
@@ -309,17 +334,11 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
         } else if (ssl[0]) {
                 /* our side's verification failures and the server's alerts (unknown CA,
                  * bad certificate) both surface as OpenSSL errors */
-                c = strstr(ssl, "certificate verify failed") || strstr(ssl, "wrong version") ||
-                                    strstr(ssl, "protocol version") ||
-                                    strstr(ssl, "handshake failure") || !strstr(ssl, "alert")
-                            ? OB_ERR_TLS
-                            : OB_ERR_REFUSED;
+                c = ssl_line_class(ssl);
                 if (strstr(ssl, "certificate verify failed") &&
                     server_cert_check(p, why, sizeof(why)))
                         /* OpenSSL's line does not say why: expired, unknown CA, ... */
-                        snprintf(detail, sizeof(detail),
-                                 "TLS: server certificate verify failed: %.100s (for %.100s)", why,
-                                 p->host);
+                        server_cert_text(detail, sizeof(detail), why, p->host);
                 else
                         snprintf(detail, sizeof(detail), "TLS: %s", ssl);
         } else if ((gai = resolve(p->host)) != 0) {
@@ -330,9 +349,7 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
                    server_cert_check(p, why, sizeof(why))) {
                 /* Paho's own host name check failed (it reports no OpenSSL error) */
                 c = OB_ERR_TLS;
-                snprintf(detail, sizeof(detail),
-                         "TLS: server certificate verify failed: %.100s (for %.100s)", why,
-                         p->host);
+                server_cert_text(detail, sizeof(detail), why, p->host);
         } else if (reachable) {
                 /* TCP works, so the server ended the TLS session: it did not accept the
                  * client certificate (unknown CA, unregistered, revoked, JITP pending) */
@@ -570,11 +587,7 @@ static void probe_free(Probe *q)
 /* The last OpenSSL error line of this thread, as Paho's ssl_error_cb would have kept it. */
 static int last_ssl_line(const char *str, size_t len, void *u)
 {
-        char *buf = u;
-
-        while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
-                len--;
-        snprintf(buf, 200, "%.*s", (int)OB_MIN(len, (size_t)199), str);
+        keep_ssl_line(u, str, len);
         return 0;
 }
 
@@ -723,16 +736,9 @@ tls_failed:
         if (ssl && SSL_get_verify_result(ssl) != X509_V_OK) {
                 long v = SSL_get_verify_result(ssl);
                 *c = OB_ERR_TLS;
-                snprintf(detail, size, "TLS: server certificate verify failed: %.100s (for %.100s)",
-                         X509_verify_cert_error_string(v), q->host);
+                server_cert_text(detail, size, X509_verify_cert_error_string(v), q->host);
         } else if (ssl_line[0]) {
-                /* as on_connect_failed(): an alert from the server (after a handshake, or
-                 * naming the client's certificate) is a refusal of our credentials */
-                *c = strstr(ssl_line, "wrong version") || strstr(ssl_line, "protocol version") ||
-                                     strstr(ssl_line, "handshake failure") ||
-                                     !strstr(ssl_line, "alert")
-                             ? OB_ERR_TLS
-                             : OB_ERR_REFUSED;
+                *c = ssl_line_class(ssl_line);
                 snprintf(detail, size, "TLS: %s", ssl_line);
         } else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
                    (e == SSL_ERROR_SYSCALL &&
@@ -743,8 +749,7 @@ tls_failed:
                          q->port, q->timeout_ms, handshaken ? " after the TLS handshake" : "");
         } else if (!handshaken && server_cert_check(q->p, why, sizeof(why))) {
                 *c = OB_ERR_TLS;
-                snprintf(detail, size, "TLS: server certificate verify failed: %.100s (for %.100s)",
-                         why, q->host);
+                server_cert_text(detail, size, why, q->host);
         } else {
                 /* TCP works, the server ended the TLS session: it did not accept the client
                  * certificate (unknown CA, unregistered, revoked, JITP pending) */

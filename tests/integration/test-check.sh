@@ -191,6 +191,25 @@ check on
 want tls fail 1
 cp "$g/config.good" "$g/config.json"
 
+# an endpoint that speaks TLS 1.2 only and wants a client certificate (tests/integration/
+# tls12-proxy.py, ECDHE on P-256 only, like an IoT Core policy without TLS 1.3): the check's
+# handshake signs the CertificateVerify with the TPM key (docs/tpm.md, "TLS 1.2 and the tpm2
+# provider": agentctl is the daemon's binary, with its EVP_DigestSignInit_ex)
+pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 "$top_srcdir/tests/integration/tls12-proxy.py" $pport "$OB_SERVER_CERT" "$OB_SERVER_KEY" \
+  "$OB_ISSUER_CA_CERT" "$OB_MQTT_PORT" "$OB_WORLD_DIR/tls12.ready" >"$OB_WORLD_DIR/tls12.log" 2>&1 &
+ppid=$!
+for i in $(seq 100); do [ -e "$OB_WORLD_DIR/tls12.ready" ] && break; sleep 0.05; done
+set_config on ".endpoint.port = $pport"
+check on --skip dns
+want tls pass 0
+echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "TLSv1.2" &&
+  grep -q "handshake ok TLSv1.2" "$OB_WORLD_DIR/tls12.log" &&
+  ok "tls over TLS 1.2 with the TPM key: the front saw the handshake" ||
+  bad "tls over TLS 1.2: $(detail tls); front: $(cat "$OB_WORLD_DIR/tls12.log")"
+kill $ppid 2>/dev/null
+cp "$g/config.good" "$g/config.json"
+
 # a closed port
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 set_config on ".endpoint.port = $port"
