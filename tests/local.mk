@@ -204,7 +204,7 @@ tests_integration_ob_mqtt_probe_handle_LDADD = agent/libobagent.la lib/libob.la 
 # ---- hostile helper: a hostile or broken cloud end to end (emulator faults, bad TLS servers)
 TESTS += tests/integration/test-hostile.sh
 EXTRA_DIST += tests/integration/test-hostile.sh tests/integration/tls-bad-server.py
-EXTRA_DIST += tests/integration/tls12-proxy.py
+EXTRA_DIST += tests/integration/tls12-proxy.py tests/integration/tcppipe.py
 
 # ---- static, jitp and jitr end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-methods.sh

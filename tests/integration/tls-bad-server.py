@@ -15,8 +15,9 @@ import os
 import socket
 import ssl
 import sys
-import threading
 import warnings
+
+from tcppipe import splice
 
 port, cert, key, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 fwd = int(sys.argv[5])
@@ -24,26 +25,8 @@ mode = sys.argv[6] if len(sys.argv) > 6 else ""
 old = mode.startswith("tls1.1")
 
 
-def pump(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            b.sendall(d)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
 def forward(conn):
-    up = socket.create_connection(("127.0.0.1", fwd))
-    threading.Thread(target=pump, args=(conn, up), daemon=True).start()
-    threading.Thread(target=pump, args=(up, conn), daemon=True).start()
+    splice(conn, socket.create_connection(("127.0.0.1", fwd)))
 
 
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -18,6 +18,8 @@ import ssl
 import sys
 import threading
 
+from tcppipe import splice
+
 port, cert, key, client_ca, fwd, ready = (int(sys.argv[1]), sys.argv[2], sys.argv[3],
                                           sys.argv[4], int(sys.argv[5]), sys.argv[6])
 curve = sys.argv[7] if len(sys.argv) > 7 else "prime256v1"
@@ -31,22 +33,6 @@ ctx.verify_mode = ssl.CERT_REQUIRED
 ctx.set_ecdh_curve(curve)
 
 
-def pump(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d:
-                break
-            b.sendall(d)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
 def serve(raw):
     try:
         tls = ctx.wrap_socket(raw, server_side=True)
@@ -55,9 +41,7 @@ def serve(raw):
         raw.close()
         return
     print("handshake ok %s %s" % (tls.version(), tls.cipher()[0]), flush=True)
-    up = socket.create_connection(("127.0.0.1", fwd))
-    threading.Thread(target=pump, args=(tls, up), daemon=True).start()
-    pump(up, tls)
+    splice(tls, socket.create_connection(("127.0.0.1", fwd)), wait=True)
 
 
 srv = socket.socket()
