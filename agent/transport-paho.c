@@ -646,6 +646,10 @@ static int probe_tcp(const Probe *q, ObErrClass *c, char *detail, size_t size)
         return fd;
 }
 
+/* CONNECT's variable header up to the keepalive: protocol "MQTT", level 4 (3.1.1), flags
+ * clean session */
+static const unsigned char connect_header[] = {0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02};
+
 /* Does the probe work? false with the failure's class and text (the same texts as a Paho
  * connection's, on_connect_failed()). */
 static bool probe_once(Probe *q, ObErrClass *c, char *detail, size_t size)
@@ -702,8 +706,8 @@ static bool probe_once(Probe *q, ObErrClass *c, char *detail, size_t size)
                 rem >>= 7;
                 pkt[n++] |= rem ? 0x80 : 0;
         } while (rem);
-        memcpy(pkt + n, "\0\4MQTT\4\2", 8);
-        n += 8;
+        memcpy(pkt + n, connect_header, sizeof(connect_header));
+        n += sizeof(connect_header);
         pkt[n++] = (unsigned char)(q->keepalive_s >> 8);
         pkt[n++] = (unsigned char)q->keepalive_s;
         pkt[n++] = (unsigned char)(id_len >> 8);
