@@ -60,8 +60,9 @@ typedef struct Daemon {
         uint64_t seed;
         ObRandom random;
         char *serial, *serial_source, *machine_id;
+        ObTpm *tpm; /* the key provider's (it closes it); NULL with software keys */
         char hardware_token[65];
-        bool have_token;
+        bool have_token, token_warned;
         bool reload_pending;
         bool tpm_lost; /* the TPM connection is gone: exit, let systemd start us again */
 } Daemon;
@@ -827,17 +828,12 @@ static int setup_keys(Daemon *d)
                 if (created)
                         ob_log_notice("Created the storage root key at 0x%08x",
                                       c->tpm.srk_handle ? c->tpm.srk_handle : OB_TPM_DEFAULT_SRK);
-                r = ob_tpm_hardware_token(t, d->hardware_token);
-                if (r >= 0)
-                        d->have_token = true;
-                else
-                        ob_log_warning("No hardware token from the endorsement key: %s",
-                                       ob_tpm_last_error(t));
                 r = ob_key_provider_tpm_new(t, &d->keys);
                 if (r < 0) {
                         ob_tpm_close(t);
                         return r;
                 }
+                d->tpm = t;
                 return watch_keys(d, &d->keys);
         }
 #else
@@ -878,6 +874,28 @@ static int mkdir_p(const char *path, mode_t mode)
         return 0;
 }
 
+/* The machine asks for the hardware token only when it uses it (RegisterThing, a template
+ * naming {hardware_token}): reading it makes the TPM derive its endorsement key, which takes a
+ * real TPM 0.1-1 s and is not needed at the start of an onboarded daemon. Read once; a failure
+ * is said once and asked again next time. */
+static const char *daemon_hardware_token(void *userdata)
+{
+        Daemon *d = userdata;
+
+#ifdef HAVE_TPM
+        if (!d->have_token && d->tpm) {
+                if (ob_tpm_hardware_token(d->tpm, d->hardware_token) >= 0)
+                        d->have_token = true;
+                else if (!d->token_warned) {
+                        d->token_warned = true;
+                        ob_log_warning("No hardware token from the endorsement key: %s",
+                                       ob_tpm_last_error(d->tpm));
+                }
+        }
+#endif
+        return d->have_token ? d->hardware_token : NULL;
+}
+
 static int setup_machine(Daemon *d)
 {
         ObStoreLoadInfo info = {0};
@@ -893,6 +911,7 @@ static int setup_machine(Daemon *d)
                                           d->config->paths.state_dir);
 
         ObOnboardDeps deps = {
+                .hardware_token = daemon_hardware_token,
                 .config = d->config,
                 .keys = d->keys,
                 .transport = &d->transport,
@@ -900,7 +919,6 @@ static int setup_machine(Daemon *d)
                 .random = &d->random,
                 .serial = d->serial,
                 .machine_id = d->machine_id,
-                .hardware_token = d->have_token ? d->hardware_token : NULL,
                 .build_epoch_ms = (int64_t)OB_BUILD_EPOCH * 1000,
                 .changed = on_change,
                 .userdata = d,

@@ -704,18 +704,25 @@ static void discard_pending_cert(ObOnboard *ob)
 
 /* ------------------------------------------------------------------ identity and templates */
 
+static const char *hardware_token(ObOnboard *ob)
+{
+        return ob->d.hardware_token ? ob->d.hardware_token(ob->d.userdata) : NULL;
+}
+
 static int expand(ObOnboard *ob, const char *tmpl, char **ret)
 {
         const char *thing = ob->thing_name  ? ob->thing_name
                             : ob->cur_thing ? ob->cur_thing
                                             : ob->d.serial;
+        /* only a template that names it pays for the token */
+        const char *token = strstr(tmpl, "{hardware_token}") ? hardware_token(ob) : NULL;
         const char *vars[] = {
                 "serial",
                 ob->d.serial,
                 "machine_id",
                 ob->d.machine_id ? ob->d.machine_id : "",
                 "hardware_token",
-                ob->d.hardware_token ? ob->d.hardware_token : "",
+                token ? token : "",
                 "thing_name",
                 thing,
                 NULL,
@@ -1687,6 +1694,7 @@ static int register_thing(ObOnboard *ob, int64_t now)
         char **values = NULL;
         size_t n = 0, len;
         bool have_serial = false, have_token = false, have_thing = false;
+        const char *token;
         int r = 0;
 
         for (size_t i = 0; cfg && cfg[i]; i += 2)
@@ -1716,9 +1724,9 @@ static int register_thing(ObOnboard *ob, int64_t now)
                 params[n++] = "SerialNumber";
                 params[n++] = ob->d.serial;
         }
-        if (!have_token && ob->d.hardware_token) {
+        if (!have_token && (token = hardware_token(ob))) {
                 params[n++] = "HardwareToken";
-                params[n++] = ob->d.hardware_token;
+                params[n++] = token;
         }
         /* a rotation attaches the new certificate to the same thing */
         if (!have_thing && ob->rotating && ob->cur_thing) {

@@ -109,11 +109,15 @@ typedef struct ObOnboardDeps {
         ObTransport *transport;
         ObStore *store; /* state.json */
         const ObRandom *random;
-        const ObFsOps *fs;          /* NULL: the real filesystem */
-        const char *serial;         /* required */
-        const char *machine_id;     /* may be NULL */
-        const char *hardware_token; /* TPM-bound token, hex; NULL without a TPM */
-        int64_t build_epoch_ms;     /* the wall clock is implausible before this */
+        const ObFsOps *fs;      /* NULL: the real filesystem */
+        const char *serial;     /* required */
+        const char *machine_id; /* may be NULL */
+        /* The TPM-bound token (hex), asked for only when it is used: RegisterThing's parameters
+         * and a template with {hardware_token}. Reading it costs a TPM primary key, so an
+         * onboarded daemon does not pay for it at every start. NULL, or NULL returned: none.
+         * Gets userdata. */
+        const char *(*hardware_token)(void *userdata);
+        int64_t build_epoch_ms; /* the wall clock is implausible before this */
         void (*changed)(ObOnboard *ob, const ObOnboardChange *c, void *userdata);
         void *userdata;
 } ObOnboardDeps;

@@ -215,12 +215,18 @@ stop notpl
 # the pre-provisioning hook says no (403): the certificate is kept for retries within the hour
 tpl=$OB_WORLD_DIR/tpl.json
 jq '.templates.OnboardTemplate.body' "$OB_EMULATOR_STATE_DIR/registry.json" >"$tpl"
-"$admin" put-template OnboardTemplate "$tpl" 'cat >/dev/null; echo "{\"allowProvisioning\":false}"' >/dev/null
+"$admin" put-template OnboardTemplate "$tpl" "cat >$OB_WORLD_DIR/hook-in.json; echo '{\"allowProvisioning\":false}'" >/dev/null
 gw deny fleet-claim
 start deny
 wait_for deny '.last_error.code == "rejected-403"' 20 &&
   ok "pre-provisioning hook denial: $(st deny | jq -r .last_error.text)" || { bad "hook denial"; log_tail deny; }
 [ "$(st deny | jq -r .stage)" = certificate-issued ] && ok "denied: the certificate is kept for a retry within the hour" || bad "stage after denial: $(st deny | jq -r .stage)"
+# the hook saw the TPM's hardware token (read when RegisterThing needs it, docs/tpm.md)
+want_token=$("$top_builddir/tests/integration/ob-keytool" --tcti "$OB_TCTI" token 2>/dev/null)
+got_token=$(jq -r .parameters.HardwareToken "$OB_WORLD_DIR/hook-in.json" 2>/dev/null)
+[ -n "$want_token" ] && [ "$got_token" = "$want_token" ] &&
+  ok "RegisterThing carried the TPM's hardware token to the hook (${got_token%????????????????????????????????????????????????????????})" ||
+  bad "hardware token in RegisterThing: got '$got_token', the TPM's is '$want_token'"
 "$admin" put-template OnboardTemplate "$tpl" >/dev/null
 wait_for deny '.state == "onboarded"' 30 && ok "hook allows again: onboarded with the same certificate" || { bad "after the hook allowed"; log_tail deny; }
 [ "$(active_certs "$(thing_of deny)")" = 1 ] && ok "hook denial: one ACTIVE certificate" || bad "hook denial: $(active_certs "$(thing_of deny)") ACTIVE"

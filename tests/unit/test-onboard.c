@@ -81,8 +81,9 @@ typedef struct Cloud {
         /* subscribe_many refuses the filter containing this */
         const char *refuse_filter;
         int subscribe_many_calls;
-        int probes;        /* connects made through probe (fake_ops_probe) */
-        int announcements; /* publishes to rotation.old_cert_topic ("devices/.../old") */
+        int probes;             /* connects made through probe (fake_ops_probe) */
+        char last_hw_token[16]; /* HardwareToken of the last RegisterThing, "" if none */
+        int announcements;      /* publishes to rotation.old_cert_topic ("devices/.../old") */
 } Cloud;
 
 static void push(Cloud *c, ObTransportEventType t, const char *topic, const char *payload)
@@ -383,6 +384,10 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 assert_true(json_object_object_get_ex(o, "parameters", &p));
                 if (json_object_object_get_ex(p, "ThingName", &v))
                         c->rotations_seen++;
+                snprintf(c->last_hw_token, sizeof(c->last_hw_token), "%s",
+                         json_object_object_get_ex(p, "HardwareToken", &v)
+                                 ? json_object_get_string(v)
+                                 : "");
                 assert_true(json_object_object_get_ex(p, "SerialNumber", &v));
                 snprintf(thing, sizeof(thing), "ob-%s", json_object_get_string(v));
                 c->registrations++;
@@ -493,6 +498,7 @@ typedef struct World {
         bool crashed;
         int changes[8];
         char last_error_text[512];
+        int token_asks; /* calls of the hardware token getter */
 } World;
 
 /* A claim certificate from the fake CA, valid from nb to na (seconds relative to now). */
@@ -551,6 +557,14 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
 /* The store's filesystem calls (NULL: the real ones); test_failed_save_* fails one of them. */
 static const ObFsOps *store_ops;
 
+static const char *fake_hardware_token(void *userdata)
+{
+        World *w = userdata;
+
+        w->token_asks++;
+        return "ab12";
+}
+
 static void new_machine(World *w)
 {
         ObOnboardDeps d = {
@@ -561,7 +575,7 @@ static void new_machine(World *w)
                 .random = &w->rnd,
                 .serial = SERIAL,
                 .machine_id = "0123456789abcdef0123456789abcdef",
-                .hardware_token = "ab12",
+                .hardware_token = fake_hardware_token,
                 .build_epoch_ms = T0 - 1000,
                 .changed = on_change,
                 .userdata = w,
@@ -1200,6 +1214,26 @@ static void test_rotation_at_threshold(void **state)
         /* and the next rotation is planned from the new certificate */
         assert_true(ob_onboard_deadline(w->ob) > due + 290LL * 86400 * 1000);
         (void)onboarded_at;
+        world_free(w);
+}
+
+/* The hardware token is asked for when RegisterThing needs it, not when an onboarded machine
+ * starts (the daemon reads it from the TPM's endorsement key, which is slow on real TPMs). */
+static void test_hardware_token_asked_when_used(void **state)
+{
+        World *w = world_new(NULL);
+
+        (void)state;
+        onboard_now(w);
+        assert_string_equal(w->cloud.last_hw_token, "ab12");
+        assert_true(w->token_asks >= 1);
+        crash(w);
+        w->token_asks = 0;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_onboarded(w);
+        assert_int_equal(w->token_asks, 0);
         world_free(w);
 }
 
@@ -1917,6 +1951,7 @@ int main(void)
                 cmocka_unit_test(test_crash_after_each_stage),
                 cmocka_unit_test(test_one_subscribe_for_all_topics),
                 cmocka_unit_test(test_verify_by_probe),
+                cmocka_unit_test(test_hardware_token_asked_when_used),
                 cmocka_unit_test(test_token_expired_restarts_from_csr),
                 cmocka_unit_test(test_register_rejected_retries_same_token),
                 cmocka_unit_test(test_cloud_says_token_invalid),
