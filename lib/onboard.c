@@ -87,6 +87,10 @@ struct ObOnboard {
         uint32_t refusals;        /* static/jitp/jitr: refusals of the factory certificate
                                      (persisted: "refusals") */
         char *chain_file;         /* jitp/jitr: certificate + chain for the handshake (runtime) */
+        /* committed() switched the credentials but could not save stage onboarded: what the
+         * commit still has to announce once a save works (resume()) */
+        enum { POST_COMMIT_NONE, POST_COMMIT_ONBOARDED, POST_COMMIT_ROTATED } post_commit;
+        char *post_commit_old_id; /* POST_COMMIT_ROTATED: the replaced certificate's id */
 };
 
 /* ------------------------------------------------------------------ names */
@@ -518,6 +522,7 @@ ObOnboard *ob_onboard_free(ObOnboard *ob)
         json_object_put(ob->devconf);
         free(ob->cur_thing);
         free(ob->cur_cert_id);
+        free(ob->post_commit_old_id);
         free(ob);
         return NULL;
 }
@@ -1447,11 +1452,19 @@ static void factory_refused(ObOnboard *ob, const char *detail, int64_t now)
 }
 
 /* Do the next thing the stage calls for. */
+static void after_commit(ObOnboard *ob, int64_t now);
+
 static int resume(ObOnboard *ob, int64_t now)
 {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
         int r;
 
+        if (ob->post_commit != POST_COMMIT_NONE) {
+                /* the commit's save failed: save it now, then announce what it did */
+                if (set_stage(ob, OB_STAGE_ONBOARDED, now) == 0)
+                        after_commit(ob, now);
+                return 0;
+        }
         if (ob->stage == OB_STAGE_ONBOARDED) {
                 int64_t due = ob_onboard_next_rotation(ob);
 
@@ -2036,16 +2049,34 @@ static void committed(ObOnboard *ob, int64_t now)
                 ob->rotate_requested = false;
                 ob_backoff_init(&ob->backoff);
         }
+        ob->post_commit = rotation ? POST_COMMIT_ROTATED : POST_COMMIT_ONBOARDED;
+        free(ob->post_commit_old_id);
+        ob->post_commit_old_id = TAKE_PTR(old_id);
         r = set_stage(ob, OB_STAGE_ONBOARDED, now);
         if (r < 0)
-                return;
+                return; /* the retry saves it, then announces (resume()) */
+        after_commit(ob, now);
+}
 
+/* What a saved commit announces: the rotation (to the cloud on the verifying session, if it is
+ * still there, and to the daemon's hook), or the onboarding. Once. */
+static void after_commit(ObOnboard *ob, int64_t now)
+{
+        _cleanup_free_ char *old_id = TAKE_PTR(ob->post_commit_old_id);
+        bool rotation = ob->post_commit == POST_COMMIT_ROTATED;
+
+        ob->post_commit = POST_COMMIT_NONE;
         if (rotation) {
                 notify(ob, OB_CHANGE_ROTATED,
                        "rotated: certificate %.12s... (generation %llu) replaces %.12s...",
                        ob->cur_cert_id, (unsigned long long)ob->cur_gen, old_id ? old_id : "?");
-                if (old_id && announce(ob, old_id, now))
+                if (old_id && ob->connected && announce(ob, old_id, now))
                         return; /* disconnects when the cloud acknowledged */
+                if (old_id && !ob->connected && ob->c->rotation.old_cert_topic)
+                        notify(ob, OB_CHANGE_NOTICE,
+                               "certificate %.12s... was not announced on rotation.old_cert_topic: "
+                               "the commit was saved only on a retry, without the connection",
+                               old_id);
                 announce_done(ob, now);
                 return;
         }
@@ -2399,6 +2430,9 @@ int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t no
         ob->cur_not_before_s = ob->cur_not_after_s = ob->onboarded_ms = ob->prev_retired_ms = 0;
         ob->rotating = ob->rotate_requested = false;
         ob->refusals = 0;
+        ob->post_commit = POST_COMMIT_NONE; /* the identity it would announce is gone */
+        free(ob->post_commit_old_id);
+        ob->post_commit_old_id = NULL;
         drop_chain_file(ob);
         ob->decommissioned = decommission;
         ob_backoff_init(&ob->backoff);

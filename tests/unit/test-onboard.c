@@ -1942,12 +1942,48 @@ static void test_failed_save_then_crash(void **state)
         assert_true(rename_fail_at > 10);
 }
 
+/* A save that fails once anywhere in an onboarding and in a rotation (disk full for a moment):
+ * the machine retries on retry.local and ends committed, and what a commit announces happens
+ * exactly once: ONBOARDED for the onboarding, ROTATED (the daemon's hook) for the rotation,
+ * also when the failed save was the commit's own (stage onboarded). */
+static void test_failed_save_commit_still_announced(void **state)
+{
+        ObFsOps ops = ob_fsops_posix;
+        bool fired = true;
+
+        (void)state;
+        ops.renameat = failing_renameat;
+        for (rename_fail_at = 1; fired; rename_fail_at++) {
+                char err[256];
+
+                rename_calls = 0;
+                store_ops = &ops;
+                World *w = world_new(NULL);
+                assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+                run_until_settled(w, 5);
+                assert_onboarded(w);
+                assert_int_equal(w->changes[OB_CHANGE_ONBOARDED], 1);
+                if (rename_calls < rename_fail_at) {
+                        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+                        run_until_settled(w, 5);
+                        assert_onboarded(w);
+                        assert_int_equal(current_gen(w), 2);
+                        assert_int_equal(w->changes[OB_CHANGE_ROTATED], 1);
+                }
+                fired = rename_calls >= rename_fail_at;
+                store_ops = NULL;
+                world_free(w);
+        }
+        assert_true(rename_fail_at > 10);
+}
+
 int main(void)
 {
         if (getenv("OB_TEST_FILTER"))
                 cmocka_set_test_filter(getenv("OB_TEST_FILTER"));
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_happy_path),
+                cmocka_unit_test(test_failed_save_commit_still_announced),
                 cmocka_unit_test(test_crash_after_each_stage),
                 cmocka_unit_test(test_one_subscribe_for_all_topics),
                 cmocka_unit_test(test_verify_by_probe),
