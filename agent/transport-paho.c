@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,8 @@ typedef struct Paho {
         pthread_t prober;
         bool probing;
         unsigned generation;
+        int probe_fd; /* the probe's socket while it has one, else -1; do_disconnect() shuts it
+                         down so a probe never holds up a disconnect or the daemon's stop */
 } Paho;
 
 /* Paho ignores sslVersion with OpenSSL >= 1.1 (it always uses TLS_client_method), and Debian
@@ -540,7 +543,9 @@ static int do_disconnect(void *impl)
         Paho *p = impl;
 
         pthread_mutex_lock(&p->lock);
-        p->generation++; /* a probe still running reports to nobody */
+        p->generation++; /* a probe still running reports to nobody, and ends now */
+        if (p->probe_fd >= 0)
+                (void)shutdown(p->probe_fd, SHUT_RDWR);
         pthread_mutex_unlock(&p->lock);
         if (!p->client)
                 return 0;
@@ -595,9 +600,32 @@ static int last_ssl_line(const char *str, size_t len, void *u)
         return 0;
 }
 
+/* Make fd the probe's socket (do_disconnect() can shut it down), unless the probe is already
+ * called off: false then. */
+static bool probe_own_fd(Probe *q, int fd)
+{
+        bool current;
+
+        pthread_mutex_lock(&q->p->lock);
+        current = q->generation == q->p->generation;
+        q->p->probe_fd = current ? fd : -1;
+        pthread_mutex_unlock(&q->p->lock);
+        return current;
+}
+
+/* Close the probe's socket; never while do_disconnect() may shut it down. */
+static void probe_close_fd(Probe *q, int fd)
+{
+        pthread_mutex_lock(&q->p->lock);
+        if (q->p->probe_fd == fd)
+                q->p->probe_fd = -1;
+        pthread_mutex_unlock(&q->p->lock);
+        close(fd);
+}
+
 /* A TCP connection to host:port within timeout_ms: the socket, or -1 with the failure's class
  * and text. */
-static int probe_tcp(const Probe *q, ObErrClass *c, char *detail, size_t size)
+static int probe_tcp(Probe *q, ObErrClass *c, char *detail, size_t size)
 {
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
         char service[8];
@@ -621,6 +649,12 @@ static int probe_tcp(const Probe *q, ObErrClass *c, char *detail, size_t size)
                         err = errno;
                         continue;
                 }
+                if (!probe_own_fd(q, fd)) {
+                        err = ECANCELED;
+                        close(fd);
+                        fd = -1;
+                        break;
+                }
                 if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
                         break;
                 err = errno;
@@ -634,7 +668,7 @@ static int probe_tcp(const Probe *q, ObErrClass *c, char *detail, size_t size)
                         if (err == 0)
                                 break;
                 }
-                close(fd);
+                probe_close_fd(q, fd);
                 fd = -1;
         }
         freeaddrinfo(res);
@@ -771,7 +805,7 @@ tls_failed:
 out:
         SSL_free(ssl);
         SSL_CTX_free(ctx);
-        close(fd);
+        probe_close_fd(q, fd);
         ERR_clear_error();
         return ok;
 }
@@ -781,8 +815,17 @@ static void *probe_run(void *arg)
         Probe *q = arg;
         char detail[256];
         ObErrClass c = OB_ERR_NETWORK;
-        bool ok = probe_once(q, &c, detail, sizeof(detail));
-        bool current;
+        sigset_t pipe;
+        bool ok, current;
+
+        /* OpenSSL writes with write(): a server that closed (or a disconnect that shut the
+         * socket down) must give EPIPE, not kill the process. Paho ignores SIGPIPE process-wide
+         * once it has made a socket; the probe may come first (static, jitp, jitr). SIGPIPE is
+         * sent to the thread that wrote; blocked here, it dies with this thread. */
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        (void)pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+        ok = probe_once(q, &c, detail, sizeof(detail));
 
         pthread_mutex_lock(&q->p->lock);
         current = q->generation == q->p->generation;
@@ -1037,6 +1080,7 @@ int ob_transport_paho_new(ObTransport *ret)
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        p->probe_fd = -1;
         p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (p->efd < 0) {
                 r = ob_negative_errno();

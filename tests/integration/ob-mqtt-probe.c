@@ -5,7 +5,7 @@
  * (lib/errclass.h) when the connect fails; 2 subscribe/publish/echo failure; 64 usage.
  *   ob-mqtt-probe --host H --port P --cafile F --cert F --key F [--provider tpm2|default]
  *                 [--tcti T] [--id ID] [--topic T] [--repeat N] [--connect-only | --probe]
- *                 [--timeout-ms N]
+ *                 [--timeout-ms N] [--abort-after-ms N]
  *                 [--cert2 F --key2 F --provider2 P]
  * With --cert2/--key2 a second round follows in the same process with the other credential
  * (proves OpenSSL provider steering between a TPM key and a software key). --probe uses the
@@ -62,6 +62,7 @@ int main(int argc, char **argv)
                 {"connect-only", no_argument, NULL, 'o'},
                 {"probe", no_argument, NULL, 'B'},
                 {"timeout-ms", required_argument, NULL, 'M'},
+                {"abort-after-ms", required_argument, NULL, 'A'},
                 {"cert2", required_argument, NULL, 'C'},
                 {"key2", required_argument, NULL, 'K'},
                 {"provider2", required_argument, NULL, 'Q'},
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
         const char *topic = "probe/echo";
         int repeat = 1, c;
         bool connect_only = false, use_probe = false;
+        int abort_after_ms = 0;
         char id2[160];
         const char *cert2 = NULL, *key2 = NULL, *provider2 = NULL;
 
@@ -116,6 +118,9 @@ int main(int argc, char **argv)
                 case 'M':
                         o.timeout_ms = atoi(optarg);
                         break;
+                case 'A':
+                        abort_after_ms = atoi(optarg);
+                        break;
                 case 'C':
                         cert2 = optarg;
                         break;
@@ -154,6 +159,21 @@ int main(int argc, char **argv)
                         fprintf(stderr, "ob-mqtt-probe: connect: %s\n", strerror(-r));
                         rc = 1;
                         break;
+                }
+                if (abort_after_ms > 0) {
+                        /* called off while it runs (a disconnect, the daemon stopping): no
+                         * event, and the transport is freed at once */
+                        r = ob_transport_wait_event(&t, abort_after_ms, &ev);
+                        if (r == 0) {
+                                printf("unexpected event before the abort: %s\n", ev.detail);
+                                ob_transport_event_clear(&ev);
+                                rc = 2;
+                                break;
+                        }
+                        t.ops->disconnect(t.impl);
+                        ob_transport_free(&t);
+                        printf("aborted after %.1f ms, transport freed\n", now_ms() - t0);
+                        return 0;
                 }
                 r = ob_transport_wait_event(&t, 20000, &ev);
                 if (r < 0 || ev.type != OB_TEV_CONNECTED) {

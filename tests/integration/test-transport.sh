@@ -82,9 +82,15 @@ silent=$!
 sleep 0.3
 out=$("$probe" --host "$OB_MQTT_HOST" --port "$sport" --cafile "$OB_ROOT_CA" --cert "$OB_CLAIM_CERT" \
        --key "$OB_CLAIM_KEY" --id silent-probe --probe --timeout-ms 1500 2>&1); rc=$?
-kill $silent 2>/dev/null
 [ $rc -eq 15 ] && echo "$out" | grep -q "timeout" &&
   ok "probe: a server that never answers: timeout class: $out" || bad "probe silent server: rc $rc: $out"
+# a disconnect (or the daemon stopping) calls off a probe that waits: nothing waits for its
+# 20 s timeout (timeout 10 kills the tool if the free hangs)
+out=$(timeout 10 "$probe" --host "$OB_MQTT_HOST" --port "$sport" --cafile "$OB_ROOT_CA" --cert "$OB_CLAIM_CERT" \
+       --key "$OB_CLAIM_KEY" --id silent-probe2 --probe --timeout-ms 20000 --abort-after-ms 500 2>&1); rc=$?
+kill $silent 2>/dev/null
+[ $rc -eq 0 ] && echo "$out" | grep -q "^aborted" &&
+  ok "probe: called off while it waits: $out" || bad "probe abort: rc $rc: $out"
 
 # A vendor key at a persistent handle (docs/tpm.md, "TLS with a persistent key"): an ECC P-256
 # signing key under the SRK, persisted at 0x81000010 the way a vendor would leave it. Paho loads
