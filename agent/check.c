@@ -541,7 +541,7 @@ static int locate_device_files(ObCheckContext *ctx)
                 if (fp.key_handle || access(fp.key, F_OK) == 0)
                         snprintf(ctx->key_path, sizeof(ctx->key_path), "%s", fp.key);
         }
-        if (ctx->key_path[0] && !ob_handle_key_path(ctx->key_path)) {
+        if (ctx->key_path[0] && !ob_key_path_is_handle(ctx->key_path)) {
                 /* a slot made from the vendor's key has no key file: the handle (as the agent) */
                 _cleanup_free_ char *k = ob_factory_slot_key(c, ctx->key_path);
                 if (!k)
@@ -1149,7 +1149,7 @@ static void check_tls(ObCheckContext *ctx, ObCheckOutcome *o)
                 return;
         }
         if (cert && (SSL_CTX_use_certificate_chain_file(sctx, cert) != 1 ||
-                     (ob_handle_key_path(key)
+                     (ob_key_path_is_handle(key)
                               ? ob_handle_key_use(sctx, key)
                               : SSL_CTX_use_PrivateKey_file(sctx, key, SSL_FILETYPE_PEM)) != 1)) {
                 say(o, OB_HEALTH_FAIL, "cannot use the %s certificate %s with its key: %s", who,
@@ -1305,9 +1305,7 @@ static void check_permissions(ObCheckContext *ctx, ObCheckOutcome *o)
                 perm_check(&p, "state dir", dir, S_IRWXO, S_IWGRP, "0700, or 0750");
                 snprintf(path, sizeof(path), "%s/state.json", dir);
                 perm_check(&p, "state", path, S_IRWXO | S_IWGRP, S_IRGRP, "0600");
-                if (locate_device_files(ctx) >= 0 &&
-                    strncmp(ctx->key_path, OB_KEY_PATH_HANDLE_PREFIX,
-                            strlen(OB_KEY_PATH_HANDLE_PREFIX)) != 0)
+                if (locate_device_files(ctx) >= 0 && !ob_key_path_is_handle(ctx->key_path))
                         perm_check(&p, "device key", ctx->key_path, S_IRWXO | S_IWGRP,
                                    tpm_key(ctx) ? 0 : S_IRGRP,
                                    tpm_key(ctx) ? "0600 or 0640" : "0600");

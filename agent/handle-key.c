@@ -15,12 +15,6 @@
 /* Enough for the one key a handle names, and a bound should a store never say EOF. */
 #define MAX_STORE_OBJECTS 8
 
-bool ob_handle_key_path(const char *path)
-{
-        return path &&
-               strncmp(path, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0;
-}
-
 /* "handle:0x" and 8 hex digits within 0x81000000..0x81FFFFFF (how the agent writes a vendor
  * key's path; tpm2-openssl reads the same string). */
 static bool persistent_handle(const char *path)
@@ -85,7 +79,7 @@ int ob_handle_key_use(SSL_CTX *ctx, const char *path)
 
         /* from here on every queued error is about this key (key_error() quotes the last) */
         ERR_clear_error();
-        if (!ob_handle_key_path(path) || !persistent_handle(path)) {
+        if (!ob_key_path_is_handle(path) || !persistent_handle(path)) {
                 key_error(path ? path : "(null)",
                           "not a persistent TPM handle (0x81000000..0x81ffffff)");
                 return 0;

@@ -12,9 +12,6 @@
  * docs/tpm.md, "TLS with a persistent key".
  */
 
-/* True when path starts with "handle:" (well formed or not): not a file. */
-bool ob_handle_key_path(const char *path);
-
 /*
  * Give ctx the private key at the handle path, opened as an OSSL_STORE URI with the tpm2
  * provider only (it must already be loaded), checked against the certificate already set.

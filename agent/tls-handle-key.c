@@ -31,6 +31,7 @@
 #include <openssl/ssl.h>
 
 #include "handle-key.h"
+#include "key-provider.h"
 #include "tls-handle-key.h"
 
 typedef int (*UsePrivateKeyFile)(SSL_CTX *ctx, const char *file, int type);
@@ -41,7 +42,7 @@ int SSL_CTX_use_PrivateKey_file(SSL_CTX *ctx, const char *file, int type)
 {
         UsePrivateKeyFile real;
 
-        if (ob_handle_key_path(file))
+        if (ob_key_path_is_handle(file))
                 return ob_handle_key_use(ctx, file);
         real = (UsePrivateKeyFile)dlsym(RTLD_NEXT, "SSL_CTX_use_PrivateKey_file");
         if (!real) {

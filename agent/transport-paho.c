@@ -482,7 +482,7 @@ static int load_default_provider(void)
 /* A key at a persistent TPM handle ("handle:0x81000002", a vendor's) rather than a file. */
 static bool handle_key(const char *key_file)
 {
-        return strncmp(key_file, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0;
+        return ob_key_path_is_handle(key_file);
 }
 
 static int select_provider(const ObConnectOptions *o)

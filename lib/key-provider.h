@@ -7,8 +7,10 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 
@@ -24,6 +26,13 @@ typedef struct ObKeyProvider ObKeyProvider;
  * or destroyed here (-EOPNOTSUPP).
  */
 #define OB_KEY_PATH_HANDLE_PREFIX "handle:"
+
+/* Does path name a key at a persistent TPM handle (rather than a file)? */
+static inline bool ob_key_path_is_handle(const char *path)
+{
+        return path &&
+               strncmp(path, OB_KEY_PATH_HANDLE_PREFIX, sizeof(OB_KEY_PATH_HANDLE_PREFIX) - 1) == 0;
+}
 
 typedef struct ObKeyProviderOps {
         /* Create a new key of key_type (ObKeyType, lib/config-file.h) stored at path

@@ -861,7 +861,7 @@ static const char *key_file_provider(const char *path)
         char buf[64] = "";
         FILE *f;
 
-        if (strncmp(path, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0)
+        if (ob_key_path_is_handle(path))
                 return "tpm2";
         f = fopen(path, "re");
 
@@ -1385,12 +1385,10 @@ static int connect_factory(ObOnboard *ob, int64_t now)
                         return r;
                 }
         }
-        return connect_to(
-                ob, ob->chain_file ? ob->chain_file : crt, key,
-                strncmp(key, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) == 0
-                        ? "tpm2"
-                        : ob->d.keys->ops->tls_provider(ob->d.keys),
-                OB_ACT_VERIFY, now);
+        return connect_to(ob, ob->chain_file ? ob->chain_file : crt, key,
+                          ob_key_path_is_handle(key) ? "tpm2"
+                                                     : ob->d.keys->ops->tls_provider(ob->d.keys),
+                          OB_ACT_VERIFY, now);
 }
 
 static int resume_factory(ObOnboard *ob, int64_t now)

@@ -36,7 +36,7 @@ _printf_(2, 3) static int fail(Soft *s, const char *fmt, ...)
 /* Persistent TPM handles are the TPM backend's. */
 static int not_a_handle(Soft *s, const char *path)
 {
-        if (strncmp(path, OB_KEY_PATH_HANDLE_PREFIX, strlen(OB_KEY_PATH_HANDLE_PREFIX)) != 0)
+        if (!ob_key_path_is_handle(path))
                 return 0;
         fail(s, "%s: TPM handles need the TPM key backend", path);
         return -EOPNOTSUPP;

@@ -583,7 +583,7 @@ static int path_handle(ObTpm *t, const char *path, uint32_t *ret)
         size_t n = strlen(OB_KEY_PATH_HANDLE_PREFIX);
         char *end;
 
-        if (strncmp(path, OB_KEY_PATH_HANDLE_PREFIX, n) != 0)
+        if (!ob_key_path_is_handle(path))
                 return 0;
         errno = 0;
         unsigned long h = strtoul(path + n, &end, 16);
