@@ -49,7 +49,8 @@ typedef struct Node {
         ObTransportEvent ev;
 } Node;
 
-#define OB_PAHO_MAX_FILTERS 8 /* subscribe_many */
+#define OB_PAHO_MAX_FILTERS 8   /* subscribe_many */
+#define SSL_LINE_MAX        200 /* one OpenSSL error line kept (keep_ssl_line()) */
 
 typedef struct Paho {
         MQTTAsync client;
@@ -57,7 +58,7 @@ typedef struct Paho {
         pthread_mutex_t lock;
         Node *head, *tail;
         size_t queued;
-        char ssl_error[200]; /* last OpenSSL error seen during the handshake */
+        char ssl_error[SSL_LINE_MAX]; /* last OpenSSL error seen during the handshake */
         unsigned char alpn[64];
         char host[256]; /* of the connection being made, for classifying failures */
         int port;
@@ -275,12 +276,13 @@ static bool server_cert_check(Paho *p, char *reason, size_t size)
 
 /* ---------------------------------------------------------------- failure texts */
 
-/* Keep one OpenSSL error line in buf (size 200); its newline is not part of a status text. */
+/* Keep one OpenSSL error line in buf (SSL_LINE_MAX bytes); its newline is not part of a status
+ * text. */
 static void keep_ssl_line(char *buf, const char *str, size_t len)
 {
         while (len > 0 && (str[len - 1] == '\n' || str[len - 1] == '\r'))
                 len--;
-        snprintf(buf, 200, "%.*s", (int)OB_MIN(len, (size_t)199), str);
+        snprintf(buf, SSL_LINE_MAX, "%.*s", (int)OB_MIN(len, (size_t)SSL_LINE_MAX - 1), str);
 }
 
 /* The class of a TLS failure from OpenSSL's last line: an alert from the server (naming the
@@ -320,7 +322,7 @@ static void on_connected(void *ctx, MQTTAsync_successData *d)
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
 {
         Paho *p = ctx;
-        char detail[256], ssl[200], why[120];
+        char detail[256], ssl[SSL_LINE_MAX], why[120];
         bool reachable = false;
         ObErrClass c;
         int code = d ? d->code : MQTTASYNC_FAILURE;
@@ -692,7 +694,7 @@ static bool probe_once(Probe *q, ObErrClass *c, char *detail, size_t size)
                              .tv_usec = (q->timeout_ms % 1000) * 1000};
         unsigned char pkt[300], ack[4];
         size_t id_len = strlen(q->client_id), rem, n = 0, got = 0;
-        char ssl_line[200] = "", why[120];
+        char ssl_line[SSL_LINE_MAX] = "", why[120];
         SSL_CTX *ctx = NULL;
         SSL *ssl = NULL;
         bool ok = false, handshaken = false;
@@ -837,27 +839,36 @@ static void *probe_run(void *arg)
         return NULL;
 }
 
+/* What a connection and a probe start with: the options checked, whatever ran before ended
+ * (or handed to the reaper), the OpenSSL provider preference for this key, and the server
+ * remembered for classifying failures (server_cert_check()). */
+static int begin_connection(Paho *p, const ObConnectOptions *o)
+{
+        if (!o->host || !o->client_id || !o->ca_file || !o->cert_file || !o->key_file ||
+            o->port <= 0 || o->port > 65535 ||
+            (o->alpn && (!*o->alpn || strlen(o->alpn) >= sizeof(p->alpn))))
+                return -EINVAL;
+        if (handle_key(o->key_file) && !(ob_tls_handle_key_active && ob_tls_handle_key_active()))
+                return -EOPNOTSUPP;
+        do_disconnect(p);
+        probe_wait(p);
+        snprintf(p->host, sizeof(p->host), "%s", o->host);
+        snprintf(p->ca_file, sizeof(p->ca_file), "%s", o->ca_file);
+        p->port = o->port;
+        return select_provider(o);
+}
+
 static int do_connect(void *impl, const ObConnectOptions *o)
 {
         Paho *p = impl;
         char uri[300];
         int r;
 
-        if (!o->host || !o->client_id || !o->ca_file || !o->cert_file || !o->key_file ||
-            o->port <= 0 || o->port > 65535)
-                return -EINVAL;
-        if (handle_key(o->key_file) && !(ob_tls_handle_key_active && ob_tls_handle_key_active()))
-                return -EOPNOTSUPP;
-        do_disconnect(p);
-        probe_wait(p);
-        reap_wait(p);
-        r = select_provider(o);
+        r = begin_connection(p, o);
         if (r < 0)
                 return r;
+        reap_wait(p);
         snprintf(uri, sizeof(uri), "ssl://%s:%d", o->host, o->port);
-        snprintf(p->host, sizeof(p->host), "%s", o->host);
-        snprintf(p->ca_file, sizeof(p->ca_file), "%s", o->ca_file);
-        p->port = o->port;
 
         MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
         co.MQTTVersion = MQTTVERSION_3_1_1;
@@ -884,9 +895,7 @@ static int do_connect(void *impl, const ObConnectOptions *o)
         ssl.ssl_error_cb = on_ssl_error;
         ssl.ssl_error_context = p;
         if (o->alpn) {
-                size_t n = strlen(o->alpn);
-                if (n == 0 || n >= sizeof(p->alpn))
-                        return -EINVAL;
+                size_t n = strlen(o->alpn); /* 1..63: begin_connection() */
                 p->alpn[0] = (unsigned char)n;
                 memcpy(p->alpn + 1, o->alpn, n);
                 ssl.protos = p->alpn;
@@ -924,16 +933,9 @@ static int do_probe(void *impl, const ObConnectOptions *o)
         Probe *q;
         int r;
 
-        if (!o->host || !o->client_id || !o->ca_file || !o->cert_file || !o->key_file ||
-            o->port <= 0 || o->port > 65535 || (o->alpn && (!*o->alpn || strlen(o->alpn) > 255)))
-                return -EINVAL;
-        if (handle_key(o->key_file) && !(ob_tls_handle_key_active && ob_tls_handle_key_active()))
-                return -EOPNOTSUPP;
-        /* the session before it goes (its teardown may still run: it uses no key any more,
-         * so the provider preference can change under it) */
-        do_disconnect(p);
-        probe_wait(p);
-        r = select_provider(o);
+        /* (the session before goes; its teardown may still run on the reaper: it uses no key
+         * any more, so the provider preference can change under it) */
+        r = begin_connection(p, o);
         if (r < 0)
                 return r;
         q = calloc(1, sizeof(*q));
@@ -957,10 +959,6 @@ static int do_probe(void *impl, const ObConnectOptions *o)
                 probe_free(q);
                 return -ENOMEM;
         }
-        /* for server_cert_check(), as a connection's */
-        snprintf(p->host, sizeof(p->host), "%s", o->host);
-        snprintf(p->ca_file, sizeof(p->ca_file), "%s", o->ca_file);
-        p->port = o->port;
         pthread_mutex_lock(&p->lock);
         q->generation = p->generation;
         pthread_mutex_unlock(&p->lock);
