@@ -27,9 +27,11 @@ unit_tests += $(emu_unit_tests)
 endif
 
 if BUILD_EMULATOR
-TESTS += tests/emulator/test-emulator.sh
+TESTS += tests/emulator/test-emulator.sh tests/emulator/test-emu-certs.sh \
+	tests/emulator/test-emu-ca-trust.sh
 endif
-EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py tests/emulator/sni-front.py
+EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py tests/emulator/sni-front.py \
+	tests/emulator/test-emu-certs.sh tests/emulator/test-emu-ca-trust.sh
 
 if HAVE_CMOCKA
 tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c
