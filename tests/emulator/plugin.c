@@ -1529,10 +1529,14 @@ static int on_acl(int event, void *event_data, void *userdata)
                                        json_object_new_string(ob_emu_action_name(action)));
                 json_object_object_add(ev, "resource", json_object_new_string(res));
                 log_event("forbidden", ev);
-                /* MQTT 3.1.1 cannot say no: AWS closes the connection. MQTT 5 can: mosquitto
-                 * answers PUBACK/SUBACK 0x87 "not authorized" and the connection stays. */
-                if (mosquitto_client_protocol_version(ed->client) != 5)
-                        queue_kick(cid, "FORBIDDEN_ACCESS");
+                /* MQTT 3.1.1: AWS closes the connection at once, with no SUBACK or PUBACK
+                 * (docs/emulator.md, "Publish/Subscribe/Receive"). An error other than
+                 * ACL_DENIED makes mosquitto drop the connection without acknowledging. MQTT 5
+                 * can say no: mosquitto answers PUBACK/SUBACK 0x87 and the connection stays. */
+                if (mosquitto_client_protocol_version(ed->client) != 5) {
+                        conn_set_kick_reason(cid, "FORBIDDEN_ACCESS");
+                        return MOSQ_ERR_AUTH;
+                }
         }
         return MOSQ_ERR_ACL_DENIED;
 }
