@@ -91,8 +91,11 @@ pki() { # DIR
   mkca device-ca "/O=Acme Devices/CN=Acme Device CA"
   mkca claim-ca "/O=Acme Devices/CN=Acme Claim CA"
   # AWS's issuer name and RSA key (docs/emulator.md, "Issued certificates")
-  /usr/bin/python3 "$here/../emulator/aws-issuer-ca.py" "$d/issuer-ca.crt" "$d/issuer-ca.key" \
-    2>>"$d/openssl.log"
+  if ! /usr/bin/python3 "$here/../emulator/aws-issuer-ca.py" "$d/issuer-ca.crt" "$d/issuer-ca.key" \
+    2>>"$d/openssl.log"; then
+    echo "world: no python3-cryptography (build-aux/install-deps): issuer CA without AWS's name" >&2
+    mkca issuer-ca "/O=onboard-agent test world/CN=Test IoT Issuing CA"
+  fi
   leaf claim "/O=Acme Devices/CN=claim-batch-1" claim-ca "extendedKeyUsage=clientAuth" \
     "basicConstraints=CA:FALSE"
   cat "$d/device-ca.crt" "$d/claim-ca.crt" "$d/issuer-ca.crt" >"$d/client-cas.pem"
