@@ -316,7 +316,10 @@ int ob_emu_pki_make_key_and_cert(const char *key_type, X509 *issuer, EVP_PKEY *i
                 goto out;
         r = -EIO;
         b = BIO_new(BIO_s_mem());
-        if (!b || PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1)
+        /* RSA as AWS sends it, PKCS#1 ("BEGIN RSA PRIVATE KEY"); EC as PKCS#8 */
+        if (!b || (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA
+                           ? PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL)
+                           : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) != 1)
                 goto fail_cert;
         n = BIO_get_mem_data(b, &data);
         *ret_key_pem = n > 0 ? strndup(data, (size_t)n) : NULL;

@@ -62,7 +62,8 @@ int ob_emu_pki_sign_csr(const char *csr_pem, X509 *issuer, EVP_PKEY *issuer_key,
                         const ObEmuIssue *p, X509 **ret);
 
 /* Make a key ("RSA" = 2048 bits, "EC" = P-256) and a certificate for it signed by issuer as `p`
- * says. The key is returned as PKCS#8 PEM (malloc'd, caller wipes and frees). */
+ * says. The key is returned as PEM, RSA in PKCS#1 as AWS does, EC in PKCS#8 (malloc'd, caller
+ * wipes and frees). */
 int ob_emu_pki_make_key_and_cert(const char *key_type, X509 *issuer, EVP_PKEY *issuer_key,
                                  const ObEmuIssue *p, X509 **ret_cert, char **ret_key_pem);
 

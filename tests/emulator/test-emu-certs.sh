@@ -75,6 +75,7 @@ check "20-byte serial, signed with sha256WithRSAEncryption" sh -c \
 check "chains to the world's issuer CA" openssl verify -CAfile "$OB_ISSUER_CA_CERT" "$t/csr.crt" >/dev/null
 keys k
 check "CreateKeysAndCertificate: RSA 2048 key" sh -c "openssl pkey -in '$t/k.key' -noout -text | grep -q 'Private-Key: (2048 bit'"
+check "... in PKCS#1 PEM, as AWS sends it" [ "$(head -n1 "$t/k.key")" = "-----BEGIN RSA PRIVATE KEY-----" ]
 check "CreateKeysAndCertificate: subject CN=AWS IoT Certificate" \
         [ "$(openssl x509 -in "$t/k.crt" -noout -subject -nameopt RFC2253)" = "subject=CN=AWS IoT Certificate" ]
 check "CreateKeysAndCertificate: the key is the certificate's" \
