@@ -34,7 +34,7 @@ TESTS += tests/emulator/test-emulator.sh tests/emulator/test-emu-certs.sh \
 	tests/emulator/test-emu-ca-trust.sh
 endif
 EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py tests/emulator/sni-front.py \
-	tests/emulator/test-emu-certs.sh tests/emulator/test-emu-ca-trust.sh
+	tests/emulator/test-emu-certs.sh tests/emulator/test-emu-ca-trust.sh tests/emulator/emu-test-lib.sh
 
 if HAVE_CMOCKA
 tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c

@@ -9,29 +9,13 @@
 # Runs inside tests/world/world.sh, every connection through the SNI front.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-top_srcdir=${top_srcdir:-$here/../..}
-top_builddir=${top_builddir:-$top_srcdir}
-export top_srcdir top_builddir
-skip() { echo "SKIP: $*"; if [ "${OB_REQUIRE_WORLD:-0}" = 1 ]; then exit 1; fi; exit 77; }
-
-[ -f "$top_builddir/tests/emulator/.libs/ob_emulator.so" ] || skip "emulator plugin not built"
-/usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || skip "python3-paho-mqtt missing"
-command -v jq >/dev/null || skip "jq missing"
+. "$here/emu-test-lib.sh"
 [ -n "${OB_WORLD_DIR:-}" ] || OB_EMULATOR_SNI=1 exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
 [ "${OB_EMULATOR:-0}" = 1 ] || skip "world has no emulator"
 [ -n "${OB_EMULATOR_TRUST_DIR:-}" ] || skip "world has no emulator trust directory"
 
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
-cli() { /usr/bin/python3 "$here/emu-client.py" "$@"; }
-admin() { sh "$here/ob-emu-admin" "$@"; }
-fails=0 n=0
-check() { # description, then a command
-        d=$1; shift
-        n=$((n + 1))
-        if "$@"; then echo "ok   - $d"; else echo "FAIL - $d"; fails=$((fails + 1)); fi
-}
-certid() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
 # mkca NAME SUBJECT: a device maker's CA the world does not know
 mkca() {
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t/$1.key" \
@@ -100,5 +84,4 @@ check "... gone from the registry and from the capath" sh -c \
 check "CA deleted: its registered devices are refused" [ "$(conn jitp-dev-1)" != connected ]
 check "the other CA's device still connects" [ "$(conn jitr-dev-1)" = connected ]
 
-echo "$((n - fails)) passed, $fails failed"
-[ "$fails" = 0 ]
+emu_done

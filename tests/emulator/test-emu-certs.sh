@@ -9,27 +9,12 @@
 # createKeysKeyType; bad settings refused. Runs inside tests/world/world.sh.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-top_srcdir=${top_srcdir:-$here/../..}
-top_builddir=${top_builddir:-$top_srcdir}
-export top_srcdir top_builddir
-skip() { echo "SKIP: $*"; if [ "${OB_REQUIRE_WORLD:-0}" = 1 ]; then exit 1; fi; exit 77; }
-
-[ -f "$top_builddir/tests/emulator/.libs/ob_emulator.so" ] || skip "emulator plugin not built"
-/usr/bin/python3 -c 'import paho.mqtt' 2>/dev/null || skip "python3-paho-mqtt missing"
-command -v jq >/dev/null || skip "jq missing"
+. "$here/emu-test-lib.sh"
 [ -n "${OB_WORLD_DIR:-}" ] || exec "$top_srcdir/tests/world/world.sh" run -- "$0" "$@"
 [ "${OB_EMULATOR:-0}" = 1 ] || skip "world has no emulator"
 
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
-cli() { /usr/bin/python3 "$here/emu-client.py" "$@"; }
-admin() { sh "$here/ob-emu-admin" "$@"; }
-fails=0 n=0
-check() { # description, then a command
-        d=$1; shift
-        n=$((n + 1))
-        if "$@"; then echo "ok   - $d"; else echo "FAIL - $d"; fails=$((fails + 1)); fi
-}
 CSR_T='$aws/certificates/create-from-csr/json'
 KEYS_T='$aws/certificates/create/json'
 epoch() { date -u -d "$1" +%s; }
@@ -117,5 +102,4 @@ done
 issue after
 check "after the refusals: still AWS's notAfter" [ "$(openssl x509 -in "$t/after.crt" -noout -enddate)" = "notAfter=Dec 31 23:59:59 2049 GMT" ]
 
-echo "$((n - fails)) passed, $fails failed"
-[ "$fails" = 0 ]
+emu_done
