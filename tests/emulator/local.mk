@@ -16,7 +16,11 @@ endif
 EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin tests/emulator/aws-issuer-ca.py
 
 if HAVE_CMOCKA
-emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template tests/unit/test-emu-pki
+emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template tests/unit/test-emu-pki \
+	tests/unit/test-emu-ca-trust
+tests_unit_test_emu_ca_trust_SOURCES = tests/unit/test-emu-ca-trust.c tests/emulator/ca-trust.c
+tests_unit_test_emu_ca_trust_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_ca_trust_LDADD = $(UNIT_LDADD)
 tests_unit_test_emu_pki_SOURCES = tests/unit/test-emu-pki.c tests/emulator/pki.c
 tests_unit_test_emu_pki_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
 tests_unit_test_emu_pki_LDADD = $(UNIT_LDADD)
