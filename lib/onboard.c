@@ -2165,6 +2165,16 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 for (i = 0; i < N_TOPICS; i++)
                         if (ob->sub_tokens[i] == ev->token)
                                 break;
+                if (ob->subs_batched && !ev->detail[0]) {
+                        /* AWS IoT answers a SUBSCRIBE its policy forbids on MQTT 3.1.1 by
+                         * closing the connection, with no SUBACK (docs/emulator.md) */
+                        fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
+                             "the connection closed on the SUBSCRIBE to %s and %s (AWS IoT closes "
+                             "it when the policy does not allow a topic): the claim policy does "
+                             "not allow them, or provisioning.template is wrong",
+                             ob->topics[0], ob->topics[2]);
+                        break;
+                }
                 fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
                      "subscription to %s refused: the claim policy does not allow it, or "
                      "provisioning.template is wrong",

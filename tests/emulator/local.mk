@@ -6,16 +6,24 @@ tests_emulator_ob_emulator_la_SOURCES = \
 	tests/emulator/policy.c tests/emulator/policy.h \
 	tests/emulator/template.c tests/emulator/template.h \
 	tests/emulator/pki.c tests/emulator/pki.h \
+	tests/emulator/ca-trust.c tests/emulator/ca-trust.h \
 	lib/cbor.c lib/cbor.h lib/log.c lib/log.h
 # never instrumented, even in a sanitizer build (configure.ac: OB_PLUGIN_CFLAGS)
 tests_emulator_ob_emulator_la_CFLAGS = $(OB_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) -fvisibility=default
 tests_emulator_ob_emulator_la_LDFLAGS = $(OB_PLUGIN_LDFLAGS) -module -avoid-version -shared
 tests_emulator_ob_emulator_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)
 endif
-EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin
+EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin tests/emulator/aws-issuer-ca.py
 
 if HAVE_CMOCKA
-emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template
+emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template tests/unit/test-emu-pki \
+	tests/unit/test-emu-ca-trust
+tests_unit_test_emu_ca_trust_SOURCES = tests/unit/test-emu-ca-trust.c tests/emulator/ca-trust.c
+tests_unit_test_emu_ca_trust_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_ca_trust_LDADD = $(UNIT_LDADD)
+tests_unit_test_emu_pki_SOURCES = tests/unit/test-emu-pki.c tests/emulator/pki.c
+tests_unit_test_emu_pki_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_pki_LDADD = $(UNIT_LDADD)
 tests_unit_test_emu_policy_SOURCES = tests/unit/test-emu-policy.c tests/emulator/policy.c
 tests_unit_test_emu_policy_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
 tests_unit_test_emu_policy_LDADD = $(UNIT_LDADD)
@@ -26,9 +34,11 @@ unit_tests += $(emu_unit_tests)
 endif
 
 if BUILD_EMULATOR
-TESTS += tests/emulator/test-emulator.sh
+TESTS += tests/emulator/test-emulator.sh tests/emulator/test-emu-certs.sh \
+	tests/emulator/test-emu-ca-trust.sh
 endif
-EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py tests/emulator/sni-front.py
+EXTRA_DIST += tests/emulator/test-emulator.sh tests/emulator/emu-client.py tests/emulator/sni-front.py \
+	tests/emulator/test-emu-certs.sh tests/emulator/test-emu-ca-trust.sh tests/emulator/emu-test-lib.sh
 
 if HAVE_CMOCKA
 tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,14 +96,132 @@ static int key_ok(EVP_PKEY *k)
         }
 }
 
-static int issue(X509_NAME *subject, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issuer_key, time_t now,
-                 int64_t validity_s, X509 **ret)
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's algorithms):
+ * no time_t, so 2049 and 9999 work on every platform. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        int64_t yoe = y - era * 400;
+        int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+        z += 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        int64_t doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        int64_t mp = (5 * doy + 2) / 153;
+        *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+        *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+        *y = yoe + era * 400 + (*m <= 2);
+}
+
+int ob_emu_pki_parse_time(const char *s, int64_t *ret)
+{
+        int y, mo, d, h, mi, se, n = 0;
+        int64_t yy;
+        int m2, d2;
+
+        if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
+            n != 20 || s[n] != '\0')
+                return -EINVAL;
+        if (y < 1950 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59 || h < 0 ||
+            mi < 0 || se < 0)
+                return -EINVAL;
+        int64_t days = days_from_civil(y, mo, d);
+        civil_from_days(days, &yy, &m2, &d2);
+        if (yy != y || m2 != mo || d2 != d) /* 2049-02-30 */
+                return -EINVAL;
+        *ret = days * 86400 + h * 3600 + mi * 60 + se;
+        return 0;
+}
+
+int ob_emu_pki_set_time(ASN1_TIME *t, int64_t secs)
+{
+        char buf[32];
+        int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400), y;
+        int64_t rem = secs - days * 86400;
+        int m, d;
+
+        civil_from_days(days, &y, &m, &d);
+        if (y < 1950 || y > 9999)
+                return -EINVAL;
+        snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02dZ", (int)y, m, d, (int)(rem / 3600),
+                 (int)(rem % 3600 / 60), (int)(rem % 60));
+        /* RFC 5280 form: UTCTime through 2049, GeneralizedTime from 2050 */
+        return ASN1_TIME_set_string_X509(t, buf) == 1 ? 0 : -EINVAL;
+}
+
+/* "/CN=x/O=y" (a backslash escapes the next character) -> X509_NAME, or NULL. */
+static X509_NAME *name_parse(const char *s)
+{
+        X509_NAME *name;
+        size_t n;
+
+        if (!s || s[0] != '/' || (n = strlen(s)) > 1024)
+                return NULL;
+        name = X509_NAME_new();
+        if (!name)
+                return NULL;
+        for (const char *p = s + 1; *p;) {
+                char key[64], val[1025];
+                size_t k = 0, v = 0;
+                while (*p && *p != '=' && k < sizeof(key) - 1)
+                        key[k++] = *p++;
+                key[k] = '\0';
+                if (*p != '=' || k == 0)
+                        goto fail;
+                p++;
+                while (*p && *p != '/' && v < sizeof(val) - 1) {
+                        if (*p == '\\' && p[1])
+                                p++;
+                        val[v++] = *p++;
+                }
+                val[v] = '\0';
+                if (*p == '/')
+                        p++;
+                if (!X509_NAME_add_entry_by_txt(name, key, MBSTRING_UTF8,
+                                                (const unsigned char *)val, -1, -1, 0))
+                        goto fail;
+        }
+        if (X509_NAME_entry_count(name) > 0)
+                return name;
+fail:
+        X509_NAME_free(name);
+        return NULL;
+}
+
+bool ob_emu_pki_subject_valid(const char *subject)
+{
+        X509_NAME *n = name_parse(subject);
+
+        X509_NAME_free(n);
+        return n != NULL;
+}
+
+static int add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+        X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+        int r = ext && X509_add_ext(x, ext, -1) == 1 ? 0 : -EIO;
+
+        X509_EXTENSION_free(ext);
+        return r;
+}
+
+/* AWS's profile (docs/emulator.md, "Issued certificates"): v3, 20-byte serial, AKI, SKI,
+ * critical CA:FALSE, critical keyUsage digitalSignature, SHA-256. */
+static int issue(X509_NAME *subject, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issuer_key,
+                 const ObEmuIssue *p, X509 **ret)
 {
         X509 *x = X509_new();
-        unsigned char serial[16];
+        unsigned char serial[20];
         BIGNUM *bn = NULL;
         X509V3_CTX v3;
-        X509_EXTENSION *ext;
         int r = -EIO;
 
         if (!x)
@@ -110,6 +229,7 @@ static int issue(X509_NAME *subject, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issu
         if (RAND_bytes(serial, sizeof(serial)) != 1)
                 goto out;
         serial[0] &= 0x7f;
+        serial[0] |= 0x40; /* positive, and 20 bytes long like AWS's */
         bn = BN_bin2bn(serial, sizeof(serial), NULL);
         if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
                 goto out;
@@ -117,23 +237,17 @@ static int issue(X509_NAME *subject, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issu
             X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
             X509_set_pubkey(x, pub) != 1)
                 goto out;
-        if (!X509_time_adj_ex(X509_getm_notBefore(x), 0, -60, &now) ||
-            !X509_time_adj_ex(X509_getm_notAfter(x), (int)(validity_s / 86400),
-                              (long)(validity_s % 86400), &now))
+        if (p->not_after <= p->now || ob_emu_pki_set_time(X509_getm_notBefore(x), p->now) < 0 ||
+            ob_emu_pki_set_time(X509_getm_notAfter(x), p->not_after) < 0) {
+                r = -ERANGE;
                 goto out;
+        }
         X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
-        ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:FALSE");
-        if (!ext || X509_add_ext(x, ext, -1) != 1) {
-                X509_EXTENSION_free(ext);
+        if (add_ext(x, &v3, NID_authority_key_identifier, "keyid:always") < 0 ||
+            add_ext(x, &v3, NID_subject_key_identifier, "hash") < 0 ||
+            add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+            add_ext(x, &v3, NID_key_usage, "critical,digitalSignature") < 0)
                 goto out;
-        }
-        X509_EXTENSION_free(ext);
-        ext = X509V3_EXT_conf_nid(NULL, &v3, NID_ext_key_usage, "clientAuth");
-        if (!ext || X509_add_ext(x, ext, -1) != 1) {
-                X509_EXTENSION_free(ext);
-                goto out;
-        }
-        X509_EXTENSION_free(ext);
         if (X509_sign(x, issuer_key, EVP_sha256()) <= 0)
                 goto out;
         *ret = TAKE_PTR(x);
@@ -144,12 +258,13 @@ out:
         return r;
 }
 
-int ob_emu_pki_sign_csr(const char *csr_pem, X509 *issuer, EVP_PKEY *issuer_key, time_t now,
-                        int64_t validity_s, X509 **ret)
+int ob_emu_pki_sign_csr(const char *csr_pem, X509 *issuer, EVP_PKEY *issuer_key,
+                        const ObEmuIssue *p, X509 **ret)
 {
         BIO *b;
         X509_REQ *req;
         EVP_PKEY *pub;
+        X509_NAME *name = NULL;
         int r;
 
         if (!csr_pem || !*csr_pem)
@@ -167,16 +282,18 @@ int ob_emu_pki_sign_csr(const char *csr_pem, X509 *issuer, EVP_PKEY *issuer_key,
                 return -EBADMSG;
         }
         r = key_ok(pub);
+        if (r == 0 && p->subject && !(name = name_parse(p->subject)))
+                r = -EIO; /* checked when the setting was made: not the device's fault */
         if (r == 0)
-                r = issue(X509_REQ_get_subject_name(req), pub, issuer, issuer_key, now, validity_s,
+                r = issue(name ? name : X509_REQ_get_subject_name(req), pub, issuer, issuer_key, p,
                           ret);
+        X509_NAME_free(name);
         X509_REQ_free(req);
         return r;
 }
 
-int ob_emu_pki_make_key_and_cert(const char *key_type, const char *cn, X509 *issuer,
-                                 EVP_PKEY *issuer_key, time_t now, int64_t validity_s,
-                                 X509 **ret_cert, char **ret_key_pem)
+int ob_emu_pki_make_key_and_cert(const char *key_type, X509 *issuer, EVP_PKEY *issuer_key,
+                                 const ObEmuIssue *p, X509 **ret_cert, char **ret_key_pem)
 {
         EVP_PKEY *k;
         X509_NAME *name = NULL;
@@ -185,22 +302,24 @@ int ob_emu_pki_make_key_and_cert(const char *key_type, const char *cn, X509 *iss
         long n;
         int r = -EIO;
 
-        if (key_type && !strcmp(key_type, "RSA"))
-                k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-        else
+        if (key_type && !strcmp(key_type, "EC"))
                 k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        else
+                k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
         if (!k)
                 return -EIO;
-        name = X509_NAME_new();
-        if (!name || !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                                 (const unsigned char *)cn, -1, -1, 0))
+        name = name_parse(p->subject ? p->subject : OB_EMU_AWS_SUBJECT);
+        if (!name)
                 goto out;
-        r = issue(name, k, issuer, issuer_key, now, validity_s, ret_cert);
+        r = issue(name, k, issuer, issuer_key, p, ret_cert);
         if (r < 0)
                 goto out;
         r = -EIO;
         b = BIO_new(BIO_s_mem());
-        if (!b || PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1)
+        /* RSA as AWS sends it, PKCS#1 ("BEGIN RSA PRIVATE KEY"); EC as PKCS#8 */
+        if (!b || (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA
+                           ? PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL)
+                           : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) != 1)
                 goto fail_cert;
         n = BIO_get_mem_data(b, &data);
         *ret_key_pem = n > 0 ? strndup(data, (size_t)n) : NULL;

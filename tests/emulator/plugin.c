@@ -26,6 +26,7 @@
 #include <mosquitto_plugin.h>
 #include <openssl/pem.h>
 
+#include "ca-trust.h"
 #include "cbor.h"
 #include "macro.h"
 #include "pki.h"
@@ -53,6 +54,7 @@ static struct {
         mosquitto_plugin_id_t *id;
         char *seed_path;
         char *state_dir;
+        char *trust_dir; /* mosquitto's capath: the registered CAs (ca-trust.h) */
         json_object *reg;
         X509 *issuer;
         EVP_PKEY *issuer_key;
@@ -792,6 +794,22 @@ static void new_token(const char *cert_id, const Principal *claim, const char *c
         *ret = TAKE_PTR(tok);
 }
 
+/* The profile of the certificates the emulator issues (docs/emulator.md, "Issued
+ * certificates"): AWS's by default, each part overridable by a setting. */
+static ObEmuIssue issue_profile(void)
+{
+        ObEmuIssue p = {.now = (int64_t)time(NULL),
+                        .subject = setting_str("issuedCertSubject", NULL)};
+        int64_t validity = setting_int("issuedCertValidity", 0);
+
+        if (validity > 0)
+                p.not_after = p.now + validity;
+        else if (ob_emu_pki_parse_time(setting_str("issuedCertNotAfter", OB_EMU_AWS_NOT_AFTER),
+                                       &p.not_after) < 0)
+                p.not_after = 0; /* refused by `set`; a hand-edited registry gets a 500 */
+        return p;
+}
+
 static void handle_create(const char *cid, const Principal *claim, const char *base,
                           json_object *req, bool from_csr)
 {
@@ -799,6 +817,7 @@ static void handle_create(const char *cid, const Principal *claim, const char *b
         X509 *cert = NULL;
         _cleanup_free_ char *key = NULL, *pem = NULL, *tok = NULL;
         char id[OB_EMU_CERT_ID_LEN + 1];
+        ObEmuIssue prof = issue_profile();
         int r;
 
         if (!bucket_take(api, throttle_rate(api, 10))) {
@@ -816,26 +835,23 @@ static void handle_create(const char *cid, const Principal *claim, const char *b
                                "certificateSigningRequest is missing");
                         return;
                 }
-                r = ob_emu_pki_sign_csr(csr, g.issuer, g.issuer_key, time(NULL),
-                                        setting_int("issuedCertValidity", 31536000), &cert);
+                r = ob_emu_pki_sign_csr(csr, g.issuer, g.issuer_key, &prof, &cert);
         }
         if (from_csr && r == 0 && fault_kind(api) && !strcmp(fault_kind(api), "other-key")) {
                 /* fault: a real, registered certificate, but for another device's key (the
                  * reply meant for someone else); the CSR was valid, so this is not a 400 */
                 X509_free(cert);
                 cert = NULL;
-                r = ob_emu_pki_make_key_and_cert(
-                        "EC", "another device", g.issuer, g.issuer_key, time(NULL),
-                        setting_int("issuedCertValidity", 31536000), &cert, &key);
+                ObEmuIssue other = prof;
+                other.subject = "/CN=another device";
+                r = ob_emu_pki_make_key_and_cert("EC", g.issuer, g.issuer_key, &other, &cert, &key);
                 if (key)
                         ob_explicit_bzero(key, strlen(key));
                 free(key);
                 key = NULL;
         } else if (!from_csr) {
-                r = ob_emu_pki_make_key_and_cert(
-                        setting_str("createKeysKeyType", "EC"), "AWS IoT Certificate", g.issuer,
-                        g.issuer_key, time(NULL), setting_int("issuedCertValidity", 31536000),
-                        &cert, &key);
+                r = ob_emu_pki_make_key_and_cert(setting_str("createKeysKeyType", "RSA"), g.issuer,
+                                                 g.issuer_key, &prof, &cert, &key);
                 if (r == 0 && fault_kind(api) && !strcmp(fault_kind(api), "other-key")) {
                         /* fault: the certificate, with the private key of another one */
                         X509 *other = NULL;
@@ -844,9 +860,11 @@ static void handle_create(const char *cid, const Principal *claim, const char *b
                                 ob_explicit_bzero(key, strlen(key));
                         free(key);
                         key = NULL;
-                        r = ob_emu_pki_make_key_and_cert(setting_str("createKeysKeyType", "EC"),
-                                                         "another device", g.issuer, g.issuer_key,
-                                                         time(NULL), 60, &other, &other_key);
+                        ObEmuIssue op = prof;
+                        op.subject = "/CN=another device";
+                        r = ob_emu_pki_make_key_and_cert(setting_str("createKeysKeyType", "RSA"),
+                                                         g.issuer, g.issuer_key, &op, &other,
+                                                         &other_key);
                         X509_free(other);
                         key = other_key;
                 }
@@ -1335,6 +1353,68 @@ static int auto_register(X509 *cert, const char *id)
         return refuse();
 }
 
+/* ------------------------------------------------------------------ CA trust */
+
+/* Every registered CA, whatever its status, into the broker's capath: AWS completes the TLS
+ * handshake for them and decides at CONNECT (an INACTIVE CA registers no new certificates,
+ * docs/emulator.md "CA trust"). */
+static void trust_sync(void)
+{
+        X509 *cas[256];
+        size_t n = 0;
+        int r;
+
+        if (!g.trust_dir)
+                return;
+        json_object_object_foreach(section("cas"), id, ca)
+        {
+                X509 *x = n < OB_ELEMENTSOF(cas) ? pem_or_file(ca) : NULL;
+                if (x)
+                        cas[n++] = x;
+                else
+                        mosquitto_log_printf(MOSQ_LOG_WARNING,
+                                             "ob-emulator: CA %s not in the trust directory", id);
+        }
+        r = ob_emu_trust_sync(g.trust_dir, cas, n);
+        if (r < 0)
+                mosquitto_log_printf(MOSQ_LOG_ERR, "ob-emulator: cannot update %s: %s", g.trust_dir,
+                                     strerror(-r));
+        for (size_t i = 0; i < n; i++)
+                X509_free(cas[i]);
+}
+
+/* A certificate registered under a CA that was deleted since: the broker's TLS would no longer
+ * accept it after a restart (the CA left the capath), so it is refused now too. */
+static bool ca_deleted(json_object *entry)
+{
+        const char *ca = get_str(entry, "caCertificateId", NULL);
+
+        return ca && get(entry, "caDeleted") && !get(section("cas"), ca);
+}
+
+/* delete-ca: AWS refuses while the CA is ACTIVE (CertificateStateException, 406). */
+static const char *delete_ca(const char *id, const char **ret_code)
+{
+        json_object *ca = get(section("cas"), id);
+
+        if (!ca) {
+                *ret_code = "ResourceNotFoundException";
+                return "no such CA";
+        }
+        if (!strcmp(get_str(ca, "status", "ACTIVE"), "ACTIVE")) {
+                *ret_code = "CertificateStateException";
+                return "the CA is ACTIVE: set its status to INACTIVE first";
+        }
+        json_object_object_foreach(section("certificates"), cid, e)
+        {
+                (void)cid;
+                if (!strcmp(get_str(e, "caCertificateId", ""), id))
+                        json_object_object_add(e, "caDeleted", json_object_new_boolean(1));
+        }
+        json_object_object_del(section("cas"), id);
+        return NULL;
+}
+
 /* ------------------------------------------------------------------ broker callbacks */
 
 static int on_auth(int event, void *event_data, void *userdata)
@@ -1370,7 +1450,8 @@ static int on_auth(int event, void *event_data, void *userdata)
         if (!strcmp(status, "PENDING_ACTIVATION") && get(p.entry, "caCertificateId") &&
             !get(get(section("cas"), get_str(p.entry, "caCertificateId", "")), "template"))
                 jitr_publish(p.id, get_str(p.entry, "caCertificateId", ""));
-        if (strcmp(status, "ACTIVE") || (exp && json_object_get_int64(exp) < time(NULL))) {
+        if (strcmp(status, "ACTIVE") || (exp && json_object_get_int64(exp) < time(NULL)) ||
+            ca_deleted(p.entry)) {
                 json_object *ev = json_object_new_object();
                 json_object_object_add(ev, "clientId", json_object_new_string(cid));
                 json_object_object_add(ev, "certificateId", json_object_new_string(p.id));
@@ -1448,10 +1529,14 @@ static int on_acl(int event, void *event_data, void *userdata)
                                        json_object_new_string(ob_emu_action_name(action)));
                 json_object_object_add(ev, "resource", json_object_new_string(res));
                 log_event("forbidden", ev);
-                /* MQTT 3.1.1 cannot say no: AWS closes the connection. MQTT 5 can: mosquitto
-                 * answers PUBACK/SUBACK 0x87 "not authorized" and the connection stays. */
-                if (mosquitto_client_protocol_version(ed->client) != 5)
-                        queue_kick(cid, "FORBIDDEN_ACCESS");
+                /* MQTT 3.1.1: AWS closes the connection at once, with no SUBACK or PUBACK
+                 * (docs/emulator.md, "Publish/Subscribe/Receive"). An error other than
+                 * ACL_DENIED makes mosquitto drop the connection without acknowledging. MQTT 5
+                 * can say no: mosquitto answers PUBACK/SUBACK 0x87 and the connection stays. */
+                if (mosquitto_client_protocol_version(ed->client) != 5) {
+                        conn_set_kick_reason(cid, "FORBIDDEN_ACCESS");
+                        return MOSQ_ERR_AUTH;
+                }
         }
         return MOSQ_ERR_ACL_DENIED;
 }
@@ -1547,11 +1632,41 @@ static int on_message(int event, void *event_data, void *userdata)
 
 /* ------------------------------------------------------------------ admin inbox */
 
+/* What is wrong with setting KEY to V (NULL: nothing); a typo must not be a silent no-op. */
+static const char *setting_error(const char *key, json_object *v)
+{
+        int64_t t;
+
+        if (!v) /* null: back to the default */
+                return NULL;
+        if (!strcmp(key, "issuedCertNotAfter"))
+                return json_object_is_type(v, json_type_string) &&
+                                       ob_emu_pki_parse_time(json_object_get_string(v), &t) == 0
+                               ? NULL
+                               : "issuedCertNotAfter: \"YYYY-MM-DDTHH:MM:SSZ\" (1950-9999) or null";
+        if (!strcmp(key, "issuedCertValidity"))
+                return json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0
+                               ? NULL
+                               : "issuedCertValidity: seconds (0 or null: issuedCertNotAfter)";
+        if (!strcmp(key, "issuedCertSubject"))
+                return json_object_is_type(v, json_type_string) &&
+                                       ob_emu_pki_subject_valid(json_object_get_string(v))
+                               ? NULL
+                               : "issuedCertSubject: \"/CN=...[/O=...]\" or null (the CSR's)";
+        if (!strcmp(key, "createKeysKeyType"))
+                return json_object_is_type(v, json_type_string) &&
+                                       (!strcmp(json_object_get_string(v), "RSA") ||
+                                        !strcmp(json_object_get_string(v), "EC"))
+                               ? NULL
+                               : "createKeysKeyType: \"RSA\" (2048) or \"EC\" (P-256)";
+        return NULL;
+}
+
 static json_object *admin_op(json_object *cmd)
 {
         const char *op = get_str(cmd, "op", "");
         json_object *res = json_object_new_object();
-        const char *err = NULL;
+        const char *err = NULL, *code = NULL;
 
         if (!strcmp(op, "set-cert-status")) {
                 const char *id = get_str(cmd, "certificateId", "");
@@ -1576,11 +1691,17 @@ static json_object *admin_op(json_object *cmd)
                                                         get_str(cmd, "caCertificateId", NULL));
                         json_object_object_add(section("certificates"), id, e);
                         json_object_object_add(res, "certificateId", json_object_new_string(id));
+                } else if (get(section("cas"), id)) {
+                        code = "ResourceAlreadyExistsException";
+                        err = "the CA is already registered";
+                        json_object_object_add(res, "caCertificateId", json_object_new_string(id));
                 } else {
                         json_object *e = json_object_new_object();
                         json_object_object_add(e, "pem",
                                                json_object_new_string(get_str(cmd, "pem", "")));
-                        json_object_object_add(e, "status", json_object_new_string("ACTIVE"));
+                        json_object_object_add(
+                                e, "status",
+                                json_object_new_string(get_str(cmd, "status", "ACTIVE")));
                         json_object_object_add(
                                 e, "mode", json_object_new_string(get_str(cmd, "mode", "DEFAULT")));
                         json_object_object_add(
@@ -1611,6 +1732,8 @@ static json_object *admin_op(json_object *cmd)
                         else
                                 json_object_object_del(ca, keys[i]);
                 }
+        } else if (!strcmp(op, "delete-ca")) {
+                err = delete_ca(get_str(cmd, "caCertificateId", ""), &code);
         } else if (!strcmp(op, "put-policy")) {
                 if (ob_emu_policy_validate(get(cmd, "document")) < 0)
                         err = "not a valid IoT policy document";
@@ -1633,7 +1756,9 @@ static json_object *admin_op(json_object *cmd)
                 }
         } else if (!strcmp(op, "set")) {
                 const char *k = get_str(cmd, "key", "");
-                if (!strcmp(k, "fault") && !fault_valid(get(cmd, "value"))) {
+                if (setting_error(k, get(cmd, "value"))) {
+                        err = setting_error(k, get(cmd, "value"));
+                } else if (!strcmp(k, "fault") && !fault_valid(get(cmd, "value"))) {
                         err = "fault: null, or {\"kind\": one of docs/emulator.md's kinds, "
                               "\"api\": CreateCertificateFromCsr|CreateKeysAndCertificate|"
                               "RegisterThing, ...}";
@@ -1650,12 +1775,14 @@ static json_object *admin_op(json_object *cmd)
                                                json_object_get(get(cmd, "value")));
                 }
         } else if (!strcmp(op, "create-claim")) {
+                ObEmuIssue claim = {.now = (int64_t)time(NULL),
+                                    .not_after = (int64_t)time(NULL) + 300,
+                                    .subject = "/CN=AWS IoT Provisioning Claim"};
                 X509 *x = NULL;
                 _cleanup_free_ char *key = NULL, *pem = NULL;
                 char id[OB_EMU_CERT_ID_LEN + 1];
-                if (!g.issuer ||
-                    ob_emu_pki_make_key_and_cert("EC", "AWS IoT Provisioning Claim", g.issuer,
-                                                 g.issuer_key, time(NULL), 300, &x, &key) < 0) {
+                if (!g.issuer || ob_emu_pki_make_key_and_cert("EC", g.issuer, g.issuer_key, &claim,
+                                                              &x, &key) < 0) {
                         err = "cannot mint a claim";
                 } else {
                         ob_emu_pki_cert_id(x, id);
@@ -1683,8 +1810,13 @@ static json_object *admin_op(json_object *cmd)
         json_object_object_add(res, "ok", json_object_new_boolean(!err));
         if (err)
                 json_object_object_add(res, "error", json_object_new_string(err));
-        else
+        if (code) /* AWS's exception name, for the REST front */
+                json_object_object_add(res, "errorCode", json_object_new_string(code));
+        if (!err)
                 save();
+        if (!err &&
+            (!strcmp(op, "register-ca") || !strcmp(op, "update-ca") || !strcmp(op, "delete-ca")))
+                trust_sync();
         json_object *ev = json_object_new_object();
         json_object_object_add(ev, "op", json_object_new_string(op));
         json_object_object_add(ev, "ok", json_object_new_boolean(!err));
@@ -1834,6 +1966,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                         issuer_cert = options[i].value;
                 else if (!strcmp(options[i].key, "issuer_key"))
                         issuer_key = options[i].value;
+                else if (!strcmp(options[i].key, "trust_dir"))
+                        g.trust_dir = strdup(options[i].value);
         }
         if (!g.state_dir) {
                 mosquitto_log_printf(MOSQ_LOG_ERR, "ob-emulator: plugin_opt_state_dir is required");
@@ -1862,6 +1996,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         g.clients = json_object_new_object();
         g.conns = json_object_new_object();
         save();
+        if (g.trust_dir) {
+                mkdir(g.trust_dir, 0755);
+                trust_sync();
+        }
         log_event("started", NULL);
 
         mosquitto_callback_register(g.id, MOSQ_EVT_BASIC_AUTH, on_auth, NULL, NULL);
@@ -1894,5 +2032,6 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
         EVP_PKEY_free(g.issuer_key);
         free(g.seed_path);
         free(g.state_dir);
+        free(g.trust_dir);
         return MOSQ_ERR_SUCCESS;
 }

@@ -240,7 +240,10 @@ check "MQTT 5 forbidden subscribe: SUBACK 0x87, connection stays" \
         [ "$(cli --mqtt5 --id v5sub sub not/allowed | jq -c '[.result, .granted]')" = '["subscribed",[135]]' ]
 check "MQTT 5 forbidden publish: PUBACK 0x87, connection stays" \
         [ "$(cli --mqtt5 --id v5pub pub not/allowed 10 1 | jq -c '[.result, .puback]')" = '["still-connected",135]' ]
-check "MQTT 3.1.1 forbidden subscribe: connection closed" [ "$(cli --id v3sub sub not/allowed | jq -r .result)" = closed ]
+check "MQTT 3.1.1 forbidden subscribe: connection closed at once, no SUBACK (AWS)" \
+        [ "$(cli --id v3sub sub not/allowed | jq -c '[.result, .granted]')" = '["closed",null]' ]
+check "MQTT 3.1.1 forbidden publish: connection closed, no PUBACK (AWS)" \
+        [ "$(cli --id v3pub pub not/allowed 10 2 | jq -c '[.result, .puback]')" = '["closed",null]' ]
 
 # --- 8h. lifecycle events and the keep-alive clamp ----------------------------------------------
 adm --id watch-lc --keepalive 1 listen '$aws/events/presence/#' 8 >"$t/lc.out" 2>"$t/lc.err" &

@@ -4,6 +4,7 @@
 # the mosquitto.conf lines that load the plugin, plus `#ENV` lines for world.env.
 # Needs: OB_WORLD_DIR, OB_EMULATOR_PLUGIN, OB_CLAIM_CA_CERT, OB_CLAIM_CA_KEY, OB_CLAIM_CERT,
 # OB_DEVICE_CA_CERT, OB_ISSUER_CA_CERT, OB_ISSUER_CA_KEY, OB_MQTT_HOST, OB_MQTT_PORT.
+# `#LISTENER` lines are options for the TLS listener (world.sh puts them after `listener`).
 # Optional: OB_EMULATOR_SNI=1 puts sni-front.py in front of the broker, which refuses TLS
 # connections without SNI = OB_MQTT_HOST (as AWS does); OB_MQTT_PORT then names the front and
 # OB_MQTT_BROKER_PORT the broker itself. The front's PID goes into OB_WORLD_DIR/pids, so
@@ -12,7 +13,8 @@ set -eu
 
 dir="$OB_WORLD_DIR/emulator"
 state="$dir/state"
-mkdir -p "$state"
+trust="$dir/trust"
+mkdir -p "$state" "$trust"
 
 certid() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
 jstr() { jq -Rs . <"$1"; }
@@ -41,8 +43,8 @@ jq -n \
   region: "us-east-1",
   settings: {
     ownershipTokenLifetime: 3600,
-    issuedCertValidity: 31536000,
-    createKeysKeyType: "EC",
+    issuedCertNotAfter: "2049-12-31T23:59:59Z",
+    createKeysKeyType: "RSA",
     refusal: "close",
     claimPolicy: "ClaimPolicy",
     throttle: { connectPerClientId: 1, connectPerAccount: 500,
@@ -74,8 +76,14 @@ jq -n \
           "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] },
     DevicePolicy: { Version: "2012-10-17", Statement: [
       { Effect: "Allow", Action: "iot:Connect", Resource: "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" },
-      { Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*" },
-      { Effect: "Allow", Action: "iot:Subscribe", Resource: "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:Connection.Thing.ThingName}/*" } ] }
+      { Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: [
+          "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*",
+          "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create-from-csr/*",
+          "arn:aws:iot:us-east-1:123456789012:topic/$aws/provisioning-templates/OnboardTemplate/provision/*" ] },
+      { Effect: "Allow", Action: "iot:Subscribe", Resource: [
+          "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:Connection.Thing.ThingName}/*",
+          "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create-from-csr/*",
+          "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] }
   },
   templates: {
     OnboardTemplate: { enabled: true, body: {
@@ -136,6 +144,11 @@ echo "plugin_opt_registry $dir/registry.json"
 echo "plugin_opt_state_dir $state"
 echo "plugin_opt_issuer_cert $OB_ISSUER_CA_CERT"
 echo "plugin_opt_issuer_key $OB_ISSUER_CA_KEY"
+# every registered CA, kept by the plugin as a hashed directory the TLS listener trusts: a CA
+# registered at run time is trusted by the next handshake (docs/emulator.md, "CA trust")
+echo "plugin_opt_trust_dir $trust"
+echo "#LISTENER capath $trust"
+echo "#ENV OB_EMULATOR_TRUST_DIR=$trust"
 echo "#ENV OB_EMULATOR_REGISTRY=$dir/registry.json"
 echo "#ENV OB_EMULATOR_STATE_DIR=$state"
 echo "#ENV OB_EMULATOR_ADMIN_CERT=$dir/admin.crt"

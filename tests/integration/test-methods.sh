@@ -5,7 +5,8 @@
 # Cases: no certificate yet -> waiting, then SIGHUP; static with a multi-account (MAR)
 # certificate; REVOKED -> certificate-refused; JITP refused then accepted, thing from the CN;
 # kill -9 after each saved stage; JITR activated by a delayed jitrFunction; JITR never activated
-# (status, connects per second). Then a recorder: openssl s_server -tls1_2 -alpn x-amzn-mqtt-ca
+# (status, connects per second); JITP and JITR with a CA made by the test and registered at run
+# time (trusted by the broker's TLS at once). Then a recorder: openssl s_server -tls1_2 -alpn x-amzn-mqtt-ca
 # behind a second SNI front, which logs the certificates each client presented (TLS 1.2 sends
 # the client's Certificate message in the clear; the emulator's mosquitto negotiates TLS 1.3,
 # which hides it): the ALPN offer and certificate + CA before the first success. (After it,
@@ -143,6 +144,21 @@ else
   bad "revoked: no certificate-refused"; log_tail revoked 20
 fi
 stop revoked
+fi
+
+# ---------------------------------------------------------------- a device maker's own CA
+# JITP and JITR below use a CA made here, unknown to the world's broker: `register-ca` alone
+# makes its devices' TLS handshakes succeed (the emulator's capath, docs/emulator.md "CA
+# trust"), with no edit or restart of the world.
+if want jitp || want jitr || want alpn; then
+  own=$OB_WORLD_DIR/own-ca
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$own.key" \
+    -subj "/O=Example Devices Ltd/CN=Example Devices Factory CA 1" -days 30 -out "$own.crt" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  OB_DEVICE_CA_CERT=$own.crt OB_DEVICE_CA_KEY=$own.key
+  ca_id=$(cert_id "$OB_DEVICE_CA_CERT")
+  "$admin" register-ca "$OB_DEVICE_CA_CERT" >/dev/null && [ -e "$OB_EMULATOR_TRUST_DIR/$(openssl x509 -in "$own.crt" -noout -hash).0" ] &&
+    ok "register-ca: the new CA is in the broker's capath" || bad "register-ca of the device maker's CA"
 fi
 
 # ---------------------------------------------------------------- JITP

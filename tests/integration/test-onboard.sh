@@ -134,6 +134,9 @@ start keys
 if wait_for keys '.state == "onboarded"' 30; then
   ok "CreateKeysAndCertificate with a software key"
   g=$OB_WORLD_DIR/gw-keys
+  # AWS's key type (the emulator's default): the agent stores and connects with an RSA 2048 key
+  openssl pkey -in "$g/state/credentials/current/device.key" -noout -text 2>/dev/null | grep -q 'Private-Key: (2048 bit' &&
+    ok "the key AWS-style CreateKeysAndCertificate sent is RSA 2048, and the agent onboarded with it" || bad "received key type"
   [ "$(stat -c %a "$g/state/credentials/current/device.key")" = 600 ] && ok "received key stored 0600" || bad "key mode"
   grep -q "sent over the network" "$g/agent.log" && ok "the log says the key came over the network" || bad "no network-key notice"
 else

@@ -90,7 +90,12 @@ pki() { # DIR
     "extendedKeyUsage=serverAuth" "basicConstraints=CA:FALSE"
   mkca device-ca "/O=Acme Devices/CN=Acme Device CA"
   mkca claim-ca "/O=Acme Devices/CN=Acme Claim CA"
-  mkca issuer-ca "/O=onboard-agent test world/CN=Test IoT Issuing CA"
+  # AWS's issuer name and RSA key (docs/emulator.md, "Issued certificates")
+  if ! /usr/bin/python3 "$here/../emulator/aws-issuer-ca.py" "$d/issuer-ca.crt" "$d/issuer-ca.key" \
+    2>>"$d/openssl.log"; then
+    echo "world: no python3-cryptography (build-aux/install-deps): issuer CA without AWS's name" >&2
+    mkca issuer-ca "/O=onboard-agent test world/CN=Test IoT Issuing CA"
+  fi
   leaf claim "/O=Acme Devices/CN=claim-batch-1" claim-ca "extendedKeyUsage=clientAuth" \
     "basicConstraints=CA:FALSE"
   cat "$d/device-ca.crt" "$d/claim-ca.crt" "$d/issuer-ca.crt" >"$d/client-cas.pem"
@@ -187,12 +192,14 @@ ENV
     echo "persistence false"
     [ "$(id -u)" = 0 ] && echo "user root"   # else mosquitto drops to its own user and cannot write here
     echo "allow_anonymous true"
-    printf '%s\n' "$hook_out" | grep -v '^#ENV ' || true
+    printf '%s\n' "$hook_out" | grep -v -e '^#ENV ' -e '^#LISTENER ' || true
     echo "listener $mport 127.0.0.1"
     echo "certfile $p/server.crt"
     echo "keyfile $p/server.key"
     echo "cafile $p/client-cas.pem"
     echo "require_certificate true"
+    # the hook's listener options (the emulator's capath: CAs registered at run time)
+    printf '%s\n' "$hook_out" | sed -n 's/^#LISTENER //p'
     echo "tls_version tlsv1.2"
   } >"$d/mosquitto.conf"
   : >"$d/mosquitto.log"
