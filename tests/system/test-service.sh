@@ -80,9 +80,11 @@ if [ -n "${OB_SYSTEM_DEB:-}" ]; then
                 ok "dpkg -i $(basename "$OB_SYSTEM_DEB") in the rootfs" ||
                 { bad "dpkg -i the Debian package"; tail -n 20 "$work/install.log"; exit 1; }
         rm -f "$R/tmp/onboard-agent.deb"
-        # the checks below start from a stopped unit (if the package enabled it, a boot with the
-        # example configuration would already have counted restarts)
-        chroot "$R" systemctl disable onboard-agent.service >/dev/null 2>&1
+        # no live configuration: the example is documentation, the unit waits for config.json
+        [ ! -e "$R/etc/onboard-agent/config.json" ] &&
+                [ -f "$R/usr/share/onboard-agent/config.json.example" ] &&
+                ok "the package installs no live configuration (example in /usr/share/onboard-agent)" ||
+                bad "package configuration: $(ls -l "$R/etc/onboard-agent" "$R/usr/share/onboard-agent" 2>&1 | tr '\n' ' ')"
         timing "dpkg -i the Debian package"
 else
         make -C "$sysbuild/obj" install DESTDIR="$R" >"$work/install.log" 2>&1 ||
@@ -124,6 +126,24 @@ sys_run systemd-sysusers onboard-agent.conf >/dev/null 2>&1 &&
         sys_run systemctl daemon-reload && ok "postinst: sysusers, tmpfiles, daemon-reload" ||
         bad "postinst steps"
 
+# ---------------------------------------------------------------- unconfigured box
+# The package enabled the unit and the boot tried it: with no config.json the condition keeps
+# it from starting (no dial-out to the example endpoint, no failed unit, no restarts).
+if [ -n "${OB_SYSTEM_DEB:-}" ]; then
+        s=$(sys_run systemctl show -p ActiveState -p ConditionResult -p NRestarts -p UnitFileState \
+                onboard-agent.service | tr '\n' ' ')
+        case "$s" in
+        *"ActiveState=inactive"*) echo "$s" | grep -q "ConditionResult=no" &&
+                echo "$s" | grep -q "UnitFileState=enabled" && echo "$s" | grep -q "NRestarts=0" &&
+                ok "unconfigured box: enabled, not started (ConditionPathExists unmet at boot: $s)" ||
+                bad "unconfigured box: $s" ;;
+        *) bad "unconfigured box: the unit ran: $s" ;;
+        esac
+        sys_run systemctl status onboard-agent.service 2>&1 | grep -q "ConditionPathExists=/etc/onboard-agent/config.json was not met" &&
+                ok "systemctl status names the unmet condition" ||
+                bad "systemctl status: $(sys_run systemctl status onboard-agent.service 2>&1 | head -5 | tr '\n' ' ')"
+fi
+
 # ---------------------------------------------------------------- install checks
 out=$(sys_run systemd-analyze verify --man=no onboard-agent.service 2>&1)
 [ -z "$out" ] && ok "systemd-analyze verify onboard-agent.service (installed, with its binary)" ||
@@ -163,7 +183,6 @@ dropin() { # NAME CONTENT: a drop-in for the agent's unit, then daemon-reload
 # A short RestartSec makes a restart loop show within a second; the point is that exit status
 # 78 (RestartPreventExitStatus=) stops it.
 dropin 50-test-restart 'RestartSec=200ms'
-cp "$R/etc/onboard-agent/config.json" "$work/config.json.dist"
 echo '{ "endpoint": { "host": "x", "port": 0 }, "no_such_key": 1 }' >"$R/etc/onboard-agent/config.json"
 sys_run systemctl start onboard-agent.service 2>/dev/null && bad "start with a broken config succeeded"
 sleep 1.5 # > 5 x RestartSec: a loop would have restarted it several times
@@ -300,6 +319,31 @@ else
 fi
 timing "agentctl"
 
+# ---------------------------------------------------------------- upgrade (Debian package)
+# dpkg -i of a newer build while the agent runs: postinst restarts it, so the new binary runs
+# (not the old one from a deleted file) with the identity it had.
+if [ -n "${OB_SYSTEM_DEB_UPGRADE:-}" ] && [ -n "${OB_SYSTEM_DEB:-}" ] && [ $has_notify = 1 ]; then
+        pid0=$(prop MainPID)
+        v0=$(sys_run dpkg-query -W -f '${Version}' onboard-agent)
+        cp "$OB_SYSTEM_DEB_UPGRADE" "$R/tmp/onboard-agent-up.deb"
+        sys_run dpkg -i /tmp/onboard-agent-up.deb >"$work/upgrade.log" 2>&1 &&
+                ok "dpkg -i $(basename "$OB_SYSTEM_DEB_UPGRADE") over $v0 while running" ||
+                { bad "upgrade"; tail -n 20 "$work/upgrade.log"; }
+        rm -f "$R/tmp/onboard-agent-up.deb"
+        v1=$(sys_run dpkg-query -W -f '${Version}' onboard-agent)
+        wait_prop ActiveState '^active$' 20
+        pid1=$(prop MainPID)
+        exe=$(sys_run readlink "/proc/$pid1/exe" 2>&1)
+        [ "$v1" != "$v0" ] && [ "$pid1" != 0 ] && [ "$pid1" != "$pid0" ] &&
+                [ "$exe" = /usr/sbin/onboard-agent ] && [ "$(prop ActiveState)" = active ] &&
+                ok "after the upgrade to $v1: restarted (PID $pid0 -> $pid1), running /usr/sbin/onboard-agent" ||
+                bad "upgrade $v0 -> $v1: PID $pid0 -> $pid1, exe '$exe', $(prop ActiveState)"
+        out=$(sys_run agentctl status 2>&1)
+        echo "$out" | grep -q "onboarded" && ok "still onboarded after the upgrade" ||
+                bad "status after the upgrade: $out"
+        timing "upgrade"
+fi
+
 # ---------------------------------------------------------------- reload, watchdog, stop
 if [ $has_notify = 1 ]; then
         pid=$(prop MainPID)
@@ -342,6 +386,23 @@ else
         echo "# SKIP: this onboard-agent does not send READY=1/WATCHDOG=1 yet: reload and watchdog checks skipped"
 fi
 timing "reload, watchdog, stop"
+
+# ---------------------------------------------------------------- remove, purge (Debian package)
+if [ -n "${OB_SYSTEM_DEB:-}" ] && [ $has_notify = 1 ]; then
+        sys_run systemctl start onboard-agent.service && wait_prop ActiveState '^active$' 20 ||
+                bad "start before remove: $(prop ActiveState)"
+        sys_run dpkg -r onboard-agent >"$work/remove.log" 2>&1 || { bad "dpkg -r"; tail "$work/remove.log"; }
+        s=$(sys_run systemctl show -p ActiveState -p MainPID onboard-agent.service | tr '\n' ' ')
+        echo "$s" | grep -q "ActiveState=inactive" && echo "$s" | grep -q "MainPID=0" &&
+                ! sys_run sh -c 'ls -l /proc/[0-9]*/exe 2>/dev/null' | grep -q 'onboard-agent' &&
+                ok "dpkg -r: the service is stopped, no agent process left ($s)" || bad "dpkg -r: $s"
+        [ -f "$R/var/lib/onboard-agent/state.json" ] && ok "dpkg -r keeps the identity (state.json)" ||
+                bad "dpkg -r removed the state"
+        out=$(sys_run dpkg -P onboard-agent 2>&1)
+        [ ! -e "$R/var/lib/onboard-agent" ] && echo "$out" | grep -q "removing /var/lib/onboard-agent" &&
+                ok "dpkg -P removes the state and says so" || bad "purge: $out; $(ls -a "$R/var/lib/onboard-agent" 2>&1 | tr '\n' ' ')"
+        timing "remove, purge"
+fi
 
 if [ $fail != 0 ]; then
         echo "# journal of onboard-agent.service:"

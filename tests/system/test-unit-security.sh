@@ -14,7 +14,7 @@ systemd-analyze --help 2>/dev/null | grep -q -- '--offline' ||
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ob-unit.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 unit=$tmp/onboard-agent.service
-sed -e 's|@sbindir@|/usr/sbin|g' -e 's|@docdir@|/usr/share/doc/onboard-agent|g' \
+sed -e 's|@sbindir@|/usr/sbin|g' -e 's|@sysconfdir@|/etc|g' -e 's|@TPM@$||' \
         "$top_srcdir/config/onboard-agent.service.in" >"$unit"
 
 fail=0
