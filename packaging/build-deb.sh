@@ -2,7 +2,10 @@
 # Build the Debian package of onboard-agent in a scratch copy of the source tree, check it with
 # lintian and leave the results in OUTDIR (default: ./deb-out).
 #
-#   packaging/build-deb.sh [--tarball onboard-agent-X.Y.Z.tar.xz] [OUTDIR]
+#   packaging/build-deb.sh [--tarball onboard-agent-X.Y.Z.tar.xz] [--revision REV] [OUTDIR]
+#
+# --revision REV builds the same source as Debian version REV (a changelog entry is added to the
+# scratch copy): the system test upgrades an installed package to it (tests/system/test-service.sh).
 #
 # Without --tarball the files git knows about (committed or not) are used. Needs the build
 # dependencies of packaging/debian/control plus dpkg-dev, debhelper and lintian
@@ -13,6 +16,11 @@ srcdir=$(cd "$(dirname "$0")/.." && pwd)
 tarball=""
 if [ "${1:-}" = --tarball ]; then
         tarball=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+        shift 2
+fi
+revision=""
+if [ "${1:-}" = --revision ]; then
+        revision=$2
         shift 2
 fi
 outdir=${1:-$PWD/deb-out}
@@ -33,6 +41,15 @@ else
                 xargs -0 cp --parents -t "$tree")
 fi
 cp -r "$tree/packaging/debian" "$tree/debian"
+if [ -n "$revision" ]; then
+        {
+                printf 'onboard-agent (%s) unstable; urgency=medium\n\n' "$revision"
+                printf '  * Rebuild as %s (upgrade test).\n\n' "$revision"
+                printf ' -- onboard-agent developers <dev@onboard-agent.invalid>  %s\n\n' "$(date -R)"
+                cat "$tree/debian/changelog"
+        } >"$tree/debian/changelog.new"
+        mv "$tree/debian/changelog.new" "$tree/debian/changelog"
+fi
 
 (cd "$tree" && dpkg-buildpackage -us -uc -b) >"$outdir/build.log" 2>&1 || {
         tail -40 "$outdir/build.log" >&2

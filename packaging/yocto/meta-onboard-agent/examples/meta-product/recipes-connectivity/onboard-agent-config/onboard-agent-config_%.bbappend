@@ -11,10 +11,10 @@ ONBOARD_AGENT_TEMPLATE = "GatewayProvisioning"
 # key are not part of the image recipe: install them at the factory (or from a separate,
 # access-controlled recipe) at the paths named here.
 ONBOARD_AGENT_CONFIG_JSON = '{ \
-    "provisioning": { \
-        "claim_cert": "/etc/onboard-agent/claim/claim.crt", \
-        "claim_key": "/etc/onboard-agent/claim/claim.key", \
-        "parameters": {"SerialNumber": "{serial}", "HardwareToken": "{hardware_token}"} \
-    }, \
-    "identity": {"serial_sources": ["devicetree", "machine-id"]} \
-}'
+                            "provisioning": { \
+                            "claim_cert": "${sysconfdir}/onboard-agent/claim/claim.crt", \
+                            "claim_key": "${sysconfdir}/onboard-agent/claim/claim.key", \
+                            "parameters": {"SerialNumber": "{serial}", "HardwareToken": "{hardware_token}"} \
+                            }, \
+                            "identity": {"serial_sources": ["devicetree", "machine-id"]} \
+                            }'
