@@ -139,8 +139,10 @@ if [ -n "${OB_SYSTEM_DEB:-}" ]; then
                 bad "unconfigured box: $s" ;;
         *) bad "unconfigured box: the unit ran: $s" ;;
         esac
-        sys_run systemctl status onboard-agent.service 2>&1 | grep -q "ConditionPathExists=/etc/onboard-agent/config.json was not met" &&
-                ok "systemctl status names the unmet condition" ||
+        sys_run systemctl status onboard-agent.service 2>&1 | grep -q "start condition failed" &&
+                sys_run systemctl show -P Conditions onboard-agent.service 2>/dev/null |
+                grep -q "ConditionPathExists=/etc/onboard-agent/config.json" &&
+                ok "systemctl status: start condition failed (ConditionPathExists=/etc/onboard-agent/config.json)" ||
                 bad "systemctl status: $(sys_run systemctl status onboard-agent.service 2>&1 | head -5 | tr '\n' ' ')"
 fi
 
@@ -325,17 +327,19 @@ timing "agentctl"
 if [ -n "${OB_SYSTEM_DEB_UPGRADE:-}" ] && [ -n "${OB_SYSTEM_DEB:-}" ] && [ $has_notify = 1 ]; then
         pid0=$(prop MainPID)
         v0=$(sys_run dpkg-query -W -f '${Version}' onboard-agent)
-        cp "$OB_SYSTEM_DEB_UPGRADE" "$R/tmp/onboard-agent-up.deb"
-        sys_run dpkg -i /tmp/onboard-agent-up.deb >"$work/upgrade.log" 2>&1 &&
+        # (the booted system's /tmp is a tmpfs of its own)
+        cp "$OB_SYSTEM_DEB_UPGRADE" "$R/var/tmp/onboard-agent-up.deb"
+        sys_run dpkg -i /var/tmp/onboard-agent-up.deb >"$work/upgrade.log" 2>&1 &&
                 ok "dpkg -i $(basename "$OB_SYSTEM_DEB_UPGRADE") over $v0 while running" ||
                 { bad "upgrade"; tail -n 20 "$work/upgrade.log"; }
-        rm -f "$R/tmp/onboard-agent-up.deb"
+        rm -f "$R/var/tmp/onboard-agent-up.deb"
         v1=$(sys_run dpkg-query -W -f '${Version}' onboard-agent)
         wait_prop ActiveState '^active$' 20
         pid1=$(prop MainPID)
         exe=$(sys_run readlink "/proc/$pid1/exe" 2>&1)
         [ "$v1" != "$v0" ] && [ "$pid1" != 0 ] && [ "$pid1" != "$pid0" ] &&
-                [ "$exe" = /usr/sbin/onboard-agent ] && [ "$(prop ActiveState)" = active ] &&
+                case "$exe" in */usr/sbin/onboard-agent) true ;; *) false ;; esac &&
+                [ "$(prop ActiveState)" = active ] &&
                 ok "after the upgrade to $v1: restarted (PID $pid0 -> $pid1), running /usr/sbin/onboard-agent" ||
                 bad "upgrade $v0 -> $v1: PID $pid0 -> $pid1, exe '$exe', $(prop ActiveState)"
         out=$(sys_run agentctl status 2>&1)
