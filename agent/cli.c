@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "fsops.h"
+#include "isotime.h"
 
 /* "agentctl: ", the message, tail. */
 static void say(const char *tail, const char *fmt, va_list ap)
@@ -58,10 +59,6 @@ int ob_cli_read_input(const char *context, const char *what, const char *path, s
 
 const char *ob_cli_iso_time(int64_t t, char *buf, size_t size)
 {
-        time_t tt = (time_t)t;
-        struct tm tm;
-
-        if (!gmtime_r(&tt, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                snprintf(buf, size, "@%lld", (long long)t);
+        ob_isotime_format(t, buf, size);
         return buf;
 }

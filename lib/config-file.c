@@ -1911,7 +1911,20 @@ int ob_config_load(const char *main_path, const char *dropin_dir, ObConfig **ret
                 if (r < 0)
                         return r;
         }
-        for (struct dirent *de; dh && (de = readdir(dh));) {
+        for (struct dirent *de;;) {
+                errno = 0;
+                if (!dh || !(de = readdir(dh))) {
+                        /* a read error is not "no drop-ins": they would be silently skipped
+                         * (EOVERFLOW with a 32-bit off_t on 64-bit directory offsets) */
+                        if (dh && errno != 0) {
+                                int e = errno;
+                                /* an error of the configuration (exit 78), like an
+                                 * unreadable file */
+                                r = diag_add(d, OB_CONFIG_ERROR, dir, NULL, 0, 0,
+                                             "cannot read drop-in directory: %s", strerror(e));
+                        }
+                        break;
+                }
                 size_t l = strlen(de->d_name);
                 char *p;
                 struct stat st;

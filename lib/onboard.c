@@ -32,6 +32,7 @@
 #include "factory-paths.h"
 #include "fleet-proto.h"
 #include "health.h"
+#include "isotime.h"
 #include "log.h"
 #include "onboard.h"
 #include "x509.h"
@@ -807,11 +808,7 @@ static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
 
 static const char *iso_text(int64_t s, char *buf, size_t size)
 {
-        struct tm tm;
-        time_t tt = (time_t)s;
-
-        if (!gmtime_r(&tt, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
-                snprintf(buf, size, "%lld", (long long)s);
+        ob_isotime_format(s, buf, size);
         return buf;
 }
 
@@ -2405,25 +2402,43 @@ int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t no
                 if (unlink(current) < 0 && errno != ENOENT)
                         return -errno;
         }
+        /* A directory that cannot be read is an error, never "nothing to delete": with a 32-bit
+         * off_t, readdir() fails with EOVERFLOW on file systems with 64-bit directory offsets, and
+         * the key material would have stayed while reprovisioning reported success. */
+        int r = 0;
         d = opendir(dir);
-        while (d && (de = readdir(d))) {
+        if (!d && errno != ENOENT)
+                return -errno;
+        for (;;) {
                 _cleanup_free_ char *key = NULL, *slot = NULL;
                 uint64_t gen;
 
+                errno = 0;
+                if (!d || !(de = readdir(d))) {
+                        if (d && errno != 0)
+                                r = -errno;
+                        break;
+                }
                 if (!slot_name(de->d_name, &gen))
                         continue;
                 slot = ob_creds_slot_dir(ob->c->paths.state_dir, gen);
                 key = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
-                if (!slot || !key)
+                if (!slot || !key) {
+                        r = -ENOMEM;
                         break;
+                }
                 json_object_array_add(deleted, json_object_new_string(slot));
                 if (dry_run)
                         continue;
                 (void)ob->d.keys->ops->destroy(ob->d.keys, key);
-                (void)ob_creds_remove_slot(ob->c->paths.state_dir, gen, ob->d.fs);
+                int q = ob_creds_remove_slot(ob->c->paths.state_dir, gen, ob->d.fs);
+                if (q < 0 && q != -ENOENT && r == 0)
+                        r = q;
         }
         if (d)
                 closedir(d);
+        if (r < 0)
+                return r;
         if (dry_run)
                 goto out;
 
@@ -2463,11 +2478,9 @@ out:
 
 static json_object *iso_time(int64_t s)
 {
-        struct tm tm;
-        time_t t = (time_t)s;
         char buf[32];
 
-        if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
+        if (!ob_isotime_format(s, buf, sizeof(buf)))
                 return NULL;
         return json_object_new_string(buf);
 }

@@ -240,6 +240,33 @@ static int read_chain(const char *chain_pem, STACK_OF(X509) * into, char *reason
         return 0;
 }
 
+/* Each certificate of a verified chain valid at at_s: 0, or -EKEYREJECTED with OpenSSL's words
+ * for the first that is not (the depth and subject as verify_with gives them). */
+static int check_chain_time(STACK_OF(X509) * chain, int64_t at_s, char *reason, size_t reason_size)
+{
+        for (int i = 0; i < sk_X509_num(chain); i++) {
+                X509 *c = sk_X509_value(chain, i);
+                int64_t nb, na;
+                int e = 0;
+                char subject[256];
+
+                if (ob_x509_validity(c, &nb, &na) < 0)
+                        e = X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD;
+                else if (at_s < nb)
+                        e = X509_V_ERR_CERT_NOT_YET_VALID;
+                else if (at_s >= na) /* as X509_cmp_time: expired at notAfter's second */
+                        e = X509_V_ERR_CERT_HAS_EXPIRED;
+                if (e == 0)
+                        continue;
+                if (!X509_NAME_oneline(X509_get_subject_name(c), subject, sizeof(subject)))
+                        snprintf(subject, sizeof(subject), "?");
+                set_reason(reason, reason_size, "%s (depth %d, %s)",
+                           X509_verify_cert_error_string(e), i, subject);
+                return -EKEYREJECTED;
+        }
+        return 0;
+}
+
 /* Verify cert against the anchors of store, through untrusted, at at_s (0: no time check;
  * partial chains allowed). 0, -ENOMEM, or -EKEYREJECTED with OpenSSL's reason and the subject
  * where it failed. */
@@ -254,13 +281,19 @@ static int verify_with(X509_STORE_CTX *ctx, X509_STORE *store, X509 *cert,
         }
         X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
         X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
-        if (at_s == 0)
+        /* OpenSSL takes the verification time as a time_t: where at_s does not fit (after 2038
+         * with a 32-bit time_t), it checks the chain without time and we check each link's
+         * validity here, in 64 bits. */
+        bool own_time_check = at_s != 0 && (int64_t)(time_t)at_s != at_s;
+        if (at_s == 0 || own_time_check)
                 X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
         else
                 X509_VERIFY_PARAM_set_time(param, (time_t)at_s);
         if (X509_verify_cert(ctx) == 1) {
                 ERR_clear_error();
-                return 0;
+                return own_time_check ? check_chain_time(X509_STORE_CTX_get0_chain(ctx), at_s,
+                                                         reason, reason_size)
+                                      : 0;
         }
         int e = X509_STORE_CTX_get_error(ctx);
         X509 *at = X509_STORE_CTX_get_current_cert(ctx);
@@ -282,7 +315,7 @@ int ob_x509_verify(X509 *cert, const char *chain_pem, const char *ca_file, int64
         int r;
 
         set_reason(reason, reason_size, "%s", "");
-        if (!cert || !ca_file || at_s < 0 || (int64_t)(time_t)at_s != at_s) {
+        if (!cert || !ca_file || at_s < 0) {
                 set_reason(reason, reason_size, "invalid argument");
                 return -EINVAL;
         }
@@ -340,7 +373,7 @@ int ob_x509_verify_chain(X509 *cert, const char *chain_pem, int64_t at_s, char *
         int r;
 
         set_reason(reason, reason_size, "%s", "");
-        if (!cert || !chain_pem || at_s < 0 || (int64_t)(time_t)at_s != at_s) {
+        if (!cert || !chain_pem || at_s < 0) {
                 set_reason(reason, reason_size, "invalid argument");
                 return -EINVAL;
         }

@@ -100,6 +100,14 @@ tests_unit_test_creds_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_creds_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- dates from 64-bit seconds, whatever the width of time_t (lib/isotime)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-isotime
+tests_unit_test_isotime_SOURCES = tests/unit/test-isotime.c
+tests_unit_test_isotime_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_isotime_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- ident helper: certificate checks (lib/x509)
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-x509

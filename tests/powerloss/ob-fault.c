@@ -26,6 +26,12 @@
  * (fopen and friends) are not, which is fine: the agent writes state and credentials only
  * through open/write/fsync (lib/fsops.c).
  */
+/* The interposer defines both families of symbols (open/open64, pwrite/pwrite64), whatever
+ * the program it is preloaded into was built with: so it must see the plain names as the
+ * 32-bit-off_t functions and the *64 names as functions of their own, not as macros of each
+ * other (a builder's -D_FILE_OFFSET_BITS=64 / -D_TIME_BITS=64 would make them so on 32-bit). */
+#undef _FILE_OFFSET_BITS
+#undef _TIME_BITS
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -431,9 +437,10 @@ ssize_t write(int fd, const void *buf, size_t n)
         return k;
 }
 
-static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off)
+/* off64_t: as wide as any off_t, so pwrite()'s offset passes through unchanged */
+static ssize_t do_pwrite(int fd, const void *buf, size_t n, off64_t off)
 {
-        REAL(ssize_t, pwrite64, int, const void *, size_t, off_t);
+        REAL(ssize_t, pwrite64, int, const void *, size_t, off64_t);
         Tracked *t = tracked(fd);
 
         if (t && !t->dir && inject(K_WRITE, t->path))
@@ -443,10 +450,10 @@ static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off)
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-        return do_pwrite(fd, buf, n, off);
+        return do_pwrite(fd, buf, n, (off64_t)off);
 }
 
-ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
         return do_pwrite(fd, buf, n, off);
 }

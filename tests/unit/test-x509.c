@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "isotime.h"
 #include "macro.h"
 #include "x509.h"
 
@@ -53,6 +54,18 @@ static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
         X509_EXTENSION_free(e);
 }
 
+/* t at s seconds since the epoch, without a time_t (a 32-bit time_t would truncate 2100) */
+static void set_time(ASN1_TIME *t, int64_t s)
+{
+        char iso[32], gt[32];
+
+        assert_true(ob_isotime_format(s, iso, sizeof(iso)));
+        /* YYYY-MM-DDTHH:MM:SSZ -> YYYYMMDDHHMMSSZ (GeneralizedTime; X509 picks UTCTime < 2050) */
+        snprintf(gt, sizeof(gt), "%.4s%.2s%.2s%.2s%.2s%.2sZ", iso, iso + 5, iso + 8, iso + 11,
+                 iso + 14, iso + 17);
+        assert_int_equal(ASN1_TIME_set_string_X509(t, gt), 1);
+}
+
 /* A certificate for key with subject CN=cn (none when cn is NULL), signed by issuer/ikey, or
  * self-signed when issuer is NULL. */
 static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey,
@@ -69,8 +82,8 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ik
                 X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
                                            -1, 0);
         assert_int_equal(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name), 1);
-        assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)not_before));
-        assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after));
+        set_time(X509_getm_notBefore(x), not_before);
+        set_time(X509_getm_notAfter(x), not_after);
         assert_int_equal(X509_set_pubkey(x, key), 1);
         X509 *signer = issuer ? issuer : x;
         add_ext(x, signer, NID_subject_key_identifier, "hash");
@@ -230,6 +243,49 @@ static void test_validity(void **state)
         assert_int_equal(ob_x509_validity(late, &nb, NULL), 0);
         assert_true(nb == 4102444800LL);
         X509_free(late);
+}
+
+/* AWS issues certificates valid until 2049-12-31T23:59:59Z, some CAs until 9999-12-31T23:59:59Z:
+ * verification at times past 2038 works whatever the width of time_t (on a 32-bit time_t
+ * OpenSSL's time check is replaced by our own, lib/x509.c check_chain_time). */
+static void test_verify_after_2038(void **state)
+{
+        const int64_t y2049 = 2524607999LL;   /* 2049-12-31T23:59:59Z */
+        const int64_t y9999 = 253402300799LL; /* 9999-12-31T23:59:59Z */
+        char reason[256], path[160], iso[32];
+        (void)state;
+
+        X509 *ca = make_cert("ca9999", root_key, NULL, NULL, T0, y9999, true, 20);
+        X509 *dev = make_cert("dev2049", leaf_key, ca, root_key, T0, y2049, false, 21);
+        char *pem = to_pem(ca);
+        snprintf(path, sizeof(path), "%s/ca9999.pem", dir);
+        write_file(path, pem, NULL);
+        free(pem);
+
+        int64_t nb, na;
+        assert_int_equal(ob_x509_validity(dev, &nb, &na), 0);
+        assert_true(na == y2049);
+        assert_true(ob_isotime_format(na, iso, sizeof(iso)));
+        assert_string_equal(iso, "2049-12-31T23:59:59Z");
+        assert_int_equal(ob_x509_validity(ca, NULL, &na), 0);
+        assert_true(na == y9999);
+        assert_true(ob_isotime_format(na, iso, sizeof(iso)));
+        assert_string_equal(iso, "9999-12-31T23:59:59Z");
+
+        /* valid in 2040 and a second before notAfter, expired at it (OpenSSL's X509_cmp_time
+         * rule, kept by the 64-bit check) */
+        assert_int_equal(ob_x509_verify(dev, NULL, path, 2208988800LL /* 2040-01-01 */, reason,
+                                        sizeof(reason)),
+                         0);
+        assert_int_equal(ob_x509_verify(dev, NULL, path, y2049 - 1, reason, sizeof(reason)), 0);
+        assert_int_equal(ob_x509_verify(dev, NULL, path, y2049, reason, sizeof(reason)),
+                         -EKEYREJECTED);
+        assert_non_null(strstr(reason, "expired"));
+        assert_int_equal(ob_x509_verify(dev, NULL, path, T0 - 1, reason, sizeof(reason)),
+                         -EKEYREJECTED);
+        assert_non_null(strstr(reason, "not yet valid"));
+        X509_free(dev);
+        X509_free(ca);
 }
 
 static void test_fingerprint(void **state)
@@ -504,15 +560,11 @@ static void test_clock_plausible(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_from_pem),
-                cmocka_unit_test(test_matches_key),
-                cmocka_unit_test(test_validity),
-                cmocka_unit_test(test_fingerprint),
-                cmocka_unit_test(test_verify),
-                cmocka_unit_test(test_verify_chain),
-                cmocka_unit_test(test_verify_chain_limits),
-                cmocka_unit_test(test_subject_cn),
-                cmocka_unit_test(test_clock_plausible),
+                cmocka_unit_test(test_from_pem),     cmocka_unit_test(test_matches_key),
+                cmocka_unit_test(test_validity),     cmocka_unit_test(test_verify_after_2038),
+                cmocka_unit_test(test_fingerprint),  cmocka_unit_test(test_verify),
+                cmocka_unit_test(test_verify_chain), cmocka_unit_test(test_verify_chain_limits),
+                cmocka_unit_test(test_subject_cn),   cmocka_unit_test(test_clock_plausible),
                 cmocka_unit_test(test_from_file),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
