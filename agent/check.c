@@ -41,6 +41,7 @@
 #include "handle-key.h"
 #include "key-provider.h"
 #include "onboard.h"
+#include "provider-info.h"
 #include "store.h"
 #include "x509.h"
 #ifdef HAVE_TPM
@@ -1093,10 +1094,10 @@ static void client_credentials(ObCheckContext *ctx, const char **ret_cert, const
 
 /* The provider OpenSSL must prefer for the key (docs: DESIGN "provider choice per
  * connection"). 0, or -ENOPKG when the tpm2 provider is not installed. */
+static OSSL_PROVIDER *tpm2; /* loaded once, for the life of agentctl */
+
 static int select_provider(ObCheckContext *ctx, bool tpm)
 {
-        static OSSL_PROVIDER *tpm2;
-
         if (tpm && !tpm2) {
                 if (ctx->config->tpm.tcti)
                         (void)setenv("TPM2OPENSSL_TCTI", ctx->config->tpm.tcti, 1);
@@ -1107,6 +1108,38 @@ static int select_provider(ObCheckContext *ctx, bool tpm)
                 }
         }
         return EVP_set_default_properties(NULL, ob_tls_default_properties(tpm)) ? 0 : -EINVAL;
+}
+
+/* The tpm2 provider OpenSSL uses for TLS with the TPM key loads, and is not a version known
+ * to be unusable here (tpm2-openssl < 1.2.0 with a 32-bit long: lib/provider-compat.h). */
+static void check_tls_provider(ObCheckContext *ctx, ObCheckOutcome *o)
+{
+        const char *cert = NULL, *key = NULL;
+        char who[96], version[32];
+        bool tpm = false;
+
+        if (!tpm_backend(ctx, o))
+                return;
+        client_credentials(ctx, &cert, &key, &tpm, who, sizeof(who));
+        if (!tpm) {
+                say(o, OB_HEALTH_SKIP, "TLS uses no TPM key yet (%s)", who);
+                return;
+        }
+        if (select_provider(ctx, true) < 0) {
+                say(o, OB_HEALTH_FAIL, "the OpenSSL tpm2 provider cannot be loaded");
+                hint(o, "install tpm2-openssl (the agent needs it for TLS with the TPM key)");
+                return;
+        }
+        if (ob_provider_tpm2_unusable(tpm2, version, sizeof(version))) {
+                say(o, OB_HEALTH_FAIL,
+                    "tpm2-openssl %s cannot use persistent TPM handles with a %zu-bit long "
+                    "(\"handle value is out of range\"): no TLS with the TPM key works",
+                    version, sizeof(long) * 8);
+                hint(o, "upgrade tpm2-openssl to 1.2.0 or later (docs/tpm.md, supported "
+                        "versions)");
+                return;
+        }
+        say(o, OB_HEALTH_PASS, "tpm2-openssl %s", version);
 }
 
 static void check_tls(ObCheckContext *ctx, ObCheckOutcome *o)
@@ -1338,6 +1371,7 @@ static const ObCheck checks[] = {
         {"srk", "Storage root key is present", check_srk},
         {"device-key", "Device key is present and loads", check_device_key},
         {"key-cert-match", "Device certificate is for the device key", check_key_cert_match},
+        {"tls-provider", "OpenSSL's tpm2 provider can use the TPM key", check_tls_provider},
         {"da-lockout", "TPM is not in dictionary-attack lockout", check_da_lockout},
         {"cert-expiry", "Device certificate is valid, rotation not overdue", check_cert_expiry},
         {"claim-cert", "Claim certificate is usable", check_claim_cert},

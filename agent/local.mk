@@ -56,6 +56,8 @@ agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h
 # TLS with a key at a persistent TPM handle: the loader the daemon (tls-handle-key.c) and
 # agentctl check share
 agent_libobagent_la_SOURCES += agent/handle-key.c agent/handle-key.h
+# what a provider says of itself (version), known unusable providers (lib/provider-compat)
+agent_libobagent_la_SOURCES += agent/provider-info.c agent/provider-info.h
 agent_libobagent_la_CFLAGS = $(AM_CFLAGS) $(PAHO_CFLAGS) $(CRYPTO_CFLAGS) -pthread
 agent_libobagent_la_LIBADD = lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) -lpthread
 

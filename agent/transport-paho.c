@@ -42,6 +42,7 @@
 #include "handle-key.h"
 #include "key-provider.h"
 #include "macro.h"
+#include "provider-info.h"
 #include "transport-paho.h"
 
 typedef struct Node {
@@ -507,6 +508,11 @@ static int select_provider(const ObConnectOptions *o)
                         if (!tpm2)
                                 return -ENOPKG;
                 }
+                /* a provider that cannot load our keys would fail every handshake alike:
+                 * say so once, plainly, instead (lib/provider-compat.h) */
+                char version[32];
+                if (ob_provider_tpm2_unusable(tpm2, version, sizeof(version)))
+                        return -ELIBBAD;
         }
         return EVP_set_default_properties(NULL, ob_tls_default_properties(want_tpm)) ? 0 : -EINVAL;
 }

@@ -5,6 +5,7 @@ lib_libob_la_SOURCES += lib/key-provider.h
 lib_libob_la_SOURCES += lib/macro.h
 lib_libob_la_SOURCES += lib/log.c lib/log.h
 lib_libob_la_SOURCES += lib/isotime.c lib/isotime.h
+lib_libob_la_SOURCES += lib/provider-compat.c lib/provider-compat.h
 lib_libob_la_SOURCES += lib/fsops.c lib/fsops.h
 lib_libob_la_SOURCES += lib/store.c lib/store.h
 lib_libob_la_SOURCES += lib/creds.c lib/creds.h

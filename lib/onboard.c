@@ -915,6 +915,14 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
                 r = ob->d.transport->ops->probe(ob->d.transport->impl, &o);
         else
                 r = ob->d.transport->ops->connect(ob->d.transport->impl, &o);
+        if (r == -ELIBBAD) {
+                /* no retry can help: the long "refused" schedule, and words that say what to do */
+                fail(ob, OB_ERR_REFUSED, "tls-provider-unusable", now,
+                     "the tpm2 OpenSSL provider cannot use TPM keys on this platform "
+                     "(tpm2-openssl before 1.2.0 with a 32-bit long): upgrade tpm2-openssl to "
+                     "1.2.0 or later (agentctl check tls-provider, docs/tpm.md)");
+                return r;
+        }
         if (r < 0) {
                 fail(ob, OB_ERR_NETWORK, "connect-failed", now, "cannot start connecting: %s",
                      strerror(-r));

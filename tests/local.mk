@@ -108,6 +108,14 @@ tests_unit_test_isotime_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_isotime_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- known provider defects by version and platform (lib/provider-compat)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-provider-compat
+tests_unit_test_provider_compat_SOURCES = tests/unit/test-provider-compat.c
+tests_unit_test_provider_compat_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_provider_compat_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- ident helper: certificate checks (lib/x509)
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-x509

@@ -15,7 +15,7 @@ ctl=$top_builddir/agentctl
 [ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
 [ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
 export TPM2OPENSSL_TCTI=$OB_TCTI TPM2TOOLS_TCTI=$OB_TCTI
-IDS="config state-file clock tpm srk device-key key-cert-match da-lockout cert-expiry claim-cert dns tcp tls permissions"
+IDS="config state-file clock tpm srk device-key key-cert-match tls-provider da-lockout cert-expiry claim-cert dns tcp tls permissions"
 
 # expired_cert DIR NAME: a self-signed certificate and key valid only in 2020 (like test-onboard.sh)
 expired_cert() {
@@ -85,6 +85,7 @@ echo "$out" | jq -e '(.checks | all(.id and .title and (.result | test("^(pass|w
 for id in config state-file clock tpm claim-cert dns tcp tls permissions; do want $id pass; done
 want device-key skip
 want key-cert-match skip
+want tls-provider skip
 want cert-expiry skip
 r=$(res srk); case $r in pass|warn) ok "srk before the first start: $r: $(detail srk)" ;; *) bad "srk: $r $(detail srk)" ;; esac
 echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "client certificate: claim" &&
@@ -93,8 +94,8 @@ worst=$(echo "$out" | jq -r .worst)
 case "$worst:$rc" in pass:0|warn:3) ok "exit code $rc for worst $worst" ;; *) bad "worst $worst exit $rc" ;; esac
 # the human table has a row per check and the hint under a warning
 h=$("$ctl" --config "$OB_WORLD_DIR/gw-fresh/config.json" check)
-[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 14 ] &&
-  ok "human table: 14 rows" || bad "table: $h"
+[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 15 ] &&
+  ok "human table: 15 rows" || bad "table: $h"
 
 # an expired claim (a fresh gateway needs it)
 expired_cert "$OB_WORLD_DIR/gw-fresh/claim" old
@@ -163,6 +164,7 @@ sign "$g/window.csr" "$crt" 20200101000000Z "$(date -u -d '+30 days' +%Y%m%d%H%M
 check on --skip tls
 want cert-expiry warn 3
 want key-cert-match pass
+want tls-provider pass
 set_config on '.rotation = {"enabled": false}'
 check on --skip tls
 echo "$out" | grep -q "rotation.enabled is false" && ok "rotation disabled: the hint says so" || bad "hint: $(detail cert-expiry)"

@@ -140,8 +140,8 @@ if [ -n "${OB_SYSTEM_DEB:-}" ]; then
         *) bad "unconfigured box: the unit ran: $s" ;;
         esac
         sys_run systemctl status onboard-agent.service 2>&1 | grep -q "start condition failed" &&
-                sys_run systemctl show -P Conditions onboard-agent.service 2>/dev/null |
-                grep -q "ConditionPathExists=/etc/onboard-agent/config.json" &&
+                grep -q "^ConditionPathExists=/etc/onboard-agent/config.json$" \
+                        "$R/lib/systemd/system/onboard-agent.service" &&
                 ok "systemctl status: start condition failed (ConditionPathExists=/etc/onboard-agent/config.json)" ||
                 bad "systemctl status: $(sys_run systemctl status onboard-agent.service 2>&1 | head -5 | tr '\n' ' ')"
 fi
