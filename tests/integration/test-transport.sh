@@ -76,10 +76,12 @@ out=$("$probe" --host no-such-host.invalid --port "$OB_MQTT_PORT" --cafile "$OB_
 [ $rc -eq 10 ] && echo "$out" | grep -q "cannot resolve no-such-host.invalid" &&
   ok "probe: a name that does not resolve: network class, named: $out" || bad "probe DNS: rc $rc: $out"
 # a listener that accepts TCP and never answers: the connect timeout, not a hang
-sport=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])")
-python3 -c "import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\",int(sys.argv[1]))); s.listen(4); time.sleep(30)" $sport &
+# The listener picks its own port and writes it once it listens: no port race, no fixed sleep.
+sportf=$(mktemp)
+python3 -c "import socket,time,sys,os; s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(4); t=sys.argv[1]+'.tmp'; open(t,'w').write(str(s.getsockname()[1])); os.rename(t,sys.argv[1]); time.sleep(30)" "$sportf" &
 silent=$!
-sleep 0.3
+for _ in $(seq 100); do [ -s "$sportf" ] && break; sleep 0.05; done
+sport=$(cat "$sportf"); rm -f "$sportf"
 out=$("$probe" --host "$OB_MQTT_HOST" --port "$sport" --cafile "$OB_ROOT_CA" --cert "$OB_CLAIM_CERT" \
        --key "$OB_CLAIM_KEY" --id silent-probe --probe --timeout-ms 1500 2>&1); rc=$?
 [ $rc -eq 15 ] && echo "$out" | grep -q "timeout" &&
