@@ -6,6 +6,7 @@ tests_emulator_ob_emulator_la_SOURCES = \
 	tests/emulator/policy.c tests/emulator/policy.h \
 	tests/emulator/template.c tests/emulator/template.h \
 	tests/emulator/pki.c tests/emulator/pki.h \
+	tests/emulator/admin-cmds.c tests/emulator/admin-cmds.h \
 	lib/cbor.c lib/cbor.h lib/log.c lib/log.h
 # never instrumented, even in a sanitizer build (configure.ac: OB_PLUGIN_CFLAGS)
 tests_emulator_ob_emulator_la_CFLAGS = $(OB_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) -fvisibility=default
@@ -13,6 +14,8 @@ tests_emulator_ob_emulator_la_LDFLAGS = $(OB_PLUGIN_LDFLAGS) -module -avoid-vers
 tests_emulator_ob_emulator_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin
+# the control plane for the AWS CLI (docs/emulator-cli.md)
+EXTRA_DIST += tests/emulator/api-server.py tests/emulator/api_ops.py tests/emulator/api_handlers.py
 
 if HAVE_CMOCKA
 emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template
