@@ -3,10 +3,10 @@ if BUILD_EMULATOR
 pkglib_LTLIBRARIES += tests/emulator/ob_emulator.la
 tests_emulator_ob_emulator_la_SOURCES = \
 	tests/emulator/plugin.c \
+	tests/emulator/admin-cmds.c tests/emulator/admin-cmds.h \
 	tests/emulator/policy.c tests/emulator/policy.h \
 	tests/emulator/template.c tests/emulator/template.h \
 	tests/emulator/pki.c tests/emulator/pki.h \
-	tests/emulator/admin-cmds.c tests/emulator/admin-cmds.h \
 	lib/cbor.c lib/cbor.h lib/log.c lib/log.h
 # never instrumented, even in a sanitizer build (configure.ac: OB_PLUGIN_CFLAGS)
 tests_emulator_ob_emulator_la_CFLAGS = $(OB_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) -fvisibility=default
@@ -14,8 +14,6 @@ tests_emulator_ob_emulator_la_LDFLAGS = $(OB_PLUGIN_LDFLAGS) -module -avoid-vers
 tests_emulator_ob_emulator_la_LIBADD = $(JSONC_LIBS) $(CRYPTO_LIBS)
 endif
 EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin
-# the control plane for the AWS CLI (docs/emulator-cli.md)
-EXTRA_DIST += tests/emulator/api-server.py tests/emulator/api_ops.py tests/emulator/api_handlers.py
 
 if HAVE_CMOCKA
 emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template
@@ -39,3 +37,11 @@ tests_unit_test_cbor_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cbor_LDADD = $(UNIT_LDADD)
 unit_tests += tests/unit/test-cbor
 endif
+
+# ---- the control plane for the AWS CLI (api-server.py, docs/emulator-cli.md) and the
+# whitepaper's flows driven by the real `aws` (Debian's awscli; skipped with a reason without it)
+EXTRA_DIST += tests/emulator/api-server.py tests/emulator/api_ops.py tests/emulator/api_handlers.py
+if BUILD_EMULATOR
+TESTS += tests/integration/test-cli-factory.sh
+endif
+EXTRA_DIST += tests/integration/cli-lib.sh tests/integration/test-cli-factory.sh
