@@ -42,6 +42,7 @@ endif
 # whitepaper's flows driven by the real `aws` (Debian's awscli; skipped with a reason without it)
 EXTRA_DIST += tests/emulator/api-server.py tests/emulator/api_ops.py tests/emulator/api_handlers.py
 if BUILD_EMULATOR
-TESTS += tests/integration/test-cli-factory.sh
+TESTS += tests/integration/test-cli-factory.sh tests/integration/test-cli-fleet.sh
 endif
-EXTRA_DIST += tests/integration/cli-lib.sh tests/integration/test-cli-factory.sh
+EXTRA_DIST += tests/integration/cli-lib.sh tests/integration/test-cli-factory.sh \
+	tests/integration/test-cli-fleet.sh
