@@ -48,3 +48,10 @@ TESTS += tests/emulator/test-emu-api.sh tests/integration/test-cli-factory.sh \
 endif
 EXTRA_DIST += tests/integration/cli-lib.sh tests/integration/test-cli-factory.sh \
 	tests/integration/test-cli-fleet.sh
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-emu-admin-cmds
+tests_unit_test_emu_admin_cmds_SOURCES = tests/unit/test-emu-admin-cmds.c \
+	tests/emulator/admin-cmds.c tests/emulator/policy.c tests/emulator/template.c
+tests_unit_test_emu_admin_cmds_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_admin_cmds_LDADD = $(UNIT_LDADD)
+endif
