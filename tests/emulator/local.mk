@@ -40,7 +40,8 @@ endif
 
 # ---- the control plane for the AWS CLI (api-server.py, docs/emulator-cli.md) and the
 # whitepaper's flows driven by the real `aws` (Debian's awscli; skipped with a reason without it)
-EXTRA_DIST += tests/emulator/api-server.py tests/emulator/api_ops.py tests/emulator/api_handlers.py \
+EXTRA_DIST += tests/emulator/api-server.py tests/emulator/api_http.py tests/emulator/api_ops.py \
+	tests/emulator/api_handlers.py \
 	tests/emulator/api-check.py tests/emulator/test-emu-api.sh
 if BUILD_EMULATOR
 TESTS += tests/emulator/test-emu-api.sh tests/integration/test-cli-factory.sh \
