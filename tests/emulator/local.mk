@@ -3,6 +3,7 @@ if BUILD_EMULATOR
 pkglib_LTLIBRARIES += tests/emulator/ob_emulator.la
 tests_emulator_ob_emulator_la_SOURCES = \
 	tests/emulator/plugin.c \
+	tests/emulator/admin-cmds.c tests/emulator/admin-cmds.h \
 	tests/emulator/policy.c tests/emulator/policy.h \
 	tests/emulator/template.c tests/emulator/template.h \
 	tests/emulator/pki.c tests/emulator/pki.h \
@@ -45,4 +46,23 @@ tests_unit_test_cbor_SOURCES = tests/unit/test-cbor.c
 tests_unit_test_cbor_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cbor_LDADD = $(UNIT_LDADD)
 unit_tests += tests/unit/test-cbor
+endif
+
+# ---- the control plane for the AWS CLI (api-server.py, docs/emulator-cli.md) and the
+# whitepaper's flows driven by the real `aws` (Debian's awscli; skipped with a reason without it)
+EXTRA_DIST += tests/emulator/api-server.py tests/emulator/api_http.py tests/emulator/api_ops.py \
+	tests/emulator/api_handlers.py \
+	tests/emulator/api-check.py tests/emulator/test-emu-api.sh
+if BUILD_EMULATOR
+TESTS += tests/emulator/test-emu-api.sh tests/integration/test-cli-factory.sh \
+	tests/integration/test-cli-fleet.sh
+endif
+EXTRA_DIST += tests/integration/cli-lib.sh tests/integration/test-cli-factory.sh \
+	tests/integration/test-cli-fleet.sh
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-emu-admin-cmds
+tests_unit_test_emu_admin_cmds_SOURCES = tests/unit/test-emu-admin-cmds.c \
+	tests/emulator/admin-cmds.c tests/emulator/policy.c tests/emulator/template.c
+tests_unit_test_emu_admin_cmds_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_admin_cmds_LDADD = $(UNIT_LDADD)
 endif

@@ -136,6 +136,33 @@ if [ "${OB_EMULATOR_SNI:-0}" = 1 ]; then
         echo "#ENV OB_EMULATOR_SNI=$OB_MQTT_HOST"
 fi
 
+# AWS IoT's control plane for the AWS CLI (api-server.py, docs/emulator-cli.md), on by default:
+# OB_EMULATOR_API=0 leaves it out. Lambda functions of pre-provisioning hooks are the executables
+# in emulator/lambda (function NAME runs lambda/NAME).
+if [ "${OB_EMULATOR_API:-1}" = 1 ]; then
+        mkdir -p "$dir/lambda"
+        rm -f "$dir/api.port"
+        /usr/bin/python3 "$(dirname "$0")/api-server.py" --state "$state" \
+                --cert "$OB_SERVER_CERT" --key "$OB_SERVER_KEY" --port-file "$dir/api.port" \
+                --endpoint-address "$OB_MQTT_HOST" --lambda-dir "$dir/lambda" \
+                --issuer-cert "$OB_ISSUER_CA_CERT" --mqtt-host "$OB_MQTT_HOST" \
+                --mqtt-port "$OB_MQTT_PORT" --mqtt-ca "$OB_ROOT_CA" \
+                --mqtt-cert "$dir/admin.crt" --mqtt-key "$dir/admin.key" \
+                </dev/null >>"$dir/api-server.log" 2>&1 &
+        echo $! >>"$OB_WORLD_DIR/pids"
+        i=0
+        until [ -s "$dir/api.port" ]; do
+                i=$((i + 1))
+                if [ $i -gt 500 ] || ! kill -0 $! 2>/dev/null; then
+                        echo "world-hook: api-server did not start; see $dir/api-server.log" >&2
+                        exit 1
+                fi
+                sleep 0.01
+        done
+        echo "#ENV OB_EMU_API_URL=https://127.0.0.1:$(cat "$dir/api.port")"
+        echo "#ENV OB_EMULATOR_LAMBDA_DIR=$dir/lambda"
+fi
+
 # AWS caps the keep-alive at 1200 s and takes 0 as 1200; mosquitto 2.0.11 applies this to MQTT 5
 # clients (CONNACK Server Keep Alive), the plugin covers MQTT 3.1.1 (docs/emulator.md, Limits).
 echo "max_keepalive 1200"
