@@ -78,7 +78,7 @@ out=$("$probe" --host no-such-host.invalid --port "$OB_MQTT_PORT" --cafile "$OB_
 # a listener that accepts TCP and never answers: the connect timeout, not a hang
 # The listener picks its own port and writes it once it listens: no port race, no fixed sleep.
 sportf=$(mktemp)
-python3 -c "import socket,time,sys,os; s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(4); t=sys.argv[1]+'.tmp'; open(t,'w').write(str(s.getsockname()[1])); os.rename(t,sys.argv[1]); time.sleep(30)" "$sportf" &
+python3 -c "import socket,time,sys,os; s=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(4); t=sys.argv[1]+\".tmp\"; open(t,\"w\").write(str(s.getsockname()[1])); os.rename(t,sys.argv[1]); time.sleep(30)" "$sportf" &
 silent=$!
 for _ in $(seq 100); do [ -s "$sportf" ] && break; sleep 0.05; done
 sport=$(cat "$sportf"); rm -f "$sportf"
