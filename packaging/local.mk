@@ -3,7 +3,8 @@
 # ---- packaging helper (docs/packaging.md)
 EXTRA_DIST += LICENSE docs/packaging.md \
 	packaging/build-deb.sh \
-	packaging/cross-aarch64.sh \
+	packaging/cross.sh \
+	tests/cross/test-cross-onboard.sh \
 	packaging/reproducible.sh \
 	packaging/run-ptest \
 	packaging/check-yocto-build.sh \
@@ -64,3 +65,16 @@ check-local: check-packaging
 check-yocto-build:
 	@$(SHELL) $(srcdir)/packaging/check-yocto-build.sh
 .PHONY += ptest-build install-ptest check-packaging check-yocto-build
+
+# ---- foreign architectures (docs/testing.md "Foreign architectures"): each one built against
+# a sysroot of its Debian packages, its unit tests run under qemu-user, then its daemon onboards
+# and rotates against this build's test world (the broker and the emulator stay native).
+# CI runs a slice (armhf); `make check-cross CROSS_ARCHES=s390x` runs one.
+CROSS_ARCHES = armhf arm64 s390x
+check-cross: all
+	@st=0; for a in $(CROSS_ARCHES); do \
+		$(SHELL) $(srcdir)/packaging/cross.sh $$a $(abs_top_builddir)/build-$$a || st=1; \
+		bash $(srcdir)/tests/cross/test-cross-onboard.sh $$a $(abs_top_builddir)/build-$$a/obj \
+			$(abs_top_builddir) || st=1; \
+	done; exit $$st
+.PHONY += check-cross
