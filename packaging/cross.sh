@@ -6,7 +6,8 @@
 # (tests/cross/test-cross-onboard.sh); docs/testing.md "Foreign architectures".
 #
 #   packaging/cross.sh ARCH [BUILDDIR] [--no-tests]
-#     ARCH: armhf (32-bit, 32-bit time_t on Debian 12), arm64, s390x (64-bit big-endian)
+#     ARCH: armhf (32-bit, 32-bit time_t on Debian 12), armhf-t64 (Debian 13's armhf, 64-bit
+#     time_t throughout, --enable-time64), arm64, s390x (64-bit big-endian)
 #
 # BUILDDIR (default build-ARCH in the source tree) gets:
 #   sysroot/  the target's packages, unpacked: debootstrap --foreign --variant=minbase with the
@@ -23,8 +24,7 @@
 # qemu-user-static, file) and registers the qemu binfmt handler from /usr/lib/binfmt.d (without
 # it, threaded programs crash under a qemu started by hand). OB_CROSS_NO_INSTALL=1 skips the
 # installation; OB_CROSS_MIRROR (default http://deb.debian.org/debian) and OB_CROSS_SUITE
-# (bookworm: Debian 12's cross gcc searches its own glibc before the sysroot's, so a newer suite
-# needs that suite's toolchain); OB_CROSS_CONFIGURE adds configure options.
+# (bookworm; trixie for armhf-t64); OB_CROSS_CONFIGURE adds configure options.
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,11 +32,15 @@ arch=${1:?usage: cross.sh ARCH [BUILDDIR] [--no-tests]}
 builddir=${2:-$srcdir/build-$arch}
 run_tests=1
 [ "${3:-}" = --no-tests ] && run_tests=0
+label=$arch time64=""
 case $arch in
+armhf-t64) # Debian 13's armhf: 64-bit time_t throughout (the t64 transition), as Yocto builds
+        arch=armhf host=arm-linux-gnueabihf qemu=arm elf="ARM, EABI5" time64=--enable-time64
+        OB_CROSS_SUITE=${OB_CROSS_SUITE:-trixie} ;;
 armhf) host=arm-linux-gnueabihf qemu=arm elf="ARM, EABI5" ;;
 arm64) host=aarch64-linux-gnu qemu=aarch64 elf="ARM aarch64" ;;
 s390x) host=s390x-linux-gnu qemu=s390x elf="IBM S/390" ;;
-*) echo "cross: unknown architecture $arch (armhf, arm64, s390x)" >&2; exit 2 ;;
+*) echo "cross: unknown architecture $arch (armhf, armhf-t64, arm64, s390x)" >&2; exit 2 ;;
 esac
 mirror=${OB_CROSS_MIRROR:-http://deb.debian.org/debian}
 suite=${OB_CROSS_SUITE:-bookworm}
@@ -80,7 +84,7 @@ builddir=$(cd "$builddir" && pwd)
 sysroot=$builddir/sysroot
 stamp="$suite $mirror $target_pkgs"
 if [ "$(cat "$sysroot/.ob-sysroot" 2>/dev/null)" != "$stamp" ]; then
-        echo "cross: $arch: sysroot from $mirror $suite (debootstrap --foreign, dpkg-deb -x)"
+        echo "cross: $label: sysroot from $mirror $suite (debootstrap --foreign, dpkg-deb -x)"
         rm -rf "$sysroot"
         debootstrap --foreign --arch="$arch" --variant=minbase \
                 --include="$(echo $target_pkgs | tr ' ' ,)" "$suite" "$sysroot" "$mirror" \
@@ -109,10 +113,13 @@ echo "QEMU_LD_PREFIX=$sysroot" >cross.env
 PKG_CONFIG_LIBDIR=$sysroot/usr/lib/$host/pkgconfig:$sysroot/usr/share/pkgconfig
 PKG_CONFIG_SYSROOT_DIR=$sysroot
 export PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR
+# the sysroot's library directories first: Debian's cross gcc searches its own /usr/HOST/lib
+# (libc6-HOST-cross, glibc 2.36) before the sysroot, which matters with a newer suite
 "$srcdir/configure" --host="$host" CC="$host-gcc --sysroot=$sysroot" PKG_CONFIG=pkg-config \
+        LDFLAGS="-L$sysroot/usr/lib/$host -L$sysroot/lib/$host -Wl,-rpath-link,$sysroot/usr/lib/$host:$sysroot/lib/$host ${LDFLAGS:-}" \
         --prefix=/usr --sysconfdir=/etc --localstatedir=/var --disable-emulator --enable-werror \
-        --with-systemdsystemunitdir=/usr/lib/systemd/system ${OB_CROSS_CONFIGURE:-} >configure.out
-grep -E 'time_t, off_t' configure.out | sed "s/^ */cross: $arch: /"
+        --with-systemdsystemunitdir=/usr/lib/systemd/system $time64 ${OB_CROSS_CONFIGURE:-} >configure.out
+grep -E 'time_t, off_t' configure.out | sed "s/^ */cross: $label: /"
 make -j2 >make.out 2>&1 || { grep -E 'error|warning' make.out | head -20 >&2; exit 1; }
 
 status=0
@@ -120,8 +127,8 @@ for f in .libs/onboard-agent onboard-agent; do
         [ -f "$f" ] || continue
         desc=$(file -b "$f")
         case $desc in
-        *ELF*"$elf"*) echo "cross: $arch: $f: $(echo "$desc" | cut -d, -f1-2)" ;;
-        *) echo "cross: $arch: $f is not $elf: $desc" >&2; status=1 ;;
+        *ELF*"$elf"*) echo "cross: $label: $f: $(echo "$desc" | cut -d, -f1-2)" ;;
+        *) echo "cross: $label: $f is not $elf: $desc" >&2; status=1 ;;
         esac
 done
 if [ "$run_tests" = 1 ]; then
@@ -130,7 +137,7 @@ if [ "$run_tests" = 1 ]; then
         QEMU_LD_PREFIX=$sysroot
         export QEMU_LD_PREFIX
         if make -j2 check-unit >check.out 2>&1; then
-                echo "cross: $arch: unit tests: $(grep -E '^# (PASS|FAIL|ERROR|SKIP):' check.out | tr -s ' ' | tr '\n' ' ')"
+                echo "cross: $label: unit tests: $(grep -E '^# (PASS|FAIL|ERROR|SKIP):' check.out | tr -s ' ' | tr '\n' ' ')"
         else
                 status=1
                 grep -E '^(FAIL|ERROR):|^# (PASS|FAIL|ERROR)' check.out >&2 || tail -20 check.out >&2
