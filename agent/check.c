@@ -490,9 +490,10 @@ static void no_tpm_build(ObCheckContext *ctx, ObCheckOutcome *o)
                 hint(o, "build with tpm2-tss, or set key.backend to software");
         }
 }
-#define check_tpm        no_tpm_build
-#define check_srk        no_tpm_build
-#define check_da_lockout no_tpm_build
+#define check_tpm          no_tpm_build
+#define check_srk          no_tpm_build
+#define check_da_lockout   no_tpm_build
+#define check_tls_provider no_tpm_build
 #endif
 
 /* ------------------------------------------------------------------ device key and cert */
@@ -1110,6 +1111,7 @@ static int select_provider(ObCheckContext *ctx, bool tpm)
         return EVP_set_default_properties(NULL, ob_tls_default_properties(tpm)) ? 0 : -EINVAL;
 }
 
+#ifdef HAVE_TPM
 /* The tpm2 provider OpenSSL uses for TLS with the TPM key loads, and is not a version known
  * to be unusable here (tpm2-openssl < 1.2.0 with a 32-bit long: lib/provider-compat.h). */
 static void check_tls_provider(ObCheckContext *ctx, ObCheckOutcome *o)
@@ -1140,6 +1142,7 @@ static void check_tls_provider(ObCheckContext *ctx, ObCheckOutcome *o)
         say(o, OB_HEALTH_PASS, "tpm2-openssl %s%s", version,
             tpm ? "" : " (for the device key; TLS presents no TPM key yet)");
 }
+#endif
 
 static void check_tls(ObCheckContext *ctx, ObCheckOutcome *o)
 {

@@ -60,7 +60,7 @@ typedef struct Daemon {
         uint64_t seed;
         ObRandom random;
         char *serial, *serial_source, *machine_id;
-        ObTpm *tpm; /* the key provider's (it closes it); NULL with software keys */
+        struct ObTpm *tpm; /* the key provider's (it closes it); NULL with software keys */
         char hardware_token[65];
         bool have_token, token_warned;
         bool reload_pending;
@@ -808,13 +808,13 @@ static int open_tpm_waiting(const ObTpmOptions *o, ObTpm **ret, char *err, size_
 static int setup_keys(Daemon *d)
 {
         const ObConfig *c = d->config;
-        int r;
 
         if (c->key.backend == OB_KEY_BACKEND_SOFTWARE)
                 return ob_key_provider_software_new(&d->keys);
 #ifdef HAVE_TPM
         {
                 char err[512] = "";
+                int r;
                 ObTpm *t = NULL;
                 bool created = false;
 
