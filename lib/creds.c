@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "creds.h"
@@ -205,6 +206,67 @@ int ob_creds_current(const char *state_dir, uint64_t *ret_gen)
                 return -EBADMSG;
         target[n] = 0;
         return parse_gen(target, ret_gen);
+}
+
+static int cmp_gen(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+int ob_creds_list(const char *state_dir, uint64_t **ret, size_t *ret_n)
+{
+        _cleanup_free_ uint64_t *gens = NULL;
+        size_t n = 0, cap = 0;
+        int r = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        int cfd = open_creds_dir(&ob_fsops_posix, state_dir);
+        if (cfd == -ENOENT)
+                return 0;
+        if (cfd < 0)
+                return cfd;
+        DIR *d = fdopendir(cfd);
+        if (!d) {
+                r = ob_negative_errno();
+                (void)close(cfd);
+                return r;
+        }
+        while (n < OB_CREDS_MAX_LIST) {
+                struct stat st;
+                uint64_t gen;
+
+                errno = 0;
+                struct dirent *de = readdir(d);
+                if (!de) {
+                        r = errno != 0 ? ob_negative_errno() : 0;
+                        break;
+                }
+                if (parse_gen(de->d_name, &gen) < 0 ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISDIR(st.st_mode))
+                        continue;
+                if (n == cap) {
+                        size_t c = cap ? cap * 2 : 16;
+                        uint64_t *g = reallocarray(gens, c, sizeof(*g));
+                        if (!g) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        gens = g;
+                        cap = c;
+                }
+                gens[n++] = gen;
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (n > 0)
+                qsort(gens, n, sizeof(*gens), cmp_gen);
+        *ret = TAKE_PTR(gens);
+        *ret_n = n;
+        return 0;
 }
 
 int ob_creds_remove_slot(const char *state_dir, uint64_t gen, const ObFsOps *ops)

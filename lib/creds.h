@@ -61,6 +61,16 @@ int ob_creds_commit(const char *state_dir, uint64_t gen, const ObFsOps *ops);
 int ob_creds_current(const char *state_dir, uint64_t *ret_gen);
 
 /*
+ * The generations that have a slot folder in <state_dir>/credentials: entries named by a
+ * canonical decimal number >= 1 that are directories (not symlinks); "current" and anything
+ * else is left out. Ascending, in *ret (free(); NULL when there are none), the count in *ret_n;
+ * at most OB_CREDS_MAX_LIST (the rest is found once some are removed). No credentials/ is an
+ * empty list. -ENOMEM, or the errno of the failed call.
+ */
+#define OB_CREDS_MAX_LIST 4096
+int ob_creds_list(const char *state_dir, uint64_t **ret, size_t *ret_n);
+
+/*
  * Remove slot gen: its files, then the folder, then fsync credentials/. Refuses the current
  * generation (-EBUSY) and any slot while "current" cannot be read (its error, e.g. -EBADMSG).
  * -ENOENT no such slot; -EISDIR when the slot holds a subfolder; or the errno of the failed

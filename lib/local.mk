@@ -9,6 +9,7 @@ lib_libob_la_SOURCES += lib/provider-compat.c lib/provider-compat.h
 lib_libob_la_SOURCES += lib/fsops.c lib/fsops.h
 lib_libob_la_SOURCES += lib/store.c lib/store.h
 lib_libob_la_SOURCES += lib/creds.c lib/creds.h
+lib_libob_la_SOURCES += lib/retire.c lib/retire.h
 lib_libob_la_SOURCES += lib/errclass.h
 lib_libob_la_SOURCES += lib/backoff.c lib/backoff.h
 lib_libob_la_SOURCES += lib/tss2-pem.c lib/tss2-pem.h

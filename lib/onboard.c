@@ -35,6 +35,7 @@
 #include "isotime.h"
 #include "log.h"
 #include "onboard.h"
+#include "retire.h"
 #include "x509.h"
 
 #define STATE_VERSION 1
@@ -64,8 +65,7 @@ struct ObOnboard {
         bool rotating;         /* the pending flow is a rotation of the current identity */
         bool decommissioned;   /* agentctl decommission: stay stopped until a reprovision */
         bool rotate_requested; /* agentctl rotate: due now, whatever the policy says */
-        uint64_t prev_gen;     /* the generation a rotation retired (deleted after the grace) */
-        int64_t prev_retired_ms;
+        ObRetireList retired;  /* generations rotations retired (deleted after the grace) */
         ObBackoff backoff;
         char err_code[48];
         char err_text[320];
@@ -229,12 +229,14 @@ static json_object *state_to_json(const ObOnboard *ob)
                 json_object_object_add(o, "decommissioned", json_object_new_boolean(true));
         if (ob->refusals > 0)
                 json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));
-        if (ob->prev_gen > 0) {
+        if (ob->retired.n > 0) {
+                /* "previous" (the newest) is what versions before "retired" read */
+                const ObRetired *nw = ob_retire_newest(&ob->retired);
                 json_object *pr = json_object_new_object();
                 json_object_object_add(o, "previous", pr);
-                json_object_object_add(pr, "generation", json_object_new_uint64(ob->prev_gen));
-                json_object_object_add(pr, "retired_ms",
-                                       json_object_new_int64(ob->prev_retired_ms));
+                json_object_object_add(pr, "generation", json_object_new_uint64(nw->gen));
+                json_object_object_add(pr, "retired_ms", json_object_new_int64(nw->retired_ms));
+                json_object_object_add(o, "retired", ob_retire_to_json(&ob->retired));
         }
         {
                 int64_t next = ob_onboard_next_rotation(ob);
@@ -373,10 +375,18 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
         GET(o, "previous", json_type_object, false, v);
         if (v) {
                 json_object *pv = v;
+                int64_t g;
                 GET(pv, "generation", json_type_int, true, v);
-                ob->prev_gen = (uint64_t)json_object_get_int64(v);
+                g = json_object_get_int64(v);
                 GET(pv, "retired_ms", json_type_int, true, v);
-                ob->prev_retired_ms = json_object_get_int64(v);
+                if (g > 0 &&
+                    ob_retire_add(&ob->retired, (uint64_t)g, json_object_get_int64(v)) == -ENOMEM)
+                        return -ENOMEM;
+        }
+        GET(o, "retired", json_type_array, false, v);
+        if (v && ob_retire_from_json(v, &ob->retired) < 0) {
+                snprintf(err, errsize, "state: \"retired\" is malformed");
+                return -EBADMSG;
         }
 
         GET(o, "pending", json_type_object, true, p);
@@ -524,6 +534,7 @@ ObOnboard *ob_onboard_free(ObOnboard *ob)
         free(ob->cur_thing);
         free(ob->cur_cert_id);
         free(ob->post_commit_old_id);
+        ob_retire_clear(&ob->retired);
         free(ob);
         return NULL;
 }
@@ -1070,34 +1081,47 @@ static void abandon_rotation_slot(ObOnboard *ob)
         ob->gen = 0;
 }
 
-/* After the grace period, the key and certificate a rotation retired are deleted. */
-static void retire_previous(ObOnboard *ob, int64_t now)
-{
-        int64_t grace = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000;
-        _cleanup_free_ char *key = NULL;
+static bool clock_plausible(const ObOnboard *ob, int64_t now);
 
-        if (ob->prev_gen == 0 || ob->prev_gen == ob->cur_gen || now < ob->prev_retired_ms + grace)
+/* After the grace period, the keys and certificates rotations retired are deleted: every
+ * retired slot on disk, however many rotations committed within the grace (lib/retire.h). */
+static void sweep_retired(ObOnboard *ob, int64_t now)
+{
+        ObRetireSweep s = {
+                .state_dir = ob->c->paths.state_dir,
+                .fs = ob->d.fs,
+                .keys = ob->d.keys,
+                .current = ob->cur_gen,
+                .pending = ob->gen, /* a slot being built (0: none) */
+                .grace_ms = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000,
+        };
+        ObRetireResult res;
+
+        if (ob->cur_gen == 0 || !clock_plausible(ob, now) ||
+            ob_retire_sweep(&ob->retired, &s, now, &res) < 0)
                 return;
-        key = ob_creds_slot_file(ob->c->paths.state_dir, ob->prev_gen, "device.key");
-        if (key)
-                (void)ob->d.keys->ops->destroy(ob->d.keys, key);
-        (void)ob_creds_remove_slot(ob->c->paths.state_dir, ob->prev_gen, ob->d.fs);
-        notify(ob, OB_CHANGE_NOTICE, "deleted the key and certificate of generation %llu",
-               (unsigned long long)ob->prev_gen);
-        ob->prev_gen = 0;
-        ob->prev_retired_ms = 0;
-        persist_or_say(ob);
+        if (res.deleted > 0)
+                notify(ob, OB_CHANGE_NOTICE,
+                       "deleted the keys and certificates of %u retired generation(s) (%llu..%llu)",
+                       res.deleted, (unsigned long long)res.first, (unsigned long long)res.last);
+        if (res.error < 0)
+                notify(ob, OB_CHANGE_NOTICE,
+                       "cannot delete retired credential generation %llu: %s (trying again later)",
+                       (unsigned long long)res.error_gen, strerror(-res.error));
+        if (res.changed)
+                persist_or_say(ob);
 }
 
-/* Onboarded and idle: sleep until the next rotation (or the previous key's deletion). */
+/* Onboarded and idle: sleep until the next rotation (or the next retired slot's deletion). */
 static void idle(ObOnboard *ob, int64_t now)
 {
         int64_t next = ob_onboard_next_rotation(ob);
-        int64_t grace = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000;
+        int64_t grace = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000, gone;
 
-        retire_previous(ob, now);
-        if (ob->prev_gen > 0 && (next < 0 || ob->prev_retired_ms + grace < next))
-                next = ob->prev_retired_ms + grace;
+        sweep_retired(ob, now);
+        gone = ob_retire_next_due(&ob->retired, grace);
+        if (gone >= 0 && (next < 0 || gone < next))
+                next = gone;
         set_activity(ob, OB_ACT_DONE, next);
 }
 
@@ -1488,8 +1512,14 @@ static int resume(ObOnboard *ob, int64_t now)
                 }
                 ob->rotating = true;
                 ob->gen = ob->cur_gen + 1;
-                if (ob->prev_gen == ob->gen) /* an old slot with that number must go first */
-                        retire_previous(ob, INT64_MAX);
+                if (ob_retire_contains(&ob->retired, ob->gen)) {
+                        /* an old slot with that number must go first */
+                        ObRetireSweep s = {.state_dir = ob->c->paths.state_dir,
+                                           .fs = ob->d.fs,
+                                           .keys = ob->d.keys,
+                                           .current = ob->cur_gen};
+                        (void)ob_retire_delete_now(&ob->retired, &s, ob->gen);
+                }
                 notify(ob, OB_CHANGE_NOTICE,
                        "renewing certificate %.12s... (%s) in credential generation %llu",
                        ob->cur_cert_id, ob->rotate_requested ? "requested" : "due",
@@ -1573,6 +1603,7 @@ int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
                         ob->claim_temporary = true;
                 }
         }
+        sweep_retired(ob, now_ms); /* also when a rotation resumes rather than idles */
         return resume(ob, now_ms);
 }
 
@@ -2046,8 +2077,7 @@ static void committed(ObOnboard *ob, int64_t now)
         if (!rotation)
                 drop_chain_file(ob); /* from now on the certificate goes alone */
         if (rotation) {
-                ob->prev_gen = old_gen;
-                ob->prev_retired_ms = now;
+                (void)ob_retire_add(&ob->retired, old_gen, now); /* else found on disk later */
                 ob->rotating = false;
                 ob->rotate_requested = false;
                 ob_backoff_init(&ob->backoff);
@@ -2457,8 +2487,9 @@ int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t no
         ob->thing_name = ob->cur_thing = ob->cur_cert_id = NULL;
         json_object_put(ob->devconf);
         ob->devconf = NULL;
-        ob->gen = ob->cur_gen = ob->prev_gen = 0;
-        ob->cur_not_before_s = ob->cur_not_after_s = ob->onboarded_ms = ob->prev_retired_ms = 0;
+        ob->gen = ob->cur_gen = 0;
+        ob->cur_not_before_s = ob->cur_not_after_s = ob->onboarded_ms = 0;
+        ob_retire_clear(&ob->retired);
         ob->rotating = ob->rotate_requested = false;
         ob->refusals = 0;
         ob->post_commit = POST_COMMIT_NONE; /* the identity it would announce is gone */

@@ -116,6 +116,14 @@ tests_unit_test_provider_compat_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_provider_compat_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- retired credential slots (lib/retire): the sweep after the grace
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-retire
+tests_unit_test_retire_SOURCES = tests/unit/test-retire.c
+tests_unit_test_retire_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_retire_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- ident helper: certificate checks (lib/x509)
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-x509

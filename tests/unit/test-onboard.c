@@ -1415,6 +1415,109 @@ static void test_rotation_no_loop(void **state)
         world_free(w);
 }
 
+static size_t slot_count(World *w)
+{
+        _cleanup_free_ uint64_t *g = NULL;
+        size_t n = 0;
+
+        assert_int_equal(ob_creds_list(w->state, &g, &n), 0);
+        return n;
+}
+
+/* agentctl rotate 30 times within the grace period (issue 19: only the last retired slot was
+ * ever deleted, 200 rotations left 200 slots for good): each retired slot is kept for its
+ * grace, the machine wakes when the first one is due, and after a clock jump past the grace
+ * every retired slot is gone, the current one stays. */
+static void test_retired_slots_all_deleted(void **state)
+{
+        World *w = world_new(NULL);
+        const int64_t day = 86400LL * 1000;
+        int64_t first_retired;
+        char err[256];
+
+        (void)state;
+        onboard_now(w);
+        first_retired = w->now + 60000;
+        for (int i = 0; i < 30; i++) {
+                w->now += 60000;
+                assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+                run_until_settled(w, 5);
+                assert_onboarded(w);
+        }
+        assert_int_equal(current_gen(w), 31);
+        assert_int_equal(slot_count(w), 31);
+        /* the next wake-up is the first retired slot's deletion, a grace after its rotation */
+        assert_true(ob_onboard_deadline(w->ob) >= first_retired + 7 * day);
+        assert_true(ob_onboard_deadline(w->ob) < first_retired + 7 * day + 10000);
+        w->now = ob_onboard_deadline(w->ob);
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_true(slot_count(w) < 31);
+        assert_true(slot_count(w) > 1); /* the later ones wait for their own grace */
+        /* the clock jumps 30 days */
+        w->now += 30 * day;
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        assert_int_equal(slot_count(w), 1);
+        assert_int_equal(current_gen(w), 31);
+        assert_onboarded(w);
+        /* the next rotation retires one slot again: current + previous */
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        run_until_settled(w, 5);
+        assert_int_equal(slot_count(w), 2);
+        world_free(w);
+}
+
+/* A state.json saved by a version that listed only the last retirement ("previous", ca88530)
+ * still loads; the slots it never deleted are found on disk at the next start and deleted a
+ * grace later; a restart after that deletes them at once (the sweep at start). */
+static void test_retired_slots_of_an_older_version(void **state)
+{
+        World *w = world_new(NULL);
+        const int64_t day = 86400LL * 1000;
+        json_object *o = NULL;
+        ObStore *st = NULL;
+        char err[256];
+
+        (void)state;
+        onboard_now(w);
+        for (int i = 0; i < 5; i++) {
+                w->now += 60000;
+                assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+                run_until_settled(w, 5);
+        }
+        assert_int_equal(slot_count(w), 6);
+        crash(w);
+        /* the file as the older version wrote it: "previous" (generation 5), no "retired" */
+        assert_int_equal(ob_store_open(w->state, "state.json", NULL, &st), 0);
+        assert_int_equal(ob_store_load(st, &o, NULL), 0);
+        json_object *pv, *g;
+        assert_true(json_object_object_get_ex(o, "previous", &pv));
+        assert_true(json_object_object_get_ex(pv, "generation", &g));
+        assert_int_equal(json_object_get_int64(g), 5);
+        json_object_object_del(o, "retired");
+        assert_int_equal(ob_store_save(st, o), 0);
+        json_object_put(o);
+        ob_store_free(st);
+
+        w->now += 3 * day;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_onboarded(w);
+        assert_int_equal(slot_count(w), 6); /* 1..4 retired from now, 5 from its rotation */
+        w->now += 5 * day;                  /* 5's grace is over, 1..4's is not */
+        crash(w);
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(slot_count(w), 5);
+        w->now += 2 * day; /* and theirs too */
+        crash(w);
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(slot_count(w), 1);
+        assert_int_equal(current_gen(w), 6);
+        world_free(w);
+}
+
 static void test_rotation_waits_for_the_clock(void **state)
 {
         World *w = world_new("\"rotation\": {\"max_age_days\": 1}");
@@ -2004,6 +2107,8 @@ int main(void)
                 cmocka_unit_test(test_rotation_waits_for_the_clock),
                 cmocka_unit_test(test_rotation_policy),
                 cmocka_unit_test(test_rotation_no_loop),
+                cmocka_unit_test(test_retired_slots_all_deleted),
+                cmocka_unit_test(test_retired_slots_of_an_older_version),
                 cmocka_unit_test(test_reprovision_and_decommission),
                 cmocka_unit_test(test_corrupt_state_refused),
                 cmocka_unit_test(test_status_from_state_file),
