@@ -254,6 +254,21 @@ fail:
         return r;
 }
 
+bool ob_fleet_thing_name_valid(const char *name)
+{
+        size_t n = name ? strlen(name) : 0;
+
+        if (n < 1 || n > 128)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = name[i];
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == ':' || ch == '_' || ch == '-'))
+                        return false;
+        }
+        return true;
+}
+
 int ob_fleet_parse_register_reply(ObFleetFormat fmt, const void *payload, size_t len,
                                   ObFleetRegisterReply *ret)
 {
@@ -262,9 +277,15 @@ int ob_fleet_parse_register_reply(ObFleetFormat fmt, const void *payload, size_t
         int r = decode(fmt, payload, len, &o);
         if (r < 0)
                 return r;
-        /* thingName may be absent when the template creates no thing (reference §1.5) */
+        /* thingName may be absent when the template creates no thing (reference §1.5); a name
+         * outside AWS's rule would become our client id, topic segments and a hook's
+         * environment (a path, a newline in a log line): refused, -EILSEQ */
         if ((r = get_string(o, "thingName", false, 128, &reg.thing_name)) < 0)
                 goto fail;
+        if (reg.thing_name && !ob_fleet_thing_name_valid(reg.thing_name)) {
+                r = -EILSEQ;
+                goto fail;
+        }
         if (json_object_object_get_ex(o, "deviceConfiguration", &dc) &&
             !json_object_is_type(dc, json_type_null)) {
                 if (!json_object_is_type(dc, json_type_object) ||

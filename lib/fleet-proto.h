@@ -68,6 +68,9 @@ typedef struct ObFleetError {
         ObErrClass err_class; /* throttled for 429; network (retry) for 5xx; rejected else */
 } ObFleetError;
 
+/* AWS IoT's rule for thing names: 1 to 128 of a-z A-Z 0-9 : _ - (CreateThing, thingName). */
+bool ob_fleet_thing_name_valid(const char *name);
+
 /*
  * Parse an accepted reply. Errors: -EMSGSIZE larger than OB_FLEET_MAX_PAYLOAD; -EBADMSG not
  * well-formed JSON/CBOR or not an object; -EPROTO a required field is missing, of the wrong
@@ -76,6 +79,7 @@ typedef struct ObFleetError {
  */
 int ob_fleet_parse_cert_reply(ObFleetFormat fmt, const void *payload, size_t len,
                               bool expect_private_key, ObFleetCertReply *ret);
+/* RegisterThing's reply also fails with -EILSEQ when thingName breaks AWS's thing-name rule. */
 int ob_fleet_parse_register_reply(ObFleetFormat fmt, const void *payload, size_t len,
                                   ObFleetRegisterReply *ret);
 /* Parse a rejected reply {statusCode, errorCode, errorMessage}; same errors. */

@@ -72,6 +72,41 @@ void ob_log_sink_stderr(ObLogLevel level, const char *message_id, const char *co
         fprintf(stderr, "%s: %s\n", ob_log_level_to_string(level), message);
 }
 
+/* Control characters as C escapes (\n, \r, \xNN; a tab stays): text from the cloud, a file or
+ * a peer never forges a log line or a terminal sequence. Truncated at whole escapes. */
+static const char *escape_controls(const char *src, char *dst, size_t dstsize)
+{
+        size_t j = 0;
+
+        for (const char *p = src; *p; p++)
+                if ((unsigned char)*p < 0x20 ? *p != '\t' : *p == 0x7f)
+                        goto escape;
+        return src;
+escape:
+        for (const char *p = src; *p; p++) {
+                unsigned char ch = (unsigned char)*p;
+                char esc[5];
+
+                if ((ch >= 0x20 && ch != 0x7f) || ch == '\t') {
+                        if (j + 1 >= dstsize)
+                                break;
+                        dst[j++] = (char)ch;
+                        continue;
+                }
+                if (ch == '\n' || ch == '\r')
+                        snprintf(esc, sizeof(esc), "\\%c", ch == '\n' ? 'n' : 'r');
+                else
+                        snprintf(esc, sizeof(esc), "\\x%02x", ch);
+                size_t l = strlen(esc);
+                if (j + l >= dstsize)
+                        break;
+                memcpy(dst + j, esc, l);
+                j += l;
+        }
+        dst[j] = 0;
+        return dst;
+}
+
 int ob_log_fullv(ObLogLevel level, int error, const char *message_id, const char *const *fields,
                  const char *fmt, va_list ap)
 {
@@ -87,7 +122,8 @@ int ob_log_fullv(ObLogLevel level, int error, const char *message_id, const char
                 goto out;
         if (error != 0 && (size_t)n < sizeof(buf))
                 snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(abs(error)));
-        sink(level, message_id, fields, buf, sink_userdata);
+        char esc[sizeof(buf) * 2];
+        sink(level, message_id, fields, escape_controls(buf, esc, sizeof(esc)), sink_userdata);
 out:
         errno = saved;
         return ret;

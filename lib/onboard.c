@@ -1960,6 +1960,8 @@ static void on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t
                 fail(ob, OB_ERR_REJECTED, "bad-reply", now, "malformed RegisterThing reply (%s)",
                      r == -EMSGSIZE  ? "too large"
                      : r == -EBADMSG ? "not well-formed"
+                     : r == -EILSEQ  ? "a thingName AWS IoT does not allow: 1-128 of a-z A-Z "
+                                       "0-9 : _ -"
                                      : "fields");
                 return;
         }

@@ -556,7 +556,7 @@ static bool fault_valid(json_object *f)
 {
         static const char *const kinds[] = {
                 "malformed", "truncated",    "oversized",   "wrong-type", "missing", "wrong-topic",
-                "duplicate", "out-of-order", "id-mismatch", "other-key",  NULL};
+                "duplicate", "out-of-order", "id-mismatch", "other-key",  "value",   NULL};
         static const char *const apis[] = {"CreateCertificateFromCsr", "CreateKeysAndCertificate",
                                            "RegisterThing", NULL};
         const char *kind = get_str(f, "kind", ""), *api = get_str(f, "api", NULL);
@@ -697,6 +697,18 @@ static void reply(const char *client_id, const char *base, bool ok, json_object 
         } else if (kind && !strcmp(kind, "missing")) {
                 json_object_put(o);
                 o = fault_strip(payload);
+        } else if (kind && !strcmp(kind, "value")) {
+                /* the field named by "field" set to the string "value" (a hostile name) */
+                json_object *f = get(section("settings"), "fault");
+                const char *field = get_str(f, "field", NULL), *value = get_str(f, "value", NULL);
+                json_object_put(o);
+                o = json_object_new_object();
+                json_object_object_foreach(payload, k, v)
+                {
+                        json_object_object_add(o, k, json_object_get(v));
+                }
+                if (field && value)
+                        json_object_object_add(o, field, json_object_new_string(value));
         } else if (kind && !strcmp(kind, "oversized")) {
                 /* 132 KiB of padding: over AWS's (and the agent's) 128 KiB */
                 _cleanup_free_ char *pad = malloc(132 * 1024 + 1);

@@ -38,8 +38,8 @@ fault() { "$admin" set fault "$1" >/dev/null || bad "ob-emu-admin set fault $1";
 # STAGE, and connects no more often than it counts attempts
 try() {
   n=$1 f=$2 code=$3 text=$4 stage=$5 class=${6:-rejected}
-  kind=$(echo "$f" | jq -r '.kind + (if .field then "(" + .field + ")" else "" end)')
-  what=$(echo "$f" | jq -r '.api // "any"')
+  kind=$(printf "%s\n" "$f" | jq -r '.kind + (if .field then "(" + .field + ")" else "" end)')
+  what=$(printf "%s\n" "$f" | jq -r '.api // "any"')
   fault "$f"
   c0=$(connects "$n")
   prev=$(offline "$n" | jq -c '[.last_error.time, .attempts]')
@@ -104,6 +104,10 @@ try h "{\"kind\": \"truncated\", $api}" bad-reply "RegisterThing reply \(not wel
 try h "{\"kind\": \"oversized\", $api}" bad-reply "message of 1[3-9][0-9]{4} bytes .* dropped" certificate-issued
 try h "{\"kind\": \"wrong-type\", $api}" bad-reply "RegisterThing reply \(fields\)" certificate-issued
 try h "{\"kind\": \"missing\", $api}" bad-reply "without thingName" certificate-issued
+# a thing name outside AWS's rule: a path and a newline that would forge a log line
+try h "{\"kind\": \"value\", \"field\": \"thingName\", \"value\": \"../../etc/evil\\nname\", $api}" bad-reply "thingName AWS IoT does not allow" certificate-issued
+grep -q "^evil\|^name" "$OB_WORLD_DIR/gw-h/agent.log" && bad "a log line starts with the hostile name's tail" ||
+  ok "no log line forged by the hostile thing name"
 try h "{\"kind\": \"wrong-topic\", $api}" timeout "." certificate-issued timeout
 cert=$(offline h | jq -r .certificate_id)
 

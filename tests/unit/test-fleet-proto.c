@@ -222,6 +222,42 @@ static void test_register_reply(void **state)
         const char *badname = "{\"thingName\":7}";
         assert_int_equal(ob_fleet_parse_register_reply(OB_FLEET_JSON, badname, strlen(badname), &r),
                          -EPROTO);
+        /* names outside AWS's rule: a path, a forged log line, a space, a topic wildcard */
+        const char *hostile[] = {
+                "{\"thingName\":\"../../etc/evil\\nname\"}",
+                "{\"thingName\":\"gw\\nnotice: forged\"}",
+                "{\"thingName\":\"gw 1\"}",
+                "{\"thingName\":\"gw/#\"}",
+                "{\"thingName\":\"gw+\"}",
+        };
+        for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+                assert_int_equal(ob_fleet_parse_register_reply(OB_FLEET_JSON, hostile[i],
+                                                               strlen(hostile[i]), &r),
+                                 -EILSEQ);
+        const char *colons = "{\"thingName\":\"arn:gw_1-A\"}";
+        assert_int_equal(ob_fleet_parse_register_reply(OB_FLEET_JSON, colons, strlen(colons), &r),
+                         0);
+        assert_string_equal(r.thing_name, "arn:gw_1-A");
+        ob_fleet_register_reply_clear(&r);
+}
+
+static void test_thing_name_rule(void **state)
+{
+        char name[130];
+
+        assert_true(ob_fleet_thing_name_valid("gw-1"));
+        assert_true(ob_fleet_thing_name_valid("a:b_c-D9"));
+        assert_false(ob_fleet_thing_name_valid(""));
+        assert_false(ob_fleet_thing_name_valid(NULL));
+        assert_false(ob_fleet_thing_name_valid("a.b"));
+        assert_false(ob_fleet_thing_name_valid("a\tb"));
+        assert_false(ob_fleet_thing_name_valid("\xc3\xa9t\xc3\xa9"));
+        memset(name, 'x', 128);
+        name[128] = 0;
+        assert_true(ob_fleet_thing_name_valid(name));
+        name[128] = 'x';
+        name[129] = 0;
+        assert_false(ob_fleet_thing_name_valid(name));
 }
 
 static void test_rejected(void **state)
@@ -274,7 +310,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_topics),         cmocka_unit_test(test_template_names),
                 cmocka_unit_test(test_requests),       cmocka_unit_test(test_cert_reply),
-                cmocka_unit_test(test_register_reply), cmocka_unit_test(test_rejected),
+                cmocka_unit_test(test_register_reply), cmocka_unit_test(test_thing_name_rule),
+                cmocka_unit_test(test_rejected),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,6 +95,19 @@ static void test_structured(void **state)
         assert_string_equal(c->field0, "OB_THING=gw-1");
 }
 
+static void test_control_characters_escaped(void **state)
+{
+        struct captured *c = *state;
+
+        /* a name from the cloud with a newline cannot forge a second log line */
+        ob_log_notice("registered as thing %s", "gw\nerror: forged");
+        assert_string_equal(c->message, "registered as thing gw\\nerror: forged");
+        ob_log_notice("a\rb\x1b[31mc\x7f\td");
+        assert_string_equal(c->message, "a\\rb\\x1b[31mc\\x7f\td");
+        ob_log_notice("plain text, a tab\tstays");
+        assert_string_equal(c->message, "plain text, a tab\tstays");
+}
+
 static void test_errno_preserved(void **state)
 {
         errno = EPIPE;
@@ -117,6 +130,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_filter_by_level, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errno_return_and_suffix, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_structured, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_control_characters_escaped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errno_preserved, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_secret_free, setup, teardown),
         };
