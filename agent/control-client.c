@@ -13,11 +13,17 @@
 #include <unistd.h>
 
 #include "control-client.h"
+#include "control-limits.h"
 #include "ctl-proto.h"
 #include "macro.h"
 
 #define CONNECT_RETRY_MS 10 /* while the server's listen backlog is full */
 #define READ_INITIAL     4096
+/* The server's busy refusal of a connection (docs/control.md): tried again for this long, after
+ * 20 ms, 40 ms, ... at most 320 ms, each with up to as much again of jitter. */
+#define BUSY_RETRY_MS     2000
+#define BUSY_DELAY_MIN_MS 20
+#define BUSY_DELAY_MAX_MS 320
 
 static int64_t now_ms(void)
 {
@@ -149,21 +155,16 @@ static int read_line(int fd, int64_t deadline, char **ret, size_t *ret_len)
         }
 }
 
-int ob_control_call(const char *socket_path, const char *command, json_object *args, int timeout_ms,
-                    json_object **ret_result, char **ret_code, char **ret_message)
+/* One connection, one request: ob_control_call() without the busy retry. */
+static int call_once(const char *socket_path, const char *request, int64_t deadline,
+                     json_object **ret_result, char **ret_code, char **ret_message)
 {
-        int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-        _cleanup_free_ char *request = NULL, *reply = NULL, *code = NULL, *message = NULL;
+        _cleanup_free_ char *reply = NULL, *code = NULL, *message = NULL;
         _cleanup_close_ int fd = -1;
         json_object *result = NULL;
         size_t len = 0;
         int r;
 
-        if (!socket_path || !command)
-                return -EINVAL;
-        r = ob_ctl_format_request(command, args, &request);
-        if (r < 0)
-                return r;
         r = connect_to(socket_path, deadline, &fd);
         if (r < 0)
                 return r;
@@ -191,4 +192,45 @@ int ob_control_call(const char *socket_path, const char *command, json_object *a
         if (ret_message)
                 *ret_message = TAKE_PTR(message);
         return -EREMOTEIO;
+}
+
+/* The server refused the connection itself (before reading the request): safe to try again. */
+static bool refused_busy(const char *code, const char *message)
+{
+        return code && message && strcmp(code, OB_CTL_E_BUSY) == 0 &&
+               strncmp(message, OB_CONTROL_BUSY_MESSAGE, strlen(OB_CONTROL_BUSY_MESSAGE)) == 0;
+}
+
+int ob_control_call(const char *socket_path, const char *command, json_object *args, int timeout_ms,
+                    json_object **ret_result, char **ret_code, char **ret_message)
+{
+        int64_t start = now_ms(), deadline = timeout_ms < 0 ? -1 : start + timeout_ms;
+        int64_t delay = BUSY_DELAY_MIN_MS;
+        unsigned seed = (unsigned)start ^ ((unsigned)getpid() << 16);
+        _cleanup_free_ char *request = NULL;
+        int r;
+
+        if (!socket_path || !command)
+                return -EINVAL;
+        r = ob_ctl_format_request(command, args, &request);
+        if (r < 0)
+                return r;
+        for (;;) {
+                _cleanup_free_ char *code = NULL, *message = NULL;
+                int64_t wait;
+
+                r = call_once(socket_path, request, deadline, ret_result, &code, &message);
+                wait = delay + (int64_t)(rand_r(&seed) % (unsigned)(delay + 1));
+                if (r != -EREMOTEIO || !refused_busy(code, message) ||
+                    now_ms() + wait > start + BUSY_RETRY_MS ||
+                    (deadline >= 0 && now_ms() + wait >= deadline)) {
+                        if (r == -EREMOTEIO && ret_code)
+                                *ret_code = TAKE_PTR(code);
+                        if (r == -EREMOTEIO && ret_message)
+                                *ret_message = TAKE_PTR(message);
+                        return r;
+                }
+                (void)poll(NULL, 0, (int)wait);
+                delay = OB_MIN(delay * 2, (int64_t)BUSY_DELAY_MAX_MS);
+        }
 }

@@ -4,7 +4,8 @@
  * output buffer and a timer. A client is dropped when it is idle too long: no complete request
  * and no reply fully delivered for the idle timeout. A client that does not read its replies
  * stops being read from (back-pressure) and is dropped by the same timer, so a slow peer never
- * blocks the loop or grows memory.
+ * blocks the loop or grows memory. Who gets a connection at all is decided by its peer's uid
+ * (agent/control-limits.c): a group member can hold a few, never root's.
  */
 #include "config.h"
 
@@ -43,7 +44,8 @@ struct ObControlServer {
         ObControlHandler handler;
         void *userdata;
         Client *clients;
-        unsigned n_clients, max_clients;
+        unsigned n_clients;
+        ObControlLimits limits;
         uint64_t idle_usec;
 };
 
@@ -363,13 +365,36 @@ static int peer_credentials(Client *c)
         return 0;
 }
 
-static void refuse_busy(int fd)
+static void refuse_busy(int fd, const char *reason)
 {
-        char *line = NULL;
-        if (ob_ctl_format_reply_error(OB_CTL_E_BUSY, "too many control connections", &line) >= 0)
+        char *line = NULL, msg[160];
+
+        snprintf(msg, sizeof(msg), OB_CONTROL_BUSY_MESSAGE ": %s", reason);
+        if (ob_ctl_format_reply_error(OB_CTL_E_BUSY, msg, &line) >= 0)
                 (void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
         free(line);
         close(fd);
+}
+
+/* Admit a connection by its peer's uid (agent/control-limits.h): 0, or -EBUSY and closed with
+ * a busy reply. Connections are few (at most max_clients), so counting is a walk. */
+static int admit(ObControlServer *s, int fd)
+{
+        struct ucred uc;
+        socklen_t len = sizeof(uc);
+        const char *reason = NULL;
+        unsigned n_uid = 0;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 || len != sizeof(uc))
+                uc.uid = (uid_t)-1; /* unknown: a non-root share (client_new() will fail) */
+        for (Client *c = s->clients; c; c = c->next)
+                n_uid += c->peer.uid == uc.uid;
+        if (ob_control_limits_admit(&s->limits, uc.uid, s->n_clients, n_uid, &reason) >= 0)
+                return 0;
+        ob_log_debug("control: refusing pid %d uid %u (%u connections, %u of them its uid's): %s",
+                     (int)uc.pid, (unsigned)uc.uid, s->n_clients, n_uid, reason);
+        refuse_busy(fd, reason);
+        return -EBUSY;
 }
 
 static int client_new(ObControlServer *s, int fd)
@@ -444,11 +469,8 @@ static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userd
                                 (void)sd_event_source_set_enabled(s->listen_source, SD_EVENT_OFF);
                         break;
                 }
-                if (s->n_clients >= s->max_clients) {
-                        ob_log_debug("control: %u connections, refusing one", s->n_clients);
-                        refuse_busy(cfd);
+                if (admit(s, cfd) < 0)
                         continue;
-                }
                 int r = client_new(s, cfd);
                 if (r < 0)
                         ob_log_warning_errno(r, "control: cannot set up a connection");
@@ -510,7 +532,7 @@ int ob_control_server_new(sd_event *e, const char *socket_path, gid_t agent_grou
         s->daemon_uid = geteuid();
         s->handler = handler;
         s->userdata = userdata;
-        s->max_clients = OB_CONTROL_MAX_CLIENTS_DEFAULT;
+        s->limits = ob_control_limits_default();
         s->idle_usec = OB_CONTROL_IDLE_TIMEOUT_DEFAULT;
         s->event = sd_event_ref(e);
         s->path = strdup(socket_path);
@@ -555,9 +577,16 @@ void ob_control_server_set_limits(ObControlServer *s, unsigned max_clients,
                                   uint64_t idle_timeout_usec)
 {
         if (max_clients > 0)
-                s->max_clients = max_clients;
+                s->limits.max_clients = max_clients;
         if (idle_timeout_usec > 0)
                 s->idle_usec = idle_timeout_usec;
+}
+
+void ob_control_server_set_shares(ObControlServer *s, unsigned root_reserved, unsigned per_uid)
+{
+        s->limits.root_reserved = root_reserved;
+        if (per_uid > 0)
+                s->limits.per_uid = per_uid;
 }
 
 ObControlServer *ob_control_server_free(ObControlServer *s)

@@ -4,7 +4,8 @@
  * directory, served from the daemon's sd-event loop. One JSON request per line, one reply line
  * each, in order (lib/ctl-proto.h). Peers are identified by SO_PEERCRED and SO_PEERGROUPS at
  * connect time and authorized per command (ob_ctl_authorized()). Everything is non-blocking and
- * bounded: clients (16), line size (OB_CTL_MAX_LINE), output per client, idle time (5 s).
+ * bounded: clients (16, of which 4 are kept for root and at most 4 go to one other uid:
+ * agent/control-limits.h), line size (OB_CTL_MAX_LINE), output per client, idle time (5 s).
  */
 #pragma once
 
@@ -14,9 +15,9 @@
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
+#include "control-limits.h"
 #include "ctl-proto.h"
 
-#define OB_CONTROL_MAX_CLIENTS_DEFAULT  16
 #define OB_CONTROL_IDLE_TIMEOUT_DEFAULT (5 * UINT64_C(1000000)) /* usec */
 
 typedef struct ObControlServer ObControlServer;
@@ -50,6 +51,9 @@ int ob_control_server_new(sd_event *e, const char *socket_path, gid_t agent_grou
 /* Limits, for tests and tuning: 0 keeps the current value. Applies to new connections. */
 void ob_control_server_set_limits(ObControlServer *s, unsigned max_clients,
                                   uint64_t idle_timeout_usec);
+/* The shares (agent/control-limits.h): connections kept for root (may be 0) and connections one
+ * non-root uid may hold (0 keeps the current value). Applies to new connections. */
+void ob_control_server_set_shares(ObControlServer *s, unsigned root_reserved, unsigned per_uid);
 
 /* Close every connection, unlink the socket, free. Accepts NULL; returns NULL. */
 ObControlServer *ob_control_server_free(ObControlServer *s);

@@ -64,6 +64,8 @@ agent_libobagent_la_LIBADD = lib/libob.la $(PAHO_LIBS) $(CRYPTO_LIBS) -lpthread
 # ---- ctl helper: the control socket. The server runs on sd-event (libsystemd); the client is
 # plain sockets + poll, for agentctl.
 agent_libobagent_la_SOURCES += agent/control-client.c agent/control-client.h
+# who gets a connection (per-uid shares, root's reserve): pure, unit-tested
+agent_libobagent_la_SOURCES += agent/control-limits.c agent/control-limits.h
 if HAVE_SYSTEMD
 agent_libobagent_la_SOURCES += agent/control.c agent/control.h
 endif

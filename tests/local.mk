@@ -156,6 +156,15 @@ tests_unit_test_ctl_proto_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ctl_proto_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- the control socket's admission rule (agent/control-limits.c: pure, compiled in)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-control-limits
+tests_unit_test_control_limits_SOURCES = tests/unit/test-control-limits.c \
+	agent/control-limits.c agent/control-limits.h
+tests_unit_test_control_limits_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/agent
+tests_unit_test_control_limits_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- ctl helper: the control socket, server and client, end to end (needs root for setpriv)
 if HAVE_SYSTEMD
 check_PROGRAMS += tests/integration/ob-ctl-server tests/integration/ob-ctl-call
@@ -168,6 +177,15 @@ tests_integration_ob_ctl_call_LDADD = agent/libobagent.la lib/libob.la $(JSONC_L
 TESTS += tests/integration/test-control.sh
 endif
 EXTRA_DIST += tests/integration/test-control.sh tests/integration/ctl-raw.py
+
+# ---- a hostile control-group member against the real daemon (issue 19): a flood of its
+# connections never locks root out; make check-local-peer: 20 rotations instead of 5
+TESTS += tests/integration/test-local-peer.sh
+EXTRA_DIST += tests/integration/test-local-peer.sh tests/integration/ctl-flood.py
+check-local-peer: onboard-agent$(EXEEXT) agentctl$(EXEEXT) tests/integration/ob-ctl-call$(EXEEXT)
+	@top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' OB_FLOOD_ROTATIONS=20 \
+	sh '$(abs_top_srcdir)/tests/integration/test-local-peer.sh'
+.PHONY: check-local-peer
 
 # ---- onboarding end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-onboard.sh

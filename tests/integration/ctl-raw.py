@@ -3,6 +3,8 @@
 """Raw-socket scenarios against a control-socket server (tests/integration/test-control.sh).
 
     ctl-raw.py SOCKET SCENARIO [IDLE_MS] [MAX_CLIENTS]
+    ctl-raw.py SOCKET hold N SECONDS IDLE_MS      (a peer holding N connections)
+    ctl-raw.py SOCKET refused NEEDLE              (one connection, refused busy)
 
 Each scenario prints what it saw and exits 0 when the server behaved, 1 when it did not.
 """
@@ -249,8 +251,49 @@ def many(path, idle, max_clients):
     print(f"many: {max_clients} served, one more refused busy, a freed slot is reused")
 
 
+def hold(path, n, secs, idle):
+    """Hold N served connections for SECS seconds (pinging each within the idle time), printing
+    "held N" once they are all served: a peer using its share (test-control.sh)."""
+    held = []
+    for _ in range(n):
+        s = connect(path)
+        s.sendall(request("ping"))
+        r, _ = reply(s)
+        expect_ok(r, "ping")
+        held.append(s)
+    print(f"held {n}", flush=True)
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        time.sleep(min(idle / 3000.0, max(0.0, end - time.monotonic())))
+        for s in held:
+            s.sendall(request("ping"))
+            r, _ = reply(s)
+            expect_ok(r, "ping")
+
+
+def refused(path, needle):
+    """One connection, refused busy at once with NEEDLE in the message (no retry)."""
+    s = connect(path)
+    r, _ = reply(s)
+    expect_error(r, "busy")
+    if needle not in r["error"]["message"]:
+        raise AssertionError(f"busy without '{needle}': {r}")
+    expect_eof(s, 5)
+    print(f"refused: busy: {r['error']['message']}")
+
+
 def main():
     path, scenario = sys.argv[1], sys.argv[2]
+    try:
+        if scenario == "hold":  # hold N SECONDS IDLE_MS
+            hold(path, int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
+            return 0
+        if scenario == "refused":  # refused NEEDLE
+            refused(path, sys.argv[3])
+            return 0
+    except (AssertionError, OSError, ValueError, KeyError) as e:
+        print(f"{scenario}: {type(e).__name__}: {e}")
+        return 1
     idle = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
     max_clients = int(sys.argv[4]) if len(sys.argv) > 4 else 16
     try:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A control-socket server with an echo handler, for tests/integration/test-control.sh.
- *   ob-ctl-server [--group GID] [--max-clients N] [--idle-ms MS] [--verbose] SOCKET
+ *   ob-ctl-server [--group GID] [--max-clients N] [--root-reserved N] [--per-uid N]
+ *                 [--idle-ms MS] [--verbose] SOCKET
  * Prints READY when listening; exits 0 on SIGTERM or SIGINT (the socket is removed).
  * The handler echoes {command, access, args, peer:{uid,gid,pid}} and obeys test args:
  *   "fail": CODE   fail with that error code;  "errno": N   fail with -N and no code;
@@ -74,11 +75,14 @@ int main(int argc, char **argv)
                 {"group", required_argument, NULL, 'g'},
                 {"max-clients", required_argument, NULL, 'm'},
                 {"idle-ms", required_argument, NULL, 'i'},
+                {"root-reserved", required_argument, NULL, 'r'},
+                {"per-uid", required_argument, NULL, 'u'},
                 {"verbose", no_argument, NULL, 'v'},
                 {},
         };
         gid_t group = (gid_t)-1;
-        unsigned max_clients = 0;
+        unsigned max_clients = 0, per_uid = 0;
+        long root_reserved = -1;
         uint64_t idle = 0;
         ObControlServer *srv = NULL;
         sd_event *e = NULL;
@@ -96,6 +100,12 @@ int main(int argc, char **argv)
                 case 'i':
                         idle = strtoull(optarg, NULL, 10) * 1000;
                         break;
+                case 'r':
+                        root_reserved = strtol(optarg, NULL, 10);
+                        break;
+                case 'u':
+                        per_uid = (unsigned)strtoul(optarg, NULL, 10);
+                        break;
                 case 'v':
                         ob_log_set_max_level(OB_LOG_DEBUG);
                         break;
@@ -105,7 +115,8 @@ int main(int argc, char **argv)
         }
         if (optind + 1 != argc) {
                 fprintf(stderr, "usage: ob-ctl-server [--group GID] [--max-clients N] "
-                                "[--idle-ms MS] [--verbose] SOCKET\n");
+                                "[--root-reserved N] [--per-uid N] [--idle-ms MS] [--verbose] "
+                                "SOCKET\n");
                 return 64;
         }
         sigemptyset(&ss);
@@ -125,6 +136,11 @@ int main(int argc, char **argv)
                 return 1;
         }
         ob_control_server_set_limits(srv, max_clients, idle);
+        if (root_reserved >= 0 || per_uid > 0)
+                ob_control_server_set_shares(srv,
+                                             root_reserved >= 0 ? (unsigned)root_reserved
+                                                                : OB_CONTROL_ROOT_RESERVED_DEFAULT,
+                                             per_uid);
         printf("READY\n");
         fflush(stdout);
         r = sd_event_loop(e);

@@ -86,8 +86,14 @@ sock=$tmp/control.sock
 idle=1000
 maxc=4
 nobody="setpriv --reuid=65534 --regid=65534"
+# other users cannot run a python3 from root's home (pyenv shims): the system's, when there is one
+upy=/usr/bin/python3
+[ -x $upy ] || upy=$(command -v python3)
+other="setpriv --reuid=65533 --regid=65533"
 
-if ! start_server main --group $group --idle-ms $idle --max-clients $maxc "$sock"; then
+# 4 connections, 1 kept for root, 2 per other uid (the daemon's: 16, 4, 4)
+if ! start_server main --group $group --idle-ms $idle --max-clients $maxc --root-reserved 1 \
+        --per-uid 2 "$sock"; then
         cat "$tmp/main.err"
         echo "Bail out! ob-ctl-server did not start"
         exit 1
@@ -113,6 +119,9 @@ expect 2 "reply too large" 'too-large: reply too large' -- "$call" "$sock" statu
 expect 0 "group member (supplementary): status" '"uid":65534' -- $nobody --groups=$group "$call" "$sock" status
 expect 2 "group member (supplementary): rotate refused" 'permission-denied: rotate needs root' -- $nobody --groups=$group "$call" "$sock" rotate
 expect 2 "group member: decommission refused" 'permission-denied' -- $nobody --groups=$group "$call" "$sock" decommission
+expect 2 "group member: provision refused" 'permission-denied: provision needs root' -- $nobody --groups=$group "$call" "$sock" provision '{"claim_cert":"x","claim_key":"y"}'
+expect 2 "group member: reload refused" 'permission-denied: reload needs root' -- $nobody --groups=$group "$call" "$sock" reload
+expect 2 "group member: reprovision refused" 'permission-denied: reprovision needs root' -- $nobody --groups=$group "$call" "$sock" reprovision '{"dry_run":true}'
 expect 0 "group member (primary): ping" '"gid":64242' -- setpriv --reuid=65534 --regid=$group --clear-groups "$call" "$sock" ping
 expect 1 "non-member: the socket's mode refuses the connect" 'Permission denied' -- $nobody --clear-groups "$call" "$sock" status
 
@@ -127,6 +136,41 @@ if start_server open --idle-ms $idle "$sock2"; then
 else
         cp "$tmp/open.err" "$tmp/out"; not_ok "second server on another path"
 fi
+
+# ---- shares (agent/control-limits.c): one member cannot take more than its share, members
+# together never take root's reserve, and the client retries a busy refusal briefly
+fifo=$tmp/hold.fifo
+rm -f "$fifo"; mkfifo "$fifo"
+$nobody --groups=$group $upy "$raw" "$sock" hold 2 3 $idle >"$fifo" 2>&1 &
+hold_a=$!
+pids="$pids $hold_a"
+read -r line <"$fifo" || line=""
+if [ "$line" = "held 2" ]; then ok "member A holds its share (2)"; else echo "$line" >"$tmp/out"; not_ok "member A holds 2"; fi
+expect 0 "member A: a third connection refused busy (its share)" 'as many control connections as one user may' -- $nobody --groups=$group $upy "$raw" "$sock" refused 'one user'
+t0=$(date +%s%N)
+expect 2 "member A: the client retries busy, then reports it" 'busy: too many control connections' -- $nobody --groups=$group "$call" "$sock" ping
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+if [ $ms -ge 1500 ] && [ $ms -le 4000 ]; then ok "member A: busy retried for ${ms} ms (2 s bound)"; else echo "$ms ms" >"$tmp/out"; not_ok "busy retry bound: $ms ms"; fi
+rm -f "$fifo"; mkfifo "$fifo"
+$other --groups=$group $upy "$raw" "$sock" hold 1 3 $idle >"$fifo" 2>&1 &
+hold_b=$!
+pids="$pids $hold_b"
+read -r line <"$fifo" || line=""
+if [ "$line" = "held 1" ]; then ok "member B holds one"; else echo "$line" >"$tmp/out"; not_ok "member B holds 1"; fi
+expect 0 "member B: the last connection is kept for root" 'kept for root' -- $other --groups=$group $upy "$raw" "$sock" refused 'kept for root'
+expect 0 "root: served from its reserve while members hold the rest" '"uid":0' -- "$call" "$sock" rotate
+wait $hold_b
+wait $hold_a
+# member A holds its share for 0.8 s more: a call started now is refused busy, retried, served
+rm -f "$fifo"; mkfifo "$fifo"
+$nobody --groups=$group $upy "$raw" "$sock" hold 2 0.8 $idle >"$fifo" 2>&1 &
+hold_a=$!
+pids="$pids $hold_a"
+read -r line <"$fifo" || line=""
+expect 0 "member A: served once its own connections close (busy retried)" '"command":"ping"' -- $nobody --groups=$group "$call" --timeout 8000 "$sock" ping
+wait $hold_a
+rm -f "$fifo"
 
 # ---- raw protocol scenarios
 for sc in oversized garbage pipelined bulk many active slow; do
