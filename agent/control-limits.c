@@ -18,8 +18,7 @@ int ob_control_limits_admit(const ObControlLimits *l, uid_t uid, unsigned n_all,
                             const char **ret_reason)
 {
         const char *reason = NULL;
-        unsigned shared = l->max_clients > l->root_reserved ? l->max_clients - l->root_reserved
-                                                            : 0;
+        unsigned shared = l->max_clients > l->root_reserved ? l->max_clients - l->root_reserved : 0;
 
         if (n_all >= l->max_clients)
                 reason = "all control connections are in use";

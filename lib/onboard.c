@@ -27,6 +27,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "cert-accept.h"
 #include "creds.h"
 #include "csr.h"
 #include "factory-paths.h"
@@ -1835,8 +1836,8 @@ static void rejected(ObOnboard *ob, const char *what, const ObTransportEvent *ev
 static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
 {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
-        char fp[65], crt[512], key[512];
-        X509 *x = NULL;
+        char crt[512], key[512];
+        ObCertVerdict verdict;
         int64_t nb = 0, na = 0;
         int r;
 
@@ -1862,33 +1863,16 @@ static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
                      "the private key in the reply is not a PEM key");
                 return -EBADMSG;
         }
-        r = ob_x509_from_pem(rep->certificate_pem, strlen(rep->certificate_pem), &x);
+        /* what is and is not checked: lib/cert-accept.h, docs/security.md */
+        r = ob_cert_accept(rep->certificate_pem, pub, rep->certificate_id, now / 1000, &verdict);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0) {
-                fail(ob, OB_ERR_REJECTED, "bad-reply", now,
-                     "the certificate in the reply cannot be parsed");
+                fail(ob, OB_ERR_REJECTED, verdict.code, now, "%s", verdict.text);
                 return r;
         }
-        if (ob_x509_matches_key(x, pub) < 0) {
-                X509_free(x);
-                fail(ob, OB_ERR_REJECTED, "certificate-key-mismatch", now,
-                     "the certificate %.12s... is not for our key", rep->certificate_id);
-                return -EKEYREJECTED;
-        }
-        r = ob_x509_fingerprint_hex(x, fp, sizeof(fp));
-        if (r >= 0)
-                r = ob_x509_validity(x, &nb, &na);
-        X509_free(x);
-        if (r < 0 || strcmp(fp, rep->certificate_id) != 0) {
-                fail(ob, OB_ERR_REJECTED, "bad-reply", now,
-                     "certificateId %.12s... is not the SHA-256 of the certificate",
-                     rep->certificate_id);
-                return -EBADMSG;
-        }
-        if (na < now / 1000) {
-                fail(ob, OB_ERR_REJECTED, "certificate-expired", now,
-                     "the certificate %.12s... has already expired", rep->certificate_id);
-                return -EKEYEXPIRED;
-        }
+        nb = verdict.not_before;
+        na = verdict.not_after;
 
         /* on disk before the state says we have it */
         r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);

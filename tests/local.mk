@@ -132,6 +132,14 @@ tests_unit_test_x509_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_x509_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- what is accepted of an issued certificate (lib/cert-accept)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-cert-accept
+tests_unit_test_cert_accept_SOURCES = tests/unit/test-cert-accept.c
+tests_unit_test_cert_accept_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cert_accept_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- the onboarding state machine against a fake cloud (real software keys, real X.509)
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-onboard
