@@ -469,6 +469,16 @@ static const ObConfigKey keys[] = {
          .max = 365,
          .help = "Days the previous TPM key is kept after a rotation before it is deleted."},
 
+        /* clock */
+        {.name = "clock.max_skew",
+         .type = OB_CONFIG_DURATION,
+         .offset = OFF(clock.max_skew_ms),
+         .def = "\"1h\"",
+         .min = 0,
+         .max = 30 * MS_PER_DAY,
+         .help = "How far an issued certificate's notBefore may be ahead of this device's clock; "
+                 "a certificate valid only later is refused (AWS dates notBefore at issue)."},
+
 /* retry: exponential backoff with full jitter, per error class */
 /* (clang-format indents a macro of three initialisers unevenly) */
 /* clang-format off */

@@ -129,6 +129,9 @@ typedef struct ObConfig {
                 uint32_t old_key_grace_days;
         } rotation;
         struct {
+                uint64_t max_skew_ms; /* an issued certificate's notBefore ahead of the clock */
+        } clock;
+        struct {
                 ObConfigRetry network, tls, refused, throttled, rejected, timeout;
                 uint64_t local_ms; /* fixed pace after local trouble (TPM, disk) */
         } retry;

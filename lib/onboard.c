@@ -1864,7 +1864,8 @@ static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
                 return -EBADMSG;
         }
         /* what is and is not checked: lib/cert-accept.h, docs/security.md */
-        r = ob_cert_accept(rep->certificate_pem, pub, rep->certificate_id, now / 1000, &verdict);
+        r = ob_cert_accept(rep->certificate_pem, pub, rep->certificate_id, now / 1000,
+                           (int64_t)(ob->c->clock.max_skew_ms / 1000), &verdict);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {

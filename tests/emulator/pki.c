@@ -237,7 +237,9 @@ static int issue(X509_NAME *subject, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issu
             X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
             X509_set_pubkey(x, pub) != 1)
                 goto out;
-        if (p->not_after <= p->now || ob_emu_pki_set_time(X509_getm_notBefore(x), p->now) < 0 ||
+        if (p->not_after <= p->now ||
+            ob_emu_pki_set_time(X509_getm_notBefore(x), p->not_before ? p->not_before : p->now) <
+                    0 ||
             ob_emu_pki_set_time(X509_getm_notAfter(x), p->not_after) < 0) {
                 r = -ERANGE;
                 goto out;

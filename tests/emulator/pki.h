@@ -37,6 +37,7 @@ bool ob_emu_pki_issued_by(X509 *cert, X509 *ca);
 typedef struct ObEmuIssue {
         int64_t now;
         int64_t not_after;
+        int64_t not_before; /* 0: now (AWS's: the time of issue) */
         const char *subject;
 } ObEmuIssue;
 

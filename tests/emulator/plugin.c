@@ -815,12 +815,15 @@ static ObEmuIssue issue_profile(void)
         ObEmuIssue p = {.now = (int64_t)time(NULL),
                         .subject = setting_str("issuedCertSubject", NULL)};
         int64_t validity = setting_int("issuedCertValidity", 0);
+        int64_t ahead = setting_int("issuedCertNotBeforeOffset", 0);
 
         if (validity > 0)
                 p.not_after = p.now + validity;
         else if (ob_emu_pki_parse_time(setting_str("issuedCertNotAfter", OB_EMU_AWS_NOT_AFTER),
                                        &p.not_after) < 0)
                 p.not_after = 0; /* refused by `set`; a hand-edited registry gets a 500 */
+        if (ahead != 0)          /* a CA whose clock is off: notBefore before or after the issue */
+                p.not_before = p.now + ahead;
         return p;
 }
 
@@ -1662,6 +1665,12 @@ static const char *setting_error(const char *key, json_object *v)
                 return json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0
                                ? NULL
                                : "issuedCertValidity: seconds (0 or null: issuedCertNotAfter)";
+        if (!strcmp(key, "issuedCertNotBeforeOffset"))
+                return json_object_is_type(v, json_type_int) &&
+                                       llabs(json_object_get_int64(v)) <= 10LL * 365 * 86400
+                               ? NULL
+                               : "issuedCertNotBeforeOffset: seconds from the issue, at most 10 "
+                                 "years either way (0 or null: the time of issue)";
         if (!strcmp(key, "issuedCertSubject"))
                 return json_object_is_type(v, json_type_string) &&
                                        ob_emu_pki_subject_valid(json_object_get_string(v))

@@ -82,6 +82,10 @@ check "issuedCertValidity 300 wins: expires within 5 minutes" sh -c "! openssl x
 check "... and not within 4" openssl x509 -in "$t/short.crt" -noout -checkend 240 >/dev/null
 admin set issuedCertValidity null >/dev/null
 admin set issuedCertNotAfter null >/dev/null
+admin set issuedCertNotBeforeOffset 172800 >/dev/null
+issue ahead
+check "issuedCertNotBeforeOffset 172800: not valid for two days" sh -c "openssl x509 -in '$t/ahead.crt' -noout -checkend 0 >/dev/null && ! openssl verify -CAfile '$OB_ISSUER_CA_CERT' '$t/ahead.crt' >/dev/null 2>&1 && openssl verify -attime \$((\$(date +%s) + 172801)) -CAfile '$OB_ISSUER_CA_CERT' '$t/ahead.crt' >/dev/null"
+admin set issuedCertNotBeforeOffset null >/dev/null
 issue back
 check "both null: back to 2049-12-31T23:59:59Z" [ "$(openssl x509 -in "$t/back.crt" -noout -enddate)" = "notAfter=Dec 31 23:59:59 2049 GMT" ]
 admin set issuedCertSubject '"/CN=AWS IoT Certificate"' >/dev/null
@@ -95,6 +99,7 @@ check "createKeysKeyType EC: a P-256 key" sh -c "openssl pkey -in '$t/ec.key' -n
 admin set createKeysKeyType null >/dev/null
 for bad in 'issuedCertNotAfter "2049-02-30T00:00:00Z"' 'issuedCertNotAfter "2049-12-31"' \
         'issuedCertNotAfter "10000-01-01T00:00:00Z"' 'issuedCertValidity "300"' 'issuedCertValidity -1' \
+        'issuedCertNotBeforeOffset "1d"' 'issuedCertNotBeforeOffset 400000000' \
         'issuedCertSubject "CN=no-slash"' 'createKeysKeyType "DSA"'; do
         # shellcheck disable=SC2086
         check "refused: set $bad" sh -c "! sh '$here/ob-emu-admin' set $(printf '%s' "$bad" | sed 's/ / '"'"'/; s/$/'"'"'/') >/dev/null 2>&1"

@@ -4,7 +4,9 @@
  * first input byte picks the path, the rest is the input:
  *   even: the certificatePem of a fleet provisioning reply (or a file in the store), read with
  *         PEM_read_bio_X509 and checked as the agent will: an EC P-256 key, equal to ours or
- *         not, subject, validity, the SHA-256 certificate id; a chain of up to four.
+ *         not, subject, validity, the SHA-256 certificate id; a chain of up to four; then
+ *         judged by ob_cert_accept (lib/cert-accept.c) with its own id, which either accepts
+ *         it or refuses it with a code and a sentence.
  *   odd:  a subject string for ob_csr_build (lib/csr.c): a CSR built from it must read back
  *         and verify against our key.
  * Seeds: tests/fuzz/corpus/x509-csr/.
@@ -21,8 +23,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "cert-accept.h"
 #include "csr.h"
 #include "fuzz.h"
+#include "x509.h"
 
 static EVP_PKEY *our_key(void)
 {
@@ -76,6 +80,24 @@ static void check_certificate(X509 *x)
         (void)X509_digest(x, EVP_sha256(), id, &id_len);
 }
 
+/* What the agent decides of a reply's certificatePem (given the right id, to get past it). */
+static void judge(const uint8_t *data, size_t size)
+{
+        char *pem = strndup((const char *)data, size), id[OB_X509_FINGERPRINT_HEX_LEN + 1] = "";
+        ObCertVerdict v;
+        X509 *x = NULL;
+        int r;
+
+        FUZZ_ASSERT(pem);
+        if (ob_x509_from_pem(pem, strlen(pem), &x) == 0) {
+                (void)ob_x509_fingerprint_hex(x, id, sizeof(id));
+                X509_free(x);
+        }
+        r = ob_cert_accept(pem, our_key(), id, (int64_t)time(NULL), 3600, &v);
+        FUZZ_ASSERT(r == 0 || r == -ENOMEM || (r < 0 && v.code && v.text[0]));
+        free(pem);
+}
+
 static void certificates(const uint8_t *data, size_t size)
 {
         BIO *bio = BIO_new_mem_buf(data, (int)size);
@@ -87,6 +109,7 @@ static void certificates(const uint8_t *data, size_t size)
                 X509_free(x);
         }
         BIO_free(bio);
+        judge(data, size);
 }
 
 static void csr(const uint8_t *data, size_t size)

@@ -38,7 +38,7 @@ fault() { "$admin" set fault "$1" >/dev/null || bad "ob-emu-admin set fault $1";
 # STAGE, and connects no more often than it counts attempts
 try() {
   n=$1 f=$2 code=$3 text=$4 stage=$5 class=${6:-rejected}
-  kind=$(printf "%s\n" "$f" | jq -r '.kind + (if .field then "(" + .field + ")" else "" end)')
+  kind=$(printf "%s\n" "$f" | jq -r '(.kind // "no-fault") + (if .field then "(" + .field + ")" else "" end)')
   what=$(printf "%s\n" "$f" | jq -r '.api // "any"')
   fault "$f"
   c0=$(connects "$n")
@@ -86,6 +86,11 @@ try h "{\"kind\": \"id-mismatch\", $api}" bad-reply "not the SHA-256" key-ready
 try h "{\"kind\": \"other-key\", $api}" certificate-key-mismatch "not for our key" key-ready
 try h "{\"kind\": \"wrong-topic\", $api}" timeout "." key-ready timeout
 [ "$(st h | jq -r .ignored_messages)" != 0 ] || true
+# a certificate valid only in two days (a certificate provider with its clock ahead): refused
+# beyond clock.max_skew (1 h), never committed
+"$admin" set issuedCertNotBeforeOffset 172800 >/dev/null || bad "ob-emu-admin set issuedCertNotBeforeOffset"
+try h null certificate-not-yet-valid "valid only from .*, 172[0-9]{3} s ahead .*clock.max_skew allows 3600 s" key-ready
+"$admin" set issuedCertNotBeforeOffset null >/dev/null
 
 echo "# $(($(date +%s) - t_start)) s"
 # the retry rule under a lasting fault: 5 s of malformed replies, CONNECTs counted
