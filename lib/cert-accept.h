@@ -31,9 +31,10 @@ typedef struct ObCertVerdict {
 
 /*
  * Judge the issued certificate pem (its first certificate) for our key at now_s, with cert_id
- * the certificateId the reply named and max_skew_s the allowance for a notBefore ahead of now_s. 0 accepted; refused: -EBADMSG (unparsable, or the id is
- * not its SHA-256), -EKEYREJECTED (not our key, a CA, unfit for TLS client authentication,
- * not valid yet), -EKEYEXPIRED (expired), with ret->code and ret->text; -ENOMEM.
+ * the certificateId the reply named and max_skew_s the allowance for a notBefore ahead of now_s. 0
+ * accepted; refused: -EBADMSG (unparsable, or the id is not its SHA-256), -EKEYREJECTED (not our
+ * key, a CA, unfit for TLS client authentication, not valid yet), -EKEYEXPIRED (expired), with
+ * ret->code and ret->text; -ENOMEM.
  */
 int ob_cert_accept(const char *pem, EVP_PKEY *our_key, const char *cert_id, int64_t now_s,
                    int64_t max_skew_s, ObCertVerdict *ret);

@@ -24,7 +24,7 @@
 #include "cert-accept.h"
 #include "x509.h"
 
-#define NOW 1800000000LL
+#define NOW  1800000000LL
 #define SKEW 3600 /* clock.max_skew's default */
 
 static EVP_PKEY *our_key, *other_key, *ca_key;
@@ -58,8 +58,8 @@ static void make(const Spec *s, char **pem, char id[65])
         X509_set_pubkey(x, s->key ? s->key : our_key);
         X509V3_set_ctx(&ctx, NULL, x, NULL, NULL, 0);
         for (int i = 0; i < 3 && s->exts[i][0]; i++) {
-                X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, OBJ_sn2nid(s->exts[i][0]),
-                                                        s->exts[i][1]);
+                X509_EXTENSION *e =
+                        X509V3_EXT_conf_nid(NULL, &ctx, OBJ_sn2nid(s->exts[i][0]), s->exts[i][1]);
                 assert_non_null(e);
                 X509_add_ext(x, e, -1);
                 X509_EXTENSION_free(e);
