@@ -272,15 +272,18 @@ bool ob_fleet_thing_name_valid(const char *name)
 int ob_fleet_parse_register_reply(ObFleetFormat fmt, const void *payload, size_t len,
                                   ObFleetRegisterReply *ret)
 {
-        json_object *o = NULL, *dc;
+        json_object *o = NULL, *dc, *tn;
         ObFleetRegisterReply reg = {0};
         int r = decode(fmt, payload, len, &o);
         if (r < 0)
                 return r;
-        /* thingName may be absent when the template creates no thing (reference §1.5); a name
-         * outside AWS's rule would become our client id, topic segments and a hook's
-         * environment (a path, a newline in a log line): refused, -EILSEQ */
-        if ((r = get_string(o, "thingName", false, 128, &reg.thing_name)) < 0)
+        /* thingName may be absent or empty when the template creates no thing (reference §1.5):
+         * both mean no name; a name outside AWS's rule would become our client id, topic
+         * segments and a hook's environment (a path, a newline in a log line): refused, -EILSEQ */
+        if (json_object_object_get_ex(o, "thingName", &tn) &&
+            json_object_is_type(tn, json_type_string) && json_object_get_string_len(tn) == 0)
+                reg.thing_name = NULL;
+        else if ((r = get_string(o, "thingName", false, 128, &reg.thing_name)) < 0)
                 goto fail;
         if (reg.thing_name && !ob_fleet_thing_name_valid(reg.thing_name)) {
                 r = -EILSEQ;

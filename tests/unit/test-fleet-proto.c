@@ -215,6 +215,10 @@ static void test_register_reply(void **state)
                          0);
         assert_null(r.thing_name);
         ob_fleet_register_reply_clear(&r);
+        const char *empty = "{\"thingName\":\"\"}"; /* the same, as some replies say it */
+        assert_int_equal(ob_fleet_parse_register_reply(OB_FLEET_JSON, empty, strlen(empty), &r), 0);
+        assert_null(r.thing_name);
+        ob_fleet_register_reply_clear(&r);
 
         const char *nested = "{\"thingName\":\"gw\",\"deviceConfiguration\":{\"a\":{\"b\":\"c\"}}}";
         assert_int_equal(ob_fleet_parse_register_reply(OB_FLEET_JSON, nested, strlen(nested), &r),
