@@ -35,6 +35,7 @@
 #include "check.h"
 #include "cli.h"
 #include "config-file.h"
+#include "conn-outcome.h"
 #include "creds.h"
 #include "factory-paths.h"
 #include "fsops.h"
@@ -1231,12 +1232,21 @@ static void check_tls(ObCheckContext *ctx, ObCheckOutcome *o)
                                 hint(o, "check endpoint.root_ca (Amazon Root CA 1 for ATS "
                                         "endpoints), the clock, and any TLS-inspecting proxy");
                 } else {
+                        const ObTlsAlert *a;
+
                         say(o, OB_HEALTH_FAIL, "TLS handshake with %s failed: %s", addr,
                             ssl_error_text(err, sizeof(err)));
-                        hint(o,
-                             "client certificate presented: %s; the server may refuse it, "
-                             "or not speak TLS on port %u",
-                             who, c->endpoint.port);
+                        /* the same table as the daemon's (lib/conn-outcome.c) */
+                        if ((a = ob_conn_tls_alert(err)))
+                                hint(o,
+                                     "the server's alert \"%s\": %s; client certificate "
+                                     "presented: %s",
+                                     a->name, a->means, who);
+                        else
+                                hint(o,
+                                     "client certificate presented: %s; the server may refuse "
+                                     "it, or not speak TLS on port %u",
+                                     who, c->endpoint.port);
                 }
                 return;
         }

@@ -121,6 +121,13 @@ static void push_simple(Paho *p, ObTransportEventType type, ObErrClass c, int to
         push(p, &ev);
 }
 
+static void push_connect_failed(Paho *p, ObErrClass c, ObConnCause cause, const char *detail)
+{
+        ObTransportEvent ev = {.type = OB_TEV_CONNECT_FAILED, .err_class = c, .cause = cause};
+        snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
+        push(p, &ev);
+}
+
 static int next_event(void *impl, ObTransportEvent *ret)
 {
         Paho *p = impl;
@@ -286,16 +293,23 @@ static void keep_ssl_line(char *buf, const char *str, size_t len)
         snprintf(buf, SSL_LINE_MAX, "%.*s", (int)OB_MIN(len, (size_t)SSL_LINE_MAX - 1), str);
 }
 
-/* The class of a TLS failure from OpenSSL's last line: an alert from the server (naming the
- * client's certificate, or after the handshake) refuses our credentials; our side's
+/* A TLS failure from OpenSSL's last line: an alert from the server is looked up in the one
+ * table (lib/conn-outcome.c: its class, and what it means, in the text); our side's
  * verification, a protocol mismatch, or anything without an alert is a TLS problem. */
-static ObErrClass ssl_line_class(const char *line)
+static ObConnCause ssl_line_outcome(const char *line, ObErrClass *c, char *detail, size_t size)
 {
-        return strstr(line, "certificate verify failed") || strstr(line, "wrong version") ||
-                               strstr(line, "protocol version") ||
-                               strstr(line, "handshake failure") || !strstr(line, "alert")
-                       ? OB_ERR_TLS
-                       : OB_ERR_REFUSED;
+        const ObTlsAlert *a =
+                strstr(line, "certificate verify failed") ? NULL : ob_conn_tls_alert(line);
+
+        if (!a) {
+                *c = OB_ERR_TLS;
+                snprintf(detail, size, "TLS: %s", line);
+                return OB_CONN_TLS;
+        }
+        *c = a->cls;
+        snprintf(detail, size, "TLS alert \"%s\" from the server: %s (%s)", a->name, a->means,
+                 line);
+        return OB_CONN_TLS_ALERT;
 }
 
 static void server_cert_text(char *detail, size_t size, const char *why, const char *host)
@@ -326,6 +340,7 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
         char detail[256], ssl[SSL_LINE_MAX], why[120];
         bool reachable = false;
         ObErrClass c;
+        ObConnCause cause;
         int code = d ? d->code : MQTTASYNC_FAILURE;
         const char *msg = d && d->message ? d->message : "";
         int gai;
@@ -337,47 +352,55 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
         if (code >= 1 && code <= 5) {
                 /* CONNACK refusal (3.1.1 return codes); 4/5 = bad credentials / not authorized */
                 c = OB_ERR_REFUSED;
+                cause = OB_CONN_CONNACK_REFUSED;
                 snprintf(detail, sizeof(detail), "CONNACK refused with return code %d", code);
         } else if (ssl[0]) {
                 /* our side's verification failures and the server's alerts (unknown CA,
                  * bad certificate) both surface as OpenSSL errors */
-                c = ssl_line_class(ssl);
+                cause = ssl_line_outcome(ssl, &c, detail, sizeof(detail));
                 if (strstr(ssl, "certificate verify failed") &&
-                    server_cert_check(p, why, sizeof(why)))
+                    server_cert_check(p, why, sizeof(why))) {
                         /* OpenSSL's line does not say why: expired, unknown CA, ... */
+                        cause = OB_CONN_SERVER_CERT;
                         server_cert_text(detail, sizeof(detail), why, p->host);
-                else
-                        snprintf(detail, sizeof(detail), "TLS: %s", ssl);
+                }
         } else if ((gai = resolve(p->host)) != 0) {
                 c = OB_ERR_NETWORK;
+                cause = OB_CONN_NETWORK;
                 snprintf(detail, sizeof(detail), "network: cannot resolve %.64s: %s", p->host,
                          gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
         } else if (strstr(msg, "TCP") && (reachable = tcp_reachable(p->host, p->port)) &&
                    server_cert_check(p, why, sizeof(why))) {
                 /* Paho's own host name check failed (it reports no OpenSSL error) */
                 c = OB_ERR_TLS;
+                cause = OB_CONN_SERVER_CERT;
                 server_cert_text(detail, sizeof(detail), why, p->host);
         } else if (reachable) {
                 /* TCP works, so the server ended the TLS session: it did not accept the
-                 * client certificate (unknown CA, unregistered, revoked, JITP pending) */
+                 * client certificate (unregistered, inactive, revoked, JITP pending), or it
+                 * never answered (the engine tells by the time: ob_conn_classify_close) */
                 c = OB_ERR_REFUSED;
+                cause = OB_CONN_CLOSED;
                 snprintf(detail, sizeof(detail),
                          "the server closed the TLS connection: client certificate not accepted");
         } else if (strstr(msg, "TCP") || strstr(msg, "connect") || strstr(msg, "getaddrinfo") ||
                    strstr(msg, "resolve")) {
                 c = strstr(msg, "timeout") ? OB_ERR_TIMEOUT : OB_ERR_NETWORK;
+                cause = c == OB_ERR_TIMEOUT ? OB_CONN_TIMEOUT : OB_CONN_NETWORK;
                 snprintf(detail, sizeof(detail), "network: %s (code %d)", msg, code);
         } else if (strstr(msg, "timeout") || code == MQTTASYNC_OPERATION_INCOMPLETE) {
                 c = OB_ERR_TIMEOUT;
+                cause = OB_CONN_TIMEOUT;
                 snprintf(detail, sizeof(detail), "timeout: %s", msg);
         } else {
                 /* closed after the TLS handshake, before CONNACK: how AWS refuses a JITP
                  * certificate on its first connection */
                 c = OB_ERR_REFUSED;
+                cause = OB_CONN_CLOSED;
                 snprintf(detail, sizeof(detail), "connection closed before CONNACK: %s (code %d)",
                          msg[0] ? msg : "no reason given", code);
         }
-        push_simple(p, OB_TEV_CONNECT_FAILED, c, 0, detail);
+        push_connect_failed(p, c, cause, detail);
 }
 
 static void on_subscribed(void *ctx, MQTTAsync_successData *d)
@@ -694,7 +717,7 @@ static const unsigned char connect_header[] = {0x00, 0x04, 'M', 'Q', 'T', 'T', 0
 
 /* Does the probe work? false with the failure's class and text (the same texts as a Paho
  * connection's, on_connect_failed()). */
-static bool probe_once(Probe *q, ObErrClass *c, char *detail, size_t size)
+static bool probe_once(Probe *q, ObErrClass *c, ObConnCause *cause, char *detail, size_t size)
 {
         struct timeval tv = {.tv_sec = q->timeout_ms / 1000,
                              .tv_usec = (q->timeout_ms % 1000) * 1000};
@@ -708,6 +731,7 @@ static bool probe_once(Probe *q, ObErrClass *c, char *detail, size_t size)
 
         if (id_len > 200) {
                 *c = OB_ERR_REFUSED;
+                *cause = OB_CONN_CONNACK_REFUSED; /* what a broker answers (code 2) */
                 snprintf(detail, size, "client id too long (%zu bytes)", id_len);
                 return false;
         }
@@ -767,9 +791,11 @@ static bool probe_once(Probe *q, ObErrClass *c, char *detail, size_t size)
         }
         if (ack[0] != 0x20 || ack[1] != 2) {
                 *c = OB_ERR_REFUSED;
+                *cause = OB_CONN_CONNACK_REFUSED;
                 snprintf(detail, size, "not a CONNACK: %02x %02x", ack[0], ack[1]);
         } else if (ack[3] != 0) {
                 *c = OB_ERR_REFUSED;
+                *cause = OB_CONN_CONNACK_REFUSED;
                 snprintf(detail, size, "CONNACK refused with return code %d", ack[3]);
         } else {
                 static const unsigned char disconnect[2] = {0xe0, 0x00};
@@ -786,24 +812,27 @@ tls_failed:
         if (ssl && SSL_get_verify_result(ssl) != X509_V_OK) {
                 long v = SSL_get_verify_result(ssl);
                 *c = OB_ERR_TLS;
+                *cause = OB_CONN_SERVER_CERT;
                 server_cert_text(detail, size, X509_verify_cert_error_string(v), q->host);
         } else if (ssl_line[0]) {
-                *c = ssl_line_class(ssl_line);
-                snprintf(detail, size, "TLS: %s", ssl_line);
+                *cause = ssl_line_outcome(ssl_line, c, detail, size);
         } else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ||
                    (e == SSL_ERROR_SYSCALL &&
                     (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))) {
                 /* SO_RCVTIMEO / SO_SNDTIMEO ran out */
                 *c = OB_ERR_TIMEOUT;
+                *cause = handshaken ? OB_CONN_NO_CONNACK : OB_CONN_TIMEOUT;
                 snprintf(detail, size, "timeout: no answer from %.64s:%d within %d ms%s", q->host,
                          q->port, q->timeout_ms, handshaken ? " after the TLS handshake" : "");
         } else if (!handshaken && server_cert_check(q->p, why, sizeof(why))) {
                 *c = OB_ERR_TLS;
+                *cause = OB_CONN_SERVER_CERT;
                 server_cert_text(detail, size, why, q->host);
         } else {
                 /* TCP works, the server ended the TLS session: it did not accept the client
                  * certificate (unknown CA, unregistered, revoked, JITP pending) */
                 *c = OB_ERR_REFUSED;
+                *cause = OB_CONN_CLOSED;
                 snprintf(detail, size,
                          handshaken ? "connection closed before CONNACK: the "
                                       "client certificate was not accepted"
@@ -823,6 +852,7 @@ static void *probe_run(void *arg)
         Probe *q = arg;
         char detail[256];
         ObErrClass c = OB_ERR_NETWORK;
+        ObConnCause cause = OB_CONN_UNKNOWN;
         sigset_t pipe;
         bool ok, current;
 
@@ -833,14 +863,17 @@ static void *probe_run(void *arg)
         sigemptyset(&pipe);
         sigaddset(&pipe, SIGPIPE);
         (void)pthread_sigmask(SIG_BLOCK, &pipe, NULL);
-        ok = probe_once(q, &c, detail, sizeof(detail));
+        ok = probe_once(q, &c, &cause, detail, sizeof(detail));
+        if (!ok && cause == OB_CONN_UNKNOWN) /* the TCP part: network or timeout */
+                cause = c == OB_ERR_TIMEOUT ? OB_CONN_TIMEOUT : OB_CONN_NETWORK;
 
         pthread_mutex_lock(&q->p->lock);
         current = q->generation == q->p->generation;
         pthread_mutex_unlock(&q->p->lock);
-        if (current)
-                push_simple(q->p, ok ? OB_TEV_CONNECTED : OB_TEV_CONNECT_FAILED, ok ? 0 : c, 0,
-                            ok ? "connected (probe)" : detail);
+        if (current && ok)
+                push_simple(q->p, OB_TEV_CONNECTED, 0, 0, "connected (probe)");
+        else if (current)
+                push_connect_failed(q->p, c, cause, detail);
         probe_free(q);
         return NULL;
 }

@@ -16,6 +16,7 @@ lib_libob_la_SOURCES += lib/tss2-pem.c lib/tss2-pem.h
 lib_libob_la_SOURCES += lib/csr.c lib/csr.h
 lib_libob_la_SOURCES += lib/x509.c lib/x509.h
 lib_libob_la_SOURCES += lib/cert-accept.c lib/cert-accept.h
+lib_libob_la_SOURCES += lib/conn-outcome.c lib/conn-outcome.h
 lib_libob_la_SOURCES += lib/identity.c lib/identity.h
 lib_libob_la_SOURCES += lib/fleet-proto.c lib/fleet-proto.h
 lib_libob_la_SOURCES += lib/config-file.c lib/config-file.h

@@ -82,6 +82,8 @@ struct ObOnboard {
         bool subs_batched; /* one SUBSCRIBE for all topics: sub_tokens[0] is its token */
         char topics[N_TOPICS][160];
         char last_client_id[160];
+        int64_t attempt_ms;           /* when the current CONNECT attempt began */
+        int64_t prev_connect_ms;      /* the CONNECT before it, same client id (0: none known) */
         char *claim_cert, *claim_key; /* paths used to connect with the claim */
         bool claim_temporary;         /* trusted user: files in the runtime dir, ours to delete */
         unsigned ignored_messages;
@@ -888,6 +890,7 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
         _cleanup_free_ char *client_id = NULL;
         ObConnectOptions o;
         int64_t earliest;
+        bool same_id;
         int r;
 
         r = expand(ob, ob->c->endpoint.client_id, &client_id);
@@ -895,9 +898,11 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
                 fail_for_good(ob, "bad-client-id", now, "endpoint.client_id cannot be expanded");
                 return r;
         }
-        /* one CONNECT per second per client id, whatever the backoff says */
+        /* one CONNECT per second per client id, whatever the backoff says; after a restart
+         * the last CONNECT on disk may have been this client id's (not persisted: assume so) */
+        same_id = !ob->last_client_id[0] || strcmp(client_id, ob->last_client_id) == 0;
         earliest = ob_backoff_next_connect_ms(&ob->backoff);
-        if (strcmp(client_id, ob->last_client_id) != 0)
+        if (!same_id)
                 earliest = ob->backoff.next_ms;
         if (now < earliest) {
                 set_activity(ob, OB_ACT_WAIT_RETRY, earliest);
@@ -916,8 +921,13 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
                 .keepalive_s = (int)(ob->c->endpoint.keepalive_ms / 1000),
                 .timeout_ms = (int)ob->c->endpoint.connect_timeout_ms,
         };
+        ob->prev_connect_ms = same_id ? ob->backoff.last_connect_ms : 0;
+        ob->attempt_ms = now;
         snprintf(ob->last_client_id, sizeof(ob->last_client_id), "%s", client_id);
         ob_backoff_connect_attempt(&ob->backoff, now);
+        /* on disk before the CONNECT: a restart right after it keeps AWS's one CONNECT per
+         * second per client id (best effort, like every retry time) */
+        persist_or_say(ob);
         set_activity(ob, act, now + (int64_t)ob->c->endpoint.connect_timeout_ms + 5000);
         /* a verification that is not followed by a publish (the rotation's announcement)
          * needs only the CONNACK: a probe, if the transport has one, is quicker than an MQTT
@@ -1447,7 +1457,7 @@ static void factory_refused(ObOnboard *ob, const char *detail, int64_t now)
         /* soon after the first refusal: the registration happened on this very connect */
         int64_t soon = m != OB_METHOD_STATIC && n == 1 ? OB_ONBOARD_FIRST_REFUSAL_RETRY_MS : 0;
         const char *id = ob->cert_id ? ob->cert_id : "?";
-        char text[320];
+        char text[640];
 
         if (m == OB_METHOD_STATIC) {
                 snprintf(text, sizeof(text),
@@ -2124,8 +2134,40 @@ static int topic_index(const ObOnboard *ob, const char *topic)
         return -1;
 }
 
+/* What a failed connection was (lib/conn-outcome.h): the transport's observation, and for a
+ * close before CONNACK the timing only the engine knows (how long the attempt took, how soon
+ * after the previous CONNECT of the same client id it began). */
+static ObConnCause connect_outcome(const ObOnboard *ob, const ObTransportEvent *ev, int64_t now,
+                                   ObErrClass *cls, char *detail, size_t size)
+{
+        ObConnCause cause = ev->cause;
+
+        *cls = ev->err_class;
+        snprintf(detail, size, "%s", ev->detail);
+        if (cause != OB_CONN_CLOSED || ob->attempt_ms <= 0)
+                return cause;
+        cause = ob_conn_classify_close(
+                now - ob->attempt_ms, (int64_t)ob->c->endpoint.connect_timeout_ms,
+                ob->prev_connect_ms > 0 ? ob->attempt_ms - ob->prev_connect_ms : -1);
+        *cls = ob_conn_cause_class(cause);
+        if (cause == OB_CONN_NO_CONNACK)
+                snprintf(detail, size,
+                         "no CONNACK within %llu ms: the server took TLS and never "
+                         "answered the CONNECT (%.150s)",
+                         (unsigned long long)ob->c->endpoint.connect_timeout_ms, ev->detail);
+        else if (cause == OB_CONN_THROTTLED)
+                snprintf(detail, size,
+                         "closed before CONNACK %lld ms after the previous CONNECT "
+                         "of this client id: throttled (AWS allows one per second)",
+                         (long long)(ob->attempt_ms - ob->prev_connect_ms));
+        return cause;
+}
+
 int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t now_ms)
 {
+        char detail[sizeof(ev->detail)];
+        ObConnCause cause;
+        ObErrClass cls;
         int i;
 
         switch (ev->type) {
@@ -2144,19 +2186,24 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 }
                 break;
         case OB_TEV_CONNECT_FAILED:
+                cause = connect_outcome(ob, ev, now_ms, &cls, detail, sizeof(detail));
                 /* a refused or throttled CONNECT reached the broker: the 1 s floor counts from
                  * its answer, like a CONNACK (the broker's clock started no earlier) */
-                if (ev->err_class == OB_ERR_REFUSED || ev->err_class == OB_ERR_THROTTLED)
+                if (cls == OB_ERR_REFUSED || cls == OB_ERR_THROTTLED)
                         ob_backoff_connect_attempt(&ob->backoff, now_ms);
                 if (ob->act == OB_ACT_VERIFY && factory_method(ob) && !ob->rotating &&
-                    ev->err_class == OB_ERR_REFUSED)
-                        factory_refused(ob, ev->detail, now_ms);
+                    cls == OB_ERR_REFUSED && ob_conn_cause_may_be_pending(cause))
+                        factory_refused(ob, detail, now_ms);
+                else if (ob->act == OB_ACT_VERIFY && factory_method(ob) && !ob->rotating)
+                        /* an alert, a throttle, a timeout: not a registration in progress */
+                        fail(ob, cls,
+                             cls == OB_ERR_REFUSED ? "certificate-refused" : "connect-failed",
+                             now_ms, "connecting with the device certificate failed: %s", detail);
                 else if (ob->act == OB_ACT_CONNECT_CLAIM)
-                        fail(ob, ev->err_class, "connect-failed", now_ms,
+                        fail(ob, cls, "connect-failed", now_ms,
                              "connecting with the %s certificate failed: %s",
-                             ob->rotating ? "current" : "claim", ev->detail);
-                else if (ob->act == OB_ACT_VERIFY && ob->rotating &&
-                         ev->err_class == OB_ERR_REFUSED &&
+                             ob->rotating ? "current" : "claim", detail);
+                else if (ob->act == OB_ACT_VERIFY && ob->rotating && cls == OB_ERR_REFUSED &&
                          ++ob->verify_refusals >= OB_ONBOARD_ROLLBACK_REFUSALS) {
                         /* the cloud will not take the new certificate: roll back, the current
                          * identity never stopped working; try again later from a new key */
@@ -2164,13 +2211,13 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         abandon_rotation_slot(ob);
                         if (set_stage(ob, OB_STAGE_NEW, now_ms) < 0)
                                 break;
-                        fail(ob, ev->err_class, "rotation-rolled-back", now_ms,
+                        fail(ob, cls, "rotation-rolled-back", now_ms,
                              "the new certificate was refused (%s): rolled back, the current "
                              "one stays in use",
-                             ev->detail);
+                             detail);
                 } else if (ob->act == OB_ACT_VERIFY)
-                        fail(ob, ev->err_class, "verify-failed", now_ms,
-                             "connecting with the new certificate failed: %s", ev->detail);
+                        fail(ob, cls, "verify-failed", now_ms,
+                             "connecting with the new certificate failed: %s", detail);
                 break;
         case OB_TEV_SUBSCRIBED:
                 if (ob->act != OB_ACT_SUBSCRIBE)

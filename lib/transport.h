@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn-outcome.h"
 #include "errclass.h"
 
 #define OB_TRANSPORT_MAX_PAYLOAD (128 * 1024) /* larger messages are dropped with an event */
@@ -33,6 +34,7 @@ typedef enum ObTransportEventType {
 typedef struct ObTransportEvent {
         ObTransportEventType type;
         ObErrClass err_class; /* OB_TEV_CONNECT_FAILED */
+        ObConnCause cause;    /* OB_TEV_CONNECT_FAILED: what was seen (lib/conn-outcome.h) */
         int token;            /* subscribe/publish token */
         char detail[256];     /* human text, never secrets */
         char *topic;          /* OB_TEV_MESSAGE, owned by the event */

@@ -132,6 +132,14 @@ tests_unit_test_x509_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_x509_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- the connection-outcome table (lib/conn-outcome)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-conn-outcome
+tests_unit_test_conn_outcome_SOURCES = tests/unit/test-conn-outcome.c
+tests_unit_test_conn_outcome_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_conn_outcome_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- what is accepted of an issued certificate (lib/cert-accept)
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-cert-accept

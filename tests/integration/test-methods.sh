@@ -157,6 +157,23 @@ if want jitp || want jitr || want alpn; then
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
   OB_DEVICE_CA_CERT=$own.crt OB_DEVICE_CA_KEY=$own.key
   ca_id=$(cert_id "$OB_DEVICE_CA_CERT")
+  # before register-ca the broker does not know the CA: its TLS alert "unknown ca" is said as
+  # such (class tls), never taken for a JITP registration in progress (issue 17 item 5)
+  if want jitp; then
+    gw unknownca jitp
+    factory unknownca "unknownca-gw-$$"
+    start unknownca
+    if wait_for unknownca '.last_error != null' 15; then
+      s=$(st unknownca)
+      [ "$(echo "$s" | jq -r .last_error.class)" = tls ] && echo "$s" | jq -r .last_error.text | grep -q 'alert "unknown ca"' &&
+        [ "$(echo "$s" | jq -r .last_error.code)" != registration-pending ] &&
+        ok "a CA the broker does not know: $(echo "$s" | jq -r .last_error.code)/tls, the alert named" ||
+        bad "unknown CA: $(echo "$s" | jq -c .last_error)"
+    else
+      bad "unknown CA: no error"; log_tail unknownca 20
+    fi
+    stop unknownca
+  fi
   "$admin" register-ca "$OB_DEVICE_CA_CERT" >/dev/null && [ -e "$OB_EMULATOR_TRUST_DIR/$(openssl x509 -in "$own.crt" -noout -hash).0" ] &&
     ok "register-ca: the new CA is in the broker's capath" || bad "register-ca of the device maker's CA"
 fi

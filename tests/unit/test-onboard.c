@@ -63,8 +63,9 @@ typedef struct Cloud {
         /* misbehaviour, consumed as used */
         int fail_connects; /* this many connects fail with fail_class */
         ObErrClass fail_class;
-        int swallow;    /* this many requests get no reply */
-        int reject_csr; /* this many CSR requests are rejected with reject_status */
+        ObConnCause fail_cause; /* what the transport says it saw (0: nothing) */
+        int swallow;            /* this many requests get no reply */
+        int reject_csr;         /* this many CSR requests are rejected with reject_status */
         int reject_register;
         int reject_status;
         int garbage;        /* this many replies are garbage */
@@ -145,6 +146,7 @@ static int f_connect(void *impl, const ObConnectOptions *o)
                 push(c, OB_TEV_CONNECT_FAILED, NULL, NULL);
                 e = &c->q[c->qn - 1];
                 e->err_class = c->fail_class;
+                e->cause = c->fail_cause;
                 snprintf(e->detail, sizeof(e->detail), "fake failure");
                 return 0;
         }
@@ -1850,6 +1852,87 @@ static void test_jitp(void **state)
         world_free(w);
 }
 
+/* A TLS alert about our certificate is not a registration in progress: JITP says what it is
+ * at once, on the refused schedule, never "registration-pending". */
+static void test_jitp_tls_alert_not_pending(void **state)
+{
+        World *w = world_method("jitp", NULL, "\"retry\": {\"refused\": {\"base\": 600}}");
+        char buf[512], id[65];
+
+        (void)state;
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 1;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        w->cloud.fail_cause = OB_CONN_TLS_ALERT;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "certificate-refused");
+        assert_non_null(strstr(w->last_error_text, "fake failure"));
+        /* no "soon" retry: the refused schedule (up to 600 s) */
+        assert_true(ob_onboard_deadline(w->ob) >= w->now + 1000);
+        world_free(w);
+}
+
+/* A broker that takes TLS and never answers the CONNECT is a timeout, not a refusal; a close
+ * before the timeout is still a refusal (JITP: pending). */
+static void test_no_connack_is_timeout(void **state)
+{
+        World *w = world_method("jitp", NULL, NULL);
+        char buf[512], id[65];
+        json_object *st, *e, *v;
+
+        (void)state;
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 1;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        w->cloud.fail_cause = OB_CONN_CLOSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        w->now += 30000; /* endpoint.connect_timeout's default */
+        pump(w);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "connect-failed");
+        assert_non_null(strstr(w->last_error_text, "no CONNACK within 30000 ms"));
+        st = ob_onboard_status(w->ob, w->now);
+        assert_true(json_object_object_get_ex(st, "last_error", &e));
+        assert_true(json_object_object_get_ex(e, "class", &v));
+        assert_string_equal(json_object_get_string(v), "timeout");
+        json_object_put(st);
+        world_free(w);
+
+        w = world_method("jitp", NULL, NULL);
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 1;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        w->cloud.fail_cause = OB_CONN_CLOSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        w->now += 300;
+        pump(w);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "registration-pending");
+        world_free(w);
+}
+
+/* The time of a CONNECT is on disk before it is sent: a process started right after a crash
+ * mid-connect waits out AWS's one CONNECT per second per client id. */
+static void test_restart_keeps_connect_floor(void **state)
+{
+        World *w = world_method("static", NULL, NULL);
+        char id[65];
+        int64_t first;
+
+        (void)state;
+        make_factory(w, false, id);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(w->cloud.connects, 1);
+        first = w->now;
+        crash(w); /* before the CONNACK is seen: it is dropped with the connection */
+        w->now += 200;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        run_until_settled(w, 5);
+        assert_true(w->cloud.connects >= 1);
+        assert_true(w->cloud.connect_times[w->cloud.connects - 1] >= first + 1000);
+        world_free(w);
+}
+
 static void test_jitp_refused_not_pending(void **state)
 {
         World *w = world_method("jitp", "\"jitp_max_refusals\": 3", NULL);
@@ -2117,6 +2200,9 @@ int main(void)
                 cmocka_unit_test(test_refusal_counts_for_connect_floor),
                 cmocka_unit_test(test_jitp),
                 cmocka_unit_test(test_jitp_refused_not_pending),
+                cmocka_unit_test(test_jitp_tls_alert_not_pending),
+                cmocka_unit_test(test_no_connack_is_timeout),
+                cmocka_unit_test(test_restart_keeps_connect_floor),
                 cmocka_unit_test(test_jitr_never_gives_up),
                 cmocka_unit_test(test_factory_crash_after_each_stage),
                 cmocka_unit_test(test_alpn_offered),
