@@ -140,6 +140,12 @@ static void update_status(Daemon *d)
 
 static void credentials_changed(Daemon *d);
 
+/* The prefix of the engine's log lines: a rotation says so (its failures are not onboarding's). */
+static const char *flow(const ObOnboard *ob)
+{
+        return ob_onboard_rotating(ob) ? "rotation" : "onboarding";
+}
+
 static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
 {
         Daemon *d = userdata;
@@ -152,13 +158,13 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
         fields[0] = f1;
         switch (c->kind) {
         case OB_CHANGE_ACTIVITY:
-                ob_log_full(OB_LOG_INFO, 0, NULL, fields, "onboarding: %s", c->text);
+                ob_log_full(OB_LOG_INFO, 0, NULL, fields, "%s: %s", flow(ob), c->text);
                 update_status(d);
                 break;
         case OB_CHANGE_STAGE: {
                 const char *crash = getenv("OB_TEST_CRASH_AFTER_STAGE");
 
-                ob_log_full(OB_LOG_INFO, 0, NULL, fields, "onboarding: %s (saved)", c->text);
+                ob_log_full(OB_LOG_INFO, 0, NULL, fields, "%s: %s (saved)", flow(ob), c->text);
                 /* fault injection for the crash tests (docs/testing.md): die like kill -9 */
                 if (crash) {
                         char name[64];
@@ -179,7 +185,7 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
                                strcmp(json_object_get_string(cls), "refused") == 0;
 
                 ob_log_full(OB_LOG_WARNING, 0, refused ? OB_MESSAGE_CREDENTIALS_REFUSED : NULL,
-                            fields, "onboarding: %s", c->text);
+                            fields, "%s: %s", flow(ob), c->text);
                 update_status(d);
                 break;
         }
@@ -197,7 +203,7 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
         case OB_CHANGE_NOTICE:
                 ob_log_full(strstr(c->text, "wall clock") ? OB_LOG_WARNING : OB_LOG_NOTICE, 0,
                             strstr(c->text, "wall clock") ? OB_MESSAGE_CLOCK_NOT_SET : NULL, fields,
-                            "onboarding: %s", c->text);
+                            "%s: %s", flow(ob), c->text);
                 break;
         }
 }

@@ -243,7 +243,12 @@ static json_object *state_to_json(const ObOnboard *ob)
         }
         {
                 int64_t next = ob_onboard_next_rotation(ob);
-                if (next >= 0)
+                /* a requested or overdue rotation that failed: its next attempt is the
+                 * backoff's; "due now" (0) is no date to show */
+                if (next >= 0 && (ob->rotating || ob->rotate_requested) &&
+                    ob->backoff.next_ms > next)
+                        next = ob->backoff.next_ms;
+                if (next > 0)
                         json_object_object_add(o, "next_rotation_ms", json_object_new_int64(next));
         }
 
@@ -2134,6 +2139,17 @@ static int topic_index(const ObOnboard *ob, const char *topic)
         return -1;
 }
 
+/* Whose policy refused the provisioning topics: a rotation subscribes with the device's own
+ * certificate, so the device policy must allow them (docs/rotation.md), not the claim policy. */
+static const char *subscribe_blame(const ObOnboard *ob)
+{
+        return ob->rotating ? "the device's policy does not allow the provisioning topics "
+                              "(a rotation connects with the current certificate: "
+                              "docs/rotation.md), or rotation.template is wrong"
+                            : "the claim policy does not allow it, or provisioning.template is "
+                              "wrong";
+}
+
 /* What a failed connection was (lib/conn-outcome.h): the transport's observation, and for a
  * close before CONNACK the timing only the engine knows (how long the attempt took, how soon
  * after the previous CONNECT of the same client id it began). */
@@ -2239,17 +2255,16 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                          * closing the connection, with no SUBACK (docs/emulator.md) */
                         fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
                              "the connection closed on the SUBSCRIBE to %s and %s (AWS IoT closes "
-                             "it when the policy does not allow a topic): the claim policy does "
-                             "not allow them, or provisioning.template is wrong",
-                             ob->topics[0], ob->topics[2]);
+                             "it when the policy does not allow a topic): %s",
+                             ob->topics[0], ob->topics[2], subscribe_blame(ob));
                         break;
                 }
                 fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
-                     "subscription to %s refused: the claim policy does not allow it, or "
-                     "provisioning.template is wrong",
+                     "subscription to %s refused: %s",
                      ob->subs_batched ? (ev->detail[0] ? ev->detail : "a reply topic")
                      : i < N_TOPICS   ? ob->topics[i]
-                                      : "a reply topic");
+                                      : "a reply topic",
+                     subscribe_blame(ob));
                 break;
         case OB_TEV_PUBLISHED:
                 if (ob->act == OB_ACT_ANNOUNCE) {

@@ -21,8 +21,8 @@ files=$(find "$logs" \( -name agent.log -o -name '*.transitions' \) 2>/dev/null)
 # the daemon logs each change once at info level: "onboarding: A -> B", "onboarding: stage A -> B
 # (saved)"; the unit test of the machine (OB_TEST_VERBOSE=1 tests/unit/test-onboard, saved as
 # *.transitions) prints "  [0] A -> B" and "  [1] stage A -> B"
-seen=$(printf '%s\n' $files | xargs grep -hoE 'info: onboarding: (stage )?[a-z-]+ -> [a-z-]+|\[[01]\] (stage )?[a-z-]+ -> [a-z-]+$' |
-  sed -E 's/^(info: onboarding: |\[[01]\] )//' | sort | uniq -c | sort -rn)
+seen=$(printf '%s\n' $files | xargs grep -hoE 'info: (onboarding|rotation): (stage )?[a-z-]+ -> [a-z-]+|\[[01]\] (stage )?[a-z-]+ -> [a-z-]+$' |
+  sed -E 's/^(info: (onboarding|rotation): |\[[01]\] )//' | sort | uniq -c | sort -rn)
 echo "check-transitions: $(echo "$seen" | wc -l) distinct transitions in $(echo "$files" | wc -l) logs:"
 echo "$seen" | sed 's/^/  /'
 missing=""

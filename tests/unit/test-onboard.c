@@ -1324,6 +1324,40 @@ static void test_rotate_now_and_rollback(void **state)
         world_free(w);
 }
 
+/* A rotation the device policy refuses says so (not "the claim policy"), and next_rotation is
+ * its real next attempt, never 1970 (issue 17 item 3). */
+static void test_rotation_refused_by_policy(void **state)
+{
+        World *w = world_new(NULL);
+        char err[256], buf[64];
+
+        (void)state;
+        onboard_now(w);
+        w->tr.ops = &fake_ops_many; /* one SUBSCRIBE for all: its refusal names the filter */
+        w->cloud.refuse_filter = "create-from-csr";
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        pump(w);
+        for (int i = 0; i < 6 && !strstr(w->last_error_text, "subscribe-refused"); i++) {
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+        assert_non_null(strstr(w->last_error_text, "subscribe-refused"));
+        assert_non_null(strstr(w->last_error_text, "the device's policy"));
+        assert_null(strstr(w->last_error_text, "claim policy"));
+        assert_true(ob_onboard_deadline(w->ob) > w->now);
+        {
+                time_t t = (time_t)(ob_onboard_deadline(w->ob) / 1000);
+                struct tm tm;
+                char want[32];
+
+                assert_non_null(gmtime_r(&t, &tm));
+                strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                assert_string_equal(status_str(w, "next_rotation", buf, sizeof(buf)), want);
+        }
+        world_free(w);
+}
+
 /* kill -9 after each saved rotation stage: old or new identity works, never none; one
  * rotation for the window. */
 static void test_rotation_crash_after_each_stage(void **state)
@@ -2185,6 +2219,7 @@ int main(void)
                 cmocka_unit_test(test_trusted_user_claim_expires_midway),
                 cmocka_unit_test(test_rotation_at_threshold),
                 cmocka_unit_test(test_rotate_now_and_rollback),
+                cmocka_unit_test(test_rotation_refused_by_policy),
                 cmocka_unit_test(test_rotation_crash_after_each_stage),
                 cmocka_unit_test(test_rotation_fingerprint_guard),
                 cmocka_unit_test(test_rotation_waits_for_the_clock),
