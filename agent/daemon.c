@@ -32,6 +32,7 @@
 #include "daemon.h"
 #include "fsops.h"
 #include "identity.h"
+#include "journal-fields.h"
 #include "journal.h"
 #include "key-provider.h"
 #include "log.h"
@@ -149,13 +150,11 @@ static const char *flow(const ObOnboard *ob)
 static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
 {
         Daemon *d = userdata;
-        const char *fields[3] = {NULL};
-        char f1[96];
+        /* every line carries the status of this moment as fields (docs/operations.md) */
+        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(ob, now_ms());
+        ObJournalFields jf;
+        const char *const *fields = ob_journal_fields(st, &jf);
 
-        (void)ob;
-        snprintf(f1, sizeof(f1), "OB_STATE=%s",
-                 ob_onboard_activity_to_string(ob_onboard_activity(d->ob)));
-        fields[0] = f1;
         switch (c->kind) {
         case OB_CHANGE_ACTIVITY:
                 ob_log_full(OB_LOG_INFO, 0, NULL, fields, "%s: %s", flow(ob), c->text);
@@ -178,13 +177,14 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
                 break;
         }
         case OB_CHANGE_ERROR: {
-                _cleanup_(json_object_putp) json_object *st = ob_onboard_status(d->ob, now_ms());
                 json_object *e, *cls;
                 bool refused = st && json_object_object_get_ex(st, "last_error", &e) && e &&
                                json_object_object_get_ex(e, "class", &cls) && cls &&
                                strcmp(json_object_get_string(cls), "refused") == 0;
 
-                ob_log_full(OB_LOG_WARNING, 0, refused ? OB_MESSAGE_CREDENTIALS_REFUSED : NULL,
+                /* a refusal of our credentials, or any other failed attempt */
+                ob_log_full(OB_LOG_WARNING, 0,
+                            refused ? OB_MESSAGE_CREDENTIALS_REFUSED : OB_MESSAGE_ONBOARDING_FAILED,
                             fields, "%s: %s", flow(ob), c->text);
                 update_status(d);
                 break;

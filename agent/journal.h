@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The journald log sink and the stable MESSAGE_IDs operators alert on (docs/operations.md,
- * "Journal messages"). Under systemd (JOURNAL_STREAM names our stderr) messages go to journald
+ * "The journal"). Under systemd (JOURNAL_STREAM names our stderr) messages go to journald
  * with structured fields; otherwise to stderr.
  */
 #pragma once

@@ -174,6 +174,11 @@ endif
 
 # ---- the control socket's admission rule (agent/control-limits.c: pure, compiled in)
 if HAVE_CMOCKA
+unit_tests += tests/unit/test-journal-fields
+tests_unit_test_journal_fields_SOURCES = tests/unit/test-journal-fields.c \
+	agent/journal-fields.c agent/journal-fields.h
+tests_unit_test_journal_fields_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/agent
+tests_unit_test_journal_fields_LDADD = $(UNIT_LDADD)
 unit_tests += tests/unit/test-control-limits
 tests_unit_test_control_limits_SOURCES = tests/unit/test-control-limits.c \
 	agent/control-limits.c agent/control-limits.h

@@ -273,6 +273,17 @@ else
         *) bad "StatusText never said onboarded:$texts"; journal | tail -20 ;;
         esac
 fi
+# the journal's fields (docs/operations.md, "The journal"): the onboarded line carries the status
+if [ $has_notify = 1 ]; then
+        jl=$(sys_run journalctl -b -u onboard-agent.service -o json --no-pager \
+                MESSAGE_ID=6f8d5c2a1b3e4f7a9c0d1e2f3a4b5c6d | tail -1)
+        [ "$(echo "$jl" | jq -r .OB_THING)" = "ob-$serial" ] &&
+                [ "$(echo "$jl" | jq -r .OB_METHOD)" = fleet-claim ] &&
+                [ "$(echo "$jl" | jq -r .OB_STATE)" = onboarded ] &&
+                echo "$jl" | jq -r .OB_CERT_ID | grep -Eq '^[0-9a-f]{64}$' &&
+                ok "journal: MESSAGE_ID onboarded with OB_THING, OB_METHOD, OB_STATE, OB_CERT_ID" ||
+                bad "journal fields of the onboarded line: $(echo "$jl" | jq -c '{MESSAGE, OB_STATE, OB_THING, OB_METHOD, OB_CERT_ID}' 2>&1)"
+fi
 timing "start and onboarding"
 
 # ---------------------------------------------------------------- the sandbox, from /proc
