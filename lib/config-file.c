@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -594,6 +595,24 @@ const char *ob_provisioning_method_to_string(int m)
         return "unset";
 }
 
+static size_t levenshtein(const char *a, const char *b);
+
+/* The allowed value of an enum key closest to s (a different case, or a typo), or NULL. */
+static const char *nearest_value(const ObConfigKey *k, const char *s)
+{
+        size_t best = SIZE_MAX, d;
+        const char *found = NULL;
+
+        for (int i = 0; k->values[i]; i++) {
+                d = strcasecmp(k->values[i], s) == 0 ? 0 : levenshtein(s, k->values[i]);
+                if (d < best) {
+                        best = d;
+                        found = k->values[i];
+                }
+        }
+        /* close enough: at most a third of the value, and at least two edits allowed */
+        return found && best <= OB_MAX((size_t)2, strlen(s) / 3) ? found : NULL;
+}
 static void format_duration(uint64_t ms, char *buf, size_t n)
 {
         if (ms % MS_PER_DAY == 0 && ms >= MS_PER_DAY)
@@ -1192,6 +1211,7 @@ static int parse_value(struct ctx *x, const ObConfigKey *k, json_object *o, Valu
 
         case OB_CONFIG_ENUM: {
                 char allowed[256];
+                const char *near;
                 if (!json_object_is_type(o, json_type_string))
                         return WRONG_TYPE("a string");
                 s = get_string(o);
@@ -1200,9 +1220,12 @@ static int parse_value(struct ctx *x, const ObConfigKey *k, json_object *o, Valu
                                 v->e = i;
                                 return 1;
                         }
+                near = s ? nearest_value(k, s) : NULL;
                 return diag_add(x->d, OB_CONFIG_ERROR, x->file, k->name, 0, 0,
-                                "\"%.64s\" is not one of %s", s ? s : "",
-                                ob_config_key_range(k, allowed, sizeof(allowed)));
+                                "\"%.64s\" is not one of %s%s%s%s", s ? s : "",
+                                ob_config_key_range(k, allowed, sizeof(allowed)),
+                                near ? " (did you mean \"" : "", near ? near : "",
+                                near ? "\"?)" : "");
         }
 
         case OB_CONFIG_DURATION: {

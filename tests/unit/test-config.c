@@ -260,6 +260,12 @@ static void test_every_error_kind(void **state)
                 {"\"endpoint\": 5", "endpoint", "is a section: expected an object"},
                 {"\"provisioning\": {\"payload_format\": \"xml\"}", "provisioning.payload_format",
                  "\"xml\" is not one of json|cbor"},
+                /* an enum value in another case, or with a typo: the nearest one is named */
+                {"\"provisioning\": {\"payload_format\": \"CBOR\"}", "provisioning.payload_format",
+                 "is not one of json|cbor (did you mean \"cbor\"?)"},
+                {"\"provisioning\": {\"method\": \"fleet_claim\"}", "provisioning.method",
+                 "(did you mean \"fleet-claim\"?)"},
+                {"\"key\": {\"backend\": \"tmp\"}", "key.backend", "(did you mean \"tpm\"?)"},
                 {"\"provisioning\": {\"template\": \"has space\"}", "provisioning.template",
                  "not a provisioning template name"},
                 {"\"provisioning\": {\"parameters\": {\"a\": 1}}", "provisioning.parameters",
