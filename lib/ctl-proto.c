@@ -16,7 +16,8 @@
 
 static const ObCtlCommand commands[] = {
         {"status", OB_CTL_READ, "Show the onboarding state, identity and certificate"},
-        {"check", OB_CTL_READ, "Reserved: the daemon answers not-supported (agentctl check runs its checks itself)"},
+        {"check", OB_CTL_READ,
+         "Reserved: the daemon answers not-supported (agentctl check runs its checks itself)"},
         {"ping", OB_CTL_READ, "Check that the daemon answers"},
         {"rotate", OB_CTL_MUTATE, "Rotate the device key and certificate now"},
         {"provision", OB_CTL_MUTATE, "Onboard with a temporary claim (fleet-trusted-user)"},
