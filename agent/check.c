@@ -443,6 +443,8 @@ static void check_srk(ObCheckContext *ctx, ObCheckOutcome *o)
                 hint(o, "see docs/tpm.md");
 }
 
+static int locate_device_files(ObCheckContext *ctx);
+
 static void check_da_lockout(ObCheckContext *ctx, ObCheckOutcome *o)
 {
         ObTpmDaStatus da;
@@ -457,13 +459,23 @@ static void check_da_lockout(ObCheckContext *ctx, ObCheckOutcome *o)
                 return;
         }
         if (da.in_lockout) {
-                say(o, OB_HEALTH_FAIL,
+                /* a noDA device key (made since the template has noDA) signs on; an older key,
+                 * or a vendor key without noDA, cannot; a key that does not load counts as
+                 * stopped (the device-key check says why) */
+                bool have_key = locate_device_files(ctx) >= 0;
+                bool stopped = have_key && ob_tpm_key_da_protected(ctx->tpm, ctx->key_path) != 0;
+                say(o, stopped ? OB_HEALTH_FAIL : OB_HEALTH_WARN,
                     "in dictionary-attack lockout: %u of %u failed authorizations, one forgotten "
-                    "every %u s",
-                    da.counter, da.max_tries, da.interval_s);
-                hint(o, "wait, or clear it with the lockout authorization "
-                        "(tpm2_dictionarylockout --clear-lockout); find what sends wrong "
-                        "passwords");
+                    "every %u s; %s",
+                    da.counter, da.max_tries, da.interval_s,
+                    stopped    ? "the device key is DA-protected and cannot sign until it ends"
+                    : have_key ? "the device key is noDA and still signs"
+                               : "no device key yet (the agent makes noDA keys)");
+                hint(o,
+                     "wait, or clear it with the lockout authorization "
+                     "(tpm2_dictionarylockout --clear-lockout); find what sends wrong "
+                     "passwords%s",
+                     stopped ? "; then `agentctl rotate` makes a noDA key" : "");
                 return;
         }
         if (da.counter > 0) {

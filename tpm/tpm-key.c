@@ -297,16 +297,18 @@ static void srk_template(TPM2B_PUBLIC *p)
 }
 
 /* Device keys: unrestricted signing keys with scheme NULL, so TLS (through tpm2-openssl) and our
- * CSR signing pick the scheme and hash per operation. */
+ * CSR signing pick the scheme and hash per operation. noDA like the SRK: the auth value is empty,
+ * so there is nothing to guess, and a dictionary-attack lockout that any TPM user can trigger
+ * must not stop the identity (keys made before had no noDA; ob_tpm_key_da_protected). */
 static int device_key_template(int key_type, TPM2B_PUBLIC *p)
 {
         TPMI_ECC_CURVE curve = TPM2_ECC_NONE;
 
         memset(p, 0, sizeof(*p));
         p->publicArea.nameAlg = TPM2_ALG_SHA256;
-        p->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                         TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                         TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
+        p->publicArea.objectAttributes =
+                TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT;
         switch ((ObKeyType)key_type) {
         case OB_KEY_TYPE_EC_P256:
                 curve = TPM2_ECC_NIST_P256;
@@ -788,16 +790,34 @@ static void key_release(ObTpm *t, ESYS_TR *key, bool persistent)
         *key = ESYS_TR_NONE;
 }
 
-int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+/* The public area of the key at path (loaded and released again). */
+static int key_public(ObTpm *t, const char *path, TPM2B_PUBLIC *ret_pub)
 {
         ESYS_TR key = ESYS_TR_NONE;
-        TPM2B_PUBLIC pub = {0};
         bool persistent = false;
-        int r = key_acquire(t, path, &key, &pub, &persistent);
+        int r = key_acquire(t, path, &key, ret_pub, &persistent);
         if (r < 0)
                 return r;
         key_release(t, &key, persistent);
+        return 0;
+}
+
+int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+{
+        TPM2B_PUBLIC pub = {0};
+        int r = key_public(t, path, &pub);
+        if (r < 0)
+                return r;
         return ret_pub ? public_to_evp(t, &pub.publicArea, ret_pub) : 0;
+}
+
+int ob_tpm_key_da_protected(ObTpm *t, const char *path)
+{
+        TPM2B_PUBLIC pub = {0};
+        int r = key_public(t, path, &pub);
+        if (r < 0)
+                return r;
+        return !(pub.publicArea.objectAttributes & TPMA_OBJECT_NODA);
 }
 
 static int copy_out(const uint8_t *p, size_t n, uint8_t **ret, size_t *ret_len)

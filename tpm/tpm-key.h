@@ -81,6 +81,11 @@ typedef struct ObTpmDaStatus {
  * leaves out a property). */
 int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret);
 
+/* Whether the key at path is subject to dictionary-attack protection (no noDA attribute: keys
+ * made before the device key template had it), so that a lockout stops it. 1 yes, 0 no, or the
+ * load error. */
+int ob_tpm_key_da_protected(ObTpm *t, const char *path);
+
 /* Create a signing key of key_type (ObKeyType: EC P-256, EC P-384, RSA-2048) under the SRK and
  * write its TSS2 PEM to path atomically (mode 0600). The public key is returned in *ret_pub when
  * ret_pub != NULL. -EINVAL unknown type; -EOPNOTSUPP for a "handle:" path. */
