@@ -424,6 +424,18 @@ static void check_srk(ObCheckContext *ctx, ObCheckOutcome *o)
                 say(o, OB_HEALTH_PASS, "ECC P-256 storage key at 0x%08x", h);
                 return;
         }
+        if (r == -ENOENT && ob_tpm_srk_transient_if_full(ctx->tpm) > 0) {
+                /* what the daemon does then (docs/tpm.md): the checks below use it too */
+                say(o, OB_HEALTH_WARN,
+                    "no SRK at 0x%08x and no free persistent handle: the agent runs on a "
+                    "transient SRK (the same key), so the device key loads and signs, but TLS "
+                    "with it (the tpm2 provider looks for the SRK at 0x%08x) waits",
+                    h, h);
+                hint(o, "free a persistent handle: tpm2_getcap handles-persistent lists them, "
+                        "tpm2_evictcontrol -C o -c HANDLE evicts one no longer needed; the agent "
+                        "then persists the SRK at its next TPM use");
+                return;
+        }
         if (r == -ENOENT) {
                 (void)need_config(ctx);
                 if (need_state(ctx) >= 0 && ctx->gen > 0) {
