@@ -134,6 +134,11 @@ static void update_status(Daemon *d)
                         if (*p == '-')
                                 *p = ' ';
         }
+        if (d->srk_transient) {
+                size_t n = strlen(text);
+                snprintf(text + n, sizeof(text) - n,
+                         " (transient SRK: free a persistent TPM handle)");
+        }
         (void)sd_notifyf(false, "STATUS=%s", text);
 }
 
