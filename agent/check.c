@@ -425,6 +425,18 @@ static void check_srk(ObCheckContext *ctx, ObCheckOutcome *o)
                 say(o, OB_HEALTH_PASS, "ECC P-256 storage key at 0x%08x", h);
                 return;
         }
+        if (r == -ENOENT && ob_tpm_srk_transient_if_full(ctx->tpm) > 0) {
+                /* what the daemon does then (docs/tpm.md): the checks below use it too */
+                say(o, OB_HEALTH_WARN,
+                    "no SRK at 0x%08x and no free persistent handle: the agent runs on a "
+                    "transient SRK (the same key), so the device key loads and signs, but TLS "
+                    "with it (the tpm2 provider looks for the SRK at 0x%08x) waits",
+                    h, h);
+                hint(o, "free a persistent handle: tpm2_getcap handles-persistent lists them, "
+                        "tpm2_evictcontrol -C o -c HANDLE evicts one no longer needed; the agent "
+                        "then persists the SRK at its next TPM use");
+                return;
+        }
         if (r == -ENOENT) {
                 (void)need_config(ctx);
                 if (need_state(ctx) >= 0 && ctx->gen > 0) {
@@ -444,6 +456,8 @@ static void check_srk(ObCheckContext *ctx, ObCheckOutcome *o)
                 hint(o, "see docs/tpm.md");
 }
 
+static int locate_device_files(ObCheckContext *ctx);
+
 static void check_da_lockout(ObCheckContext *ctx, ObCheckOutcome *o)
 {
         ObTpmDaStatus da;
@@ -458,13 +472,23 @@ static void check_da_lockout(ObCheckContext *ctx, ObCheckOutcome *o)
                 return;
         }
         if (da.in_lockout) {
-                say(o, OB_HEALTH_FAIL,
+                /* a noDA device key (made since the template has noDA) signs on; an older key,
+                 * or a vendor key without noDA, cannot; a key that does not load counts as
+                 * stopped (the device-key check says why) */
+                bool have_key = locate_device_files(ctx) >= 0;
+                bool stopped = have_key && ob_tpm_key_da_protected(ctx->tpm, ctx->key_path) != 0;
+                say(o, stopped ? OB_HEALTH_FAIL : OB_HEALTH_WARN,
                     "in dictionary-attack lockout: %u of %u failed authorizations, one forgotten "
-                    "every %u s",
-                    da.counter, da.max_tries, da.interval_s);
-                hint(o, "wait, or clear it with the lockout authorization "
-                        "(tpm2_dictionarylockout --clear-lockout); find what sends wrong "
-                        "passwords");
+                    "every %u s; %s",
+                    da.counter, da.max_tries, da.interval_s,
+                    stopped    ? "the device key is DA-protected and cannot sign until it ends"
+                    : have_key ? "the device key is noDA and still signs"
+                               : "no device key yet (the agent makes noDA keys)");
+                hint(o,
+                     "wait, or clear it with the lockout authorization "
+                     "(tpm2_dictionarylockout --clear-lockout); find what sends wrong "
+                     "passwords%s",
+                     stopped ? "; then `agentctl rotate` makes a noDA key" : "");
                 return;
         }
         if (da.counter > 0) {

@@ -65,7 +65,8 @@ typedef struct Daemon {
         char hardware_token[65];
         bool have_token, token_warned;
         bool reload_pending;
-        bool tpm_lost; /* the TPM connection is gone: exit, let systemd start us again */
+        bool tpm_lost;      /* the TPM connection is gone: exit, let systemd start us again */
+        bool srk_transient; /* said: the SRK has no persistent handle (docs/tpm.md) */
 } Daemon;
 
 static int64_t now_ms(void)
@@ -133,6 +134,11 @@ static void update_status(Daemon *d)
                 for (char *p = text; *p; p++)
                         if (*p == '-')
                                 *p = ' ';
+        }
+        if (d->srk_transient) {
+                size_t n = strlen(text);
+                snprintf(text + n, sizeof(text) - n,
+                         " (transient SRK: free a persistent TPM handle)");
         }
         (void)sd_notifyf(false, "STATUS=%s", text);
 }
@@ -429,6 +435,13 @@ static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObC
                 if (*ret_result && d->serial_source)
                         json_object_object_add(*ret_result, "serial_source",
                                                json_object_new_string(d->serial_source));
+                if (*ret_result && d->srk_transient)
+                        json_object_object_add(
+                                *ret_result, "tpm_note",
+                                json_object_new_string(
+                                        "transient SRK: no free persistent TPM handle; TLS with "
+                                        "the device key waits until one is freed (agentctl "
+                                        "check srk)"));
                 return *ret_result ? 0 : -ENOMEM;
         }
         if (strcmp(cmd->name, "ping") == 0) {
@@ -636,7 +649,30 @@ typedef struct WatchedTransport {
         ObTransportOps ops; /* the optional operations only where the inner transport has them */
 } WatchedTransport;
 
-/* 0, or -ENODEV when the TPM is gone (the daemon is on its way out). */
+#ifdef HAVE_TPM
+/* Say once when the SRK went transient (no free persistent handle), and once when it is
+ * persistent again (a handle was freed: the next SRK use persisted it). */
+static void note_srk(Daemon *d)
+{
+        uint32_t h = d->config->tpm.srk_handle ? d->config->tpm.srk_handle : OB_TPM_DEFAULT_SRK;
+        bool transient = ob_tpm_srk_transient(d->tpm);
+
+        if (transient && !d->srk_transient)
+                ob_log_warning("No free persistent TPM handle for the storage root key at 0x%08x "
+                               "(TPM_RC_NV_SPACE): carrying on with a transient SRK (the same "
+                               "key); TLS with the device key needs it persistent. Free a "
+                               "persistent handle (tpm2_getcap handles-persistent, "
+                               "tpm2_evictcontrol -C o -c HANDLE) and the agent persists it at "
+                               "its next TPM use (agentctl check srk, docs/tpm.md)",
+                               h);
+        else if (!transient && d->srk_transient)
+                ob_log_notice("The storage root key is persistent at 0x%08x again", h);
+        d->srk_transient = transient;
+}
+#endif
+
+/* 0, or -ENODEV when the TPM is gone (the daemon is on its way out), or -ENOSPC when the SRK
+ * has no persistent handle, where the tpm2 provider looks for the key's parent. */
 static int wt_check_tpm(WatchedTransport *w, const ObConnectOptions *o)
 {
         ObKeyProvider *k = w->daemon->keys;
@@ -648,6 +684,13 @@ static int wt_check_tpm(WatchedTransport *w, const ObConnectOptions *o)
                 EVP_PKEY_free(pub);
                 if (r == -ENODEV)
                         return r;
+#ifdef HAVE_TPM
+                if (w->daemon->tpm) {
+                        note_srk(w->daemon);
+                        if (w->daemon->srk_transient && !ob_key_path_is_handle(o->key_file))
+                                return -ENOSPC;
+                }
+#endif
         }
         return 0;
 }
@@ -840,6 +883,7 @@ static int setup_keys(Daemon *d)
                         return r;
                 }
                 d->tpm = t;
+                note_srk(d);
                 return watch_keys(d, &d->keys);
         }
 #else

@@ -950,6 +950,16 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
                      "1.2.0 or later (agentctl check tls-provider, docs/tpm.md)");
                 return r;
         }
+        if (r == -ENOSPC) {
+                /* the daemon's transport: the SRK is transient (no free persistent TPM handle)
+                 * and the tpm2 provider finds a key's parent only at the handle; retried at the
+                 * local pace, the daemon persists the SRK once a handle is free */
+                fail_local(ob, "srk-not-persistent", 0, now,
+                           "the storage root key has no persistent TPM handle (all in use): TLS "
+                           "with the device key needs one; free a persistent handle "
+                           "(agentctl check srk, docs/tpm.md)");
+                return 0; /* recorded and retried: not an error of the request (agentctl rotate) */
+        }
         if (r < 0) {
                 fail(ob, OB_ERR_NETWORK, "connect-failed", now, "cannot start connecting: %s",
                      strerror(-r));

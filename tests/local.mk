@@ -247,6 +247,9 @@ TESTS += tests/integration/test-check.sh
 EXTRA_DIST += tests/integration/test-check.sh
 TESTS += tests/integration/test-completion.sh
 EXTRA_DIST += tests/integration/test-completion.sh
+# ---- the SRK made again with every persistent TPM handle taken: a transient SRK, no restart loop
+TESTS += tests/integration/test-srk-full.sh
+EXTRA_DIST += tests/integration/test-srk-full.sh
 
 include tests/bench/local.mk
 

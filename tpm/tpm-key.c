@@ -32,6 +32,11 @@ struct ObTpm {
         uint32_t srk_handle;
         TPM2B_AUTH owner_auth;
         bool lost; /* a TCTI error: the connection (tpm2-abrmd, /dev/tpmrm0) is gone for good */
+        /* the SRK, loaded but not persisted: no persistent handle was free (TPM_RC_NV_SPACE);
+         * ESYS_TR_NONE when the SRK is at srk_handle. srk_persist_later: try again at every
+         * use (the daemon), not in a read-only look (agentctl check). */
+        ESYS_TR srk_transient;
+        bool srk_persist_later;
         char error[256];
 };
 
@@ -177,6 +182,8 @@ ObTpm *ob_tpm_close(ObTpm *t)
 {
         if (!t)
                 return NULL;
+        if (t->esys && t->srk_transient != ESYS_TR_NONE)
+                Esys_FlushContext(t->esys, t->srk_transient);
         if (t->esys)
                 Esys_Finalize(&t->esys);
         if (t->tcti)
@@ -231,6 +238,7 @@ int ob_tpm_open(const ObTpmOptions *o, ObTpm **ret, char *err, size_t err_size)
 
         if (!t)
                 return -ENOMEM;
+        t->srk_transient = ESYS_TR_NONE;
         t->srk_handle = o && o->srk_handle ? o->srk_handle : OB_TPM_DEFAULT_SRK;
         if (t->srk_handle < 0x81000000u || t->srk_handle > 0x817fffffu)
                 return -EINVAL;
@@ -297,16 +305,18 @@ static void srk_template(TPM2B_PUBLIC *p)
 }
 
 /* Device keys: unrestricted signing keys with scheme NULL, so TLS (through tpm2-openssl) and our
- * CSR signing pick the scheme and hash per operation. */
+ * CSR signing pick the scheme and hash per operation. noDA like the SRK: the auth value is empty,
+ * so there is nothing to guess, and a dictionary-attack lockout that any TPM user can trigger
+ * must not stop the identity (keys made before had no noDA; ob_tpm_key_da_protected). */
 static int device_key_template(int key_type, TPM2B_PUBLIC *p)
 {
         TPMI_ECC_CURVE curve = TPM2_ECC_NONE;
 
         memset(p, 0, sizeof(*p));
         p->publicArea.nameAlg = TPM2_ALG_SHA256;
-        p->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                         TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                                         TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
+        p->publicArea.objectAttributes =
+                TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT;
         switch ((ObKeyType)key_type) {
         case OB_KEY_TYPE_EC_P256:
                 curve = TPM2_ECC_NIST_P256;
@@ -347,13 +357,53 @@ static bool is_storage_key(const TPMT_PUBLIC *p)
                p->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES;
 }
 
-/* The SRK as an ESYS_TR (caller flushes nothing: persistent objects are not flushed). */
+/* EvictControl: persist the loaded SRK tr at srk_handle (with the owner auth). */
+static TSS2_RC srk_persist(ObTpm *t, ESYS_TR tr)
+{
+        ESYS_TR persistent = ESYS_TR_NONE;
+        TSS2_RC rc;
+
+        Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &t->owner_auth);
+        TPM_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD,
+                                       ESYS_TR_NONE, ESYS_TR_NONE, t->srk_handle, &persistent));
+        if (rc == TSS2_RC_SUCCESS)
+                Esys_TR_Close(t->esys, &persistent);
+        return rc;
+}
+
+/* Keep the SRK primary loaded without a persistent handle (no NV space for one). */
+static void srk_go_transient(ObTpm *t, ESYS_TR primary, bool persist_later)
+{
+        t->srk_transient = primary;
+        t->srk_persist_later = persist_later;
+        set_error(t,
+                  "no free persistent handle for the SRK at 0x%08x (the TPM's persistent "
+                  "objects fill its NV): using a transient SRK made from the same template",
+                  t->srk_handle);
+}
+
+/* The SRK as an ESYS_TR (caller flushes nothing: persistent objects are not flushed; the
+ * transient SRK is the context's own). */
 static int srk_tr(ObTpm *t, ESYS_TR *ret)
 {
         TSS2_RC rc;
         ESYS_TR tr;
         TPM2B_PUBLIC *pub = NULL;
 
+        if (t->srk_transient != ESYS_TR_NONE) {
+                /* a handle may have been freed since: TLS (tpm2 provider, its own connection)
+                 * finds the SRK only at its persistent handle */
+                rc = t->srk_persist_later ? srk_persist(t, t->srk_transient) : TPM2_RC_NV_SPACE;
+                if (tpm_code(rc) == TPM2_RC_NV_SPACE) {
+                        *ret = t->srk_transient;
+                        return 0;
+                }
+                if (rc != TSS2_RC_SUCCESS && tpm_code(rc) != TPM2_RC_NV_DEFINED)
+                        return tpm_error(t, rc, "persisting the SRK");
+                /* persisted, or another process put an object there: judge it as usual */
+                Esys_FlushContext(t->esys, t->srk_transient);
+                t->srk_transient = ESYS_TR_NONE;
+        }
         TPM_CALL(rc, Esys_TR_FromTPMPublic(t->esys, t->srk_handle, ESYS_TR_NONE, ESYS_TR_NONE,
                                            ESYS_TR_NONE, &tr));
         if (rc != TSS2_RC_SUCCESS) {
@@ -379,6 +429,15 @@ static int srk_tr(ObTpm *t, ESYS_TR *ret)
         Esys_TR_SetAuth(t->esys, tr, &empty);
         *ret = tr;
         return 0;
+}
+
+/* Done with what srk_tr() returned: close a persistent SRK's ESYS_TR; the transient SRK stays
+ * (it is the context's until persisted or ob_tpm_close()). */
+static void srk_release(ObTpm *t, ESYS_TR *srk)
+{
+        if (*srk != t->srk_transient)
+                Esys_TR_Close(t->esys, srk);
+        *srk = ESYS_TR_NONE;
 }
 
 int ob_tpm_check_srk(ObTpm *t)
@@ -434,13 +493,62 @@ int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret)
         return 0;
 }
 
-int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
+/* CreatePrimary with the SRK template: the same key every time for the same owner seed. */
+static int srk_create_primary(ObTpm *t, ESYS_TR *ret)
 {
-        ESYS_TR tr, primary = ESYS_TR_NONE, persistent = ESYS_TR_NONE;
         TPM2B_PUBLIC tmpl;
         TPM2B_SENSITIVE_CREATE sens = {0};
         TPM2B_DATA outside = {0};
         TPML_PCR_SELECTION pcrs = {0};
+        TSS2_RC rc;
+
+        srk_template(&tmpl);
+        Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &t->owner_auth);
+        TPM_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                        ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, ret, NULL,
+                                        NULL, NULL, NULL));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "creating the SRK in the owner hierarchy");
+        return 0;
+}
+
+bool ob_tpm_srk_transient(const ObTpm *t)
+{
+        return t && t->srk_transient != ESYS_TR_NONE;
+}
+
+int ob_tpm_srk_transient_if_full(ObTpm *t)
+{
+        TPMS_CAPABILITY_DATA *cap = NULL;
+        TPMI_YES_NO more;
+        ESYS_TR primary = ESYS_TR_NONE;
+        uint32_t avail = 1;
+        TSS2_RC rc;
+        int r;
+
+        if (t->srk_transient != ESYS_TR_NONE)
+                return 1;
+        TPM_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                        TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_PERSISTENT_AVAIL, 1,
+                                        &more, &cap));
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm_error(t, rc, "reading the free persistent handles");
+        if (cap->data.tpmProperties.count == 1 &&
+            cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_HR_PERSISTENT_AVAIL)
+                avail = cap->data.tpmProperties.tpmProperty[0].value;
+        Esys_Free(cap);
+        if (avail > 0)
+                return 0;
+        r = srk_create_primary(t, &primary);
+        if (r < 0)
+                return r;
+        srk_go_transient(t, primary, false);
+        return 1;
+}
+
+int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
+{
+        ESYS_TR tr, primary = ESYS_TR_NONE;
         TSS2_RC rc;
         int r;
 
@@ -450,15 +558,19 @@ int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
                         *ret_created = false;
                 return r;
         }
-        srk_template(&tmpl);
-        Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &t->owner_auth);
-        TPM_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                        ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &primary, NULL,
-                                        NULL, NULL, NULL));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "creating the SRK in the owner hierarchy");
-        TPM_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, primary, ESYS_TR_PASSWORD,
-                                       ESYS_TR_NONE, ESYS_TR_NONE, t->srk_handle, &persistent));
+        r = srk_create_primary(t, &primary);
+        if (r < 0)
+                return r;
+        rc = srk_persist(t, primary);
+        if (rc != TSS2_RC_SUCCESS && tpm_code(rc) == TPM2_RC_NV_SPACE) {
+                /* no room: the primary is deterministic (same seed, same template, same key),
+                 * so keys made under an earlier SRK load under this one; not exiting here
+                 * keeps systemd from restarting the daemon into the same wall forever */
+                srk_go_transient(t, primary, true);
+                if (ret_created)
+                        *ret_created = false;
+                return 0;
+        }
         Esys_FlushContext(t->esys, primary);
         if (rc != TSS2_RC_SUCCESS && tpm_code(rc) == TPM2_RC_NV_DEFINED) {
                 /* another process (a second agent, a provisioning script) persisted a key at the
@@ -473,7 +585,6 @@ int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
                 snprintf(what, sizeof(what), "persisting the SRK at 0x%08x", t->srk_handle);
                 return tpm_error(t, rc, what);
         }
-        Esys_TR_Close(t->esys, &persistent);
         if (ret_created)
                 *ret_created = true;
         return 0;
@@ -629,7 +740,7 @@ int ob_tpm_create_key(ObTpm *t, const char *path, int key_type, EVP_PKEY **ret_p
                 return r;
         TPM_CALL(rc, Esys_Create(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
                                  &tmpl, &outside, &pcrs, &out_priv, &out_pub, NULL, NULL, NULL));
-        Esys_TR_Close(t->esys, &srk);
+        srk_release(t, &srk);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_error(t, rc, "creating the device key under the SRK");
 
@@ -706,7 +817,7 @@ static int load_blob(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLIC 
                 return r;
         TPM_CALL(rc, Esys_Load(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv,
                                &pub, &key));
-        Esys_TR_Close(t->esys, &srk);
+        srk_release(t, &srk);
         ob_explicit_bzero(&priv, sizeof(priv));
         if (rc != TSS2_RC_SUCCESS) {
                 char what[300];
@@ -788,16 +899,34 @@ static void key_release(ObTpm *t, ESYS_TR *key, bool persistent)
         *key = ESYS_TR_NONE;
 }
 
-int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+/* The public area of the key at path (loaded and released again). */
+static int key_public(ObTpm *t, const char *path, TPM2B_PUBLIC *ret_pub)
 {
         ESYS_TR key = ESYS_TR_NONE;
-        TPM2B_PUBLIC pub = {0};
         bool persistent = false;
-        int r = key_acquire(t, path, &key, &pub, &persistent);
+        int r = key_acquire(t, path, &key, ret_pub, &persistent);
         if (r < 0)
                 return r;
         key_release(t, &key, persistent);
+        return 0;
+}
+
+int ob_tpm_load_key(ObTpm *t, const char *path, EVP_PKEY **ret_pub)
+{
+        TPM2B_PUBLIC pub = {0};
+        int r = key_public(t, path, &pub);
+        if (r < 0)
+                return r;
         return ret_pub ? public_to_evp(t, &pub.publicArea, ret_pub) : 0;
+}
+
+int ob_tpm_key_da_protected(ObTpm *t, const char *path)
+{
+        TPM2B_PUBLIC pub = {0};
+        int r = key_public(t, path, &pub);
+        if (r < 0)
+                return r;
+        return !(pub.publicArea.objectAttributes & TPMA_OBJECT_NODA);
 }
 
 static int copy_out(const uint8_t *p, size_t n, uint8_t **ret, size_t *ret_len)

@@ -61,6 +61,19 @@ const char *ob_tpm_last_error(const ObTpm *t);
  * another object; handle collisions are a known field problem).
  */
 int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created);
+/* When no persistent handle is free (TPM_RC_NV_SPACE), ob_tpm_ensure_srk() returns 0 with the
+ * SRK kept loaded as a transient object of this context: the primary is deterministic, so keys
+ * made before load and sign under it. Every later SRK use tries to persist it again; until that
+ * works, TLS through the tpm2 OpenSSL provider (which looks for the key's parent at the
+ * persistent handle) cannot use the key. ob_tpm_srk_transient() says whether that is the case
+ * now (ob_tpm_last_error() had the sentence when it began). */
+bool ob_tpm_srk_transient(const ObTpm *t);
+
+/* For a read-only look (agentctl check) with no SRK at the handle: when the TPM has no free
+ * persistent handle, load the SRK as a transient object (never persisted by this context) so
+ * that keys can be checked as the daemon uses them: 1 done (or already transient), 0 a handle
+ * is free (nothing done), or a TPM error. */
+int ob_tpm_srk_transient_if_full(ObTpm *t);
 
 /*
  * Check the SRK without creating anything (agentctl check): 0 a storage key is at the handle;
@@ -80,6 +93,11 @@ typedef struct ObTpmDaStatus {
 /* Read the dictionary-attack state. 0, or a TPM error (-ENODEV, -EIO...; -EBADMSG when the TPM
  * leaves out a property). */
 int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret);
+
+/* Whether the key at path is subject to dictionary-attack protection (no noDA attribute: keys
+ * made before the device key template had it), so that a lockout stops it. 1 yes, 0 no, or the
+ * load error. */
+int ob_tpm_key_da_protected(ObTpm *t, const char *path);
 
 /* Create a signing key of key_type (ObKeyType: EC P-256, EC P-384, RSA-2048) under the SRK and
  * write its TSS2 PEM to path atomically (mode 0600). The public key is returned in *ret_pub when

@@ -273,8 +273,45 @@ check on
 want da-lockout warn 3
 tpm2_dictionarylockout -s -n 1 -t 600 -l 600 >/dev/null 2>&1
 tpm2_create -Q -C "$OB_WORLD_DIR/da.ctx" -P wrong -u "$OB_WORLD_DIR/da.pub" -r "$OB_WORLD_DIR/da.priv" >/dev/null 2>&1
+# in lockout, the agent's device key (noDA, docs/tpm.md) still signs: the check warns, names
+# the lockout and its remedy, and its TLS handshake with the device key works (a key without
+# noDA, as made before, gets TPM_RC_LOCKOUT here)
 check on
+want da-lockout warn 3
+detail da-lockout | grep -q "noDA and still signs.*tpm2_dictionarylockout --clear-lockout" &&
+  ok "da-lockout names the lockout, the noDA key and the remedy" || bad "da-lockout: $(detail da-lockout)"
+want tls pass
+# the daemon rotates in lockout: a new noDA key, its CSR signed and its TLS connect in the TPM
+"$agent" --config "$g/config.json" --log-level debug >>"$g/agent.log" 2>&1 &
+pid=$!
+first=$("$ctl" --config "$g/config.json" --json status 2>/dev/null | jq -r .certificate_id)
+i=0
+until "$ctl" --config "$g/config.json" rotate >/dev/null 2>&1; do
+  i=$((i + 1)); [ $i -lt 50 ] || break; sleep 0.1
+done
+i=0
+until "$ctl" --config "$g/config.json" --json status 2>/dev/null |
+      jq -e --arg f "$first" '.state == "onboarded" and .certificate_id != $f and .rotation == null' >/dev/null; do
+  i=$((i + 1)); [ $i -lt 300 ] && kill -0 $pid 2>/dev/null || break; sleep 0.1
+done
+"$ctl" --config "$g/config.json" --json status 2>/dev/null | jq -e --arg f "$first" '.certificate_id != $f' >/dev/null &&
+  ok "agentctl rotate in lockout: rotated to a new certificate" ||
+  { bad "no rotation in lockout"; sed 's/^/#   /' "$g/agent.log" | tail -20; }
+kill $pid; wait $pid 2>/dev/null
+openssl pkey -provider tpm2 -provider default -in "$g/state/credentials/current/device.key" -text -noout |
+  grep -q "noDA" && ok "the rotated key has noDA" || bad "the rotated key has no noDA"
+check on --skip tls
+want da-lockout warn 3
+# a key made before noDA (tpm2-openssl's genpkey makes one the same way): stopped by the lockout
+key=$g/state/credentials/current/device.key
+cp "$key" "$g/device.key.good"
+openssl genpkey -provider tpm2 -provider default -algorithm EC -pkeyopt group:P-256 \
+  -pkeyopt parent:0x81000001 -out "$key" 2>/dev/null || bad "DA-protected key"
+check on --skip tls
 want da-lockout fail 1
+detail da-lockout | grep -q "DA-protected and cannot sign.*agentctl rotate" &&
+  ok "da-lockout: an old DA-protected key is named as stopped, with the remedy" || bad "da-lockout: $(detail da-lockout)"
+cp "$g/device.key.good" "$key"
 tpm2_dictionarylockout -c >/dev/null 2>&1
 tpm2_flushcontext -t >/dev/null 2>&1
 check on

@@ -36,7 +36,7 @@ openssl asn1parse -in "$d/device.key" | grep -q "BOOLEAN *:255" && ok "emptyAuth
 openssl pkey -provider tpm2 -provider default -in "$d/device.key" -pubout >"$d/pub3.pem" 2>"$d/err" &&
   cmp -s "$d/pub1.pem" "$d/pub3.pem" && ok "tpm2-openssl loads it: same public key" || bad "tpm2 provider: $(cat "$d/err")"
 openssl pkey -provider tpm2 -provider default -in "$d/device.key" -text -noout >"$d/text" 2>&1
-for a in fixedTPM fixedParent sensitiveDataOrigin; do
+for a in fixedTPM fixedParent sensitiveDataOrigin noDA; do
   grep -qi "$a" "$d/text" && ok "attribute $a" || bad "attribute $a missing: $(head -20 "$d/text")"
 done
 openssl req -new -provider tpm2 -provider default -key "$d/device.key" -subj /CN=gw-test \
@@ -196,8 +196,9 @@ ref=$(tail -c 64 "$d/ek.der" | sha256sum | cut -d" " -f1)
 [ "$t1" = "$t2" ] && [ "$t1" = "$ref" ] && ok "hardware token stable and = SHA-256(EK x||y) ($t1)" ||
   bad "token $t1 / $t2, reference $ref"
 
-# dictionary-attack lockout: another application guesses a password wrongly; our key (DA
-# protected, empty auth) then gets a clear lockout error
+# dictionary-attack lockout: another application guesses a password wrongly. Our key (noDA,
+# empty auth) still signs and connects; a key without noDA (as made before, or by the genpkey of
+# tpm2-openssl: foreign.key above) gets a clear lockout error
 tpm2_dictionarylockout -T "$OB_TCTI" -s -n 1 -t 600 -l 600 >/dev/null 2>&1 || bad "DA setup"
 tpm2_create -T "$OB_TCTI" -C 0x81000001 -p goodpass -u "$d/a.pub" -r "$d/a.priv" >/dev/null 2>&1 &&
   tpm2_load -T "$OB_TCTI" -C 0x81000001 -u "$d/a.pub" -r "$d/a.priv" -c "$d/a.ctx" >/dev/null 2>&1 ||
@@ -205,9 +206,16 @@ tpm2_create -T "$OB_TCTI" -C 0x81000001 -p goodpass -u "$d/a.pub" -r "$d/a.priv"
 echo x >"$d/msg"
 tpm2_sign -T "$OB_TCTI" -c "$d/a.ctx" -p badpass -g sha256 -o "$d/sig" "$d/msg" >/dev/null 2>&1
 tpm2_sign -T "$OB_TCTI" -c "$d/a.ctx" -p badpass -g sha256 -o "$d/sig" "$d/msg" >/dev/null 2>&1
-expect "DA lockout reported as lockout" "ENOLCK" "$kt" csr "$d/device.key" "CN=x"
+tpm2_getcap -T "$OB_TCTI" properties-variable | grep -q "inLockout: *1" || bad "the TPM is not in lockout"
+"$kt" csr "$d/device.key" "CN=x" >/dev/null 2>"$d/err" && ok "in lockout our noDA key still signs a CSR" ||
+  bad "noDA key in lockout: $(cat "$d/err")"
+connack=$(s_connack -provider tpm2 -provider default -connect "127.0.0.1:$OB_MQTT_PORT" \
+    -servername "$OB_MQTT_HOST" -CAfile "$OB_ROOT_CA" -cert "$d/device.crt" -key "$d/device.key" \
+    -verify_return_error 2>"$d/tls.err")
+[ "$connack" = 20020000 ] && ok "in lockout TLS + MQTT CONNECT with our noDA key accepted" || bad "TLS in lockout: \"$connack\": $(tail -3 "$d/tls.err")"
+expect "DA lockout reported as lockout for a key without noDA" "ENOLCK" "$kt" csr "$d/foreign.key" "CN=x"
 tpm2_dictionarylockout -T "$OB_TCTI" -c >/dev/null 2>&1 || bad "DA reset"
-"$kt" csr "$d/device.key" "CN=x" >/dev/null 2>&1 && ok "signing works again after the lockout is cleared" ||
+"$kt" csr "$d/foreign.key" "CN=x" >/dev/null 2>&1 && ok "signing works again after the lockout is cleared" ||
   bad "still locked out"
 
 # the SRK changes underneath (TPM cleared: new owner seed): the old key no longer loads
