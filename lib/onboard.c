@@ -2386,8 +2386,10 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
         ob->rotate_requested = true;
         ob->backoff.next_ms = 0;
         persist_or_say(ob);
+        /* the request is taken: what its first step meets (a failed connect, scheduled for a
+         * retry) is the rotation's, reported by status, not a refusal of the request */
         if (ob->act == OB_ACT_DONE || ob->act == OB_ACT_FAILED)
-                return resume(ob, now_ms);
+                (void)resume(ob, now_ms);
         return 0;
 }
 

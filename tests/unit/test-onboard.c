@@ -64,6 +64,7 @@ typedef struct Cloud {
         int fail_connects; /* this many connects fail with fail_class */
         ObErrClass fail_class;
         ObConnCause fail_cause; /* what the transport says it saw (0: nothing) */
+        int connect_error;      /* < 0: connect() itself fails with it */
         int swallow;            /* this many requests get no reply */
         int reject_csr;         /* this many CSR requests are rejected with reject_status */
         int reject_register;
@@ -123,6 +124,8 @@ static int f_connect(void *impl, const ObConnectOptions *o)
 
         if (c->dead)
                 return 0;
+        if (c->connect_error < 0)
+                return c->connect_error;
         if (c->connects < 64)
                 c->connect_times[c->connects] = *c->now;
         c->connects++;
@@ -1886,6 +1889,32 @@ static void test_jitp(void **state)
         world_free(w);
 }
 
+/* agentctl rotate is taken even when its first connect cannot start: the failure is the
+ * rotation's (status, retried), not "refused: not onboarded". */
+static void test_rotate_now_first_connect_fails(void **state)
+{
+        World *w = world_new(NULL);
+        char err[256], buf[64];
+
+        (void)state;
+        onboard_now(w);
+        w->cloud.connect_error = -ENETDOWN;
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        assert_true(ob_onboard_rotating(w->ob));
+        for (int i = 0; i < 5 && strcmp(error_code(w, buf, sizeof(buf)), "connect-failed"); i++) {
+                w->now = OB_MAX(w->now, ob_onboard_deadline(w->ob));
+                (void)ob_onboard_tick(w->ob, w->now);
+                pump(w);
+        }
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "connect-failed");
+        assert_true(ob_onboard_deadline(w->ob) > w->now); /* retried */
+        w->cloud.connect_error = 0;
+        run_until_settled(w, 5);
+        assert_false(ob_onboard_rotating(w->ob));
+        assert_int_equal(current_gen(w), 2);
+        world_free(w);
+}
+
 /* A TLS alert about our certificate is not a registration in progress: JITP says what it is
  * at once, on the refused schedule, never "registration-pending". */
 static void test_jitp_tls_alert_not_pending(void **state)
@@ -2220,6 +2249,7 @@ int main(void)
                 cmocka_unit_test(test_rotation_at_threshold),
                 cmocka_unit_test(test_rotate_now_and_rollback),
                 cmocka_unit_test(test_rotation_refused_by_policy),
+                cmocka_unit_test(test_rotate_now_first_connect_fails),
                 cmocka_unit_test(test_rotation_crash_after_each_stage),
                 cmocka_unit_test(test_rotation_fingerprint_guard),
                 cmocka_unit_test(test_rotation_waits_for_the_clock),
