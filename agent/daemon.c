@@ -188,9 +188,15 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
                                json_object_object_get_ex(e, "class", &cls) && cls &&
                                strcmp(json_object_get_string(cls), "refused") == 0;
 
-                /* a refusal of our credentials, or any other failed attempt */
+                bool attempt = st && json_object_object_get_ex(st, "last_error", &e) && e &&
+                               json_object_object_get_ex(e, "class", &cls) && cls;
+
+                /* a refusal of our credentials, any other failed attempt, or a report (a
+                 * refused claim or reload: no class, no MESSAGE_ID) */
                 ob_log_full(OB_LOG_WARNING, 0,
-                            refused ? OB_MESSAGE_CREDENTIALS_REFUSED : OB_MESSAGE_ONBOARDING_FAILED,
+                            refused   ? OB_MESSAGE_CREDENTIALS_REFUSED
+                            : attempt ? OB_MESSAGE_ONBOARDING_FAILED
+                                      : NULL,
                             fields, "%s: %s", flow(ob), c->text);
                 update_status(d);
                 break;
@@ -389,7 +395,7 @@ static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
         Daemon *d = userdata;
         const char *dir = d->config->provisioning.claim_drop_dir;
         _cleanup_free_ char *crt_path = NULL, *key_path = NULL, *crt = NULL, *key = NULL;
-        char err[256] = "";
+        char err[256] = "", text[600];
         int r;
 
         (void)sd_event_source_set_time_relative(s, CLAIM_POLL_USEC);
@@ -401,13 +407,18 @@ static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
         r = ob_fs_read_file(crt_path, O_NOFOLLOW, MAX_CLAIM_FILE, &crt, NULL);
         if (r >= 0)
                 r = ob_fs_read_file(key_path, O_NOFOLLOW, MAX_CLAIM_FILE, &key, NULL);
-        if (r < 0)
-                ob_log_warning_errno(r, "Cannot read the claim dropped in %s", dir);
-        else {
+        if (r < 0) {
+                snprintf(text, sizeof(text), "cannot read the claim dropped in %s: %s", dir,
+                         strerror(-r));
+                ob_onboard_report(d->ob, "claim-unreadable", text, now_ms());
+        } else {
                 r = ob_onboard_provide_claim(d->ob, crt, key, now_ms(), err, sizeof(err));
-                if (r < 0)
-                        ob_log_warning("Claim dropped in %s refused: %s", dir, err);
-                else
+                if (r < 0) {
+                        /* in status too: the technician who dropped it asks agentctl */
+                        snprintf(text, sizeof(text), "the claim dropped in %s was refused: %s", dir,
+                                 err);
+                        ob_onboard_report(d->ob, "claim-refused", text, now_ms());
+                } else
                         ob_log_notice("Claim taken from %s", dir);
         }
         /* The drop directory is a hand-over: whatever happened, the files do not stay. They go

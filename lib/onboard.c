@@ -2395,6 +2395,13 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
 
 /* ------------------------------------------------------------------ trusted user */
 
+void ob_onboard_report(ObOnboard *ob, const char *code, const char *text, int64_t now_ms)
+{
+        set_error(ob, -1, code, text, now_ms);
+        persist_or_say(ob);
+        notify(ob, OB_CHANGE_ERROR, "%s", text);
+}
+
 int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *key_pem,
                              int64_t now_ms, char *err, size_t errsize)
 {

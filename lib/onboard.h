@@ -145,6 +145,13 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms);
 int64_t ob_onboard_deadline(const ObOnboard *ob);
 
 /*
+ * Something outside the flow that the operator must see in status.last_error (code, text, no
+ * class), and in the journal: a claim refused in the drop directory, a refused reload. The flow
+ * goes on as it was; the next failure or success replaces it.
+ */
+void ob_onboard_report(ObOnboard *ob, const char *code, const char *text, int64_t now_ms);
+
+/*
  * A trusted user's temporary claim (PEM certificate and key). Refused with -EINVAL (not a
  * matching certificate/key pair), -EKEYEXPIRED (already expired), -EALREADY (not waiting for
  * one: onboarded or another claim in use), -EOPNOTSUPP (method is not fleet-trusted-user). The

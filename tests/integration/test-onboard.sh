@@ -185,6 +185,17 @@ gw drop fleet-trusted-user "\"claim_drop_dir\": \"$OB_WORLD_DIR/gw-drop/drop\""
 mkdir -p "$OB_WORLD_DIR/gw-drop/drop"
 start drop
 wait_for drop '.state == "waiting-for-claim"' 15
+# a claim whose key is not its certificate's: refused, and status says so (not only the journal)
+g=$OB_WORLD_DIR/gw-drop
+printf "%s\n" "$claim_json" | jq -r '.certificatePem // .result.certificatePem' >"$g/drop/claim.crt"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$g/drop/claim.key" 2>/dev/null
+if wait_for drop '.last_error.code == "claim-refused"' 10; then
+  s=$(st drop)
+  [ "$(echo "$s" | jq -r .state)" = waiting-for-claim ] && echo "$s" | jq -r .last_error.text | grep -q "does not match" &&
+    ok "a wrong claim in the drop directory: status says claim-refused, still waiting" || bad "wrong claim: $(echo "$s" | jq -c '{state, last_error}')"
+else
+  bad "wrong claim: no claim-refused in status: $(st drop | jq -c .last_error)"
+fi
 claim_json=$("$admin" create-claim)
 g=$OB_WORLD_DIR/gw-drop
 printf "%s\n" "$claim_json" | jq -r '.certificatePem // .result.certificatePem' >"$g/drop/.c" && mv "$g/drop/.c" "$g/drop/claim.crt.tmp"
