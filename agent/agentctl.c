@@ -392,17 +392,49 @@ static void print_status_human(json_object *st, const char *source)
         printf("Daemon:       %s\n", source);
 }
 
+/*
+ * The configuration for status, which needs only where the socket and the state are: an invalid
+ * file on disk (edited while the daemon runs) must not hide the daemon. Its first error goes to
+ * *ret_invalid (NULL when valid) and a warning to stderr. 0 or an exit code.
+ */
+static int load_for_status(ObConfig **ret, char **ret_invalid)
+{
+        ObConfigDiags d = {0};
+        int r;
+
+        *ret_invalid = NULL;
+        r = load(ret, &d);
+        if (r < 0 && r != -ENOMEM) {
+                ob_config_diags_clear(&d);
+                r = ob_config_load_lenient(arg_config, ret, &d);
+                for (size_t i = 0; i < d.n && !*ret_invalid; i++)
+                        if (d.items[i].severity == OB_CONFIG_ERROR)
+                                (void)ob_config_diag_format(&d.items[i], ret_invalid);
+                if (*ret) {
+                        fprintf(stderr,
+                                "agentctl: warning: %s is invalid (%s); run 'agentctl config "
+                                "check'. Status from %s/control.sock (the paths valid there, or "
+                                "the defaults)\n",
+                                arg_config, *ret_invalid ? *ret_invalid : "?",
+                                (*ret)->paths.runtime_dir);
+                        r = 0;
+                }
+        }
+        ob_config_diags_clear(&d);
+        return r == -ENOMEM ? EXIT_FAILURE : r < 0 ? EXIT_CONFIG : 0;
+}
+
 static int cmd_status(int argc, char *argv[])
 {
         _cleanup_config_ ObConfig *c = NULL;
-        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL;
+        _cleanup_free_ char *sock = NULL, *code = NULL, *msg = NULL, *invalid = NULL;
         json_object *st = NULL, *state = NULL;
         char source[512];
         int r;
 
         if (parse_command_options("status", argc, argv) < 0)
                 return EXIT_USAGE;
-        r = load_or_complain(&c);
+        r = load_for_status(&c, &invalid);
         if (r != 0)
                 return r;
         sock = socket_path(c);
@@ -455,10 +487,16 @@ static int cmd_status(int argc, char *argv[])
                 return EXIT_FAILURE;
         }
 
+        /* what runs is not what is on disk: a reload or restart would refuse it */
+        if (invalid)
+                json_object_object_add(st, "config_invalid", json_object_new_string(invalid));
         if (arg_json)
                 ob_cli_print_json(st);
-        else
+        else {
                 print_status_human(st, source);
+                if (invalid)
+                        printf("Config:       %s is INVALID on disk: %s\n", arg_config, invalid);
+        }
         json_object_put(st);
         return 0;
 }

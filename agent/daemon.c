@@ -65,8 +65,9 @@ typedef struct Daemon {
         char hardware_token[65];
         bool have_token, token_warned;
         bool reload_pending;
-        bool tpm_lost;      /* the TPM connection is gone: exit, let systemd start us again */
-        bool srk_transient; /* said: the SRK has no persistent handle (docs/tpm.md) */
+        char reload_error[512]; /* a refused reload, for status once the machine runs again */
+        bool tpm_lost;          /* the TPM connection is gone: exit, let systemd start us again */
+        bool srk_transient;     /* said: the SRK has no persistent handle (docs/tpm.md) */
 } Daemon;
 
 static int64_t now_ms(void)
@@ -1100,12 +1101,22 @@ static void reload(Daemon *d)
                 if (ob_config_diag_format(&diags.items[i], &line) >= 0)
                         ob_log_warning("%s", line);
         }
-        ob_config_diags_clear(&diags);
         if (r < 0) {
+                _cleanup_free_ char *first = NULL;
+
                 ob_log_error("Reload: %s is invalid, keeping the running configuration",
                              d->config_path);
-                return;
+                /* for status.last_error: the first error, where and what */
+                for (size_t i = 0; i < diags.n && !first; i++)
+                        if (diags.items[i].severity == OB_CONFIG_ERROR)
+                                (void)ob_config_diag_format(&diags.items[i], &first);
+                snprintf(d->reload_error, sizeof(d->reload_error),
+                         "reload refused, running with the previous configuration: %s",
+                         first ? first : d->config_path);
         }
+        ob_config_diags_clear(&diags);
+        if (r < 0)
+                return;
         ob_config_free(d->config);
         d->config = c;
         ob_log_notice("Reloaded the configuration from %s", d->config_path);
@@ -1157,6 +1168,13 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
                             ob_provisioning_method_to_string(d.config->provisioning.method),
                             ob_onboard_stage_to_string(ob_onboard_stage(d.ob)));
                 (void)ob_onboard_start(d.ob, now_ms());
+                /* after a reload: refused (said in status), or worked (a refusal said before
+                 * is over) */
+                if (d.reload_error[0])
+                        ob_onboard_report(d.ob, "reload-refused", d.reload_error, now_ms());
+                else
+                        ob_onboard_report(d.ob, "reload-refused", NULL, now_ms());
+                d.reload_error[0] = 0;
                 drop_dir_discard_stale(&d);
                 update_status(&d);
                 rearm(&d);

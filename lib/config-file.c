@@ -1919,17 +1919,16 @@ static void closedirp(DIR **d)
                 closedir(*d);
 }
 
-int ob_config_load(const char *main_path, const char *dropin_dir, ObConfig **ret, ObConfigDiags *d)
+/* The main file, then the drop-ins in lexical order, into c. < 0: stopped (the main file could
+ * not be used, out of memory); the diagnostics say what is wrong either way. */
+static int load_files(ObConfig *c, const char *main_path, const char *dropin_dir, ObConfigDiags *d)
 {
-        _cleanup_config_ ObConfig *c = ob_config_new();
         _cleanup_free_ char *dir = NULL;
         _cleanup_(closedirp) DIR *dh = NULL;
         char **names = NULL;
         size_t n = 0, cap = 0;
         int r;
 
-        if (!c)
-                return -ENOMEM;
         r = ob_config_apply_file(c, main_path, d);
         if (r < 0)
                 return r;
@@ -1991,9 +1990,19 @@ int ob_config_load(const char *main_path, const char *dropin_dir, ObConfig **ret
         for (size_t i = 0; i < n; i++)
                 free(names[i]);
         free(names);
+        return r;
+}
+
+int ob_config_load(const char *main_path, const char *dropin_dir, ObConfig **ret, ObConfigDiags *d)
+{
+        _cleanup_config_ ObConfig *c = ob_config_new();
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        r = load_files(c, main_path, dropin_dir, d);
         if (r < 0)
                 return r;
-
         r = ob_config_finish(c, main_path, d);
         if (r < 0)
                 return r;
@@ -2001,6 +2010,24 @@ int ob_config_load(const char *main_path, const char *dropin_dir, ObConfig **ret
                 return -EINVAL;
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int ob_config_load_lenient(const char *main_path, ObConfig **ret, ObConfigDiags *d)
+{
+        _cleanup_config_ ObConfig *c = ob_config_new();
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        r = load_files(c, main_path, NULL, d);
+        if (r == -ENOMEM)
+                return r;
+        /* what was valid stays; the rest keeps its defaults */
+        r = ob_config_finish(c, main_path, d);
+        if (r == -ENOMEM)
+                return r;
+        *ret = TAKE_PTR(c);
+        return d->n_errors > 0 ? -EINVAL : 0;
 }
 
 /* ------------------------------------------------------------------ output */

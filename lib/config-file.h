@@ -245,6 +245,14 @@ int ob_config_finish(ObConfig *c, const char *main_file, ObConfigDiags *d);
  * be in d) and sets *ret; -EINVAL when d holds at least one error (*ret untouched); -ENOMEM.
  */
 int ob_config_load(const char *main_path, const char *dropin_dir, ObConfig **ret, ObConfigDiags *d);
+
+/*
+ * The configuration as far as it is valid, for a command that needs only where things are
+ * (agentctl status with a broken file on disk): invalid values keep their defaults, a file that
+ * cannot be read or parsed is left out. *ret is set unless -ENOMEM; returns 0, or -EINVAL when d
+ * has errors (the configuration the daemon would refuse).
+ */
+int ob_config_load_lenient(const char *main_path, ObConfig **ret, ObConfigDiags *d);
 /* dirname(main_path)/config.d, newly allocated. */
 char *ob_config_dropin_dir_for(const char *main_path);
 

@@ -2397,6 +2397,13 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
 
 void ob_onboard_report(ObOnboard *ob, const char *code, const char *text, int64_t now_ms)
 {
+        if (!text) { /* what it said is over: cleared when it is still the last word */
+                if (strcmp(ob->err_code, code) == 0) {
+                        set_error(ob, -1, "", "", 0);
+                        persist_or_say(ob);
+                }
+                return;
+        }
         set_error(ob, -1, code, text, now_ms);
         persist_or_say(ob);
         notify(ob, OB_CHANGE_ERROR, "%s", text);

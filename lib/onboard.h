@@ -147,7 +147,8 @@ int64_t ob_onboard_deadline(const ObOnboard *ob);
 /*
  * Something outside the flow that the operator must see in status.last_error (code, text, no
  * class), and in the journal: a claim refused in the drop directory, a refused reload. The flow
- * goes on as it was; the next failure or success replaces it.
+ * goes on as it was; the next failure or success replaces it. text NULL: what code said is over
+ * (a reload that worked): last_error is cleared if code is still its code.
  */
 void ob_onboard_report(ObOnboard *ob, const char *code, const char *text, int64_t now_ms);
 

@@ -152,6 +152,25 @@ sed -i "s|\"broker.invalid\"|\"$OB_MQTT_HOST\"|" "$OB_WORLD_DIR/gw-dns/config.js
 kill -HUP "$(cat "$OB_WORLD_DIR/gw-dns/pid")"
 wait_for dns '.state == "onboarded"' $(( CAP + 20 )) && ok "DNS fixed, configuration reloaded: onboarded" ||
   { bad "after the DNS fix"; log_tail dns 20; }
+# a reload the configuration refuses: status says so (not only the journal), the running
+# configuration stays; a good reload after it clears the word (issue 17 item 6)
+c=$OB_WORLD_DIR/gw-dns/config.json
+cp "$c" "$c.good"
+jq '.retry.network.cap = "30d"' "$c.good" >"$c"
+kill -HUP "$(cat "$OB_WORLD_DIR/gw-dns/pid")"
+if wait_for dns '.last_error.code == "reload-refused"' 10; then
+  s=$(st dns)
+  [ "$(echo "$s" | jq -r .state)" = onboarded ] && echo "$s" | jq -r .last_error.text | grep -q "retry.network.cap" &&
+    [ "$(echo "$s" | jq -r .daemon_running)" = true ] && echo "$s" | jq -r .config_invalid | grep -q "retry.network.cap" &&
+    ok "reload refused: status (from the daemon, whatever is on disk) says reload-refused naming retry.network.cap, still onboarded; config_invalid" ||
+    bad "reload refused: $(echo "$s" | jq -c '{state, last_error}')"
+else
+  bad "reload refused: not in status: $(st dns | jq -c .last_error)"; log_tail dns 10
+fi
+cp "$c.good" "$c"
+kill -HUP "$(cat "$OB_WORLD_DIR/gw-dns/pid")"
+wait_for dns '.last_error == null and .state == "onboarded"' 10 && ok "a good reload after it: last_error cleared" ||
+  bad "after the good reload: $(st dns | jq -c '{state, last_error}')"
 stop dns
 fi
 
