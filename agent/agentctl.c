@@ -519,6 +519,8 @@ static int cmd_rotate(int argc, char *argv[])
         else
                 printf("Rotation started: %s (follow it with 'agentctl status')\n",
                        jstr_or(st, "state", "?"));
+        if (!arg_json && jstr(st, "warning")) /* taken, but not saved */
+                fprintf(stderr, "agentctl: warning: %s\n", jstr(st, "warning"));
         json_object_put(st);
         return 0;
 }

@@ -502,6 +502,8 @@ static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObC
                         return r;
                 }
                 *ret_result = ob_onboard_status(d->ob, now_ms());
+                if (*ret_result && err[0]) /* taken, not saved: agentctl shows it */
+                        json_object_object_add(*ret_result, "warning", json_object_new_string(err));
                 return 0;
         }
         if (strcmp(cmd->name, "reprovision") == 0 || strcmp(cmd->name, "decommission") == 0) {
@@ -543,14 +545,58 @@ static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObC
 
 /* ------------------------------------------------------------------ signals */
 
+#define LOST_NOTE "lost-request"
+
+/*
+ * Stopping: save the state once more and say truthfully whether it is saved. What an operator
+ * asked for that is lost with a failed save is noted in the runtime directory (a tmpfs, writable
+ * when the state directory is full or read-only), for the next start to report.
+ */
+static void stop_saving(Daemon *d, const char *why)
+{
+        _cleanup_free_ char *note = NULL;
+        char lost[200] = "";
+        int r = d->ob ? ob_onboard_save(d->ob, lost, sizeof(lost)) : 0;
+
+        if (r >= 0) {
+                ob_log_info("Received %s, stopping (state is saved: onboarding resumes at the next "
+                            "start)",
+                            why);
+                return;
+        }
+        ob_log_error("Received %s, stopping: the state could NOT be saved to %s/state.json (%s); "
+                     "%s%s",
+                     why, d->config->paths.state_dir, strerror(-r),
+                     lost[0] ? "lost with it: "
+                             : "the next start resumes from the last saved "
+                               "step, with a new retry schedule",
+                     lost);
+        if (lost[0] && asprintf(&note, "%s/" LOST_NOTE, d->config->paths.runtime_dir) >= 0)
+                (void)ob_fs_write_file_atomic(NULL, note, lost, strlen(lost), 0600);
+}
+
+/* At start: what the last stop could not save, in status and the journal (then forgotten). */
+static void report_lost(Daemon *d)
+{
+        _cleanup_free_ char *note = NULL, *lost = NULL;
+        char text[300];
+
+        if (asprintf(&note, "%s/" LOST_NOTE, d->config->paths.runtime_dir) < 0 ||
+            ob_fs_read_file(note, O_NOFOLLOW, 512, &lost, NULL) < 0)
+                return;
+        snprintf(text, sizeof(text),
+                 "the last stop could not save the state: lost %s; ask for it again", lost);
+        ob_onboard_report(d->ob, "request-lost", text, now_ms());
+        (void)unlink(note);
+}
+
 static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         Daemon *d = userdata;
 
         (void)s;
-        ob_log_info("Received %s, stopping (state is saved: onboarding resumes at the next start)",
-                    strsignal((int)si->ssi_signo));
         (void)sd_notify(false, "STOPPING=1");
+        stop_saving(d, strsignal((int)si->ssi_signo));
         return sd_event_exit(d->event, 0);
 }
 
@@ -1170,6 +1216,7 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
                 (void)ob_onboard_start(d.ob, now_ms());
                 /* after a reload: refused (said in status), or worked (a refusal said before
                  * is over) */
+                report_lost(&d);
                 if (d.reload_error[0])
                         ob_onboard_report(d.ob, "reload-refused", d.reload_error, now_ms());
                 else

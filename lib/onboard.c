@@ -82,6 +82,8 @@ struct ObOnboard {
         bool subs_batched; /* one SUBSCRIBE for all topics: sub_tokens[0] is its token */
         char topics[N_TOPICS][160];
         char last_client_id[160];
+        int save_error;               /* the last save of state.json: 0, or what made it fail */
+        bool request_unsaved;         /* agentctl rotate taken while no save succeeded since */
         int64_t attempt_ms;           /* when the current CONNECT attempt began */
         int64_t prev_connect_ms;      /* the CONNECT before it, same client id (0: none known) */
         char *claim_cert, *claim_key; /* paths used to connect with the claim */
@@ -307,9 +309,22 @@ static int persist(ObOnboard *ob)
 {
         _cleanup_(json_object_putp) json_object *o = state_to_json(ob);
 
-        if (!o)
-                return -ENOMEM;
-        return ob_store_save(ob->d.store, o);
+        ob->save_error = o ? ob_store_save(ob->d.store, o) : -ENOMEM;
+        if (ob->save_error >= 0)
+                ob->request_unsaved = false;
+        return ob->save_error;
+}
+
+int ob_onboard_save(ObOnboard *ob, char *lost, size_t lostsize)
+{
+        int r = persist(ob);
+
+        if (r < 0)
+                snprintf(lost, lostsize, "%s",
+                         ob->request_unsaved && (ob->rotate_requested || ob->rotating)
+                                 ? "the rotation requested with agentctl rotate"
+                                 : "");
+        return r;
 }
 
 /* A save whose failure does not stop the step (bookkeeping: a request, a retirement, the
@@ -2386,6 +2401,12 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
         ob->rotate_requested = true;
         ob->backoff.next_ms = 0;
         persist_or_say(ob);
+        ob->request_unsaved = ob->save_error < 0;
+        if (ob->save_error < 0) /* taken, but only in memory: the operator must know */
+                snprintf(err, errsize,
+                         "the request could not be saved to %s/state.json (%s): it is lost if "
+                         "the daemon stops before the rotation starts",
+                         ob->c->paths.state_dir, strerror(-ob->save_error));
         /* the request is taken: what its first step meets (a failed connect, scheduled for a
          * retry) is the rotation's, reported by status, not a refusal of the request */
         if (ob->act == OB_ACT_DONE || ob->act == OB_ACT_FAILED)

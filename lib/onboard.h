@@ -172,8 +172,15 @@ bool ob_onboard_rotating(const ObOnboard *ob);
 /* Wall-clock ms when the current certificate is due for renewal; -1 when not onboarded or
  * rotation.enabled is false. */
 int64_t ob_onboard_next_rotation(const ObOnboard *ob);
+/*
+ * Save the state now (at shutdown). 0 saved; otherwise the error, with lost set to what an
+ * operator asked for that is lost with it ("" when nothing: the retry schedule starts again).
+ */
+int ob_onboard_save(ObOnboard *ob, char *lost, size_t lostsize);
+
 /* Start a rotation now (agentctl rotate). -EAGAIN not onboarded yet, -EALREADY one is running,
- * -EOPNOTSUPP static/jitp/jitr without a fleet provisioning template to renew with. */
+ * -EOPNOTSUPP static/jitp/jitr without a fleet provisioning template to renew with. On 0, err
+ * holds a warning when the request could not be saved (it is taken, in memory), else "". */
 int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize);
 
 /*

@@ -288,4 +288,42 @@ stop lock
 T tpm2_dictionarylockout -s -n 3 -t 1000 -l 1000
 fi
 
+# ---------------------------------------------------------------- a full state directory
+# (issue 19 item 10) agentctl rotate is taken but cannot be saved: said at once; SIGTERM says
+# the state could NOT be saved and what is lost with it (never "state is saved"); the next start
+# reports the lost request in status
+if want full; then
+if [ "$(id -u)" != 0 ] || ! command -v mount >/dev/null; then
+  echo "# SKIP (full state dir): needs root to mount a small tmpfs as the state directory"
+else
+BACKEND=software gw ro
+g=$OB_WORLD_DIR/gw-ro
+mkdir -p "$g/state" && mount -t tmpfs -o size=2m,mode=0700 tmpfs "$g/state" || bad "tmpfs for $g/state"
+start ro
+if wait_for ro '.state == "onboarded"' 30; then
+  # the daemon's directory handle is on this tmpfs: filling it makes every save fail (ENOSPC)
+  dd if=/dev/zero of="$g/state/filler" bs=64k 2>/dev/null
+  out=$("$ctl" --config "$g/config.json" rotate 2>&1); rc=$?
+  [ $rc = 0 ] && echo "$out" | grep -q "warning: the request could not be saved" &&
+    ok "agentctl rotate on a full state dir: taken, and says it could not be saved" ||
+    bad "rotate on a full state dir: rc=$rc: $out"
+  sleep 0.5
+  stop ro
+  grep -q "state could NOT be saved to .*lost with it: the rotation requested" "$g/agent.log" &&
+    ! grep -q "stopping (state is saved" "$g/agent.log" &&
+    ok "SIGTERM: the state could NOT be saved, the requested rotation named as lost" ||
+    { bad "SIGTERM with a full state dir: $(grep -i "stopping" "$g/agent.log" | tail -2)"; log_tail ro 10; }
+  rm -f "$g/state/filler"
+  start ro
+  wait_for ro '.last_error.code == "request-lost"' 10 &&
+    ok "the next start: status says request-lost ($(st ro | jq -r .last_error.text | cut -c1-80)...)" ||
+    bad "after the restart: $(st ro | jq -c .last_error)"
+else
+  bad "full state dir: not onboarded"; log_tail ro
+fi
+stop ro
+umount "$g/state" 2>/dev/null
+fi
+fi
+
 exit $fail
