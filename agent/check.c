@@ -1397,6 +1397,34 @@ static void check_permissions(ObCheckContext *ctx, ObCheckOutcome *o)
         say(o, OB_HEALTH_PASS, "configuration, state directory, state.json and keys are private");
 }
 
+/* ------------------------------------------------------------------ old certificates */
+
+/* Rotation leaves the old certificate ACTIVE in the cloud unless something deactivates it: the
+ * agent names it on rotation.old_cert_topic for a rule to act on (docs/rotation.md). */
+static void check_old_certs(ObCheckContext *ctx, ObCheckOutcome *o)
+{
+        const ObConfig *c;
+
+        if (no_config(ctx, o))
+                return;
+        c = ctx->config;
+        if (!c->rotation.enabled || !ob_onboard_can_rotate(c)) {
+                say(o, OB_HEALTH_SKIP, "no rotation: no old certificates");
+                return;
+        }
+        if (c->rotation.old_cert_topic) {
+                say(o, OB_HEALTH_PASS, "each rotation names the old certificate on %s",
+                    c->rotation.old_cert_topic);
+                return;
+        }
+        say(o, OB_HEALTH_WARN,
+            "rotation.old_cert_topic is unset: every rotated-away certificate stays ACTIVE in "
+            "AWS IoT Core unless the cloud side deactivates it");
+        hint(o, "set rotation.old_cert_topic and deactivate on it with an IoT rule and Lambda, "
+                "or run aws iot update-certificate --new-status INACTIVE for each old "
+                "certificate (docs/rotation.md, \"Deactivating old certificates\")");
+}
+
 /* ------------------------------------------------------------------ the table */
 
 static const ObCheck checks[] = {
@@ -1410,6 +1438,7 @@ static const ObCheck checks[] = {
         {"tls-provider", "OpenSSL's tpm2 provider can use the TPM key", check_tls_provider},
         {"da-lockout", "TPM is not in dictionary-attack lockout", check_da_lockout},
         {"cert-expiry", "Device certificate is valid, rotation not overdue", check_cert_expiry},
+        {"old-certs", "Rotated-away certificates get deactivated", check_old_certs},
         {"claim-cert", "Claim certificate is usable", check_claim_cert},
         {"dns", "Endpoint host name resolves", check_dns},
         {"tcp", "Endpoint port accepts TCP", check_tcp},

@@ -15,7 +15,7 @@ ctl=$top_builddir/agentctl
 [ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
 [ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
 export TPM2OPENSSL_TCTI=$OB_TCTI TPM2TOOLS_TCTI=$OB_TCTI
-IDS="config state-file clock tpm srk device-key key-cert-match tls-provider da-lockout cert-expiry claim-cert dns tcp tls permissions"
+IDS="config state-file clock tpm srk device-key key-cert-match tls-provider da-lockout cert-expiry old-certs claim-cert dns tcp tls permissions"
 
 # expired_cert DIR NAME: a self-signed certificate and key valid only in 2020 (like test-onboard.sh)
 expired_cert() {
@@ -44,7 +44,8 @@ gw() {
   "identity": { "serial_sources": ["file:$g/serial"] },
   "tpm": { "tcti": "$OB_TCTI" },
   "retry": { "network": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 } },
-  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" }
+  "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" },
+  "rotation": { "old_cert_topic": "devices/{thing_name}/old-certificate" }
 }
 JSON
 }
@@ -87,6 +88,16 @@ want device-key skip
 want key-cert-match skip
 want tls-provider pass
 want cert-expiry skip
+want old-certs pass
+# rotation on, no rotation.old_cert_topic: old certificates would stay ACTIVE (issue 19)
+save_out=$out save_rc=$rc
+set_config fresh 'del(.rotation.old_cert_topic)'
+check fresh --skip tls --skip tcp --skip dns
+want old-certs warn 3
+detail old-certs | grep -q "stays ACTIVE" && detail old-certs | grep -q "update-certificate" &&
+  ok "old-certs: says old certificates stay ACTIVE, with the remedy" || bad "old-certs: $(detail old-certs)"
+set_config fresh '.rotation.old_cert_topic = "devices/{thing_name}/old-certificate"'
+out=$save_out rc=$save_rc
 r=$(res srk); case $r in pass|warn) ok "srk before the first start: $r: $(detail srk)" ;; *) bad "srk: $r $(detail srk)" ;; esac
 echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "client certificate: claim" &&
   ok "tls presents the claim before onboarding" || bad "tls: $(detail tls)"
@@ -94,8 +105,8 @@ worst=$(echo "$out" | jq -r .worst)
 case "$worst:$rc" in pass:0|warn:3) ok "exit code $rc for worst $worst" ;; *) bad "worst $worst exit $rc" ;; esac
 # the human table has a row per check and the hint under a warning
 h=$("$ctl" --config "$OB_WORLD_DIR/gw-fresh/config.json" check)
-[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 15 ] &&
-  ok "human table: 15 rows" || bad "table: $h"
+[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 16 ] &&
+  ok "human table: 16 rows" || bad "table: $h"
 
 # an expired claim (a fresh gateway needs it)
 expired_cert "$OB_WORLD_DIR/gw-fresh/claim" old
@@ -168,7 +179,7 @@ want tls-provider pass
 set_config on '.rotation = {"enabled": false}'
 check on --skip tls
 echo "$out" | grep -q "rotation.enabled is false" && ok "rotation disabled: the hint says so" || bad "hint: $(detail cert-expiry)"
-set_config on 'del(.rotation)'
+set_config on '.rotation = {"old_cert_topic": "devices/{thing_name}/old-certificate"}'
 sign "$g/window.csr" "$crt" 20200101000000Z 20200201000000Z
 check on --skip tls
 want cert-expiry fail 1
