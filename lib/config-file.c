@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config-file.h"
+#include "config-trust.h"
 #include "log.h"
 #include "macro.h"
 
@@ -1714,6 +1715,22 @@ int ob_config_apply_buffer(ObConfig *c, const char *filename, const char *buf, s
         return r;
 }
 
+/* A file or folder someone other than root (or us) could write: an error of the configuration
+ * (lib/config-trust.h). -ENOMEM, else 0. */
+static int untrusted(ObConfigDiags *d, const char *path, const struct stat *st, bool is_dir)
+{
+        char why[96];
+
+        if (!ob_config_trust_problem(st->st_uid, st->st_mode, is_dir, geteuid(), why, sizeof(why)))
+                return 0;
+        return diag_add(d, OB_CONFIG_ERROR, path, NULL, 0, 0,
+                        "%s %s: anyone who can write it can make the agent run a program "
+                        "(rotation.hook); chown root and chmod go-w",
+                        is_dir ? "folder" : "file", why) < 0
+                       ? -ENOMEM
+                       : 0;
+}
+
 int ob_config_apply_file(ObConfig *c, const char *path, ObConfigDiags *d)
 {
         _cleanup_close_ int fd = -1;
@@ -1730,6 +1747,9 @@ int ob_config_apply_file(ObConfig *c, const char *path, ObConfigDiags *d)
                                 strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return diag_add(d, OB_CONFIG_ERROR, path, NULL, 0, 0, "not a regular file");
+        /* the very file read (its fd): no window to swap it after the check */
+        if (untrusted(d, path, &st, false) < 0)
+                return -ENOMEM;
         if (st.st_size > CONFIG_FILE_MAX)
                 return diag_add(d, OB_CONFIG_ERROR, path, NULL, 0, 0,
                                 "file is larger than %d bytes", CONFIG_FILE_MAX);
@@ -1897,6 +1917,18 @@ int ob_config_finish(ObConfig *c, const char *main_file, ObConfigDiags *d)
 
 /* ------------------------------------------------------------------ loading */
 
+static char *parent_dir(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        char *ret;
+
+        if (!slash)
+                return strdup(".");
+        if (slash == path)
+                return strdup("/");
+        return asprintf(&ret, "%.*s", (int)(slash - path), path) < 0 ? NULL : ret;
+}
+
 char *ob_config_dropin_dir_for(const char *main_path)
 {
         const char *slash = strrchr(main_path, '/');
@@ -1942,6 +1974,18 @@ static int load_files(ObConfig *c, const char *main_path, const char *dropin_dir
                              "cannot open drop-in directory: %s", strerror(errno));
                 if (r < 0)
                         return r;
+        }
+        /* the folders that hold what is read: the main file's and the drop-ins' */
+        {
+                _cleanup_free_ char *main_dir = parent_dir(main_path);
+                struct stat st;
+
+                if (!main_dir)
+                        return -ENOMEM;
+                if (stat(main_dir, &st) == 0 && untrusted(d, main_dir, &st, true) < 0)
+                        return -ENOMEM;
+                if (dh && fstat(dirfd(dh), &st) == 0 && untrusted(d, dir, &st, true) < 0)
+                        return -ENOMEM;
         }
         for (struct dirent *de;;) {
                 errno = 0;

@@ -132,6 +132,14 @@ tests_unit_test_x509_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_x509_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- whom configuration files may belong to (lib/config-trust)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-config-trust
+tests_unit_test_config_trust_SOURCES = tests/unit/test-config-trust.c
+tests_unit_test_config_trust_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_trust_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- the connection-outcome table (lib/conn-outcome)
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-conn-outcome

@@ -159,6 +159,37 @@ expect 64 "agentctl: unknown command option" "--bogus" -- "$ctl" config check --
 expect 64 "agentctl: no command" "Usage" -- "$ctl"
 expect 0 "agentctl help" "config check" -- "$ctl" help
 expect 0 "agentctl --version" "agentctl " -- "$ctl" --version
+# StrictModes (issue 19 item 8): a drop-in another user owns or can write, or a folder others
+# can write, is an error of the configuration: the daemon refuses to start (78), config check
+# names the file, who owns it and the remedy. A uid without a user is enough to own a file.
+if [ "$(id -u)" = 0 ]; then
+        mkdir -p "$tmp/strict/config.d"
+        cp "$tmp/good/config.json" "$tmp/strict/config.json"
+        chmod 0755 "$tmp/strict" "$tmp/strict/config.d"
+        printf '{ "paths": { "state_dir": "/tmp/evil" } }\n' >"$tmp/strict/config.d/90-evil.json"
+        chown 4242 "$tmp/strict/config.d/90-evil.json"
+        chmod 0666 "$tmp/strict/config.d/90-evil.json"
+        expect 78 "a drop-in owned by another user: refused" "90-evil.json" "owned by uid 4242, not root" \
+                "chown root and chmod go-w" -- "$agent" --check-config -c "$tmp/strict/config.json"
+        expect 78 "... config check says the same" "90-evil.json" "owned by uid 4242" -- \
+                "$ctl" -c "$tmp/strict/config.json" config check
+        expect 78 "... and the daemon does not start" "owned by uid 4242" -- \
+                "$agent" -c "$tmp/strict/config.json"
+        chown 0 "$tmp/strict/config.d/90-evil.json"
+        expect 78 "root's drop-in, writable by others: refused" "writable by group and others (mode 0666)" -- \
+                "$agent" --check-config -c "$tmp/strict/config.json"
+        chmod 0644 "$tmp/strict/config.d/90-evil.json"
+        chmod 0777 "$tmp/strict/config.d"
+        expect 78 "a config.d anyone can write: refused" "config.d: error: folder writable by group and others" -- \
+                "$agent" --check-config -c "$tmp/strict/config.json"
+        chmod 0755 "$tmp/strict/config.d"
+        rm "$tmp/strict/config.d/90-evil.json"
+        expect 0 "root's files, folders not writable by others: accepted" -- \
+                "$agent" --check-config -c "$tmp/strict/config.json"
+else
+        echo "# SKIP (StrictModes): needs root to give a file to another uid"
+fi
+
 expect 0 "onboard-agent --help" "--check-config" -- "$agent" --help
 expect 0 "onboard-agent --version" "onboard-agent " -- "$agent" --version
 
