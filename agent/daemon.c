@@ -1115,7 +1115,10 @@ static int setup_loop(Daemon *d)
         return 0;
 }
 
-static void daemon_done(Daemon *d)
+/* Tear down what a run set up. keep_keys: a reload keeps the key provider and with it the TPM
+ * connection (P7, docs/performance.md: a TCTI set up again per reload grew tpm2-abrmd's
+ * GLib/D-Bus client by ~0.9 KiB a time); reload() drops it when the TPM settings change. */
+static void daemon_done(Daemon *d, bool keep_keys)
 {
         d->ob = ob_onboard_free(d->ob); /* disconnects; a temporary claim stays for a restart */
         d->control = ob_control_server_free(d->control);
@@ -1126,11 +1129,34 @@ static void daemon_done(Daemon *d)
         d->store = ob_store_free(d->store);
         if (d->transport.ops)
                 ob_transport_free(&d->transport);
-        d->keys = ob_key_provider_free(d->keys);
+        if (!keep_keys) {
+                d->keys = ob_key_provider_free(d->keys);
+                d->tpm = NULL;
+        }
         free(d->serial);
         free(d->serial_source);
         free(d->machine_id);
         d->serial = d->serial_source = d->machine_id = NULL;
+}
+
+/* Whether a and b open the same key provider: every key.* and tpm.* value equal. */
+static bool same_key_settings(const ObConfig *a, const ObConfig *b)
+{
+        const ObConfigKey *keys;
+        size_t n;
+
+        keys = ob_config_keys(&n);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(json_object_putp) json_object *va = NULL, *vb = NULL;
+
+                if (strncmp(keys[i].name, "key.", 4) != 0 && strncmp(keys[i].name, "tpm.", 4) != 0)
+                        continue;
+                va = ob_config_value_to_json(a, &keys[i]);
+                vb = ob_config_value_to_json(b, &keys[i]);
+                if (!json_object_equal(va, vb)) /* an unset value is NULL on both sides */
+                        return false;
+        }
+        return true;
 }
 
 /* Reload: re-read and validate the configuration; a broken one is refused and the old one kept. */
@@ -1163,6 +1189,13 @@ static void reload(Daemon *d)
         ob_config_diags_clear(&diags);
         if (r < 0)
                 return;
+        if (d->keys && !same_key_settings(d->config, c)) { /* a new TPM or key back end */
+                ob_log_info("Reload: the key.* or tpm.* settings changed: opening the key "
+                            "provider again");
+                d->keys = ob_key_provider_free(d->keys);
+                d->tpm = NULL;
+        } else if (d->keys)
+                ob_log_debug("Reload: the key provider (and TPM connection) is kept");
         ob_config_free(d->config);
         d->config = c;
         ob_log_notice("Reloaded the configuration from %s", d->config_path);
@@ -1190,7 +1223,7 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
         for (;;) {
                 d.reload_pending = false;
                 r = setup_identity(&d);
-                if (r >= 0)
+                if (r >= 0 && !d.keys) /* kept across a reload with the same TPM settings */
                         r = setup_keys(&d);
                 if (r >= 0)
                         r = ob_transport_paho_new(&d.transport);
@@ -1238,10 +1271,10 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
                 }
                 /* Reload: tear down (the state is saved at every step) and start again with
                  * the new configuration; an interrupted step resumes from the saved stage. */
-                daemon_done(&d);
+                daemon_done(&d, true);
                 reload(&d);
         }
-        daemon_done(&d);
+        daemon_done(&d, false);
         ob_config_free(d.config);
         return ret;
 }

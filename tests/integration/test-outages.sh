@@ -171,6 +171,17 @@ cp "$c.good" "$c"
 kill -HUP "$(cat "$OB_WORLD_DIR/gw-dns/pid")"
 wait_for dns '.last_error == null and .state == "onboarded"' 10 && ok "a good reload after it: last_error cleared" ||
   bad "after the good reload: $(st dns | jq -c '{state, last_error}')"
+# a reload keeps the key provider (with a TPM: its connection; P7 in docs/performance.md) unless
+# the key or TPM settings change (issue 19 item 9)
+grep -q "Reload: the key provider (and TPM connection) is kept" "$OB_WORLD_DIR/gw-dns/agent.log" &&
+  ok "reload: the key provider is kept" || bad "reload: the key provider was not kept"
+jq '.key.type = "ec-p384"' "$c.good" >"$c"
+kill -HUP "$(cat "$OB_WORLD_DIR/gw-dns/pid")"
+i=0; until grep -q "key.\* or tpm.\* settings changed" "$OB_WORLD_DIR/gw-dns/agent.log" || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "key.\* or tpm.\* settings changed" "$OB_WORLD_DIR/gw-dns/agent.log" &&
+  wait_for dns '.state == "onboarded"' 10 && ok "reload with another key.type: the key provider is opened again, still onboarded" ||
+  bad "reload with another key.type: $(st dns | jq -c '{state, last_error}')"
+cp "$c.good" "$c"
 stop dns
 fi
 
