@@ -359,9 +359,13 @@ static const char *jstr_or(json_object *o, const char *key, const char *def)
 
 static void print_status_human(json_object *st, const char *source)
 {
-        json_object *e = NULL;
+        json_object *e = NULL, *v = NULL;
         const char *nb = jstr(st, "certificate_not_before"),
                    *na = jstr(st, "certificate_not_after");
+        /* without a daemon the identity is what state.json last said, not a live fact */
+        bool stopped = json_object_object_get_ex(st, "daemon_running", &v) && v &&
+                       !json_object_get_boolean(v);
+        const char *known = stopped ? " (last known)" : "";
 
         printf("State:        %s\n", jstr_or(st, "state", "?"));
         printf("Stage:        %s\n", jstr_or(st, "stage", "?"));
@@ -371,8 +375,12 @@ static void print_status_human(json_object *st, const char *source)
                        jstr_or(st, "serial_source", ""));
         else if (jstr(st, "serial"))
                 printf("Serial:       %s\n", jstr_or(st, "serial", ""));
-        printf("Thing:        %s\n", jstr_or(st, "thing_name", "-"));
-        printf("Certificate:  %s\n", jstr_or(st, "certificate_id", "-"));
+        printf("Thing:        %s%s\n", jstr_or(st, "thing_name", "-"),
+               jstr(st, "thing_name") ? known : "");
+        printf("Certificate:  %s%s\n", jstr_or(st, "certificate_id", "-"),
+               jstr(st, "certificate_id") ? known : "");
+        if (json_object_object_get_ex(st, "generation", &v) && v)
+                printf("Generation:   %s\n", json_object_get_string(v));
         if (nb && na)
                 printf("Valid:        %s .. %s\n", nb, na);
         if (json_object_object_get_ex(st, "last_error", &e) && e)
@@ -387,8 +395,12 @@ static void print_status_human(json_object *st, const char *source)
         if (jstr(st, "next_rotation"))
                 printf("Next renewal: %s\n", jstr_or(st, "next_rotation", ""));
         if (jstr(st, "next_retry"))
-                printf("Next retry:   %s (attempt %s)\n", jstr(st, "next_retry"),
+                printf("Next retry:   %s (attempt %s)\n", jstr_or(st, "next_retry", ""),
                        jstr_or(st, "attempts", "?"));
+        if (jstr(st, "rotation_note"))
+                printf("Note:         %s\n", jstr_or(st, "rotation_note", ""));
+        if (jstr(st, "tpm_note"))
+                printf("TPM:          %s\n", jstr_or(st, "tpm_note", ""));
         printf("Daemon:       %s\n", source);
 }
 
@@ -479,6 +491,8 @@ static int cmd_status(int argc, char *argv[])
                 json_object_put(state);
                 if (!st)
                         return EXIT_FAILURE;
+                /* nothing retries while no daemon runs: a saved retry time is no promise */
+                json_object_object_add(st, "next_retry", NULL);
                 snprintf(source, sizeof(source), "not running (read from %s/state.json)",
                          c->paths.state_dir);
         } else {

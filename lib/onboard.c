@@ -2685,9 +2685,8 @@ json_object *ob_onboard_status_from_state(json_object *state)
                 json_object_object_get_ex(state, "last_error", &e);
                 json_object_object_get_ex(state, "backoff", &bo);
         }
-        json_object_object_add(
-                o, "state",
-                json_object_new_string(strcmp(stage, "onboarded") == 0 ? "onboarded" : "stopped"));
+        /* no daemon: nothing is onboarded right now, whatever the stage was (issue 17) */
+        json_object_object_add(o, "state", json_object_new_string("stopped"));
         json_object_object_add(o, "daemon_running", json_object_new_boolean(false));
         json_object_object_add(o, "stage", json_object_new_string(stage));
         add_opt_string(o, "method",

@@ -183,6 +183,12 @@ grep -q "key.\* or tpm.\* settings changed" "$OB_WORLD_DIR/gw-dns/agent.log" &&
   bad "reload with another key.type: $(st dns | jq -c '{state, last_error}')"
 cp "$c.good" "$c"
 stop dns
+# the daemon stopped: the text status calls the identity last known, the state stopped
+out=$("$ctl" --config "$c" status)
+echo "$out" | grep -q "^State: *stopped" && echo "$out" | grep -q "^Thing: .*(last known)" &&
+  echo "$out" | grep -q "^Generation: *1" && ! echo "$out" | grep -q "^Next retry" &&
+  ok "stopped: status says stopped, the identity last known, its generation, no retry time" ||
+  bad "stopped status: $out"
 fi
 
 # ---------------------------------------------------------------- tpm2-abrmd restarted mid-flow

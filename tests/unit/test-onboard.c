@@ -1661,7 +1661,10 @@ static void test_status_from_state_file(void **state)
         pump(w);
         assert_int_equal(ob_store_load(w->store, &st, NULL), 0);
         o = ob_onboard_status_from_state(st);
+        /* no daemon: stopped, never "onboarded" (the stage still says how far it got) */
         assert_true(json_object_object_get_ex(o, "state", &v));
+        assert_string_equal(json_object_get_string(v), "stopped");
+        assert_true(json_object_object_get_ex(o, "stage", &v));
         assert_string_equal(json_object_get_string(v), "onboarded");
         assert_true(json_object_object_get_ex(o, "daemon_running", &v));
         assert_false(json_object_get_boolean(v));
