@@ -309,15 +309,23 @@ static int persist(ObOnboard *ob)
 {
         _cleanup_(json_object_putp) json_object *o = state_to_json(ob);
 
-        ob->save_error = o ? ob_store_save(ob->d.store, o) : -ENOMEM;
-        if (ob->save_error >= 0)
+        int r = o ? ob_store_save(ob->d.store, o) : -ENOMEM;
+
+        ob->save_error = r < 0 ? r : 0;
+        if (r >= 0)
                 ob->request_unsaved = false;
-        return ob->save_error;
+        return r;
 }
 
 int ob_onboard_save(ObOnboard *ob, char *lost, size_t lostsize)
 {
-        int r = persist(ob);
+        int r;
+
+        /* every change is saved when it is made: only a failed last save needs another try
+         * (no write at a normal stop: flash wear, and what is on disk is already the truth) */
+        if (ob->save_error == 0)
+                return 0;
+        r = persist(ob);
 
         if (r < 0)
                 snprintf(lost, lostsize, "%s",

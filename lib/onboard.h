@@ -173,8 +173,9 @@ bool ob_onboard_rotating(const ObOnboard *ob);
  * rotation.enabled is false. */
 int64_t ob_onboard_next_rotation(const ObOnboard *ob);
 /*
- * Save the state now (at shutdown). 0 saved; otherwise the error, with lost set to what an
- * operator asked for that is lost with it ("" when nothing: the retry schedule starts again).
+ * At shutdown: make sure the state is saved (written again only when the last save failed).
+ * 0 saved; otherwise the error, with lost set to what an operator asked for that is lost with
+ * it ("" when nothing: the retry schedule starts again).
  */
 int ob_onboard_save(ObOnboard *ob, char *lost, size_t lostsize);
 

@@ -77,7 +77,8 @@ if wait_for claim '.state == "onboarded"' 30; then
     ok "no MQTT connection while idle" || bad "connection kept open"
   stop claim
   out=$("$ctl" --config "$g/config.json" status)
-  echo "$out" | grep -q "^Daemon: *not running" && echo "$out" | grep -q "^State: *onboarded" &&
+  echo "$out" | grep -q "^Daemon: *not running" && echo "$out" | grep -q "^State: *stopped" &&
+    echo "$out" | grep -q "^Stage: *onboarded" && echo "$out" | grep -q "^Thing: .*(last known)" &&
     ok "agentctl status from the state file when the daemon is stopped" || bad "offline status: $out"
   # a restart of an onboarded device does not talk to the cloud
   n_before=$(grep -c "New connection" "$OB_MOSQ_LOG")
