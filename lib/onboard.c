@@ -82,20 +82,20 @@ struct ObOnboard {
         bool subs_batched; /* one SUBSCRIBE for all topics: sub_tokens[0] is its token */
         char topics[N_TOPICS][160];
         char last_client_id[160];
-        int save_error;               /* the last save of state.json: 0, or what made it fail */
-        bool request_unsaved;         /* agentctl rotate taken while no save succeeded since */
         int64_t attempt_ms;           /* when the current CONNECT attempt began */
         int64_t prev_connect_ms;      /* the CONNECT before it, same client id (0: none known) */
         char *claim_cert, *claim_key; /* paths used to connect with the claim */
         bool claim_temporary;         /* trusted user: files in the runtime dir, ours to delete */
+        bool request_unsaved;         /* agentctl rotate taken while no save succeeded since */
         unsigned ignored_messages;
         unsigned verify_refusals; /* consecutive refusals of a rotation's new certificate */
         uint32_t refusals;        /* static/jitp/jitr: refusals of the factory certificate
                                      (persisted: "refusals") */
-        char *chain_file;         /* jitp/jitr: certificate + chain for the handshake (runtime) */
+        int save_error;           /* the last save of state.json: 0, or what made it fail */
         /* committed() switched the credentials but could not save stage onboarded: what the
          * commit still has to announce once a save works (resume()) */
         enum { POST_COMMIT_NONE, POST_COMMIT_ONBOARDED, POST_COMMIT_ROTATED } post_commit;
+        char *chain_file;         /* jitp/jitr: certificate + chain for the handshake (runtime) */
         char *post_commit_old_id; /* POST_COMMIT_ROTATED: the replaced certificate's id */
 };
 
