@@ -136,6 +136,24 @@ static void test_cert_reply(void **state)
         assert_null(c.private_key);
         ob_fleet_cert_reply_clear(&c);
 
+        /* a 100 KB ownership token (issue 19, "what held"): refused, nothing kept */
+        {
+                static const char head[] =
+                        "{\"certificateId\":\"" ID64 "\",\"certificatePem\":\"" PEM
+                        "\",\"certificateOwnershipToken\":\"";
+                size_t n = 100 * 1024, h = sizeof(head) - 1;
+                char *big = malloc(h + n + 3);
+
+                assert_non_null(big);
+                memcpy(big, head, h);
+                memset(big + h, 'a', n);
+                memcpy(big + h + n, "\"}", 3);
+                assert_int_equal(parse_cert(big, false, &c), -EPROTO);
+                assert_null(c.ownership_token);
+                assert_null(c.certificate_id);
+                free(big);
+        }
+
         /* the same in CBOR */
         json_object *o = json_tokener_parse(good);
         uint8_t *cb;
