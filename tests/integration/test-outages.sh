@@ -343,4 +343,24 @@ umount "$g/state" 2>/dev/null
 fi
 fi
 
+# ---------------------------------------------------------------- 100 SIGHUPs in 1 s mid-onboarding
+# (issue 19, what held) every reload tears the flow down and resumes it from the saved stage:
+# the agent still onboards, with exactly one ACTIVE certificate, and lives
+if want hups; then
+BACKEND=software gw hups
+start hups
+wait_for hups '.state != "starting"' 10
+pid=$(cat "$OB_WORLD_DIR/gw-hups/pid")
+i=0; while [ $i -lt 100 ]; do kill -HUP "$pid" 2>/dev/null; sleep 0.01; i=$((i + 1)); done
+if wait_for hups '.state == "onboarded"' 60; then
+  n=$(active_certs "$(st hups | jq -r .thing_name)")
+  [ "$n" = 1 ] && kill -0 "$pid" 2>/dev/null &&
+    ok "100 SIGHUPs in about 1 s mid-onboarding: onboarded, one ACTIVE certificate, same process" ||
+    bad "after 100 SIGHUPs: $n ACTIVE certificates, pid $pid alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo no)"
+else
+  bad "100 SIGHUPs mid-onboarding: not onboarded: $(st hups | jq -c '{state, last_error}')"; log_tail hups 20
+fi
+stop hups
+fi
+
 exit $fail
