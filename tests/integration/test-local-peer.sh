@@ -91,15 +91,19 @@ out=$($member "$ctl" --config "$g/config.json" rotate 2>&1); rc=$?
 [ $rc = 77 ] && ok "member: agentctl rotate refused (exit 77)" || bad "member agentctl rotate: exit $rc: $out"
 
 # ---------------------------------------------------------------- 500 status calls, 50 at a time (held)
-# 50 clients at once, 10 calls each, through the client library agentctl uses
+# 500 calls, 50 clients at once, through the client library agentctl uses
 # (tests/integration/ob-ctl-call: 500 starts of agentctl, which loads the configuration, would
-# make this a benchmark of exec)
+# make this a benchmark of exec). 50 at once is more than the 16 connections: a call that finds
+# them all in use is refused busy and retried for 2 s (docs/control.md); under ASan on 2 cores
+# one in a few hundred ran out of those 2 s (490 of 500 in CI). So: every call ends, answered or
+# refused busy (never another error, never a hang), and at least 95 % are answered.
 t0=$(date +%s%N)
-seq 50 | xargs -P 50 -I{} sh -c '"$1" --repeat 10 "$2" status >/dev/null 2>&1 && echo ok || echo FAIL' sh \
+seq 500 | xargs -P 50 -I{} sh -c 'o=$("$1" "$2" status 2>&1); case $? in 0) echo ok ;; 2) case $o in busy:*) echo busy ;; *) echo "FAIL $o" ;; esac ;; *) echo "FAIL $o" ;; esac' sh \
   "$top_builddir/tests/integration/ob-ctl-call" "$sock" >"$g/par.out"
-n=$(( $(grep -c '^ok' "$g/par.out") * 10 ))
-[ "$n" = 500 ] && ok "500 status calls, 50 in parallel: all answered ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" ||
-  bad "parallel status: $n of 500"
+n=$(grep -c '^ok' "$g/par.out") nb=$(grep -c '^busy' "$g/par.out") nf=$(grep -c '^FAIL' "$g/par.out")
+[ "$nf" = 0 ] && [ $((n + nb)) = 500 ] && [ "$n" -ge 475 ] &&
+  ok "500 status calls, 50 in parallel: $n answered, $nb refused busy after 2 s of retries ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" ||
+  bad "parallel status: $n answered, $nb busy, $nf other: $(grep -m1 '^FAIL' "$g/par.out")"
 
 # ---------------------------------------------------------------- the flood
 echo "# $(($(date +%s) - t_start)) s"
