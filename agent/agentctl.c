@@ -419,9 +419,7 @@ static int load_for_status(ObConfig **ret, char **ret_invalid)
         if (r < 0 && r != -ENOMEM) {
                 ob_config_diags_clear(&d);
                 r = ob_config_load_lenient(arg_config, ret, &d);
-                for (size_t i = 0; i < d.n && !*ret_invalid; i++)
-                        if (d.items[i].severity == OB_CONFIG_ERROR)
-                                (void)ob_config_diag_format(&d.items[i], ret_invalid);
+                (void)ob_config_diags_first_error(&d, ret_invalid);
                 if (*ret) {
                         fprintf(stderr,
                                 "agentctl: warning: %s is invalid (%s); run 'agentctl config "

@@ -1179,9 +1179,7 @@ static void reload(Daemon *d)
                 ob_log_error("Reload: %s is invalid, keeping the running configuration",
                              d->config_path);
                 /* for status.last_error: the first error, where and what */
-                for (size_t i = 0; i < diags.n && !first; i++)
-                        if (diags.items[i].severity == OB_CONFIG_ERROR)
-                                (void)ob_config_diag_format(&diags.items[i], &first);
+                (void)ob_config_diags_first_error(&diags, &first);
                 snprintf(d->reload_error, sizeof(d->reload_error),
                          "reload refused, running with the previous configuration: %s",
                          first ? first : d->config_path);

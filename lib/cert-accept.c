@@ -5,11 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/x509v3.h>
 
 #include "cert-accept.h"
+#include "isotime.h"
 #include "macro.h"
 #include "x509.h"
 
@@ -24,12 +24,10 @@ _printf_(4, 5) static int refuse(ObCertVerdict *v, int r, const char *code, cons
         return r;
 }
 
+/* Without time_t: a 2049 or 9999 date reads right on 32-bit time_t too (lib/isotime.h). */
 static const char *iso(int64_t s, char buf[static 24])
 {
-        struct tm tm;
-        time_t t = (time_t)s;
-
-        if (!gmtime_r(&t, &tm) || !strftime(buf, 24, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        if (!ob_isotime_format(s, buf, 24))
                 snprintf(buf, 24, "%lld", (long long)s);
         return buf;
 }

@@ -749,6 +749,15 @@ _printf_(7, 8) static int diag_add(ObConfigDiags *d, ObConfigSeverity sev, const
         return 0;
 }
 
+int ob_config_diags_first_error(const ObConfigDiags *d, char **ret)
+{
+        *ret = NULL;
+        for (size_t i = 0; i < d->n; i++)
+                if (d->items[i].severity == OB_CONFIG_ERROR)
+                        return ob_config_diag_format(&d->items[i], ret);
+        return 0;
+}
+
 int ob_config_diag_format(const ObConfigDiag *x, char **ret)
 {
         char where[64] = "";

@@ -213,6 +213,8 @@ typedef struct ObConfigDiags {
 void ob_config_diags_clear(ObConfigDiags *d);
 /* "FILE:LINE:COL: error: KEY: message" (parts that are unknown are left out). */
 int ob_config_diag_format(const ObConfigDiag *d, char **ret);
+/* The first error of d, formatted like ob_config_diag_format() (*ret NULL when there is none). */
+int ob_config_diags_first_error(const ObConfigDiags *d, char **ret);
 /* Print every diagnostic, one line each, to f. Returns 0 or -ENOMEM. */
 int ob_config_diags_print(const ObConfigDiags *d, FILE *f);
 /* A json-c array of {severity, file, key, line, column, message}. NULL on OOM. */
