@@ -610,6 +610,44 @@ bool ob_onboard_busy(const ObOnboard *ob)
         return false;
 }
 
+static int resume(ObOnboard *ob, int64_t now);
+
+int ob_onboard_retry_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize)
+{
+        switch (ob->act) {
+        case OB_ACT_WAIT_RETRY:
+        case OB_ACT_WAIT_ACTIVATION:
+        case OB_ACT_WAIT_CERT:
+        case OB_ACT_WAIT_CLOCK:
+        case OB_ACT_FAILED:
+                break;
+        case OB_ACT_WAIT_CLAIM:
+                snprintf(err, errsize,
+                         "waiting for a claim: nothing to retry until one is given (agentctl "
+                         "provision, or a file in provisioning.claim_drop_dir)");
+                return -EAGAIN;
+        case OB_ACT_DONE:
+                snprintf(err, errsize, "onboarded: nothing to retry (agentctl rotate renews)");
+                return -EALREADY;
+        case OB_ACT_IDLE:
+        case OB_ACT_CREATE_KEY:
+        case OB_ACT_CONNECT_CLAIM:
+        case OB_ACT_SUBSCRIBE:
+        case OB_ACT_REQUEST_CERT:
+        case OB_ACT_REGISTER:
+        case OB_ACT_VERIFY:
+        case OB_ACT_ANNOUNCE:
+        case _OB_ACT_MAX:
+                snprintf(err, errsize, "already trying (%s)", act_name(ob->act));
+                return -EALREADY;
+        }
+        notify(ob, OB_CHANGE_NOTICE, "retry requested while %s: trying now", act_name(ob->act));
+        /* the wait ends, the failure count stays (the next failure backs off further); the
+         * one-CONNECT-per-second floor still holds (ob_backoff_next_connect_ms) */
+        ob->backoff.next_ms = 0;
+        return resume(ob, now_ms);
+}
+
 /* ------------------------------------------------------------------ failures */
 
 static void disconnect(ObOnboard *ob)
@@ -2646,7 +2684,9 @@ json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
         json_object_object_add(o, "state", json_object_new_string(activity_names[ob->act]));
         json_object_object_add(o, "daemon_running", json_object_new_boolean(true));
         json_object_object_add(o, "next_retry",
-                               ob->act == OB_ACT_WAIT_RETRY && ob->deadline > now_ms
+                               (ob->act == OB_ACT_WAIT_RETRY || ob->act == OB_ACT_WAIT_ACTIVATION ||
+                                ob->act == OB_ACT_WAIT_CERT || ob->act == OB_ACT_WAIT_CLOCK) &&
+                                               ob->deadline > now_ms
                                        ? iso_time(ob->deadline / 1000)
                                        : NULL);
         json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));

@@ -184,6 +184,12 @@ int ob_onboard_save(ObOnboard *ob, char *lost, size_t lostsize);
  * holds a warning when the request could not be saved (it is taken, in memory), else "". */
 int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize);
 
+/* End the current wait and try now (agentctl retry): waiting-to-retry, -for-activation,
+ * -for-certificate, -for-clock, or failed. The failure count stays; the one-CONNECT-per-second
+ * floor holds. -EAGAIN waiting for a claim (give one), -EALREADY onboarded or already trying;
+ * err says which. */
+int ob_onboard_retry_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize);
+
 /*
  * Forget the identity (agentctl reprovision / decommission): disconnect, delete every credential
  * slot (TPM key blobs and certificates) and the current link, reset the state. reprovision

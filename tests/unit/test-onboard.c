@@ -2072,6 +2072,71 @@ static void test_jitr_never_gives_up(void **state)
         world_free(w);
 }
 
+/* agentctl retry (issue 17): the wait ends now, not at the backoff's deadline; the failure
+ * count stays; the one-CONNECT-per-second floor holds; next_retry is shown while waiting for
+ * activation; onboarded, connecting and waiting for a claim are refused with the reason. */
+static void test_retry_now(void **state)
+{
+        World *w = world_method("jitr", NULL, NULL);
+        char buf[512], id[65], err[256];
+        int connects, attempts;
+
+        (void)state;
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 100000;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        /* back off far: a few hours of refusals */
+        for (int i = 0; i < 12; i++) {
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_ACTIVATION);
+        assert_non_null(status_str(w, "next_retry", buf, sizeof(buf)));
+        assert_true(ob_onboard_deadline(w->ob) > w->now + 2000);
+        attempts = atoi(status_str(w, "attempts", buf, sizeof(buf)));
+        connects = w->cloud.connects;
+        w->now += 2000;             /* past the connect floor */
+        w->cloud.fail_connects = 0; /* activated in the cloud */
+        assert_int_equal(ob_onboard_retry_now(w->ob, w->now, err, sizeof(err)), 0);
+        pump(w);
+        assert_int_equal(w->cloud.connects, connects + 1); /* at once, not at the deadline */
+        run_until_settled(w, 2);
+        assert_factory_onboarded(w, id);
+        assert_true(attempts > 1);
+        assert_int_equal(ob_onboard_retry_now(w->ob, w->now, err, sizeof(err)), -EALREADY);
+        assert_non_null(strstr(err, "onboarded"));
+        world_free(w);
+
+        /* within a second of the last CONNECT: the floor holds, the retry waits for it */
+        w = world_method("jitr", NULL, NULL);
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 100000;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+        connects = w->cloud.connects;
+        assert_int_equal(ob_onboard_retry_now(w->ob, w->now + 10, err, sizeof(err)), 0);
+        pump(w);
+        assert_int_equal(w->cloud.connects, connects);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_true(ob_onboard_deadline(w->ob) >= w->cloud.connect_times[connects - 1] + 1000);
+        world_free(w);
+
+        /* a claim is awaited: nothing to retry until one is given */
+        w = world_new("\"control\": {}");
+        crash(w);
+        w->cfg->provisioning.method = OB_METHOD_FLEET_TRUSTED_USER;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CLAIM);
+        assert_int_equal(ob_onboard_retry_now(w->ob, w->now, err, sizeof(err)), -EAGAIN);
+        assert_non_null(strstr(err, "claim"));
+        world_free(w);
+}
+
 static void test_factory_crash_after_each_stage(void **state)
 {
         (void)state;
@@ -2271,6 +2336,7 @@ int main(void)
                 cmocka_unit_test(test_no_connack_is_timeout),
                 cmocka_unit_test(test_restart_keeps_connect_floor),
                 cmocka_unit_test(test_jitr_never_gives_up),
+                cmocka_unit_test(test_retry_now),
                 cmocka_unit_test(test_factory_crash_after_each_stage),
                 cmocka_unit_test(test_alpn_offered),
                 cmocka_unit_test(test_jitp_later_connects_without_ca),
