@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <systemd/sd-journal.h>
 
@@ -56,10 +57,32 @@ static bool stderr_is_journal(void)
         return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+/* Not under journald (a shell, a container, a serial console): each line starts with the UTC
+ * time to the millisecond, so that a log file read later still says when. */
+static void sink_stderr_timestamped(ObLogLevel level, const char *message_id,
+                                    const char *const *fields, const char *message, void *userdata)
+{
+        struct timespec ts;
+        struct tm tm;
+        char when[32] = "";
+
+        (void)message_id;
+        (void)fields;
+        (void)userdata;
+        if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) &&
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) > 0)
+                fprintf(stderr, "%s.%03ldZ %s: %s\n", when, ts.tv_nsec / 1000000L,
+                        ob_log_level_to_string(level), message);
+        else
+                fprintf(stderr, "%s: %s\n", ob_log_level_to_string(level), message);
+}
+
 bool ob_journal_setup(void)
 {
-        if (!stderr_is_journal())
+        if (!stderr_is_journal()) {
+                ob_log_set_sink(sink_stderr_timestamped, NULL);
                 return false;
+        }
         ob_log_set_sink(sink_journal, NULL);
         return true;
 }

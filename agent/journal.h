@@ -15,5 +15,6 @@
 #define OB_MESSAGE_CLOCK_NOT_SET       "4e2a9d7c5b3f41e6a8c0b2d4f6e8a0c2"
 #define OB_MESSAGE_ONBOARDING_FAILED   "d94b7e3a1f5c4e2b8a6d0c9e7f3b1a5d"
 
-/* Install the journald sink when stderr is connected to the journal. Returns true if so. */
+/* Install the journald sink when stderr is connected to the journal (returns true), else a
+ * stderr sink whose lines start with the UTC time (returns false). */
 bool ob_journal_setup(void);

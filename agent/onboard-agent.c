@@ -19,6 +19,7 @@
 #include "agentctl.h"
 #include "config-file.h"
 #include "daemon.h"
+#include "journal.h"
 #include "log.h"
 #include "macro.h"
 
@@ -122,16 +123,33 @@ int main(int argc, char *argv[])
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
 
+        /* the daemon's lines go to the journal, or stderr with a timestamp, from the first one;
+         * --check-config is a command: its diagnostics are plain lines */
+        if (!arg_check_config)
+                (void)ob_journal_setup();
         r = ob_config_load(arg_config, NULL, &config, &diags);
-        (void)ob_config_diags_print(&diags, stderr);
+        if (arg_check_config)
+                (void)ob_config_diags_print(&diags, stderr);
+        else
+                for (size_t i = 0; i < diags.n; i++) {
+                        _cleanup_free_ char *line = NULL;
+                        if (ob_config_diag_format(&diags.items[i], &line) >= 0)
+                                ob_log(diags.items[i].severity == OB_CONFIG_ERROR ? OB_LOG_ERR
+                                                                                  : OB_LOG_WARNING,
+                                       "%s", line);
+                }
         if (r == -ENOMEM) {
                 ob_config_diags_clear(&diags);
                 ob_log_error_errno(r, "Failed to load the configuration");
                 return EXIT_FAILURE;
         }
         if (r < 0) {
-                fprintf(stderr, "onboard-agent: %s: invalid configuration (%zu error%s)\n",
-                        arg_config, diags.n_errors, diags.n_errors == 1 ? "" : "s");
+                if (arg_check_config)
+                        fprintf(stderr, "onboard-agent: %s: invalid configuration (%zu error%s)\n",
+                                arg_config, diags.n_errors, diags.n_errors == 1 ? "" : "s");
+                else
+                        ob_log_error("%s: invalid configuration (%zu error%s)", arg_config,
+                                     diags.n_errors, diags.n_errors == 1 ? "" : "s");
                 ob_config_diags_clear(&diags);
                 return EXIT_CONFIG;
         }

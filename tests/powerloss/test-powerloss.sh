@@ -140,7 +140,7 @@ case_run() {
         [ -n "$refused" ] && outcome=refused
         # the answer to the failure: an error or warning after the shim's line, naming the file
         after=$(sed -n '/^ob-fault:/,$p' "$g/agent.log" | grep -E '^(error|warning|err|warn|crit)' | head -3)
-        [ -z "$after" ] && after=$(sed -n '/^ob-fault:/,$p' "$g/agent.log" | grep -iE 'error|cannot|failed' | grep -v '^debug' | head -3)
+        [ -z "$after" ] && after=$(sed -n '/^ob-fault:/,$p' "$g/agent.log" | grep -iE 'error|cannot|failed' | grep -v ' debug: ' | head -3)
         if [ -n "$refused" ]; then
           echo "$refused" | grep -qE "$names" || problems="$problems; the refusal does not name the file: $refused"
         elif [ -n "$after" ]; then
@@ -339,7 +339,7 @@ if [ -z "${OB_POWERLOSS_CASES:-}" ] || echo lie1 | grep -qE "$OB_POWERLOSS_CASES
   start lie1
   wait "$(cat "$g/pid")" 2>/dev/null; code=$?
   rm -f "$g/pid"
-  why=$(grep '^err' "$g/agent.log" | tail -1)
+  why=$(grep ' err: ' "$g/agent.log" | tail -1)
   if [ $code -ge 1 ] && [ $code -lt 128 ] && echo "$why" | grep -q 'state\.json.*torn' &&
      cmp -s "$g/torn" "$g/state/state.json"; then
     ok "the first save torn, no previous copy: refused, file untouched: $why"
