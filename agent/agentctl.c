@@ -54,6 +54,7 @@ static int cmd_config_keys(int argc, char *argv[]);
 static int cmd_status(int argc, char *argv[]);
 static int cmd_provision(int argc, char *argv[]);
 static int cmd_rotate(int argc, char *argv[]);
+static int cmd_retry(int argc, char *argv[]);
 static int cmd_reprovision(int argc, char *argv[]);
 static int cmd_decommission(int argc, char *argv[]);
 static int cmd_check(int argc, char *argv[]);
@@ -67,6 +68,8 @@ static const Command commands[] = {
          "Onboarding state, identity, certificate validity, last error and next retry", false},
         {"rotate", "[--json]", cmd_rotate,
          "Renew the certificate and key now (the current ones stay until the new ones work)", true},
+        {"retry", "[--json]", cmd_retry,
+         "End the current wait (retry backoff, activation, TPM) and try now", true},
         {"reprovision", "[--dry-run] [--json]", cmd_reprovision,
          "Delete the identity (keys, certificates, state) and onboard again", true},
         {"decommission", "--yes [--json]", cmd_decommission,
@@ -363,8 +366,10 @@ static void print_status_human(json_object *st, const char *source)
         const char *nb = jstr(st, "certificate_not_before"),
                    *na = jstr(st, "certificate_not_after");
         /* without a daemon the identity is what state.json last said, not a live fact */
-        bool stopped = json_object_object_get_ex(st, "daemon_running", &v) && v &&
-                       !json_object_get_boolean(v);
+        bool stopped = (json_object_object_get_ex(st, "daemon_running", &v) && v &&
+                        !json_object_get_boolean(v)) ||
+                       (json_object_object_get_ex(st, "identity_in_use", &v) && v &&
+                        !json_object_get_boolean(v));
         const char *known = stopped ? " (last known)" : "";
 
         printf("State:        %s\n", jstr_or(st, "state", "?"));
@@ -394,9 +399,13 @@ static void print_status_human(json_object *st, const char *source)
         }
         if (jstr(st, "next_rotation"))
                 printf("Next renewal: %s\n", jstr_or(st, "next_rotation", ""));
+        if (json_object_object_get_ex(st, "waiting_for", &v) && v)
+                printf("Waiting for:  %s since %s: %s\n", jstr_or(v, "what", "?"),
+                       jstr_or(v, "since", "?"), jstr_or(v, "detail", ""));
         if (jstr(st, "next_retry"))
-                printf("Next retry:   %s (attempt %s)\n", jstr_or(st, "next_retry", ""),
-                       jstr_or(st, "attempts", "?"));
+                printf("Next retry:   %s%s%s%s\n", jstr_or(st, "next_retry", ""),
+                       jstr(st, "attempts") ? " (attempt " : "", jstr_or(st, "attempts", ""),
+                       jstr(st, "attempts") ? ")" : "");
         if (jstr(st, "rotation_note"))
                 printf("Note:         %s\n", jstr_or(st, "rotation_note", ""));
         if (jstr(st, "tpm_note"))
@@ -509,6 +518,28 @@ static int cmd_status(int argc, char *argv[])
                 if (invalid)
                         printf("Config:       %s is INVALID on disk: %s\n", arg_config, invalid);
         }
+        json_object_put(st);
+        return 0;
+}
+
+static int cmd_retry(int argc, char *argv[])
+{
+        _cleanup_config_ ObConfig *c = NULL;
+        json_object *st = NULL;
+        int r;
+
+        if (parse_command_options("retry", argc, argv) < 0)
+                return EXIT_USAGE;
+        r = load_or_complain(&c);
+        if (r == 0)
+                r = call_daemon(c, "retry", NULL, &st);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                ob_cli_print_json(st);
+        else
+                printf("Trying now: %s (follow it with 'agentctl status')\n",
+                       jstr_or(st, "state", "?"));
         json_object_put(st);
         return 0;
 }

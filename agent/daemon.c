@@ -29,9 +29,11 @@
 
 #include "control.h"
 #include "ctl-proto.h"
+#include "daemon-private.h"
 #include "daemon.h"
 #include "fsops.h"
 #include "identity.h"
+#include "isotime.h"
 #include "journal-fields.h"
 #include "journal.h"
 #include "key-provider.h"
@@ -48,29 +50,7 @@ OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define CLAIM_POLL_USEC (2 * 1000 * 1000ULL)
 #define MAX_CLAIM_FILE  (64 * 1024)
 
-typedef struct Daemon {
-        sd_event *event;
-        const char *config_path;
-        ObConfig *config;
-        ObKeyProvider *keys;
-        ObTransport transport;
-        ObStore *store;
-        ObOnboard *ob;
-        ObControlServer *control;
-        sd_event_source *transport_src, *timer_src, *claim_src;
-        uint64_t seed;
-        ObRandom random;
-        char *serial, *serial_source, *machine_id;
-        struct ObTpm *tpm; /* the key provider's (it closes it); NULL with software keys */
-        char hardware_token[65];
-        bool have_token, token_warned;
-        bool reload_pending;
-        char reload_error[512]; /* a refused reload, for status once the machine runs again */
-        bool tpm_lost;          /* the TPM connection is gone: exit, let systemd start us again */
-        bool srk_transient;     /* said: the SRK has no persistent handle (docs/tpm.md) */
-} Daemon;
-
-static int64_t now_ms(void)
+int64_t ob_daemon_now_ms(void)
 {
         struct timespec ts;
 
@@ -89,9 +69,10 @@ static uint64_t random_next(void *userdata)
 
 /* ------------------------------------------------------------------ status text */
 
-static void update_status(Daemon *d)
+void ob_daemon_update_status(Daemon *d)
 {
-        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(d->ob, now_ms());
+        _cleanup_(json_object_putp) json_object *st =
+                d->ob ? ob_onboard_status(d->ob, ob_daemon_now_ms()) : NULL;
         json_object *v, *e;
         char text[400], day[32];
         const char *state = "?";
@@ -117,7 +98,7 @@ static void update_status(Daemon *d)
         } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_RETRY &&
                    json_object_object_get_ex(st, "last_error", &e) && e &&
                    json_object_object_get_ex(e, "code", &v)) {
-                int64_t secs = (ob_onboard_deadline(d->ob) - now_ms() + 999) / 1000;
+                int64_t secs = (ob_onboard_deadline(d->ob) - ob_daemon_now_ms() + 999) / 1000;
                 snprintf(text, sizeof(text), "%s: %s, retry in %llds", state,
                          json_object_get_string(v), (long long)(secs > 0 ? secs : 0));
         } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_CLAIM) {
@@ -127,7 +108,7 @@ static void update_status(Daemon *d)
                          "waiting for certificate (install one with agentctl factory "
                          "install-cert)");
         } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_ACTIVATION) {
-                int64_t secs = (ob_onboard_deadline(d->ob) - now_ms() + 999) / 1000;
+                int64_t secs = (ob_onboard_deadline(d->ob) - ob_daemon_now_ms() + 999) / 1000;
                 snprintf(text, sizeof(text), "waiting for activation, retry in %llds",
                          (long long)(secs > 0 ? secs : 0));
         } else {
@@ -158,14 +139,14 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
 {
         Daemon *d = userdata;
         /* every line carries the status of this moment as fields (docs/operations.md) */
-        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(ob, now_ms());
+        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(ob, ob_daemon_now_ms());
         ObJournalFields jf;
         const char *const *fields = ob_journal_fields(st, &jf);
 
         switch (c->kind) {
         case OB_CHANGE_ACTIVITY:
                 ob_log_full(OB_LOG_INFO, 0, NULL, fields, "%s: %s", flow(ob), c->text);
-                update_status(d);
+                ob_daemon_update_status(d);
                 break;
         case OB_CHANGE_STAGE: {
                 const char *crash = getenv("OB_TEST_CRASH_AFTER_STAGE");
@@ -199,18 +180,18 @@ static void on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata)
                             : attempt ? OB_MESSAGE_ONBOARDING_FAILED
                                       : NULL,
                             fields, "%s: %s", flow(ob), c->text);
-                update_status(d);
+                ob_daemon_update_status(d);
                 break;
         }
         case OB_CHANGE_ONBOARDED:
                 ob_log_full(OB_LOG_NOTICE, 0, OB_MESSAGE_ONBOARDED, fields, "%s", c->text);
-                update_status(d);
+                ob_daemon_update_status(d);
                 /* idle for months from here: give the flow's heap back (docs/performance.md) */
                 (void)malloc_trim(0);
                 break;
         case OB_CHANGE_ROTATED:
                 ob_log_full(OB_LOG_NOTICE, 0, OB_MESSAGE_ROTATED, fields, "%s", c->text);
-                update_status(d);
+                ob_daemon_update_status(d);
                 credentials_changed(d);
                 break;
         case OB_CHANGE_NOTICE:
@@ -246,7 +227,7 @@ static int on_hook_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
  */
 static void run_hook(Daemon *d, const char *what, char *const argv[])
 {
-        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(d->ob, now_ms());
+        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(d->ob, ob_daemon_now_ms());
         json_object *v;
         char cert[512], key[512];
         pid_t pid;
@@ -308,7 +289,7 @@ static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata);
  * CLOCK_REALTIME one: when the clock is stepped past it (NTP after a boot in 1970) it fires at
  * once, and a step backwards delays it, instead of a relative timer firing at the wrong date.
  */
-static void rearm(Daemon *d)
+void ob_daemon_rearm(Daemon *d)
 {
         int64_t deadline = ob_onboard_deadline(d->ob);
         int r;
@@ -340,10 +321,10 @@ static int on_transport(sd_event_source *s, int fd, uint32_t revents, void *user
         (void)fd;
         (void)revents;
         while (d->transport.ops->next_event(d->transport.impl, &ev) == 0) {
-                (void)ob_onboard_handle_event(d->ob, &ev, now_ms());
+                (void)ob_onboard_handle_event(d->ob, &ev, ob_daemon_now_ms());
                 ob_transport_event_clear(&ev);
         }
-        rearm(d);
+        ob_daemon_rearm(d);
         return 0;
 }
 
@@ -353,8 +334,8 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
         (void)s;
         (void)usec;
-        (void)ob_onboard_tick(d->ob, now_ms());
-        rearm(d);
+        (void)ob_onboard_tick(d->ob, ob_daemon_now_ms());
+        ob_daemon_rearm(d);
         return 0;
 }
 
@@ -411,14 +392,14 @@ static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
         if (r < 0) {
                 snprintf(text, sizeof(text), "cannot read the claim dropped in %s: %s", dir,
                          strerror(-r));
-                ob_onboard_report(d->ob, "claim-unreadable", text, now_ms());
+                ob_onboard_report(d->ob, "claim-unreadable", text, ob_daemon_now_ms());
         } else {
-                r = ob_onboard_provide_claim(d->ob, crt, key, now_ms(), err, sizeof(err));
+                r = ob_onboard_provide_claim(d->ob, crt, key, ob_daemon_now_ms(), err, sizeof(err));
                 if (r < 0) {
                         /* in status too: the technician who dropped it asks agentctl */
                         snprintf(text, sizeof(text), "the claim dropped in %s was refused: %s", dir,
                                  err);
-                        ob_onboard_report(d->ob, "claim-refused", text, now_ms());
+                        ob_onboard_report(d->ob, "claim-refused", text, ob_daemon_now_ms());
                 } else
                         ob_log_notice("Claim taken from %s", dir);
         }
@@ -429,118 +410,8 @@ static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
         (void)unlink(crt_path);
         if (key)
                 ob_explicit_bzero(key, strlen(key));
-        rearm(d);
+        ob_daemon_rearm(d);
         return 0;
-}
-
-/* ------------------------------------------------------------------ control socket */
-
-static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObControlPeer *peer,
-                           void *userdata, json_object **ret_result, char *code, size_t code_size,
-                           char *message, size_t message_size)
-{
-        Daemon *d = userdata;
-        int r;
-
-        if (strcmp(cmd->name, "status") == 0) {
-                *ret_result = ob_onboard_status(d->ob, now_ms());
-                if (*ret_result && d->serial_source)
-                        json_object_object_add(*ret_result, "serial_source",
-                                               json_object_new_string(d->serial_source));
-                if (*ret_result && d->srk_transient)
-                        json_object_object_add(
-                                *ret_result, "tpm_note",
-                                json_object_new_string(
-                                        "transient SRK: no free persistent TPM handle; TLS with "
-                                        "the device key waits until one is freed (agentctl "
-                                        "check srk)"));
-                return *ret_result ? 0 : -ENOMEM;
-        }
-        if (strcmp(cmd->name, "ping") == 0) {
-                *ret_result = json_object_new_object();
-                json_object_object_add(*ret_result, "version",
-                                       json_object_new_string(PACKAGE_VERSION));
-                return 0;
-        }
-        if (strcmp(cmd->name, "provision") == 0) {
-                json_object *c = NULL, *k = NULL;
-                char err[256] = "";
-
-                if (!args || !json_object_object_get_ex(args, "claim_cert", &c) ||
-                    !json_object_object_get_ex(args, "claim_key", &k) ||
-                    !json_object_is_type(c, json_type_string) ||
-                    !json_object_is_type(k, json_type_string)) {
-                        snprintf(code, code_size, "bad-request");
-                        snprintf(message, message_size,
-                                 "provision needs string arguments claim_cert and claim_key");
-                        return -EINVAL;
-                }
-                r = ob_onboard_provide_claim(d->ob, json_object_get_string(c),
-                                             json_object_get_string(k), now_ms(), err, sizeof(err));
-                rearm(d);
-                if (r < 0) {
-                        snprintf(code, code_size, "%s",
-                                 r == -EKEYEXPIRED  ? "claim-expired"
-                                 : r == -EALREADY   ? "not-waiting-for-claim"
-                                 : r == -EOPNOTSUPP ? "wrong-method"
-                                                    : "claim-refused");
-                        snprintf(message, message_size, "%s", err);
-                        return r;
-                }
-                *ret_result = ob_onboard_status(d->ob, now_ms());
-                return 0;
-        }
-        if (strcmp(cmd->name, "rotate") == 0) {
-                char err[256] = "";
-
-                r = ob_onboard_rotate_now(d->ob, now_ms(), err, sizeof(err));
-                rearm(d);
-                if (r < 0) {
-                        snprintf(code, code_size, "%s",
-                                 r == -EALREADY ? "rotation-running" : "not-onboarded");
-                        snprintf(message, message_size, "%s", err);
-                        return r;
-                }
-                *ret_result = ob_onboard_status(d->ob, now_ms());
-                if (*ret_result && err[0]) /* taken, not saved: agentctl shows it */
-                        json_object_object_add(*ret_result, "warning", json_object_new_string(err));
-                return 0;
-        }
-        if (strcmp(cmd->name, "reprovision") == 0 || strcmp(cmd->name, "decommission") == 0) {
-                bool decommission = cmd->name[0] == 'd';
-                json_object *v = NULL, *deleted = NULL;
-                bool dry_run = json_object_object_get_ex(args, "dry_run", &v) &&
-                               json_object_get_boolean(v);
-
-                if (decommission && !(json_object_object_get_ex(args, "confirm", &v) &&
-                                      json_object_get_boolean(v))) {
-                        snprintf(code, code_size, "bad-request");
-                        snprintf(message, message_size,
-                                 "decommission deletes the identity: it needs confirm=true");
-                        return -EINVAL;
-                }
-                ob_log_notice("%s%s requested by uid %u (pid %d)", cmd->name,
-                              dry_run ? " (dry run)" : "", (unsigned)peer->uid, (int)peer->pid);
-                r = ob_onboard_forget(d->ob, decommission, dry_run, now_ms(), &deleted);
-                rearm(d);
-                update_status(d);
-                if (r < 0) {
-                        snprintf(code, code_size, "internal");
-                        snprintf(message, message_size, "%s failed: %s", cmd->name, strerror(-r));
-                        return r;
-                }
-                *ret_result = ob_onboard_status(d->ob, now_ms());
-                if (*ret_result) {
-                        json_object_object_add(*ret_result, "dry_run",
-                                               json_object_new_boolean(dry_run));
-                        json_object_object_add(*ret_result, "deleted", deleted);
-                } else
-                        json_object_put(deleted);
-                return *ret_result ? 0 : -ENOMEM;
-        }
-        snprintf(code, code_size, "not-supported");
-        snprintf(message, message_size, "%s is not implemented by this daemon yet", cmd->name);
-        return -EOPNOTSUPP;
 }
 
 /* ------------------------------------------------------------------ signals */
@@ -586,7 +457,7 @@ static void report_lost(Daemon *d)
                 return;
         snprintf(text, sizeof(text),
                  "the last stop could not save the state: lost %s; ask for it again", lost);
-        ob_onboard_report(d->ob, "request-lost", text, now_ms());
+        ob_onboard_report(d->ob, "request-lost", text, ob_daemon_now_ms());
         (void)unlink(note);
 }
 
@@ -596,322 +467,82 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 
         (void)s;
         (void)sd_notify(false, "STOPPING=1");
-        stop_saving(d, strsignal((int)si->ssi_signo));
+        if (!d->ob && d->tpm_wait_since_ms)
+                ob_log_info("Stopped while waiting for the TPM (%s)",
+                            strsignal((int)si->ssi_signo));
+        else
+                stop_saving(d, strsignal((int)si->ssi_signo));
         return sd_event_exit(d->event, 0);
 }
 
+/* SIGHUP: reload in place; the loop and the control socket stay (issue 17). */
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-        Daemon *d = userdata;
-
         (void)s;
         (void)si;
-        d->reload_pending = true;
-        return sd_event_exit(d->event, 0);
+        (void)ob_daemon_reload(userdata);
+        return 0;
 }
 
 /* ------------------------------------------------------------------ setup */
 
-#ifdef HAVE_TPM
-/*
- * The TPM key provider, watched: -ENODEV from any call means the connection to the TPM is gone
- * (tpm2-abrmd restarted, the device vanished). Neither our ESAPI context nor OpenSSL's tpm2
- * provider (loaded once per process, with its own connection) can be reopened safely in
- * place, so the daemon ends with a failure status and systemd's Restart=on-failure starts it
- * again; the state is saved at every step, so it resumes where it was.
- */
-typedef struct WatchedKeys {
-        ObKeyProvider base;
-        ObKeyProvider *inner;
-        Daemon *daemon;
-} WatchedKeys;
-
-static int watch(WatchedKeys *w, int r)
-{
-        Daemon *d = w->daemon;
-
-        if (r == -ENODEV && d->event && !d->tpm_lost) {
-                d->tpm_lost = true;
-                ob_log_error("Lost the TPM: %s. Exiting so that the service manager starts the "
-                             "agent again with a new connection (the state is saved)",
-                             w->inner->ops->last_error(w->inner));
-                (void)sd_event_exit(d->event, -ENODEV);
-        }
-        return r;
-}
-
-static int wk_create(ObKeyProvider *p, const char *path, int key_type, EVP_PKEY **ret_pub)
-{
-        WatchedKeys *w = (WatchedKeys *)p;
-        return watch(w, w->inner->ops->create(w->inner, path, key_type, ret_pub));
-}
-
-static int wk_load(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub)
-{
-        WatchedKeys *w = (WatchedKeys *)p;
-        return watch(w, w->inner->ops->load(w->inner, path, ret_pub));
-}
-
-static int wk_sign(ObKeyProvider *p, const char *path, const uint8_t *digest, size_t digest_len,
-                   uint8_t **ret_sig, size_t *ret_sig_len)
-{
-        WatchedKeys *w = (WatchedKeys *)p;
-        return watch(w, w->inner->ops->sign_digest(w->inner, path, digest, digest_len, ret_sig,
-                                                   ret_sig_len));
-}
-
-static int wk_destroy(ObKeyProvider *p, const char *path)
-{
-        WatchedKeys *w = (WatchedKeys *)p;
-        return watch(w, w->inner->ops->destroy(w->inner, path));
-}
-
-static const char *wk_tls_provider(ObKeyProvider *p)
-{
-        WatchedKeys *w = (WatchedKeys *)p;
-        return w->inner->ops->tls_provider(w->inner);
-}
-
-static const char *wk_last_error(ObKeyProvider *p)
-{
-        WatchedKeys *w = (WatchedKeys *)p;
-        return w->inner->ops->last_error(w->inner);
-}
-
-static void wk_free(ObKeyProvider *p)
-{
-        WatchedKeys *w = (WatchedKeys *)p;
-        ob_key_provider_free(w->inner);
-        free(w);
-}
-
-static const ObKeyProviderOps watched_ops = {
-        .create = wk_create,
-        .load = wk_load,
-        .sign_digest = wk_sign,
-        .destroy = wk_destroy,
-        .tls_provider = wk_tls_provider,
-        .last_error = wk_last_error,
-        .free = wk_free,
-};
-
-/*
- * The transport, watched the same way: before a TLS connection with a TPM key (which signs
- * through OpenSSL's tpm2 provider, not through our ESAPI context), load the key once through
- * the watched provider. A dead TPM connection then ends the daemon (above) instead of looking
- * like a server that refused our certificate, forever. Costs one TPM load per connection.
- */
-typedef struct WatchedTransport {
-        ObTransport inner;
-        Daemon *daemon;
-        ObTransportOps ops; /* the optional operations only where the inner transport has them */
-} WatchedTransport;
+#define TPM_RETRY_FIRST_MS 1000
+#define TPM_RETRY_CAP_MS   30000
 
 #ifdef HAVE_TPM
-/* Say once when the SRK went transient (no free persistent handle), and once when it is
- * persistent again (a handle was freed: the next SRK use persisted it). */
-static void note_srk(Daemon *d)
+static int on_tpm_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
-        uint32_t h = d->config->tpm.srk_handle ? d->config->tpm.srk_handle : OB_TPM_DEFAULT_SRK;
-        bool transient = ob_tpm_srk_transient(d->tpm);
-
-        if (transient && !d->srk_transient)
-                ob_log_warning("No free persistent TPM handle for the storage root key at 0x%08x "
-                               "(TPM_RC_NV_SPACE): carrying on with a transient SRK (the same "
-                               "key); TLS with the device key needs it persistent. Free a "
-                               "persistent handle (tpm2_getcap handles-persistent, "
-                               "tpm2_evictcontrol -C o -c HANDLE) and the agent persists it at "
-                               "its next TPM use (agentctl check srk, docs/tpm.md)",
-                               h);
-        else if (!transient && d->srk_transient)
-                ob_log_notice("The storage root key is persistent at 0x%08x again", h);
-        d->srk_transient = transient;
-}
-#endif
-
-/* 0, or -ENODEV when the TPM is gone (the daemon is on its way out), or -ENOSPC when the SRK
- * has no persistent handle, where the tpm2 provider looks for the key's parent. */
-static int wt_check_tpm(WatchedTransport *w, const ObConnectOptions *o)
-{
-        ObKeyProvider *k = w->daemon->keys;
-
-        if (k && o->key_file && o->provider && strcmp(o->provider, "tpm2") == 0) {
-                EVP_PKEY *pub = NULL;
-                int r = k->ops->load(k, o->key_file, &pub);
-
-                EVP_PKEY_free(pub);
-                if (r == -ENODEV)
-                        return r;
-#ifdef HAVE_TPM
-                if (w->daemon->tpm) {
-                        note_srk(w->daemon);
-                        if (w->daemon->srk_transient && !ob_key_path_is_handle(o->key_file))
-                                return -ENOSPC;
-                }
-#endif
-        }
-        return 0;
-}
-
-static int wt_connect(void *impl, const ObConnectOptions *o)
-{
-        WatchedTransport *w = impl;
-        int r = wt_check_tpm(w, o);
-
-        return r < 0 ? r : w->inner.ops->connect(w->inner.impl, o);
-}
-
-static int wt_probe(void *impl, const ObConnectOptions *o)
-{
-        WatchedTransport *w = impl;
-        int r = wt_check_tpm(w, o);
-
-        return r < 0 ? r : w->inner.ops->probe(w->inner.impl, o);
-}
-
-static int wt_subscribe_many(void *impl, const char *const *topics, size_t n, int qos,
-                             int *ret_token)
-{
-        WatchedTransport *w = impl;
-        return w->inner.ops->subscribe_many(w->inner.impl, topics, n, qos, ret_token);
-}
-
-static int wt_subscribe(void *impl, const char *topic, int qos, int *ret_token)
-{
-        WatchedTransport *w = impl;
-        return w->inner.ops->subscribe(w->inner.impl, topic, qos, ret_token);
-}
-
-static int wt_publish(void *impl, const char *topic, const void *payload, size_t len, int qos,
-                      int *ret_token)
-{
-        WatchedTransport *w = impl;
-        return w->inner.ops->publish(w->inner.impl, topic, payload, len, qos, ret_token);
-}
-
-static int wt_disconnect(void *impl)
-{
-        WatchedTransport *w = impl;
-        return w->inner.ops->disconnect(w->inner.impl);
-}
-
-static int wt_event_fd(void *impl)
-{
-        WatchedTransport *w = impl;
-        return w->inner.ops->event_fd(w->inner.impl);
-}
-
-static int wt_next_event(void *impl, ObTransportEvent *ret)
-{
-        WatchedTransport *w = impl;
-        return w->inner.ops->next_event(w->inner.impl, ret);
-}
-
-static void wt_free(void *impl)
-{
-        WatchedTransport *w = impl;
-        ob_transport_free(&w->inner);
-        free(w);
-}
-
-static const ObTransportOps watched_transport_ops = {
-        .connect = wt_connect,
-        .subscribe = wt_subscribe,
-        .subscribe_many = wt_subscribe_many,
-        .probe = wt_probe,
-        .publish = wt_publish,
-        .disconnect = wt_disconnect,
-        .event_fd = wt_event_fd,
-        .next_event = wt_next_event,
-        .free = wt_free,
-};
-
-/* Wrap *t (taken over, also on failure). */
-static int watch_transport(Daemon *d, ObTransport *t)
-{
-        WatchedTransport *w = calloc(1, sizeof(*w));
-
-        if (!w) {
-                ob_transport_free(t);
-                return -ENOMEM;
-        }
-        w->inner = *t;
-        w->daemon = d;
-        w->ops = watched_transport_ops;
-        if (!t->ops->subscribe_many)
-                w->ops.subscribe_many = NULL;
-        if (!t->ops->probe)
-                w->ops.probe = NULL;
-        *t = (ObTransport){.ops = &w->ops, .impl = w};
-        return 0;
-}
-
-/* Wrap *keys (taken over, also on failure). */
-static int watch_keys(Daemon *d, ObKeyProvider **keys)
-{
-        WatchedKeys *w = calloc(1, sizeof(*w));
-
-        if (!w) {
-                *keys = ob_key_provider_free(*keys);
-                return -ENOMEM;
-        }
-        w->base.ops = &watched_ops;
-        w->inner = *keys;
-        w->daemon = d;
-        *keys = &w->base;
-        return 0;
-}
-#endif
-
-#ifdef HAVE_TPM
-/*
- * Open the TPM; while it is unreachable (-ENODEV: no device yet, the resource manager down or
- * restarting) wait in this process instead of exiting into a restart loop that systemd's start
- * limit would end for good: READY with a status that says why, watchdog pings, retries after
- * 1, 2, 4 ... s (at most 30 s, and well inside the watchdog interval). SIGTERM/SIGINT end the
- * wait (-ECANCELED, a clean exit); SIGHUP retries at once. The signals are blocked already.
- */
-static int open_tpm_waiting(const ObTpmOptions *o, ObTpm **ret, char *err, size_t err_size)
-{
-        uint64_t delay_ms = 1000, cap_ms = 30000, wd_usec = 0;
-        bool said = false;
-        sigset_t ss;
+        Daemon *d = userdata;
         int r;
 
-        if (sd_watchdog_enabled(false, &wd_usec) > 0 && wd_usec / 2000 < cap_ms)
-                cap_ms = OB_MAX(wd_usec / 2000, 100);
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGTERM);
-        sigaddset(&ss, SIGINT);
-        sigaddset(&ss, SIGHUP);
-        for (;;) {
-                err[0] = 0;
-                r = ob_tpm_open(o, ret, err, err_size);
-                if (r != -ENODEV)
-                        break;
-                if (!said) {
-                        ob_log_warning("Waiting for the TPM (%s): %s", o->tcti, err);
-                        (void)sd_notifyf(false, "READY=1\nSTATUS=waiting for the TPM: %.200s", err);
-                        said = true;
-                }
-                (void)sd_notify(false, "WATCHDOG=1");
-                uint64_t ms = OB_MIN(delay_ms, cap_ms);
-                struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
-                                      .tv_nsec = (long)(ms % 1000) * 1000000L};
-                int sig = sigtimedwait(&ss, NULL, &ts);
-                if (sig == SIGTERM || sig == SIGINT) {
-                        ob_log_info("Stopped while waiting for the TPM");
-                        return -ECANCELED;
-                }
-                if (sig != SIGHUP)
-                        delay_ms = OB_MIN(delay_ms * 2, cap_ms);
+        (void)s;
+        (void)usec;
+        d->tpm_delay_ms = OB_MIN(d->tpm_delay_ms * 2, TPM_RETRY_CAP_MS);
+        r = ob_daemon_start_run(d);
+        if (r < 0) {
+                d->failed = true;
+                return sd_event_exit(d->event, r);
         }
-        if (r >= 0 && said)
-                ob_log_notice("The TPM is reachable again (%s)", o->tcti);
-        return r;
+        return 0;
+}
+
+/*
+ * The TPM is unreachable (-ENODEV: no device yet, the resource manager down or restarting):
+ * wait in the loop instead of exiting into a restart loop that systemd's start limit would end
+ * for good. READY with a status that says why; the control socket answers (state
+ * waiting-for-tpm, since when, the next attempt); the loop feeds the watchdog; attempts after
+ * 1, 2, 4 ... s (at most 30 s); SIGHUP and agentctl retry try at once. Returns 1 (waiting).
+ */
+static int wait_for_tpm(Daemon *d, const char *tcti, const char *err)
+{
+        static const char *const fields[] = {"OB_STATE=waiting-for-tpm", NULL};
+        int64_t now = ob_daemon_now_ms();
+        int r;
+
+        if (!d->tpm_wait_since_ms) {
+                ob_log_full(OB_LOG_WARNING, 0, NULL, fields, "Waiting for the TPM (%s): %s", tcti,
+                            err);
+                d->tpm_wait_since_ms = now;
+                d->tpm_delay_ms = TPM_RETRY_FIRST_MS;
+        }
+        snprintf(d->tpm_wait_error, sizeof(d->tpm_wait_error), "%s", err);
+        d->tpm_next_ms = now + (int64_t)d->tpm_delay_ms;
+        if (!d->tpm_src)
+                r = sd_event_add_time_relative(d->event, &d->tpm_src, CLOCK_BOOTTIME,
+                                               d->tpm_delay_ms * 1000, 0, on_tpm_retry, d);
+        else {
+                r = sd_event_source_set_time_relative(d->tpm_src, d->tpm_delay_ms * 1000);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(d->tpm_src, SD_EVENT_ONESHOT);
+        }
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot arm the timer that waits for the TPM");
+        (void)sd_notifyf(false, "READY=1\nSTATUS=waiting for the TPM: %.200s", err);
+        return 1;
 }
 #endif
 
+/* The key provider: 0, 1 waiting for the TPM (d->tpm_src armed), or a negative errno (said). */
 static int setup_keys(Daemon *d)
 {
         const ObConfig *c = d->config;
@@ -920,14 +551,18 @@ static int setup_keys(Daemon *d)
                 return ob_key_provider_software_new(&d->keys);
 #ifdef HAVE_TPM
         {
+                const char *tcti = c->tpm.tcti ? c->tpm.tcti : OB_TPM_DEFAULT_TCTI;
                 char err[512] = "";
                 int r;
                 ObTpm *t = NULL;
                 bool created = false;
 
-                r = ob_tpm_open_config(c, open_tpm_waiting, true, &t, &created, err, sizeof(err));
-                if (r == -ECANCELED)
-                        return r;
+                r = ob_tpm_open_config(c, NULL, true, &t, &created, err, sizeof(err));
+                if (r == -ENODEV)
+                        return wait_for_tpm(d, tcti, err);
+                if (d->tpm_wait_since_ms && r >= 0)
+                        ob_log_notice("The TPM is reachable again (%s)", tcti);
+                d->tpm_wait_since_ms = 0;
                 if (r < 0) {
                         err[0] = (char)toupper((unsigned char)err[0]); /* a log line's capital */
                         return ob_log_error_errno(r, "%s", err);
@@ -941,8 +576,8 @@ static int setup_keys(Daemon *d)
                         return r;
                 }
                 d->tpm = t;
-                note_srk(d);
-                return watch_keys(d, &d->keys);
+                ob_daemon_note_srk(d);
+                return ob_daemon_watch_keys(d, &d->keys);
         }
 #else
         ob_log_error("key.backend is tpm but this build has no TPM support (--without-tpm)");
@@ -1051,10 +686,50 @@ static int setup_machine(Daemon *d)
         return 0;
 }
 
-static int setup_loop(Daemon *d)
+/* The control socket for the configuration's runtime directory and group: made at the start,
+ * and again only when a reload changes where or for whom (the same socket otherwise stays up,
+ * with its connections). */
+static int setup_control(Daemon *d)
 {
         _cleanup_free_ char *sock = NULL;
         gid_t group = (gid_t)-1;
+        int r;
+
+        /* A numeric gid needs no lookup; a name is looked up once, here. On glibc a name found
+         * in /etc/group (sysusers.d makes it there) loads no NSS module; a missing one goes on
+         * to the next module of nsswitch.conf (libnss_systemd: +78 KiB PSS for good). */
+        uint32_t gid;
+        if (d->config->control.group && ob_config_group_is_gid(d->config->control.group, &gid))
+                group = (gid_t)gid;
+        else if (d->config->control.group) {
+                struct group *g = getgrnam(d->config->control.group);
+                if (g)
+                        group = g->gr_gid;
+                else
+                        ob_log_warning("control.group %s does not exist: only root may use "
+                                       "agentctl",
+                                       d->config->control.group);
+        }
+        if (asprintf(&sock, "%s/control.sock", d->config->paths.runtime_dir) < 0)
+                return -ENOMEM;
+        if (d->control && strcmp(sock, d->control_path) == 0 && group == d->control_group)
+                return 0;
+        r = mkdir_p(d->config->paths.runtime_dir, 0755);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot create %s", d->config->paths.runtime_dir);
+        d->control = ob_control_server_free(d->control); /* a new group: the same path */
+        r = ob_control_server_new(d->event, sock, group, ob_daemon_control_handler, d, &d->control);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot listen on %s", sock);
+        free(d->control_path);
+        d->control_path = TAKE_PTR(sock);
+        d->control_group = group;
+        return 0;
+}
+
+/* What lives as long as the process: the loop, the signals, the watchdog, the control socket. */
+static int setup_loop(Daemon *d)
+{
         sigset_t ss;
         int r;
 
@@ -1074,10 +749,19 @@ static int setup_loop(Daemon *d)
                 r = sd_event_add_signal(d->event, NULL, SIGHUP, on_hup, d);
         if (r >= 0)
                 r = sd_event_set_watchdog(d->event, true);
-        if (r >= 0)
-                r = sd_event_add_io(d->event, &d->transport_src,
-                                    d->transport.ops->event_fd(d->transport.impl), EPOLLIN,
-                                    on_transport, d);
+        if (r < 0)
+                return ob_log_error_errno(r, "Cannot set up the event loop");
+        return setup_control(d);
+}
+
+/* The event sources of one run: the transport's fd, the machine's timer, the claim poll. */
+static int setup_run_sources(Daemon *d)
+{
+        int r;
+
+        r = sd_event_add_io(d->event, &d->transport_src,
+                            d->transport.ops->event_fd(d->transport.impl), EPOLLIN, on_transport,
+                            d);
         if (r >= 0)
                 r = sd_event_add_time(d->event, &d->timer_src, CLOCK_REALTIME, UINT64_MAX, 0,
                                       on_timer, d);
@@ -1088,44 +772,68 @@ static int setup_loop(Daemon *d)
                 return ob_log_error_errno(r, "Cannot set up the event loop");
         if (d->claim_src)
                 (void)sd_event_source_set_enabled(d->claim_src, SD_EVENT_ON);
+        return 0;
+}
 
-        /* A numeric gid needs no lookup; a name is looked up once, here. On glibc a name found
-         * in /etc/group (sysusers.d makes it there) loads no NSS module; a missing one goes on
-         * to the next module of nsswitch.conf (libnss_systemd: +78 KiB PSS for good). */
-        uint32_t gid;
-        if (d->config->control.group && ob_config_group_is_gid(d->config->control.group, &gid))
-                group = (gid_t)gid;
-        else if (d->config->control.group) {
-                struct group *g = getgrnam(d->config->control.group);
-                if (g)
-                        group = g->gr_gid;
-                else
-                        ob_log_warning("control.group %s does not exist: only root may use "
-                                       "agentctl",
-                                       d->config->control.group);
+/*
+ * Set up the run for d->config (identity, keys, transport, the machine) and start it. 0 when
+ * running or waiting for the TPM (d->tpm_src armed; it calls this again), or a negative errno:
+ * failed for good (said).
+ */
+int ob_daemon_start_run(Daemon *d)
+{
+        int r;
+
+        if (d->tpm_src)
+                (void)sd_event_source_set_enabled(d->tpm_src, SD_EVENT_OFF);
+        if (!d->serial) {
+                r = setup_identity(d);
+                if (r < 0)
+                        return r;
         }
-        r = mkdir_p(d->config->paths.runtime_dir, 0755);
+        if (!d->keys) { /* kept across a reload with the same TPM settings */
+                r = setup_keys(d);
+                if (r != 0)
+                        return r < 0 ? r : 0; /* waiting for the TPM */
+        }
+        r = ob_transport_paho_new(&d->transport);
+#ifdef HAVE_TPM
+        if (r >= 0 && d->config->key.backend != OB_KEY_BACKEND_SOFTWARE)
+                r = ob_daemon_watch_transport(d, &d->transport);
+#endif
+        if (r >= 0)
+                r = setup_machine(d);
+        if (r >= 0)
+                r = setup_run_sources(d);
         if (r < 0)
-                return ob_log_error_errno(r, "Cannot create %s", d->config->paths.runtime_dir);
-        if (asprintf(&sock, "%s/control.sock", d->config->paths.runtime_dir) < 0)
-                return -ENOMEM;
-        r = ob_control_server_new(d->event, sock, group, control_handler, d, &d->control);
-        if (r < 0)
-                return ob_log_error_errno(r, "Cannot listen on %s", sock);
+                return r;
+
+        (void)sd_notify(false, "READY=1");
+        ob_log_info("onboard-agent %s ready (method %s, state %s)", PACKAGE_VERSION,
+                    ob_provisioning_method_to_string(d->config->provisioning.method),
+                    ob_onboard_stage_to_string(ob_onboard_stage(d->ob)));
+        (void)ob_onboard_start(d->ob, ob_daemon_now_ms());
+        /* after a reload: refused (said in status), or worked (a refusal said before is over) */
+        report_lost(d);
+        ob_onboard_report(d->ob, "reload-refused", d->reload_error[0] ? d->reload_error : NULL,
+                          ob_daemon_now_ms());
+        d->reload_error[0] = 0;
+        drop_dir_discard_stale(d);
+        ob_daemon_update_status(d);
+        ob_daemon_rearm(d);
         return 0;
 }
 
 /* Tear down what a run set up. keep_keys: a reload keeps the key provider and with it the TPM
  * connection (P7, docs/performance.md: a TCTI set up again per reload grew tpm2-abrmd's
- * GLib/D-Bus client by ~0.9 KiB a time); reload() drops it when the TPM settings change. */
-static void daemon_done(Daemon *d, bool keep_keys)
+ * GLib/D-Bus client by ~0.9 KiB a time); ob_daemon_reload() drops it when the TPM settings change.
+ */
+static void stop_run(Daemon *d, bool keep_keys)
 {
         d->ob = ob_onboard_free(d->ob); /* disconnects; a temporary claim stays for a restart */
-        d->control = ob_control_server_free(d->control);
         d->transport_src = sd_event_source_unref(d->transport_src);
         d->timer_src = sd_event_source_unref(d->timer_src);
         d->claim_src = sd_event_source_unref(d->claim_src);
-        d->event = sd_event_unref(d->event);
         d->store = ob_store_free(d->store);
         if (d->transport.ops)
                 ob_transport_free(&d->transport);
@@ -1159,8 +867,14 @@ static bool same_key_settings(const ObConfig *a, const ObConfig *b)
         return true;
 }
 
-/* Reload: re-read and validate the configuration; a broken one is refused and the old one kept. */
-static void reload(Daemon *d)
+/*
+ * Reload (SIGHUP), in place: re-read and validate the configuration. A broken one is refused
+ * (in the journal and status.last_error) and the run goes on untouched, mid-flow included. A
+ * valid one ends the run (the state is saved at every step) and starts it again with the new
+ * configuration; an interrupted step resumes from the saved stage. The loop and the control
+ * socket stay. Waiting for the TPM, any reload also tries the TPM at once.
+ */
+int ob_daemon_reload(Daemon *d)
 {
         ObConfigDiags diags = {0};
         ObConfig *c = NULL;
@@ -1185,25 +899,44 @@ static void reload(Daemon *d)
                          first ? first : d->config_path);
         }
         ob_config_diags_clear(&diags);
-        if (r < 0)
-                return;
-        if (d->keys && !same_key_settings(d->config, c)) { /* a new TPM or key back end */
-                ob_log_info("Reload: the key.* or tpm.* settings changed: opening the key "
-                            "provider again");
-                d->keys = ob_key_provider_free(d->keys);
-                d->tpm = NULL;
-        } else if (d->keys)
-                ob_log_debug("Reload: the key provider (and TPM connection) is kept");
-        ob_config_free(d->config);
-        d->config = c;
-        ob_log_notice("Reloaded the configuration from %s", d->config_path);
+        if (r < 0 && d->ob) {
+                ob_onboard_report(d->ob, "reload-refused", d->reload_error, ob_daemon_now_ms());
+                d->reload_error[0] = 0;
+                ob_daemon_update_status(d);
+                (void)sd_notify(false, "READY=1");
+                return -EINVAL;
+        }
+        bool refused = r < 0;
+        stop_run(d, true);
+        if (r >= 0) {
+                if (d->keys && !same_key_settings(d->config, c)) { /* a new TPM or key back end */
+                        ob_log_info("Reload: the key.* or tpm.* settings changed: opening the "
+                                    "key provider again");
+                        d->keys = ob_key_provider_free(d->keys);
+                        d->tpm = NULL;
+                } else if (d->keys)
+                        ob_log_debug("Reload: the key provider (and TPM connection) is kept");
+                ob_config_free(d->config);
+                d->config = c;
+                ob_log_notice("Reloaded the configuration from %s", d->config_path);
+                r = setup_control(d);
+        } else
+                r = 0;
+        if (r >= 0)
+                r = ob_daemon_start_run(d);
+        if (r < 0) {
+                d->failed = true;
+                (void)sd_event_exit(d->event, r);
+                return r;
+        }
+        return refused ? -EINVAL : 0;
 }
 
 int ob_daemon_run(const char *config_path, ObConfig *config)
 {
-        Daemon d = {.config_path = config_path, .config = config};
-        int r, ret = OB_EXIT_FAILURE;
+        Daemon d = {.config_path = config_path, .config = config, .control_group = (gid_t)-1};
         sigset_t ss;
+        int r;
 
         /* Block the signals the loop handles before anything starts a thread (the tabrmd TCTI's
          * GDBus worker, Paho): a thread inherits the mask, and one that does not block SIGHUP
@@ -1214,65 +947,23 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
         sigaddset(&ss, SIGHUP);
         (void)sigprocmask(SIG_BLOCK, &ss, NULL);
 
-        (void)ob_journal_setup();
-        d.seed = (uint64_t)now_ms() ^ (uint64_t)getpid() << 32;
+        d.seed = (uint64_t)ob_daemon_now_ms() ^ (uint64_t)getpid() << 32;
         d.random = (ObRandom){.next = random_next, .userdata = &d.seed};
 
-        for (;;) {
-                d.reload_pending = false;
-                r = setup_identity(&d);
-                if (r >= 0 && !d.keys) /* kept across a reload with the same TPM settings */
-                        r = setup_keys(&d);
-                if (r >= 0)
-                        r = ob_transport_paho_new(&d.transport);
-#ifdef HAVE_TPM
-                if (r >= 0 && d.config->key.backend != OB_KEY_BACKEND_SOFTWARE)
-                        r = watch_transport(&d, &d.transport);
-#endif
-                if (r >= 0)
-                        r = setup_machine(&d);
-                if (r >= 0)
-                        r = setup_loop(&d);
-                if (r == -ECANCELED) { /* stopped while waiting for the TPM */
-                        ret = 0;
-                        break;
-                }
-                if (r < 0)
-                        break;
-
-                (void)sd_notify(false, "READY=1");
-                ob_log_info("onboard-agent %s ready (method %s, state %s)", PACKAGE_VERSION,
-                            ob_provisioning_method_to_string(d.config->provisioning.method),
-                            ob_onboard_stage_to_string(ob_onboard_stage(d.ob)));
-                (void)ob_onboard_start(d.ob, now_ms());
-                /* after a reload: refused (said in status), or worked (a refusal said before
-                 * is over) */
-                report_lost(&d);
-                if (d.reload_error[0])
-                        ob_onboard_report(d.ob, "reload-refused", d.reload_error, now_ms());
-                else
-                        ob_onboard_report(d.ob, "reload-refused", NULL, now_ms());
-                d.reload_error[0] = 0;
-                drop_dir_discard_stale(&d);
-                update_status(&d);
-                rearm(&d);
-
+        /* the loop and the control socket first: agentctl answers from the first moment */
+        r = setup_loop(&d);
+        if (r >= 0)
+                r = ob_daemon_start_run(&d);
+        if (r >= 0) {
                 r = sd_event_loop(d.event);
-                if (r < 0) {
-                        if (!d.tpm_lost)
-                                ob_log_error_errno(r, "Event loop failed");
-                        break;
-                }
-                if (!d.reload_pending) {
-                        ret = 0;
-                        break;
-                }
-                /* Reload: tear down (the state is saved at every step) and start again with
-                 * the new configuration; an interrupted step resumes from the saved stage. */
-                daemon_done(&d, true);
-                reload(&d);
+                if (r < 0 && !d.tpm_lost && !d.failed)
+                        ob_log_error_errno(r, "Event loop failed");
         }
-        daemon_done(&d, false);
+        stop_run(&d, false);
+        d.tpm_src = sd_event_source_unref(d.tpm_src);
+        d.control = ob_control_server_free(d.control);
+        d.event = sd_event_unref(d.event);
+        free(d.control_path);
         ob_config_free(d.config);
-        return ret;
+        return r < 0 || d.failed ? OB_EXIT_FAILURE : 0;
 }

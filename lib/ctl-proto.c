@@ -20,6 +20,8 @@ static const ObCtlCommand commands[] = {
          "Reserved: the daemon answers not-supported (agentctl check runs its checks itself)"},
         {"ping", OB_CTL_READ, "Check that the daemon answers"},
         {"rotate", OB_CTL_MUTATE, "Rotate the device key and certificate now"},
+        {"retry", OB_CTL_MUTATE,
+         "End the current wait (retry backoff, activation, TPM) and try now"},
         {"provision", OB_CTL_MUTATE, "Onboard with a temporary claim (fleet-trusted-user)"},
         {"reprovision", OB_CTL_MUTATE, "Forget the identity and onboard again"},
         {"decommission", OB_CTL_MUTATE, "Stop using the identity and wipe the credentials"},

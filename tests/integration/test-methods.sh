@@ -273,6 +273,23 @@ echo "$s" | jq -e '.state == "waiting-for-activation" or .state == "verifying"' 
   ok "refused connects in $secs s: $n (backoff 1-3 s, never more than 1/s)" || bad "connects in $secs s: $n"
 dup=$(grep '"event":"connectRefused"' "$events" | grep "$id" | jq -r .time | uniq -d | wc -l)
 [ "$dup" = 0 ] && ok "no two connects of the certificate within one second" || bad "$dup seconds with two connects"
+# issue 17: while waiting for activation status says when the next attempt is; once the
+# certificate is activated (here by hand, as the CLI would), agentctl retry tries at once
+wait_for never '.state == "waiting-for-activation" and .next_retry != null' 10 &&
+  ok "waiting-for-activation: next_retry $(st never | jq -r .next_retry)" ||
+  bad "waiting-for-activation without next_retry: $(st never | jq -c '{state, next_retry}')"
+"$admin" attach-policy "$id" AllowAll >/dev/null && "$admin" activate "$id" >/dev/null ||
+  bad "activating $id by hand"
+wait_for never '.state == "waiting-for-activation"' 10
+out=$("$ctl" --config "$OB_WORLD_DIR/gw-never/config.json" --json retry 2>&1) ||
+  bad "agentctl retry: $out"
+wait_for never '.state == "onboarded"' 10 &&
+  grep -q "retry requested while waiting-for-activation: trying now" "$OB_WORLD_DIR/gw-never/agent.log" &&
+  ok "activated, agentctl retry: onboarded ($(echo "$out" | jq -r .state 2>/dev/null) right after the retry)" ||
+  { bad "after activation and retry: $(st never | jq -c '{state, last_error}')"; log_tail never 10; }
+out=$("$ctl" --config "$OB_WORLD_DIR/gw-never/config.json" retry 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "nothing-to-retry: onboarded" &&
+  ok "retry when onboarded: refused, rc 1: $out" || bad "retry when onboarded: rc $rc: $out"
 stop never
 "$admin" update-ca "$ca_id" autoRegistration=false >/dev/null
 fi

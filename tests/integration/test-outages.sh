@@ -1,6 +1,7 @@
 #!/bin/sh
 # Outages (issue 10): the real daemon against the emulator with the TPM behind tpm2-abrmd.
-# Cases (OB_TEST_CASES picks some: broker dns abrmd lockout; docs/testing.md "Outages"):
+# Cases (OB_TEST_CASES picks some: broker dns abrmd lockout full hang hups; docs/testing.md
+# "Outages"):
 #   broker   the broker is down for a minute (ten minutes, compressed with retry caps of 4 s):
 #            a stand-in that reads each TLS ClientHello and closes counts the attempts; the
 #            backoff never hammers (never two within a second, at most cap-bound per minute);
@@ -15,6 +16,8 @@
 #   lockout  the TPM is in dictionary-attack lockout while the agent onboards: its key is noDA,
 #            so it makes the key, signs the CSR, connects and onboards without meeting the
 #            lockout (before noDA: key-unavailable until the lockout was cleared)
+#   hang     a TLS handshake that hangs: status answers throughout, a refused reload leaves the
+#            attempt alone, a good one starts over with the same control socket (issue 17)
 # and the file and folder modes of the onboarded gateways.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -271,9 +274,40 @@ sleep 2
 kill -0 "$(cat "$OB_WORLD_DIR/gw-rm3/pid")" 2>/dev/null && grep -q "Waiting for the TPM" "$OB_WORLD_DIR/gw-rm3/agent.log" &&
   ok "no TPM at start: the daemon waits, alive: $(grep "Waiting for the TPM" "$OB_WORLD_DIR/gw-rm3/agent.log" | head -1 | cut -c1-140)" ||
   { bad "no TPM at start: the daemon did not wait"; log_tail rm3; }
+# issue 17: the control socket is up from the first moment; status names the moment
+s=$(st rm3)
+echo "$s" | jq -e '.state == "waiting-for-tpm" and .daemon_running == true and
+    .waiting_for.what == "tpm" and (.waiting_for.detail | test("TPM")) and .waiting_for.since != null and
+    .next_retry != null' >/dev/null &&
+  ok "waiting for the TPM: status says so by name: $(echo "$s" | jq -c '{state, waiting_for, next_retry}' | cut -c1-200)" ||
+  bad "waiting for the TPM: status: $(echo "$s" | jq -c . | cut -c1-300)"
+"$ctl" --config "$OB_WORLD_DIR/gw-rm3/config.json" status | grep -q "^Waiting for:  tpm since" &&
+  ok "waiting for the TPM: the text status says what it waits for" ||
+  bad "waiting for the TPM: text status: $("$ctl" --config "$OB_WORLD_DIR/gw-rm3/config.json" status 2>&1 | tr '\n' '|')"
+out=$("$ctl" --config "$OB_WORLD_DIR/gw-rm3/config.json" rotate 2>&1); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "not-ready.*waiting for the TPM" &&
+  ok "waiting for the TPM: rotate is refused with the reason: $out" || bad "waiting for the TPM: rotate: rc $rc: $out"
+# a reload while waiting: the same process, the socket stays, still waiting
+kill -HUP "$(cat "$OB_WORLD_DIR/gw-rm3/pid")"; sleep 0.5
+st rm3 | jq -e '.state == "waiting-for-tpm"' >/dev/null && kill -0 "$(cat "$OB_WORLD_DIR/gw-rm3/pid")" &&
+  ok "waiting for the TPM: a reload keeps the daemon and its socket" ||
+  bad "waiting for the TPM: after a reload: $(st rm3 | jq -c .state)"
 abrmd_restart
+# the next attempt is up to 30 s away (1, 2, 4 ... s): agentctl retry tries at once
+t0=$(date +%s%N)
+out=$("$ctl" --config "$OB_WORLD_DIR/gw-rm3/config.json" retry 2>&1) ||
+  bad "retry after the TPM came: $out"
 wait_for rm3 '.state == "onboarded"' 60 && grep -q "The TPM is reachable again" "$OB_WORLD_DIR/gw-rm3/agent.log" &&
-  ok "the TPM came: onboarded in the same process" || { bad "rm3: after the TPM came"; log_tail rm3 20; }
+  ok "the TPM came, agentctl retry: onboarded in the same process $(( ($(date +%s%N) - t0) / 1000000 )) ms later" ||
+  { bad "rm3: after the TPM came"; log_tail rm3 20; }
+grep -q "retry requested: opening the TPM now" "$OB_WORLD_DIR/gw-rm3/agent.log" &&
+  ok "the journal says the retry was asked for" || bad "no retry line in the log"
+# not under journald (here: a file): every line starts with the UTC time to the millisecond
+# (GLib's own warnings from the tabrmd TCTI, "** (process:N): WARNING **", are not ours)
+n=$(grep -v '^\*\* (process\|^$' "$OB_WORLD_DIR/gw-rm3/agent.log" |
+  grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z (debug|info|notice|warning|err): ')
+[ "$n" = 0 ] && ok "stderr log lines carry a timestamp: $(head -1 "$OB_WORLD_DIR/gw-rm3/agent.log" | cut -c1-60)" ||
+  bad "$n log lines without a timestamp: $(grep -vE '^[0-9]{4}-' "$OB_WORLD_DIR/gw-rm3/agent.log" | head -2)"
 stop rm3
 fi
 
@@ -341,6 +375,57 @@ fi
 stop ro
 umount "$g/state" 2>/dev/null
 fi
+fi
+
+# ---------------------------------------------------------------- a TLS handshake that hangs
+# (issue 17) a server that accepts and never says a word: the agent is connecting until
+# endpoint.connect_timeout; agentctl answers throughout; a reload refused (the file on disk
+# broken) leaves the attempt alone (no new connection) and says so in status; a good reload
+# starts over at once, and the control socket is the same one all along
+if want hang; then
+hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$hport" "$OB_WORLD_DIR/hang.accepts" <<'PY' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+log = open(sys.argv[2], "a", buffering=1)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c); log.write("accept\n")  # never a byte back
+PY
+hang=$!; echo $hang >>"$OB_WORLD_DIR/pids"
+gw_config hang host=127.0.0.1 port="$hport" ct=30 backend=software retry="$(retry_all 1 $CAP)"
+start hang
+pid=$(cat "$OB_WORLD_DIR/gw-hang/pid")
+if wait_for hang '.state == "connecting"' 10 && sleep 1 && [ "$(wc -l <"$OB_WORLD_DIR/hang.accepts")" = 1 ]; then
+  sock_ino() { stat -c %i "$OB_WORLD_DIR/gw-hang/run/control.sock" 2>/dev/null; }
+  ino=$(sock_ino)
+  t0=$(date +%s%N); s=$(st hang); ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  echo "$s" | jq -e '.state == "connecting" and .daemon_running' >/dev/null &&
+    ok "handshake hangs: status answers in $ms ms: connecting" || bad "handshake hangs: status: $s"
+  cp "$OB_WORLD_DIR/gw-hang/config.json" "$OB_WORLD_DIR/hang.good"
+  jq '.endpoint.port = 70000' "$OB_WORLD_DIR/hang.good" >"$OB_WORLD_DIR/gw-hang/config.json"
+  kill -HUP "$pid"
+  if wait_for hang '.last_error.code == "reload-refused"' 10; then
+    s=$(st hang)
+    echo "$s" | jq -e '.state == "connecting" and (.last_error.text | test("endpoint.port"))' >/dev/null &&
+      [ "$(wc -l <"$OB_WORLD_DIR/hang.accepts")" = 1 ] &&
+      ok "reload refused mid-handshake: the attempt goes on (one connection), status says why: $(echo "$s" | jq -r .last_error.text | cut -c1-120)" ||
+      bad "reload refused mid-handshake: $(wc -l <"$OB_WORLD_DIR/hang.accepts") connections, $(echo "$s" | jq -c '{state, last_error}')"
+  else
+    bad "reload refused mid-handshake: not in status: $(st hang | jq -c '{state, last_error}')"
+  fi
+  # good again, pointing at the real broker: the reload starts over at once
+  gw_config hang backend=software retry="$(retry_all 1 $CAP)"
+  kill -HUP "$pid"
+  wait_for hang '.state == "onboarded"' 30 && [ "$(sock_ino)" = "$ino" ] && kill -0 "$pid" &&
+    ok "a good reload mid-handshake: onboarded, same process, same control socket" ||
+    { bad "good reload mid-handshake: $(st hang | jq -c '{state, last_error}'), socket $ino -> $(sock_ino)"; log_tail hang 10; }
+else
+  bad "hang: not connecting to the silent server: $(st hang | jq -c .state), $(wc -l <"$OB_WORLD_DIR/hang.accepts" 2>/dev/null) connections"
+fi
+stop hang
+kill "$hang" 2>/dev/null
 fi
 
 # ---------------------------------------------------------------- 100 SIGHUPs in 1 s mid-onboarding

@@ -48,10 +48,11 @@ static void test_command_table(void **state)
                 const char *name;
                 ObCtlAccess access;
         } want[] = {
-                {"status", OB_CTL_READ},         {"check", OB_CTL_READ},
-                {"ping", OB_CTL_READ},           {"rotate", OB_CTL_MUTATE},
-                {"provision", OB_CTL_MUTATE},    {"reprovision", OB_CTL_MUTATE},
-                {"decommission", OB_CTL_MUTATE}, {"reload", OB_CTL_MUTATE},
+                {"status", OB_CTL_READ},        {"check", OB_CTL_READ},
+                {"ping", OB_CTL_READ},          {"rotate", OB_CTL_MUTATE},
+                {"retry", OB_CTL_MUTATE},       {"provision", OB_CTL_MUTATE},
+                {"reprovision", OB_CTL_MUTATE}, {"decommission", OB_CTL_MUTATE},
+                {"reload", OB_CTL_MUTATE},
         };
         size_t n = 0;
         const ObCtlCommand *t = ob_ctl_commands(&n);
