@@ -41,6 +41,7 @@
 
 #define STATE_VERSION 1
 #define N_TOPICS      4 /* request accepted + rejected, register accepted + rejected */
+#define ERR_TEXT_MAX  512 /* last_error.text: room for the cause and what to do */
 
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
@@ -69,7 +70,7 @@ struct ObOnboard {
         ObRetireList retired;  /* generations rotations retired (deleted after the grace) */
         ObBackoff backoff;
         char err_code[48];
-        char err_text[320];
+        char err_text[ERR_TEXT_MAX];
         int err_class; /* ObErrClass or -1 */
         int64_t err_ms;
 
@@ -698,7 +699,7 @@ static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, c
 /* A failed attempt talking to the cloud: record it, back off (persisted), retry later. */
 static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
 {
-        char text[320];
+        char text[ERR_TEXT_MAX];
         va_list ap;
 
         va_start(ap, fmt);
@@ -713,7 +714,7 @@ static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, 
 static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, const char *fmt,
                        ...)
 {
-        char text[320];
+        char text[ERR_TEXT_MAX];
         va_list ap;
         int n;
 
@@ -736,7 +737,7 @@ static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const ch
 /* Nothing can change without an operator (a configuration that cannot work). */
 static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
 {
-        char text[320];
+        char text[ERR_TEXT_MAX];
         va_list ap;
 
         va_start(ap, fmt);
@@ -1263,7 +1264,7 @@ static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const ch
 /* Nothing to connect with yet: say why, look again soon (the daemon also restarts us on SIGHUP). */
 static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
 {
-        char text[320];
+        char text[ERR_TEXT_MAX];
         va_list ap;
         bool same;
 

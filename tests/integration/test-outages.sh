@@ -1,6 +1,6 @@
 #!/bin/sh
 # Outages (issue 10): the real daemon against the emulator with the TPM behind tpm2-abrmd.
-# Cases (OB_TEST_CASES picks some: broker dns abrmd lockout full hang hups; docs/testing.md
+# Cases (OB_TEST_CASES picks some: broker dns abrmd lockout full floor hang hups; docs/testing.md
 # "Outages"):
 #   broker   the broker is down for a minute (ten minutes, compressed with retry caps of 4 s):
 #            a stand-in that reads each TLS ClientHello and closes counts the attempts; the
@@ -16,6 +16,7 @@
 #   lockout  the TPM is in dictionary-attack lockout while the agent onboards: its key is noDA,
 #            so it makes the key, signs the CSR, connects and onboards without meeting the
 #            lockout (before noDA: key-unavailable until the lockout was cleared)
+#   floor    kill -9 right after a CONNECT and start again: the next CONNECT keeps the 1 s floor
 #   hang     a TLS handshake that hangs: status answers throughout, a refused reload leaves the
 #            attempt alone, a good one starts over with the same control socket (issue 17)
 # and the file and folder modes of the onboarded gateways.
@@ -377,23 +378,55 @@ umount "$g/state" 2>/dev/null
 fi
 fi
 
+# silent_server NAME: a TCP server on a free port ($sport, pid $silent) that accepts and never
+# answers, writing the time (ms) of each accept to $OB_WORLD_DIR/NAME.accepts; ready on return
+silent_server() {
+  sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  python3 - "$sport" "$OB_WORLD_DIR/$1.accepts" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+log = open(sys.argv[2], "a", buffering=1)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c); log.write("%d\n" % int(time.time() * 1000))
+PY
+  silent=$!; echo $silent >>"$OB_WORLD_DIR/pids"
+  i=0; while ! python3 -c "import socket; socket.create_connection(('127.0.0.1', $sport), 1)" 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.05; done
+  sleep 0.1; : >"$OB_WORLD_DIR/$1.accepts" # (the readiness check above is not the agent)
+}
+
+# ---------------------------------------------------------------- a restart within 1 s of a CONNECT
+# (issue 17) AWS allows one CONNECT per second per client id and throttles the rest: the time of
+# the last CONNECT is saved before it is sent, so a daemon killed right after one and started
+# again at once waits out the second instead of being throttled (before: it connected again
+# within ~100 ms)
+if want floor; then
+# a server that accepts and never answers: the CONNECT is under way when the daemon is killed
+# (a refusal would have been recorded with its backoff, which a restart keeps anyway)
+silent_server floor; fport=$sport
+gw_config flr host=127.0.0.1 port="$fport" ct=30 backend=software retry="$(retry_all 1 $CAP)"
+start flr
+i=0; until [ -s "$OB_WORLD_DIR/floor.accepts" ] || [ $i -ge 500 ]; do sleep 0.01; i=$((i + 1)); done
+kill -9 "$(cat "$OB_WORLD_DIR/gw-flr/pid")"; wait "$(cat "$OB_WORLD_DIR/gw-flr/pid")" 2>/dev/null
+start flr
+i=0; until [ "$(wc -l <"$OB_WORLD_DIR/floor.accepts")" -ge 2 ] || [ $i -ge 500 ]; do sleep 0.01; i=$((i + 1)); done
+gap=$(awk 'NR == 1 { a = $1 } NR == 2 { print $1 - a }' "$OB_WORLD_DIR/floor.accepts")
+[ -n "$gap" ] && [ "$gap" -ge 950 ] &&
+  ok "kill -9 during a CONNECT and start again: the next CONNECT $gap ms after it (floor 1 s)" ||
+  bad "restart within 1 s of a CONNECT: the next one ${gap:-never} ms after it"
+stop flr
+kill "$silent" 2>/dev/null
+fi
+
 # ---------------------------------------------------------------- a TLS handshake that hangs
 # (issue 17) a server that accepts and never says a word: the agent is connecting until
 # endpoint.connect_timeout; agentctl answers throughout; a reload refused (the file on disk
 # broken) leaves the attempt alone (no new connection) and says so in status; a good reload
 # starts over at once, and the control socket is the same one all along
 if want hang; then
-hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 - "$hport" "$OB_WORLD_DIR/hang.accepts" <<'PY' &
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
-log = open(sys.argv[2], "a", buffering=1)
-held = []
-while True:
-    c, _ = s.accept(); held.append(c); log.write("accept\n")  # never a byte back
-PY
-hang=$!; echo $hang >>"$OB_WORLD_DIR/pids"
+silent_server hang; hport=$sport hang=$silent
 gw_config hang host=127.0.0.1 port="$hport" ct=30 backend=software retry="$(retry_all 1 $CAP)"
 start hang
 pid=$(cat "$OB_WORLD_DIR/gw-hang/pid")

@@ -3,7 +3,8 @@
 # short-lived certificates. Cases (docs/rotation.md): rotation at the threshold, agentctl
 # rotate, the hook runs once per rotation, the new certificate refused by the cloud (rollback:
 # the old one keeps working), kill -9 after each saved rotation stage (a working identity at
-# every point, exactly one rotation), the old key deleted after the grace period.
+# every point, exactly one rotation), the old key deleted after the grace period, a rotation
+# the device policy refuses (policy).
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -139,6 +140,48 @@ for stage in ${OB_ROT_STAGES:-new key-ready certificate-issued thing-registered 
   fi
   stop "$n"
 done
+fi
+
+# ---------------------------------------------------------------- rotation refused by the policy
+# (issue 17) the device policy does not allow the provisioning topics: the rotation fails as a
+# rotation (its log lines say "rotation:", last_error names the device policy, not the claim's),
+# next_rotation is the real next attempt (never 1970), and the identity stays in use
+if want policy; then
+gw pol
+start pol
+if wait_for pol '.state == "onboarded"' 30; then
+  cur=$(gen pol); first=$(st pol | jq -r .certificate_id)
+  cat >"$OB_WORLD_DIR/connect-only.json" <<'JSON'
+{ "Version": "2012-10-17", "Statement": [
+  { "Effect": "Allow", "Action": "iot:Connect",
+    "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" } ] }
+JSON
+  "$admin" put-policy DevicePolicy "$OB_WORLD_DIR/connect-only.json" >/dev/null || bad "put-policy connect-only"
+  "$ctl" --config "$OB_WORLD_DIR/gw-pol/config.json" rotate >/dev/null || bad "agentctl rotate refused"
+  if wait_for pol '.last_error != null and .state != "subscribing" and .state != "connecting" and .state != "verifying"' 30; then
+    s=$(st pol)
+    now=$(date +%s)
+    nr=$(echo "$s" | jq -r '.next_rotation // "null"')
+    nr_s=$(date -d "$nr" +%s 2>/dev/null || echo 0)
+    echo "$s" | jq -e '(.last_error.text | test("rotation") and test("device.s policy") and test("docs/rotation.md")) and
+        (.last_error.text | test("claim") | not) and .certificate_id == "'"$first"'"' >/dev/null &&
+      ok "rotation refused by the policy: $(echo "$s" | jq -r .last_error.text | cut -c1-140)" ||
+      bad "rotation refused by the policy: last_error $(echo "$s" | jq -c .last_error)"
+    [ "$nr_s" -ge $((now - 5)) ] &&
+      ok "next_rotation is the next attempt: $nr" || bad "next_rotation after a refused rotation: $nr"
+    grep "refused\|not allowed\|denied" "$OB_WORLD_DIR/gw-pol/agent.log" | grep -q "rotation:" &&
+      ! grep "refused\|not allowed\|denied" "$OB_WORLD_DIR/gw-pol/agent.log" | grep -q "onboarding:" &&
+      ok "the log says rotation, not onboarding: $(grep "rotation:" "$OB_WORLD_DIR/gw-pol/agent.log" | grep "refused\|not allowed\|denied" | head -1 | cut -c1-140)" ||
+      bad "log prefix: $(grep "refused\|not allowed\|denied" "$OB_WORLD_DIR/gw-pol/agent.log" | head -2)"
+    [ "$(gen pol)" = "$cur" ] && ok "the current identity stays in use (generation $cur)" || bad "current moved to $(gen pol)"
+  else
+    bad "rotation with a connect-only policy: $(st pol | jq -c '{state, last_error}')"; log_tail pol 20
+  fi
+  device_policy || bad "restoring DevicePolicy"
+else
+  bad "policy: onboarding: $(st pol | jq -c .)"; log_tail pol
+fi
+stop pol
 fi
 
 exit $fail
