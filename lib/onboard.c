@@ -40,7 +40,7 @@
 #include "x509.h"
 
 #define STATE_VERSION 1
-#define N_TOPICS      4 /* request accepted + rejected, register accepted + rejected */
+#define N_TOPICS      4   /* request accepted + rejected, register accepted + rejected */
 #define ERR_TEXT_MAX  512 /* last_error.text: room for the cause and what to do */
 
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
