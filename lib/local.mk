@@ -19,7 +19,8 @@ lib_libob_la_SOURCES += lib/cert-accept.c lib/cert-accept.h
 lib_libob_la_SOURCES += lib/conn-outcome.c lib/conn-outcome.h
 lib_libob_la_SOURCES += lib/identity.c lib/identity.h
 lib_libob_la_SOURCES += lib/fleet-proto.c lib/fleet-proto.h
-lib_libob_la_SOURCES += lib/config-file.c lib/config-file.h
+lib_libob_la_SOURCES += lib/config-file.c lib/config-file.h lib/config-private.h lib/config-keys.c \
+	lib/config-diags.c lib/config-template.c lib/config-validate.c lib/config-load.c
 lib_libob_la_SOURCES += lib/config-trust.c lib/config-trust.h
 lib_libob_la_SOURCES += lib/cbor.c lib/cbor.h
 lib_libob_la_SOURCES += lib/onboard.c lib/onboard.h
