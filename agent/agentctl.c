@@ -133,14 +133,12 @@ static int parse_command_options(const char *cmd, int argc, char *argv[])
                 if (c == 'j')
                         arg_json = true;
                 else {
-                        fprintf(stderr, "agentctl: %s: unknown option '%s' (see 'agentctl help')\n",
-                                cmd, argv[optind - 1]);
+                        (void)ob_cli_usage_error("%s: unknown option '%s'", cmd, argv[optind - 1]);
                         return -EINVAL;
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "agentctl: %s: unexpected argument '%s' (see 'agentctl help')\n",
-                        cmd, argv[optind]);
+                (void)ob_cli_usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
                 return -EINVAL;
         }
         return 0;
@@ -199,24 +197,15 @@ static int cmd_config_check(int argc, char *argv[])
 static int cmd_config_show(int argc, char *argv[])
 {
         _cleanup_config_ ObConfig *c = NULL;
-        ObConfigDiags d = {0};
         const ObConfigKey *keys;
         size_t n;
         int r;
 
         if (parse_command_options("config show", argc, argv) < 0)
                 return EXIT_USAGE;
-        r = load(&c, &d);
-        (void)ob_config_diags_print(&d, stderr);
-        ob_config_diags_clear(&d);
-        if (r == -ENOMEM)
-                return ob_log_error_errno(r, "Failed to load the configuration"), EXIT_FAILURE;
-        if (r < 0) {
-                fprintf(stderr,
-                        "agentctl: %s: invalid configuration, run 'agentctl config check'\n",
-                        arg_config);
-                return EXIT_CONFIG;
-        }
+        r = ob_cli_load_config(arg_config, true, &c);
+        if (r != 0)
+                return r;
         if (arg_json) {
                 json_object *o = ob_config_to_json(c);
                 if (!o)
@@ -291,25 +280,34 @@ static char *socket_path(const ObConfig *c)
         return p;
 }
 
-/* Load the configuration for a command that needs it; prints why not. 0 or an exit code. */
+/* Load the configuration for a command that needs it; says why not. 0 or an exit code. */
 static int load_or_complain(ObConfig **ret)
 {
-        ObConfigDiags d = {0};
-        int r;
+        return ob_cli_load_config(arg_config, false, ret);
+}
 
-        r = load(ret, &d);
-        if (r < 0)
-                (void)ob_config_diags_print(&d, stderr);
-        ob_config_diags_clear(&d);
-        if (r == -ENOMEM)
-                return EXIT_FAILURE;
-        if (r < 0) {
-                fprintf(stderr,
-                        "agentctl: %s: invalid configuration, run 'agentctl config check'\n",
-                        arg_config);
-                return EXIT_CONFIG;
+/* Why the daemon at sock (ob_control_call() returned r < 0, not -EREMOTEIO) did not answer;
+ * the exit code. */
+static int unreachable(const ObConfig *c, const char *sock, int r)
+{
+        if (r == -EACCES || r == -EPERM) {
+                ob_cli_fail(OB_CLI_E_PERMISSION_DENIED,
+                            "%s: permission denied (root or group %s only)", sock,
+                            c->control.group ? c->control.group : "-");
+                return EXIT_NOPERM;
         }
-        return 0;
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                ob_cli_fail(OB_CLI_E_DAEMON_UNREACHABLE,
+                            "the daemon is not running: nothing listens on %s (start it: "
+                            "systemctl start onboard-agent)",
+                            sock);
+        else if (r == -ETIMEDOUT)
+                ob_cli_fail(OB_CLI_E_TIMEOUT, "the daemon at %s did not answer within %d s", sock,
+                            CALL_TIMEOUT_MS / 1000);
+        else
+                ob_cli_fail(OB_CLI_E_DAEMON_UNREACHABLE, "cannot reach the daemon at %s: %s", sock,
+                            strerror(-r));
+        return EXIT_FAILURE;
 }
 
 /*
@@ -323,20 +321,15 @@ static int call_daemon(const ObConfig *c, const char *name, json_object *args, j
 
         if (!sock) {
                 json_object_put(args);
+                ob_cli_fail(OB_CLI_E_FAILED, "%s", strerror(ENOMEM));
                 return EXIT_FAILURE;
         }
         r = ob_control_call(sock, name, args, CALL_TIMEOUT_MS, ret, &code, &msg);
         json_object_put(args);
-        if (r == -EREMOTEIO) {
-                fprintf(stderr, "agentctl: %s refused: %s: %s\n", name, code ? code : "?",
-                        msg ? msg : "");
-                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
-        }
-        if (r < 0) {
-                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
-                        strerror(-r));
-                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
-        }
+        if (r == -EREMOTEIO)
+                return ob_cli_daemon_refused(name, code, msg);
+        if (r < 0)
+                return unreachable(c, sock, r);
         return 0;
 }
 
@@ -430,6 +423,13 @@ static int load_for_status(ObConfig **ret, char **ret_invalid)
                         r = 0;
                 }
         }
+        if (r < 0 && r != -ENOMEM) {
+                _cleanup_free_ char *why = NULL;
+                (void)ob_config_diags_first_error(&d, &why);
+                ob_cli_fail(OB_CLI_E_CONFIG_INVALID,
+                            "%s: invalid configuration (%s), run 'agentctl config check'",
+                            arg_config, why ? why : "?");
+        }
         ob_config_diags_clear(&d);
         return r == -ENOMEM ? EXIT_FAILURE : r < 0 ? EXIT_CONFIG : 0;
 }
@@ -452,15 +452,8 @@ static int cmd_status(int argc, char *argv[])
                 return EXIT_FAILURE;
 
         r = ob_control_call(sock, "status", NULL, CALL_TIMEOUT_MS, &st, &code, &msg);
-        if (r == -EREMOTEIO) {
-                fprintf(stderr, "agentctl: status: %s: %s\n", code ? code : "?", msg ? msg : "");
-                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
-        }
-        if (r == -EACCES) {
-                fprintf(stderr, "agentctl: %s: permission denied (root or group %s only)\n", sock,
-                        c->control.group ? c->control.group : "-");
-                return EXIT_NOPERM;
-        }
+        if (r == -EREMOTEIO)
+                return ob_cli_daemon_refused("status", code, msg);
         if (r >= 0) {
                 snprintf(source, sizeof(source), "running");
         } else if (r == -ENOENT || r == -ECONNREFUSED) {
@@ -473,16 +466,16 @@ static int cmd_status(int argc, char *argv[])
                 if (r == -ENOENT) {
                         state = NULL; /* a fresh device */
                 } else if (r == -EACCES) {
-                        fprintf(stderr,
-                                "agentctl: the daemon is not running and %s/state.json is not "
-                                "readable by this user\n",
-                                c->paths.state_dir);
+                        ob_cli_fail(OB_CLI_E_PERMISSION_DENIED,
+                                    "the daemon is not running and %s/state.json is not readable "
+                                    "by this user",
+                                    c->paths.state_dir);
                         return EXIT_NOPERM;
                 } else if (r < 0) {
-                        fprintf(stderr,
-                                "agentctl: the daemon is not running and %s/state.json "
-                                "cannot be read: %s\n",
-                                c->paths.state_dir, strerror(-r));
+                        ob_cli_fail(OB_CLI_E_IO,
+                                    "the daemon is not running and %s/state.json cannot be read: "
+                                    "%s",
+                                    c->paths.state_dir, strerror(-r));
                         return EXIT_FAILURE;
                 }
                 st = ob_onboard_status_from_state(state);
@@ -493,11 +486,8 @@ static int cmd_status(int argc, char *argv[])
                 json_object_object_add(st, "next_retry", NULL);
                 snprintf(source, sizeof(source), "not running (read from %s/state.json)",
                          c->paths.state_dir);
-        } else {
-                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
-                        strerror(-r));
-                return EXIT_FAILURE;
-        }
+        } else
+                return unreachable(c, sock, r);
 
         /* what runs is not what is on disk: a reload or restart would refuse it */
         if (invalid)
@@ -826,7 +816,7 @@ bool ob_agentctl_invoked_as(const char *argv0)
         return strcmp(base ? base + 1 : argv0, "agentctl") == 0;
 }
 
-int ob_agentctl_main(int argc, char *argv[])
+static int run(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100, ARG_JSON };
         static const struct option options[] = {
@@ -863,7 +853,7 @@ int ob_agentctl_main(int argc, char *argv[])
         }
         if (optind >= argc) {
                 usage(stderr);
-                return EXIT_USAGE;
+                return ob_cli_usage_error("no command given");
         }
 
         cmd = find_command(argc - optind, argv + optind, &words);
@@ -878,9 +868,20 @@ int ob_agentctl_main(int argc, char *argv[])
                 return ob_cli_usage_error("unknown command '%s'", argv[optind]);
         }
         if (cmd->needs_root && geteuid() != 0) {
-                fprintf(stderr, "agentctl: '%s' must be run as root\n", cmd->name);
+                ob_cli_fail(OB_CLI_E_PERMISSION_DENIED, "'%s' must be run as root", cmd->name);
                 return EXIT_NOPERM;
         }
         /* the handler's argv[0] is the last word of the command name */
         return cmd->handler(argc - optind - (words - 1), argv + optind + (words - 1));
+}
+
+int ob_agentctl_main(int argc, char *argv[])
+{
+        /* --json anywhere (global, or a command's option) makes every outcome JSON, also a usage
+         * error found before the command parses its own options */
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--json") == 0)
+                        ob_cli_set_json(true);
+        ob_log_set_sink(ob_cli_log_sink, NULL);
+        return ob_cli_finish(run(argc, argv));
 }
