@@ -427,8 +427,8 @@ static int load_for_status(ObConfig **ret, char **ret_invalid)
                 _cleanup_free_ char *why = NULL;
                 (void)ob_config_diags_first_error(&d, &why);
                 ob_cli_fail(OB_CLI_E_CONFIG_INVALID,
-                            "%s: invalid configuration (%s), run 'agentctl config check'",
-                            arg_config, why ? why : "?");
+                            "invalid configuration: %s; run 'agentctl config check'",
+                            why ? why : arg_config);
         }
         ob_config_diags_clear(&d);
         return r == -ENOMEM ? EXIT_FAILURE : r < 0 ? EXIT_CONFIG : 0;

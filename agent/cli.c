@@ -82,7 +82,7 @@ int ob_cli_daemon_refused(const char *what, const char *code, const char *messag
         code = code && code[0] ? code : "?";
         message = message ? message : "";
         fprintf(stderr, "agentctl: %s refused: %s: %s\n", what, code, message);
-        record_f(code, true, "%s refused: %s", what, message);
+        record_f(code, true, "%s", message[0] ? message : what);
         return strcmp(code, "permission-denied") == 0 ? OB_CLI_EXIT_NOPERM : EXIT_FAILURE;
 }
 
@@ -181,8 +181,8 @@ int ob_cli_load_config(const char *path, bool warnings, ObConfig **ret)
                 fprintf(stderr,
                         "agentctl: %s: invalid configuration, run 'agentctl config check'\n", path);
                 record_f(OB_CLI_E_CONFIG_INVALID, false,
-                         "%s: invalid configuration (%s), run 'agentctl config check'", path,
-                         why ? why : "?");
+                         "invalid configuration: %s; run 'agentctl config check'",
+                         why ? why : path);
                 return OB_CLI_EXIT_CONFIG;
         }
         return 0;

@@ -47,8 +47,9 @@ _printf_(1, 2) void ob_cli_complain(const char *fmt, ...);
 /* The same with a code (OB_CLI_E_*; NULL: from the exit status). */
 _printf_(2, 3) void ob_cli_fail(const char *code, const char *fmt, ...);
 
-/* "agentctl: <what> refused: <code>: <message>" on stderr; the daemon's code and message are
- * the error ("source": "daemon"). Returns the exit code: 77 for permission-denied, else 1. */
+/* "agentctl: <what> refused: <code>: <message>" on stderr; the daemon's code and message, as
+ * it sent them, are the error ("source": "daemon"). Returns the exit code: 77 for
+ * permission-denied, else 1. */
 int ob_cli_daemon_refused(const char *what, const char *code, const char *message);
 
 /* "agentctl: <message> (see 'agentctl help')" on stderr, recorded with code usage; returns
