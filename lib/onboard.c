@@ -2407,14 +2407,15 @@ static void not_onboarded_text(const ObOnboard *ob, char *err, size_t errsize)
                 next = "a jitp device is registered by its first connect with its factory "
                        "certificate (the CA's template)";
         else if (m == OB_METHOD_JITR)
-                next = "a jitr device waits for its certificate to be activated in the cloud "
+                next = "a jitr device waits until its certificate is activated "
                        "(update-certificate --new-status ACTIVE)";
         else
                 next = "fleet provisioning gets the first certificate";
         snprintf(err, errsize,
                  "not onboarded yet, nothing to rotate: %s; 'agentctl status' says what it waits "
                  "for. Rotate once it says onboarded%s",
-                 next, ob_onboard_can_rotate(ob->c) ? "" : " (with rotation.template set)");
+                 next,
+                 ob_onboard_can_rotate(ob->c) ? "" : "; renewal also needs rotation.template");
 }
 
 int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize)
