@@ -84,7 +84,7 @@ static const Command commands[] = {
          false},
         {"config keys", "[--json]", cmd_config_keys,
          "Print the reference of every configuration key (type, default, range, help)", false},
-        {"factory csr", "[--subject DN] [--out FILE]", cmd_factory_csr,
+        {"factory csr", "[--subject DN] [--out FILE] [--json]", cmd_factory_csr,
          "Manufacturing: create the device key if absent and print a CSR for it", false},
         {"factory install-cert", "--cert FILE [--chain FILE] [--force] [--json]",
          cmd_factory_install_cert,
@@ -144,10 +144,40 @@ static int parse_command_options(const char *cmd, int argc, char *argv[])
         return 0;
 }
 
+/* The command table as JSON (help --json): {"usage", "commands": [{name, args, help, root}]}. */
+static int usage_json(void)
+{
+        json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+        if (!o || !a) {
+                json_object_put(o);
+                json_object_put(a);
+                ob_cli_fail(OB_CLI_E_FAILED, "help: %s", strerror(ENOMEM));
+                return EXIT_FAILURE;
+        }
+        for (size_t i = 0; i < OB_ELEMENTSOF(commands); i++) {
+                json_object *c = json_object_new_object();
+                json_object_object_add(c, "name", json_object_new_string(commands[i].name));
+                json_object_object_add(c, "args", json_object_new_string(commands[i].args));
+                json_object_object_add(c, "help", json_object_new_string(commands[i].help));
+                json_object_object_add(c, "root", json_object_new_boolean(commands[i].needs_root));
+                json_object_array_add(a, c);
+        }
+        json_object_object_add(o, "usage",
+                               json_object_new_string("agentctl [--json] [--config FILE] COMMAND "
+                                                      "[ARGS...]"));
+        json_object_object_add(o, "commands", a);
+        ob_cli_print_json(o);
+        json_object_put(o);
+        return 0;
+}
+
 static int cmd_help(int argc, char *argv[])
 {
         if (parse_command_options("help", argc, argv) < 0)
                 return EXIT_USAGE;
+        if (arg_json)
+                return usage_json();
         usage(stdout);
         return 0;
 }
@@ -682,6 +712,7 @@ static int cmd_check(int argc, char *argv[])
                 {},
         };
         _cleanup_(ob_check_context_freep) ObCheckContext *ctx = NULL;
+        json_object *a = NULL;
         const ObCheck *table;
         size_t n;
         int opt;
@@ -708,12 +739,11 @@ static int cmd_check(int argc, char *argv[])
         }
         if (optind < argc)
                 return ob_cli_usage_error("check: unexpected argument '%s'", argv[optind]);
-        if (ob_check_context_new(arg_config, (int64_t)time(NULL), &ctx) < 0)
+        if (ob_check_context_new(arg_config, (int64_t)time(NULL), &ctx) < 0 ||
+            (arg_json && !(a = json_object_new_array()))) {
+                ob_cli_fail(OB_CLI_E_FAILED, "check: %s", strerror(ENOMEM));
                 return EXIT_FAILURE;
-
-        json_object *a = arg_json ? json_object_new_array() : NULL;
-        if (arg_json && !a)
-                return EXIT_FAILURE;
+        }
         if (!arg_json)
                 printf("%-15s %-6s %s\n", "CHECK", "RESULT", "DETAIL");
         for (size_t i = 0; i < n; i++) {
@@ -839,10 +869,19 @@ static int run(int argc, char *argv[])
                         arg_json = true;
                         break;
                 case 'h':
+                        if (arg_json)
+                                return usage_json();
                         usage(stdout);
                         return 0;
                 case ARG_VERSION:
-                        printf("agentctl %s\n", PACKAGE_VERSION);
+                        if (arg_json) {
+                                json_object *o = json_object_new_object();
+                                json_object_object_add(o, "version",
+                                                       json_object_new_string(PACKAGE_VERSION));
+                                ob_cli_print_json(o);
+                                json_object_put(o);
+                        } else
+                                printf("agentctl %s\n", PACKAGE_VERSION);
                         return 0;
                 case ':':
                         return ob_cli_usage_error("option '%s' needs an argument",
@@ -880,8 +919,10 @@ int ob_agentctl_main(int argc, char *argv[])
         /* --json anywhere (global, or a command's option) makes every outcome JSON, also a usage
          * error found before the command parses its own options */
         for (int i = 1; i < argc; i++)
-                if (strcmp(argv[i], "--json") == 0)
+                if (strcmp(argv[i], "--json") == 0) {
+                        arg_json = true;
                         ob_cli_set_json(true);
+                }
         ob_log_set_sink(ob_cli_log_sink, NULL);
         return ob_cli_finish(run(argc, argv));
 }

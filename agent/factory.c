@@ -453,6 +453,7 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
         static const struct option options[] = {
                 {"subject", required_argument, NULL, 's'},
                 {"out", required_argument, NULL, 'o'},
+                {"json", no_argument, NULL, 'j'},
                 {},
         };
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
@@ -463,7 +464,6 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
         bool created;
         int opt, r;
 
-        (void)json;
         optind = 0;
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
@@ -471,6 +471,8 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
                         arg_subject = optarg;
                 else if (opt == 'o')
                         out = optarg;
+                else if (opt == 'j')
+                        json = true;
                 else
                         return ob_cli_usage_error(
                                 "factory csr: unknown option or missing argument '%s'",
@@ -520,12 +522,27 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
                                     strerror(-k));
                         goto finish;
                 }
-        } else if (fputs(csr, stdout) < 0 || fflush(stdout) != 0) {
+        } else if (!json && (fputs(csr, stdout) < 0 || fflush(stdout) != 0)) {
                 ob_cli_fail(OB_CLI_E_IO, "factory csr: cannot write the CSR to standard output");
                 goto finish;
         }
         if (pub_fingerprint(pub, fp) < 0)
                 snprintf(fp, sizeof(fp), "?");
+        if (json) {
+                json_object *j = json_object_new_object();
+                if (!j)
+                        goto finish;
+                /* the CSR itself when it is not in a file */
+                json_object_object_add(j, "csr", out ? NULL : json_object_new_string(csr));
+                json_object_object_add(j, "out", out ? json_object_new_string(out) : NULL);
+                json_object_object_add(j, "subject", json_object_new_string(subject));
+                json_object_object_add(j, "key", json_object_new_string(f.key_path));
+                json_object_object_add(j, "key_backend", json_object_new_string(backend_name(&f)));
+                json_object_object_add(j, "key_created", json_object_new_boolean(created));
+                json_object_object_add(j, "public_key_sha256", json_object_new_string(fp));
+                ob_cli_print_json(j);
+                json_object_put(j);
+        }
         fprintf(stderr, "agentctl: %s %s key %s (public key SHA-256 %s); CSR for \"%s\"%s%s\n",
                 created ? "created" : "reused", backend_name(&f), f.key_path, fp, subject,
                 out ? " written to " : "", out ? out : "");

@@ -214,6 +214,14 @@ if command -v jq >/dev/null 2>&1; then
                 expect_json 77 permission-denied "--json rotate as a user" -- \
                         "$ctl" --json -c "$tmp/nodaemon/config.json" rotate
         fi
+        # help and --version are documents too
+        "$ctl" --json help >"$tmp/json" 2>/dev/null &&
+                jq -e -s 'length == 1 and (.[0].commands | map(.name) | index("config check")) and
+                        (.[0].commands[] | select(.name == "rotate") | .root)' "$tmp/json" >/dev/null 2>&1 &&
+                ok "--json help: the command table" || not_ok "--json help"
+        "$ctl" --version --json >"$tmp/json" 2>/dev/null &&
+                jq -e -s 'length == 1 and (.[0].version | length > 0)' "$tmp/json" >/dev/null 2>&1 &&
+                ok "--version --json" || not_ok "--version --json"
         # successes stay as they were: one document, not an error
         "$ctl" --json -c "$tmp/good/config.json" config check >"$tmp/json" 2>/dev/null
         jq -e -s 'length == 1 and .[0].valid == true' "$tmp/json" >/dev/null 2>&1 &&
