@@ -210,6 +210,16 @@ if command -v jq >/dev/null 2>&1; then
                 expect_json 77 permission-denied "--json rotate as nobody" -- setpriv \
                         --reuid=nobody --regid=nogroup --clear-groups "$ctl" --json \
                         -c "$tmp/nodaemon/config.json" rotate
+                # no daemon, and state.json in a directory only root may read
+                mkdir -p "$tmp/nodaemon/state"
+                echo '{}' >"$tmp/nodaemon/state/state.json"
+                chmod 700 "$tmp/nodaemon/state"
+                chmod 755 "$tmp" "$tmp/nodaemon"
+                chmod 644 "$tmp/nodaemon/config.json"
+                expect_json 77 permission-denied "--json status as nobody, no daemon, state.json root's" -- \
+                        setpriv --reuid=nobody --regid=nogroup --clear-groups "$ctl" --json \
+                        -c "$tmp/nodaemon/config.json" status
+                chmod 700 "$tmp"
         elif [ "$(id -u)" != 0 ]; then
                 expect_json 77 permission-denied "--json rotate as a user" -- \
                         "$ctl" --json -c "$tmp/nodaemon/config.json" rotate
