@@ -87,7 +87,7 @@ static const Command commands[] = {
          false},
         {"config keys", "[--json]", cmd_config_keys,
          "Print the reference of every configuration key (type, default, range, help)", false},
-        {"factory csr", "[--subject DN] [--out FILE]", cmd_factory_csr,
+        {"factory csr", "[--subject DN] [--out FILE] [--json]", cmd_factory_csr,
          "Manufacturing: create the device key if absent and print a CSR for it", false},
         {"factory install-cert", "--cert FILE [--chain FILE] [--force] [--json]",
          cmd_factory_install_cert,
@@ -136,16 +136,42 @@ static int parse_command_options(const char *cmd, int argc, char *argv[])
                 if (c == 'j')
                         arg_json = true;
                 else {
-                        fprintf(stderr, "agentctl: %s: unknown option '%s' (see 'agentctl help')\n",
-                                cmd, argv[optind - 1]);
+                        (void)ob_cli_usage_error("%s: unknown option '%s'", cmd, argv[optind - 1]);
                         return -EINVAL;
                 }
         }
         if (optind < argc) {
-                fprintf(stderr, "agentctl: %s: unexpected argument '%s' (see 'agentctl help')\n",
-                        cmd, argv[optind]);
+                (void)ob_cli_usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
                 return -EINVAL;
         }
+        return 0;
+}
+
+/* The command table as JSON (help --json): {"usage", "commands": [{name, args, help, root}]}. */
+static int usage_json(void)
+{
+        json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+        if (!o || !a) {
+                json_object_put(o);
+                json_object_put(a);
+                ob_cli_fail(OB_CLI_E_FAILED, "help: %s", strerror(ENOMEM));
+                return EXIT_FAILURE;
+        }
+        for (size_t i = 0; i < OB_ELEMENTSOF(commands); i++) {
+                json_object *c = json_object_new_object();
+                json_object_object_add(c, "name", json_object_new_string(commands[i].name));
+                json_object_object_add(c, "args", json_object_new_string(commands[i].args));
+                json_object_object_add(c, "help", json_object_new_string(commands[i].help));
+                json_object_object_add(c, "root", json_object_new_boolean(commands[i].needs_root));
+                json_object_array_add(a, c);
+        }
+        json_object_object_add(o, "usage",
+                               json_object_new_string("agentctl [--json] [--config FILE] COMMAND "
+                                                      "[ARGS...]"));
+        json_object_object_add(o, "commands", a);
+        ob_cli_print_json(o);
+        json_object_put(o);
         return 0;
 }
 
@@ -153,6 +179,8 @@ static int cmd_help(int argc, char *argv[])
 {
         if (parse_command_options("help", argc, argv) < 0)
                 return EXIT_USAGE;
+        if (arg_json)
+                return usage_json();
         usage(stdout);
         return 0;
 }
@@ -202,24 +230,15 @@ static int cmd_config_check(int argc, char *argv[])
 static int cmd_config_show(int argc, char *argv[])
 {
         _cleanup_config_ ObConfig *c = NULL;
-        ObConfigDiags d = {0};
         const ObConfigKey *keys;
         size_t n;
         int r;
 
         if (parse_command_options("config show", argc, argv) < 0)
                 return EXIT_USAGE;
-        r = load(&c, &d);
-        (void)ob_config_diags_print(&d, stderr);
-        ob_config_diags_clear(&d);
-        if (r == -ENOMEM)
-                return ob_log_error_errno(r, "Failed to load the configuration"), EXIT_FAILURE;
-        if (r < 0) {
-                fprintf(stderr,
-                        "agentctl: %s: invalid configuration, run 'agentctl config check'\n",
-                        arg_config);
-                return EXIT_CONFIG;
-        }
+        r = ob_cli_load_config(arg_config, true, &c);
+        if (r != 0)
+                return r;
         if (arg_json) {
                 json_object *o = ob_config_to_json(c);
                 if (!o)
@@ -294,25 +313,34 @@ static char *socket_path(const ObConfig *c)
         return p;
 }
 
-/* Load the configuration for a command that needs it; prints why not. 0 or an exit code. */
+/* Load the configuration for a command that needs it; says why not. 0 or an exit code. */
 static int load_or_complain(ObConfig **ret)
 {
-        ObConfigDiags d = {0};
-        int r;
+        return ob_cli_load_config(arg_config, false, ret);
+}
 
-        r = load(ret, &d);
-        if (r < 0)
-                (void)ob_config_diags_print(&d, stderr);
-        ob_config_diags_clear(&d);
-        if (r == -ENOMEM)
-                return EXIT_FAILURE;
-        if (r < 0) {
-                fprintf(stderr,
-                        "agentctl: %s: invalid configuration, run 'agentctl config check'\n",
-                        arg_config);
-                return EXIT_CONFIG;
+/* Why the daemon at sock (ob_control_call() returned r < 0, not -EREMOTEIO) did not answer;
+ * the exit code. */
+static int unreachable(const ObConfig *c, const char *sock, int r)
+{
+        if (r == -EACCES || r == -EPERM) {
+                ob_cli_fail(OB_CLI_E_PERMISSION_DENIED,
+                            "%s: permission denied (root or group %s only)", sock,
+                            c->control.group ? c->control.group : "-");
+                return EXIT_NOPERM;
         }
-        return 0;
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                ob_cli_fail(OB_CLI_E_DAEMON_UNREACHABLE,
+                            "the daemon is not running: nothing listens on %s (start it: "
+                            "systemctl start onboard-agent)",
+                            sock);
+        else if (r == -ETIMEDOUT)
+                ob_cli_fail(OB_CLI_E_TIMEOUT, "the daemon at %s did not answer within %d s", sock,
+                            CALL_TIMEOUT_MS / 1000);
+        else
+                ob_cli_fail(OB_CLI_E_DAEMON_UNREACHABLE, "cannot reach the daemon at %s: %s", sock,
+                            strerror(-r));
+        return EXIT_FAILURE;
 }
 
 /*
@@ -326,20 +354,15 @@ static int call_daemon(const ObConfig *c, const char *name, json_object *args, j
 
         if (!sock) {
                 json_object_put(args);
+                ob_cli_fail(OB_CLI_E_FAILED, "%s", strerror(ENOMEM));
                 return EXIT_FAILURE;
         }
         r = ob_control_call(sock, name, args, CALL_TIMEOUT_MS, ret, &code, &msg);
         json_object_put(args);
-        if (r == -EREMOTEIO) {
-                fprintf(stderr, "agentctl: %s refused: %s: %s\n", name, code ? code : "?",
-                        msg ? msg : "");
-                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
-        }
-        if (r < 0) {
-                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
-                        strerror(-r));
-                return r == -EACCES ? EXIT_NOPERM : EXIT_FAILURE;
-        }
+        if (r == -EREMOTEIO)
+                return ob_cli_daemon_refused(name, code, msg);
+        if (r < 0)
+                return unreachable(c, sock, r);
         return 0;
 }
 
@@ -439,6 +462,13 @@ static int load_for_status(ObConfig **ret, char **ret_invalid)
                         r = 0;
                 }
         }
+        if (r < 0 && r != -ENOMEM) {
+                _cleanup_free_ char *why = NULL;
+                (void)ob_config_diags_first_error(&d, &why);
+                ob_cli_fail(OB_CLI_E_CONFIG_INVALID,
+                            "invalid configuration: %s; run 'agentctl config check'",
+                            why ? why : arg_config);
+        }
         ob_config_diags_clear(&d);
         return r == -ENOMEM ? EXIT_FAILURE : r < 0 ? EXIT_CONFIG : 0;
 }
@@ -461,15 +491,8 @@ static int cmd_status(int argc, char *argv[])
                 return EXIT_FAILURE;
 
         r = ob_control_call(sock, "status", NULL, CALL_TIMEOUT_MS, &st, &code, &msg);
-        if (r == -EREMOTEIO) {
-                fprintf(stderr, "agentctl: status: %s: %s\n", code ? code : "?", msg ? msg : "");
-                return code && strcmp(code, "permission-denied") == 0 ? EXIT_NOPERM : EXIT_FAILURE;
-        }
-        if (r == -EACCES) {
-                fprintf(stderr, "agentctl: %s: permission denied (root or group %s only)\n", sock,
-                        c->control.group ? c->control.group : "-");
-                return EXIT_NOPERM;
-        }
+        if (r == -EREMOTEIO)
+                return ob_cli_daemon_refused("status", code, msg);
         if (r >= 0) {
                 snprintf(source, sizeof(source), "running");
         } else if (r == -ENOENT || r == -ECONNREFUSED) {
@@ -482,16 +505,16 @@ static int cmd_status(int argc, char *argv[])
                 if (r == -ENOENT) {
                         state = NULL; /* a fresh device */
                 } else if (r == -EACCES) {
-                        fprintf(stderr,
-                                "agentctl: the daemon is not running and %s/state.json is not "
-                                "readable by this user\n",
-                                c->paths.state_dir);
+                        ob_cli_fail(OB_CLI_E_PERMISSION_DENIED,
+                                    "the daemon is not running and %s/state.json is not readable "
+                                    "by this user",
+                                    c->paths.state_dir);
                         return EXIT_NOPERM;
                 } else if (r < 0) {
-                        fprintf(stderr,
-                                "agentctl: the daemon is not running and %s/state.json "
-                                "cannot be read: %s\n",
-                                c->paths.state_dir, strerror(-r));
+                        ob_cli_fail(OB_CLI_E_IO,
+                                    "the daemon is not running and %s/state.json cannot be read: "
+                                    "%s",
+                                    c->paths.state_dir, strerror(-r));
                         return EXIT_FAILURE;
                 }
                 st = ob_onboard_status_from_state(state);
@@ -502,11 +525,8 @@ static int cmd_status(int argc, char *argv[])
                 json_object_object_add(st, "next_retry", NULL);
                 snprintf(source, sizeof(source), "not running (read from %s/state.json)",
                          c->paths.state_dir);
-        } else {
-                fprintf(stderr, "agentctl: cannot reach the daemon at %s: %s\n", sock,
-                        strerror(-r));
-                return EXIT_FAILURE;
-        }
+        } else
+                return unreachable(c, sock, r);
 
         /* what runs is not what is on disk: a reload or restart would refuse it */
         if (invalid)
@@ -723,6 +743,7 @@ static int cmd_check(int argc, char *argv[])
                 {},
         };
         _cleanup_(ob_check_context_freep) ObCheckContext *ctx = NULL;
+        json_object *a = NULL;
         const ObCheck *table;
         size_t n;
         int opt;
@@ -749,12 +770,11 @@ static int cmd_check(int argc, char *argv[])
         }
         if (optind < argc)
                 return ob_cli_usage_error("check: unexpected argument '%s'", argv[optind]);
-        if (ob_check_context_new(arg_config, (int64_t)time(NULL), &ctx) < 0)
+        if (ob_check_context_new(arg_config, (int64_t)time(NULL), &ctx) < 0 ||
+            (arg_json && !(a = json_object_new_array()))) {
+                ob_cli_fail(OB_CLI_E_FAILED, "check: %s", strerror(ENOMEM));
                 return EXIT_FAILURE;
-
-        json_object *a = arg_json ? json_object_new_array() : NULL;
-        if (arg_json && !a)
-                return EXIT_FAILURE;
+        }
         if (!arg_json)
                 printf("%-15s %-6s %s\n", "CHECK", "RESULT", "DETAIL");
         for (size_t i = 0; i < n; i++) {
@@ -857,7 +877,7 @@ bool ob_agentctl_invoked_as(const char *argv0)
         return strcmp(base ? base + 1 : argv0, "agentctl") == 0;
 }
 
-int ob_agentctl_main(int argc, char *argv[])
+static int run(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100, ARG_JSON };
         static const struct option options[] = {
@@ -880,10 +900,19 @@ int ob_agentctl_main(int argc, char *argv[])
                         arg_json = true;
                         break;
                 case 'h':
+                        if (arg_json)
+                                return usage_json();
                         usage(stdout);
                         return 0;
                 case ARG_VERSION:
-                        printf("agentctl %s\n", PACKAGE_VERSION);
+                        if (arg_json) {
+                                json_object *o = json_object_new_object();
+                                json_object_object_add(o, "version",
+                                                       json_object_new_string(PACKAGE_VERSION));
+                                ob_cli_print_json(o);
+                                json_object_put(o);
+                        } else
+                                printf("agentctl %s\n", PACKAGE_VERSION);
                         return 0;
                 case ':':
                         return ob_cli_usage_error("option '%s' needs an argument",
@@ -894,7 +923,7 @@ int ob_agentctl_main(int argc, char *argv[])
         }
         if (optind >= argc) {
                 usage(stderr);
-                return EXIT_USAGE;
+                return ob_cli_usage_error("no command given");
         }
 
         cmd = find_command(argc - optind, argv + optind, &words);
@@ -909,9 +938,22 @@ int ob_agentctl_main(int argc, char *argv[])
                 return ob_cli_usage_error("unknown command '%s'", argv[optind]);
         }
         if (cmd->needs_root && geteuid() != 0) {
-                fprintf(stderr, "agentctl: '%s' must be run as root\n", cmd->name);
+                ob_cli_fail(OB_CLI_E_PERMISSION_DENIED, "'%s' must be run as root", cmd->name);
                 return EXIT_NOPERM;
         }
         /* the handler's argv[0] is the last word of the command name */
         return cmd->handler(argc - optind - (words - 1), argv + optind + (words - 1));
+}
+
+int ob_agentctl_main(int argc, char *argv[])
+{
+        /* --json anywhere (global, or a command's option) makes every outcome JSON, also a usage
+         * error found before the command parses its own options */
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--json") == 0) {
+                        arg_json = true;
+                        ob_cli_set_json(true);
+                }
+        ob_log_set_sink(ob_cli_log_sink, NULL);
+        return ob_cli_finish(run(argc, argv));
 }

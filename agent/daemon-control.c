@@ -187,7 +187,9 @@ int ob_daemon_control_handler(const ObCtlCommand *cmd, json_object *args, const 
                 ob_daemon_rearm(d);
                 if (r < 0) {
                         snprintf(code, code_size, "%s",
-                                 r == -EALREADY ? "rotation-running" : "not-onboarded");
+                                 r == -EALREADY     ? "rotation-running"
+                                 : r == -EOPNOTSUPP ? "not-supported"
+                                                    : "not-onboarded");
                         snprintf(message, message_size, "%s", err);
                         return r;
                 }

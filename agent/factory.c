@@ -49,6 +49,7 @@
 #endif
 
 #define EXIT_CONFIG 78
+#define EXIT_NOPERM 77
 
 #define PING_TIMEOUT_MS 3000
 #define DAY_S           86400
@@ -96,21 +97,12 @@ static bool copy_fits(char *buf, size_t size, const char *s)
 /* Load the configuration and name the factory files. 0, or an exit code after saying why. */
 static int factory_init(Factory *f, const char *config_path)
 {
-        ObConfigDiags d = {0};
         int r;
 
         *f = (Factory){.lock_fd = -1, .uid = (uid_t)-1, .gid = (gid_t)-1};
-        r = ob_config_load(config_path, NULL, &f->config, &d);
-        if (r < 0)
-                (void)ob_config_diags_print(&d, stderr);
-        ob_config_diags_clear(&d);
-        if (r == -ENOMEM)
-                return EXIT_FAILURE;
-        if (r < 0) {
-                ob_cli_complain("%s: invalid configuration, run 'agentctl config check'",
-                                config_path);
-                return EXIT_CONFIG;
-        }
+        r = ob_cli_load_config(config_path, false, &f->config);
+        if (r != 0)
+                return r;
         snprintf(f->state_dir, sizeof(f->state_dir), "%s", f->config->paths.state_dir);
         if (!path_fits(f->dir, sizeof(f->dir), f->state_dir, OB_FACTORY_DIR) ||
             !path_fits(f->key_path, sizeof(f->key_path), f->dir, OB_FACTORY_KEY) ||
@@ -209,7 +201,8 @@ static int pub_fingerprint(EVP_PKEY *pub, char ret[65])
 
 /*
  * Is the daemon running? It is when anything answers on its control socket (even with an
- * error, or late). 0: nobody listens; 1: it runs, or this user cannot tell (why says which).
+ * error, or late). 0: nobody listens; 1: it runs; -EACCES: this user cannot tell (why says
+ * which).
  */
 static int daemon_running(const Factory *f, char *why, size_t why_size)
 {
@@ -225,16 +218,17 @@ static int daemon_running(const Factory *f, char *why, size_t why_size)
         json_object_put(res);
         if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR)
                 return 0;
-        if (r == -EACCES || r == -EPERM)
+        if (r == -EACCES || r == -EPERM) {
                 snprintf(why, why_size,
                          "cannot tell whether the daemon runs: %s is not accessible to this user "
                          "(run as root)",
                          sock);
-        else
-                snprintf(why, why_size,
-                         "the daemon is running (it answers on %s): stop it first "
-                         "(systemctl stop onboard-agent)",
-                         sock);
+                return -EACCES;
+        }
+        snprintf(why, why_size,
+                 "the daemon is running (it answers on %s): stop it first "
+                 "(systemctl stop onboard-agent)",
+                 sock);
         return 1;
 }
 
@@ -245,8 +239,8 @@ static int own(const Factory *f, const char *path)
                 return 0;
         if (lchown(path, f->uid, f->gid) < 0) {
                 int r = -errno;
-                ob_cli_complain("cannot give %s to uid %u: %s", path, (unsigned)f->uid,
-                                strerror(-r));
+                ob_cli_fail(OB_CLI_E_IO, "cannot give %s to uid %u: %s", path, (unsigned)f->uid,
+                            strerror(-r));
                 return r;
         }
         return 0;
@@ -261,19 +255,25 @@ static int prepare(Factory *f)
 {
         char why[PATH_MAX_LEN + 128];
         struct stat st;
+        int r;
 
-        if (daemon_running(f, why, sizeof(why))) {
-                ob_cli_complain("factory: %s", why);
+        r = daemon_running(f, why, sizeof(why));
+        if (r < 0) {
+                ob_cli_fail(OB_CLI_E_PERMISSION_DENIED, "factory: %s", why);
+                return EXIT_NOPERM;
+        }
+        if (r > 0) {
+                ob_cli_fail(OB_CLI_E_DAEMON_RUNNING, "factory: %s", why);
                 return EXIT_FAILURE;
         }
         if (mkdir(f->state_dir, 0700) < 0 && errno != EEXIST) {
-                ob_cli_complain("cannot create the state directory %s: %s", f->state_dir,
-                                strerror(errno));
+                ob_cli_fail(OB_CLI_E_IO, "cannot create the state directory %s: %s", f->state_dir,
+                            strerror(errno));
                 return EXIT_FAILURE;
         }
         if (stat(f->state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                ob_cli_complain("state directory %s: %s", f->state_dir,
-                                errno ? strerror(errno) : "not a directory");
+                ob_cli_fail(OB_CLI_E_IO, "state directory %s: %s", f->state_dir,
+                            errno ? strerror(errno) : "not a directory");
                 return EXIT_FAILURE;
         }
         f->uid = st.st_uid;
@@ -281,23 +281,24 @@ static int prepare(Factory *f)
         if (mkdir(f->dir, OB_FACTORY_DIR_MODE) == 0) {
                 /* the mode exactly, whatever the umask */
                 if (chmod(f->dir, OB_FACTORY_DIR_MODE) < 0) {
-                        ob_cli_complain("cannot set the mode of %s: %s", f->dir, strerror(errno));
+                        ob_cli_fail(OB_CLI_E_IO, "cannot set the mode of %s: %s", f->dir,
+                                    strerror(errno));
                         return EXIT_FAILURE;
                 }
                 if (own(f, f->dir) < 0)
                         return EXIT_FAILURE;
         } else if (errno != EEXIST) {
-                ob_cli_complain("cannot create %s: %s", f->dir, strerror(errno));
+                ob_cli_fail(OB_CLI_E_IO, "cannot create %s: %s", f->dir, strerror(errno));
                 return EXIT_FAILURE;
         }
         f->lock_fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (f->lock_fd < 0) {
-                ob_cli_complain("cannot open %s: %s", f->dir, strerror(errno));
+                ob_cli_fail(OB_CLI_E_IO, "cannot open %s: %s", f->dir, strerror(errno));
                 return EXIT_FAILURE;
         }
         if (flock(f->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-                ob_cli_complain("%s is locked: another 'agentctl factory' command is running",
-                                f->dir);
+                ob_cli_fail(OB_CLI_E_BUSY,
+                            "%s is locked: another 'agentctl factory' command is running", f->dir);
                 return EXIT_FAILURE;
         }
         return 0;
@@ -333,7 +334,7 @@ static int install_file(const Factory *f, const char *path, const char *data, si
 {
         int r = ob_fs_write_file_atomic(NULL, path, data, len, mode);
         if (r < 0) {
-                ob_cli_complain("cannot write %s: %s", path, strerror(-r));
+                ob_cli_fail(OB_CLI_E_IO, "cannot write %s: %s", path, strerror(-r));
                 return r;
         }
         return own(f, path);
@@ -452,6 +453,7 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
         static const struct option options[] = {
                 {"subject", required_argument, NULL, 's'},
                 {"out", required_argument, NULL, 'o'},
+                {"json", no_argument, NULL, 'j'},
                 {},
         };
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
@@ -462,7 +464,6 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
         bool created;
         int opt, r;
 
-        (void)json;
         optind = 0;
         opterr = 0;
         while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
@@ -470,6 +471,8 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
                         arg_subject = optarg;
                 else if (opt == 'o')
                         out = optarg;
+                else if (opt == 'j')
+                        json = true;
                 else
                         return ob_cli_usage_error(
                                 "factory csr: unknown option or missing argument '%s'",
@@ -515,15 +518,31 @@ int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
         if (out) {
                 k = ob_fs_write_file_atomic(NULL, out, csr, strlen(csr), 0644);
                 if (k < 0) {
-                        ob_cli_complain("factory csr: cannot write %s: %s", out, strerror(-k));
+                        ob_cli_fail(OB_CLI_E_IO, "factory csr: cannot write %s: %s", out,
+                                    strerror(-k));
                         goto finish;
                 }
-        } else if (fputs(csr, stdout) < 0 || fflush(stdout) != 0) {
-                ob_cli_complain("factory csr: cannot write the CSR to standard output");
+        } else if (!json && (fputs(csr, stdout) < 0 || fflush(stdout) != 0)) {
+                ob_cli_fail(OB_CLI_E_IO, "factory csr: cannot write the CSR to standard output");
                 goto finish;
         }
         if (pub_fingerprint(pub, fp) < 0)
                 snprintf(fp, sizeof(fp), "?");
+        if (json) {
+                json_object *j = json_object_new_object();
+                if (!j)
+                        goto finish;
+                /* the CSR itself when it is not in a file */
+                json_object_object_add(j, "csr", out ? NULL : json_object_new_string(csr));
+                json_object_object_add(j, "out", out ? json_object_new_string(out) : NULL);
+                json_object_object_add(j, "subject", json_object_new_string(subject));
+                json_object_object_add(j, "key", json_object_new_string(f.key_path));
+                json_object_object_add(j, "key_backend", json_object_new_string(backend_name(&f)));
+                json_object_object_add(j, "key_created", json_object_new_boolean(created));
+                json_object_object_add(j, "public_key_sha256", json_object_new_string(fp));
+                ob_cli_print_json(j);
+                json_object_put(j);
+        }
         fprintf(stderr, "agentctl: %s %s key %s (public key SHA-256 %s); CSR for \"%s\"%s%s\n",
                 created ? "created" : "reused", backend_name(&f), f.key_path, fp, subject,
                 out ? " written to " : "", out ? out : "");
@@ -786,7 +805,8 @@ int ob_factory_install_cert(const char *config_path, bool json, int argc, char *
                 if (install_file(&f, f.chain_path, chain_pem, chain_len, OB_FACTORY_CERT_MODE) < 0)
                         goto finish;
         } else if (unlink(f.chain_path) < 0 && errno != ENOENT) {
-                ob_cli_complain("cannot remove the old %s: %s", f.chain_path, strerror(errno));
+                ob_cli_fail(OB_CLI_E_IO, "cannot remove the old %s: %s", f.chain_path,
+                            strerror(errno));
                 goto finish;
         }
         if (install_file(&f, f.cert_path, cert_pem, cert_len, OB_FACTORY_CERT_MODE) < 0)

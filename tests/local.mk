@@ -194,6 +194,14 @@ tests_unit_test_control_limits_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/agent
 tests_unit_test_control_limits_LDADD = $(UNIT_LDADD)
 endif
 
+# agentctl's --json errors (agent/cli.c)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-cli
+tests_unit_test_cli_SOURCES = tests/unit/test-cli.c agent/cli.c agent/cli.h
+tests_unit_test_cli_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/agent
+tests_unit_test_cli_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- ctl helper: the control socket, server and client, end to end (needs root for setpriv)
 if HAVE_SYSTEMD
 check_PROGRAMS += tests/integration/ob-ctl-server tests/integration/ob-ctl-call

@@ -2,12 +2,14 @@
 /*
  * A control-socket server with an echo handler, for tests/integration/test-control.sh.
  *   ob-ctl-server [--group GID] [--max-clients N] [--root-reserved N] [--per-uid N]
- *                 [--idle-ms MS] [--verbose] SOCKET
+ *                 [--idle-ms MS] [--fail CODE] [--verbose] SOCKET
  * Prints READY when listening; exits 0 on SIGTERM or SIGINT (the socket is removed).
  * The handler echoes {command, access, args, peer:{uid,gid,pid}} and obeys test args:
  *   "fail": CODE   fail with that error code;  "errno": N   fail with -N and no code;
  *   "pad": N       add a string of N bytes to the result (to test large replies);
  *   "quiet": any   do not echo the args (to test large requests).
+ * --fail CODE: every command but ping fails with CODE (agentctl's --json errors, which send no
+ * test args).
  */
 #include "config.h"
 
@@ -25,8 +27,14 @@ static int handler(const ObCtlCommand *cmd, json_object *args, const ObControlPe
                    void *userdata, json_object **ret_result, char *code, size_t code_size,
                    char *message, size_t message_size)
 {
+        const char *fail_all = userdata;
         json_object *v, *res, *p;
 
+        if (fail_all && strcmp(cmd->name, "ping") != 0) {
+                snprintf(code, code_size, "%s", fail_all);
+                snprintf(message, message_size, "%s refused (ob-ctl-server --fail)", cmd->name);
+                return -EIO;
+        }
         if (json_object_object_get_ex(args, "fail", &v)) {
                 snprintf(code, code_size, "%s", json_object_get_string(v));
                 snprintf(message, message_size, "failed on request");
@@ -78,8 +86,10 @@ int main(int argc, char **argv)
                 {"root-reserved", required_argument, NULL, 'r'},
                 {"per-uid", required_argument, NULL, 'u'},
                 {"verbose", no_argument, NULL, 'v'},
+                {"fail", required_argument, NULL, 'f'},
                 {},
         };
+        const char *fail_all = NULL;
         gid_t group = (gid_t)-1;
         unsigned max_clients = 0, per_uid = 0;
         long root_reserved = -1;
@@ -109,13 +119,17 @@ int main(int argc, char **argv)
                 case 'v':
                         ob_log_set_max_level(OB_LOG_DEBUG);
                         break;
+                case 'f':
+                        fail_all = optarg;
+                        break;
                 default:
                         return 64;
                 }
         }
         if (optind + 1 != argc) {
                 fprintf(stderr, "usage: ob-ctl-server [--group GID] [--max-clients N] "
-                                "[--root-reserved N] [--per-uid N] [--idle-ms MS] [--verbose] "
+                                "[--root-reserved N] [--per-uid N] [--idle-ms MS] [--fail CODE] "
+                                "[--verbose] "
                                 "SOCKET\n");
                 return 64;
         }
@@ -129,7 +143,7 @@ int main(int argc, char **argv)
         if (r >= 0)
                 r = sd_event_add_signal(e, NULL, SIGINT, on_signal, NULL);
         if (r >= 0)
-                r = ob_control_server_new(e, argv[optind], group, handler, NULL, &srv);
+                r = ob_control_server_new(e, argv[optind], group, handler, (void *)fail_all, &srv);
         if (r < 0) {
                 fprintf(stderr, "ob-ctl-server: %s: %s\n", argv[optind], strerror(-r));
                 sd_event_unref(e);

@@ -157,6 +157,88 @@ expect 64 "agentctl: unknown subcommand" "config frob" -- "$ctl" config frob
 expect 64 "agentctl: group without subcommand" "config" -- "$ctl" config
 expect 64 "agentctl: unknown command option" "--bogus" -- "$ctl" config check --bogus
 expect 64 "agentctl: no command" "Usage" -- "$ctl"
+# ---- --json: every outcome is one JSON document on stdout, errors included (issue 17 item 4):
+# {"ok":false,"error":{"code","message","source","exit"}} with the documented exit code
+# expect_json EXIT CODE DESCRIPTION -- CMD...: exit EXIT, stdout one document with error.code CODE
+expect_json() {
+        code=$1 ecode=$2 desc=$3
+        shift 4
+        "$@" >"$tmp/json" 2>"$tmp/err"
+        rc=$?
+        { cat "$tmp/json"; sed 's/^/stderr: /' "$tmp/err"; } >"$tmp/out"
+        if [ "$rc" -ne "$code" ]; then
+                echo "#   exit $rc, expected $code: $*" >>"$tmp/out"
+                not_ok "$desc"
+        elif ! jq -e -s --arg c "$ecode" --argjson x "$code" 'length == 1 and (.[0] |
+                .ok == false and .error.code == $c and .error.exit == $x and
+                (.error.message | length > 0))' "$tmp/json" >/dev/null 2>&1; then
+                echo "#   stdout is not one error document with code $ecode" >>"$tmp/out"
+                not_ok "$desc"
+        else
+                ok "$desc: $(jq -r '.error.message' "$tmp/json")"
+        fi
+}
+if command -v jq >/dev/null 2>&1; then
+        expect_json 64 usage "--json: unknown command" -- "$ctl" --json frobnicate
+        expect_json 64 usage "--json after an unknown command" -- "$ctl" frobnicate --json
+        expect_json 64 usage "--json: unknown global option" -- "$ctl" --json --bogus status
+        expect_json 64 usage "--json: unknown command option" -- "$ctl" config check --bogus --json
+        expect_json 64 usage "--json: group without subcommand" -- "$ctl" --json config
+        expect_json 64 usage "--json: no command" -- "$ctl" --json
+        expect_json 64 usage "--json: decommission without --yes" -- "$ctl" --json decommission
+        expect_json 64 usage "--json: check --skip of an unknown id" -- "$ctl" --json check --skip nope
+        expect_json 78 config-invalid "--json: config show of an invalid config" -- \
+                "$ctl" --json -c "$tmp/out-of-range/config.json" config show
+        grep -q 'endpoint.port' "$tmp/json" && ok "... the message names the first error" ||
+                not_ok "config-invalid: the message does not name endpoint.port"
+        expect_json 78 config-invalid "--json: factory status of an invalid config" -- \
+                "$ctl" -c "$tmp/out-of-range/config.json" factory status --json
+        # the daemon: not running (no socket in a runtime directory of our own)
+        mkdir -p "$tmp/nodaemon/run"
+        printf '{ %s, "paths": { "runtime_dir": "%s", "state_dir": "%s" } }\n' "$base" \
+                "$tmp/nodaemon/run" "$tmp/nodaemon/state" >"$tmp/nodaemon/config.json"
+        if [ "$(id -u)" = 0 ]; then
+                expect_json 1 daemon-unreachable "--json rotate, no daemon" -- \
+                        "$ctl" --json -c "$tmp/nodaemon/config.json" rotate
+                expect_json 1 daemon-unreachable "reprovision --dry-run --json, no daemon" -- \
+                        "$ctl" -c "$tmp/nodaemon/config.json" reprovision --dry-run --json
+                expect_json 78 config-invalid "--json rotate, invalid config" -- \
+                        "$ctl" --json -c "$tmp/out-of-range/config.json" rotate
+        fi
+        # permission denied: a root command as another user
+        if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+                expect_json 77 permission-denied "--json rotate as nobody" -- setpriv \
+                        --reuid=nobody --regid=nogroup --clear-groups "$ctl" --json \
+                        -c "$tmp/nodaemon/config.json" rotate
+                # no daemon, and state.json in a directory only root may read
+                mkdir -p "$tmp/nodaemon/state"
+                echo '{}' >"$tmp/nodaemon/state/state.json"
+                chmod 700 "$tmp/nodaemon/state"
+                chmod 755 "$tmp" "$tmp/nodaemon"
+                chmod 644 "$tmp/nodaemon/config.json"
+                expect_json 77 permission-denied "--json status as nobody, no daemon, state.json root's" -- \
+                        setpriv --reuid=nobody --regid=nogroup --clear-groups "$ctl" --json \
+                        -c "$tmp/nodaemon/config.json" status
+                chmod 700 "$tmp"
+        elif [ "$(id -u)" != 0 ]; then
+                expect_json 77 permission-denied "--json rotate as a user" -- \
+                        "$ctl" --json -c "$tmp/nodaemon/config.json" rotate
+        fi
+        # help and --version are documents too
+        "$ctl" --json help >"$tmp/json" 2>/dev/null &&
+                jq -e -s 'length == 1 and (.[0].commands | map(.name) | index("config check")) and
+                        (.[0].commands[] | select(.name == "rotate") | .root)' "$tmp/json" >/dev/null 2>&1 &&
+                ok "--json help: the command table" || not_ok "--json help"
+        "$ctl" --version --json >"$tmp/json" 2>/dev/null &&
+                jq -e -s 'length == 1 and (.[0].version | length > 0)' "$tmp/json" >/dev/null 2>&1 &&
+                ok "--version --json" || not_ok "--version --json"
+        # successes stay as they were: one document, not an error
+        "$ctl" --json -c "$tmp/good/config.json" config check >"$tmp/json" 2>/dev/null
+        jq -e -s 'length == 1 and .[0].valid == true' "$tmp/json" >/dev/null 2>&1 &&
+                ok "--json config check: one document, as before" || not_ok "--json config check"
+else
+        echo "# SKIP (--json errors): jq not found"
+fi
 expect 0 "agentctl help" "config check" -- "$ctl" help
 expect 0 "agentctl --version" "agentctl " -- "$ctl" --version
 # StrictModes (issue 19 item 8): a drop-in another user owns or can write, or a folder others

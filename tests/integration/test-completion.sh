@@ -30,7 +30,8 @@ expect_completion "ids after --skip" "tcp tls tls-provider tpm" check --skip t
 expect_completion "ids after a global option" "da-lockout device-key dns" --config /x check --skip d
 expect_completion "global options" "--config" --co
 expect_completion "factory subcommands" "csr install-cert status" factory ""
-expect_completion "factory csr options" "--out --subject" factory csr --
+expect_completion "factory csr options" "--json --out --subject" factory csr --
+expect_completion "help options" "--json" help --
 expect_completion "factory install-cert options" "--cert --chain --force --json" factory install-cert --
 expect_completion "factory status options" "--json" factory status --
 expect_completion "a file after --cert" "$top_srcdir/configure.ac" factory install-cert --cert "$top_srcdir/configure.a"

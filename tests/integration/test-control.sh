@@ -10,6 +10,7 @@ top_srcdir=${top_srcdir:-$here/../..}
 top_builddir=${top_builddir:-$top_srcdir}
 srv=$top_builddir/tests/integration/ob-ctl-server
 call=$top_builddir/tests/integration/ob-ctl-call
+ctl=$top_builddir/agentctl
 raw=$top_srcdir/tests/integration/ctl-raw.py
 
 if [ "$(id -u)" != 0 ]; then
@@ -135,6 +136,63 @@ if start_server open --idle-ms $idle "$sock2"; then
         stop_server $server_pid
 else
         cp "$tmp/open.err" "$tmp/out"; not_ok "second server on another path"
+fi
+
+# ---- agentctl --json: the daemon's refusals and the socket's are one JSON document on stdout
+# with the daemon's code passed through ("source": "daemon") and the documented exit code
+# ctl_json EXIT CODE SOURCE DESCRIPTION -- CMD...
+ctl_json() {
+        code=$1 ecode=$2 source=$3 desc=$4
+        shift 5
+        "$@" >"$tmp/json" 2>"$tmp/err"
+        rc=$?
+        { cat "$tmp/json"; sed 's/^/stderr: /' "$tmp/err"; } >"$tmp/out"
+        if [ "$rc" -ne "$code" ]; then
+                echo "exit $rc, expected $code: $*" >>"$tmp/out"
+                not_ok "$desc"
+        elif ! jq -e -s --arg c "$ecode" --arg s "$source" --argjson x "$code" 'length == 1 and
+                (.[0] | .ok == false and .error.code == $c and .error.source == $s and
+                 .error.exit == $x and (.error.message | length > 0))' "$tmp/json" >/dev/null 2>&1; then
+                echo "stdout is not one error document with code $ecode from $source" >>"$tmp/out"
+                not_ok "$desc"
+        else
+                ok "$desc: $(jq -r .error.message "$tmp/json")"
+        fi
+}
+# ctl_config NAME: a configuration whose control socket is $tmp/NAME/control.sock
+ctl_config() {
+        mkdir -p "$tmp/$1"
+        chmod 755 "$tmp/$1"
+        printf '{ "endpoint": {"host": "localhost"}, "provisioning": {"method": "jitp"},
+  "paths": {"runtime_dir": "%s", "state_dir": "%s"} }\n' "$tmp/$1" "$tmp/$1/state" >"$tmp/$1/config.json"
+        chmod 644 "$tmp/$1/config.json"
+}
+if [ -x "$ctl" ] && command -v jq >/dev/null 2>&1; then
+        for f in not-onboarded busy permission-denied; do
+                ctl_config "fail-$f"
+                if start_server "fail-$f" --fail "$f" "$tmp/fail-$f/control.sock"; then
+                        x=1
+                        [ $f = permission-denied ] && x=77
+                        ctl_json $x $f daemon "agentctl --json rotate, the daemon refuses: $f" -- \
+                                "$ctl" --json -c "$tmp/fail-$f/config.json" rotate
+                        stop_server $server_pid
+                else
+                        cp "$tmp/fail-$f.err" "$tmp/out"; not_ok "ob-ctl-server --fail $f"
+                fi
+        done
+        ctl_config fail-status
+        if start_server fail-status --fail not-onboarded "$tmp/fail-status/control.sock"; then
+                ctl_json 1 not-onboarded daemon "agentctl status --json, the daemon refuses" -- \
+                        "$ctl" -c "$tmp/fail-status/config.json" status --json
+                # the socket's mode (0660, root's group) refuses another user: permission-denied, 77
+                ctl_json 77 permission-denied agentctl "agentctl --json status, the socket refuses nobody" -- \
+                        $nobody --clear-groups "$ctl" --json -c "$tmp/fail-status/config.json" status
+                stop_server $server_pid
+        else
+                cp "$tmp/fail-status.err" "$tmp/out"; not_ok "ob-ctl-server --fail for status"
+        fi
+else
+        echo "# SKIP (agentctl --json): agentctl or jq not found"
 fi
 
 # ---- shares (agent/control-limits.c): one member cannot take more than its share, members

@@ -66,6 +66,24 @@ fctl tpm csr >"$w/tpm2.csr" 2>"$w/err" || bad "second csr: $(cat "$w/err")"
   ok "second csr reuses the key: same public key, key file untouched" || bad "second csr: $(cat "$w/err")"
 openssl req -in "$w/tpm2.csr" -noout -subject | grep -q "CN = ob-SN-tpm, O = Acme" &&
   ok "default subject from identity.csr_subject and the serial" || bad "subject $(openssl req -in "$w/tpm2.csr" -noout -subject)"
+# --json: the CSR and what was done, or the error, as one document on stdout (issue 17 item 4)
+fctl tpm csr --json >"$w/csr.json" 2>"$w/err" &&
+  jq -e --arg fp "$(pubhash "$w/tpm.pub")" '.key_created == false and .key_backend == "tpm" and
+    .public_key_sha256 == $fp and (.subject | test("ob-SN-tpm")) and .out == null and
+    (.csr | startswith("-----BEGIN CERTIFICATE REQUEST-----"))' "$w/csr.json" >/dev/null &&
+  ok "csr --json: the CSR, its key and fingerprint in one document" || bad "csr --json: $(cat "$w/csr.json" "$w/err")"
+# jerr EXIT CODE DESCRIPTION ARGS...: agentctl --json factory ARGS fails with EXIT and one error
+# document with CODE
+jerr() {
+  jx=$1 jc=$2 jd=$3; shift 3
+  "$ctl" --json --config "$OB_WORLD_DIR/gw-tpm/config.json" factory "$@" >"$w/err.json" 2>/dev/null; jrc=$?
+  [ $jrc = "$jx" ] && jq -e -s --arg c "$jc" --argjson x "$jx" 'length == 1 and .[0].ok == false and
+    .[0].error.code == $c and .[0].error.exit == $x' "$w/err.json" >/dev/null &&
+    ok "$jd: $(jq -r .error.message "$w/err.json")" || bad "$jd: rc=$jrc: $(cat "$w/err.json")"
+}
+jerr 1 failed "--json csr with a bad subject: failed" csr --subject "nonsense"
+jerr 64 usage "--json csr with an unknown option: usage" csr --bogus
+jerr 1 io "--json install-cert of a missing file: io" install-cert --cert "$w/missing.crt"
 expect "a bad --subject is refused" "bad subject" "$ctl" --config "$OB_WORLD_DIR/gw-tpm/config.json" factory csr --subject "nonsense"
 expect "an unknown option is a usage error" "unknown option" "$ctl" --config "$OB_WORLD_DIR/gw-tpm/config.json" factory csr --bogus
 
@@ -109,6 +127,7 @@ srv=$!
 i=0; while ! grep -q READY "$w/srv.out" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 refused tpm "install-cert refused while the daemon runs" "the daemon is running" --cert "$w/tpm.crt" --chain "$OB_DEVICE_CA_CERT"
 expect "csr refused while the daemon runs" "the daemon is running" "$ctl" --config "$OB_WORLD_DIR/gw-tpm/config.json" factory csr
+jerr 1 daemon-running "--json csr while the daemon runs: daemon-running" csr
 fctl tpm status --json >/dev/null; [ $? = 4 ] && ok "status still answers while the daemon runs" || bad "status with the daemon"
 kill $srv; wait $srv 2>/dev/null
 

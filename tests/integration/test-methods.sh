@@ -121,6 +121,11 @@ if wait_for static '.state == "onboarded"' 10; then
   out=$("$ctl" --config "$OB_WORLD_DIR/gw-static/config.json" rotate 2>&1) &&
     bad "rotate accepted: $out" || { echo "$out" | grep -q "rotation.template" &&
     ok "agentctl rotate says why it cannot renew" || bad "rotate: $out"; }
+  # the same as one JSON document: the daemon's code for it (issue 17 item 4)
+  out=$("$ctl" --config "$OB_WORLD_DIR/gw-static/config.json" --json rotate 2>/dev/null); rc=$?
+  [ $rc = 1 ] && echo "$out" | jq -e '.ok == false and .error.code == "not-supported" and
+    .error.source == "daemon" and .error.exit == 1 and (.error.message | test("rotation.template"))' >/dev/null &&
+    ok "agentctl --json rotate: not-supported from the daemon" || bad "--json rotate: rc=$rc: $out"
 else
   bad "static did not onboard"; log_tail static 30
 fi
@@ -172,6 +177,13 @@ if want jitp || want jitr || want alpn; then
     else
       bad "unknown CA: no error"; log_tail unknownca 20
     fi
+    # rotate before the first identity: the daemon's refusal as one JSON document, in words
+    # that say why and what to do (issue 17 item 4)
+    out=$("$ctl" --config "$OB_WORLD_DIR/gw-unknownca/config.json" --json rotate 2>/dev/null); rc=$?
+    [ $rc = 1 ] && echo "$out" | jq -e '.ok == false and .error.code == "not-onboarded" and
+      .error.source == "daemon" and (.error.message | test("jitp device .*agentctl status"))' >/dev/null &&
+      ok "agentctl --json rotate before onboarding: $(echo "$out" | jq -r .error.message)" ||
+      bad "--json rotate before onboarding: rc=$rc: $out"
     stop unknownca
   fi
   "$admin" register-ca "$OB_DEVICE_CA_CERT" >/dev/null && [ -e "$OB_EMULATOR_TRUST_DIR/$(openssl x509 -in "$own.crt" -noout -hash).0" ] &&

@@ -2031,6 +2031,44 @@ static void test_jitp_refused_not_pending(void **state)
         world_free(w);
 }
 
+/* rotate before the first identity: refused, with why and what to do for each method (issue 17
+ * item 4: a JITP device answered "not onboarded yet: nothing to rotate") */
+static void test_rotate_not_onboarded_says_why(void **state)
+{
+        static const struct {
+                const char *method, *prov, *says;
+                bool needs_template;
+        } cases[] = {
+                {"static", NULL, "agentctl factory status", true},
+                {"jitp", NULL, "registered by its first connect", true},
+                {"jitp", "\"template\": \"Tmpl\"", "registered by its first connect", false},
+                {"jitr", NULL, "--new-status ACTIVE", true},
+                {NULL, NULL, "fleet provisioning", false}, /* the world's fleet-claim */
+        };
+        char err[256]; /* what agent/daemon.c gives it */
+        World *w;
+
+        (void)state;
+        for (size_t i = 0; i < OB_ELEMENTSOF(cases); i++) {
+                w = cases[i].method ? world_method(cases[i].method, cases[i].prov, NULL)
+                                    : world_new(NULL);
+                assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), -EAGAIN);
+                assert_non_null(strstr(err, "not onboarded yet"));
+                assert_non_null(strstr(err, cases[i].says));
+                assert_non_null(strstr(err, "'agentctl status' says what it waits for"));
+                assert_true(strlen(err) < sizeof(err) - 1); /* whole, not cut */
+                assert_int_equal(strstr(err, "rotation.template") != NULL, cases[i].needs_template);
+                world_free(w);
+        }
+        w = world_new(NULL);
+        onboard_now(w);
+        assert_int_equal(ob_onboard_forget(w->ob, true, false, w->now, NULL), 0);
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), -EAGAIN);
+        assert_non_null(strstr(err, "decommissioned"));
+        assert_non_null(strstr(err, "agentctl reprovision"));
+        world_free(w);
+}
+
 static void test_jitr_never_gives_up(void **state)
 {
         World *w = world_method("jitr", NULL, NULL);
@@ -2335,6 +2373,7 @@ int main(void)
                 cmocka_unit_test(test_jitp_tls_alert_not_pending),
                 cmocka_unit_test(test_no_connack_is_timeout),
                 cmocka_unit_test(test_restart_keeps_connect_floor),
+                cmocka_unit_test(test_rotate_not_onboarded_says_why),
                 cmocka_unit_test(test_jitr_never_gives_up),
                 cmocka_unit_test(test_retry_now),
                 cmocka_unit_test(test_factory_crash_after_each_stage),
