@@ -35,74 +35,14 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
 #include "x509.h"
 
-#define STATE_VERSION 1
-#define N_TOPICS      4   /* request accepted + rejected, register accepted + rejected */
-#define ERR_TEXT_MAX  512 /* last_error.text: room for the cause and what to do */
-
-OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
-
-struct ObOnboard {
-        ObOnboardDeps d;
-        const ObConfig *c;
-        ObBackoffPolicy policy;
-        ObFleetFormat fmt;
-
-        /* persisted */
-        ObOnboardStage stage;
-        uint64_t gen; /* credential generation being built */
-        char *cert_id;
-        char *token; /* ownership token: a secret */
-        int64_t token_ms;
-        int64_t not_before_s, not_after_s;
-        char *thing_name;
-        json_object *devconf;
-        uint64_t cur_gen;
-        char *cur_thing, *cur_cert_id;
-        int64_t cur_not_before_s, cur_not_after_s, onboarded_ms;
-        bool rotating;         /* the pending flow is a rotation of the current identity */
-        bool decommissioned;   /* agentctl decommission: stay stopped until a reprovision */
-        bool rotate_requested; /* agentctl rotate: due now, whatever the policy says */
-        ObRetireList retired;  /* generations rotations retired (deleted after the grace) */
-        ObBackoff backoff;
-        char err_code[48];
-        char err_text[ERR_TEXT_MAX];
-        int err_class; /* ObErrClass or -1 */
-        int64_t err_ms;
-
-        /* volatile */
-        ObOnboardActivity act;
-        int64_t deadline;
-        bool connected;
-        int subs_pending;
-        int sub_tokens[N_TOPICS];
-        bool subs_batched; /* one SUBSCRIBE for all topics: sub_tokens[0] is its token */
-        char topics[N_TOPICS][160];
-        char last_client_id[160];
-        int64_t attempt_ms;           /* when the current CONNECT attempt began */
-        int64_t prev_connect_ms;      /* the CONNECT before it, same client id (0: none known) */
-        char *claim_cert, *claim_key; /* paths used to connect with the claim */
-        bool claim_temporary;         /* trusted user: files in the runtime dir, ours to delete */
-        bool request_unsaved;         /* agentctl rotate taken while no save succeeded since */
-        unsigned ignored_messages;
-        unsigned verify_refusals; /* consecutive refusals of a rotation's new certificate */
-        uint32_t refusals;        /* static/jitp/jitr: refusals of the factory certificate
-                                     (persisted: "refusals") */
-        int save_error;           /* the last save of state.json: 0, or what made it fail */
-        /* committed() switched the credentials but could not save stage onboarded: what the
-         * commit still has to announce once a save works (resume()) */
-        enum { POST_COMMIT_NONE, POST_COMMIT_ONBOARDED, POST_COMMIT_ROTATED } post_commit;
-        char *chain_file;         /* jitp/jitr: certificate + chain for the handshake (runtime) */
-        char *post_commit_old_id; /* POST_COMMIT_ROTATED: the replaced certificate's id */
-};
-
 /* ------------------------------------------------------------------ names */
 
-static const char *const stage_names[_OB_STAGE_MAX] = {
+const char *const ob_onboard_stage_names[_OB_STAGE_MAX] = {
         [OB_STAGE_NEW] = "new",
         [OB_STAGE_KEY_READY] = "key-ready",
         [OB_STAGE_CERT_ISSUED] = "certificate-issued",
@@ -110,7 +50,7 @@ static const char *const stage_names[_OB_STAGE_MAX] = {
         [OB_STAGE_ONBOARDED] = "onboarded",
 };
 
-static const char *const activity_names[_OB_ACT_MAX] = {
+const char *const ob_onboard_activity_names[_OB_ACT_MAX] = {
         [OB_ACT_IDLE] = "starting",
         [OB_ACT_WAIT_CLOCK] = "waiting-for-clock",
         [OB_ACT_WAIT_CLAIM] = "waiting-for-claim",
@@ -130,13 +70,13 @@ static const char *const activity_names[_OB_ACT_MAX] = {
 
 const char *ob_onboard_stage_to_string(ObOnboardStage s)
 {
-        return (unsigned)s < _OB_STAGE_MAX ? stage_names[s] : NULL;
+        return (unsigned)s < _OB_STAGE_MAX ? ob_onboard_stage_names[s] : NULL;
 }
 
 int ob_onboard_stage_from_string(const char *s, ObOnboardStage *ret)
 {
         for (int i = 0; i < _OB_STAGE_MAX; i++)
-                if (s && strcmp(s, stage_names[i]) == 0) {
+                if (s && strcmp(s, ob_onboard_stage_names[i]) == 0) {
                         *ret = (ObOnboardStage)i;
                         return 0;
                 }
@@ -145,7 +85,7 @@ int ob_onboard_stage_from_string(const char *s, ObOnboardStage *ret)
 
 const char *ob_onboard_activity_to_string(ObOnboardActivity a)
 {
-        return (unsigned)a < _OB_ACT_MAX ? activity_names[a] : NULL;
+        return (unsigned)a < _OB_ACT_MAX ? ob_onboard_activity_names[a] : NULL;
 }
 
 /* ------------------------------------------------------------------ small helpers */
@@ -155,7 +95,7 @@ static void secret_free(char **p)
         *p = ob_secret_free(*p);
 }
 
-static int set_str(char **dst, const char *src)
+int ob_onboard_set_str(char **dst, const char *src)
 {
         char *n = NULL;
 
@@ -169,9 +109,7 @@ static int set_str(char **dst, const char *src)
         return 0;
 }
 
-static void notify(ObOnboard *ob, ObOnboardChangeKind kind, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void notify(ObOnboard *ob, ObOnboardChangeKind kind, const char *fmt, ...)
+void ob_onboard_notify(ObOnboard *ob, ObOnboardChangeKind kind, const char *fmt, ...)
 {
         char text[512];
         va_list ap;
@@ -190,7 +128,7 @@ static const char *act_name(ObOnboardActivity a)
         return n ? n : "?";
 }
 
-static void set_activity(ObOnboard *ob, ObOnboardActivity a, int64_t deadline)
+void ob_onboard_set_activity(ObOnboard *ob, ObOnboardActivity a, int64_t deadline)
 {
         ObOnboardActivity from = ob->act;
 
@@ -199,7 +137,7 @@ static void set_activity(ObOnboard *ob, ObOnboardActivity a, int64_t deadline)
         ob->act = a;
         ob->deadline = deadline;
         if (from != a)
-                notify(ob, OB_CHANGE_ACTIVITY, "%s -> %s", act_name(from), act_name(a));
+                ob_onboard_notify(ob, OB_CHANGE_ACTIVITY, "%s -> %s", act_name(from), act_name(a));
 }
 
 static const char *slot_file(ObOnboard *ob, const char *name, char *buf, size_t size)
@@ -210,305 +148,6 @@ static const char *slot_file(ObOnboard *ob, const char *name, char *buf, size_t 
                 return NULL;
         memcpy(buf, p, strlen(p) + 1);
         return buf;
-}
-
-/* ------------------------------------------------------------------ persistence */
-
-static json_object *state_to_json(const ObOnboard *ob)
-{
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        json_object *p, *cur, *e;
-
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "version", json_object_new_int(STATE_VERSION));
-        json_object_object_add(o, "method",
-                               json_object_new_string(ob_provisioning_method_to_string(
-                                       ob->c->provisioning.method)));
-        json_object_object_add(o, "stage", json_object_new_string(stage_names[ob->stage]));
-        json_object_object_add(o, "serial", json_object_new_string(ob->d.serial));
-        if (ob->rotating)
-                json_object_object_add(o, "rotating", json_object_new_boolean(true));
-        if (ob->rotate_requested)
-                json_object_object_add(o, "rotate_requested", json_object_new_boolean(true));
-        if (ob->decommissioned)
-                json_object_object_add(o, "decommissioned", json_object_new_boolean(true));
-        if (ob->refusals > 0)
-                json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));
-        if (ob->retired.n > 0) {
-                /* "previous" (the newest) is what versions before "retired" read */
-                const ObRetired *nw = ob_retire_newest(&ob->retired);
-                json_object *pr = json_object_new_object();
-                json_object_object_add(o, "previous", pr);
-                json_object_object_add(pr, "generation", json_object_new_uint64(nw->gen));
-                json_object_object_add(pr, "retired_ms", json_object_new_int64(nw->retired_ms));
-                json_object_object_add(o, "retired", ob_retire_to_json(&ob->retired));
-        }
-        {
-                int64_t next = ob_onboard_next_rotation(ob);
-                /* a requested or overdue rotation that failed: its next attempt is the
-                 * backoff's; "due now" (0) is no date to show */
-                if (next >= 0 && (ob->rotating || ob->rotate_requested) &&
-                    ob->backoff.next_ms > next)
-                        next = ob->backoff.next_ms;
-                if (next > 0)
-                        json_object_object_add(o, "next_rotation_ms", json_object_new_int64(next));
-        }
-
-        p = json_object_new_object();
-        json_object_object_add(o, "pending", p);
-        json_object_object_add(p, "generation", json_object_new_uint64(ob->gen));
-        if (ob->cert_id)
-                json_object_object_add(p, "certificate_id", json_object_new_string(ob->cert_id));
-        if (ob->token) {
-                json_object_object_add(p, "ownership_token", json_object_new_string(ob->token));
-                json_object_object_add(p, "token_received_ms", json_object_new_int64(ob->token_ms));
-        }
-        if (ob->not_after_s) {
-                json_object_object_add(p, "not_before", json_object_new_int64(ob->not_before_s));
-                json_object_object_add(p, "not_after", json_object_new_int64(ob->not_after_s));
-        }
-        if (ob->thing_name)
-                json_object_object_add(p, "thing_name", json_object_new_string(ob->thing_name));
-        if (ob->devconf)
-                json_object_object_add(p, "device_configuration", json_object_get(ob->devconf));
-
-        if (ob->cur_gen > 0) {
-                cur = json_object_new_object();
-                json_object_object_add(o, "current", cur);
-                json_object_object_add(cur, "generation", json_object_new_uint64(ob->cur_gen));
-                if (ob->cur_thing)
-                        json_object_object_add(cur, "thing_name",
-                                               json_object_new_string(ob->cur_thing));
-                json_object_object_add(cur, "certificate_id",
-                                       json_object_new_string(ob->cur_cert_id));
-                json_object_object_add(cur, "not_before",
-                                       json_object_new_int64(ob->cur_not_before_s));
-                json_object_object_add(cur, "not_after",
-                                       json_object_new_int64(ob->cur_not_after_s));
-                json_object_object_add(cur, "onboarded_ms",
-                                       json_object_new_int64(ob->onboarded_ms));
-        }
-
-        json_object_object_add(o, "backoff", ob_backoff_to_json(&ob->backoff));
-        if (ob->err_code[0]) {
-                e = json_object_new_object();
-                json_object_object_add(o, "last_error", e);
-                json_object_object_add(e, "code", json_object_new_string(ob->err_code));
-                json_object_object_add(e, "class",
-                                       ob->err_class >= 0
-                                               ? json_object_new_string(ob_err_class_to_string(
-                                                         (ObErrClass)ob->err_class))
-                                               : NULL);
-                json_object_object_add(e, "text", json_object_new_string(ob->err_text));
-                json_object_object_add(e, "time_ms", json_object_new_int64(ob->err_ms));
-        }
-        return TAKE_PTR(o);
-}
-
-static int persist(ObOnboard *ob)
-{
-        _cleanup_(json_object_putp) json_object *o = state_to_json(ob);
-
-        int r = o ? ob_store_save(ob->d.store, o) : -ENOMEM;
-
-        ob->save_error = r < 0 ? r : 0;
-        if (r >= 0)
-                ob->request_unsaved = false;
-        return r;
-}
-
-int ob_onboard_save(ObOnboard *ob, char *lost, size_t lostsize)
-{
-        int r;
-
-        /* every change is saved when it is made: only a failed last save needs another try
-         * (no write at a normal stop: flash wear, and what is on disk is already the truth) */
-        if (ob->save_error == 0)
-                return 0;
-        r = persist(ob);
-
-        if (r < 0)
-                snprintf(lost, lostsize, "%s",
-                         ob->request_unsaved && (ob->rotate_requested || ob->rotating)
-                                 ? "the rotation requested with agentctl rotate"
-                                 : "");
-        return r;
-}
-
-/* A save whose failure does not stop the step (bookkeeping: a request, a retirement, the
- * backoff): the machine carries on from memory and the next save tries again, but an operator
- * is told, naming the file (found by the power-loss harness: such failures were silent). */
-static void persist_or_say(ObOnboard *ob)
-{
-        int r = persist(ob);
-
-        if (r < 0)
-                notify(ob, OB_CHANGE_NOTICE,
-                       "cannot save the state to %s/state.json: %s (carrying on; the next save "
-                       "tries again)",
-                       ob->c->paths.state_dir, strerror(-r));
-}
-
-/* Strict readers: a field of the wrong type is an error naming it. */
-static int get_field(json_object *o, const char *key, json_type type, bool required,
-                     json_object **ret, char *err, size_t errsize)
-{
-        json_object *v = NULL;
-
-        if (!json_object_object_get_ex(o, key, &v) || !v) {
-                if (required) {
-                        snprintf(err, errsize, "state: \"%s\" is missing", key);
-                        return -EBADMSG;
-                }
-                *ret = NULL;
-                return 0;
-        }
-        if (!json_object_is_type(v, type)) {
-                snprintf(err, errsize, "state: \"%s\" has the wrong type", key);
-                return -EBADMSG;
-        }
-        *ret = v;
-        return 0;
-}
-
-#define GET(o, key, type, req, var)                                                                \
-        do {                                                                                       \
-                r = get_field((o), (key), (type), (req), &(var), err, errsize);                    \
-                if (r < 0)                                                                         \
-                        return r;                                                                  \
-        } while (0)
-
-static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errsize)
-{
-        json_object *v, *p, *cur, *e, *bo;
-        int r;
-
-        GET(o, "version", json_type_int, true, v);
-        if (json_object_get_int(v) != STATE_VERSION) {
-                snprintf(err, errsize, "state: version %d is not supported",
-                         json_object_get_int(v));
-                return -EPROTONOSUPPORT;
-        }
-        GET(o, "stage", json_type_string, true, v);
-        if (ob_onboard_stage_from_string(json_object_get_string(v), &ob->stage) < 0) {
-                snprintf(err, errsize, "state: unknown stage \"%.40s\"", json_object_get_string(v));
-                return -EBADMSG;
-        }
-
-        GET(o, "rotating", json_type_boolean, false, v);
-        ob->rotating = v && json_object_get_boolean(v);
-        GET(o, "rotate_requested", json_type_boolean, false, v);
-        ob->rotate_requested = v && json_object_get_boolean(v);
-        GET(o, "decommissioned", json_type_boolean, false, v);
-        ob->decommissioned = v && json_object_get_boolean(v);
-        GET(o, "refusals", json_type_int, false, v);
-        ob->refusals = v && json_object_get_int64(v) > 0 ? (uint32_t)json_object_get_int64(v) : 0;
-        GET(o, "previous", json_type_object, false, v);
-        if (v) {
-                json_object *pv = v;
-                int64_t g;
-                GET(pv, "generation", json_type_int, true, v);
-                g = json_object_get_int64(v);
-                GET(pv, "retired_ms", json_type_int, true, v);
-                if (g > 0 &&
-                    ob_retire_add(&ob->retired, (uint64_t)g, json_object_get_int64(v)) == -ENOMEM)
-                        return -ENOMEM;
-        }
-        GET(o, "retired", json_type_array, false, v);
-        if (v && ob_retire_from_json(v, &ob->retired) < 0) {
-                snprintf(err, errsize, "state: \"retired\" is malformed");
-                return -EBADMSG;
-        }
-
-        GET(o, "pending", json_type_object, true, p);
-        GET(p, "generation", json_type_int, true, v);
-        ob->gen = (uint64_t)json_object_get_int64(v);
-        GET(p, "certificate_id", json_type_string, ob->stage == OB_STAGE_CERT_ISSUED, v);
-        if (v && set_str(&ob->cert_id, json_object_get_string(v)) < 0)
-                return -ENOMEM;
-        /* a factory certificate (static/jitp/jitr) comes without an ownership token */
-        GET(p, "ownership_token", json_type_string,
-            ob->stage == OB_STAGE_CERT_ISSUED &&
-                    (!ob_onboard_method_uses_factory_cert(ob->c) || ob->rotating),
-            v);
-        if (v && set_str(&ob->token, json_object_get_string(v)) < 0)
-                return -ENOMEM;
-        GET(p, "token_received_ms", json_type_int, ob->token != NULL, v);
-        ob->token_ms = v ? json_object_get_int64(v) : 0;
-        GET(p, "not_before", json_type_int, false, v);
-        ob->not_before_s = v ? json_object_get_int64(v) : 0;
-        GET(p, "not_after", json_type_int, false, v);
-        ob->not_after_s = v ? json_object_get_int64(v) : 0;
-        GET(p, "thing_name", json_type_string, false, v);
-        if (v && set_str(&ob->thing_name, json_object_get_string(v)) < 0)
-                return -ENOMEM;
-        GET(p, "device_configuration", json_type_object, false, v);
-        if (v)
-                ob->devconf = json_object_get(v);
-        if (ob->stage >= OB_STAGE_KEY_READY && ob->stage < OB_STAGE_ONBOARDED && ob->gen == 0) {
-                snprintf(err, errsize, "state: stage %s without a pending generation",
-                         stage_names[ob->stage]);
-                return -EBADMSG;
-        }
-
-        GET(o, "current", json_type_object, ob->stage == OB_STAGE_ONBOARDED || ob->rotating, cur);
-        if (cur) {
-                GET(cur, "generation", json_type_int, true, v);
-                ob->cur_gen = (uint64_t)json_object_get_int64(v);
-                GET(cur, "certificate_id", json_type_string, true, v);
-                if (set_str(&ob->cur_cert_id, json_object_get_string(v)) < 0)
-                        return -ENOMEM;
-                GET(cur, "thing_name", json_type_string, false, v);
-                if (v && set_str(&ob->cur_thing, json_object_get_string(v)) < 0)
-                        return -ENOMEM;
-                GET(cur, "not_before", json_type_int, true, v);
-                ob->cur_not_before_s = json_object_get_int64(v);
-                GET(cur, "not_after", json_type_int, true, v);
-                ob->cur_not_after_s = json_object_get_int64(v);
-                GET(cur, "onboarded_ms", json_type_int, false, v);
-                ob->onboarded_ms = v ? json_object_get_int64(v) : 0;
-                if (ob->cur_gen == 0) {
-                        snprintf(err, errsize, "state: current generation 0");
-                        return -EBADMSG;
-                }
-        }
-
-        GET(o, "backoff", json_type_object, false, bo);
-        if (bo && ob_backoff_from_json(bo, &ob->backoff) < 0) {
-                snprintf(err, errsize, "state: \"backoff\" is malformed");
-                return -EBADMSG;
-        }
-        GET(o, "last_error", json_type_object, false, e);
-        if (e) {
-                GET(e, "code", json_type_string, true, v);
-                snprintf(ob->err_code, sizeof(ob->err_code), "%s", json_object_get_string(v));
-                GET(e, "text", json_type_string, true, v);
-                snprintf(ob->err_text, sizeof(ob->err_text), "%s", json_object_get_string(v));
-                GET(e, "time_ms", json_type_int, false, v);
-                ob->err_ms = v ? json_object_get_int64(v) : 0;
-                GET(e, "class", json_type_string, false, v);
-                ObErrClass cl;
-                ob->err_class = v && ob_err_class_from_string(json_object_get_string(v), &cl) == 0
-                                        ? (int)cl
-                                        : -1;
-        }
-        return 0;
-}
-
-int ob_onboard_load(ObOnboard *ob, ObStoreLoadInfo *info, char *err, size_t errsize)
-{
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        int r;
-
-        r = ob_store_load(ob->d.store, &o, info);
-        if (r == -ENOENT)
-                return 0; /* a fresh device */
-        if (r < 0) {
-                snprintf(err, errsize, "state file unreadable: %s", strerror(-r));
-                return r;
-        }
-        return state_from_json(ob, o, err, errsize);
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -611,8 +250,6 @@ bool ob_onboard_busy(const ObOnboard *ob)
         return false;
 }
 
-static int resume(ObOnboard *ob, int64_t now);
-
 int ob_onboard_retry_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize)
 {
         switch (ob->act) {
@@ -642,16 +279,17 @@ int ob_onboard_retry_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsiz
                 snprintf(err, errsize, "already trying (%s)", act_name(ob->act));
                 return -EALREADY;
         }
-        notify(ob, OB_CHANGE_NOTICE, "retry requested while %s: trying now", act_name(ob->act));
+        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "retry requested while %s: trying now",
+                          act_name(ob->act));
         /* the wait ends, the failure count stays (the next failure backs off further); the
          * one-CONNECT-per-second floor still holds (ob_backoff_next_connect_ms) */
         ob->backoff.next_ms = 0;
-        return resume(ob, now_ms);
+        return ob_onboard_resume(ob, now_ms);
 }
 
 /* ------------------------------------------------------------------ failures */
 
-static void disconnect(ObOnboard *ob)
+void ob_onboard_disconnect(ObOnboard *ob)
 {
         if (ob->connected || ob_onboard_busy(ob))
                 (void)ob->d.transport->ops->disconnect(ob->d.transport->impl);
@@ -660,7 +298,7 @@ static void disconnect(ObOnboard *ob)
         memset(ob->topics, 0, sizeof(ob->topics));
 }
 
-static void set_error(ObOnboard *ob, int cls, const char *code, const char *text, int64_t now)
+void ob_onboard_set_error(ObOnboard *ob, int cls, const char *code, const char *text, int64_t now)
 {
         snprintf(ob->err_code, sizeof(ob->err_code), "%s", code);
         snprintf(ob->err_text, sizeof(ob->err_text), "%s", text);
@@ -671,14 +309,14 @@ static void set_error(ObOnboard *ob, int cls, const char *code, const char *text
 /* A failed attempt talking to the cloud: record it, back off (persisted), wait in act until the
  * next attempt. soon_ms > 0: retry after soon_ms plus up to as much again of jitter instead of
  * the class's backoff (never sooner than the one-CONNECT-per-second floor). */
-static void fail_text(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, int64_t soon_ms,
-                      ObOnboardActivity act, const char *text)
+void ob_onboard_fail_text(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now,
+                          int64_t soon_ms, ObOnboardActivity act, const char *text)
 {
         uint64_t delay;
         int64_t next;
 
-        disconnect(ob);
-        set_error(ob, (int)cls, code, text, now);
+        ob_onboard_disconnect(ob);
+        ob_onboard_set_error(ob, (int)cls, code, text, now);
         (void)ob_backoff_failure(&ob->backoff, &ob->policy, cls, now, ob->d.random);
         if (soon_ms > 0)
                 ob->backoff.next_ms = now + soon_ms +
@@ -687,11 +325,11 @@ static void fail_text(ObOnboard *ob, ObErrClass cls, const char *code, int64_t n
         /* never sooner than the one-CONNECT-per-second floor */
         next = ob_backoff_next_connect_ms(&ob->backoff);
         delay = next > now ? (uint64_t)(next - now) : 0;
-        persist_or_say(ob); /* best effort: the retry timing is advisory after a crash */
-        notify(ob, OB_CHANGE_ERROR, "%s (%s, %s); attempt %u, retrying in %llu.%03llu s", text,
-               code, ob_err_class_to_string(cls), ob->backoff.attempts,
-               (unsigned long long)(delay / 1000), (unsigned long long)(delay % 1000));
-        set_activity(ob, act, next);
+        ob_onboard_persist_or_say(ob); /* best effort: the retry timing is advisory after a crash */
+        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s (%s, %s); attempt %u, retrying in %llu.%03llu s",
+                          text, code, ob_err_class_to_string(cls), ob->backoff.attempts,
+                          (unsigned long long)(delay / 1000), (unsigned long long)(delay % 1000));
+        ob_onboard_set_activity(ob, act, next);
 }
 
 static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
@@ -705,14 +343,12 @@ static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, c
         va_start(ap, fmt);
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
-        fail_text(ob, cls, code, now, 0, OB_ACT_WAIT_RETRY, text);
+        ob_onboard_fail_text(ob, cls, code, now, 0, OB_ACT_WAIT_RETRY, text);
 }
 
-static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, const char *fmt,
-                       ...) __attribute__((format(printf, 5, 6)));
 /* Local trouble (TPM busy or locked out, disk full): retry at a fixed pace, no backoff class. */
-static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, const char *fmt,
-                       ...)
+void ob_onboard_fail_local(ObOnboard *ob, const char *code, int error, int64_t now, const char *fmt,
+                           ...)
 {
         char text[ERR_TEXT_MAX];
         va_list ap;
@@ -724,18 +360,16 @@ static void fail_local(ObOnboard *ob, const char *code, int error, int64_t now, 
         if (error && n >= 0 && (size_t)n < sizeof(text))
                 snprintf(text + n, sizeof(text) - (size_t)n, ": %s", strerror(-error));
 
-        disconnect(ob);
-        set_error(ob, -1, code, text, now);
-        persist_or_say(ob);
-        notify(ob, OB_CHANGE_ERROR, "%s (%s); retrying in %llu s", text, code,
-               (unsigned long long)(ob->c->retry.local_ms / 1000));
-        set_activity(ob, OB_ACT_WAIT_RETRY, now + (int64_t)ob->c->retry.local_ms);
+        ob_onboard_disconnect(ob);
+        ob_onboard_set_error(ob, -1, code, text, now);
+        ob_onboard_persist_or_say(ob);
+        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s (%s); retrying in %llu s", text, code,
+                          (unsigned long long)(ob->c->retry.local_ms / 1000));
+        ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, now + (int64_t)ob->c->retry.local_ms);
 }
 
-static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
 /* Nothing can change without an operator (a configuration that cannot work). */
-static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
+void ob_onboard_fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
 {
         char text[ERR_TEXT_MAX];
         va_list ap;
@@ -743,11 +377,11 @@ static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const ch
         va_start(ap, fmt);
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
-        disconnect(ob);
-        set_error(ob, -1, code, text, now);
-        persist_or_say(ob);
-        notify(ob, OB_CHANGE_ERROR, "%s (%s); waiting for an operator", text, code);
-        set_activity(ob, OB_ACT_FAILED, -1);
+        ob_onboard_disconnect(ob);
+        ob_onboard_set_error(ob, -1, code, text, now);
+        ob_onboard_persist_or_say(ob);
+        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s (%s); waiting for an operator", text, code);
+        ob_onboard_set_activity(ob, OB_ACT_FAILED, -1);
 }
 
 /* ------------------------------------------------------------------ stage changes */
@@ -758,23 +392,24 @@ static void fail_for_good(ObOnboard *ob, const char *code, int64_t now, const ch
  * mix that fail_local() would save and the next start refuse. Memory stays one coherent state,
  * the disk keeps the old one until a save succeeds; a restart resumes from either.
  */
-static int set_stage(ObOnboard *ob, ObOnboardStage s, int64_t now)
+int ob_onboard_set_stage(ObOnboard *ob, ObOnboardStage s, int64_t now)
 {
         ObOnboardStage from = ob->stage;
         int r;
 
         ob->stage = s;
-        r = persist(ob);
+        r = ob_onboard_persist(ob);
         if (r < 0) {
-                fail_local(ob, "storage-error", r, now, "cannot save %s", "state.json");
+                ob_onboard_fail_local(ob, "storage-error", r, now, "cannot save %s", "state.json");
                 return r;
         }
-        notify(ob, OB_CHANGE_STAGE, "stage %s -> %s", stage_names[from], stage_names[s]);
+        ob_onboard_notify(ob, OB_CHANGE_STAGE, "stage %s -> %s", ob_onboard_stage_names[from],
+                          ob_onboard_stage_names[s]);
         return 0;
 }
 
 /* Forget the certificate we were given (its token expired, or its key is gone). */
-static void discard_pending_cert(ObOnboard *ob)
+void ob_onboard_discard_pending_cert(ObOnboard *ob)
 {
         char path[512];
 
@@ -796,7 +431,7 @@ static const char *hardware_token(ObOnboard *ob)
         return ob->d.hardware_token ? ob->d.hardware_token(ob->d.userdata) : NULL;
 }
 
-static int expand(ObOnboard *ob, const char *tmpl, char **ret)
+int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret)
 {
         const char *thing = ob->thing_name  ? ob->thing_name
                             : ob->cur_thing ? ob->cur_thing
@@ -832,7 +467,7 @@ static int csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, ui
                                             ret_sig_len);
 }
 
-static bool key_error_is_local_trouble(int r)
+bool ob_onboard_key_error_is_local_trouble(int r)
 {
         /* the TPM is there but cannot serve us now: retry; anything else means the blob is
          * unusable here (corrupt, made under another SRK, TPM cleared) */
@@ -841,7 +476,7 @@ static bool key_error_is_local_trouble(int r)
 }
 
 /* Make sure the slot's device key exists and is usable; *ret_pub gets its public key. */
-static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
+int ob_onboard_ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
 {
         ObKeyProvider *k = ob->d.keys;
         char path[512];
@@ -851,8 +486,9 @@ static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
                 ob->gen = ob->cur_gen + 1;
         r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
         if (r < 0) {
-                fail_local(ob, "storage-error", r, now, "cannot create credential slot %llu",
-                           (unsigned long long)ob->gen);
+                ob_onboard_fail_local(ob, "storage-error", r, now,
+                                      "cannot create credential slot %llu",
+                                      (unsigned long long)ob->gen);
                 return r;
         }
         if (!slot_file(ob, "device.key", path, sizeof(path)))
@@ -862,32 +498,33 @@ static int ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
         if (r == 0)
                 return 0;
         if (r != -ENOENT) {
-                if (key_error_is_local_trouble(r)) {
-                        fail_local(ob, "key-unavailable", 0, now, "device key: %s",
-                                   k->ops->last_error(k));
+                if (ob_onboard_key_error_is_local_trouble(r)) {
+                        ob_onboard_fail_local(ob, "key-unavailable", 0, now, "device key: %s",
+                                              k->ops->last_error(k));
                         return r;
                 }
-                notify(ob, OB_CHANGE_NOTICE, "device key %s is unusable (%s); creating a new one",
-                       path, k->ops->last_error(k));
+                ob_onboard_notify(ob, OB_CHANGE_NOTICE,
+                                  "device key %s is unusable (%s); creating a new one", path,
+                                  k->ops->last_error(k));
                 (void)k->ops->destroy(k, path);
                 if (ob->stage >= OB_STAGE_CERT_ISSUED)
-                        discard_pending_cert(ob);
+                        ob_onboard_discard_pending_cert(ob);
         }
 
-        set_activity(ob, OB_ACT_CREATE_KEY, -1);
+        ob_onboard_set_activity(ob, OB_ACT_CREATE_KEY, -1);
         r = k->ops->create(k, path, ob->c->key.type, ret_pub);
         if (r < 0) {
-                fail_local(ob, "key-create-failed", 0, now, "cannot create the device key: %s",
-                           k->ops->last_error(k));
+                ob_onboard_fail_local(ob, "key-create-failed", 0, now,
+                                      "cannot create the device key: %s", k->ops->last_error(k));
                 return r;
         }
-        notify(ob, OB_CHANGE_NOTICE, "created the device key %s", path);
+        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "created the device key %s", path);
         return 0;
 }
 
 /* ------------------------------------------------------------------ connecting */
 
-static const char *iso_text(int64_t s, char *buf, size_t size)
+const char *ob_onboard_iso_text(int64_t s, char *buf, size_t size)
 {
         ob_isotime_format(s, buf, size);
         return buf;
@@ -920,12 +557,12 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
         if (now / 1000 < nb) {
                 snprintf(why, whysize,
                          "claim certificate %s is not valid before %s (check the clock)",
-                         ob->claim_cert, iso_text(nb, t, sizeof(t)));
+                         ob->claim_cert, ob_onboard_iso_text(nb, t, sizeof(t)));
                 return false;
         }
         if (now / 1000 > na) {
                 snprintf(why, whysize, "claim certificate %s expired at %s", ob->claim_cert,
-                         iso_text(na, t, sizeof(t)));
+                         ob_onboard_iso_text(na, t, sizeof(t)));
                 *expired = true;
                 return false;
         }
@@ -951,8 +588,8 @@ static const char *key_file_provider(const char *path)
         return strstr(buf, "TSS2 PRIVATE KEY") ? "tpm2" : "default";
 }
 
-static int connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
-                      ObOnboardActivity act, int64_t now)
+int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
+                          ObOnboardActivity act, int64_t now)
 {
         _cleanup_free_ char *client_id = NULL;
         ObConnectOptions o;
@@ -960,9 +597,10 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
         bool same_id;
         int r;
 
-        r = expand(ob, ob->c->endpoint.client_id, &client_id);
+        r = ob_onboard_expand(ob, ob->c->endpoint.client_id, &client_id);
         if (r < 0) {
-                fail_for_good(ob, "bad-client-id", now, "endpoint.client_id cannot be expanded");
+                ob_onboard_fail_for_good(ob, "bad-client-id", now,
+                                         "endpoint.client_id cannot be expanded");
                 return r;
         }
         /* one CONNECT per second per client id, whatever the backoff says; after a restart
@@ -972,7 +610,7 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
         if (!same_id)
                 earliest = ob->backoff.next_ms;
         if (now < earliest) {
-                set_activity(ob, OB_ACT_WAIT_RETRY, earliest);
+                ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, earliest);
                 return 0;
         }
         o = (ObConnectOptions){
@@ -994,8 +632,8 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
         ob_backoff_connect_attempt(&ob->backoff, now);
         /* on disk before the CONNECT: a restart right after it keeps AWS's one CONNECT per
          * second per client id (best effort, like every retry time) */
-        persist_or_say(ob);
-        set_activity(ob, act, now + (int64_t)ob->c->endpoint.connect_timeout_ms + 5000);
+        ob_onboard_persist_or_say(ob);
+        ob_onboard_set_activity(ob, act, now + (int64_t)ob->c->endpoint.connect_timeout_ms + 5000);
         /* a verification that is not followed by a publish (the rotation's announcement)
          * needs only the CONNACK: a probe, if the transport has one, is quicker than an MQTT
          * session (with Paho, no thread start-up and teardown; docs/performance.md, P1) */
@@ -1016,10 +654,11 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
                 /* the daemon's transport: the SRK is transient (no free persistent TPM handle)
                  * and the tpm2 provider finds a key's parent only at the handle; retried at the
                  * local pace, the daemon persists the SRK once a handle is free */
-                fail_local(ob, "srk-not-persistent", 0, now,
-                           "the storage root key has no persistent TPM handle (all in use): TLS "
-                           "with the device key needs one; free a persistent handle "
-                           "(agentctl check srk, docs/tpm.md)");
+                ob_onboard_fail_local(
+                        ob, "srk-not-persistent", 0, now,
+                        "the storage root key has no persistent TPM handle (all in use): TLS "
+                        "with the device key needs one; free a persistent handle "
+                        "(agentctl check srk, docs/tpm.md)");
                 return 0; /* recorded and retried: not an error of the request (agentctl rotate) */
         }
         if (r < 0) {
@@ -1030,7 +669,7 @@ static int connect_to(ObOnboard *ob, const char *cert, const char *key, const ch
         return 0;
 }
 
-static int connect_claim(ObOnboard *ob, int64_t now)
+int ob_onboard_connect_claim(ObOnboard *ob, int64_t now)
 {
         char why[300];
         bool expired;
@@ -1038,47 +677,47 @@ static int connect_claim(ObOnboard *ob, int64_t now)
         if (!claim_usable(ob, now, why, sizeof(why), &expired)) {
                 if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER) {
                         drop_claim(ob);
-                        set_error(ob, -1, expired ? "claim-expired" : "claim-unusable", why, now);
-                        persist_or_say(ob);
-                        notify(ob, OB_CHANGE_ERROR, "%s; waiting for a new claim", why);
-                        set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
+                        ob_onboard_set_error(ob, -1, expired ? "claim-expired" : "claim-unusable",
+                                             why, now);
+                        ob_onboard_persist_or_say(ob);
+                        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s; waiting for a new claim", why);
+                        ob_onboard_set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
                         return 0;
                 }
                 fail(ob, OB_ERR_REJECTED, expired ? "claim-expired" : "claim-unusable", now, "%s",
                      why);
                 return 0;
         }
-        return connect_to(ob, ob->claim_cert, ob->claim_key, key_file_provider(ob->claim_key),
-                          OB_ACT_CONNECT_CLAIM, now);
+        return ob_onboard_connect_to(ob, ob->claim_cert, ob->claim_key,
+                                     key_file_provider(ob->claim_key), OB_ACT_CONNECT_CLAIM, now);
 }
 
-static int connect_device(ObOnboard *ob, int64_t now)
+int ob_onboard_connect_device(ObOnboard *ob, int64_t now)
 {
         char crt[512], key[512];
 
         if (!slot_file(ob, "device.crt", crt, sizeof(crt)) ||
             !slot_file(ob, "device.key", key, sizeof(key)))
                 return -ENAMETOOLONG;
-        return connect_to(ob, crt, key,
-                          ob->c->provisioning.create_keys
-                                  ? "default"
-                                  : ob->d.keys->ops->tls_provider(ob->d.keys),
-                          OB_ACT_VERIFY, now);
+        return ob_onboard_connect_to(ob, crt, key,
+                                     ob->c->provisioning.create_keys
+                                             ? "default"
+                                             : ob->d.keys->ops->tls_provider(ob->d.keys),
+                                     OB_ACT_VERIFY, now);
 }
-
-static char *factory_key_path(const ObOnboard *ob, uint64_t gen);
 
 /* A rotation asks for its new certificate with the identity it replaces (a factory identity
  * may use the vendor's key at a persistent handle: the slot then has no key file). */
-static int connect_current(ObOnboard *ob, int64_t now)
+int ob_onboard_connect_current(ObOnboard *ob, int64_t now)
 {
         _cleanup_free_ char *crt =
                 ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
-        _cleanup_free_ char *key = factory_key_path(ob, ob->cur_gen);
+        _cleanup_free_ char *key = ob_onboard_factory_key_path(ob, ob->cur_gen);
 
         if (!crt || !key)
                 return -ENOMEM;
-        return connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM, now);
+        return ob_onboard_connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM,
+                                     now);
 }
 
 /* ------------------------------------------------------------------ the decision */
@@ -1127,7 +766,7 @@ bool ob_onboard_rotating(const ObOnboard *ob)
 }
 
 /* The fingerprint guard: credentials/current still holds the certificate the state names. */
-static bool current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
+bool ob_onboard_current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
 {
         _cleanup_free_ char *path =
                 ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
@@ -1154,7 +793,7 @@ static bool current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
 /* Forget a rotation's slot N+1: the current identity stays what it was. */
 static void abandon_rotation_slot(ObOnboard *ob)
 {
-        discard_pending_cert(ob);
+        ob_onboard_discard_pending_cert(ob);
         free(ob->thing_name);
         ob->thing_name = NULL;
         json_object_put(ob->devconf);
@@ -1169,11 +808,9 @@ static void abandon_rotation_slot(ObOnboard *ob)
         ob->gen = 0;
 }
 
-static bool clock_plausible(const ObOnboard *ob, int64_t now);
-
 /* After the grace period, the keys and certificates rotations retired are deleted: every
  * retired slot on disk, however many rotations committed within the grace (lib/retire.h). */
-static void sweep_retired(ObOnboard *ob, int64_t now)
+void ob_onboard_sweep_retired(ObOnboard *ob, int64_t now)
 {
         ObRetireSweep s = {
                 .state_dir = ob->c->paths.state_dir,
@@ -1185,514 +822,55 @@ static void sweep_retired(ObOnboard *ob, int64_t now)
         };
         ObRetireResult res;
 
-        if (ob->cur_gen == 0 || !clock_plausible(ob, now) ||
+        if (ob->cur_gen == 0 || !ob_onboard_clock_plausible(ob, now) ||
             ob_retire_sweep(&ob->retired, &s, now, &res) < 0)
                 return;
         if (res.deleted > 0)
-                notify(ob, OB_CHANGE_NOTICE,
-                       "deleted the keys and certificates of %u retired generation(s) (%llu..%llu)",
-                       res.deleted, (unsigned long long)res.first, (unsigned long long)res.last);
+                ob_onboard_notify(
+                        ob, OB_CHANGE_NOTICE,
+                        "deleted the keys and certificates of %u retired generation(s) (%llu..%llu)",
+                        res.deleted, (unsigned long long)res.first, (unsigned long long)res.last);
         if (res.error < 0)
-                notify(ob, OB_CHANGE_NOTICE,
-                       "cannot delete retired credential generation %llu: %s (trying again later)",
-                       (unsigned long long)res.error_gen, strerror(-res.error));
+                ob_onboard_notify(
+                        ob, OB_CHANGE_NOTICE,
+                        "cannot delete retired credential generation %llu: %s (trying again later)",
+                        (unsigned long long)res.error_gen, strerror(-res.error));
         if (res.changed)
-                persist_or_say(ob);
+                ob_onboard_persist_or_say(ob);
 }
 
 /* Onboarded and idle: sleep until the next rotation (or the next retired slot's deletion). */
-static void idle(ObOnboard *ob, int64_t now)
+void ob_onboard_idle(ObOnboard *ob, int64_t now)
 {
         int64_t next = ob_onboard_next_rotation(ob);
         int64_t grace = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000, gone;
 
-        sweep_retired(ob, now);
+        ob_onboard_sweep_retired(ob, now);
         gone = ob_retire_next_due(&ob->retired, grace);
         if (gone >= 0 && (next < 0 || gone < next))
                 next = gone;
-        set_activity(ob, OB_ACT_DONE, next);
+        ob_onboard_set_activity(ob, OB_ACT_DONE, next);
 }
 
-static bool clock_plausible(const ObOnboard *ob, int64_t now)
+bool ob_onboard_clock_plausible(const ObOnboard *ob, int64_t now)
 {
         return now >= ob->d.build_epoch_ms;
 }
 
 /* No certificate decision on a clock that is not set (a board without RTC boots in 1970). */
-static void wait_for_clock(ObOnboard *ob, int64_t now)
+void ob_onboard_wait_for_clock(ObOnboard *ob, int64_t now)
 {
         if (ob->act != OB_ACT_WAIT_CLOCK)
-                notify(ob, OB_CHANGE_NOTICE,
-                       "the wall clock is before the build date: waiting for time "
-                       "synchronization before any certificate decision");
-        set_activity(ob, OB_ACT_WAIT_CLOCK, now + OB_ONBOARD_CLOCK_RETRY_MS);
+                ob_onboard_notify(ob, OB_CHANGE_NOTICE,
+                                  "the wall clock is before the build date: waiting for time "
+                                  "synchronization before any certificate decision");
+        ob_onboard_set_activity(ob, OB_ACT_WAIT_CLOCK, now + OB_ONBOARD_CLOCK_RETRY_MS);
 }
 
-static bool token_fresh(const ObOnboard *ob, int64_t now)
+bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now)
 {
         return ob->token && now - ob->token_ms < OB_ONBOARD_TOKEN_LIFETIME_MS &&
                now >= ob->token_ms;
-}
-
-/* ------------------------------------------------------------------ static, jitp, jitr */
-
-bool ob_onboard_method_uses_factory_cert(const ObConfig *c)
-{
-        return c->provisioning.method == OB_METHOD_STATIC ||
-               c->provisioning.method == OB_METHOD_JITP || c->provisioning.method == OB_METHOD_JITR;
-}
-
-bool ob_onboard_can_rotate(const ObConfig *c)
-{
-        return !ob_onboard_method_uses_factory_cert(c) || c->rotation.template_name ||
-               c->provisioning.template_name;
-}
-
-static bool factory_method(const ObOnboard *ob)
-{
-        return ob_onboard_method_uses_factory_cert(ob->c);
-}
-
-static bool sends_chain(const ObOnboard *ob)
-{
-        return ob->c->provisioning.method == OB_METHOD_JITP ||
-               ob->c->provisioning.method == OB_METHOD_JITR;
-}
-
-static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-/* Nothing to connect with yet: say why, look again soon (the daemon also restarts us on SIGHUP). */
-static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
-{
-        char text[ERR_TEXT_MAX];
-        va_list ap;
-        bool same;
-
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        same = ob->act == OB_ACT_WAIT_CERT && strcmp(ob->err_code, code) == 0 &&
-               strcmp(ob->err_text, text) == 0;
-        if (!same) {
-                set_error(ob, -1, code, text, now);
-                persist_or_say(ob);
-                notify(ob, OB_CHANGE_ERROR, "%s (%s); checking again every %d s", text, code,
-                       OB_ONBOARD_CERT_POLL_MS / 1000);
-        }
-        set_activity(ob, OB_ACT_WAIT_CERT, now + OB_ONBOARD_CERT_POLL_MS);
-}
-
-/* The key for the factory certificate in slot gen: the slot's copy, or the vendor's handle. */
-static char *factory_key_path(const ObOnboard *ob, uint64_t gen)
-{
-        _cleanup_free_ char *p = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
-
-        return p ? ob_factory_slot_key(ob->c, p) : NULL;
-}
-
-/*
- * Copy the factory certificate (and key file, or for a vendor's handle key a device.key-handle
- * file naming it) into credential slot N and record it: stage
- * certificate-issued. 0 done; 1 waiting (no certificate yet, or not a usable one: the reason is
- * in the status and it is checked again); negative: failure recorded, retry scheduled.
- */
-static int import_factory(ObOnboard *ob, int64_t now)
-{
-        const char *hint = "install one with agentctl factory install-cert";
-        _cleanup_(ob_factory_paths_done) ObFactoryPaths fp = {0};
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
-        _cleanup_free_ char *cn = NULL, *pem = NULL, *key = NULL;
-        ObKeyProvider *k = ob->d.keys;
-        char fpr[65];
-        X509 *x = NULL;
-        size_t keylen = 0;
-        int64_t nb, na;
-        BIO *b = NULL;
-        BUF_MEM *bm;
-        int r;
-
-        r = ob_factory_paths(ob->c, &fp);
-        if (r < 0)
-                return r;
-        if (access(fp.cert, F_OK) < 0) {
-                wait_for_cert(ob, "no-certificate", now, "no device certificate at %s: %s", fp.cert,
-                              hint);
-                return 1;
-        }
-        if (!fp.key_handle && access(fp.key, F_OK) < 0) {
-                wait_for_cert(ob, "no-certificate", now,
-                              "the device certificate %s has no key at %s: %s", fp.cert, fp.key,
-                              hint);
-                return 1;
-        }
-        r = ob_x509_from_file(fp.cert, &x);
-        if (r < 0) {
-                wait_for_cert(ob, "certificate-unusable", now, "%s: %s", fp.cert,
-                              r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
-                return 1;
-        }
-        r = ob_x509_validity(x, &nb, &na);
-        if (r < 0 || ob_x509_fingerprint_hex(x, fpr, sizeof(fpr)) < 0) {
-                X509_free(x);
-                wait_for_cert(ob, "certificate-unusable", now, "%s: no validity period", fp.cert);
-                return 1;
-        }
-        if (na < now / 1000) {
-                char t[32];
-                X509_free(x);
-                wait_for_cert(ob, "certificate-expired", now, "%s expired at %s: %s", fp.cert,
-                              iso_text(na, t, sizeof(t)), hint);
-                return 1;
-        }
-        r = k->ops->load(k, fp.key, &pub);
-        if (r < 0) {
-                X509_free(x);
-                if (key_error_is_local_trouble(r)) {
-                        fail_local(ob, "key-unavailable", 0, now, "device key %s: %s", fp.key,
-                                   k->ops->last_error(k));
-                        return r;
-                }
-                wait_for_cert(ob, "key-unusable", now, "device key %s: %s", fp.key,
-                              k->ops->last_error(k));
-                return 1;
-        }
-        if (ob_x509_matches_key(x, pub) < 0) {
-                X509_free(x);
-                wait_for_cert(ob, "certificate-key-mismatch", now,
-                              "%s is not for the device key %s: %s", fp.cert, fp.key, hint);
-                return 1;
-        }
-        (void)ob_x509_subject_cn(x, &cn);
-        /* the certificate alone, whatever else the file holds */
-        b = BIO_new(BIO_s_mem());
-        if (!b || !PEM_write_bio_X509(b, x) || BIO_get_mem_ptr(b, &bm) <= 0 ||
-            !(pem = strndup(bm->data, bm->length))) {
-                BIO_free(b);
-                X509_free(x);
-                return -ENOMEM;
-        }
-        BIO_free(b);
-        X509_free(x);
-
-        /* the thing: jitp's template names it after the CN; otherwise identity.thing_name */
-        free(ob->thing_name);
-        ob->thing_name = NULL;
-        if (ob->c->provisioning.method != OB_METHOD_JITP && ob->c->identity.thing_name) {
-                _cleanup_free_ char *t = NULL;
-                if (expand(ob, ob->c->identity.thing_name, &t) < 0) {
-                        fail_for_good(ob, "bad-thing-name", now,
-                                      "identity.thing_name cannot be expanded");
-                        return -EINVAL;
-                }
-                ob->thing_name = TAKE_PTR(t);
-        } else if (cn && cn[0]) {
-                ob->thing_name = TAKE_PTR(cn);
-        } else {
-                wait_for_cert(ob, "no-thing-name", now,
-                              "%s has no subject CN to name the thing after%s", fp.cert,
-                              ob->c->provisioning.method == OB_METHOD_JITP
-                                      ? ""
-                                      : " (or set identity.thing_name)");
-                return 1;
-        }
-        if (sends_chain(ob) && access(fp.chain, F_OK) < 0)
-                notify(ob, OB_CHANGE_NOTICE,
-                       "no CA chain at %s: the certificate is sent alone (its CA must then be "
-                       "known to the cloud by other means)",
-                       fp.chain);
-
-        if (ob->gen == 0)
-                ob->gen = ob->cur_gen + 1;
-        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
-        if (r >= 0 && !fp.key_handle) {
-                r = ob_fs_read_file(fp.key, 0, 64 * 1024, &key, &keylen);
-                if (r >= 0)
-                        r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.key", key,
-                                           keylen, 0600, ob->d.fs);
-                if (key)
-                        ob_explicit_bzero(key, keylen);
-        } else if (r >= 0) {
-                /* no key file to copy: record where the key is, for us and applications
-                 * (docs/state.md) */
-                _cleanup_free_ char *ref = NULL;
-                if (asprintf(&ref, "%s\n", fp.key) < 0)
-                        return -ENOMEM;
-                r = ob_creds_write(ob->c->paths.state_dir, ob->gen, OB_SLOT_KEY_HANDLE, ref,
-                                   strlen(ref), OB_SLOT_KEY_HANDLE_MODE, ob->d.fs);
-        }
-        if (r >= 0)
-                r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.crt", pem, strlen(pem),
-                                   0644, ob->d.fs);
-        if (r < 0) {
-                fail_local(ob, "storage-error", r, now,
-                           "cannot copy the factory credentials into slot %llu",
-                           (unsigned long long)ob->gen);
-                return r;
-        }
-        if (set_str(&ob->cert_id, fpr) < 0)
-                return -ENOMEM;
-        ob->not_before_s = nb;
-        ob->not_after_s = na;
-        ob->err_code[0] = 0;
-        r = set_stage(ob, OB_STAGE_CERT_ISSUED, now);
-        if (r < 0)
-                return r;
-        notify(ob, OB_CHANGE_NOTICE, "using the factory certificate %.12s... (%s) as thing %s", fpr,
-               fp.cert, ob->thing_name);
-        return 0;
-}
-
-static void drop_chain_file(ObOnboard *ob)
-{
-        if (ob->chain_file)
-                (void)unlink(ob->chain_file);
-        free(ob->chain_file);
-        ob->chain_file = NULL;
-}
-
-/* jitp/jitr before the first success: the handshake carries the certificate and its CA chain,
- * concatenated into one runtime file (0600). NULL chain: none to send. */
-static int build_chain_file(ObOnboard *ob, const char *crt, char **ret)
-{
-        _cleanup_(ob_factory_paths_done) ObFactoryPaths fp = {0};
-        _cleanup_free_ char *c = NULL, *ch = NULL, *all = NULL, *path = NULL;
-        size_t clen = 0, chlen = 0;
-        int r;
-
-        *ret = NULL;
-        r = ob_factory_paths(ob->c, &fp);
-        if (r < 0)
-                return r;
-        if (access(fp.chain, F_OK) < 0)
-                return 0;
-        r = ob_fs_read_file(crt, 0, 64 * 1024, &c, &clen);
-        if (r >= 0)
-                r = ob_fs_read_file(fp.chain, 0, 256 * 1024, &ch, &chlen);
-        if (r < 0)
-                return r;
-        if (asprintf(&all, "%s%s%s", c, clen && c[clen - 1] != '\n' ? "\n" : "", ch) < 0 ||
-            asprintf(&path, "%s/device-chain.pem", ob->c->paths.runtime_dir) < 0)
-                return -ENOMEM;
-        if (mkdir(ob->c->paths.runtime_dir, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        r = ob_fs_write_file_atomic(ob->d.fs, path, all, strlen(all), 0600);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(path);
-        return 0;
-}
-
-/* Connect with the factory certificate in the pending slot (with its chain for jitp/jitr). */
-static int connect_factory(ObOnboard *ob, int64_t now)
-{
-        _cleanup_free_ char *crt =
-                ob_creds_slot_file(ob->c->paths.state_dir, ob->gen, "device.crt");
-        _cleanup_free_ char *key = factory_key_path(ob, ob->gen);
-        int r;
-
-        if (!crt || !key)
-                return -ENOMEM;
-        drop_chain_file(ob);
-        if (sends_chain(ob)) {
-                r = build_chain_file(ob, crt, &ob->chain_file);
-                if (r < 0) {
-                        fail_local(ob, "storage-error", r, now,
-                                   "cannot write the certificate chain into %s",
-                                   ob->c->paths.runtime_dir);
-                        return r;
-                }
-        }
-        return connect_to(ob, ob->chain_file ? ob->chain_file : crt, key,
-                          ob_key_path_is_handle(key) ? "tpm2"
-                                                     : ob->d.keys->ops->tls_provider(ob->d.keys),
-                          OB_ACT_VERIFY, now);
-}
-
-static int resume_factory(ObOnboard *ob, int64_t now)
-{
-        int r;
-
-        if (ob->stage != OB_STAGE_CERT_ISSUED) {
-                r = import_factory(ob, now);
-                if (r != 0)
-                        return 0; /* waiting, or failure recorded and retry scheduled */
-        }
-        return connect_factory(ob, now);
-}
-
-/*
- * The factory certificate was refused (CONNACK refusal, or the connection closed after TLS).
- * static: not registered, inactive or revoked: a persistent status, the refused schedule.
- * jitp: the first refusal is the registration: retry in 1-2 s; then the refused schedule, and
- * after provisioning.jitp_max_refusals "refused, not pending". jitr: activation by a cloud
- * function can take minutes: the refused schedule, status waiting-for-activation, no give-up.
- */
-static void factory_refused(ObOnboard *ob, const char *detail, int64_t now)
-{
-        int m = ob->c->provisioning.method;
-        uint32_t n = ob->refusals < UINT32_MAX ? ++ob->refusals : ob->refusals;
-        /* soon after the first refusal: the registration happened on this very connect */
-        int64_t soon = m != OB_METHOD_STATIC && n == 1 ? OB_ONBOARD_FIRST_REFUSAL_RETRY_MS : 0;
-        const char *id = ob->cert_id ? ob->cert_id : "?";
-        char text[640];
-
-        if (m == OB_METHOD_STATIC) {
-                snprintf(text, sizeof(text),
-                         "the device certificate %.12s... was refused %u time(s) (%s): is it "
-                         "registered and ACTIVE, with a policy allowing iot:Connect?",
-                         id, n, detail);
-                fail_text(ob, OB_ERR_REFUSED, "certificate-refused", now, 0, OB_ACT_WAIT_RETRY,
-                          text);
-        } else if (m == OB_METHOD_JITP && n >= ob->c->provisioning.jitp_max_refusals) {
-                snprintf(text, sizeof(text),
-                         "refused, not pending: the certificate %.12s... was refused %u times "
-                         "(%s); is its CA registered with auto-registration and a template?",
-                         id, n, detail);
-                fail_text(ob, OB_ERR_REFUSED, "refused-not-pending", now, soon, OB_ACT_WAIT_RETRY,
-                          text);
-        } else if (m == OB_METHOD_JITP) {
-                snprintf(text, sizeof(text),
-                         "refused %u time(s), expected while JITP registers the certificate (%s)",
-                         n, detail);
-                fail_text(ob, OB_ERR_REFUSED, "registration-pending", now, soon, OB_ACT_WAIT_RETRY,
-                          text);
-        } else {
-                snprintf(text, sizeof(text),
-                         "refused %u time(s): waiting for a cloud function to activate the "
-                         "certificate %.12s... (%s)",
-                         n, id, detail);
-                fail_text(ob, OB_ERR_REFUSED, "waiting-for-activation", now, soon,
-                          OB_ACT_WAIT_ACTIVATION, text);
-        }
-}
-
-/* Do the next thing the stage calls for. */
-static void after_commit(ObOnboard *ob, int64_t now);
-
-static int resume(ObOnboard *ob, int64_t now)
-{
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
-        int r;
-
-        if (ob->post_commit != POST_COMMIT_NONE) {
-                /* the commit's save failed: save it now, then announce what it did */
-                if (set_stage(ob, OB_STAGE_ONBOARDED, now) == 0)
-                        after_commit(ob, now);
-                return 0;
-        }
-        if (ob->stage == OB_STAGE_ONBOARDED) {
-                int64_t due = ob_onboard_next_rotation(ob);
-
-                if (due < 0 || now < due) {
-                        idle(ob, now);
-                        return 0;
-                }
-                if (!clock_plausible(ob, now)) {
-                        wait_for_clock(ob, now);
-                        return 0;
-                }
-                /* time to renew: slot N+1, the current identity stays untouched */
-                char why[200];
-                if (!current_cert_unchanged(ob, why, sizeof(why))) {
-                        ob->rotate_requested = false;
-                        fail_for_good(ob, "rotation-aborted", now, "%s: not rotating", why);
-                        return 0;
-                }
-                ob->rotating = true;
-                ob->gen = ob->cur_gen + 1;
-                if (ob_retire_contains(&ob->retired, ob->gen)) {
-                        /* an old slot with that number must go first */
-                        ObRetireSweep s = {.state_dir = ob->c->paths.state_dir,
-                                           .fs = ob->d.fs,
-                                           .keys = ob->d.keys,
-                                           .current = ob->cur_gen};
-                        (void)ob_retire_delete_now(&ob->retired, &s, ob->gen);
-                }
-                notify(ob, OB_CHANGE_NOTICE,
-                       "renewing certificate %.12s... (%s) in credential generation %llu",
-                       ob->cur_cert_id, ob->rotate_requested ? "requested" : "due",
-                       (unsigned long long)ob->gen);
-                r = set_stage(ob, OB_STAGE_NEW, now);
-                if (r < 0)
-                        return 0;
-        }
-        if (!clock_plausible(ob, now)) {
-                wait_for_clock(ob, now);
-                return 0;
-        }
-        if (factory_method(ob) && !ob->rotating)
-                return resume_factory(ob, now);
-
-        if (ob->stage == OB_STAGE_CERT_ISSUED && !token_fresh(ob, now)) {
-                notify(ob, OB_CHANGE_NOTICE,
-                       "the ownership token of certificate %.12s... is older than an hour: "
-                       "requesting a new certificate",
-                       ob->cert_id ? ob->cert_id : "?");
-                discard_pending_cert(ob);
-                r = set_stage(ob,
-                              ob->c->provisioning.create_keys ? OB_STAGE_NEW : OB_STAGE_KEY_READY,
-                              now);
-                if (r < 0)
-                        return r;
-        }
-
-        /* the key first: it does not need the network (not for CreateKeysAndCertificate) */
-        if (!ob->c->provisioning.create_keys && ob->stage < OB_STAGE_THING_REGISTERED) {
-                r = ensure_key(ob, now, &pub);
-                if (r < 0)
-                        return 0; /* failure recorded, retry scheduled */
-                if (ob->stage == OB_STAGE_NEW) {
-                        r = set_stage(ob, OB_STAGE_KEY_READY, now);
-                        if (r < 0)
-                                return 0;
-                }
-        } else if (ob->c->provisioning.create_keys && ob->gen == 0) {
-                ob->gen = ob->cur_gen + 1;
-        }
-
-        if (ob->stage == OB_STAGE_THING_REGISTERED)
-                return connect_device(ob, now);
-
-        if (ob->rotating)
-                return connect_current(ob, now);
-        if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER && !ob->claim_cert) {
-                set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
-                return 0;
-        }
-        return connect_claim(ob, now);
-}
-
-int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
-{
-        int m = ob->c->provisioning.method;
-
-        if (ob->decommissioned) {
-                set_error(ob, -1, "decommissioned",
-                          "decommissioned: no identity; 'agentctl reprovision' onboards again",
-                          now_ms);
-                set_activity(ob, OB_ACT_FAILED, -1);
-                return 0;
-        }
-
-        if (m == OB_METHOD_FLEET_CLAIM) {
-                if (set_str(&ob->claim_cert, ob->c->provisioning.claim_cert) < 0 ||
-                    set_str(&ob->claim_key, ob->c->provisioning.claim_key) < 0)
-                        return -ENOMEM;
-        } else if (m == OB_METHOD_FLEET_TRUSTED_USER && ob->cur_gen == 0) {
-                /* a claim handed over before a restart is still in the runtime directory */
-                _cleanup_free_ char *crt = NULL, *key = NULL;
-
-                if (asprintf(&crt, "%s/claim/claim.crt", ob->c->paths.runtime_dir) < 0 ||
-                    asprintf(&key, "%s/claim/claim.key", ob->c->paths.runtime_dir) < 0)
-                        return -ENOMEM;
-                if (access(crt, R_OK) == 0 && access(key, R_OK) == 0) {
-                        ob->claim_cert = TAKE_PTR(crt);
-                        ob->claim_key = TAKE_PTR(key);
-                        ob->claim_temporary = true;
-                }
-        }
-        sweep_retired(ob, now_ms); /* also when a rotation resumes rather than idles */
-        return resume(ob, now_ms);
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -1716,12 +894,14 @@ static int subscribe_all(ObOnboard *ob, int64_t now)
                 r = ob_fleet_topic(OB_FLEET_REGISTER_THING, ob->fmt, tmpl, OB_FLEET_REJECTED,
                                    ob->topics[3], sizeof(ob->topics[3]));
         if (r < 0) {
-                fail_for_good(ob, "bad-template-name", now,
-                              "provisioning.template \"%s\" is not a valid template name",
-                              tmpl ? tmpl : "");
+                ob_onboard_fail_for_good(
+                        ob, "bad-template-name", now,
+                        "provisioning.template \"%s\" is not a valid template name",
+                        tmpl ? tmpl : "");
                 return r;
         }
-        set_activity(ob, OB_ACT_SUBSCRIBE, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        ob_onboard_set_activity(ob, OB_ACT_SUBSCRIBE,
+                                now + (int64_t)ob->c->endpoint.step_timeout_ms);
         ob->subs_batched = ob->d.transport->ops->subscribe_many != NULL;
         if (ob->subs_batched) {
                 const char *filters[N_TOPICS];
@@ -1783,8 +963,8 @@ static int request_cert(ObOnboard *ob, int64_t now)
                 r = ob_fleet_build_create_keys(ob->fmt, &payload, &len);
                 if (r < 0)
                         return r;
-                set_activity(ob, OB_ACT_REQUEST_CERT,
-                             now + (int64_t)ob->c->endpoint.step_timeout_ms);
+                ob_onboard_set_activity(ob, OB_ACT_REQUEST_CERT,
+                                        now + (int64_t)ob->c->endpoint.step_timeout_ms);
                 return publish(ob, OB_FLEET_CREATE_KEYS, payload, len, now);
         }
 
@@ -1792,32 +972,34 @@ static int request_cert(ObOnboard *ob, int64_t now)
                 return -ENAMETOOLONG;
         r = ob->d.keys->ops->load(ob->d.keys, path, &pub);
         if (r < 0) {
-                fail_local(ob, "key-unavailable", 0, now, "device key: %s",
-                           ob->d.keys->ops->last_error(ob->d.keys));
+                ob_onboard_fail_local(ob, "key-unavailable", 0, now, "device key: %s",
+                                      ob->d.keys->ops->last_error(ob->d.keys));
                 return r;
         }
-        r = expand(ob, ob->c->identity.csr_subject, &subject);
+        r = ob_onboard_expand(ob, ob->c->identity.csr_subject, &subject);
         if (r < 0) {
-                fail_for_good(ob, "bad-csr-subject", now,
-                              "identity.csr_subject cannot be expanded");
+                ob_onboard_fail_for_good(ob, "bad-csr-subject", now,
+                                         "identity.csr_subject cannot be expanded");
                 return r;
         }
         r = ob_csr_build(subject, pub, csr_sign, ob, &csr);
-        if (r < 0 && r != -ENOMEM && key_error_is_local_trouble(r)) {
+        if (r < 0 && r != -ENOMEM && ob_onboard_key_error_is_local_trouble(r)) {
                 /* the key provider failed to sign (a TPM in lockout, gone): say what it said */
-                fail_local(ob, "key-unavailable", 0, now, "device key: signing the CSR: %s",
-                           ob->d.keys->ops->last_error(ob->d.keys));
+                ob_onboard_fail_local(ob, "key-unavailable", 0, now,
+                                      "device key: signing the CSR: %s",
+                                      ob->d.keys->ops->last_error(ob->d.keys));
                 return r;
         }
         if (r < 0) {
-                fail_local(ob, "csr-failed", r, now, "cannot build the CSR (subject \"%s\")",
-                           subject);
+                ob_onboard_fail_local(ob, "csr-failed", r, now,
+                                      "cannot build the CSR (subject \"%s\")", subject);
                 return r;
         }
         r = ob_fleet_build_create_from_csr(ob->fmt, csr, &payload, &len);
         if (r < 0)
                 return r;
-        set_activity(ob, OB_ACT_REQUEST_CERT, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        ob_onboard_set_activity(ob, OB_ACT_REQUEST_CERT,
+                                now + (int64_t)ob->c->endpoint.step_timeout_ms);
         return publish(ob, OB_FLEET_CREATE_FROM_CSR, payload, len, now);
 }
 
@@ -1842,10 +1024,11 @@ static int register_thing(ObOnboard *ob, int64_t now)
         }
         n = 0;
         for (size_t i = 0; cfg && cfg[i]; i += 2) {
-                r = expand(ob, cfg[i + 1], &values[i / 2]);
+                r = ob_onboard_expand(ob, cfg[i + 1], &values[i / 2]);
                 if (r < 0) {
-                        fail_for_good(ob, "bad-parameter", now,
-                                      "provisioning.parameters.%s cannot be expanded", cfg[i]);
+                        ob_onboard_fail_for_good(ob, "bad-parameter", now,
+                                                 "provisioning.parameters.%s cannot be expanded",
+                                                 cfg[i]);
                         goto out;
                 }
                 params[n++] = cfg[i];
@@ -1871,7 +1054,8 @@ static int register_thing(ObOnboard *ob, int64_t now)
         r = ob_fleet_build_register_thing(ob->fmt, ob->token, params, &payload, &len);
         if (r < 0)
                 goto out;
-        set_activity(ob, OB_ACT_REGISTER, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        ob_onboard_set_activity(ob, OB_ACT_REGISTER,
+                                now + (int64_t)ob->c->endpoint.step_timeout_ms);
         r = publish(ob, OB_FLEET_REGISTER_THING, payload, len, now);
 out:
         for (size_t i = 0; values && values[i]; i++)
@@ -1909,10 +1093,10 @@ static void rejected(ObOnboard *ob, const char *what, const ObTransportEvent *ev
             strcmp(e.error_code, "InvalidCertificateOwnershipToken") == 0) {
                 /* the cloud says the token is gone (expired, or it counts differently than we
                  * do): the certificate can never be registered, start again from the CSR */
-                discard_pending_cert(ob);
-                if (set_stage(ob,
-                              ob->c->provisioning.create_keys ? OB_STAGE_NEW : OB_STAGE_KEY_READY,
-                              now) < 0)
+                ob_onboard_discard_pending_cert(ob);
+                if (ob_onboard_set_stage(
+                            ob, ob->c->provisioning.create_keys ? OB_STAGE_NEW : OB_STAGE_KEY_READY,
+                            now) < 0)
                         return;
         }
         fail(ob, e.err_class, code, now, "%s rejected: %d %s: %s", what, e.status_code,
@@ -1940,8 +1124,8 @@ static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
         } else {
                 r = ob->d.keys->ops->load(ob->d.keys, key, &pub);
                 if (r < 0) {
-                        fail_local(ob, "key-unavailable", 0, now, "device key: %s",
-                                   ob->d.keys->ops->last_error(ob->d.keys));
+                        ob_onboard_fail_local(ob, "key-unavailable", 0, now, "device key: %s",
+                                              ob->d.keys->ops->last_error(ob->d.keys));
                         return r;
                 }
         }
@@ -1965,39 +1149,41 @@ static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
         /* on disk before the state says we have it */
         r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
         if (r < 0) {
-                fail_local(ob, "storage-error", r, now, "cannot create credential slot %llu",
-                           (unsigned long long)ob->gen);
+                ob_onboard_fail_local(ob, "storage-error", r, now,
+                                      "cannot create credential slot %llu",
+                                      (unsigned long long)ob->gen);
                 return r;
         }
         if (rep->private_key) {
                 r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.key", rep->private_key,
                                    strlen(rep->private_key), 0600, ob->d.fs);
                 if (r < 0) {
-                        fail_local(ob, "storage-error", r, now, "cannot write %s", key);
+                        ob_onboard_fail_local(ob, "storage-error", r, now, "cannot write %s", key);
                         return r;
                 }
         }
         r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.crt", rep->certificate_pem,
                            strlen(rep->certificate_pem), 0644, ob->d.fs);
         if (r < 0) {
-                fail_local(ob, "storage-error", r, now, "cannot write %s", crt);
+                ob_onboard_fail_local(ob, "storage-error", r, now, "cannot write %s", crt);
                 return r;
         }
-        if (set_str(&ob->cert_id, rep->certificate_id) < 0)
+        if (ob_onboard_set_str(&ob->cert_id, rep->certificate_id) < 0)
                 return -ENOMEM;
         secret_free(&ob->token);
         ob->token = TAKE_PTR(rep->ownership_token);
         ob->token_ms = now;
         ob->not_before_s = nb;
         ob->not_after_s = na;
-        r = set_stage(ob, OB_STAGE_CERT_ISSUED, now);
+        r = ob_onboard_set_stage(ob, OB_STAGE_CERT_ISSUED, now);
         if (r < 0)
                 return r;
         if (rep->private_key)
-                notify(ob, OB_CHANGE_NOTICE,
-                       "CreateKeysAndCertificate: the device key was generated by AWS IoT and "
-                       "sent over the network; it is stored in %s",
-                       key);
+                ob_onboard_notify(
+                        ob, OB_CHANGE_NOTICE,
+                        "CreateKeysAndCertificate: the device key was generated by AWS IoT and "
+                        "sent over the network; it is stored in %s",
+                        key);
         return 0;
 }
 
@@ -2048,7 +1234,7 @@ static void on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t
                      "{thing_name} (a template without a thing needs another client id)");
                 return;
         }
-        if (set_str(&ob->thing_name, rep.thing_name) < 0)
+        if (ob_onboard_set_str(&ob->thing_name, rep.thing_name) < 0)
                 return;
         dc = json_object_new_object();
         for (size_t i = 0; dc && rep.device_configuration && rep.device_configuration[i]; i += 2)
@@ -2059,23 +1245,24 @@ static void on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t
         /* registered: the token is spent */
         secret_free(&ob->token);
         ob->token_ms = 0;
-        r = set_stage(ob, OB_STAGE_THING_REGISTERED, now);
+        r = ob_onboard_set_stage(ob, OB_STAGE_THING_REGISTERED, now);
         if (r < 0)
                 return;
-        notify(ob, OB_CHANGE_NOTICE, "registered as thing %s",
-               ob->thing_name ? ob->thing_name : "(none: the template creates no thing)");
-        disconnect(ob);
-        (void)connect_device(ob, now);
+        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "registered as thing %s",
+                          ob->thing_name ? ob->thing_name
+                                         : "(none: the template creates no thing)");
+        ob_onboard_disconnect(ob);
+        (void)ob_onboard_connect_device(ob, now);
 }
 
 static void announce_done(ObOnboard *ob, int64_t now)
 {
-        disconnect(ob);
-        idle(ob, now);
+        ob_onboard_disconnect(ob);
+        ob_onboard_idle(ob, now);
 }
 
 /* Rotation: tell the cloud side which certificate may be deactivated (best effort). */
-static bool announce(ObOnboard *ob, const char *old_id, int64_t now)
+bool ob_onboard_announce(ObOnboard *ob, const char *old_id, int64_t now)
 {
         _cleanup_free_ char *topic = NULL;
         _cleanup_(json_object_putp) json_object *o = NULL;
@@ -2083,7 +1270,7 @@ static bool announce(ObOnboard *ob, const char *old_id, int64_t now)
         int token, r;
 
         if (!ob->c->rotation.old_cert_topic ||
-            expand(ob, ob->c->rotation.old_cert_topic, &topic) < 0)
+            ob_onboard_expand(ob, ob->c->rotation.old_cert_topic, &topic) < 0)
                 return false;
         o = json_object_new_object();
         if (!o)
@@ -2096,15 +1283,17 @@ static bool announce(ObOnboard *ob, const char *old_id, int64_t now)
         r = ob->d.transport->ops->publish(ob->d.transport->impl, topic, text, strlen(text), 1,
                                           &token);
         if (r < 0) {
-                notify(ob, OB_CHANGE_NOTICE, "cannot publish the old certificate id to %s: %s",
-                       topic, strerror(-r));
+                ob_onboard_notify(ob, OB_CHANGE_NOTICE,
+                                  "cannot publish the old certificate id to %s: %s", topic,
+                                  strerror(-r));
                 return false;
         }
-        set_activity(ob, OB_ACT_ANNOUNCE, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        ob_onboard_set_activity(ob, OB_ACT_ANNOUNCE,
+                                now + (int64_t)ob->c->endpoint.step_timeout_ms);
         return true;
 }
 
-static void committed(ObOnboard *ob, int64_t now)
+void ob_onboard_committed(ObOnboard *ob, int64_t now)
 {
         _cleanup_free_ char *old_id = NULL;
         bool rotation = ob->rotating;
@@ -2112,20 +1301,22 @@ static void committed(ObOnboard *ob, int64_t now)
         char why[200];
         int r;
 
-        if (rotation && !current_cert_unchanged(ob, why, sizeof(why))) {
+        if (rotation && !ob_onboard_current_cert_unchanged(ob, why, sizeof(why))) {
                 /* someone replaced the credentials: do not overwrite what they did */
                 abandon_rotation_slot(ob);
                 ob->rotating = false;
                 ob->rotate_requested = false;
-                if (set_stage(ob, OB_STAGE_ONBOARDED, now) < 0)
+                if (ob_onboard_set_stage(ob, OB_STAGE_ONBOARDED, now) < 0)
                         return;
-                fail_for_good(ob, "rotation-aborted", now, "%s: rotation abandoned", why);
+                ob_onboard_fail_for_good(ob, "rotation-aborted", now, "%s: rotation abandoned",
+                                         why);
                 return;
         }
         r = ob_creds_commit(ob->c->paths.state_dir, ob->gen, ob->d.fs);
         if (r < 0) {
-                fail_local(ob, "storage-error", r, now, "cannot switch credentials/current to %llu",
-                           (unsigned long long)ob->gen);
+                ob_onboard_fail_local(ob, "storage-error", r, now,
+                                      "cannot switch credentials/current to %llu",
+                                      (unsigned long long)ob->gen);
                 return;
         }
         old_id = ob->cur_cert_id ? strdup(ob->cur_cert_id) : NULL;
@@ -2149,7 +1340,7 @@ static void committed(ObOnboard *ob, int64_t now)
         ob->err_ms = 0;
         ob->refusals = 0;
         if (!rotation)
-                drop_chain_file(ob); /* from now on the certificate goes alone */
+                ob_onboard_drop_chain_file(ob); /* from now on the certificate goes alone */
         if (rotation) {
                 (void)ob_retire_add(&ob->retired, old_gen, now); /* else found on disk later */
                 ob->rotating = false;
@@ -2159,48 +1350,51 @@ static void committed(ObOnboard *ob, int64_t now)
         ob->post_commit = rotation ? POST_COMMIT_ROTATED : POST_COMMIT_ONBOARDED;
         free(ob->post_commit_old_id);
         ob->post_commit_old_id = TAKE_PTR(old_id);
-        r = set_stage(ob, OB_STAGE_ONBOARDED, now);
+        r = ob_onboard_set_stage(ob, OB_STAGE_ONBOARDED, now);
         if (r < 0)
                 return; /* the retry saves it, then announces (resume()) */
-        after_commit(ob, now);
+        ob_onboard_after_commit(ob, now);
 }
 
 /* What a saved commit announces: the rotation (to the cloud on the verifying session, if it is
  * still there, and to the daemon's hook), or the onboarding. Once. */
-static void after_commit(ObOnboard *ob, int64_t now)
+void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
 {
         _cleanup_free_ char *old_id = TAKE_PTR(ob->post_commit_old_id);
         bool rotation = ob->post_commit == POST_COMMIT_ROTATED;
 
         ob->post_commit = POST_COMMIT_NONE;
         if (rotation) {
-                notify(ob, OB_CHANGE_ROTATED,
-                       "rotated: certificate %.12s... (generation %llu) replaces %.12s...",
-                       ob->cur_cert_id, (unsigned long long)ob->cur_gen, old_id ? old_id : "?");
-                if (old_id && ob->connected && announce(ob, old_id, now))
+                ob_onboard_notify(
+                        ob, OB_CHANGE_ROTATED,
+                        "rotated: certificate %.12s... (generation %llu) replaces %.12s...",
+                        ob->cur_cert_id, (unsigned long long)ob->cur_gen, old_id ? old_id : "?");
+                if (old_id && ob->connected && ob_onboard_announce(ob, old_id, now))
                         return; /* disconnects when the cloud acknowledged */
                 if (old_id && !ob->connected && ob->c->rotation.old_cert_topic)
-                        notify(ob, OB_CHANGE_NOTICE,
-                               "certificate %.12s... was not announced on rotation.old_cert_topic: "
-                               "the commit was saved only on a retry, without the connection",
-                               old_id);
+                        ob_onboard_notify(
+                                ob, OB_CHANGE_NOTICE,
+                                "certificate %.12s... was not announced on rotation.old_cert_topic: "
+                                "the commit was saved only on a retry, without the connection",
+                                old_id);
                 announce_done(ob, now);
                 return;
         }
 
-        disconnect(ob);
-        idle(ob, now);
+        ob_onboard_disconnect(ob);
+        ob_onboard_idle(ob, now);
         if (ob->claim_temporary) {
                 drop_claim(ob);
         } else if (ob->c->provisioning.delete_claim && ob->claim_cert) {
                 if (unlink(ob->claim_key) < 0 || unlink(ob->claim_cert) < 0)
-                        notify(ob, OB_CHANGE_NOTICE, "cannot delete the claim credentials: %s",
-                               strerror(errno));
+                        ob_onboard_notify(ob, OB_CHANGE_NOTICE,
+                                          "cannot delete the claim credentials: %s",
+                                          strerror(errno));
                 else
-                        notify(ob, OB_CHANGE_NOTICE, "deleted the claim credentials");
+                        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "deleted the claim credentials");
         }
-        notify(ob, OB_CHANGE_ONBOARDED, "onboarded as %s (certificate %.12s...)",
-               ob->cur_thing ? ob->cur_thing : ob->d.serial, ob->cur_cert_id);
+        ob_onboard_notify(ob, OB_CHANGE_ONBOARDED, "onboarded as %s (certificate %.12s...)",
+                          ob->cur_thing ? ob->cur_thing : ob->d.serial, ob->cur_cert_id);
 }
 
 static int topic_index(const ObOnboard *ob, const char *topic)
@@ -2269,7 +1463,7 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 if (ob->act == OB_ACT_CONNECT_CLAIM)
                         return subscribe_all(ob, now_ms);
                 if (ob->act == OB_ACT_VERIFY) {
-                        committed(ob, now_ms);
+                        ob_onboard_committed(ob, now_ms);
                         return 0;
                 }
                 break;
@@ -2279,10 +1473,10 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                  * its answer, like a CONNACK (the broker's clock started no earlier) */
                 if (cls == OB_ERR_REFUSED || cls == OB_ERR_THROTTLED)
                         ob_backoff_connect_attempt(&ob->backoff, now_ms);
-                if (ob->act == OB_ACT_VERIFY && factory_method(ob) && !ob->rotating &&
+                if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating &&
                     cls == OB_ERR_REFUSED && ob_conn_cause_may_be_pending(cause))
-                        factory_refused(ob, detail, now_ms);
-                else if (ob->act == OB_ACT_VERIFY && factory_method(ob) && !ob->rotating)
+                        ob_onboard_factory_refused(ob, detail, now_ms);
+                else if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating)
                         /* an alert, a throttle, a timeout: not a registration in progress */
                         fail(ob, cls,
                              cls == OB_ERR_REFUSED ? "certificate-refused" : "connect-failed",
@@ -2297,7 +1491,7 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                          * identity never stopped working; try again later from a new key */
                         ob->verify_refusals = 0;
                         abandon_rotation_slot(ob);
-                        if (set_stage(ob, OB_STAGE_NEW, now_ms) < 0)
+                        if (ob_onboard_set_stage(ob, OB_STAGE_NEW, now_ms) < 0)
                                 break;
                         fail(ob, cls, "rotation-rolled-back", now_ms,
                              "the new certificate was refused (%s): rolled back, the current "
@@ -2340,7 +1534,7 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 break;
         case OB_TEV_PUBLISHED:
                 if (ob->act == OB_ACT_ANNOUNCE) {
-                        notify(ob, OB_CHANGE_NOTICE, "published the old certificate id");
+                        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "published the old certificate id");
                         announce_done(ob, now_ms);
                 }
                 break;
@@ -2382,8 +1576,8 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         announce_done(ob, now_ms); /* committed already: nothing to retry */
                 else if (ob_onboard_busy(ob))
                         fail(ob, OB_ERR_NETWORK, "connection-lost", now_ms,
-                             "the connection was lost while %s: %s", activity_names[ob->act],
-                             ev->detail);
+                             "the connection was lost while %s: %s",
+                             ob_onboard_activity_names[ob->act], ev->detail);
                 break;
         }
         return 0;
@@ -2400,7 +1594,7 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
         case OB_ACT_REGISTER:
         case OB_ACT_VERIFY:
                 fail(ob, OB_ERR_TIMEOUT, "timeout", now_ms, "no answer while %s within %llu s",
-                     activity_names[ob->act],
+                     ob_onboard_activity_names[ob->act],
                      (unsigned long long)((ob->act == OB_ACT_CONNECT_CLAIM ||
                                                            ob->act == OB_ACT_VERIFY
                                                    ? ob->c->endpoint.connect_timeout_ms
@@ -2408,7 +1602,8 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
                                           1000));
                 return 0;
         case OB_ACT_ANNOUNCE:
-                notify(ob, OB_CHANGE_NOTICE, "the old certificate id was not acknowledged in time");
+                ob_onboard_notify(ob, OB_CHANGE_NOTICE,
+                                  "the old certificate id was not acknowledged in time");
                 announce_done(ob, now_ms);
                 return 0;
         case OB_ACT_WAIT_CLOCK:
@@ -2417,7 +1612,7 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
         case OB_ACT_WAIT_ACTIVATION:
         case OB_ACT_IDLE:
         case OB_ACT_DONE:
-                return resume(ob, now_ms);
+                return ob_onboard_resume(ob, now_ms);
         case OB_ACT_WAIT_CLAIM:
         case OB_ACT_CREATE_KEY:
         case OB_ACT_FAILED:
@@ -2465,7 +1660,7 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
         }
         if (ob->rotating) {
                 snprintf(err, errsize, "a rotation is already running (stage %s)",
-                         stage_names[ob->stage]);
+                         ob_onboard_stage_names[ob->stage]);
                 return -EALREADY;
         }
         if (!ob_onboard_can_rotate(ob->c)) {
@@ -2477,7 +1672,7 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
         }
         ob->rotate_requested = true;
         ob->backoff.next_ms = 0;
-        persist_or_say(ob);
+        ob_onboard_persist_or_say(ob);
         ob->request_unsaved = ob->save_error < 0;
         if (ob->save_error < 0) /* taken, but only in memory: the operator must know */
                 snprintf(err, errsize,
@@ -2487,7 +1682,7 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
         /* the request is taken: what its first step meets (a failed connect, scheduled for a
          * retry) is the rotation's, reported by status, not a refusal of the request */
         if (ob->act == OB_ACT_DONE || ob->act == OB_ACT_FAILED)
-                (void)resume(ob, now_ms);
+                (void)ob_onboard_resume(ob, now_ms);
         return 0;
 }
 
@@ -2497,14 +1692,14 @@ void ob_onboard_report(ObOnboard *ob, const char *code, const char *text, int64_
 {
         if (!text) { /* what it said is over: cleared when it is still the last word */
                 if (strcmp(ob->err_code, code) == 0) {
-                        set_error(ob, -1, "", "", 0);
-                        persist_or_say(ob);
+                        ob_onboard_set_error(ob, -1, "", "", 0);
+                        ob_onboard_persist_or_say(ob);
                 }
                 return;
         }
-        set_error(ob, -1, code, text, now_ms);
-        persist_or_say(ob);
-        notify(ob, OB_CHANGE_ERROR, "%s", text);
+        ob_onboard_set_error(ob, -1, code, text, now_ms);
+        ob_onboard_persist_or_say(ob);
+        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s", text);
 }
 
 int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *key_pem,
@@ -2527,7 +1722,8 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
                 return -EALREADY;
         }
         if (ob->act != OB_ACT_WAIT_CLAIM) {
-                snprintf(err, errsize, "not waiting for a claim (%s)", activity_names[ob->act]);
+                snprintf(err, errsize, "not waiting for a claim (%s)",
+                         ob_onboard_activity_names[ob->act]);
                 return -EALREADY;
         }
         r = ob_x509_from_pem(cert_pem, strlen(cert_pem), &x);
@@ -2572,253 +1768,10 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
         ob->claim_cert = TAKE_PTR(crt);
         ob->claim_key = TAKE_PTR(key);
         ob->claim_temporary = true;
-        notify(ob, OB_CHANGE_NOTICE, "received a temporary claim valid for %lld more seconds",
-               (long long)(na - now_ms / 1000));
+        ob_onboard_notify(ob, OB_CHANGE_NOTICE,
+                          "received a temporary claim valid for %lld more seconds",
+                          (long long)(na - now_ms / 1000));
         /* a fresh claim deserves a fresh attempt */
         ob->backoff.next_ms = 0;
-        return resume(ob, now_ms);
-}
-
-/* ------------------------------------------------------------------ forgetting */
-
-static bool slot_name(const char *name, uint64_t *ret)
-{
-        char *end;
-        unsigned long long v;
-
-        if (name[0] < '1' || name[0] > '9')
-                return false;
-        errno = 0;
-        v = strtoull(name, &end, 10);
-        if (errno || *end)
-                return false;
-        *ret = v;
-        return true;
-}
-
-int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t now_ms,
-                      json_object **ret_deleted)
-{
-        _cleanup_(json_object_putp) json_object *deleted = json_object_new_array();
-        _cleanup_free_ char *dir = NULL, *current = NULL;
-        struct dirent *de;
-        DIR *d;
-
-        if (!deleted || asprintf(&dir, "%s/credentials", ob->c->paths.state_dir) < 0 ||
-            asprintf(&current, "%s/current", dir) < 0)
-                return -ENOMEM;
-        if (!dry_run) {
-                disconnect(ob);
-                /* nothing points at a slot any more before slots go */
-                if (unlink(current) < 0 && errno != ENOENT)
-                        return -errno;
-        }
-        /* A directory that cannot be read is an error, never "nothing to delete": with a 32-bit
-         * off_t, readdir() fails with EOVERFLOW on file systems with 64-bit directory offsets, and
-         * the key material would have stayed while reprovisioning reported success. */
-        int r = 0;
-        d = opendir(dir);
-        if (!d && errno != ENOENT)
-                return -errno;
-        for (;;) {
-                _cleanup_free_ char *key = NULL, *slot = NULL;
-                uint64_t gen;
-
-                errno = 0;
-                if (!d || !(de = readdir(d))) {
-                        if (d && errno != 0)
-                                r = -errno;
-                        break;
-                }
-                if (!slot_name(de->d_name, &gen))
-                        continue;
-                slot = ob_creds_slot_dir(ob->c->paths.state_dir, gen);
-                key = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
-                if (!slot || !key) {
-                        r = -ENOMEM;
-                        break;
-                }
-                json_object_array_add(deleted, json_object_new_string(slot));
-                if (dry_run)
-                        continue;
-                (void)ob->d.keys->ops->destroy(ob->d.keys, key);
-                int q = ob_creds_remove_slot(ob->c->paths.state_dir, gen, ob->d.fs);
-                if (q < 0 && q != -ENOENT && r == 0)
-                        r = q;
-        }
-        if (d)
-                closedir(d);
-        if (r < 0)
-                return r;
-        if (dry_run)
-                goto out;
-
-        discard_pending_cert(ob);
-        free(ob->thing_name);
-        free(ob->cur_thing);
-        free(ob->cur_cert_id);
-        ob->thing_name = ob->cur_thing = ob->cur_cert_id = NULL;
-        json_object_put(ob->devconf);
-        ob->devconf = NULL;
-        ob->gen = ob->cur_gen = 0;
-        ob->cur_not_before_s = ob->cur_not_after_s = ob->onboarded_ms = 0;
-        ob_retire_clear(&ob->retired);
-        ob->rotating = ob->rotate_requested = false;
-        ob->refusals = 0;
-        ob->post_commit = POST_COMMIT_NONE; /* the identity it would announce is gone */
-        free(ob->post_commit_old_id);
-        ob->post_commit_old_id = NULL;
-        drop_chain_file(ob);
-        ob->decommissioned = decommission;
-        ob_backoff_init(&ob->backoff);
-        ob->err_code[0] = 0;
-        ob->err_class = -1;
-        ob->stage = OB_STAGE_NEW;
-        persist_or_say(ob);
-        notify(ob, OB_CHANGE_NOTICE, "%s: the identity and %zu credential generation(s) deleted",
-               decommission ? "decommissioned" : "reprovisioning",
-               json_object_array_length(deleted));
-        /* decommissioned: start() stops at once; reprovision: onboarding starts over */
-        (void)ob_onboard_start(ob, now_ms);
-out:
-        if (ret_deleted)
-                *ret_deleted = TAKE_PTR(deleted);
-        return 0;
-}
-
-/* ------------------------------------------------------------------ status */
-
-static json_object *iso_time(int64_t s)
-{
-        char buf[32];
-
-        if (!ob_isotime_format(s, buf, sizeof(buf)))
-                return NULL;
-        return json_object_new_string(buf);
-}
-
-static void add_opt_string(json_object *o, const char *key, const char *v)
-{
-        json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
-}
-
-json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
-{
-        _cleanup_(json_object_putp) json_object *st = state_to_json(ob);
-        json_object *o;
-
-        if (!st)
-                return NULL;
-        o = ob_onboard_status_from_state(st);
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "state", json_object_new_string(activity_names[ob->act]));
-        json_object_object_add(o, "daemon_running", json_object_new_boolean(true));
-        json_object_object_add(o, "next_retry",
-                               (ob->act == OB_ACT_WAIT_RETRY || ob->act == OB_ACT_WAIT_ACTIVATION ||
-                                ob->act == OB_ACT_WAIT_CERT || ob->act == OB_ACT_WAIT_CLOCK) &&
-                                               ob->deadline > now_ms
-                                       ? iso_time(ob->deadline / 1000)
-                                       : NULL);
-        json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));
-        if (ob->refusals > 0)
-                json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));
-        if (!ob_onboard_can_rotate(ob->c))
-                json_object_object_add(
-                        o, "rotation_note",
-                        json_object_new_string("no automatic renewal: this method has no fleet "
-                                               "provisioning template (set rotation.template)"));
-
-        return o;
-}
-
-json_object *ob_onboard_status_from_state(json_object *state)
-{
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        json_object *v, *p = NULL, *cur = NULL, *e = NULL, *bo = NULL;
-        const char *stage = "new";
-        bool rotating = false;
-        ObBackoff b;
-
-        if (!o)
-                return NULL;
-        if (state && json_object_object_get_ex(state, "stage", &v))
-                stage = json_object_get_string(v);
-        if (state && json_object_object_get_ex(state, "rotating", &v))
-                rotating = json_object_get_boolean(v);
-        /* during a rotation the committed identity is what counts; the rotation has its own */
-        json_object_object_add(o, "rotation", NULL);
-        if (rotating) {
-                json_object *rot = json_object_new_object();
-                json_object_object_add(rot, "stage", json_object_new_string(stage));
-                json_object_object_add(o, "rotation", rot);
-                stage = "onboarded";
-        }
-        json_object_object_add(o, "next_rotation",
-                               state && json_object_object_get_ex(state, "next_rotation_ms", &v)
-                                       ? iso_time(json_object_get_int64(v) / 1000)
-                                       : NULL);
-        if (state) {
-                json_object_object_get_ex(state, "pending", &p);
-                json_object_object_get_ex(state, "current", &cur);
-                json_object_object_get_ex(state, "last_error", &e);
-                json_object_object_get_ex(state, "backoff", &bo);
-        }
-        /* no daemon: nothing is onboarded right now, whatever the stage was (issue 17) */
-        json_object_object_add(o, "state", json_object_new_string("stopped"));
-        json_object_object_add(o, "daemon_running", json_object_new_boolean(false));
-        json_object_object_add(o, "stage", json_object_new_string(stage));
-        add_opt_string(o, "method",
-                       state && json_object_object_get_ex(state, "method", &v)
-                               ? json_object_get_string(v)
-                               : NULL);
-        add_opt_string(o, "serial",
-                       state && json_object_object_get_ex(state, "serial", &v)
-                               ? json_object_get_string(v)
-                               : NULL);
-
-        /* the identity in use: the committed one, else what is being built */
-        json_object *src = cur ? cur : p;
-        add_opt_string(o, "thing_name",
-                       src && json_object_object_get_ex(src, "thing_name", &v)
-                               ? json_object_get_string(v)
-                               : NULL);
-        add_opt_string(o, "certificate_id",
-                       src && json_object_object_get_ex(src, "certificate_id", &v)
-                               ? json_object_get_string(v)
-                               : NULL);
-        json_object_object_add(o, "certificate_not_before",
-                               src && json_object_object_get_ex(src, "not_before", &v)
-                                       ? iso_time(json_object_get_int64(v))
-                                       : NULL);
-        json_object_object_add(o, "certificate_not_after",
-                               src && json_object_object_get_ex(src, "not_after", &v)
-                                       ? iso_time(json_object_get_int64(v))
-                                       : NULL);
-        json_object_object_add(o, "generation",
-                               cur && json_object_object_get_ex(cur, "generation", &v)
-                                       ? json_object_new_int64(json_object_get_int64(v))
-                                       : NULL);
-        if (e) {
-                json_object *le = json_object_new_object(), *t;
-
-                json_object_object_add(o, "last_error", le);
-                if (json_object_object_get_ex(e, "code", &t))
-                        json_object_object_add(le, "code", json_object_get(t));
-                if (json_object_object_get_ex(e, "class", &t))
-                        json_object_object_add(le, "class", json_object_get(t));
-                if (json_object_object_get_ex(e, "text", &t))
-                        json_object_object_add(le, "text", json_object_get(t));
-                if (json_object_object_get_ex(e, "time_ms", &t))
-                        json_object_object_add(le, "time",
-                                               iso_time(json_object_get_int64(t) / 1000));
-        } else
-                json_object_object_add(o, "last_error", NULL);
-        if (bo && ob_backoff_from_json(bo, &b) == 0) {
-                json_object_object_add(o, "attempts", json_object_new_int64(b.attempts));
-                json_object_object_add(o, "next_retry",
-                                       b.attempts > 0 && b.next_ms > 0 ? iso_time(b.next_ms / 1000)
-                                                                       : NULL);
-        }
-        return TAKE_PTR(o);
+        return ob_onboard_resume(ob, now_ms);
 }

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the onboarding machine's modules share (lib/onboard.h is the API): the machine's struct
+ * and its internal steps. lib/onboard.c: the flow (names, lifecycle, failures and backoff,
+ * stages, the key, connecting, the decision, fleet requests and replies, trusted user);
+ * onboard-state.c: the persisted state (state.json <-> struct) and saving it;
+ * onboard-factory.c: static (and MAR), JITP, JITR; onboard-forget.c: reprovision and
+ * decommission; onboard-status.c: the status report. Not an API.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "backoff.h"
+#include "fleet-proto.h"
+#include "onboard.h"
+#include "retire.h"
+
+#define STATE_VERSION 1
+#define N_TOPICS      4   /* request accepted + rejected, register accepted + rejected */
+#define ERR_TEXT_MAX  512 /* last_error.text: room for the cause and what to do */
+
+OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
+
+struct ObOnboard {
+        ObOnboardDeps d;
+        const ObConfig *c;
+        ObBackoffPolicy policy;
+        ObFleetFormat fmt;
+
+        /* persisted */
+        ObOnboardStage stage;
+        uint64_t gen; /* credential generation being built */
+        char *cert_id;
+        char *token; /* ownership token: a secret */
+        int64_t token_ms;
+        int64_t not_before_s, not_after_s;
+        char *thing_name;
+        json_object *devconf;
+        uint64_t cur_gen;
+        char *cur_thing, *cur_cert_id;
+        int64_t cur_not_before_s, cur_not_after_s, onboarded_ms;
+        bool rotating;         /* the pending flow is a rotation of the current identity */
+        bool decommissioned;   /* agentctl decommission: stay stopped until a reprovision */
+        bool rotate_requested; /* agentctl rotate: due now, whatever the policy says */
+        ObRetireList retired;  /* generations rotations retired (deleted after the grace) */
+        ObBackoff backoff;
+        char err_code[48];
+        char err_text[ERR_TEXT_MAX];
+        int err_class; /* ObErrClass or -1 */
+        int64_t err_ms;
+
+        /* volatile */
+        ObOnboardActivity act;
+        int64_t deadline;
+        bool connected;
+        int subs_pending;
+        int sub_tokens[N_TOPICS];
+        bool subs_batched; /* one SUBSCRIBE for all topics: sub_tokens[0] is its token */
+        char topics[N_TOPICS][160];
+        char last_client_id[160];
+        int64_t attempt_ms;           /* when the current CONNECT attempt began */
+        int64_t prev_connect_ms;      /* the CONNECT before it, same client id (0: none known) */
+        char *claim_cert, *claim_key; /* paths used to connect with the claim */
+        bool claim_temporary;         /* trusted user: files in the runtime dir, ours to delete */
+        bool request_unsaved;         /* agentctl rotate taken while no save succeeded since */
+        unsigned ignored_messages;
+        unsigned verify_refusals; /* consecutive refusals of a rotation's new certificate */
+        uint32_t refusals;        /* static/jitp/jitr: refusals of the factory certificate
+                                     (persisted: "refusals") */
+        int save_error;           /* the last save of state.json: 0, or what made it fail */
+        /* committed() switched the credentials but could not save stage onboarded: what the
+         * commit still has to announce once a save works (resume()) */
+        enum { POST_COMMIT_NONE, POST_COMMIT_ONBOARDED, POST_COMMIT_ROTATED } post_commit;
+        char *chain_file;         /* jitp/jitr: certificate + chain for the handshake (runtime) */
+        char *post_commit_old_id; /* POST_COMMIT_ROTATED: the replaced certificate's id */
+};
+
+/* Names (lib/onboard.c) */
+extern const char *const ob_onboard_activity_names[_OB_ACT_MAX];
+extern const char *const ob_onboard_stage_names[_OB_STAGE_MAX];
+const char *ob_onboard_iso_text(int64_t s, char *buf, size_t size);
+int ob_onboard_set_str(char **dst, const char *src);
+
+/* Changes and failures: every step reports through notify(); a failure records last_error, backs
+ * off (persisted) and waits (lib/onboard.c) */
+void ob_onboard_notify(ObOnboard *ob, ObOnboardChangeKind kind, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+void ob_onboard_set_activity(ObOnboard *ob, ObOnboardActivity a, int64_t deadline);
+int ob_onboard_set_stage(ObOnboard *ob, ObOnboardStage s, int64_t now);
+void ob_onboard_set_error(ObOnboard *ob, int cls, const char *code, const char *text, int64_t now);
+void ob_onboard_fail_text(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now,
+                          int64_t soon_ms, ObOnboardActivity act, const char *text);
+void ob_onboard_fail_local(ObOnboard *ob, const char *code, int error, int64_t now, const char *fmt,
+                           ...) __attribute__((format(printf, 5, 6)));
+void ob_onboard_fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+void ob_onboard_idle(ObOnboard *ob, int64_t now);
+void ob_onboard_wait_for_clock(ObOnboard *ob, int64_t now);
+bool ob_onboard_clock_plausible(const ObOnboard *ob, int64_t now);
+
+/* Persistence (lib/onboard-state.c) */
+json_object *ob_onboard_state_to_json(const ObOnboard *ob);
+int ob_onboard_persist(ObOnboard *ob);
+void ob_onboard_persist_or_say(ObOnboard *ob);
+
+/* The key, the identity, connecting (lib/onboard.c) */
+int ob_onboard_ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub);
+bool ob_onboard_key_error_is_local_trouble(int r);
+int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret);
+int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
+                          ObOnboardActivity act, int64_t now);
+int ob_onboard_connect_claim(ObOnboard *ob, int64_t now);
+int ob_onboard_connect_device(ObOnboard *ob, int64_t now);
+int ob_onboard_connect_current(ObOnboard *ob, int64_t now);
+void ob_onboard_disconnect(ObOnboard *ob);
+bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now);
+
+/* The decision and committing (lib/onboard.c) */
+int ob_onboard_resume(ObOnboard *ob, int64_t now);
+void ob_onboard_committed(ObOnboard *ob, int64_t now);
+void ob_onboard_after_commit(ObOnboard *ob, int64_t now);
+bool ob_onboard_announce(ObOnboard *ob, const char *old_id, int64_t now);
+bool ob_onboard_current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize);
+void ob_onboard_sweep_retired(ObOnboard *ob, int64_t now);
+void ob_onboard_discard_pending_cert(ObOnboard *ob);
+void ob_onboard_drop_chain_file(ObOnboard *ob);
+
+/* Factory-certificate methods (lib/onboard-factory.c) */
+bool ob_onboard_factory_method(const ObOnboard *ob);
+char *ob_onboard_factory_key_path(const ObOnboard *ob, uint64_t gen);
+void ob_onboard_factory_refused(ObOnboard *ob, const char *detail, int64_t now);

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The status report: struct ObOnboard (or a state.json alone) -> the JSON agentctl status shows. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "cert-accept.h"
+#include "creds.h"
+#include "csr.h"
+#include "factory-paths.h"
+#include "fleet-proto.h"
+#include "health.h"
+#include "isotime.h"
+#include "log.h"
+#include "onboard-private.h"
+#include "onboard.h"
+#include "retire.h"
+#include "x509.h"
+
+/* ------------------------------------------------------------------ status */
+
+static json_object *iso_time(int64_t s)
+{
+        char buf[32];
+
+        if (!ob_isotime_format(s, buf, sizeof(buf)))
+                return NULL;
+        return json_object_new_string(buf);
+}
+
+static void add_opt_string(json_object *o, const char *key, const char *v)
+{
+        json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
+{
+        _cleanup_(json_object_putp) json_object *st = ob_onboard_state_to_json(ob);
+        json_object *o;
+
+        if (!st)
+                return NULL;
+        o = ob_onboard_status_from_state(st);
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "state",
+                               json_object_new_string(ob_onboard_activity_names[ob->act]));
+        json_object_object_add(o, "daemon_running", json_object_new_boolean(true));
+        json_object_object_add(o, "next_retry",
+                               (ob->act == OB_ACT_WAIT_RETRY || ob->act == OB_ACT_WAIT_ACTIVATION ||
+                                ob->act == OB_ACT_WAIT_CERT || ob->act == OB_ACT_WAIT_CLOCK) &&
+                                               ob->deadline > now_ms
+                                       ? iso_time(ob->deadline / 1000)
+                                       : NULL);
+        json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));
+        if (ob->refusals > 0)
+                json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));
+        if (!ob_onboard_can_rotate(ob->c))
+                json_object_object_add(
+                        o, "rotation_note",
+                        json_object_new_string("no automatic renewal: this method has no fleet "
+                                               "provisioning template (set rotation.template)"));
+
+        return o;
+}
+
+json_object *ob_onboard_status_from_state(json_object *state)
+{
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        json_object *v, *p = NULL, *cur = NULL, *e = NULL, *bo = NULL;
+        const char *stage = "new";
+        bool rotating = false;
+        ObBackoff b;
+
+        if (!o)
+                return NULL;
+        if (state && json_object_object_get_ex(state, "stage", &v))
+                stage = json_object_get_string(v);
+        if (state && json_object_object_get_ex(state, "rotating", &v))
+                rotating = json_object_get_boolean(v);
+        /* during a rotation the committed identity is what counts; the rotation has its own */
+        json_object_object_add(o, "rotation", NULL);
+        if (rotating) {
+                json_object *rot = json_object_new_object();
+                json_object_object_add(rot, "stage", json_object_new_string(stage));
+                json_object_object_add(o, "rotation", rot);
+                stage = "onboarded";
+        }
+        json_object_object_add(o, "next_rotation",
+                               state && json_object_object_get_ex(state, "next_rotation_ms", &v)
+                                       ? iso_time(json_object_get_int64(v) / 1000)
+                                       : NULL);
+        if (state) {
+                json_object_object_get_ex(state, "pending", &p);
+                json_object_object_get_ex(state, "current", &cur);
+                json_object_object_get_ex(state, "last_error", &e);
+                json_object_object_get_ex(state, "backoff", &bo);
+        }
+        /* no daemon: nothing is onboarded right now, whatever the stage was (issue 17) */
+        json_object_object_add(o, "state", json_object_new_string("stopped"));
+        json_object_object_add(o, "daemon_running", json_object_new_boolean(false));
+        json_object_object_add(o, "stage", json_object_new_string(stage));
+        add_opt_string(o, "method",
+                       state && json_object_object_get_ex(state, "method", &v)
+                               ? json_object_get_string(v)
+                               : NULL);
+        add_opt_string(o, "serial",
+                       state && json_object_object_get_ex(state, "serial", &v)
+                               ? json_object_get_string(v)
+                               : NULL);
+
+        /* the identity in use: the committed one, else what is being built */
+        json_object *src = cur ? cur : p;
+        add_opt_string(o, "thing_name",
+                       src && json_object_object_get_ex(src, "thing_name", &v)
+                               ? json_object_get_string(v)
+                               : NULL);
+        add_opt_string(o, "certificate_id",
+                       src && json_object_object_get_ex(src, "certificate_id", &v)
+                               ? json_object_get_string(v)
+                               : NULL);
+        json_object_object_add(o, "certificate_not_before",
+                               src && json_object_object_get_ex(src, "not_before", &v)
+                                       ? iso_time(json_object_get_int64(v))
+                                       : NULL);
+        json_object_object_add(o, "certificate_not_after",
+                               src && json_object_object_get_ex(src, "not_after", &v)
+                                       ? iso_time(json_object_get_int64(v))
+                                       : NULL);
+        json_object_object_add(o, "generation",
+                               cur && json_object_object_get_ex(cur, "generation", &v)
+                                       ? json_object_new_int64(json_object_get_int64(v))
+                                       : NULL);
+        if (e) {
+                json_object *le = json_object_new_object(), *t;
+
+                json_object_object_add(o, "last_error", le);
+                if (json_object_object_get_ex(e, "code", &t))
+                        json_object_object_add(le, "code", json_object_get(t));
+                if (json_object_object_get_ex(e, "class", &t))
+                        json_object_object_add(le, "class", json_object_get(t));
+                if (json_object_object_get_ex(e, "text", &t))
+                        json_object_object_add(le, "text", json_object_get(t));
+                if (json_object_object_get_ex(e, "time_ms", &t))
+                        json_object_object_add(le, "time",
+                                               iso_time(json_object_get_int64(t) / 1000));
+        } else
+                json_object_object_add(o, "last_error", NULL);
+        if (bo && ob_backoff_from_json(bo, &b) == 0) {
+                json_object_object_add(o, "attempts", json_object_new_int64(b.attempts));
+                json_object_object_add(o, "next_retry",
+                                       b.attempts > 0 && b.next_ms > 0 ? iso_time(b.next_ms / 1000)
+                                                                       : NULL);
+        }
+        return TAKE_PTR(o);
+}
