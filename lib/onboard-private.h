@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the onboarding machine's modules share (lib/onboard.h is the API): the machine's struct
- * and its internal steps. lib/onboard.c: the flow (names, lifecycle, failures and backoff,
- * stages, the key, connecting, the decision, fleet requests and replies, trusted user);
- * onboard-state.c: the persisted state (state.json <-> struct) and saving it;
- * onboard-factory.c: static (and MAR), JITP, JITR; onboard-forget.c: reprovision and
+ * and its internal steps. lib/onboard.c: the flow engine (names, lifecycle, the one failure and
+ * backoff path, stages, the key, connecting, the decision, committing, transport events, tick,
+ * rotate and retry requests); onboard-fleet.c: fleet provisioning (requests, replies, the
+ * trusted user's claim); onboard-factory.c: static (and MAR), JITP, JITR; onboard-state.c: the
+ * persisted state (state.json <-> struct) and saving it; onboard-forget.c: reprovision and
  * decommission; onboard-status.c: the status report. Not an API.
  */
 #pragma once
@@ -135,3 +136,20 @@ void ob_onboard_drop_chain_file(ObOnboard *ob);
 bool ob_onboard_factory_method(const ObOnboard *ob);
 char *ob_onboard_factory_key_path(const ObOnboard *ob, uint64_t gen);
 void ob_onboard_factory_refused(ObOnboard *ob, const char *detail, int64_t now);
+
+/* More shared steps (lib/onboard.c): the error path, credential slots, signing the CSR */
+int ob_onboard_csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
+                        size_t *ret_sig_len);
+void ob_onboard_fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
+const char *ob_onboard_hardware_token(ObOnboard *ob);
+void ob_onboard_secret_free(char **p);
+const char *ob_onboard_slot_file(ObOnboard *ob, const char *name, char *buf, size_t size);
+const char *ob_onboard_template_name(const ObOnboard *ob);
+
+/* Fleet provisioning (lib/onboard-fleet.c): subscribe, send the next request, take a reply */
+void ob_onboard_on_cert_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now);
+void ob_onboard_on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now);
+void ob_onboard_rejected(ObOnboard *ob, const char *what, const ObTransportEvent *ev, int64_t now);
+int ob_onboard_send_request(ObOnboard *ob, int64_t now);
+int ob_onboard_subscribe_all(ObOnboard *ob, int64_t now);

@@ -90,7 +90,7 @@ const char *ob_onboard_activity_to_string(ObOnboardActivity a)
 
 /* ------------------------------------------------------------------ small helpers */
 
-static void secret_free(char **p)
+void ob_onboard_secret_free(char **p)
 {
         *p = ob_secret_free(*p);
 }
@@ -140,7 +140,7 @@ void ob_onboard_set_activity(ObOnboard *ob, ObOnboardActivity a, int64_t deadlin
                 ob_onboard_notify(ob, OB_CHANGE_ACTIVITY, "%s -> %s", act_name(from), act_name(a));
 }
 
-static const char *slot_file(ObOnboard *ob, const char *name, char *buf, size_t size)
+const char *ob_onboard_slot_file(ObOnboard *ob, const char *name, char *buf, size_t size)
 {
         _cleanup_free_ char *p = ob_creds_slot_file(ob->c->paths.state_dir, ob->gen, name);
 
@@ -199,7 +199,7 @@ ObOnboard *ob_onboard_free(ObOnboard *ob)
         free(ob->claim_key);
         free(ob->chain_file);
         free(ob->cert_id);
-        secret_free(&ob->token);
+        ob_onboard_secret_free(&ob->token);
         free(ob->thing_name);
         json_object_put(ob->devconf);
         free(ob->cur_thing);
@@ -332,10 +332,9 @@ void ob_onboard_fail_text(ObOnboard *ob, ObErrClass cls, const char *code, int64
         ob_onboard_set_activity(ob, act, next);
 }
 
-static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
 /* A failed attempt talking to the cloud: record it, back off (persisted), retry later. */
-static void fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt, ...)
+void ob_onboard_fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt,
+                     ...)
 {
         char text[ERR_TEXT_MAX];
         va_list ap;
@@ -413,20 +412,21 @@ void ob_onboard_discard_pending_cert(ObOnboard *ob)
 {
         char path[512];
 
-        if (slot_file(ob, "device.crt", path, sizeof(path)))
+        if (ob_onboard_slot_file(ob, "device.crt", path, sizeof(path)))
                 (void)unlink(path);
-        if (ob->c->provisioning.create_keys && slot_file(ob, "device.key", path, sizeof(path)))
+        if (ob->c->provisioning.create_keys &&
+            ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
                 (void)unlink(path);
         free(ob->cert_id);
         ob->cert_id = NULL;
-        secret_free(&ob->token);
+        ob_onboard_secret_free(&ob->token);
         ob->token_ms = 0;
         ob->not_before_s = ob->not_after_s = 0;
 }
 
 /* ------------------------------------------------------------------ identity and templates */
 
-static const char *hardware_token(ObOnboard *ob)
+const char *ob_onboard_hardware_token(ObOnboard *ob)
 {
         return ob->d.hardware_token ? ob->d.hardware_token(ob->d.userdata) : NULL;
 }
@@ -437,7 +437,7 @@ int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret)
                             : ob->cur_thing ? ob->cur_thing
                                             : ob->d.serial;
         /* only a template that names it pays for the token */
-        const char *token = strstr(tmpl, "{hardware_token}") ? hardware_token(ob) : NULL;
+        const char *token = strstr(tmpl, "{hardware_token}") ? ob_onboard_hardware_token(ob) : NULL;
         const char *vars[] = {
                 "serial",
                 ob->d.serial,
@@ -455,13 +455,13 @@ int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret)
 
 /* ------------------------------------------------------------------ the key */
 
-static int csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
-                    size_t *ret_sig_len)
+int ob_onboard_csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
+                        size_t *ret_sig_len)
 {
         ObOnboard *ob = userdata;
         char path[512];
 
-        if (!slot_file(ob, "device.key", path, sizeof(path)))
+        if (!ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
                 return -ENAMETOOLONG;
         return ob->d.keys->ops->sign_digest(ob->d.keys, path, digest, digest_len, ret_sig,
                                             ret_sig_len);
@@ -491,7 +491,7 @@ int ob_onboard_ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
                                       (unsigned long long)ob->gen);
                 return r;
         }
-        if (!slot_file(ob, "device.key", path, sizeof(path)))
+        if (!ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
                 return -ENAMETOOLONG;
 
         r = k->ops->load(k, path, ret_pub);
@@ -644,10 +644,11 @@ int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, cons
                 r = ob->d.transport->ops->connect(ob->d.transport->impl, &o);
         if (r == -ELIBBAD) {
                 /* no retry can help: the long "refused" schedule, and words that say what to do */
-                fail(ob, OB_ERR_REFUSED, "tls-provider-unusable", now,
-                     "the tpm2 OpenSSL provider cannot use TPM keys on this platform "
-                     "(tpm2-openssl before 1.2.0 with a 32-bit long): upgrade tpm2-openssl to "
-                     "1.2.0 or later (agentctl check tls-provider, docs/tpm.md)");
+                ob_onboard_fail(
+                        ob, OB_ERR_REFUSED, "tls-provider-unusable", now,
+                        "the tpm2 OpenSSL provider cannot use TPM keys on this platform "
+                        "(tpm2-openssl before 1.2.0 with a 32-bit long): upgrade tpm2-openssl to "
+                        "1.2.0 or later (agentctl check tls-provider, docs/tpm.md)");
                 return r;
         }
         if (r == -ENOSPC) {
@@ -662,8 +663,8 @@ int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, cons
                 return 0; /* recorded and retried: not an error of the request (agentctl rotate) */
         }
         if (r < 0) {
-                fail(ob, OB_ERR_NETWORK, "connect-failed", now, "cannot start connecting: %s",
-                     strerror(-r));
+                ob_onboard_fail(ob, OB_ERR_NETWORK, "connect-failed", now,
+                                "cannot start connecting: %s", strerror(-r));
                 return r;
         }
         return 0;
@@ -684,8 +685,8 @@ int ob_onboard_connect_claim(ObOnboard *ob, int64_t now)
                         ob_onboard_set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
                         return 0;
                 }
-                fail(ob, OB_ERR_REJECTED, expired ? "claim-expired" : "claim-unusable", now, "%s",
-                     why);
+                ob_onboard_fail(ob, OB_ERR_REJECTED, expired ? "claim-expired" : "claim-unusable",
+                                now, "%s", why);
                 return 0;
         }
         return ob_onboard_connect_to(ob, ob->claim_cert, ob->claim_key,
@@ -696,8 +697,8 @@ int ob_onboard_connect_device(ObOnboard *ob, int64_t now)
 {
         char crt[512], key[512];
 
-        if (!slot_file(ob, "device.crt", crt, sizeof(crt)) ||
-            !slot_file(ob, "device.key", key, sizeof(key)))
+        if (!ob_onboard_slot_file(ob, "device.crt", crt, sizeof(crt)) ||
+            !ob_onboard_slot_file(ob, "device.key", key, sizeof(key)))
                 return -ENAMETOOLONG;
         return ob_onboard_connect_to(ob, crt, key,
                                      ob->c->provisioning.create_keys
@@ -723,7 +724,7 @@ int ob_onboard_connect_current(ObOnboard *ob, int64_t now)
 /* ------------------------------------------------------------------ the decision */
 
 /* The template RegisterThing uses: rotation.template during a rotation, if set. */
-static const char *template_name(const ObOnboard *ob)
+const char *ob_onboard_template_name(const ObOnboard *ob)
 {
         if (ob->rotating && ob->c->rotation.template_name)
                 return ob->c->rotation.template_name;
@@ -801,7 +802,7 @@ static void abandon_rotation_slot(ObOnboard *ob)
         if (ob->gen > 0 && ob->gen != ob->cur_gen) {
                 char path[512];
 
-                if (slot_file(ob, "device.key", path, sizeof(path)))
+                if (ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
                         (void)ob->d.keys->ops->destroy(ob->d.keys, path);
                 (void)ob_creds_remove_slot(ob->c->paths.state_dir, ob->gen, ob->d.fs);
         }
@@ -873,387 +874,7 @@ bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now)
                now >= ob->token_ms;
 }
 
-/* ------------------------------------------------------------------ requests */
-
-static int subscribe_all(ObOnboard *ob, int64_t now)
-{
-        const char *tmpl = template_name(ob);
-        ObFleetOp req =
-                ob->c->provisioning.create_keys ? OB_FLEET_CREATE_KEYS : OB_FLEET_CREATE_FROM_CSR;
-        int r;
-
-        r = ob_fleet_topic(req, ob->fmt, NULL, OB_FLEET_ACCEPTED, ob->topics[0],
-                           sizeof(ob->topics[0]));
-        if (r >= 0)
-                r = ob_fleet_topic(req, ob->fmt, NULL, OB_FLEET_REJECTED, ob->topics[1],
-                                   sizeof(ob->topics[1]));
-        if (r >= 0)
-                r = ob_fleet_topic(OB_FLEET_REGISTER_THING, ob->fmt, tmpl, OB_FLEET_ACCEPTED,
-                                   ob->topics[2], sizeof(ob->topics[2]));
-        if (r >= 0)
-                r = ob_fleet_topic(OB_FLEET_REGISTER_THING, ob->fmt, tmpl, OB_FLEET_REJECTED,
-                                   ob->topics[3], sizeof(ob->topics[3]));
-        if (r < 0) {
-                ob_onboard_fail_for_good(
-                        ob, "bad-template-name", now,
-                        "provisioning.template \"%s\" is not a valid template name",
-                        tmpl ? tmpl : "");
-                return r;
-        }
-        ob_onboard_set_activity(ob, OB_ACT_SUBSCRIBE,
-                                now + (int64_t)ob->c->endpoint.step_timeout_ms);
-        ob->subs_batched = ob->d.transport->ops->subscribe_many != NULL;
-        if (ob->subs_batched) {
-                const char *filters[N_TOPICS];
-
-                for (int i = 0; i < N_TOPICS; i++) {
-                        filters[i] = ob->topics[i];
-                        ob->sub_tokens[i] = -1; /* only [0]: the one SUBSCRIBE's token */
-                }
-                ob->subs_pending = 1;
-                r = ob->d.transport->ops->subscribe_many(ob->d.transport->impl, filters, N_TOPICS,
-                                                         1, &ob->sub_tokens[0]);
-                if (r < 0) {
-                        fail(ob, OB_ERR_NETWORK, "subscribe-failed", now,
-                             "cannot subscribe to the reply topics: %s", strerror(-r));
-                        return r;
-                }
-                return 0;
-        }
-        ob->subs_pending = N_TOPICS;
-        for (int i = 0; i < N_TOPICS; i++) {
-                r = ob->d.transport->ops->subscribe(ob->d.transport->impl, ob->topics[i], 1,
-                                                    &ob->sub_tokens[i]);
-                if (r < 0) {
-                        fail(ob, OB_ERR_NETWORK, "subscribe-failed", now,
-                             "cannot subscribe to %s: %s", ob->topics[i], strerror(-r));
-                        return r;
-                }
-        }
-        return 0;
-}
-
-static int publish(ObOnboard *ob, ObFleetOp op, const uint8_t *payload, size_t len, int64_t now)
-{
-        char topic[160];
-        int token, r;
-
-        r = ob_fleet_topic(op, ob->fmt, template_name(ob), OB_FLEET_REQUEST, topic, sizeof(topic));
-        if (r >= 0)
-                r = ob->d.transport->ops->publish(ob->d.transport->impl, topic, payload, len, 1,
-                                                  &token);
-        if (r < 0) {
-                fail(ob, OB_ERR_NETWORK, "publish-failed", now, "cannot publish to %s: %s", topic,
-                     strerror(-r));
-                return r;
-        }
-        return 0;
-}
-
-static int request_cert(ObOnboard *ob, int64_t now)
-{
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
-        _cleanup_free_ char *subject = NULL, *csr = NULL;
-        _cleanup_free_ uint8_t *payload = NULL;
-        char path[512];
-        size_t len;
-        int r;
-
-        if (ob->c->provisioning.create_keys) {
-                r = ob_fleet_build_create_keys(ob->fmt, &payload, &len);
-                if (r < 0)
-                        return r;
-                ob_onboard_set_activity(ob, OB_ACT_REQUEST_CERT,
-                                        now + (int64_t)ob->c->endpoint.step_timeout_ms);
-                return publish(ob, OB_FLEET_CREATE_KEYS, payload, len, now);
-        }
-
-        if (!slot_file(ob, "device.key", path, sizeof(path)))
-                return -ENAMETOOLONG;
-        r = ob->d.keys->ops->load(ob->d.keys, path, &pub);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "key-unavailable", 0, now, "device key: %s",
-                                      ob->d.keys->ops->last_error(ob->d.keys));
-                return r;
-        }
-        r = ob_onboard_expand(ob, ob->c->identity.csr_subject, &subject);
-        if (r < 0) {
-                ob_onboard_fail_for_good(ob, "bad-csr-subject", now,
-                                         "identity.csr_subject cannot be expanded");
-                return r;
-        }
-        r = ob_csr_build(subject, pub, csr_sign, ob, &csr);
-        if (r < 0 && r != -ENOMEM && ob_onboard_key_error_is_local_trouble(r)) {
-                /* the key provider failed to sign (a TPM in lockout, gone): say what it said */
-                ob_onboard_fail_local(ob, "key-unavailable", 0, now,
-                                      "device key: signing the CSR: %s",
-                                      ob->d.keys->ops->last_error(ob->d.keys));
-                return r;
-        }
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "csr-failed", r, now,
-                                      "cannot build the CSR (subject \"%s\")", subject);
-                return r;
-        }
-        r = ob_fleet_build_create_from_csr(ob->fmt, csr, &payload, &len);
-        if (r < 0)
-                return r;
-        ob_onboard_set_activity(ob, OB_ACT_REQUEST_CERT,
-                                now + (int64_t)ob->c->endpoint.step_timeout_ms);
-        return publish(ob, OB_FLEET_CREATE_FROM_CSR, payload, len, now);
-}
-
-static int register_thing(ObOnboard *ob, int64_t now)
-{
-        char **cfg = ob->c->provisioning.parameters;
-        _cleanup_free_ uint8_t *payload = NULL;
-        const char **params = NULL;
-        char **values = NULL;
-        size_t n = 0, len;
-        bool have_serial = false, have_token = false, have_thing = false;
-        const char *token;
-        int r = 0;
-
-        for (size_t i = 0; cfg && cfg[i]; i += 2)
-                n++;
-        params = calloc(2 * (n + 3) + 1, sizeof(char *));
-        values = calloc(n + 1, sizeof(char *));
-        if (!params || !values) {
-                r = -ENOMEM;
-                goto out;
-        }
-        n = 0;
-        for (size_t i = 0; cfg && cfg[i]; i += 2) {
-                r = ob_onboard_expand(ob, cfg[i + 1], &values[i / 2]);
-                if (r < 0) {
-                        ob_onboard_fail_for_good(ob, "bad-parameter", now,
-                                                 "provisioning.parameters.%s cannot be expanded",
-                                                 cfg[i]);
-                        goto out;
-                }
-                params[n++] = cfg[i];
-                params[n++] = values[i / 2];
-                have_serial = have_serial || strcmp(cfg[i], "SerialNumber") == 0;
-                have_token = have_token || strcmp(cfg[i], "HardwareToken") == 0;
-                have_thing = have_thing || strcmp(cfg[i], "ThingName") == 0;
-        }
-        /* what every template gets unless the configuration names it otherwise */
-        if (!have_serial) {
-                params[n++] = "SerialNumber";
-                params[n++] = ob->d.serial;
-        }
-        if (!have_token && (token = hardware_token(ob))) {
-                params[n++] = "HardwareToken";
-                params[n++] = token;
-        }
-        /* a rotation attaches the new certificate to the same thing */
-        if (!have_thing && ob->rotating && ob->cur_thing) {
-                params[n++] = "ThingName";
-                params[n++] = ob->cur_thing;
-        }
-        r = ob_fleet_build_register_thing(ob->fmt, ob->token, params, &payload, &len);
-        if (r < 0)
-                goto out;
-        ob_onboard_set_activity(ob, OB_ACT_REGISTER,
-                                now + (int64_t)ob->c->endpoint.step_timeout_ms);
-        r = publish(ob, OB_FLEET_REGISTER_THING, payload, len, now);
-out:
-        for (size_t i = 0; values && values[i]; i++)
-                free(values[i]);
-        free(values);
-        free(params);
-        if (payload)
-                OPENSSL_cleanse(payload, len); /* it carries the ownership token */
-        return r;
-}
-
-static int send_request(ObOnboard *ob, int64_t now)
-{
-        if (ob->stage == OB_STAGE_CERT_ISSUED)
-                return register_thing(ob, now);
-        return request_cert(ob, now);
-}
-
-/* ------------------------------------------------------------------ replies */
-
-static void rejected(ObOnboard *ob, const char *what, const ObTransportEvent *ev, int64_t now)
-{
-        ObFleetError e;
-        char code[96];
-        int r;
-
-        r = ob_fleet_parse_rejected(ob->fmt, ev->payload, ev->payload_len, &e);
-        if (r < 0) {
-                fail(ob, OB_ERR_REJECTED, "bad-reply", now, "%s rejected with a malformed reply",
-                     what);
-                return;
-        }
-        snprintf(code, sizeof(code), "rejected-%d", e.status_code);
-        if (ob->act == OB_ACT_REGISTER &&
-            strcmp(e.error_code, "InvalidCertificateOwnershipToken") == 0) {
-                /* the cloud says the token is gone (expired, or it counts differently than we
-                 * do): the certificate can never be registered, start again from the CSR */
-                ob_onboard_discard_pending_cert(ob);
-                if (ob_onboard_set_stage(
-                            ob, ob->c->provisioning.create_keys ? OB_STAGE_NEW : OB_STAGE_KEY_READY,
-                            now) < 0)
-                        return;
-        }
-        fail(ob, e.err_class, code, now, "%s rejected: %d %s: %s", what, e.status_code,
-             e.error_code, e.error_message);
-}
-
-/* Check what CreateCertificateFromCsr / CreateKeysAndCertificate returned and put it on disk. */
-static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
-{
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
-        char crt[512], key[512];
-        ObCertVerdict verdict;
-        int64_t nb = 0, na = 0;
-        int r;
-
-        if (!slot_file(ob, "device.crt", crt, sizeof(crt)) ||
-            !slot_file(ob, "device.key", key, sizeof(key)))
-                return -ENAMETOOLONG;
-
-        if (rep->private_key) {
-                BIO *b = BIO_new_mem_buf(rep->private_key, -1);
-
-                pub = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-                BIO_free(b);
-        } else {
-                r = ob->d.keys->ops->load(ob->d.keys, key, &pub);
-                if (r < 0) {
-                        ob_onboard_fail_local(ob, "key-unavailable", 0, now, "device key: %s",
-                                              ob->d.keys->ops->last_error(ob->d.keys));
-                        return r;
-                }
-        }
-        if (!pub) {
-                fail(ob, OB_ERR_REJECTED, "bad-reply", now,
-                     "the private key in the reply is not a PEM key");
-                return -EBADMSG;
-        }
-        /* what is and is not checked: lib/cert-accept.h, docs/security.md */
-        r = ob_cert_accept(rep->certificate_pem, pub, rep->certificate_id, now / 1000,
-                           (int64_t)(ob->c->clock.max_skew_ms / 1000), &verdict);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                fail(ob, OB_ERR_REJECTED, verdict.code, now, "%s", verdict.text);
-                return r;
-        }
-        nb = verdict.not_before;
-        na = verdict.not_after;
-
-        /* on disk before the state says we have it */
-        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "storage-error", r, now,
-                                      "cannot create credential slot %llu",
-                                      (unsigned long long)ob->gen);
-                return r;
-        }
-        if (rep->private_key) {
-                r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.key", rep->private_key,
-                                   strlen(rep->private_key), 0600, ob->d.fs);
-                if (r < 0) {
-                        ob_onboard_fail_local(ob, "storage-error", r, now, "cannot write %s", key);
-                        return r;
-                }
-        }
-        r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.crt", rep->certificate_pem,
-                           strlen(rep->certificate_pem), 0644, ob->d.fs);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "storage-error", r, now, "cannot write %s", crt);
-                return r;
-        }
-        if (ob_onboard_set_str(&ob->cert_id, rep->certificate_id) < 0)
-                return -ENOMEM;
-        secret_free(&ob->token);
-        ob->token = TAKE_PTR(rep->ownership_token);
-        ob->token_ms = now;
-        ob->not_before_s = nb;
-        ob->not_after_s = na;
-        r = ob_onboard_set_stage(ob, OB_STAGE_CERT_ISSUED, now);
-        if (r < 0)
-                return r;
-        if (rep->private_key)
-                ob_onboard_notify(
-                        ob, OB_CHANGE_NOTICE,
-                        "CreateKeysAndCertificate: the device key was generated by AWS IoT and "
-                        "sent over the network; it is stored in %s",
-                        key);
-        return 0;
-}
-
-static void on_cert_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now)
-{
-        _cleanup_(ob_fleet_cert_reply_clear) ObFleetCertReply rep = {};
-        int r;
-
-        r = ob_fleet_parse_cert_reply(ob->fmt, ev->payload, ev->payload_len,
-                                      ob->c->provisioning.create_keys, &rep);
-        if (r < 0) {
-                fail(ob, OB_ERR_REJECTED, "bad-reply", now, "malformed certificate reply (%s)",
-                     r == -EMSGSIZE  ? "too large"
-                     : r == -EBADMSG ? "not well-formed"
-                                     : "fields");
-                return;
-        }
-        r = accept_cert(ob, &rep, now);
-        if (r < 0)
-                return;
-        (void)register_thing(ob, now);
-}
-
-static void on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now)
-{
-        _cleanup_(ob_fleet_register_reply_clear) ObFleetRegisterReply rep = {};
-        json_object *dc;
-        int r;
-
-        r = ob_fleet_parse_register_reply(ob->fmt, ev->payload, ev->payload_len, &rep);
-        if (r < 0) {
-                fail(ob, OB_ERR_REJECTED, "bad-reply", now, "malformed RegisterThing reply (%s)",
-                     r == -EMSGSIZE  ? "too large"
-                     : r == -EBADMSG ? "not well-formed"
-                     : r == -EILSEQ  ? "a thingName AWS IoT does not allow: 1-128 of a-z A-Z "
-                                       "0-9 : _ -"
-                                     : "fields");
-                return;
-        }
-        /* No thingName is how a template without a thing answers; but a client id made from
-         * the thing name would then be the serial, which such a device could never connect
-         * with if the cloud did make a thing (a broken reply): stuck in verify for good.
-         * Refuse before the token is spent; RegisterThing is retried with it. */
-        if (!rep.thing_name && ob->c->endpoint.client_id &&
-            strstr(ob->c->endpoint.client_id, "{thing_name}")) {
-                fail(ob, OB_ERR_REJECTED, "bad-reply", now,
-                     "RegisterThing reply without thingName, but endpoint.client_id uses "
-                     "{thing_name} (a template without a thing needs another client id)");
-                return;
-        }
-        if (ob_onboard_set_str(&ob->thing_name, rep.thing_name) < 0)
-                return;
-        dc = json_object_new_object();
-        for (size_t i = 0; dc && rep.device_configuration && rep.device_configuration[i]; i += 2)
-                json_object_object_add(dc, rep.device_configuration[i],
-                                       json_object_new_string(rep.device_configuration[i + 1]));
-        json_object_put(ob->devconf);
-        ob->devconf = dc;
-        /* registered: the token is spent */
-        secret_free(&ob->token);
-        ob->token_ms = 0;
-        r = ob_onboard_set_stage(ob, OB_STAGE_THING_REGISTERED, now);
-        if (r < 0)
-                return;
-        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "registered as thing %s",
-                          ob->thing_name ? ob->thing_name
-                                         : "(none: the template creates no thing)");
-        ob_onboard_disconnect(ob);
-        (void)ob_onboard_connect_device(ob, now);
-}
+/* ------------------------------------------------------------------ committing */
 
 static void announce_done(ObOnboard *ob, int64_t now)
 {
@@ -1397,6 +1018,8 @@ void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
                           ob->cur_thing ? ob->cur_thing : ob->d.serial, ob->cur_cert_id);
 }
 
+/* ------------------------------------------------------------------ transport events */
+
 static int topic_index(const ObOnboard *ob, const char *topic)
 {
         for (int i = 0; i < N_TOPICS; i++)
@@ -1461,7 +1084,7 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                  * more than a second later (AWS refuses the second one otherwise) */
                 ob_backoff_connect_attempt(&ob->backoff, now_ms);
                 if (ob->act == OB_ACT_CONNECT_CLAIM)
-                        return subscribe_all(ob, now_ms);
+                        return ob_onboard_subscribe_all(ob, now_ms);
                 if (ob->act == OB_ACT_VERIFY) {
                         ob_onboard_committed(ob, now_ms);
                         return 0;
@@ -1478,13 +1101,15 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         ob_onboard_factory_refused(ob, detail, now_ms);
                 else if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating)
                         /* an alert, a throttle, a timeout: not a registration in progress */
-                        fail(ob, cls,
-                             cls == OB_ERR_REFUSED ? "certificate-refused" : "connect-failed",
-                             now_ms, "connecting with the device certificate failed: %s", detail);
+                        ob_onboard_fail(ob, cls,
+                                        cls == OB_ERR_REFUSED ? "certificate-refused"
+                                                              : "connect-failed",
+                                        now_ms, "connecting with the device certificate failed: %s",
+                                        detail);
                 else if (ob->act == OB_ACT_CONNECT_CLAIM)
-                        fail(ob, cls, "connect-failed", now_ms,
-                             "connecting with the %s certificate failed: %s",
-                             ob->rotating ? "current" : "claim", detail);
+                        ob_onboard_fail(ob, cls, "connect-failed", now_ms,
+                                        "connecting with the %s certificate failed: %s",
+                                        ob->rotating ? "current" : "claim", detail);
                 else if (ob->act == OB_ACT_VERIFY && ob->rotating && cls == OB_ERR_REFUSED &&
                          ++ob->verify_refusals >= OB_ONBOARD_ROLLBACK_REFUSALS) {
                         /* the cloud will not take the new certificate: roll back, the current
@@ -1493,13 +1118,14 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         abandon_rotation_slot(ob);
                         if (ob_onboard_set_stage(ob, OB_STAGE_NEW, now_ms) < 0)
                                 break;
-                        fail(ob, cls, "rotation-rolled-back", now_ms,
-                             "the new certificate was refused (%s): rolled back, the current "
-                             "one stays in use",
-                             detail);
+                        ob_onboard_fail(
+                                ob, cls, "rotation-rolled-back", now_ms,
+                                "the new certificate was refused (%s): rolled back, the current "
+                                "one stays in use",
+                                detail);
                 } else if (ob->act == OB_ACT_VERIFY)
-                        fail(ob, cls, "verify-failed", now_ms,
-                             "connecting with the new certificate failed: %s", detail);
+                        ob_onboard_fail(ob, cls, "verify-failed", now_ms,
+                                        "connecting with the new certificate failed: %s", detail);
                 break;
         case OB_TEV_SUBSCRIBED:
                 if (ob->act != OB_ACT_SUBSCRIBE)
@@ -1508,7 +1134,7 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         if (ob->sub_tokens[i] == ev->token)
                                 break;
                 if (i < N_TOPICS && --ob->subs_pending == 0)
-                        return send_request(ob, now_ms);
+                        return ob_onboard_send_request(ob, now_ms);
                 break;
         case OB_TEV_SUBSCRIBE_FAILED:
                 if (ob->act != OB_ACT_SUBSCRIBE)
@@ -1519,18 +1145,19 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 if (ob->subs_batched && !ev->detail[0]) {
                         /* AWS IoT answers a SUBSCRIBE its policy forbids on MQTT 3.1.1 by
                          * closing the connection, with no SUBACK (docs/emulator.md) */
-                        fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
-                             "the connection closed on the SUBSCRIBE to %s and %s (AWS IoT closes "
-                             "it when the policy does not allow a topic): %s",
-                             ob->topics[0], ob->topics[2], subscribe_blame(ob));
+                        ob_onboard_fail(
+                                ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
+                                "the connection closed on the SUBSCRIBE to %s and %s (AWS IoT closes "
+                                "it when the policy does not allow a topic): %s",
+                                ob->topics[0], ob->topics[2], subscribe_blame(ob));
                         break;
                 }
-                fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
-                     "subscription to %s refused: %s",
-                     ob->subs_batched ? (ev->detail[0] ? ev->detail : "a reply topic")
-                     : i < N_TOPICS   ? ob->topics[i]
-                                      : "a reply topic",
-                     subscribe_blame(ob));
+                ob_onboard_fail(ob, OB_ERR_REFUSED, "subscribe-refused", now_ms,
+                                "subscription to %s refused: %s",
+                                ob->subs_batched ? (ev->detail[0] ? ev->detail : "a reply topic")
+                                : i < N_TOPICS   ? ob->topics[i]
+                                                 : "a reply topic",
+                                subscribe_blame(ob));
                 break;
         case OB_TEV_PUBLISHED:
                 if (ob->act == OB_ACT_ANNOUNCE) {
@@ -1540,8 +1167,8 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 break;
         case OB_TEV_PUBLISH_FAILED:
                 if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
-                        fail(ob, OB_ERR_NETWORK, "publish-failed", now_ms, "publish failed: %s",
-                             ev->detail);
+                        ob_onboard_fail(ob, OB_ERR_NETWORK, "publish-failed", now_ms,
+                                        "publish failed: %s", ev->detail);
                 break;
         case OB_TEV_MESSAGE:
                 i = ev->topic ? topic_index(ob, ev->topic) : -1;
@@ -1554,30 +1181,31 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         break;
                 }
                 if (i == 0)
-                        on_cert_reply(ob, ev, now_ms);
+                        ob_onboard_on_cert_reply(ob, ev, now_ms);
                 else if (i == 1)
-                        rejected(ob,
-                                 ob->c->provisioning.create_keys ? "CreateKeysAndCertificate"
-                                                                 : "CreateCertificateFromCsr",
-                                 ev, now_ms);
+                        ob_onboard_rejected(ob,
+                                            ob->c->provisioning.create_keys
+                                                    ? "CreateKeysAndCertificate"
+                                                    : "CreateCertificateFromCsr",
+                                            ev, now_ms);
                 else if (i == 2)
-                        on_register_reply(ob, ev, now_ms);
+                        ob_onboard_on_register_reply(ob, ev, now_ms);
                 else
-                        rejected(ob, "RegisterThing", ev, now_ms);
+                        ob_onboard_rejected(ob, "RegisterThing", ev, now_ms);
                 break;
         case OB_TEV_MESSAGE_DROPPED:
                 if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
-                        fail(ob, OB_ERR_REJECTED, "bad-reply", now_ms, "a reply was dropped: %s",
-                             ev->detail);
+                        ob_onboard_fail(ob, OB_ERR_REJECTED, "bad-reply", now_ms,
+                                        "a reply was dropped: %s", ev->detail);
                 break;
         case OB_TEV_CONNECTION_LOST:
                 ob->connected = false;
                 if (ob->act == OB_ACT_ANNOUNCE)
                         announce_done(ob, now_ms); /* committed already: nothing to retry */
                 else if (ob_onboard_busy(ob))
-                        fail(ob, OB_ERR_NETWORK, "connection-lost", now_ms,
-                             "the connection was lost while %s: %s",
-                             ob_onboard_activity_names[ob->act], ev->detail);
+                        ob_onboard_fail(ob, OB_ERR_NETWORK, "connection-lost", now_ms,
+                                        "the connection was lost while %s: %s",
+                                        ob_onboard_activity_names[ob->act], ev->detail);
                 break;
         }
         return 0;
@@ -1593,13 +1221,14 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
         case OB_ACT_REQUEST_CERT:
         case OB_ACT_REGISTER:
         case OB_ACT_VERIFY:
-                fail(ob, OB_ERR_TIMEOUT, "timeout", now_ms, "no answer while %s within %llu s",
-                     ob_onboard_activity_names[ob->act],
-                     (unsigned long long)((ob->act == OB_ACT_CONNECT_CLAIM ||
-                                                           ob->act == OB_ACT_VERIFY
-                                                   ? ob->c->endpoint.connect_timeout_ms
-                                                   : ob->c->endpoint.step_timeout_ms) /
-                                          1000));
+                ob_onboard_fail(ob, OB_ERR_TIMEOUT, "timeout", now_ms,
+                                "no answer while %s within %llu s",
+                                ob_onboard_activity_names[ob->act],
+                                (unsigned long long)((ob->act == OB_ACT_CONNECT_CLAIM ||
+                                                                      ob->act == OB_ACT_VERIFY
+                                                              ? ob->c->endpoint.connect_timeout_ms
+                                                              : ob->c->endpoint.step_timeout_ms) /
+                                                     1000));
                 return 0;
         case OB_ACT_ANNOUNCE:
                 ob_onboard_notify(ob, OB_CHANGE_NOTICE,
@@ -1684,94 +1313,4 @@ int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsi
         if (ob->act == OB_ACT_DONE || ob->act == OB_ACT_FAILED)
                 (void)ob_onboard_resume(ob, now_ms);
         return 0;
-}
-
-/* ------------------------------------------------------------------ trusted user */
-
-void ob_onboard_report(ObOnboard *ob, const char *code, const char *text, int64_t now_ms)
-{
-        if (!text) { /* what it said is over: cleared when it is still the last word */
-                if (strcmp(ob->err_code, code) == 0) {
-                        ob_onboard_set_error(ob, -1, "", "", 0);
-                        ob_onboard_persist_or_say(ob);
-                }
-                return;
-        }
-        ob_onboard_set_error(ob, -1, code, text, now_ms);
-        ob_onboard_persist_or_say(ob);
-        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s", text);
-}
-
-int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *key_pem,
-                             int64_t now_ms, char *err, size_t errsize)
-{
-        _cleanup_free_ char *dir = NULL, *crt = NULL, *key = NULL;
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pk = NULL;
-        X509 *x = NULL;
-        int64_t nb, na;
-        BIO *b;
-        int r;
-
-        if (ob->c->provisioning.method != OB_METHOD_FLEET_TRUSTED_USER) {
-                snprintf(err, errsize, "provisioning.method is %s, not fleet-trusted-user",
-                         ob_provisioning_method_to_string(ob->c->provisioning.method));
-                return -EOPNOTSUPP;
-        }
-        if (ob->cur_gen > 0) {
-                snprintf(err, errsize, "already onboarded");
-                return -EALREADY;
-        }
-        if (ob->act != OB_ACT_WAIT_CLAIM) {
-                snprintf(err, errsize, "not waiting for a claim (%s)",
-                         ob_onboard_activity_names[ob->act]);
-                return -EALREADY;
-        }
-        r = ob_x509_from_pem(cert_pem, strlen(cert_pem), &x);
-        if (r < 0) {
-                snprintf(err, errsize, "the claim certificate is not a PEM certificate");
-                return -EINVAL;
-        }
-        b = BIO_new_mem_buf(key_pem, -1);
-        pk = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-        if (!pk || ob_x509_matches_key(x, pk) < 0 || ob_x509_validity(x, &nb, &na) < 0) {
-                X509_free(x);
-                snprintf(err, errsize,
-                         pk ? "the claim key does not match the certificate"
-                            : "the claim key is not a PEM private key");
-                return -EINVAL;
-        }
-        X509_free(x);
-        if (now_ms / 1000 > na) {
-                snprintf(err, errsize, "the claim certificate expired %lld s ago",
-                         (long long)(now_ms / 1000 - na));
-                return -EKEYEXPIRED;
-        }
-
-        if (asprintf(&dir, "%s/claim", ob->c->paths.runtime_dir) < 0 ||
-            asprintf(&crt, "%s/claim.crt", dir) < 0 || asprintf(&key, "%s/claim.key", dir) < 0)
-                return -ENOMEM;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-                snprintf(err, errsize, "cannot create %s: %s", dir, strerror(errno));
-                return -errno;
-        }
-        r = ob_fs_write_file_atomic(ob->d.fs, key, key_pem, strlen(key_pem), 0600);
-        if (r >= 0)
-                r = ob_fs_write_file_atomic(ob->d.fs, crt, cert_pem, strlen(cert_pem), 0600);
-        if (r < 0) {
-                (void)unlink(key);
-                snprintf(err, errsize, "cannot store the claim in %s: %s", dir, strerror(-r));
-                return r;
-        }
-        free(ob->claim_cert);
-        free(ob->claim_key);
-        ob->claim_cert = TAKE_PTR(crt);
-        ob->claim_key = TAKE_PTR(key);
-        ob->claim_temporary = true;
-        ob_onboard_notify(ob, OB_CHANGE_NOTICE,
-                          "received a temporary claim valid for %lld more seconds",
-                          (long long)(na - now_ms / 1000));
-        /* a fresh claim deserves a fresh attempt */
-        ob->backoff.next_ms = 0;
-        return ob_onboard_resume(ob, now_ms);
 }
