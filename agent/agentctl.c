@@ -542,50 +542,40 @@ static int cmd_status(int argc, char *argv[])
         return 0;
 }
 
-static int cmd_retry(int argc, char *argv[])
+/* A root verb without arguments that answers with the status: say what it started ("what: STATE
+ * (follow it ...)"), and a warning the daemon attached (a request taken but not saved). */
+static int call_simple_verb(const char *verb, const char *what, int argc, char *argv[])
 {
         _cleanup_config_ ObConfig *c = NULL;
         json_object *st = NULL;
         int r;
 
-        if (parse_command_options("retry", argc, argv) < 0)
+        if (parse_command_options(verb, argc, argv) < 0)
                 return EXIT_USAGE;
         r = load_or_complain(&c);
         if (r == 0)
-                r = call_daemon(c, "retry", NULL, &st);
+                r = call_daemon(c, verb, NULL, &st);
         if (r != 0)
                 return r;
         if (arg_json)
                 ob_cli_print_json(st);
         else
-                printf("Trying now: %s (follow it with 'agentctl status')\n",
-                       jstr_or(st, "state", "?"));
-        json_object_put(st);
-        return 0;
-}
-
-static int cmd_rotate(int argc, char *argv[])
-{
-        _cleanup_config_ ObConfig *c = NULL;
-        json_object *st = NULL;
-        int r;
-
-        if (parse_command_options("rotate", argc, argv) < 0)
-                return EXIT_USAGE;
-        r = load_or_complain(&c);
-        if (r == 0)
-                r = call_daemon(c, "rotate", NULL, &st);
-        if (r != 0)
-                return r;
-        if (arg_json)
-                ob_cli_print_json(st);
-        else
-                printf("Rotation started: %s (follow it with 'agentctl status')\n",
+                printf("%s: %s (follow it with 'agentctl status')\n", what,
                        jstr_or(st, "state", "?"));
         if (!arg_json && jstr(st, "warning")) /* taken, but not saved */
                 fprintf(stderr, "agentctl: warning: %s\n", jstr(st, "warning"));
         json_object_put(st);
         return 0;
+}
+
+static int cmd_retry(int argc, char *argv[])
+{
+        return call_simple_verb("retry", "Trying now", argc, argv);
+}
+
+static int cmd_rotate(int argc, char *argv[])
+{
+        return call_simple_verb("rotate", "Rotation started", argc, argv);
 }
 
 /* reprovision / decommission: the daemon forgets the identity (agent/daemon.c). */
