@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "check-private.h"
+#include "control-client.h"
 #include "conn-outcome.h"
 #include "creds.h"
 #include "factory-paths.h"
@@ -159,6 +160,12 @@ int ob_check_need_state(ObCheckContext *ctx)
                                  jgen(ctx->state, "current") > 0;
                 ctx->gen =
                         ctx->onboarded ? jgen(ctx->state, "current") : jgen(ctx->state, "pending");
+                {
+                        json_object *v;
+                        ctx->decommissioned =
+                                json_object_object_get_ex(ctx->state, "decommissioned", &v) &&
+                                json_object_get_boolean(v);
+                }
         }
         ctx->state_lazy.r = r;
         return r;
@@ -486,18 +493,16 @@ void ob_check_client_credentials(ObCheckContext *ctx, const char **ret_cert, con
                 snprintf(what, n, "none (device key not usable: see check device-key)");
                 return;
         }
-        if (c->provisioning.method == OB_METHOD_STATIC && ob_check_need_device_key(ctx) >= 0 &&
+        /* static, jitp, jitr: the factory certificate; for JITP/JITR it is what registers the
+         * device at its first connect (issue 17: a check presenting none saw nothing) */
+        if (ob_check_factory_method(ctx) && ob_check_need_device_key(ctx) >= 0 &&
             ctx->cert_path[0]) {
+                bool jit = c->provisioning.method != OB_METHOD_STATIC;
                 *ret_cert = ctx->cert_path;
                 *ret_key = ctx->key_path;
                 *ret_tpm = ob_check_tpm_key(ctx);
-                snprintf(what, n, "factory certificate (%s key)", *ret_tpm ? "TPM" : "software");
-                return;
-        }
-        if (c->provisioning.method == OB_METHOD_JITP || c->provisioning.method == OB_METHOD_JITR) {
-                /* a check must not register the certificate (the first connect does) */
-                snprintf(what, n, "none (%s: the agent's first connect registers the certificate)",
-                         ob_provisioning_method_to_string(c->provisioning.method));
+                snprintf(what, n, "factory certificate (%s key)%s", *ret_tpm ? "TPM" : "software",
+                         jit ? "; AWS registers it at the first MQTT connect" : "");
                 return;
         }
         if (c->provisioning.method == OB_METHOD_FLEET_CLAIM && c->provisioning.claim_cert &&
@@ -653,6 +658,31 @@ void ob_check_tls_close(ObCheckTls *t)
         *t = (ObCheckTls){.fd = -1};
 }
 
+#define DAEMON_CALL_TIMEOUT_MS 3000
+
+int ob_check_need_daemon(ObCheckContext *ctx)
+{
+        _cleanup_free_ char *sock = NULL;
+        _cleanup_(json_object_putp) json_object *ping = NULL;
+        json_object *v;
+        int r;
+
+        if (ctx->daemon_lazy.tried)
+                return ctx->daemon_lazy.r;
+        ctx->daemon_lazy.tried = true;
+        if (asprintf(&sock, "%s/control.sock", ctx->config->paths.runtime_dir) < 0)
+                return (ctx->daemon_lazy.r = -ENOMEM);
+        r = ob_control_call(sock, "ping", NULL, DAEMON_CALL_TIMEOUT_MS, &ping, NULL, NULL);
+        if (r >= 0 && json_object_object_get_ex(ping, "version", &v) &&
+            json_object_is_type(v, json_type_string) &&
+            !(ctx->daemon_version = strdup(json_object_get_string(v))))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = ob_control_call(sock, "status", NULL, DAEMON_CALL_TIMEOUT_MS,
+                                    &ctx->daemon_status, NULL, NULL);
+        return (ctx->daemon_lazy.r = r);
+}
+
 int ob_check_context_new(const char *config_path, int64_t now_s, ObCheckContext **ret)
 {
         ObCheckContext *ctx = calloc(1, sizeof(*ctx));
@@ -682,6 +712,8 @@ ObCheckContext *ob_check_context_free(ObCheckContext *ctx)
         if (!ctx)
                 return NULL;
         json_object_put(ctx->state);
+        json_object_put(ctx->daemon_status);
+        free(ctx->daemon_version);
         EVP_PKEY_free(ctx->device_pub);
 #ifdef HAVE_TPM
         ob_tpm_close(ctx->tpm);

@@ -30,6 +30,7 @@ OB_DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free)
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(SSL_CTX *, SSL_CTX_free)
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(SSL *, SSL_free)
+OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 /* A value computed once: not yet tried, or tried with result r (0 ok, negative errno). */
 typedef struct ObCheckLazy {
@@ -51,6 +52,7 @@ struct ObCheckContext {
         const char *stage; /* "new" when there is no state */
         uint64_t gen;      /* the generation whose key and certificate count, 0 none */
         bool onboarded;
+        bool decommissioned; /* agentctl decommission: no identity, by intent */
 
 #ifdef HAVE_TPM
         ObCheckLazy tpm_lazy;
@@ -68,6 +70,10 @@ struct ObCheckContext {
         char port[16];
         ObCheckLazy tcp_lazy;
         char tcp_detail[256];
+
+        ObCheckLazy daemon_lazy;    /* -ENOENT/-ECONNREFUSED: no daemon; -EACCES: not allowed */
+        json_object *daemon_status; /* the daemon's status reply */
+        char *daemon_version;       /* its ping reply */
 };
 
 /* Set the outcome's result and detail; its hint. */
@@ -116,7 +122,7 @@ const char *ob_check_ssl_error_text(char *buf, size_t n);
 /* The subjects of the server's chain, "leaf <- intermediate <- ...". */
 void ob_check_chain_text(SSL *ssl, char *buf, size_t size);
 /* Which client certificate TLS presents: the device's when onboarded, else the factory
- * certificate (static), else the claim's, else none. what says which and why. */
+ * certificate (static, jitp, jitr), else the claim's, else none. what says which and why. */
 void ob_check_client_credentials(ObCheckContext *ctx, const char **ret_cert, const char **ret_key,
                                  bool *ret_tpm, char *what, size_t n);
 /* The provider OpenSSL must prefer for the key: 0, or -ENOPKG when the tpm2 provider is not
@@ -124,6 +130,10 @@ void ob_check_client_credentials(ObCheckContext *ctx, const char **ret_cert, con
 int ob_check_select_provider(ObCheckContext *ctx, bool tpm);
 /* The tpm2 provider once ob_check_select_provider() loaded it, else NULL. */
 OSSL_PROVIDER *ob_check_tpm2_provider(void);
+
+/* The running daemon's status and version (ping) over the control socket: 0, or negative errno
+ * (ob_control_call()'s: -ENOENT or -ECONNREFUSED when no daemon listens). */
+int ob_check_need_daemon(ObCheckContext *ctx);
 
 /* A TLS session to the endpoint with the client credentials, the server verified. */
 typedef struct ObCheckTls {

@@ -18,6 +18,8 @@
 
 #include <openssl/err.h>
 
+#include "check-cloud.h"
+#include "check-daemon.h"
 #include "check-private.h"
 #include "cli.h"
 #include "key-provider.h"
@@ -807,6 +809,8 @@ static void check_old_certs(ObCheckContext *ctx, ObCheckOutcome *o)
 static const ObCheck checks[] = {
         {"config", "Configuration is valid", check_config},
         {"state-file", "state.json is intact", check_state_file},
+        {"daemon", "The daemon runs and answers, same version", ob_check_daemon},
+        {"state", "The device is onboarded (or what it waits for)", ob_check_state},
         {"clock", "Wall clock is plausible", check_clock},
         {"tpm", "TPM is reachable", check_tpm},
         {"srk", "Storage root key is present", check_srk},
@@ -820,6 +824,7 @@ static const ObCheck checks[] = {
         {"dns", "Endpoint host name resolves", check_dns},
         {"tcp", "Endpoint port accepts TCP", check_tcp},
         {"tls", "TLS to the endpoint (SNI, server chain)", check_tls},
+        {"cloud", "AWS IoT Core accepts the identity (MQTT CONNECT)", ob_check_cloud},
         {"permissions", "Files and folders are private", check_permissions},
 };
 
