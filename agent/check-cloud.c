@@ -6,7 +6,8 @@
  * that the daemon's session is never taken over. CONNACK accepted: pass, then DISCONNECT.
  * Anything else is classified with the daemon's table (lib/conn-outcome.c) and named.
  * AWS allows one CONNECT per second per client id: the time of the check's last CONNECT is kept
- * in <runtime_dir>/check-cloud.last, and a check within a second of it waits.
+ * in <runtime_dir>/check-cloud.last (no runtime directory:
+ * /tmp/onboard-agent-UID-check-cloud.last), and a CONNECT within a second of it waits.
  */
 #include "config.h"
 
@@ -27,6 +28,7 @@
 #include "identity.h"
 #include "mqtt-connect.h"
 #include "onboard.h"
+#include "x509.h"
 
 #define CONNECT_GAP_MS  1100 /* AWS: one CONNECT per second per client id, and a margin */
 #define JITP_RETRY_MS   1100
@@ -49,29 +51,46 @@ static int64_t wall_ms(void)
         return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* Where the time of the check's last CONNECT is kept: the daemon's runtime directory, or (no
+ * daemon ever ran) a file of this user's in /tmp. */
+static void stamp_path(const ObCheckContext *ctx, char *buf, size_t size)
+{
+        struct stat st;
+
+        if (stat(ctx->config->paths.runtime_dir, &st) == 0 && S_ISDIR(st.st_mode))
+                snprintf(buf, size, "%s/%s", ctx->config->paths.runtime_dir, STAMP_FILE);
+        else
+                snprintf(buf, size, "/tmp/onboard-agent-%u-%s", (unsigned)geteuid(), STAMP_FILE);
+}
+
+static int64_t last_connect_mono = -1; /* this process's own last CONNECT */
+
 /* Milliseconds since the check's last CONNECT (any agentctl process), or -1 when unknown. */
 static int64_t since_last_connect(const ObCheckContext *ctx)
 {
         char path[600];
         struct stat st;
-        int64_t then, d;
+        int64_t d = -1;
 
-        snprintf(path, sizeof(path), "%s/%s", ctx->config->paths.runtime_dir, STAMP_FILE);
-        if (stat(path, &st) < 0)
-                return -1;
-        then = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-        d = wall_ms() - then;
-        return d >= 0 ? d : -1;
+        stamp_path(ctx, path, sizeof(path));
+        if (stat(path, &st) == 0) {
+                d = wall_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+                if (d < 0)
+                        d = -1;
+        }
+        if (last_connect_mono >= 0 && (d < 0 || mono_ms() - last_connect_mono < d))
+                d = mono_ms() - last_connect_mono;
+        return d;
 }
 
-/* Note a CONNECT now (best effort: without a writable runtime directory only this process's
- * own CONNECTs are spaced). */
+/* Note a CONNECT now (the file: best effort). */
 static void stamp_connect(const ObCheckContext *ctx)
 {
         char path[600];
         int fd;
 
-        snprintf(path, sizeof(path), "%s/%s", ctx->config->paths.runtime_dir, STAMP_FILE);
+        last_connect_mono = mono_ms();
+        stamp_path(ctx, path, sizeof(path));
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return;
@@ -97,7 +116,8 @@ static void wait_for_gap(const ObCheckContext *ctx)
 
 int ob_check_cloud_client_id(ObCheckContext *ctx, char *buf, size_t size)
 {
-        _cleanup_free_ char *machine_id = NULL, *id = NULL;
+        const ObConfig *c = ctx->config;
+        _cleanup_free_ char *machine_id = NULL, *id = NULL, *own_serial = NULL, *own_thing = NULL;
         const char *serial = NULL, *thing = NULL;
         json_object *cur = NULL, *v;
         size_t base;
@@ -110,19 +130,36 @@ int ob_check_cloud_client_id(ObCheckContext *ctx, char *buf, size_t size)
                     json_object_object_get_ex(cur, "thing_name", &v))
                         thing = json_object_get_string(v);
         }
+        if (!serial && c->identity.serial_sources &&
+            ob_identity_serial((const char *const *)c->identity.serial_sources, NULL, &own_serial,
+                               NULL, NULL, 0) >= 0)
+                serial = own_serial;
         (void)ob_identity_machine_id(NULL, &machine_id);
         {
-                /* as the daemon expands it (lib/onboard.c): the thing name, else the serial;
-                 * a hardware token is the daemon's own, so such a template falls back */
                 const char *vars[] = {
                         "serial",     serial ? serial : "",
                         "machine_id", machine_id ? machine_id : "",
-                        "thing_name", thing ? thing : serial ? serial : "",
+                        "thing_name", "",
                         NULL,
                 };
-                if (!ctx->config->endpoint.client_id ||
-                    ob_config_template_expand(ctx->config->endpoint.client_id, vars, &id) < 0 ||
-                    !id[0]) {
+                /* before the first success the daemon names the thing as lib/onboard.c does:
+                 * identity.thing_name (not for JITP, whose template uses the CN), else the
+                 * factory certificate's CN */
+                if (!thing && ob_check_factory_method(ctx)) {
+                        _cleanup_(X509_freep) X509 *x = NULL;
+                        if (c->provisioning.method != OB_METHOD_JITP && c->identity.thing_name)
+                                (void)ob_config_template_expand(c->identity.thing_name, vars,
+                                                                &own_thing);
+                        else if (ctx->cert_path[0] && ob_x509_from_file(ctx->cert_path, &x) >= 0)
+                                (void)ob_x509_subject_cn(x, &own_thing);
+                        if (own_thing && own_thing[0])
+                                thing = own_thing;
+                }
+                /* as the daemon expands it: the thing name, else the serial; a hardware
+                 * token is the daemon's own, so such a template falls back */
+                vars[5] = thing ? thing : serial ? serial : "";
+                if (!c->endpoint.client_id ||
+                    ob_config_template_expand(c->endpoint.client_id, vars, &id) < 0 || !id[0]) {
                         free(id);
                         id = strdup(thing ? thing : serial ? serial : "device");
                         if (!id)
