@@ -660,6 +660,20 @@ void ob_check_tls_close(ObCheckTls *t)
 
 #define DAEMON_CALL_TIMEOUT_MS 3000
 
+const char *ob_check_runtime_dir(ObCheckContext *ctx)
+{
+        if (ob_check_need_config(ctx) >= 0)
+                return ctx->config->paths.runtime_dir;
+        /* an invalid file on disk: where it would put the socket, as agentctl status does */
+        if (!ctx->lenient) {
+                ObConfigDiags d = {0};
+                (void)ob_config_load_lenient(ctx->config_path, &ctx->lenient, &d);
+                ob_config_diags_clear(&d);
+        }
+        return ctx->lenient && ctx->lenient->paths.runtime_dir ? ctx->lenient->paths.runtime_dir
+                                                               : "/run/onboard-agent";
+}
+
 int ob_check_need_daemon(ObCheckContext *ctx)
 {
         _cleanup_free_ char *sock = NULL;
@@ -670,7 +684,7 @@ int ob_check_need_daemon(ObCheckContext *ctx)
         if (ctx->daemon_lazy.tried)
                 return ctx->daemon_lazy.r;
         ctx->daemon_lazy.tried = true;
-        if (asprintf(&sock, "%s/control.sock", ctx->config->paths.runtime_dir) < 0)
+        if (asprintf(&sock, "%s/control.sock", ob_check_runtime_dir(ctx)) < 0)
                 return (ctx->daemon_lazy.r = -ENOMEM);
         r = ob_control_call(sock, "ping", NULL, DAEMON_CALL_TIMEOUT_MS, &ping, NULL, NULL);
         if (r >= 0 && json_object_object_get_ex(ping, "version", &v) &&
@@ -721,6 +735,7 @@ ObCheckContext *ob_check_context_free(ObCheckContext *ctx)
         if (ctx->addrs)
                 freeaddrinfo(ctx->addrs);
         ob_config_free(ctx->config);
+        ob_config_free(ctx->lenient);
         free(ctx->config_path);
         free(ctx);
         return NULL;

@@ -2,7 +2,8 @@
 /*
  * check daemon: the daemon runs and answers on its control socket (ping), and it is the same
  * version as this agentctl. check state: onboarded, or what the device waits for and since
- * when, from the daemon's status when it runs, else from state.json.
+ * when, from the daemon's status when it runs, else from state.json. check config-current: the
+ * configuration on disk is valid and is what the daemon runs with (lib/config-digest.h).
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 
 #include "check-daemon.h"
 #include "check-private.h"
+#include "config-digest.h"
 #include "onboard.h"
 
 static const char *jget(json_object *o, const char *key)
@@ -24,26 +26,30 @@ static const char *jget(json_object *o, const char *key)
 
 void ob_check_daemon(ObCheckContext *ctx, ObCheckOutcome *o)
 {
+        const char *dir;
         int r;
 
-        if (ob_check_no_config(ctx, o))
+        /* also with an invalid configuration on disk: the daemon runs with the one it loaded */
+        if (ob_check_need_config(ctx) == -ENOMEM) {
+                ob_check_say(o, OB_HEALTH_FAIL, "out of memory");
                 return;
+        }
+        dir = ob_check_runtime_dir(ctx);
         r = ob_check_need_daemon(ctx);
         if (r == -ENOENT || r == -ECONNREFUSED) {
                 ob_check_say(o, OB_HEALTH_FAIL, "not running: no daemon answers on %s/control.sock",
-                             ctx->config->paths.runtime_dir);
+                             dir);
                 ob_check_hint(o, "systemctl status onboard-agent; journalctl -u onboard-agent");
                 return;
         }
         if (ob_check_access_error(r)) {
-                ob_check_say(o, OB_HEALTH_WARN, "%s/control.sock refuses this user",
-                             ctx->config->paths.runtime_dir);
+                ob_check_say(o, OB_HEALTH_WARN, "%s/control.sock refuses this user", dir);
                 ob_check_hint(o, "run agentctl check as root (or the agent's user)");
                 return;
         }
         if (r < 0) {
                 ob_check_say(o, OB_HEALTH_FAIL, "the daemon does not answer on %s/control.sock: %s",
-                             ctx->config->paths.runtime_dir, strerror(-r));
+                             dir, strerror(-r));
                 ob_check_hint(o, "systemctl status onboard-agent (a hung daemon is restarted by "
                                  "its watchdog)");
                 return;
@@ -56,8 +62,8 @@ void ob_check_daemon(ObCheckContext *ctx, ObCheckOutcome *o)
                                  "systemctl restart onboard-agent");
                 return;
         }
-        ob_check_say(o, OB_HEALTH_PASS, "running, answers on %s/control.sock, version %s",
-                     ctx->config->paths.runtime_dir, ctx->daemon_version);
+        ob_check_say(o, OB_HEALTH_PASS, "running, answers on %s/control.sock, version %s", dir,
+                     ctx->daemon_version);
 }
 
 void ob_check_state(ObCheckContext *ctx, ObCheckOutcome *o)
@@ -68,11 +74,15 @@ void ob_check_state(ObCheckContext *ctx, ObCheckOutcome *o)
         bool running;
         int r;
 
-        if (ob_check_no_config(ctx, o))
+        if (ob_check_need_config(ctx) == -ENOMEM) {
+                ob_check_say(o, OB_HEALTH_FAIL, "out of memory");
                 return;
+        }
         running = ob_check_need_daemon(ctx) >= 0;
         if (running)
                 s = ctx->daemon_status;
+        else if (ob_check_no_config(ctx, o))
+                return;
         else {
                 r = ob_check_need_state(ctx);
                 if (r == -ENOENT) {
@@ -137,4 +147,74 @@ void ob_check_state(ObCheckContext *ctx, ObCheckOutcome *o)
                      since ? since : "", next ? ", next try " : "", next ? next : "");
         ob_check_hint(o, "not onboarded yet: agentctl status shows the progress; the journal "
                          "(journalctl -u onboard-agent) says why it waits");
+}
+
+void ob_check_config_current(ObCheckContext *ctx, ObCheckOutcome *o)
+{
+        char hex[OB_CONFIG_DIGEST_HEX];
+        json_object *c = NULL;
+        const char *file, *sha, *loaded;
+        int r;
+
+        r = ob_check_need_config(ctx);
+        if (r == -ENOMEM) {
+                ob_check_say(o, OB_HEALTH_FAIL, "out of memory");
+                return;
+        }
+        if (r < 0) {
+                ob_check_say(o, OB_HEALTH_FAIL, "%s on disk is invalid: %s%s", ctx->config_path,
+                             ctx->config_err[0] ? ctx->config_err : "see check config",
+                             ob_check_need_daemon(ctx) >= 0
+                                     ? "; the daemon keeps running with the configuration it "
+                                       "loaded, a reload or restart would be refused"
+                                     : "");
+                ob_check_hint(o, "fix it (agentctl config check), then systemctl reload "
+                                 "onboard-agent");
+                return;
+        }
+        r = ob_config_digest(ctx->config_path, NULL, hex);
+        if (ob_check_access_error(r)) {
+                ob_check_say(o, OB_HEALTH_WARN, "%s is not readable by this user",
+                             ctx->config_path);
+                ob_check_hint(o, "run agentctl check as root (or the agent's user)");
+                return;
+        }
+        if (r < 0) {
+                ob_check_say(o, OB_HEALTH_FAIL, "%s cannot be read: %s", ctx->config_path,
+                             strerror(-r));
+                return;
+        }
+        if (ob_check_need_daemon(ctx) < 0) {
+                ob_check_say(o, OB_HEALTH_SKIP, "the daemon is not running (see check daemon)");
+                return;
+        }
+        (void)json_object_object_get_ex(ctx->daemon_status, "config", &c);
+        file = jget(c, "file");
+        sha = jget(c, "sha256");
+        loaded = jget(c, "loaded");
+        if (!file || !sha) {
+                ob_check_say(o, OB_HEALTH_WARN,
+                             "the daemon does not say which configuration it runs (version %s)",
+                             ctx->daemon_version ? ctx->daemon_version : "unknown");
+                ob_check_hint(o, "see check daemon: restart it after an upgrade");
+                return;
+        }
+        if (strcmp(file, ctx->config_path) != 0) {
+                ob_check_say(o, OB_HEALTH_WARN, "the daemon runs with %s, this check reads %s",
+                             file, ctx->config_path);
+                ob_check_hint(o, "agentctl --config %s check", file);
+                return;
+        }
+        if (strcmp(sha, hex) != 0) {
+                ob_check_say(o, OB_HEALTH_WARN,
+                             "%s (or a drop-in in config.d) was changed on disk since the daemon "
+                             "loaded it at %s: the daemon runs with the previous content",
+                             file, loaded ? loaded : "?");
+                ob_check_hint(o, "systemctl reload onboard-agent");
+                return;
+        }
+        ob_check_say(o, OB_HEALTH_PASS,
+                     "the daemon runs with what is on disk: %s and its drop-ins, loaded at %s "
+                     "(sha256 %.12s...)",
+                     file, loaded ? loaded : "?", sha);
 }

@@ -41,7 +41,8 @@ typedef struct ObCheckLazy {
 struct ObCheckContext {
         char *config_path;
         int64_t now_s;
-        ObConfig *config; /* NULL: invalid (the config check says why) */
+        ObConfig *config;  /* NULL: invalid (the config check says why) */
+        ObConfig *lenient; /* then: as far as it is valid (where the daemon's socket is) */
         ObCheckLazy config_lazy;
         char config_err[OB_CHECK_DETAIL_MAX];
         size_t config_warnings;
@@ -131,6 +132,8 @@ int ob_check_select_provider(ObCheckContext *ctx, bool tpm);
 /* The tpm2 provider once ob_check_select_provider() loaded it, else NULL. */
 OSSL_PROVIDER *ob_check_tpm2_provider(void);
 
+/* The daemon's runtime directory: the configuration's, or as far as an invalid one says. */
+const char *ob_check_runtime_dir(ObCheckContext *ctx);
 /* The running daemon's status and version (ping) over the control socket: 0, or negative errno
  * (ob_control_call()'s: -ENOENT or -ECONNREFUSED when no daemon listens). */
 int ob_check_need_daemon(ObCheckContext *ctx);

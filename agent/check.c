@@ -811,6 +811,8 @@ static const ObCheck checks[] = {
         {"state-file", "state.json is intact", check_state_file},
         {"daemon", "The daemon runs and answers, same version", ob_check_daemon},
         {"state", "The device is onboarded (or what it waits for)", ob_check_state},
+        {"config-current", "The daemon runs with the configuration on disk",
+         ob_check_config_current},
         {"clock", "Wall clock is plausible", check_clock},
         {"tpm", "TPM is reachable", check_tpm},
         {"srk", "Storage root key is present", check_srk},

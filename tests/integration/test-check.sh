@@ -15,10 +15,10 @@ ctl=$top_builddir/agentctl
 [ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
 [ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
 export TPM2OPENSSL_TCTI=$OB_TCTI TPM2TOOLS_TCTI=$OB_TCTI
-IDS="config state-file daemon state clock tpm srk device-key key-cert-match tls-provider da-lockout cert-expiry old-certs claim-cert dns tcp tls cloud permissions"
+IDS="config state-file daemon state config-current clock tpm srk device-key key-cert-match tls-provider da-lockout cert-expiry old-certs claim-cert dns tcp tls cloud permissions"
 # the checks that ask the daemon or the cloud; left out (skip_live) where the daemon is down on
 # purpose and another check is under test
-LIVE_SKIP="--skip daemon --skip state --skip cloud"
+LIVE_SKIP="--skip daemon --skip state --skip config-current --skip cloud"
 skip_live=
 
 # expired_cert DIR NAME: a self-signed certificate and key valid only in 2020 (like test-onboard.sh)
@@ -100,6 +100,7 @@ want daemon fail 1
 detail daemon | grep -q "not running.*systemctl status onboard-agent" &&
   ok "daemon: not running, with the systemctl hint" || bad "daemon: $(detail daemon)"
 want state warn
+want config-current skip
 want cloud skip
 skip_live=$LIVE_SKIP
 # rotation on, no rotation.old_cert_topic: old certificates would stay ACTIVE (issue 19)
@@ -118,8 +119,8 @@ worst=$(echo "$out" | jq -r .worst)
 case "$worst:$rc" in fail:1) ok "exit code $rc for worst $worst" ;; *) bad "worst $worst exit $rc" ;; esac
 # the human table has a row per check and the hint under a warning
 h=$("$ctl" --config "$OB_WORLD_DIR/gw-fresh/config.json" check)
-[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 19 ] &&
-  ok "human table: 19 rows" || bad "table: $h"
+[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 20 ] &&
+  ok "human table: 20 rows" || bad "table: $h"
 
 # an expired claim (a fresh gateway needs it)
 expired_cert "$OB_WORLD_DIR/gw-fresh/claim" old
@@ -177,6 +178,30 @@ sleep 0.5
   ! tail -n +"$((log_before + 1))" "$g/agent.log" | grep -qiE "connection lost|reconnect|connecting" &&
   ok "the daemon's session is left alone (no takeover, no reconnect, still onboarded)" ||
   { bad "the daemon's session was disturbed"; grep "$thing" "$OB_MOSQ_LOG" | tail -5 | sed 's/^/#   /'; }
+# config-current: edited on disk and not reloaded warns; SIGHUP (systemctl reload) makes it
+# current; invalid on disk fails while the daemon keeps running
+cp "$g/config.json" "$g/config.before"
+set_config on '.endpoint.keepalive = 120'
+check on --skip tls --skip cloud
+want config-current warn 3
+detail config-current | grep -q "changed on disk since the daemon loaded it.*systemctl reload onboard-agent" &&
+  ok "config-current: an edit not reloaded is named, with the remedy" || bad "config-current: $(detail config-current)"
+kill -HUP $pid
+i=0
+until "$ctl" --config "$g/config.json" check --json --skip tls --skip cloud 2>/dev/null |
+      jq -e '.checks[] | select(.id == "config-current") | .result == "pass"' >/dev/null; do
+  i=$((i + 1)); [ $i -lt 50 ] || break; sleep 0.1
+done
+check on --skip tls --skip cloud
+want config-current pass 0
+set_config on '.endpoint.port = "x"'
+check on --skip tls --skip cloud
+want config-current fail 1
+want daemon pass
+detail config-current | grep -q "invalid.*the daemon keeps running" &&
+  ok "config-current: invalid on disk, the daemon keeps running, named" || bad "config-current: $(detail config-current)"
+cp "$g/config.before" "$g/config.json"
+kill -HUP $pid
 kill -0 $pid 2>/dev/null && ok "the daemon still runs" || bad "the daemon died"
 kill $pid; wait $pid 2>/dev/null
 # the daemon is down: the checks still run; daemon fails, state says stopped, last known
