@@ -69,8 +69,6 @@ typedef struct Daemon {
         char reload_error[512]; /* a refused reload, for status once the machine runs again */
         bool tpm_lost;          /* the TPM connection is gone: exit, let systemd start us again */
         bool srk_transient;     /* said: the SRK has no persistent handle (docs/tpm.md) */
-        char config_sha256[OB_CONFIG_DIGEST_HEX]; /* of the files loaded ("" unknown) */
-        int64_t config_loaded_s;
 } Daemon;
 
 static int64_t now_ms(void)
@@ -436,15 +434,6 @@ static int on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-/* Which configuration runs: the digest of the files just loaded (lib/config-digest.h), read
- * right after ob_config_load() (an edit in that moment would go unnoticed). */
-static void note_config(Daemon *d)
-{
-        if (ob_config_digest(d->config_path, NULL, d->config_sha256) < 0)
-                d->config_sha256[0] = 0;
-        d->config_loaded_s = now_ms() / 1000;
-}
-
 /* ------------------------------------------------------------------ control socket */
 
 static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObControlPeer *peer,
@@ -459,11 +448,10 @@ static int control_handler(const ObCtlCommand *cmd, json_object *args, const ObC
                 if (*ret_result && d->serial_source)
                         json_object_object_add(*ret_result, "serial_source",
                                                json_object_new_string(d->serial_source));
-                if (*ret_result && d->config_sha256[0]) /* agentctl check config-current */
-                        json_object_object_add(*ret_result, "config",
-                                               ob_config_digest_to_json(d->config_path,
-                                                                        d->config_sha256,
-                                                                        d->config_loaded_s));
+                if (*ret_result && d->config->sha256[0]) /* agentctl check config-current */
+                        json_object_object_add(
+                                *ret_result, "config",
+                                ob_config_digest_to_json(d->config_path, d->config->sha256));
                 if (*ret_result && d->srk_transient)
                         json_object_object_add(
                                 *ret_result, "tpm_note",
@@ -1213,7 +1201,6 @@ static void reload(Daemon *d)
                 ob_log_debug("Reload: the key provider (and TPM connection) is kept");
         ob_config_free(d->config);
         d->config = c;
-        note_config(d);
         ob_log_notice("Reloaded the configuration from %s", d->config_path);
 }
 
@@ -1223,7 +1210,6 @@ int ob_daemon_run(const char *config_path, ObConfig *config)
         int r, ret = OB_EXIT_FAILURE;
         sigset_t ss;
 
-        note_config(&d);
         /* Block the signals the loop handles before anything starts a thread (the tabrmd TCTI's
          * GDBus worker, Paho): a thread inherits the mask, and one that does not block SIGHUP
          * would let the kernel's default action end the whole process on a reload. */

@@ -14,7 +14,6 @@
 
 #include "config-file.h"
 #include "fsops.h"
-#include "isotime.h"
 #include "macro.h"
 
 #define MAX_FILE    (1024 * 1024)
@@ -58,14 +57,12 @@ int ob_config_digest(const char *main_path, const char *dropin_dir,
         DIR *dh;
         int r;
 
-        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        dir = dropin_dir ? strdup(dropin_dir) : ob_config_dropin_dir_for(main_path);
+        if (!md || !dir || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
                 return -ENOMEM;
         r = add_file(md, main_path);
         if (r < 0)
                 return r;
-        dir = dropin_dir ? strdup(dropin_dir) : ob_config_dropin_dir_for(main_path);
-        if (!dir)
-                return -ENOMEM;
         dh = opendir(dir);
         for (struct dirent *de; dh && n < MAX_DROPINS && (de = readdir(dh));) {
                 size_t l = strlen(de->d_name);
@@ -104,17 +101,13 @@ int ob_config_digest(const char *main_path, const char *dropin_dir,
         return 0;
 }
 
-json_object *ob_config_digest_to_json(const char *main_path, const char *hex, int64_t loaded_s)
+json_object *ob_config_digest_to_json(const char *main_path, const char *hex)
 {
         json_object *o = json_object_new_object();
-        char t[32];
 
         if (!o)
                 return NULL;
         json_object_object_add(o, "file", json_object_new_string(main_path));
         json_object_object_add(o, "sha256", json_object_new_string(hex));
-        json_object_object_add(o, "loaded",
-                               ob_isotime_format(loaded_s, t, sizeof(t)) ? json_object_new_string(t)
-                                                                         : NULL);
         return o;
 }

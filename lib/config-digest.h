@@ -2,8 +2,9 @@
 /*
  * Which configuration runs: a SHA-256 over the files ob_config_load() reads (the main file, then
  * the *.json drop-ins of config.d in lexical order), each as its path, its length and its bytes.
- * The daemon takes it when it loads and at each successful reload and reports it in status
- * ("config"); agentctl check config-current takes it of the files on disk and compares.
+ * ob_config_load() takes it (ObConfig.sha256), so the daemon has it of the configuration it
+ * loaded or reloaded last and reports it in status ("config"); agentctl check config-current
+ * loads the files on disk the same way and compares.
  */
 #pragma once
 
@@ -19,5 +20,5 @@
 int ob_config_digest(const char *main_path, const char *dropin_dir,
                      char ret_hex[OB_CONFIG_DIGEST_HEX]);
 
-/* {"file": main_path, "sha256": hex, "loaded": ISO time of loaded_s}; NULL on OOM. */
-json_object *ob_config_digest_to_json(const char *main_path, const char *hex, int64_t loaded_s);
+/* {"file": main_path, "sha256": hex}: what the daemon's status says; NULL on OOM. */
+json_object *ob_config_digest_to_json(const char *main_path, const char *hex);
