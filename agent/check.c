@@ -13,11 +13,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/timex.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 
+#include "check-clock.h"
 #include "check-cloud.h"
 #include "check-daemon.h"
 #include "check-private.h"
@@ -112,35 +112,6 @@ static void check_state_file(ObCheckContext *ctx, ObCheckOutcome *o)
         }
         ob_check_say(o, OB_HEALTH_PASS, "intact, generation %llu, stage %s",
                      (unsigned long long)ctx->info.generation, ctx->stage);
-}
-
-/* ------------------------------------------------------------------ clock */
-
-static void check_clock(ObCheckContext *ctx, ObCheckOutcome *o)
-{
-        struct timex tx = {0};
-        char now[32], floor[32];
-        const char *sync = "";
-        int s;
-
-        ob_cli_iso_time(ctx->now_s, now, sizeof(now));
-        ob_cli_iso_time(OB_BUILD_EPOCH, floor, sizeof(floor));
-        s = adjtimex(&tx);
-        if (s == TIME_ERROR)
-                sync = "; the kernel says it is not synchronized";
-        else if (s >= 0)
-                sync = "; synchronized";
-        if (!ob_clock_plausible(ctx->now_s, OB_BUILD_EPOCH)) {
-                ob_check_say(o, OB_HEALTH_FAIL,
-                             "the wall clock (%s) is before the build date (%s)%s", now, floor,
-                             sync);
-                ob_check_hint(
-                        o,
-                        "set the time (NTP: systemd-timesyncd, chrony; or an RTC): the agent makes "
-                        "no certificate decision before that");
-                return;
-        }
-        ob_check_say(o, OB_HEALTH_PASS, "%s, after the build date %s%s", now, floor, sync);
 }
 
 /* ------------------------------------------------------------------ TPM */
@@ -813,7 +784,7 @@ static const ObCheck checks[] = {
         {"state", "The device is onboarded (or what it waits for)", ob_check_state},
         {"config-current", "The daemon runs with the configuration on disk",
          ob_check_config_current},
-        {"clock", "Wall clock is plausible", check_clock},
+        {"clock", "Wall clock is plausible (build date, server)", ob_check_clock},
         {"tpm", "TPM is reachable", check_tpm},
         {"srk", "Storage root key is present", check_srk},
         {"device-key", "Device key is present and loads", check_device_key},

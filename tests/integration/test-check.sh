@@ -21,15 +21,17 @@ IDS="config state-file daemon state config-current clock tpm srk device-key key-
 LIVE_SKIP="--skip daemon --skip state --skip config-current --skip cloud"
 skip_live=
 
-# expired_cert DIR NAME: a self-signed certificate and key valid only in 2020 (like test-onboard.sh)
-expired_cert() {
+# dated_cert DIR NAME START END: a self-signed certificate and key for CN=NAME valid from START
+# to END (openssl ca dates); expired_cert DIR NAME: valid only in 2020 (like test-onboard.sh)
+expired_cert() { dated_cert "$1" "$2" 20200101000000Z 20200102000000Z; }
+dated_cert() {
   mkdir -p "$1/ca"; : >"$1/ca/index.txt"; echo 01 >"$1/ca/serial"
   printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/index.txt\nnew_certs_dir=%s\nserial=%s/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' \
     "$1/ca" "$1/ca" "$1/ca" >"$1/ca/ca.cnf"
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/$2.key" \
     -subj "/CN=$2" -out "$1/$2.csr" 2>/dev/null
   openssl ca -batch -config "$1/ca/ca.cnf" -selfsign -keyfile "$1/$2.key" -in "$1/$2.csr" \
-    -startdate 20200101000000Z -enddate 20200102000000Z -out "$1/$2.crt" >/dev/null 2>&1
+    -startdate "$3" -enddate "$4" -out "$1/$2.crt" >/dev/null 2>&1
 }
 
 # gw NAME: a fleet-claim gateway (its own copy of the claim, so that modes can be changed)
@@ -170,6 +172,8 @@ echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "TLSv
 detail cloud | grep -q "CONNACK accepted.*client id $thing-agentctl-check" &&
   grep -q "as $thing-agentctl-check " "$OB_MOSQ_LOG" &&
   ok "cloud: a real CONNECT as $thing-agentctl-check, accepted" || bad "cloud: $(detail cloud)"
+detail clock | grep -q "after the server certificate's notBefore .*the server sends no time, so no offset is known" &&
+  ok "clock: compared with the server certificate, honest about the server's time" || bad "clock: $(detail clock)"
 detail daemon | grep -q "version $(sed -n 's/^PACKAGE_VERSION = //p' "$top_builddir/Makefile")" &&
   ok "daemon: answers, same version as agentctl" || bad "daemon: $(detail daemon)"
 sleep 0.5
@@ -279,6 +283,20 @@ echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "TLSv
   grep -q "handshake ok TLSv1.2" "$OB_WORLD_DIR/tls12.log" &&
   ok "tls over TLS 1.2 with the TPM key: the front saw the handshake" ||
   bad "tls over TLS 1.2: $(detail tls); front: $(cat "$OB_WORLD_DIR/tls12.log")"
+kill $ppid 2>/dev/null
+# a server whose certificate becomes valid only tomorrow: the wall clock is behind the server's
+# world, and clock says so (it passed on the build date alone before)
+mkdir -p "$g/future"
+dated_cert "$g/future" localhost "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)" "$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)"
+rm -f "$OB_WORLD_DIR/tls12.ready"
+python3 "$top_srcdir/tests/integration/tls12-proxy.py" $pport "$g/future/localhost.crt" "$g/future/localhost.key" \
+  "$OB_ISSUER_CA_CERT" "$OB_MQTT_PORT" "$OB_WORLD_DIR/tls12.ready" >"$OB_WORLD_DIR/tls12-future.log" 2>&1 &
+ppid=$!
+for i in $(seq 100); do [ -e "$OB_WORLD_DIR/tls12.ready" ] && break; sleep 0.05; done
+check on --skip dns --skip tls
+want clock fail 1
+detail clock | grep -q "before the endpoint's server certificate became valid.*at least [0-9]* s behind" &&
+  ok "clock: behind the server certificate's notBefore, named" || bad "clock: $(detail clock)"
 kill $ppid 2>/dev/null
 cp "$g/config.good" "$g/config.json"
 
