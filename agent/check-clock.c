@@ -25,8 +25,6 @@
 #include "onboard.h"
 #include "x509.h"
 
-#define ALPN_AWS "\x0ex-amzn-mqtt-ca"
-
 /* What the endpoint said about time. */
 typedef struct ServerTime {
         bool have_cert; /* the server certificate's dates */
@@ -68,8 +66,8 @@ static int probe(ObCheckContext *ctx, ServerTime *st)
         SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER, dates_cb);
         ssl = SSL_new(sctx);
         if (!ssl || SSL_set_tlsext_host_name(ssl, c->endpoint.host) != 1 ||
-            (c->endpoint.alpn &&
-             SSL_set_alpn_protos(ssl, (const unsigned char *)ALPN_AWS, sizeof(ALPN_AWS) - 1))) {
+            (c->endpoint.alpn && SSL_set_alpn_protos(ssl, (const unsigned char *)OB_CHECK_ALPN_AWS,
+                                                     sizeof(OB_CHECK_ALPN_AWS) - 1))) {
                 ERR_clear_error();
                 return -ENOMEM;
         }

@@ -2,8 +2,9 @@
 /*
  * check cloud: does AWS IoT Core accept this device's identity right now? A real MQTT 3.1.1
  * CONNECT over the check's own TLS session with the device certificate and key (the tls check's
- * session: SNI, ALPN, the TPM key), under the daemon's client id plus OB_CHECK_CLOUD_SUFFIX, so
- * that the daemon's session is never taken over. CONNACK accepted: pass, then DISCONNECT.
+ * session: SNI, ALPN, the TPM key), under the daemon's client id plus OB_CHECK_CLOUD_SUFFIX while
+ * the daemon runs, so that its session is never taken over (under the daemon's own client id
+ * when no daemon runs). CONNACK accepted: pass, then DISCONNECT.
  * Anything else is classified with the daemon's table (lib/conn-outcome.c) and named.
  * AWS allows one CONNECT per second per client id: the time of the check's last CONNECT is kept
  * in <runtime_dir>/check-cloud.last (no runtime directory:
@@ -114,11 +115,11 @@ static void wait_for_gap(const ObCheckContext *ctx)
                 sleep_ms(CONNECT_GAP_MS - since);
 }
 
-int ob_check_cloud_client_id(ObCheckContext *ctx, char *buf, size_t size)
+int ob_check_cloud_client_id(ObCheckContext *ctx, bool suffix, char *buf, size_t size)
 {
         const ObConfig *c = ctx->config;
         _cleanup_free_ char *machine_id = NULL, *id = NULL, *own_serial = NULL, *own_thing = NULL;
-        const char *serial = NULL, *thing = NULL;
+        const char *serial = NULL, *thing = NULL, *sfx;
         json_object *cur = NULL, *v;
         size_t base;
 
@@ -166,10 +167,11 @@ int ob_check_cloud_client_id(ObCheckContext *ctx, char *buf, size_t size)
                                 return -ENOMEM;
                 }
         }
-        base = OB_MIN(strlen(id), (size_t)OB_MQTT_CLIENT_ID_MAX - strlen(OB_CHECK_CLOUD_SUFFIX));
-        if (size < base + strlen(OB_CHECK_CLOUD_SUFFIX) + 1)
+        sfx = suffix ? OB_CHECK_CLOUD_SUFFIX : "";
+        base = OB_MIN(strlen(id), (size_t)OB_MQTT_CLIENT_ID_MAX - strlen(sfx));
+        if (size < base + strlen(sfx) + 1)
                 return -ENOBUFS;
-        snprintf(buf, size, "%.*s%s", (int)base, id, OB_CHECK_CLOUD_SUFFIX);
+        snprintf(buf, size, "%.*s%s", (int)base, id, sfx);
         return 0;
 }
 
@@ -268,7 +270,7 @@ void ob_check_cloud(ObCheckContext *ctx, ObCheckOutcome *o)
         const char *cert = NULL, *key = NULL;
         char client_id[OB_MQTT_CLIENT_ID_MAX + 1], who[128];
         ObProvisioningMethod m;
-        bool tpm, jit;
+        bool tpm, jit, own;
         Attempt a;
         int r;
 
@@ -296,7 +298,11 @@ void ob_check_cloud(ObCheckContext *ctx, ObCheckOutcome *o)
                         ob_check_hint(o, "install one with agentctl factory install-cert");
                 return;
         }
-        r = ob_check_cloud_client_id(ctx, client_id, sizeof(client_id));
+        /* the daemon's own client id when it surely does not run (no session to take over, and
+         * no policy line for the check needed); else the check's own */
+        r = ob_check_need_daemon(ctx);
+        own = r == -ENOENT || r == -ECONNREFUSED;
+        r = ob_check_cloud_client_id(ctx, !own, client_id, sizeof(client_id));
         if (r < 0) {
                 ob_check_say(o, OB_HEALTH_FAIL, "cannot make a client id: %s", strerror(-r));
                 return;
@@ -322,8 +328,9 @@ void ob_check_cloud(ObCheckContext *ctx, ObCheckOutcome *o)
         case OB_CONN_UNKNOWN:
                 ob_check_say(o, OB_HEALTH_PASS,
                              "CONNACK accepted in %lld ms: AWS IoT Core accepts the %s (client "
-                             "id %s); disconnected",
-                             (long long)a.elapsed_ms, who, client_id);
+                             "id %s%s); disconnected",
+                             (long long)a.elapsed_ms, who, client_id,
+                             own ? ", the daemon's own: no daemon runs" : "");
                 return;
         case OB_CONN_TLS_ALERT:
                 if (!a.alert) /* set with the cause */
@@ -395,10 +402,11 @@ void ob_check_cloud(ObCheckContext *ctx, ObCheckOutcome *o)
                                      "iot:Connect for this client id",
                                      how, client_id);
                         ob_check_hint(o,
-                                      "allow iot:Connect on client/${iot:Connection.Thing."
-                                      "ThingName}%s in the device policy (docs/operations.md, "
-                                      "check cloud), or --skip cloud",
-                                      OB_CHECK_CLOUD_SUFFIX);
+                                      "allow iot:Connect on client/%s in the device policy "
+                                      "(docs/operations.md, check cloud); or check while the "
+                                      "daemon is stopped (the check then uses its client id); "
+                                      "or --skip cloud",
+                                      client_id);
                         return;
                 }
                 ob_check_say(o, OB_HEALTH_FAIL,
@@ -406,11 +414,12 @@ void ob_check_cloud(ObCheckContext *ctx, ObCheckOutcome *o)
                              "certificate is revoked or INACTIVE, not registered, or its policy "
                              "does not allow iot:Connect for this client id",
                              how, client_id, who);
-                ob_check_hint(o,
-                              "aws iot describe-certificate --certificate-id ID shows its "
-                              "status (revoked: onboard again; INACTIVE: activate it); AWS "
-                              "policies often allow only client/${iot:Connection.Thing."
-                              "ThingName}: allow that plus %s",
-                              OB_CHECK_CLOUD_SUFFIX);
+                ob_check_hint(o, own ? "aws iot describe-certificate --certificate-id ID shows "
+                                       "its status (revoked: onboard again; INACTIVE: activate "
+                                       "it) and its policies"
+                                     : "aws iot describe-certificate --certificate-id ID shows "
+                                       "its status (revoked: onboard again; INACTIVE: activate "
+                                       "it); AWS policies often allow only the thing name as "
+                                       "client id: see docs/operations.md, check cloud");
         }
 }

@@ -35,7 +35,6 @@
 
 #define MAX_PEM_FILE       (64 * 1024)
 #define MAX_NET_TIMEOUT_MS 10000
-#define ALPN_AWS           "\x0ex-amzn-mqtt-ca"
 
 _printf_(3, 4) void ob_check_say(ObCheckOutcome *o, ObHealthResult r, const char *fmt, ...)
 {
@@ -592,7 +591,8 @@ int ob_check_tls_open(ObCheckContext *ctx, ObCheckOutcome *o, ObCheckTls *t)
         if (!t->ssl || SSL_set_tlsext_host_name(t->ssl, c->endpoint.host) != 1 ||
             SSL_set1_host(t->ssl, c->endpoint.host) != 1 ||
             (c->endpoint.alpn &&
-             SSL_set_alpn_protos(t->ssl, (const unsigned char *)ALPN_AWS, sizeof(ALPN_AWS) - 1))) {
+             SSL_set_alpn_protos(t->ssl, (const unsigned char *)OB_CHECK_ALPN_AWS,
+                                 sizeof(OB_CHECK_ALPN_AWS) - 1))) {
                 ob_check_say(o, OB_HEALTH_FAIL, "OpenSSL: %s",
                              ob_check_ssl_error_text(err, sizeof(err)));
                 return -ENOMEM;

@@ -24,7 +24,8 @@
 #include "tpm-key.h"
 #endif
 
-#define OB_CHECK_ADDR_MAX 64 /* a numeric IPv6 address in brackets and a port */
+#define OB_CHECK_ADDR_MAX 64                   /* a numeric IPv6 address in brackets and a port */
+#define OB_CHECK_ALPN_AWS "\x0ex-amzn-mqtt-ca" /* endpoint.alpn: MQTT on 443 */
 
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(X509 *, X509_free)
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)

@@ -218,6 +218,8 @@ want state warn
 detail state | grep -q "not running; last known stage onboarded" && ok "state: last known onboarded" ||
   bad "state: $(detail state)"
 want cloud pass
+detail cloud | grep -q "client id $thing, the daemon's own: no daemon runs" &&
+  ok "cloud: no daemon runs, so the check uses its client id" || bad "cloud: $(detail cloud)"
 skip_live=$LIVE_SKIP
 
 # a device certificate inside the rotation window: the same TPM key, issued in 2020 and valid
