@@ -294,6 +294,13 @@ echo "$s" | jq -e '.state == "waiting-for-activation" or .state == "verifying"' 
 dup=$(grep '"event":"connectRefused"' "$events" | grep "$id" | jq -r .time | uniq -d | wc -l)
 [ "$dup" = 0 ] && ok "no two connects of the certificate within one second" || bad "$dup seconds with two connects"
 stop never
+# agentctl check before JITR's activation: cloud's CONNECT registers the certificate
+# PENDING_ACTIVATION and is refused: a warning that names the activation, not a failure
+gw jitrchk jitr
+factory jitrchk "jitrchk-gw-$$"
+r=$(chk jitrchk cloud)
+case $r in "warn: JITR: closed before CONNACK"*"PENDING_ACTIVATION"*) ok "check cloud before JITR's activation: warns, names it" ;;
+  *) bad "check cloud before JITR: $r" ;; esac
 "$admin" update-ca "$ca_id" autoRegistration=false >/dev/null
 fi
 
