@@ -4,7 +4,8 @@
  * table {id, title, run}; each check judges one thing and says pass/warn/fail/skip with a
  * one-line detail and a hint naming what to do. They run inside agentctl, not in the daemon,
  * so they work when the daemon is down; they never change anything (no SRK is created, no key
- * is made, no MQTT CONNECT is sent: that would take over the running daemon's session).
+ * is made). Only check cloud sends an MQTT CONNECT, under a client id of its own
+ * (agent/check-cloud.h), so that it never takes over the running daemon's session.
  * A check that lacks access (not root, not in the tss group) says so with a warning.
  */
 #pragma once

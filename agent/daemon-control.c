@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
+#include "config-digest.h"
 #include "ctl-proto.h"
 #include "daemon-private.h"
 #include "isotime.h"
@@ -50,6 +51,9 @@ static json_object *status_without_machine(Daemon *d)
                 json_object_new_string(d->tpm_wait_since_ms ? "waiting-for-tpm" : "starting"));
         json_object_object_add(o, "daemon_running", json_object_new_boolean(true));
         json_object_object_add(o, "identity_in_use", json_object_new_boolean(false));
+        if (d->config->sha256[0]) /* agentctl check config-current */
+                json_object_object_add(o, "config",
+                                       ob_config_digest_to_json(d->config_path, d->config->sha256));
         if (d->tpm_wait_since_ms) {
                 w = json_object_new_object();
                 if (!w) {
@@ -136,6 +140,10 @@ int ob_daemon_control_handler(const ObCtlCommand *cmd, json_object *args, const 
                 if (*ret_result && d->serial_source)
                         json_object_object_add(*ret_result, "serial_source",
                                                json_object_new_string(d->serial_source));
+                if (*ret_result && d->config->sha256[0]) /* agentctl check config-current */
+                        json_object_object_add(
+                                *ret_result, "config",
+                                ob_config_digest_to_json(d->config_path, d->config->sha256));
                 if (*ret_result && d->srk_transient)
                         json_object_object_add(
                                 *ret_result, "tpm_note",

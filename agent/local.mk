@@ -74,7 +74,9 @@ agent_libobagent_la_CFLAGS += $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
 agent_libobagent_la_LIBADD += $(JSONC_LIBS) $(SYSTEMD_LIBS)
 
 # ---- check helper: `agentctl check` runs its checks itself (TPM, sockets, TLS), not via the daemon
-agentctl_sources += agent/check.c agent/check.h
+agentctl_sources += agent/check.c agent/check.h agent/check-private.h agent/check-common.c \
+	agent/check-cloud.c agent/check-cloud.h agent/check-daemon.c agent/check-daemon.h \
+	agent/check-clock.c agent/check-clock.h
 
 # ---- factory helper: `agentctl factory` (manufacturing line; docs/manufacturing.md)
 agentctl_sources += agent/factory.c agent/factory.h

@@ -144,6 +144,8 @@ typedef struct ObConfig {
 
         /* Where each value came from, indexed like the key table: a file name, NULL = default. */
         char **sources;
+        /* ob_config_load(): the SHA-256 of the files read (lib/config-digest.h), "" unknown */
+        char sha256[64 + 1];
 } ObConfig;
 
 typedef enum ObConfigType {

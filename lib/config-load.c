@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config-digest.h"
 #include "config-file.h"
 #include "config-trust.h"
 #include "log.h"
@@ -221,6 +222,8 @@ int ob_config_load(const char *main_path, const char *dropin_dir, ObConfig **ret
                 return r;
         if (d->n_errors > 0)
                 return -EINVAL;
+        if (ob_config_digest(main_path, dropin_dir, c->sha256) < 0)
+                c->sha256[0] = 0;
         *ret = TAKE_PTR(c);
         return 0;
 }

@@ -77,3 +77,15 @@ ObHealthResult ob_health_cert_validity(int64_t now_s, int64_t not_before, int64_
                 return OB_HEALTH_WARN;
         return OB_HEALTH_PASS;
 }
+
+#define DAY_S 86400
+
+int64_t ob_health_server_time(uint32_t gmt_unix_time, int64_t cert_not_before,
+                              int64_t cert_not_after, int64_t now_s)
+{
+        int64_t t = (int64_t)gmt_unix_time, d = t - now_s;
+
+        if (t < cert_not_before || t >= cert_not_after || d > DAY_S || d < -DAY_S)
+                return -1;
+        return t;
+}

@@ -50,3 +50,16 @@ int ob_health_rotation_due(int64_t not_before, int64_t not_after, double fractio
  */
 ObHealthResult ob_health_cert_validity(int64_t now_s, int64_t not_before, int64_t not_after,
                                        int64_t due);
+
+/* Above this offset from a server's time the clock check warns (seconds). */
+#define OB_HEALTH_CLOCK_OFFSET_WARN_S 60
+
+/*
+ * The server's time from TLS 1.2's ServerHello (the first four bytes of its random,
+ * gmt_unix_time), or -1 when they are not plausibly a time: servers today send random bytes
+ * there (and TLS 1.3 always does). Plausible: inside the server certificate's validity
+ * (cert_not_before..cert_not_after) and within a day of now_s; random bytes pass that with a
+ * chance of about 1 in 50000.
+ */
+int64_t ob_health_server_time(uint32_t gmt_unix_time, int64_t cert_not_before,
+                              int64_t cert_not_after, int64_t now_s);

@@ -146,6 +146,18 @@ unit_tests += tests/unit/test-conn-outcome
 tests_unit_test_conn_outcome_SOURCES = tests/unit/test-conn-outcome.c
 tests_unit_test_conn_outcome_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_conn_outcome_LDADD = $(UNIT_LDADD)
+
+# ---- the MQTT CONNECT/CONNACK of agentctl check cloud (lib/mqtt-connect)
+unit_tests += tests/unit/test-mqtt-connect
+tests_unit_test_mqtt_connect_SOURCES = tests/unit/test-mqtt-connect.c
+tests_unit_test_mqtt_connect_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_mqtt_connect_LDADD = $(UNIT_LDADD)
+
+# ---- which configuration runs (lib/config-digest: daemon status, check config-current)
+unit_tests += tests/unit/test-config-digest
+tests_unit_test_config_digest_SOURCES = tests/unit/test-config-digest.c
+tests_unit_test_config_digest_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_digest_LDADD = $(UNIT_LDADD)
 endif
 
 # ---- what is accepted of an issued certificate (lib/cert-accept)

@@ -75,7 +75,9 @@ jq -n \
           "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create-from-csr/*",
           "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] },
     DevicePolicy: { Version: "2012-10-17", Statement: [
-      { Effect: "Allow", Action: "iot:Connect", Resource: "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" },
+      { Effect: "Allow", Action: "iot:Connect", Resource: [
+          "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}",
+          "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}-agentctl-check" ] },
       { Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: [
           "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*",
           "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create-from-csr/*",

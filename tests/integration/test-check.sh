@@ -15,17 +15,23 @@ ctl=$top_builddir/agentctl
 [ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
 [ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
 export TPM2OPENSSL_TCTI=$OB_TCTI TPM2TOOLS_TCTI=$OB_TCTI
-IDS="config state-file clock tpm srk device-key key-cert-match tls-provider da-lockout cert-expiry old-certs claim-cert dns tcp tls permissions"
+IDS="config state-file daemon state config-current clock tpm srk device-key key-cert-match tls-provider da-lockout cert-expiry old-certs claim-cert dns tcp tls cloud permissions"
+# the checks that ask the daemon or the cloud; left out (skip_live) where the daemon is down on
+# purpose and another check is under test
+LIVE_SKIP="--skip daemon --skip state --skip config-current --skip cloud"
+skip_live=
 
-# expired_cert DIR NAME: a self-signed certificate and key valid only in 2020 (like test-onboard.sh)
-expired_cert() {
+# dated_cert DIR NAME START END: a self-signed certificate and key for CN=NAME valid from START
+# to END (openssl ca dates); expired_cert DIR NAME: valid only in 2020 (like test-onboard.sh)
+expired_cert() { dated_cert "$1" "$2" 20200101000000Z 20200102000000Z; }
+dated_cert() {
   mkdir -p "$1/ca"; : >"$1/ca/index.txt"; echo 01 >"$1/ca/serial"
   printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/index.txt\nnew_certs_dir=%s\nserial=%s/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' \
     "$1/ca" "$1/ca" "$1/ca" >"$1/ca/ca.cnf"
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/$2.key" \
     -subj "/CN=$2" -out "$1/$2.csr" 2>/dev/null
   openssl ca -batch -config "$1/ca/ca.cnf" -selfsign -keyfile "$1/$2.key" -in "$1/$2.csr" \
-    -startdate 20200101000000Z -enddate 20200102000000Z -out "$1/$2.crt" >/dev/null 2>&1
+    -startdate "$3" -enddate "$4" -out "$1/$2.crt" >/dev/null 2>&1
 }
 
 # gw NAME: a fleet-claim gateway (its own copy of the claim, so that modes can be changed)
@@ -53,7 +59,8 @@ JSON
 # check NAME [ARGS...]: agentctl check --json; the output in $out, the exit code in $rc
 check() {
   n=$1; shift
-  out=$("$ctl" --config "$OB_WORLD_DIR/gw-$n/config.json" check --json "$@" 2>"$OB_WORLD_DIR/check.err")
+  # shellcheck disable=SC2086 # skip_live: several words
+  out=$("$ctl" --config "$OB_WORLD_DIR/gw-$n/config.json" check --json $skip_live "$@" 2>"$OB_WORLD_DIR/check.err")
   rc=$?
 }
 # res ID: the result of one check in $out
@@ -89,6 +96,15 @@ want key-cert-match skip
 want tls-provider pass
 want cert-expiry skip
 want old-certs pass
+# no daemon: the daemon check fails with the systemctl hint, state says never onboarded,
+# cloud has no device certificate to connect with
+want daemon fail 1
+detail daemon | grep -q "not running.*systemctl status onboard-agent" &&
+  ok "daemon: not running, with the systemctl hint" || bad "daemon: $(detail daemon)"
+want state warn
+want config-current skip
+want cloud skip
+skip_live=$LIVE_SKIP
 # rotation on, no rotation.old_cert_topic: old certificates would stay ACTIVE (issue 19)
 save_out=$out save_rc=$rc
 set_config fresh 'del(.rotation.old_cert_topic)'
@@ -102,11 +118,11 @@ r=$(res srk); case $r in pass|warn) ok "srk before the first start: $r: $(detail
 echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "client certificate: claim" &&
   ok "tls presents the claim before onboarding" || bad "tls: $(detail tls)"
 worst=$(echo "$out" | jq -r .worst)
-case "$worst:$rc" in pass:0|warn:3) ok "exit code $rc for worst $worst" ;; *) bad "worst $worst exit $rc" ;; esac
+case "$worst:$rc" in fail:1) ok "exit code $rc for worst $worst" ;; *) bad "worst $worst exit $rc" ;; esac
 # the human table has a row per check and the hint under a warning
 h=$("$ctl" --config "$OB_WORLD_DIR/gw-fresh/config.json" check)
-[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 16 ] &&
-  ok "human table: 16 rows" || bad "table: $h"
+[ "$(echo "$h" | grep -cE "^($(echo "$IDS" | tr ' ' '|')) +(pass|skip|WARN|FAIL) ")" = 20 ] &&
+  ok "human table: 20 rows" || bad "table: $h"
 
 # an expired claim (a fresh gateway needs it)
 expired_cert "$OB_WORLD_DIR/gw-fresh/claim" old
@@ -139,8 +155,13 @@ if ! "$ctl" --config "$g/config.json" --json status 2>/dev/null | jq -e '.state 
   kill $pid 2>/dev/null; wait $pid 2>/dev/null; exit 1
 fi
 ok "onboarded by the daemon"
-# with the daemon running: all pass, and the check does not open an MQTT session
-clients_before=$(grep -c "New client connected" "$OB_MOSQ_LOG")
+# with the daemon running: all pass; cloud's CONNECT is a session of its own (client id
+# <thing>-agentctl-check), the daemon's session is not taken over
+skip_live=
+thing=$("$ctl" --config "$g/config.json" --json status | jq -r .thing_name)
+daemon_lines() { grep -cE "as $thing \(|Client $thing |$thing (has exceeded|disconnected)" "$OB_MOSQ_LOG"; }
+conn_before=$(daemon_lines)
+log_before=$(wc -l <"$g/agent.log")
 check on
 for id in $IDS; do want $id pass; done
 [ "$rc" = 0 ] && [ "$(echo "$out" | jq -r .worst)" = pass ] && ok "onboarded: exit 0, worst pass" || bad "onboarded: exit $rc"
@@ -148,14 +169,58 @@ echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "clie
   ok "tls presents the device certificate with the TPM key" || bad "tls: $(detail tls)"
 echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "TLSv1.[23]" &&
   ok "tls reports the version and the server chain" || bad "tls: $(detail tls)"
-[ "$(grep -c "New client connected" "$OB_MOSQ_LOG")" = "$clients_before" ] &&
-  ok "no MQTT CONNECT from the check (the daemon's session is left alone)" || bad "the check sent a CONNECT"
+detail cloud | grep -q "CONNACK accepted.*client id $thing-agentctl-check" &&
+  grep -q "as $thing-agentctl-check " "$OB_MOSQ_LOG" &&
+  ok "cloud: a real CONNECT as $thing-agentctl-check, accepted" || bad "cloud: $(detail cloud)"
+detail clock | grep -q "after the server certificate's notBefore .*the server sends no time, so no offset is known" &&
+  ok "clock: compared with the server certificate, honest about the server's time" || bad "clock: $(detail clock)"
+detail daemon | grep -q "version $(sed -n 's/^PACKAGE_VERSION = //p' "$top_builddir/Makefile")" &&
+  ok "daemon: answers, same version as agentctl" || bad "daemon: $(detail daemon)"
+sleep 0.5
+[ "$(daemon_lines)" = "$conn_before" ] &&
+  "$ctl" --config "$g/config.json" --json status | jq -e '.state == "onboarded"' >/dev/null &&
+  ! tail -n +"$((log_before + 1))" "$g/agent.log" | grep -qiE "connection lost|reconnect|connecting" &&
+  ok "the daemon's session is left alone (no takeover, no reconnect, still onboarded)" ||
+  { bad "the daemon's session was disturbed"; grep "$thing" "$OB_MOSQ_LOG" | tail -5 | sed 's/^/#   /'; }
+# config-current: edited on disk and not reloaded warns; SIGHUP (systemctl reload) makes it
+# current; invalid on disk fails while the daemon keeps running
+cp "$g/config.json" "$g/config.before"
+set_config on '.endpoint.keepalive = 120'
+check on --skip tls --skip cloud
+want config-current warn 3
+detail config-current | grep -q "changed on disk since the daemon loaded it.*systemctl reload onboard-agent" &&
+  ok "config-current: an edit not reloaded is named, with the remedy" || bad "config-current: $(detail config-current)"
+kill -HUP $pid
+i=0
+until "$ctl" --config "$g/config.json" check --json --skip tls --skip cloud 2>/dev/null |
+      jq -e '.checks[] | select(.id == "config-current") | .result == "pass"' >/dev/null; do
+  i=$((i + 1)); [ $i -lt 50 ] || break; sleep 0.1
+done
+check on --skip tls --skip cloud
+want config-current pass 0
+set_config on '.endpoint.port = "x"'
+check on --skip tls --skip cloud
+want config-current fail 1
+want daemon pass
+detail config-current | grep -q "invalid.*the daemon keeps running" &&
+  ok "config-current: invalid on disk, the daemon keeps running, named" || bad "config-current: $(detail config-current)"
+cp "$g/config.before" "$g/config.json"
+kill -HUP $pid
 kill -0 $pid 2>/dev/null && ok "the daemon still runs" || bad "the daemon died"
 kill $pid; wait $pid 2>/dev/null
-# the daemon is down: the checks still run
+# the daemon is down: the checks still run; daemon fails, state says stopped, last known
+# onboarded, the cloud still accepts the identity
 check on
-want state-file pass 0
+want state-file pass 1
 want device-key pass
+want daemon fail 1
+want state warn
+detail state | grep -q "not running; last known stage onboarded" && ok "state: last known onboarded" ||
+  bad "state: $(detail state)"
+want cloud pass
+detail cloud | grep -q "client id $thing, the daemon's own: no daemon runs" &&
+  ok "cloud: no daemon runs, so the check uses its client id" || bad "cloud: $(detail cloud)"
+skip_live=$LIVE_SKIP
 
 # a device certificate inside the rotation window: the same TPM key, issued in 2020 and valid
 # for 30 more days (0.8 of its lifetime passed long ago); then one that has expired
@@ -220,6 +285,20 @@ echo "$out" | jq -r '.checks[] | select(.id == "tls") | .detail' | grep -q "TLSv
   grep -q "handshake ok TLSv1.2" "$OB_WORLD_DIR/tls12.log" &&
   ok "tls over TLS 1.2 with the TPM key: the front saw the handshake" ||
   bad "tls over TLS 1.2: $(detail tls); front: $(cat "$OB_WORLD_DIR/tls12.log")"
+kill $ppid 2>/dev/null
+# a server whose certificate becomes valid only tomorrow: the wall clock is behind the server's
+# world, and clock says so (it passed on the build date alone before)
+mkdir -p "$g/future"
+dated_cert "$g/future" localhost "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)" "$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)"
+rm -f "$OB_WORLD_DIR/tls12.ready"
+python3 "$top_srcdir/tests/integration/tls12-proxy.py" $pport "$g/future/localhost.crt" "$g/future/localhost.key" \
+  "$OB_ISSUER_CA_CERT" "$OB_MQTT_PORT" "$OB_WORLD_DIR/tls12.ready" >"$OB_WORLD_DIR/tls12-future.log" 2>&1 &
+ppid=$!
+for i in $(seq 100); do [ -e "$OB_WORLD_DIR/tls12.ready" ] && break; sleep 0.05; done
+check on --skip dns --skip tls
+want clock fail 1
+detail clock | grep -q "before the endpoint's server certificate became valid.*at least [0-9]* s behind" &&
+  ok "clock: behind the server certificate's notBefore, named" || bad "clock: $(detail clock)"
 kill $ppid 2>/dev/null
 cp "$g/config.good" "$g/config.json"
 
@@ -327,5 +406,82 @@ tpm2_dictionarylockout -c >/dev/null 2>&1
 tpm2_flushcontext -t >/dev/null 2>&1
 check on
 want da-lockout pass
+
+
+# ---------------------------------------------------------------- check cloud asks AWS IoT Core
+# the certificate made INACTIVE, activated again, then revoked in the cloud (the emulator's admin
+# tool, as aws iot update-certificate would): only cloud sees it, and names it
+admin=$top_srcdir/tests/emulator/ob-emu-admin
+skip_live="--skip daemon --skip state"
+cid=$("$ctl" --config "$g/config.json" --json status | jq -r .certificate_id)
+check on
+want cloud pass 0
+"$admin" set-cert-status "$cid" INACTIVE >/dev/null || bad "ob-emu-admin set-cert-status INACTIVE"
+check on
+want cloud fail 1
+want tls pass
+detail cloud | grep -q "closed before CONNACK.*revoked or INACTIVE.*describe-certificate" &&
+  ok "cloud: an INACTIVE certificate is named, with the remedy" || bad "cloud INACTIVE: $(detail cloud)"
+"$admin" activate "$cid" >/dev/null || bad "ob-emu-admin activate"
+check on
+want cloud pass 0
+"$admin" revoke "$cid" >/dev/null || bad "ob-emu-admin revoke"
+check on
+want cloud fail 1
+detail cloud | grep -q "revoked or INACTIVE" && ok "cloud: a revoked certificate is named" ||
+  bad "cloud revoked: $(detail cloud)"
+# two checks in a row: the second waits out AWS's one CONNECT per second (never throttled)
+check on --skip tls --skip tcp --skip dns
+t0=$(date +%s%N)
+check on --skip tls --skip tcp --skip dns
+t1=$(date +%s%N)
+[ $(( (t1 - t0) / 1000000 )) -ge 1000 ] && ! detail cloud | grep -q throttled &&
+  ok "cloud: back-to-back checks are a second apart ($(( (t1 - t0) / 1000000 )) ms), never throttled" ||
+  bad "cloud back to back: $(( (t1 - t0) / 1000000 )) ms: $(detail cloud)"
+
+# a decommissioned device: state fails naming it (the daemon runs), cloud has nothing to connect
+# with and says so
+gw dec
+gd=$OB_WORLD_DIR/gw-dec
+"$agent" --config "$gd/config.json" --log-level debug >>"$gd/agent.log" 2>&1 &
+dpid=$!
+i=0
+until "$ctl" --config "$gd/config.json" --json status 2>/dev/null | jq -e '.state == "onboarded"' >/dev/null; do
+  i=$((i + 1)); [ $i -lt 300 ] && kill -0 $dpid 2>/dev/null || break; sleep 0.1
+done
+skip_live=
+check dec --skip tls --skip tcp --skip dns
+want state pass
+want cloud pass
+# a device policy that allows iot:Connect only for the thing name (common at AWS): the cloud
+# check's own client id is refused while the daemon's session with the same certificate is up,
+# so cloud names the policy, not the certificate
+policy() {
+  printf '{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Action": "iot:Connect", "Resource": [ %s ] } ] }\n' "$1" \
+    >"$OB_WORLD_DIR/policy.json"
+  "$admin" put-policy DevicePolicy "$OB_WORLD_DIR/policy.json" >/dev/null || bad "ob-emu-admin put-policy"
+}
+arn='"arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}'
+policy "$arn\""
+check dec --skip tls --skip tcp --skip dns
+want cloud fail 1
+detail cloud | grep -q "daemon's own session.*policy does not allow iot:Connect.*-agentctl-check" &&
+  ok "cloud: a policy without the check's client id is named as the policy" || bad "cloud policy: $(detail cloud)"
+policy "$arn\", $arn-agentctl-check\""
+check dec --skip tls --skip tcp --skip dns
+want cloud pass
+"$ctl" --config "$gd/config.json" decommission --yes >/dev/null || bad "decommission"
+i=0
+until "$ctl" --config "$gd/config.json" --json status 2>/dev/null | jq -e '.last_error.code == "decommissioned"' >/dev/null; do
+  i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
+done
+check dec --skip tls --skip tcp --skip dns
+want daemon pass
+want state fail 1
+detail state | grep -q "decommissioned.*agentctl reprovision" && ok "state: decommissioned named, with the way back" ||
+  bad "state decommissioned: $(detail state)"
+want cloud skip
+detail cloud | grep -q "decommissioned" && ok "cloud: skipped, decommissioned named" || bad "cloud: $(detail cloud)"
+kill $dpid; wait $dpid 2>/dev/null
 
 exit $fail

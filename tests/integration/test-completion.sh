@@ -27,7 +27,7 @@ expect_completion "the factory command" "factory" f
 expect_completion "config subcommands" "check keys show" config ""
 expect_completion "check options" "--json --skip" check --
 expect_completion "ids after --skip" "tcp tls tls-provider tpm" check --skip t
-expect_completion "ids after a global option" "da-lockout device-key dns" --config /x check --skip d
+expect_completion "ids after a global option" "claim-cert clock cloud" --config /x check --skip cl
 expect_completion "global options" "--config" --co
 expect_completion "factory subcommands" "csr install-cert status" factory ""
 expect_completion "factory csr options" "--json --out --subject" factory csr --

@@ -222,6 +222,26 @@ else
 fi
 stop jitp
 
+# agentctl check before the first success (the daemon never ran): tls presents the factory
+# certificate (it presented none before issue 17) and says that the first connect registers it;
+# cloud's first CONNECT registers it (JITP: AWS closes that connection, not a failure), the
+# second, a second later, is accepted under the CN's client id (no daemon runs: the check uses the
+# daemon's own)
+gw jitpchk jitp
+factory jitpchk "jitpchk-gw-$$"
+out=$("$ctl" --config "$OB_WORLD_DIR/gw-jitpchk/config.json" check --json 2>/dev/null)
+r=$(echo "$out" | jq -r '.checks[] | select(.id == "tls") | "\(.result): \(.detail)"')
+case $r in "pass: "*"client certificate: factory certificate (TPM key); AWS registers it at the first MQTT connect"*)
+  ok "check tls before JITP: presents the factory certificate" ;; *) bad "check tls before JITP: $r" ;; esac
+r=$(echo "$out" | jq -r '.checks[] | select(.id == "cloud") | "\(.result): \(.detail)"')
+case $r in "pass: JITP: the first CONNECT registered"*"second was accepted (client id jitpchk-gw-$$)"*)
+  ok "check cloud before JITP: registered by the first CONNECT, accepted by the second" ;; *) bad "check cloud before JITP: $r" ;; esac
+r=$(chk jitpchk cloud)
+case $r in "pass: CONNACK accepted"*) ok "check cloud again (a second process, a second later): accepted" ;;
+  *) bad "check cloud again: $r" ;; esac
+"$admin" list-things 2>/dev/null | grep -q "jitpchk-gw-$$" && ok "check cloud: JITP's template made thing jitpchk-gw-$$" ||
+  bad "no thing jitpchk-gw-$$"
+
 # kill -9 right after each saved stage: resume, onboard, one ACTIVE certificate
 for stage in certificate-issued onboarded; do
   n=crash-${stage%%-*}
@@ -308,6 +328,13 @@ out=$("$ctl" --config "$OB_WORLD_DIR/gw-never/config.json" retry 2>&1); rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q "nothing-to-retry: onboarded" &&
   ok "retry when onboarded: refused, rc 1: $out" || bad "retry when onboarded: rc $rc: $out"
 stop never
+# agentctl check before JITR's activation: cloud's CONNECT registers the certificate
+# PENDING_ACTIVATION and is refused: a warning that names the activation, not a failure
+gw jitrchk jitr
+factory jitrchk "jitrchk-gw-$$"
+r=$(chk jitrchk cloud)
+case $r in "warn: JITR: closed before CONNACK"*"PENDING_ACTIVATION"*) ok "check cloud before JITR's activation: warns, names it" ;;
+  *) bad "check cloud before JITR: $r" ;; esac
 "$admin" update-ca "$ca_id" autoRegistration=false >/dev/null
 fi
 

@@ -115,12 +115,31 @@ static void test_cert_validity(void **state)
         assert_int_equal(ob_health_cert_validity(2000, nb, na, due), OB_HEALTH_FAIL);
 }
 
+/* TLS 1.2's gmt_unix_time counts only when it can be a time: inside the server certificate's
+ * validity and within a day of the local clock */
+static void test_server_time(void **state)
+{
+        const int64_t nb = 1700000000, na = nb + 400 * 86400, now = nb + 100 * 86400;
+
+        (void)state;
+        assert_int_equal(ob_health_server_time((uint32_t)now, nb, na, now), now);
+        assert_int_equal(ob_health_server_time((uint32_t)(now - 3600), nb, na, now), now - 3600);
+        assert_int_equal(ob_health_server_time((uint32_t)(now + 86400), nb, na, now), now + 86400);
+        /* random bytes: a day and a second off, before the certificate, after it */
+        assert_int_equal(ob_health_server_time((uint32_t)(now + 86401), nb, na, now), -1);
+        assert_int_equal(ob_health_server_time((uint32_t)(now - 86401), nb, na, now), -1);
+        assert_int_equal(ob_health_server_time(0x12345678, nb, na, now), -1);
+        assert_int_equal(ob_health_server_time((uint32_t)(nb - 1), nb, na, nb + 10), -1);
+        assert_int_equal(ob_health_server_time((uint32_t)na, nb, na, na - 10), -1);
+        assert_int_equal(OB_HEALTH_CLOCK_OFFSET_WARN_S, 60);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),         cmocka_unit_test(test_worst),
                 cmocka_unit_test(test_exit_codes),    cmocka_unit_test(test_rotation_due),
-                cmocka_unit_test(test_cert_validity),
+                cmocka_unit_test(test_cert_validity), cmocka_unit_test(test_server_time),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
