@@ -111,6 +111,12 @@ void ob_daemon_update_status(Daemon *d)
                 int64_t secs = (ob_onboard_deadline(d->ob) - ob_daemon_now_ms() + 999) / 1000;
                 snprintf(text, sizeof(text), "waiting for activation, retry in %llds",
                          (long long)(secs > 0 ? secs : 0));
+        } else if (strcmp(state, "rotating") == 0 &&
+                   json_object_object_get_ex(st, "activity", &v)) {
+                snprintf(text, sizeof(text), "rotating: %s", json_object_get_string(v));
+                for (char *p = text; *p; p++)
+                        if (*p == '-')
+                                *p = ' ';
         } else {
                 snprintf(text, sizeof(text), "%s", state);
                 for (char *p = text; *p; p++)

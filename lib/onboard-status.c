@@ -56,7 +56,16 @@ json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
         o = ob_onboard_status_from_state(st);
         if (!o)
                 return NULL;
-        json_object_object_add(o, "state",
+        /* a rotation at work is "rotating" by name (its step in "activity", its stage in
+         * "rotation"), also while its CONNECT waits out the one-per-second floor; a rotation
+         * that failed and waits says so (waiting-to-retry, with last_error) */
+        bool at_work = ob_onboard_busy(ob) || ob->act == OB_ACT_CREATE_KEY ||
+                       (ob->act == OB_ACT_WAIT_RETRY && !ob->err_code[0]);
+        json_object_object_add(
+                o, "state",
+                json_object_new_string(
+                        ob->rotating && at_work ? "rotating" : ob_onboard_activity_names[ob->act]));
+        json_object_object_add(o, "activity",
                                json_object_new_string(ob_onboard_activity_names[ob->act]));
         json_object_object_add(o, "daemon_running", json_object_new_boolean(true));
         json_object_object_add(o, "next_retry",

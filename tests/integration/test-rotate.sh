@@ -157,8 +157,13 @@ if wait_for pol '.state == "onboarded"' 30; then
     "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" } ] }
 JSON
   "$admin" put-policy DevicePolicy "$OB_WORLD_DIR/connect-only.json" >/dev/null || bad "put-policy connect-only"
-  "$ctl" --config "$OB_WORLD_DIR/gw-pol/config.json" rotate >/dev/null || bad "agentctl rotate refused"
-  if wait_for pol '.last_error != null and .state != "subscribing" and .state != "connecting" and .state != "verifying"' 30; then
+  out=$("$ctl" --config "$OB_WORLD_DIR/gw-pol/config.json" --json rotate) || bad "agentctl rotate refused: $out"
+  # a rotation at work is "rotating" by name, its step in "activity", its stage in "rotation"
+  echo "$out" | jq -e '.state == "rotating" and .activity != null and .rotation.stage != null and
+      .certificate_id == "'"$first"'"' >/dev/null &&
+    ok "rotate: state rotating ($(echo "$out" | jq -c '{activity, rotation}'))" ||
+    bad "rotate: state right after: $(echo "$out" | jq -c '{state, activity, rotation}')"
+  if wait_for pol '.last_error != null and .state != "rotating"' 30; then
     s=$(st pol)
     now=$(date +%s)
     nr=$(echo "$s" | jq -r '.next_rotation // "null"')
