@@ -9,8 +9,8 @@ set -u
 src=${1:?usage: check-transitions.sh SRCDIR LOGDIR}
 logs=${2:?usage: check-transitions.sh SRCDIR LOGDIR}
 
-names() { # ARRAY: the quoted names of a `static const char *const ARRAY[...] = { ... };` table
-  sed -n "/ $1\[[A-Z_]*\] = {/,/^};/p" "$src/lib/onboard.c" | sed -n 's/.*= "\([a-z-]*\)",.*/\1/p'
+names() { # ARRAY: the quoted names of a `const char *const ob_onboard_ARRAY[...] = { ... };` table
+  sed -n "/[ _]$1\[[A-Z_]*\] = {/,/^};/p" "$src/lib/onboard.c" | sed -n 's/.*= "\([a-z-]*\)",.*/\1/p'
 }
 stages=$(names stage_names)
 acts=$(names activity_names)

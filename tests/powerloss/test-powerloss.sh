@@ -121,7 +121,7 @@ case_run() {
         [ $code = 137 ] || problems="$problems; died with $code, not by the cut" ;;
       *)
         # refusing to run is fine when it says why (a clean exit with an error naming the file)
-        why=$(grep -E '^(err|crit|alert|emerg)' "$g/agent.log" | tail -1)
+        why=$(grep -E '^([0-9T:.-]+Z )?(err|crit|alert|emerg):' "$g/agent.log" | tail -1)
         if [ $code -gt 128 ] || [ -z "$why" ]; then
           problems="$problems; the daemon died (exit $code) after: ${fired:-no fault}"
         else
@@ -139,7 +139,7 @@ case_run() {
       *)
         [ -n "$refused" ] && outcome=refused
         # the answer to the failure: an error or warning after the shim's line, naming the file
-        after=$(sed -n '/^ob-fault:/,$p' "$g/agent.log" | grep -E '^(error|warning|err|warn|crit)' | head -3)
+        after=$(sed -n '/^ob-fault:/,$p' "$g/agent.log" | grep -E '^([0-9T:.-]+Z )?(error|warning|err|warn|crit)' | head -3)
         [ -z "$after" ] && after=$(sed -n '/^ob-fault:/,$p' "$g/agent.log" | grep -iE 'error|cannot|failed' | grep -v ' debug: ' | head -3)
         if [ -n "$refused" ]; then
           echo "$refused" | grep -qE "$names" || problems="$problems; the refusal does not name the file: $refused"
