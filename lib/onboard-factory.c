@@ -175,11 +175,9 @@ static int import_factory(ObOnboard *ob, int64_t now)
         ob->thing_name = NULL;
         if (ob->c->provisioning.method != OB_METHOD_JITP && ob->c->identity.thing_name) {
                 _cleanup_free_ char *t = NULL;
-                if (ob_onboard_expand(ob, ob->c->identity.thing_name, &t) < 0) {
-                        ob_onboard_fail_for_good(ob, "bad-thing-name", now,
-                                                 "identity.thing_name cannot be expanded");
+                if (ob_onboard_expand_or_fail(ob, ob->c->identity.thing_name, "identity.thing_name",
+                                              "bad-thing-name", now, &t) < 0)
                         return -EINVAL;
-                }
                 ob->thing_name = TAKE_PTR(t);
         } else if (cn && cn[0]) {
                 ob->thing_name = TAKE_PTR(cn);

@@ -135,12 +135,10 @@ static int request_cert(ObOnboard *ob, int64_t now)
                                       ob->d.keys->ops->last_error(ob->d.keys));
                 return r;
         }
-        r = ob_onboard_expand(ob, ob->c->identity.csr_subject, &subject);
-        if (r < 0) {
-                ob_onboard_fail_for_good(ob, "bad-csr-subject", now,
-                                         "identity.csr_subject cannot be expanded");
+        r = ob_onboard_expand_or_fail(ob, ob->c->identity.csr_subject, "identity.csr_subject",
+                                      "bad-csr-subject", now, &subject);
+        if (r < 0)
                 return r;
-        }
         r = ob_csr_build(subject, pub, ob_onboard_csr_sign, ob, &csr);
         if (r < 0 && r != -ENOMEM && ob_onboard_key_error_is_local_trouble(r)) {
                 /* the key provider failed to sign (a TPM in lockout, gone): say what it said */
@@ -183,13 +181,13 @@ static int register_thing(ObOnboard *ob, int64_t now)
         }
         n = 0;
         for (size_t i = 0; cfg && cfg[i]; i += 2) {
-                r = ob_onboard_expand(ob, cfg[i + 1], &values[i / 2]);
-                if (r < 0) {
-                        ob_onboard_fail_for_good(ob, "bad-parameter", now,
-                                                 "provisioning.parameters.%s cannot be expanded",
-                                                 cfg[i]);
+                char key[160];
+
+                snprintf(key, sizeof(key), "provisioning.parameters.%s", cfg[i]);
+                r = ob_onboard_expand_or_fail(ob, cfg[i + 1], key, "bad-parameter", now,
+                                              &values[i / 2]);
+                if (r < 0)
                         goto out;
-                }
                 params[n++] = cfg[i];
                 params[n++] = values[i / 2];
                 have_serial = have_serial || strcmp(cfg[i], "SerialNumber") == 0;

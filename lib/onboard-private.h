@@ -114,6 +114,9 @@ void ob_onboard_persist_or_say(ObOnboard *ob);
 int ob_onboard_ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub);
 bool ob_onboard_key_error_is_local_trouble(int r);
 int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret);
+/* The same; a template that cannot be expanded fails for good with code, naming key. */
+int ob_onboard_expand_or_fail(ObOnboard *ob, const char *tmpl, const char *key, const char *code,
+                              int64_t now, char **ret);
 int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
                           ObOnboardActivity act, int64_t now);
 int ob_onboard_connect_claim(ObOnboard *ob, int64_t now);

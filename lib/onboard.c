@@ -453,6 +453,16 @@ int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret)
         return ob_config_template_expand(tmpl, vars, ret);
 }
 
+int ob_onboard_expand_or_fail(ObOnboard *ob, const char *tmpl, const char *key, const char *code,
+                              int64_t now, char **ret)
+{
+        int r = ob_onboard_expand(ob, tmpl, ret);
+
+        if (r < 0)
+                ob_onboard_fail_for_good(ob, code, now, "%s cannot be expanded", key);
+        return r;
+}
+
 /* ------------------------------------------------------------------ the key */
 
 int ob_onboard_csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
@@ -597,12 +607,10 @@ int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, cons
         bool same_id;
         int r;
 
-        r = ob_onboard_expand(ob, ob->c->endpoint.client_id, &client_id);
-        if (r < 0) {
-                ob_onboard_fail_for_good(ob, "bad-client-id", now,
-                                         "endpoint.client_id cannot be expanded");
+        r = ob_onboard_expand_or_fail(ob, ob->c->endpoint.client_id, "endpoint.client_id",
+                                      "bad-client-id", now, &client_id);
+        if (r < 0)
                 return r;
-        }
         /* one CONNECT per second per client id, whatever the backoff says; after a restart
          * the last CONNECT on disk may have been this client id's (not persisted: assume so) */
         same_id = !ob->last_client_id[0] || strcmp(client_id, ob->last_client_id) == 0;
