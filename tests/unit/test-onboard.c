@@ -2069,6 +2069,17 @@ static void test_rotate_not_onboarded_says_why(void **state)
         world_free(w);
 }
 
+/* A JITR device with its factory certificate, started against a cloud that refuses it (not
+ * activated yet): after its first attempt. */
+static void jitr_start_refused(World *w, char id[65])
+{
+        make_factory(w, true, id);
+        w->cloud.fail_connects = 100000;
+        w->cloud.fail_class = OB_ERR_REFUSED;
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        pump(w);
+}
+
 static void test_jitr_never_gives_up(void **state)
 {
         World *w = world_method("jitr", NULL, NULL);
@@ -2077,11 +2088,7 @@ static void test_jitr_never_gives_up(void **state)
         int at_day;
 
         (void)state;
-        make_factory(w, true, id);
-        w->cloud.fail_connects = 100000;
-        w->cloud.fail_class = OB_ERR_REFUSED;
-        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
-        pump(w);
+        jitr_start_refused(w, id);
         assert_string_equal(status_str(w, "state", buf, sizeof(buf)), "waiting-for-activation");
         assert_true(ob_onboard_deadline(w->ob) <= w->now + 2000); /* first retry soon */
         while (w->now - start < 24 * HOUR_MS) {
@@ -2120,11 +2127,7 @@ static void test_retry_now(void **state)
         int connects, attempts;
 
         (void)state;
-        make_factory(w, true, id);
-        w->cloud.fail_connects = 100000;
-        w->cloud.fail_class = OB_ERR_REFUSED;
-        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
-        pump(w);
+        jitr_start_refused(w, id);
         /* back off far: a few hours of refusals */
         for (int i = 0; i < 12; i++) {
                 w->now = ob_onboard_deadline(w->ob);
@@ -2150,11 +2153,7 @@ static void test_retry_now(void **state)
 
         /* within a second of the last CONNECT: the floor holds, the retry waits for it */
         w = world_method("jitr", NULL, NULL);
-        make_factory(w, true, id);
-        w->cloud.fail_connects = 100000;
-        w->cloud.fail_class = OB_ERR_REFUSED;
-        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
-        pump(w);
+        jitr_start_refused(w, id);
         connects = w->cloud.connects;
         assert_int_equal(ob_onboard_retry_now(w->ob, w->now + 10, err, sizeof(err)), 0);
         pump(w);
