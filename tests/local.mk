@@ -170,6 +170,11 @@ endif
 
 # ---- the onboarding state machine against a fake cloud (real software keys, real X.509)
 if HAVE_CMOCKA
+unit_tests += tests/unit/test-state-compat
+tests_unit_test_state_compat_SOURCES = tests/unit/test-state-compat.c
+tests_unit_test_state_compat_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_state_compat_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+EXTRA_DIST += tests/data/state-ca88530
 unit_tests += tests/unit/test-onboard
 tests_unit_test_onboard_SOURCES = tests/unit/test-onboard.c
 tests_unit_test_onboard_CFLAGS = $(UNIT_CFLAGS)
