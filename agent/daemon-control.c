@@ -25,13 +25,6 @@
 
 OB_DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
-static json_object *iso_time(int64_t ms)
-{
-        char buf[32];
-
-        return ob_isotime_format(ms / 1000, buf, sizeof(buf)) ? json_object_new_string(buf) : NULL;
-}
-
 /* Status before the run is set up (waiting for the TPM): the state by name, what it waits for,
  * since when and the next attempt; the identity is the last known one, from state.json. */
 static json_object *status_without_machine(Daemon *d)
@@ -68,11 +61,17 @@ static json_object *status_without_machine(Daemon *d)
                                                                       : OB_TPM_DEFAULT_TCTI));
 #endif
                 json_object_object_add(w, "detail", json_object_new_string(d->tpm_wait_error));
-                json_object_object_add(w, "since", iso_time(d->tpm_wait_since_ms));
+                json_object_object_add(w, "since", ob_isotime_json(d->tpm_wait_since_ms / 1000));
                 json_object_object_add(o, "waiting_for", w);
-                json_object_object_add(o, "next_retry", iso_time(d->tpm_next_ms));
+                json_object_object_add(o, "next_retry", ob_isotime_json(d->tpm_next_ms / 1000));
         }
         return o;
+}
+
+/* Status now: the machine's, or, while there is none, what the daemon waits for. */
+static json_object *status_now(Daemon *d)
+{
+        return d->ob ? ob_onboard_status(d->ob, ob_daemon_now_ms()) : status_without_machine(d);
 }
 
 /* The control verbs while there is no machine yet: status says why; retry tries the TPM now;
@@ -93,8 +92,7 @@ static int control_without_machine(Daemon *d, const ObCtlCommand *cmd, json_obje
                                  strerror(-r));
                         return r;
                 }
-                *ret_result = d->ob ? ob_onboard_status(d->ob, ob_daemon_now_ms())
-                                    : status_without_machine(d);
+                *ret_result = status_now(d);
                 return *ret_result ? 0 : -ENOMEM;
         }
         if (strcmp(cmd->name, "reload") == 0) {
@@ -106,8 +104,7 @@ static int control_without_machine(Daemon *d, const ObCtlCommand *cmd, json_obje
                                  r == -EINVAL ? d->reload_error : strerror(-r));
                         return r;
                 }
-                *ret_result = d->ob ? ob_onboard_status(d->ob, ob_daemon_now_ms())
-                                    : status_without_machine(d);
+                *ret_result = status_now(d);
                 return *ret_result ? 0 : -ENOMEM;
         }
         if (strcmp(cmd->name, "status") == 0) {
@@ -229,8 +226,7 @@ int ob_daemon_control_handler(const ObCtlCommand *cmd, json_object *args, const 
                                  strerror(-r));
                         return r;
                 }
-                *ret_result = d->ob ? ob_onboard_status(d->ob, ob_daemon_now_ms())
-                                    : status_without_machine(d);
+                *ret_result = status_now(d);
                 return *ret_result ? 0 : -ENOMEM;
         }
         if (strcmp(cmd->name, "retry") == 0) {

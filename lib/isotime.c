@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include <json-c/json.h>
+
 /* Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms), on int64. */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -50,4 +52,11 @@ bool ob_isotime_format(int64_t s, char *buf, size_t size)
         snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d,
                  (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60), (unsigned)(secs % 60));
         return true;
+}
+
+struct json_object *ob_isotime_json(int64_t s)
+{
+        char buf[32];
+
+        return ob_isotime_format(s, buf, sizeof(buf)) ? json_object_new_string(buf) : NULL;
 }

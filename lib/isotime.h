@@ -20,6 +20,10 @@
  * fits). */
 bool ob_isotime_format(int64_t s, char *buf, size_t size);
 
+/* The same as a JSON string (a new reference), NULL (JSON null) outside the range or without
+ * memory: how status reports and state files show a time. */
+struct json_object *ob_isotime_json(int64_t s);
+
 /* Seconds since the epoch of the UTC date (days from civil, proleptic Gregorian). */
 int64_t ob_isotime_from_civil(int64_t year, unsigned month, unsigned day, unsigned hour,
                               unsigned minute, unsigned second);
