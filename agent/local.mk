@@ -76,7 +76,8 @@ agent_libobagent_la_LIBADD += $(JSONC_LIBS) $(SYSTEMD_LIBS)
 # ---- check helper: `agentctl check` runs its checks itself (TPM, sockets, TLS), not via the daemon
 agentctl_sources += agent/check.c agent/check.h agent/check-private.h agent/check-common.c \
 	agent/check-cloud.c agent/check-cloud.h agent/check-daemon.c agent/check-daemon.h \
-	agent/check-clock.c agent/check-clock.h
+	agent/check-clock.c agent/check-clock.h agent/check-tpm.c agent/check-tpm.h \
+	agent/check-identity.c agent/check-identity.h agent/check-network.c agent/check-network.h
 
 # ---- factory helper: `agentctl factory` (manufacturing line; docs/manufacturing.md)
 agentctl_sources += agent/factory.c agent/factory.h
