@@ -65,6 +65,16 @@ int ob_daemon_start_run(Daemon *d);
  * stays, status.last_error says why), or another error: the daemon ends. */
 int ob_daemon_reload(Daemon *d);
 
+/* agent/daemon-events.c: the machine's changes, the transport's and timers' events, the trusted
+ * user's drop directory (polled every CLAIM_POLL_USEC while a claim is awaited). */
+#define CLAIM_POLL_USEC (2 * 1000 * 1000ULL)
+void ob_daemon_on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata);
+int ob_daemon_on_transport(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+int ob_daemon_on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+int ob_daemon_on_claim_poll(sd_event_source *s, uint64_t usec, void *userdata);
+/* Delete claim files left in the drop directory from before this run. */
+void ob_daemon_drop_dir_discard_stale(Daemon *d);
+
 /* agent/daemon-control.c: the control socket's handler (agent/control.h). */
 int ob_daemon_control_handler(const ObCtlCommand *cmd, json_object *args, const ObControlPeer *peer,
                               void *userdata, json_object **ret_result, char *code,

@@ -5,7 +5,7 @@
 if HAVE_SYSTEMD
 sbin_PROGRAMS += onboard-agent
 onboard_agent_SOURCES = agent/onboard-agent.c agent/daemon.c agent/daemon.h \
-	agent/daemon-private.h agent/daemon-watch.c agent/daemon-control.c \
+	agent/daemon-private.h agent/daemon-watch.c agent/daemon-control.c agent/daemon-events.c \
 	agent/journal.c agent/journal.h agent/journal-fields.c agent/journal-fields.h
 onboard_agent_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) $(SYSTEMD_CFLAGS)
 onboard_agent_LDADD = agent/libobagent.la tpm/libobtpm.la lib/libob.la $(JSONC_LIBS) \
