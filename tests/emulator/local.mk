@@ -8,6 +8,7 @@ tests_emulator_ob_emulator_la_SOURCES = \
 	tests/emulator/template.c tests/emulator/template.h \
 	tests/emulator/pki.c tests/emulator/pki.h \
 	tests/emulator/ca-trust.c tests/emulator/ca-trust.h \
+	tests/emulator/shadow.c tests/emulator/shadow.h \
 	lib/cbor.c lib/cbor.h lib/log.c lib/log.h
 # never instrumented, even in a sanitizer build (configure.ac: OB_PLUGIN_CFLAGS)
 tests_emulator_ob_emulator_la_CFLAGS = $(OB_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) -fvisibility=default
@@ -18,7 +19,10 @@ EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin tests/emu
 
 if HAVE_CMOCKA
 emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template tests/unit/test-emu-pki \
-	tests/unit/test-emu-ca-trust
+	tests/unit/test-emu-ca-trust tests/unit/test-emu-shadow
+tests_unit_test_emu_shadow_SOURCES = tests/unit/test-emu-shadow.c tests/emulator/shadow.c
+tests_unit_test_emu_shadow_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_shadow_LDADD = $(UNIT_LDADD)
 tests_unit_test_emu_ca_trust_SOURCES = tests/unit/test-emu-ca-trust.c tests/emulator/ca-trust.c
 tests_unit_test_emu_ca_trust_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
 tests_unit_test_emu_ca_trust_LDADD = $(UNIT_LDADD)
