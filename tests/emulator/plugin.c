@@ -31,6 +31,7 @@
 #include "macro.h"
 #include "pki.h"
 #include "policy.h"
+#include "shadow.h"
 #include "template.h"
 
 #include "admin-cmds.h" /* the control plane's registry commands (docs/emulator-cli.md) */
@@ -1588,6 +1589,74 @@ static int on_disconnect(int event, void *event_data, void *userdata)
         return MOSQ_ERR_SUCCESS;
 }
 
+/* ------------------------------------------------------------------ shadows */
+
+static void shadow_publish(const char *prefix, const char *suffix, json_object *o)
+{
+        char topic[512];
+        const char *s;
+
+        if (!o)
+                return;
+        snprintf(topic, sizeof(topic), "%s/%s", prefix, suffix);
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        /* like AWS: to every subscriber of the topic allowed to receive it (on_acl) */
+        mosquitto_broker_publish_copy(NULL, topic, (int)strlen(s), s, 1, false, NULL);
+}
+
+/* $aws/things/THING/shadow/name/NAME/{update,get,delete}: the Device Shadow service for named
+ * shadows (shadow.h; the documents live in the registry's "shadows" under "THING~NAME").
+ * Returns true when the topic is one of these. */
+static bool handle_shadow(const char *cid, const char *t, const void *payload, size_t len)
+{
+        char thing[129], name[OB_EMU_SHADOW_MAX_NAME + 2], op[8], prefix[512], key[256];
+        ObEmuShadowAnswer a = {0};
+        json_object *stored;
+        int n = 0;
+
+        if (sscanf(t, "$aws/things/%128[^/]/shadow/name/%65[^/]/%7[a-z]%n", thing, name, op, &n) !=
+                    3 ||
+            t[n] != 0)
+                return false;
+        if (strcmp(op, "update") && strcmp(op, "get") && strcmp(op, "delete"))
+                return false;
+        snprintf(prefix, sizeof(prefix), "$aws/things/%s/shadow/name/%s/%s", thing, name, op);
+        snprintf(key, sizeof(key), "%s~%s", thing, name);
+        stored = get(section("shadows"), key);
+        if (!ob_emu_shadow_name_valid(name)) {
+                json_object *e = json_object_new_object();
+                json_object_object_add(e, "code", json_object_new_int(400));
+                json_object_object_add(e, "message", json_object_new_string("Invalid shadow name"));
+                json_object_object_add(e, "timestamp", json_object_new_int64(time(NULL)));
+                shadow_publish(prefix, "rejected", e);
+                json_object_put(e);
+                return true;
+        }
+        if (!strcmp(op, "update"))
+                ob_emu_shadow_update(stored, payload, len, time(NULL), &a);
+        else if (!strcmp(op, "get"))
+                ob_emu_shadow_get(stored, payload, len, key, time(NULL), &a);
+        else
+                ob_emu_shadow_delete(stored, payload, len, key, time(NULL), &a);
+        if (a.code == 0 && !strcmp(op, "update"))
+                json_object_object_add(section("shadows"), key, json_object_get(a.stored));
+        else if (a.code == 0 && !strcmp(op, "delete"))
+                json_object_object_del(section("shadows"), key);
+        if (a.code == 0 && strcmp(op, "get"))
+                (void)save();
+        json_object *ev = json_object_new_object();
+        json_object_object_add(ev, "clientId", json_object_new_string(cid));
+        json_object_object_add(ev, "shadow", json_object_new_string(key));
+        json_object_object_add(ev, "op", json_object_new_string(op));
+        json_object_object_add(ev, "code", json_object_new_int(a.code));
+        log_event("shadow", ev);
+        shadow_publish(prefix, a.code == 0 ? "accepted" : "rejected", a.accepted);
+        shadow_publish(prefix, "documents", a.documents);
+        shadow_publish(prefix, "delta", a.delta);
+        ob_emu_shadow_answer_clear(&a);
+        return true;
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
         struct mosquitto_evt_message *ed = event_data;
@@ -1601,6 +1670,8 @@ static int on_message(int event, void *event_data, void *userdata)
         if (principal(ed->client, &p, NULL) < 0)
                 return MOSQ_ERR_SUCCESS;
         snprintf(base, sizeof(base), "%s", t);
+        if (handle_shadow(cid, t, ed->payload, ed->payloadlen))
+                return MOSQ_ERR_SUCCESS;
 
         char fmt[5] = "";
         bool csr = sscanf(t, "$aws/certificates/create-from-csr/%4s", fmt) == 1;

@@ -281,6 +281,42 @@ else
         echo "skip - SNI checks: this world has no SNI front (OB_EMULATOR_SNI=1 in world.sh's environment)"
 fi
 
+# --- 8j. named shadows: the Device Shadow service's MQTT API (docs/emulator.md, "Shadows") ------
+cat >"$t/shadow-policy.json" <<'JSON'
+{ "Version": "2012-10-17", "Statement": [
+  { "Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource":
+    "arn:aws:iot:us-east-1:123456789012:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/onboard-agent/*" },
+  { "Effect": "Allow", "Action": "iot:Subscribe", "Resource":
+    "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/onboard-agent/*" } ] }
+JSON
+admin put-policy ShadowPolicy "$t/shadow-policy.json" >/dev/null
+admin attach-policy "$(certid "$t/jitp.crt")" ShadowPolicy >/dev/null
+S='$aws/things/jitp-dev-1/shadow/name/onboard-agent'
+# one CONNECT per second per client id (the emulator throttles like IoT Core)
+jd() { sleep 1.1; cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" "$@"; }
+jd rr "$S/get" - >"$t/sh0.out"
+check "shadow get before any update: rejected 404 naming thing~shadow" \
+        jq -e '.result == "rejected" and .payload.code == 404 and .payload.message == "No shadow exists with name: '"'"'jitp-dev-1~onboard-agent'"'"'"' "$t/sh0.out" >/dev/null
+jd rr "$S/update" '{"state":{"reported":{"state":"onboarded","generation":1}},"clientToken":"c1"}' >"$t/sh1.out"
+check "shadow update accepted: version 1, clientToken, metadata timestamps" \
+        jq -e '.result == "accepted" and .payload.version == 1 and .payload.clientToken == "c1" and (.payload.metadata.reported.generation.timestamp | type) == "number"' "$t/sh1.out" >/dev/null
+check "the emulator keeps the shadow (ob-emu-admin get-shadow)" \
+        [ "$(admin get-shadow jitp-dev-1 onboard-agent | jq -r '.state.reported.state')" = onboarded ]
+jd rr "$S/update" '{"state":{"reported":{"generation":2}},"version":7}' >"$t/sh2.out"
+check "shadow update with a stale version: rejected 409" \
+        jq -e '.result == "rejected" and .payload.code == 409' "$t/sh2.out" >/dev/null
+jd --subs "$S/update/delta" rr "$S/update" '{"state":{"desired":{"generation":3}}}' >"$t/sh3.out"
+check "desired that differs from reported publishes update/delta" \
+        jq -se 'map(select(.result == "delta"))[0].payload.state == {"generation":3}' "$t/sh3.out" >/dev/null
+jd rr "$S/get" - >"$t/sh4.out"
+check "shadow get: reported, desired, delta, version 2" \
+        jq -e '.payload.state.reported.state == "onboarded" and .payload.state.delta.generation == 3 and .payload.version == 2' "$t/sh4.out" >/dev/null
+check "another thing's shadow is forbidden by the policy (connection closed)" \
+        [ "$(jd --subs "" rr '$aws/things/ob-0001/shadow/name/onboard-agent/update' '{"state":{"reported":{"a":1}}}' | jq -rs '.[-1].result')" = closed ]
+check "... by the policy, not by chance: the emulator logged the publish forbidden" \
+        jq -se 'map(select(.event == "forbidden" and .action == "iot:Publish" and .resource == "topic/$aws/things/ob-0001/shadow/name/onboard-agent/update")) | length == 1' \
+        "$OB_EMULATOR_STATE_DIR/events.jsonl" >/dev/null
+
 # --- 9. throttling answers 429 -----------------------------------------------------------------
 admin set throttle.CreateKeysAndCertificate 0.1 >/dev/null
 adm --id adm4 rr "$KEYS_T" - 2 >"$t/thr.out"
