@@ -34,15 +34,13 @@
 #include <MQTTAsync.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/provider.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
-#include "handle-key.h"
 #include "key-provider.h"
 #include "macro.h"
-#include "provider-info.h"
+#include "tls-handle-key.h"
+#include "tls-provider.h"
 #include "transport-paho.h"
 
 typedef struct Node {
@@ -82,6 +80,12 @@ typedef struct Paho {
         unsigned generation;
         int probe_fd; /* the probe's socket while it has one, else -1; do_disconnect() shuts it
                          down so a probe never holds up a disconnect or the daemon's stop */
+        /* a "handle:" key, and the seam's count of them before this connection (seam_missed()) */
+        bool handle_key;
+        unsigned handle_calls;
+#ifdef HAVE_PAHO_SSL_CTX_CALLBACK
+        char cert_file[512], key_file[32]; /* a "handle:" key's, for on_ssl_ctx() */
+#endif
 } Paho;
 
 /* Paho ignores sslVersion with OpenSSL >= 1.1 (it always uses TLS_client_method), and Debian
@@ -329,9 +333,37 @@ static int on_ssl_error(const char *str, size_t len, void *u)
         return 0;
 }
 
+/* The runtime check of the seam (agent/tls-handle-key.h): Paho set up TLS with a "handle:" key
+ * but its SSL_CTX_use_PrivateKey_file call never reached the agent's replacement (a libssl or
+ * Paho bound differently): the connection used no TPM key, or failed on a "file" that is none.
+ * True after reporting that as the connection's failure. Runs on Paho's thread. */
+static bool seam_missed(Paho *p)
+{
+#ifdef HAVE_PAHO_SSL_CTX_CALLBACK
+        (void)p;
+        return false; /* the key is loaded in on_ssl_ctx(), not through the seam */
+#else
+        if (!p->handle_key || ob_tls_handle_key_reached(p->handle_calls))
+                return false;
+        push_connect_failed(p, OB_ERR_TLS, OB_CONN_TLS, OB_TLS_SEAM_UNBOUND_TEXT);
+        return true;
+#endif
+}
+
+#ifdef HAVE_PAHO_SSL_CTX_CALLBACK
+/* Paho's SSL_CTX, set up but for a "handle:" key's certificate and key (do_connect()) */
+static int on_ssl_ctx(void *ctx, void *u)
+{
+        Paho *p = u;
+
+        return ob_tls_use_handle_key_files(ctx, p->cert_file, p->key_file);
+}
+#endif
+
 static void on_connected(void *ctx, MQTTAsync_successData *d)
 {
-        push_simple(ctx, OB_TEV_CONNECTED, 0, 0, "connected");
+        if (!seam_missed(ctx))
+                push_simple(ctx, OB_TEV_CONNECTED, 0, 0, "connected");
 }
 
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
@@ -349,6 +381,9 @@ static void on_connect_failed(void *ctx, MQTTAsync_failureData *d)
         snprintf(ssl, sizeof(ssl), "%s", p->ssl_error);
         pthread_mutex_unlock(&p->lock);
 
+        /* TLS was set up (an OpenSSL error, or an MQTT answer): was the key the TPM's? */
+        if ((ssl[0] || (code >= 1 && code <= 5)) && seam_missed(p))
+                return;
         if (code >= 1 && code <= 5) {
                 /* CONNACK refusal (3.1.1 return codes); 4/5 = bad credentials / not authorized */
                 c = OB_ERR_REFUSED;
@@ -487,57 +522,10 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 
 /* ---------------------------------------------------------------- operations */
 
-static OSSL_PROVIDER *deflt;
-
-/* Randomness always comes from the default provider. Otherwise a thread whose DRBG was set up
- * while "?provider=tpm2" was in force fails to make an SSL_CTX once the preference is back on
- * default (Paho then crashes on the NULL context). Must happen before anything in the process
- * draws random bytes, so it runs when the transport is made, not at the first connect: a
- * software device key is generated (random bytes drawn) before the first connect. */
-static int load_default_provider(void)
-{
-        if (deflt)
-                return 0;
-        if (!RAND_set_DRBG_type(NULL, "CTR-DRBG", "provider=default", "AES-256-CTR", NULL) ||
-            !RAND_set_seed_source_type(NULL, "SEED-SRC", "provider=default"))
-                return -EINVAL;
-        deflt = OSSL_PROVIDER_load(NULL, "default");
-        return deflt ? 0 : -ENOPKG;
-}
-
 /* A key at a persistent TPM handle ("handle:0x81000002", a vendor's) rather than a file. */
 static bool handle_key(const char *key_file)
 {
         return ob_key_path_is_handle(key_file);
-}
-
-static int select_provider(const ObConnectOptions *o)
-{
-        static OSSL_PROVIDER *tpm2;
-        /* a key at a TPM handle can only ever be used through the tpm2 provider */
-        bool want_tpm =
-                (o->provider && strcmp(o->provider, "tpm2") == 0) || handle_key(o->key_file);
-        int r;
-
-        r = load_default_provider();
-        if (r < 0)
-                return r;
-        if (want_tpm) {
-                if (!tpm2) {
-                        /* the provider reads its TCTI from the environment when it loads */
-                        if (o->tcti && setenv("TPM2OPENSSL_TCTI", o->tcti, 1) < 0)
-                                return ob_negative_errno();
-                        tpm2 = OSSL_PROVIDER_load(NULL, "tpm2");
-                        if (!tpm2)
-                                return -ENOPKG;
-                }
-                /* a provider that cannot load our keys would fail every handshake alike:
-                 * say so once, plainly, instead (lib/provider-compat.h) */
-                char version[32];
-                if (ob_provider_tpm2_unusable(tpm2, version, sizeof(version)))
-                        return -ELIBBAD;
-        }
-        return EVP_set_default_properties(NULL, ob_tls_default_properties(want_tpm)) ? 0 : -EINVAL;
 }
 
 /* Destroying the last client stops Paho's two threads, and Paho 1.3.12 (MQTTAsync_stop())
@@ -747,7 +735,7 @@ static bool probe_once(Probe *q, ObErrClass *c, ObConnCause *cause, char *detail
                 goto out;
         }
         ERR_clear_error();
-        ctx = SSL_CTX_new(TLS_client_method()); /* default properties: select_provider() */
+        ctx = SSL_CTX_new(TLS_client_method()); /* default properties: ob_tls_provider_select() */
         if (!ctx || !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
             SSL_CTX_load_verify_locations(ctx, q->ca_file, NULL) != 1 ||
             SSL_CTX_use_certificate_chain_file(ctx, q->cert_file) != 1 ||
@@ -887,14 +875,34 @@ static int begin_connection(Paho *p, const ObConnectOptions *o)
             o->port <= 0 || o->port > 65535 ||
             (o->alpn && (!*o->alpn || strlen(o->alpn) >= sizeof(p->alpn))))
                 return -EINVAL;
-        if (handle_key(o->key_file) && !(ob_tls_handle_key_active && ob_tls_handle_key_active()))
+#ifdef HAVE_PAHO_SSL_CTX_CALLBACK
+        if (handle_key(o->key_file) && (strlen(o->cert_file) >= sizeof(p->cert_file) ||
+                                        strlen(o->key_file) >= sizeof(p->key_file)))
+                return -EINVAL;
+#else
+        /* a program without the seam (agentctl) cannot hand Paho a "handle:" key */
+        if (handle_key(o->key_file) && !ob_tls_handle_key_active)
                 return -EOPNOTSUPP;
+#endif
         do_disconnect(p);
         probe_wait(p);
         snprintf(p->host, sizeof(p->host), "%s", o->host);
         snprintf(p->ca_file, sizeof(p->ca_file), "%s", o->ca_file);
         p->port = o->port;
-        return select_provider(o);
+        p->handle_key = handle_key(o->key_file);
+#ifdef HAVE_PAHO_SSL_CTX_CALLBACK
+        snprintf(p->cert_file, sizeof(p->cert_file), "%s", o->cert_file);
+        snprintf(p->key_file, sizeof(p->key_file), "%s", o->key_file);
+#else
+        p->handle_calls = ob_tls_handle_key_calls ? ob_tls_handle_key_calls() : 0;
+        if (p->handle_key && !ob_tls_handle_key_active()) {
+                /* the seam is linked, but libraries bind to libssl's function: say so loudly
+                 * rather than let Paho open "handle:0x..." as a file */
+                push_connect_failed(p, OB_ERR_TLS, OB_CONN_TLS, OB_TLS_SEAM_UNBOUND_TEXT);
+                return 1;
+        }
+#endif
+        return ob_tls_provider_select(o);
 }
 
 static int do_connect(void *impl, const ObConnectOptions *o)
@@ -904,8 +912,8 @@ static int do_connect(void *impl, const ObConnectOptions *o)
         int r;
 
         r = begin_connection(p, o);
-        if (r < 0)
-                return r;
+        if (r != 0)
+                return r < 0 ? r : 0; /* > 0: failed, and the failure queued */
         reap_wait(p);
         snprintf(uri, sizeof(uri), "ssl://%s:%d", o->host, o->port);
 
@@ -940,6 +948,15 @@ static int do_connect(void *impl, const ObConnectOptions *o)
                 ssl.protos = p->alpn;
                 ssl.protos_len = (unsigned)n + 1;
         }
+#ifdef HAVE_PAHO_SSL_CTX_CALLBACK
+        if (p->handle_key) {
+                /* Paho would open both as files: on_ssl_ctx() loads them (tls-handle-key.h) */
+                ssl.keyStore = NULL;
+                ssl.privateKey = NULL;
+                ssl.ssl_ctx_callback = on_ssl_ctx;
+                ssl.ssl_ctx_callback_context = p;
+        }
+#endif
 
         MQTTAsync_connectOptions c = MQTTAsync_connectOptions_initializer;
         c.MQTTVersion = MQTTVERSION_3_1_1;
@@ -975,8 +992,8 @@ static int do_probe(void *impl, const ObConnectOptions *o)
         /* (the session before goes; its teardown may still run on the reaper: it uses no key
          * any more, so the provider preference can change under it) */
         r = begin_connection(p, o);
-        if (r < 0)
-                return r;
+        if (r != 0)
+                return r < 0 ? r : 0; /* > 0: failed, and the failure queued */
         q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
@@ -1111,7 +1128,7 @@ int ob_transport_paho_new(ObTransport *ret)
         Paho *p;
         int r;
 
-        r = load_default_provider();
+        r = ob_tls_provider_load_default();
         if (r < 0)
                 return r;
         p = calloc(1, sizeof(*p));
