@@ -53,7 +53,10 @@ EXTRA_DIST += agent/agentctl-main.c
 
 # The MQTT transport (Paho MQTTAsync): the only code that includes Paho.
 noinst_LTLIBRARIES += agent/libobagent.la
-agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h
+agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h \
+	agent/transport-paho-private.h
+# why a connection failed where Paho reports causes alike; the probe (OpenSSL alone, no Paho)
+agent_libobagent_la_SOURCES += agent/transport-diagnosis.c agent/transport-probe.c
 # TLS with a key at a persistent TPM handle: the loader the seam (tls-handle-key.c, the daemon)
 # and agentctl check share; it knows nothing of the seam
 agent_libobagent_la_SOURCES += agent/handle-key.c agent/handle-key.h
