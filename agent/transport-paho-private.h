@@ -21,7 +21,7 @@ typedef struct Node {
 } Node;
 
 #define OB_PAHO_MAX_FILTERS 8   /* subscribe_many */
-#define SSL_LINE_MAX        200 /* one OpenSSL error line kept (keep_ssl_line()) */
+#define SSL_LINE_MAX        200 /* one OpenSSL error line kept (ob_paho_keep_ssl_line()) */
 
 typedef struct Paho {
         void *client; /* MQTTAsync (a void *): only transport-paho.c includes Paho */
@@ -34,8 +34,8 @@ typedef struct Paho {
         char host[256]; /* of the connection being made, for classifying failures */
         int port;
         char ca_file[512];
-        /* the last diagnosis of the server's certificate (server_cert_check): reused for a while
-         * so a streak of refusals costs one extra handshake, not one per attempt */
+        /* the last diagnosis of the server's certificate (ob_paho_server_cert_check): reused for a
+         * while so a streak of refusals costs one extra handshake, not one per attempt */
         char diag_for[300];
         uint64_t diag_at_ms;
         bool diag_bad;
