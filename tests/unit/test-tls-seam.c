@@ -185,6 +185,11 @@ static int setup(void **state)
 
 int main(void)
 {
+#ifdef HAVE_PAHO_SSL_CTX_CALLBACK
+        /* no SSL_CTX_use_PrivateKey_file replacement to check: Paho's callback loads the key */
+        printf("skip: Paho has an SSL_CTX callback (HAVE_PAHO_SSL_CTX_CALLBACK)\n");
+        return 77;
+#endif
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_active),
                 cmocka_unit_test(test_reached),
