@@ -30,6 +30,7 @@
 #include "factory-paths.h"
 #include "fsops.h"
 #include "handle-key.h"
+#include "tls-provider.h"
 #include "key-provider.h"
 #include "onboard.h"
 

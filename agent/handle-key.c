@@ -96,10 +96,3 @@ int ob_handle_key_use(SSL_CTX *ctx, const char *path)
                 key_error(path, "not usable with the certificate");
         return r == 1 ? 1 : 0;
 }
-
-const char *ob_tls_default_properties(bool tpm_key)
-{
-        if (tpm_key && !(ob_tls_tpm_sign_active && ob_tls_tpm_sign_active()))
-                return "?provider=tpm2";
-        return "?provider=default";
-}

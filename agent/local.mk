@@ -53,10 +53,15 @@ EXTRA_DIST += agent/agentctl-main.c
 
 # The MQTT transport (Paho MQTTAsync): the only code that includes Paho.
 noinst_LTLIBRARIES += agent/libobagent.la
-agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h
-# TLS with a key at a persistent TPM handle: the loader the daemon (tls-handle-key.c) and
-# agentctl check share
+agent_libobagent_la_SOURCES = agent/transport-paho.c agent/transport-paho.h \
+	agent/transport-paho-private.h
+# why a connection failed where Paho reports causes alike; the probe (OpenSSL alone, no Paho)
+agent_libobagent_la_SOURCES += agent/transport-diagnosis.c agent/transport-probe.c
+# TLS with a key at a persistent TPM handle: the loader the seam (tls-handle-key.c, the daemon)
+# and agentctl check share; it knows nothing of the seam
 agent_libobagent_la_SOURCES += agent/handle-key.c agent/handle-key.h
+# OpenSSL providers and property queries for TLS (asks the seam's header, weak references)
+agent_libobagent_la_SOURCES += agent/tls-provider.c agent/tls-provider.h
 # what a provider says of itself (version), known unusable providers (lib/provider-compat)
 agent_libobagent_la_SOURCES += agent/provider-info.c agent/provider-info.h
 agent_libobagent_la_CFLAGS = $(AM_CFLAGS) $(PAHO_CFLAGS) $(CRYPTO_CFLAGS) -pthread

@@ -300,6 +300,28 @@ tests_integration_ob_mqtt_probe_handle_LDFLAGS = $(AM_LDFLAGS) $(OB_EXPORT_TLS_L
 tests_integration_ob_mqtt_probe_handle_LDADD = agent/libobagent.la lib/libob.la $(PAHO_LIBS) \
 	$(CRYPTO_LIBS) $(JSONC_LIBS) $(DL_LIBS)
 
+# ---- tls-seam helper: the seam's runtime check (agent/tls-handle-key.h), linked like the daemon
+# and with the replacement hidden from the libraries (as with a libssl or Paho linked otherwise)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-tls-seam tests/unit/test-tls-seam-hidden \
+	tests/unit/test-tls-seam-versioned
+tests_unit_test_tls_seam_SOURCES = tests/unit/test-tls-seam.c agent/tls-handle-key.c \
+	agent/tls-handle-key.h
+tests_unit_test_tls_seam_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/agent
+tests_unit_test_tls_seam_LDFLAGS = $(AM_LDFLAGS) $(OB_EXPORT_TLS_LDFLAGS)
+tests_unit_test_tls_seam_LDADD = agent/libobagent.la $(UNIT_LDADD) $(PAHO_LIBS) $(DL_LIBS)
+tests_unit_test_tls_seam_hidden_SOURCES = $(tests_unit_test_tls_seam_SOURCES)
+tests_unit_test_tls_seam_hidden_CFLAGS = $(tests_unit_test_tls_seam_CFLAGS) \
+	-DOB_TEST_SEAM_HIDDEN -fvisibility=hidden
+tests_unit_test_tls_seam_hidden_LDADD = $(tests_unit_test_tls_seam_LDADD)
+tests_unit_test_tls_seam_versioned_SOURCES = $(tests_unit_test_tls_seam_SOURCES)
+tests_unit_test_tls_seam_versioned_CFLAGS = $(tests_unit_test_tls_seam_CFLAGS) -DOB_TEST_SEAM_VERSIONED
+tests_unit_test_tls_seam_versioned_LDFLAGS = $(tests_unit_test_tls_seam_LDFLAGS) \
+	-Wl,--version-script=$(top_srcdir)/tests/unit/tls-seam-versioned.map
+tests_unit_test_tls_seam_versioned_LDADD = $(tests_unit_test_tls_seam_LDADD)
+EXTRA_DIST += tests/unit/tls-seam-versioned.map
+endif
+
 # ---- hostile helper: a hostile or broken cloud end to end (emulator faults, bad TLS servers)
 TESTS += tests/integration/test-hostile.sh
 EXTRA_DIST += tests/integration/test-hostile.sh tests/integration/tls-bad-server.py

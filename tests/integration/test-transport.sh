@@ -63,12 +63,13 @@ out=$(p --cert "$d/tpm.crt" --key "$d/tpm.key" --provider tpm2 --tcti "$OB_TCTI"
 [ $rc -eq 0 ] && [ "$(echo "$out" | grep -c "^probed")" = 2 ] &&
   ok "probe: TPM key, then a software key, in one process: $(echo $out)" || bad "probe TPM/software: rc $rc: $out"
 out=$(p --cert "$d/rogue.crt" --key "$d/rogue.key" --id rogue-probe --probe 2>&1); rc=$?
-# refused (12) when the server just closes; with the server's alert in hand, the alert is named
+# refused (12) when the server just closes; with the alert of the server in hand, the alert is named
 # and classed by lib/conn-outcome.c ("unknown ca": tls, 11): which one depends on when the alert
-# is read (TLS 1.3 sends it after the client's Finished)
+# is read (TLS 1.3 sends it after the Finished of the client). No single quote in this script:
+# it is one single-quoted sh -c argument, and a quote ends it (the rest never ran, silently)
 case $rc in
 12) ok "probe: untrusted client certificate refused: $out" ;;
-11) echo "$out" | grep -q 'TLS alert "unknown ca"' && ok "probe: untrusted client certificate: the server's alert named: $out" ||
+11) echo "$out" | grep -q "TLS alert \"unknown ca\"" && ok "probe: untrusted client certificate: the alert of the server named: $out" ||
       bad "probe rogue: rc 11 without the alert: $out" ;;
 *) bad "probe rogue: rc $rc: $out" ;;
 esac
