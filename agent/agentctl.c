@@ -124,27 +124,9 @@ static void usage(FILE *f)
 /* Options a command accepts after its name: only --json for now. */
 static int parse_command_options(const char *cmd, int argc, char *argv[])
 {
-        static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},
-                {},
-        };
-        int c;
+        const ObCliOption options[] = {{"json", .flag = &arg_json}, {}};
 
-        optind = 0; /* reset getopt for the sub-argv (argv[0] is the command name) */
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
-                if (c == 'j')
-                        arg_json = true;
-                else {
-                        (void)ob_cli_usage_error("%s: unknown option '%s'", cmd, argv[optind - 1]);
-                        return -EINVAL;
-                }
-        }
-        if (optind < argc) {
-                (void)ob_cli_usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
-                return -EINVAL;
-        }
-        return 0;
+        return ob_cli_parse_options(cmd, argc, argv, options) < 0 ? -EINVAL : 0;
 }
 
 /* The command table as JSON (help --json): {"usage", "commands": [{name, args, help, root}]}. */
@@ -581,32 +563,19 @@ static int cmd_rotate(int argc, char *argv[])
 /* reprovision / decommission: the daemon forgets the identity (agent/daemon.c). */
 static int forget(const char *name, int argc, char *argv[], bool decommission)
 {
-        static const struct option options[] = {
-                {"dry-run", no_argument, NULL, 'n'},
-                {"yes", no_argument, NULL, 'y'},
-                {"json", no_argument, NULL, 'j'},
-                {},
-        };
         _cleanup_config_ ObConfig *c = NULL;
         json_object *args, *st = NULL, *deleted = NULL;
         bool dry_run = false, yes = false;
-        int opt, r;
+        /* --dry-run for reprovision, --yes for decommission */
+        const ObCliOption options[] = {
+                {decommission ? "yes" : "dry-run", .flag = decommission ? &yes : &dry_run},
+                {"json", .flag = &arg_json},
+                {},
+        };
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
-                if (opt == 'n' && !decommission)
-                        dry_run = true;
-                else if (opt == 'y' && decommission)
-                        yes = true;
-                else if (opt == 'j')
-                        arg_json = true;
-                else
-                        return ob_cli_usage_error("%s: unknown option '%s'", name,
-                                                  argv[optind - 1]);
-        }
-        if (optind < argc)
-                return ob_cli_usage_error("%s: unexpected argument '%s'", name, argv[optind]);
+        if (ob_cli_parse_options(name, argc, argv, options) < 0)
+                return EXIT_USAGE;
         if (decommission && !yes)
                 return ob_cli_usage_error("decommission deletes the device's identity for good: "
                                           "confirm with --yes");
@@ -665,34 +634,20 @@ static int read_pem_file(const char *what, const char *path, char **ret)
 }
 static int cmd_provision(int argc, char *argv[])
 {
-        static const struct option options[] = {
-                {"claim-cert", required_argument, NULL, 'C'},
-                {"claim-key", required_argument, NULL, 'K'},
-                {"json", no_argument, NULL, 'j'},
-                {},
-        };
         _cleanup_config_ ObConfig *c = NULL;
         _cleanup_free_ char *crt = NULL, *key = NULL;
         const char *crt_path = NULL, *key_path = NULL;
+        const ObCliOption options[] = {
+                {"claim-cert", .arg = &crt_path},
+                {"claim-key", .arg = &key_path},
+                {"json", .flag = &arg_json},
+                {},
+        };
         json_object *args, *st = NULL;
-        int opt, r;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
-                if (opt == 'C')
-                        crt_path = optarg;
-                else if (opt == 'K')
-                        key_path = optarg;
-                else if (opt == 'j')
-                        arg_json = true;
-                else
-                        return ob_cli_usage_error(
-                                "provision: unknown option or missing argument '%s'",
-                                argv[optind - 1]);
-        }
-        if (optind < argc)
-                return ob_cli_usage_error("provision: unexpected argument '%s'", argv[optind]);
+        if (ob_cli_parse_options("provision", argc, argv, options) < 0)
+                return EXIT_USAGE;
         if (!crt_path || !key_path)
                 return ob_cli_usage_error("provision needs --claim-cert FILE and --claim-key FILE");
         r = load_or_complain(&c);
@@ -745,21 +700,18 @@ static int cmd_check(int argc, char *argv[])
                 return EXIT_FAILURE; /* a table that outgrew the arrays: a build error, really */
 
         optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
+        while ((opt = ob_cli_next_option("check", argc, argv, options)) > 0) {
                 if (opt == 'j')
                         arg_json = true;
-                else if (opt == 's') {
+                else { /* 's' */
                         const ObCheck *k = ob_check_find(optarg);
                         if (!k)
                                 return ob_cli_usage_error("check: unknown check id '%s'", optarg);
                         skip[k - table] = true;
-                } else
-                        return ob_cli_usage_error("check: unknown option or missing argument '%s'",
-                                                  argv[optind - 1]);
+                }
         }
-        if (optind < argc)
-                return ob_cli_usage_error("check: unexpected argument '%s'", argv[optind]);
+        if (opt < 0)
+                return EXIT_USAGE;
         if (ob_check_context_new(arg_config, (int64_t)time(NULL), &ctx) < 0 ||
             (arg_json && !(a = json_object_new_array()))) {
                 ob_cli_fail(OB_CLI_E_FAILED, "check: %s", strerror(ENOMEM));

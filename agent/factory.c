@@ -450,36 +450,22 @@ static int ensure_key(Factory *f, EVP_PKEY **ret_pub, bool *ret_created)
 
 int ob_factory_csr(const char *config_path, bool json, int argc, char *argv[])
 {
-        static const struct option options[] = {
-                {"subject", required_argument, NULL, 's'},
-                {"out", required_argument, NULL, 'o'},
-                {"json", no_argument, NULL, 'j'},
-                {},
-        };
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
         _cleanup_free_ char *subject = NULL, *csr = NULL;
         const char *arg_subject = NULL, *out = NULL;
+        const ObCliOption options[] = {
+                {"subject", .arg = &arg_subject},
+                {"out", .arg = &out},
+                {"json", .flag = &json},
+                {},
+        };
         Factory f;
         char fp[65];
         bool created;
-        int opt, r;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
-                if (opt == 's')
-                        arg_subject = optarg;
-                else if (opt == 'o')
-                        out = optarg;
-                else if (opt == 'j')
-                        json = true;
-                else
-                        return ob_cli_usage_error(
-                                "factory csr: unknown option or missing argument '%s'",
-                                argv[optind - 1]);
-        }
-        if (optind < argc)
-                return ob_cli_usage_error("factory csr: unexpected argument '%s'", argv[optind]);
+        if (ob_cli_parse_options("factory csr", argc, argv, options) < 0)
+                return OB_CLI_EXIT_USAGE;
 
         r = factory_init(&f, config_path);
         if (r == 0)
@@ -705,42 +691,25 @@ static int check_cert(Factory *f, X509 *cert, const char *cert_file, const char 
 
 int ob_factory_install_cert(const char *config_path, bool json, int argc, char *argv[])
 {
-        static const struct option options[] = {
-                {"cert", required_argument, NULL, 'c'},
-                {"chain", required_argument, NULL, 'C'},
-                {"force", no_argument, NULL, 'f'},
-                {"json", no_argument, NULL, 'j'},
-                {},
-        };
         _cleanup_free_ char *cert_in = NULL, *chain_in = NULL, *cert_pem = NULL, *chain_pem = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
         const char *cert_file = NULL, *chain_file = NULL;
         size_t cert_len = 0, chain_len = 0, n;
         bool force = false;
+        const ObCliOption options[] = {
+                {"cert", .arg = &cert_file},
+                {"chain", .arg = &chain_file},
+                {"force", .flag = &force},
+                {"json", .flag = &json},
+                {},
+        };
         char id[65], subj[256], iss[256], t[32];
         int64_t na = 0;
         Factory f;
-        int opt, r;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
-                if (opt == 'c')
-                        cert_file = optarg;
-                else if (opt == 'C')
-                        chain_file = optarg;
-                else if (opt == 'f')
-                        force = true;
-                else if (opt == 'j')
-                        json = true;
-                else
-                        return ob_cli_usage_error(
-                                "factory install-cert: unknown option or missing argument '%s'",
-                                argv[optind - 1]);
-        }
-        if (optind < argc)
-                return ob_cli_usage_error("factory install-cert: unexpected argument '%s'",
-                                          argv[optind]);
+        if (ob_cli_parse_options("factory install-cert", argc, argv, options) < 0)
+                return OB_CLI_EXIT_USAGE;
         if (!cert_file)
                 return ob_cli_usage_error("factory install-cert needs --cert FILE");
 
@@ -1079,29 +1048,17 @@ static void print_status_human(json_object *o)
 
 int ob_factory_status(const char *config_path, bool json, int argc, char *argv[])
 {
-        static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},
-                {},
-        };
+        const ObCliOption options[] = {{"json", .flag = &json}, {}};
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
         _cleanup_(X509_freep) X509 *cert = NULL;
         json_object *o = NULL;
         Status s = {};
         Factory f;
         char ep[300];
-        int opt, r, m;
+        int r, m;
 
-        optind = 0;
-        opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
-                if (opt == 'j')
-                        json = true;
-                else
-                        return ob_cli_usage_error("factory status: unknown option '%s'",
-                                                  argv[optind - 1]);
-        }
-        if (optind < argc)
-                return ob_cli_usage_error("factory status: unexpected argument '%s'", argv[optind]);
+        if (ob_cli_parse_options("factory status", argc, argv, options) < 0)
+                return OB_CLI_EXIT_USAGE;
 
         r = factory_init(&f, config_path);
         if (r != 0)
