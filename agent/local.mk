@@ -79,4 +79,5 @@ agentctl_sources += agent/check.c agent/check.h agent/check-private.h agent/chec
 	agent/check-clock.c agent/check-clock.h
 
 # ---- factory helper: `agentctl factory` (manufacturing line; docs/manufacturing.md)
-agentctl_sources += agent/factory.c agent/factory.h
+agentctl_sources += agent/factory.c agent/factory.h agent/factory-private.h agent/factory-csr.c \
+	agent/factory-cert.c agent/factory-status.c
