@@ -113,11 +113,15 @@ int ob_tpm_srk_get(ObTpm *t, ESYS_TR *ret)
         }
         TPM_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
                                      NULL, NULL));
-        if (rc != TSS2_RC_SUCCESS)
-                return ob_tpm_error(t, rc, "reading the SRK's public area");
+        if (rc != TSS2_RC_SUCCESS) {
+                int r = ob_tpm_error(t, rc, "reading the SRK's public area");
+                Esys_TR_Close(t->esys, &tr);
+                return r;
+        }
         bool ok = is_storage_key(&pub->publicArea);
         Esys_Free(pub);
         if (!ok) {
+                Esys_TR_Close(t->esys, &tr);
                 ob_tpm_set_error(
                         t,
                         "persistent handle 0x%08x holds an object that is not an ECC P-256 "
@@ -144,8 +148,11 @@ void ob_tpm_srk_put(ObTpm *t, ESYS_TR *srk)
 int ob_tpm_check_srk(ObTpm *t)
 {
         ESYS_TR tr;
+        int r = ob_tpm_srk_get(t, &tr);
 
-        return ob_tpm_srk_get(t, &tr);
+        if (r == 0)
+                ob_tpm_srk_put(t, &tr);
+        return r;
 }
 
 int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret)
@@ -257,6 +264,8 @@ int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
         if (r != -ENOENT) {
                 if (r == 0 && ret_created)
                         *ret_created = false;
+                if (r == 0) /* only looked at: give it back */
+                        ob_tpm_srk_put(t, &tr);
                 return r;
         }
         r = srk_create_primary(t, &primary);
@@ -279,6 +288,8 @@ int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
                 r = ob_tpm_srk_get(t, &tr);
                 if (r == 0 && ret_created)
                         *ret_created = false;
+                if (r == 0)
+                        ob_tpm_srk_put(t, &tr);
                 return r;
         }
         if (rc != TSS2_RC_SUCCESS) {
