@@ -86,6 +86,53 @@ int ob_cli_daemon_refused(const char *what, const char *code, const char *messag
         return strcmp(code, "permission-denied") == 0 ? OB_CLI_EXIT_NOPERM : EXIT_FAILURE;
 }
 
+int ob_cli_next_option(const char *cmd, int argc, char *argv[], const struct option *options)
+{
+        int opt;
+
+        opterr = 0;
+        /* "+": stop at the first operand; ":": a missing argument is ':', not '?' */
+        opt = getopt_long(argc, argv, "+:", options, NULL);
+        if (opt == ':') {
+                (void)ob_cli_usage_error("%s: option '%s' needs an argument", cmd,
+                                         argv[optind - 1]);
+                return -1;
+        }
+        if (opt == '?') {
+                (void)ob_cli_usage_error("%s: unknown option '%s'", cmd, argv[optind - 1]);
+                return -1;
+        }
+        if (opt > 0)
+                return opt;
+        if (optind < argc) {
+                (void)ob_cli_usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
+                return -1;
+        }
+        return 0;
+}
+
+int ob_cli_parse_options(const char *cmd, int argc, char *argv[], const ObCliOption *options)
+{
+        struct option o[OB_CLI_OPTIONS_MAX + 1] = {};
+        size_t n;
+        int opt;
+
+        for (n = 0; options[n].name && n < OB_CLI_OPTIONS_MAX; n++)
+                /* val: the index + 1, below ':' and '?' */
+                o[n] = (struct option){options[n].name,
+                                       options[n].arg ? required_argument : no_argument, NULL,
+                                       (int)n + 1};
+        optind = 0;
+        while ((opt = ob_cli_next_option(cmd, argc, argv, o)) > 0) {
+                const ObCliOption *x = &options[opt - 1];
+                if (x->arg)
+                        *x->arg = optarg;
+                else
+                        *x->flag = true;
+        }
+        return opt;
+}
+
 int ob_cli_usage_error(const char *fmt, ...)
 {
         va_list ap;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <getopt.h>
 #include <json-c/json.h>
 
 #include "config-file.h"
@@ -55,6 +56,28 @@ int ob_cli_daemon_refused(const char *what, const char *code, const char *messag
 /* "agentctl: <message> (see 'agentctl help')" on stderr, recorded with code usage; returns
  * OB_CLI_EXIT_USAGE. */
 _printf_(1, 2) int ob_cli_usage_error(const char *fmt, ...);
+
+/* getopt_long() over a command's own options (argv[0] is the command's last word; set optind = 0
+ * before the first call; every option's val is non-zero): the next option's val, 0 when the
+ * options are done and no operand follows (commands take none), or -1 after saying what is wrong
+ * as a usage error "<cmd>: unknown option '--x'", "<cmd>: option '--x' needs an argument" or
+ * "<cmd>: unexpected argument 'x'" (the caller returns OB_CLI_EXIT_USAGE). */
+int ob_cli_next_option(const char *cmd, int argc, char *argv[], const struct option *options);
+
+#define OB_CLI_OPTIONS_MAX 16
+
+/* A command's option, for ob_cli_parse_options(): "--name VALUE" stores VALUE at *arg, "--name"
+ * (no arg) sets *flag. */
+typedef struct ObCliOption {
+        const char *name; /* without "--"; NULL ends the table */
+        const char **arg;
+        bool *flag;
+} ObCliOption;
+
+/* Parse a command's options (at most OB_CLI_OPTIONS_MAX; argv[0] is the command's last word)
+ * into the places the table names. 0, or -1 after saying what is wrong as ob_cli_next_option()
+ * does (the caller returns OB_CLI_EXIT_USAGE). */
+int ob_cli_parse_options(const char *cmd, int argc, char *argv[], const ObCliOption *options);
 
 /* A log sink (ob_log_set_sink()): the stderr sink, and messages at err recorded as the error. */
 void ob_cli_log_sink(ObLogLevel level, const char *message_id, const char *const *fields,

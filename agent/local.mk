@@ -23,6 +23,8 @@ endif
 # symbolic link to onboard-agent, so lib/ is installed once (docs/performance.md, P4). A
 # --without-systemd build has no daemon: there agentctl is a program of its own.
 agentctl_sources = agent/agentctl.c agent/agentctl.h agent/cli.c agent/cli.h
+# the commands that talk to the daemon (status, rotate, retry, reprovision, decommission, provision)
+agentctl_sources += agent/agentctl-daemon.c agent/agentctl-daemon.h
 if HAVE_SYSTEMD
 onboard_agent_SOURCES += $(agentctl_sources)
 onboard_agent_CFLAGS += $(TSS2_CFLAGS)
@@ -85,4 +87,5 @@ agentctl_sources += agent/check.c agent/check.h agent/check-private.h agent/chec
 	agent/check-identity.c agent/check-identity.h agent/check-network.c agent/check-network.h
 
 # ---- factory helper: `agentctl factory` (manufacturing line; docs/manufacturing.md)
-agentctl_sources += agent/factory.c agent/factory.h
+agentctl_sources += agent/factory.c agent/factory.h agent/factory-private.h agent/factory-csr.c \
+	agent/factory-cert.c agent/factory-status.c

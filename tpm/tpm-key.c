@@ -1,4 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The TPM context (tpm/tpm-private.h): opening a TCTI and ESAPI, the one place TSS2 return codes
+ * become negative errno; and the device keys: create under the SRK, load (a TSS2 PEM blob or a
+ * vendor's persistent handle), read the public half, sign a digest. The SRK, the
+ * dictionary-attack state and the hardware token are tpm/tpm-srk.c's; the ObKeyProvider on top
+ * is tpm/tpm-provider.c's.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -22,25 +29,11 @@
 #include "fsops.h"
 #include "key-provider.h"
 #include "tpm-key.h"
+#include "tpm-private.h"
 #include "tss2-pem.h"
 
 #define MAX_RETRIES 8
-
-struct ObTpm {
-        TSS2_TCTI_CONTEXT *tcti;
-        ESYS_CONTEXT *esys;
-        uint32_t srk_handle;
-        TPM2B_AUTH owner_auth;
-        bool lost; /* a TCTI error: the connection (tpm2-abrmd, /dev/tpmrm0) is gone for good */
-        /* the SRK, loaded but not persisted: no persistent handle was free (TPM_RC_NV_SPACE);
-         * ESYS_TR_NONE when the SRK is at srk_handle. srk_persist_later: try again at every
-         * use (the daemon), not in a read-only look (agentctl check). */
-        ESYS_TR srk_transient;
-        bool srk_persist_later;
-        char error[256];
-};
-
-_printf_(2, 3) static void set_error(ObTpm *t, const char *fmt, ...)
+void ob_tpm_set_error(ObTpm *t, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -54,7 +47,7 @@ const char *ob_tpm_last_error(const ObTpm *t)
 }
 
 /* The TPM's own response code with parameter/handle/session numbers masked off. */
-static uint32_t tpm_code(TSS2_RC rc)
+uint32_t ob_tpm_rc_code(TSS2_RC rc)
 {
         uint32_t base = rc & 0xffff;
         if (base & TPM2_RC_FMT1)
@@ -62,16 +55,16 @@ static uint32_t tpm_code(TSS2_RC rc)
         return base & 0x97f;
 }
 
-static bool retryable(TSS2_RC rc)
+bool ob_tpm_rc_retryable(TSS2_RC rc)
 {
-        uint32_t c = tpm_code(rc);
+        uint32_t c = ob_tpm_rc_code(rc);
         return c == TPM2_RC_RETRY || c == TPM2_RC_YIELDED || c == TPM2_RC_TESTING;
 }
 
 /* Convert a TSS2_RC to a negative errno (the one place this happens) and record the text. */
-static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
+int ob_tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
 {
-        uint32_t c = tpm_code(rc);
+        uint32_t c = ob_tpm_rc_code(rc);
         int r;
         const char *hint = "";
 
@@ -80,8 +73,9 @@ static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
          * helps. */
         if (t->lost || (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER) {
                 t->lost = true;
-                set_error(t, "%s: %s (the connection to the TPM or its resource manager is lost)",
-                          what, Tss2_RC_Decode(rc));
+                ob_tpm_set_error(
+                        t, "%s: %s (the connection to the TPM or its resource manager is lost)",
+                        what, Tss2_RC_Decode(rc));
                 return -ENODEV;
         }
         switch (c) {
@@ -95,14 +89,15 @@ static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
         case TPM2_RC_MEMORY:
                 /* swtpm and real TPMs hold only a few objects; without a resource manager they
                  * fill up with other processes' leftovers */
-                set_error(t,
-                          "%s: TPM out of %s: is a resource manager (tpmrm0/tpm2-abrmd) in front "
-                          "of the TPM? (%s)",
-                          what,
-                          c == TPM2_RC_OBJECT_MEMORY    ? "object memory"
-                          : c == TPM2_RC_SESSION_MEMORY ? "session memory"
-                                                        : "memory",
-                          Tss2_RC_Decode(rc));
+                ob_tpm_set_error(
+                        t,
+                        "%s: TPM out of %s: is a resource manager (tpmrm0/tpm2-abrmd) in front "
+                        "of the TPM? (%s)",
+                        what,
+                        c == TPM2_RC_OBJECT_MEMORY    ? "object memory"
+                        : c == TPM2_RC_SESSION_MEMORY ? "session memory"
+                                                      : "memory",
+                        Tss2_RC_Decode(rc));
                 return -ENOMEM;
         case TPM2_RC_INTEGRITY:
         case TPM2_RC_BINDING:
@@ -129,19 +124,9 @@ static int tpm_error(ObTpm *t, TSS2_RC rc, const char *what)
                 r = -EIO;
                 break;
         }
-        set_error(t, "%s: %s%s", what, Tss2_RC_Decode(rc), hint);
+        ob_tpm_set_error(t, "%s: %s%s", what, Tss2_RC_Decode(rc), hint);
         return r;
 }
-
-/* Run an ESAPI call, retrying a bounded number of times when the TPM says so. */
-#define TPM_CALL(rc, call)                                                                         \
-        do {                                                                                       \
-                for (int _i = 0; _i < MAX_RETRIES; _i++) {                                         \
-                        (rc) = (call);                                                             \
-                        if (!retryable(rc))                                                        \
-                                break;                                                             \
-                }                                                                                  \
-        } while (0)
 
 int ob_tpm_open_config(const ObConfig *c, ObTpmOpenFunc open_func, bool create_srk, ObTpm **ret,
                        bool *ret_created, char *err, size_t err_size)
@@ -260,12 +245,14 @@ int ob_tpm_open(const ObTpmOptions *o, ObTpm **ret, char *err, size_t err_size)
         }
         rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
         if (rc != TSS2_RC_SUCCESS) {
-                set_error(t, "no TPM reachable through TCTI \"%s\": %s", tcti, Tss2_RC_Decode(rc));
+                ob_tpm_set_error(t, "no TPM reachable through TCTI \"%s\": %s", tcti,
+                                 Tss2_RC_Decode(rc));
                 goto nodev;
         }
         rc = Esys_Initialize(&t->esys, t->tcti, NULL);
         if (rc != TSS2_RC_SUCCESS) {
-                set_error(t, "cannot talk to the TPM through \"%s\": %s", tcti, Tss2_RC_Decode(rc));
+                ob_tpm_set_error(t, "cannot talk to the TPM through \"%s\": %s", tcti,
+                                 Tss2_RC_Decode(rc));
                 goto nodev;
         }
         *ret = TAKE_PTR(t);
@@ -275,35 +262,6 @@ nodev:
                 snprintf(err, err_size, "%s", t->error);
         return -ENODEV;
 }
-
-/* An ECC P-256 restricted decrypt (storage) primary with AES-128-CFB and the zero-filled
- * 32-byte unique fields of the TCG templates; the SRK and the EK differ only in attributes and
- * policy. */
-static void ecc_storage_primary(TPM2B_PUBLIC *p, TPMA_OBJECT attributes)
-{
-        memset(p, 0, sizeof(*p));
-        p->publicArea.type = TPM2_ALG_ECC;
-        p->publicArea.nameAlg = TPM2_ALG_SHA256;
-        p->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                         TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_RESTRICTED |
-                                         TPMA_OBJECT_DECRYPT | attributes;
-        TPMS_ECC_PARMS *e = &p->publicArea.parameters.eccDetail;
-        e->symmetric.algorithm = TPM2_ALG_AES;
-        e->symmetric.keyBits.aes = 128;
-        e->symmetric.mode.aes = TPM2_ALG_CFB;
-        e->scheme.scheme = TPM2_ALG_NULL;
-        e->curveID = TPM2_ECC_NIST_P256;
-        e->kdf.scheme = TPM2_ALG_NULL;
-        p->publicArea.unique.ecc.x.size = 32;
-        p->publicArea.unique.ecc.y.size = 32;
-}
-
-/* The TCG standard SRK template (provisioning guidance): user auth, not DA-protected. */
-static void srk_template(TPM2B_PUBLIC *p)
-{
-        ecc_storage_primary(p, TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA);
-}
-
 /* Device keys: unrestricted signing keys with scheme NULL, so TLS (through tpm2-openssl) and our
  * CSR signing pick the scheme and hash per operation. noDA like the SRK: the auth value is empty,
  * so there is nothing to guess, and a dictionary-attack lockout that any TPM user can trigger
@@ -347,249 +305,6 @@ static int device_key_template(int key_type, TPM2B_PUBLIC *p)
         return 0;
 }
 
-static bool is_storage_key(const TPMT_PUBLIC *p)
-{
-        const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
-                                 TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT;
-        return p->type == TPM2_ALG_ECC && (p->objectAttributes & need) == need &&
-               !(p->objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) &&
-               p->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256 &&
-               p->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES;
-}
-
-/* EvictControl: persist the loaded SRK tr at srk_handle (with the owner auth). */
-static TSS2_RC srk_persist(ObTpm *t, ESYS_TR tr)
-{
-        ESYS_TR persistent = ESYS_TR_NONE;
-        TSS2_RC rc;
-
-        Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &t->owner_auth);
-        TPM_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD,
-                                       ESYS_TR_NONE, ESYS_TR_NONE, t->srk_handle, &persistent));
-        if (rc == TSS2_RC_SUCCESS)
-                Esys_TR_Close(t->esys, &persistent);
-        return rc;
-}
-
-/* Keep the SRK primary loaded without a persistent handle (no NV space for one). */
-static void srk_go_transient(ObTpm *t, ESYS_TR primary, bool persist_later)
-{
-        t->srk_transient = primary;
-        t->srk_persist_later = persist_later;
-        set_error(t,
-                  "no free persistent handle for the SRK at 0x%08x (the TPM's persistent "
-                  "objects fill its NV): using a transient SRK made from the same template",
-                  t->srk_handle);
-}
-
-/* The SRK as an ESYS_TR (caller flushes nothing: persistent objects are not flushed; the
- * transient SRK is the context's own). */
-static int srk_tr(ObTpm *t, ESYS_TR *ret)
-{
-        TSS2_RC rc;
-        ESYS_TR tr;
-        TPM2B_PUBLIC *pub = NULL;
-
-        if (t->srk_transient != ESYS_TR_NONE) {
-                /* a handle may have been freed since: TLS (tpm2 provider, its own connection)
-                 * finds the SRK only at its persistent handle */
-                rc = t->srk_persist_later ? srk_persist(t, t->srk_transient) : TPM2_RC_NV_SPACE;
-                if (tpm_code(rc) == TPM2_RC_NV_SPACE) {
-                        *ret = t->srk_transient;
-                        return 0;
-                }
-                if (rc != TSS2_RC_SUCCESS && tpm_code(rc) != TPM2_RC_NV_DEFINED)
-                        return tpm_error(t, rc, "persisting the SRK");
-                /* persisted, or another process put an object there: judge it as usual */
-                Esys_FlushContext(t->esys, t->srk_transient);
-                t->srk_transient = ESYS_TR_NONE;
-        }
-        TPM_CALL(rc, Esys_TR_FromTPMPublic(t->esys, t->srk_handle, ESYS_TR_NONE, ESYS_TR_NONE,
-                                           ESYS_TR_NONE, &tr));
-        if (rc != TSS2_RC_SUCCESS) {
-                char what[64];
-                snprintf(what, sizeof(what), "SRK handle 0x%08x", t->srk_handle);
-                return tpm_error(t, rc, what);
-        }
-        TPM_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
-                                     NULL, NULL));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "reading the SRK's public area");
-        bool ok = is_storage_key(&pub->publicArea);
-        Esys_Free(pub);
-        if (!ok) {
-                set_error(t,
-                          "persistent handle 0x%08x holds an object that is not an ECC P-256 "
-                          "restricted decrypt storage key; refusing to use it as the SRK (handle "
-                          "collision: configure another tpm.srk_handle or evict the object)",
-                          t->srk_handle);
-                return -EEXIST;
-        }
-        TPM2B_AUTH empty = {0};
-        Esys_TR_SetAuth(t->esys, tr, &empty);
-        *ret = tr;
-        return 0;
-}
-
-/* Done with what srk_tr() returned: close a persistent SRK's ESYS_TR; the transient SRK stays
- * (it is the context's until persisted or ob_tpm_close()). */
-static void srk_release(ObTpm *t, ESYS_TR *srk)
-{
-        if (*srk != t->srk_transient)
-                Esys_TR_Close(t->esys, srk);
-        *srk = ESYS_TR_NONE;
-}
-
-int ob_tpm_check_srk(ObTpm *t)
-{
-        ESYS_TR tr;
-
-        return srk_tr(t, &tr);
-}
-
-int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret)
-{
-        TPMS_CAPABILITY_DATA *cap = NULL;
-        TPMI_YES_NO more;
-        unsigned found = 0;
-        TSS2_RC rc;
-
-        TPM_CALL(rc,
-                 Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_PERMANENT,
-                                    TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT + 1, &more, &cap));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "reading the dictionary-attack state");
-        *ret = (ObTpmDaStatus){0};
-        for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++) {
-                const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
-                switch (p->property) {
-                case TPM2_PT_PERMANENT:
-                        ret->in_lockout = p->value & TPMA_PERMANENT_INLOCKOUT;
-                        break;
-                case TPM2_PT_LOCKOUT_COUNTER:
-                        ret->counter = p->value;
-                        break;
-                case TPM2_PT_MAX_AUTH_FAIL:
-                        ret->max_tries = p->value;
-                        break;
-                case TPM2_PT_LOCKOUT_INTERVAL:
-                        ret->interval_s = p->value;
-                        break;
-                case TPM2_PT_LOCKOUT_RECOVERY:
-                        ret->recovery_s = p->value;
-                        break;
-                default:
-                        continue;
-                }
-                found |= 1u << (p->property - TPM2_PT_PERMANENT); /* 0..17 */
-        }
-        Esys_Free(cap);
-        /* PERMANENT (bit 0) and LOCKOUT_COUNTER..LOCKOUT_RECOVERY (bits 14..17) */
-        if (found != (1u | 0xfu << 14)) {
-                set_error(t, "the TPM did not report every dictionary-attack property");
-                return -EBADMSG;
-        }
-        return 0;
-}
-
-/* CreatePrimary with the SRK template: the same key every time for the same owner seed. */
-static int srk_create_primary(ObTpm *t, ESYS_TR *ret)
-{
-        TPM2B_PUBLIC tmpl;
-        TPM2B_SENSITIVE_CREATE sens = {0};
-        TPM2B_DATA outside = {0};
-        TPML_PCR_SELECTION pcrs = {0};
-        TSS2_RC rc;
-
-        srk_template(&tmpl);
-        Esys_TR_SetAuth(t->esys, ESYS_TR_RH_OWNER, &t->owner_auth);
-        TPM_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                        ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, ret, NULL,
-                                        NULL, NULL, NULL));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "creating the SRK in the owner hierarchy");
-        return 0;
-}
-
-bool ob_tpm_srk_transient(const ObTpm *t)
-{
-        return t && t->srk_transient != ESYS_TR_NONE;
-}
-
-int ob_tpm_srk_transient_if_full(ObTpm *t)
-{
-        TPMS_CAPABILITY_DATA *cap = NULL;
-        TPMI_YES_NO more;
-        ESYS_TR primary = ESYS_TR_NONE;
-        uint32_t avail = 1;
-        TSS2_RC rc;
-        int r;
-
-        if (t->srk_transient != ESYS_TR_NONE)
-                return 1;
-        TPM_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                        TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_PERSISTENT_AVAIL, 1,
-                                        &more, &cap));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "reading the free persistent handles");
-        if (cap->data.tpmProperties.count == 1 &&
-            cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_HR_PERSISTENT_AVAIL)
-                avail = cap->data.tpmProperties.tpmProperty[0].value;
-        Esys_Free(cap);
-        if (avail > 0)
-                return 0;
-        r = srk_create_primary(t, &primary);
-        if (r < 0)
-                return r;
-        srk_go_transient(t, primary, false);
-        return 1;
-}
-
-int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
-{
-        ESYS_TR tr, primary = ESYS_TR_NONE;
-        TSS2_RC rc;
-        int r;
-
-        r = srk_tr(t, &tr);
-        if (r != -ENOENT) {
-                if (r == 0 && ret_created)
-                        *ret_created = false;
-                return r;
-        }
-        r = srk_create_primary(t, &primary);
-        if (r < 0)
-                return r;
-        rc = srk_persist(t, primary);
-        if (rc != TSS2_RC_SUCCESS && tpm_code(rc) == TPM2_RC_NV_SPACE) {
-                /* no room: the primary is deterministic (same seed, same template, same key),
-                 * so keys made under an earlier SRK load under this one; not exiting here
-                 * keeps systemd from restarting the daemon into the same wall forever */
-                srk_go_transient(t, primary, true);
-                if (ret_created)
-                        *ret_created = false;
-                return 0;
-        }
-        Esys_FlushContext(t->esys, primary);
-        if (rc != TSS2_RC_SUCCESS && tpm_code(rc) == TPM2_RC_NV_DEFINED) {
-                /* another process (a second agent, a provisioning script) persisted a key at the
-                 * handle between our look and our EvictControl: judge that one like any other */
-                r = srk_tr(t, &tr);
-                if (r == 0 && ret_created)
-                        *ret_created = false;
-                return r;
-        }
-        if (rc != TSS2_RC_SUCCESS) {
-                char what[64];
-                snprintf(what, sizeof(what), "persisting the SRK at 0x%08x", t->srk_handle);
-                return tpm_error(t, rc, what);
-        }
-        if (ret_created)
-                *ret_created = true;
-        return 0;
-}
-
 static int ec_public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
 {
         uint8_t point[1 + 2 * 48];
@@ -607,12 +322,12 @@ static int ec_public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
                 n = 48;
                 break;
         default:
-                set_error(t, "key is an ECC key on curve 0x%04x, not P-256 or P-384",
-                          p->parameters.eccDetail.curveID);
+                ob_tpm_set_error(t, "key is an ECC key on curve 0x%04x, not P-256 or P-384",
+                                 p->parameters.eccDetail.curveID);
                 return -EBADMSG;
         }
         if (q->x.size > n || q->y.size > n) {
-                set_error(t, "the TPM returned an invalid EC point");
+                ob_tpm_set_error(t, "the TPM returned an invalid EC point");
                 return -EBADMSG;
         }
         memset(point, 0, sizeof(point));
@@ -634,7 +349,7 @@ static int ec_public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
                 *ret = pkey;
                 r = 0;
         } else if (bld && params && ctx) {
-                set_error(t, "the TPM returned an invalid EC point");
+                ob_tpm_set_error(t, "the TPM returned an invalid EC point");
                 r = -EBADMSG;
         }
         EVP_PKEY_CTX_free(ctx);
@@ -649,8 +364,9 @@ static int rsa_public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
         const TPM2B_PUBLIC_KEY_RSA *m = &p->unique.rsa;
 
         if (rp->keyBits < 2048 || m->size != rp->keyBits / 8) {
-                set_error(t, "key is an RSA key of %u bits (modulus %u bytes); need 2048 or more",
-                          (unsigned)rp->keyBits, (unsigned)m->size);
+                ob_tpm_set_error(
+                        t, "key is an RSA key of %u bits (modulus %u bytes); need 2048 or more",
+                        (unsigned)rp->keyBits, (unsigned)m->size);
                 return -EBADMSG;
         }
         BIGNUM *n = BN_bin2bn(m->buffer, m->size, NULL), *e = BN_new();
@@ -683,13 +399,13 @@ static int public_to_evp(ObTpm *t, const TPMT_PUBLIC *p, EVP_PKEY **ret)
                 return ec_public_to_evp(t, p, ret);
         if (p->type == TPM2_ALG_RSA)
                 return rsa_public_to_evp(t, p, ret);
-        set_error(t, "key of TPM algorithm 0x%04x is neither ECC nor RSA", p->type);
+        ob_tpm_set_error(t, "key of TPM algorithm 0x%04x is neither ECC nor RSA", p->type);
         return -EBADMSG;
 }
 
 /* "handle:0x81000002" names a persistent key (a vendor's); anything else is a key file.
  * Returns 1 and the handle, 0 for a file, -EINVAL for a malformed or out-of-range handle. */
-static int path_handle(ObTpm *t, const char *path, uint32_t *ret)
+int ob_tpm_path_handle(ObTpm *t, const char *path, uint32_t *ret)
 {
         size_t n = strlen(OB_KEY_PATH_HANDLE_PREFIX);
         char *end;
@@ -699,11 +415,11 @@ static int path_handle(ObTpm *t, const char *path, uint32_t *ret)
         errno = 0;
         unsigned long h = strtoul(path + n, &end, 16);
         if (errno || end == path + n || *end || h < 0x81000000ul || h > 0x81fffffful) {
-                set_error(t, "%s: not a persistent handle (0x81000000..0x81FFFFFF)", path);
+                ob_tpm_set_error(t, "%s: not a persistent handle (0x81000000..0x81FFFFFF)", path);
                 return -EINVAL;
         }
         if (h == t->srk_handle) {
-                set_error(t, "%s is the SRK, not a signing key", path);
+                ob_tpm_set_error(t, "%s is the SRK, not a signing key", path);
                 return -EINVAL;
         }
         *ret = (uint32_t)h;
@@ -724,25 +440,26 @@ int ob_tpm_create_key(ObTpm *t, const char *path, int key_type, EVP_PKEY **ret_p
         TSS2_RC rc;
         int r;
 
-        r = path_handle(t, path, &handle);
+        r = ob_tpm_path_handle(t, path, &handle);
         if (r < 0)
                 return r;
         if (r > 0) {
-                set_error(t, "%s: a persistent (vendor) key is made by the vendor, not here", path);
+                ob_tpm_set_error(t, "%s: a persistent (vendor) key is made by the vendor, not here",
+                                 path);
                 return -EOPNOTSUPP;
         }
         if (device_key_template(key_type, &tmpl) < 0) {
-                set_error(t, "unknown key type %d", key_type);
+                ob_tpm_set_error(t, "unknown key type %d", key_type);
                 return -EINVAL;
         }
-        r = srk_tr(t, &srk);
+        r = ob_tpm_srk_get(t, &srk);
         if (r < 0)
                 return r;
         TPM_CALL(rc, Esys_Create(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
                                  &tmpl, &outside, &pcrs, &out_priv, &out_pub, NULL, NULL, NULL));
-        srk_release(t, &srk);
+        ob_tpm_srk_put(t, &srk);
         if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "creating the device key under the SRK");
+                return ob_tpm_error(t, rc, "creating the device key under the SRK");
 
         size_t off = 0;
         k.parent = t->srk_handle;
@@ -753,7 +470,7 @@ int ob_tpm_create_key(ObTpm *t, const char *path, int key_type, EVP_PKEY **ret_p
                 rc = Tss2_MU_TPM2B_PRIVATE_Marshal(out_priv, k.priv, sizeof(k.priv), &off);
         k.priv_len = off;
         if (rc != TSS2_RC_SUCCESS) {
-                r = tpm_error(t, rc, "marshalling the key blob");
+                r = ob_tpm_error(t, rc, "marshalling the key blob");
                 goto out;
         }
         r = ob_tss2_key_to_pem(&k, &pem);
@@ -761,7 +478,7 @@ int ob_tpm_create_key(ObTpm *t, const char *path, int key_type, EVP_PKEY **ret_p
                 goto out;
         r = ob_fs_write_file_atomic(NULL, path, pem, strlen(pem), 0600);
         if (r < 0) {
-                set_error(t, "writing %s: %s", path, strerror(-r));
+                ob_tpm_set_error(t, "writing %s: %s", path, strerror(-r));
                 goto out;
         }
         if (ret_pub)
@@ -787,19 +504,19 @@ static int load_blob(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLIC 
         FILE *f = fopen(path, "re");
         if (!f) {
                 r = ob_negative_errno();
-                set_error(t, "%s: %s", path, strerror(-r));
+                ob_tpm_set_error(t, "%s: %s", path, strerror(-r));
                 return r;
         }
         n = fread(buf, 1, sizeof(buf), f);
         bool too_big = !feof(f);
         fclose(f);
         if (too_big || ob_tss2_key_from_pem(buf, n, &k) < 0) {
-                set_error(t, "%s: not a TSS2 PRIVATE KEY PEM file", path);
+                ob_tpm_set_error(t, "%s: not a TSS2 PRIVATE KEY PEM file", path);
                 return -EBADMSG;
         }
         if (k.parent != t->srk_handle) {
-                set_error(t, "%s: the key's parent is 0x%08x, not the configured SRK 0x%08x", path,
-                          k.parent, t->srk_handle);
+                ob_tpm_set_error(t, "%s: the key's parent is 0x%08x, not the configured SRK 0x%08x",
+                                 path, k.parent, t->srk_handle);
                 return -EXDEV;
         }
         if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(k.pub, k.pub_len, &off, &pub) != TSS2_RC_SUCCESS ||
@@ -808,21 +525,21 @@ static int load_blob(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLIC 
                     TSS2_RC_SUCCESS ||
             off != k.priv_len) {
                 ob_explicit_bzero(&k, sizeof(k));
-                set_error(t, "%s: malformed key blob", path);
+                ob_tpm_set_error(t, "%s: malformed key blob", path);
                 return -EBADMSG;
         }
         ob_explicit_bzero(&k, sizeof(k));
-        r = srk_tr(t, &srk);
+        r = ob_tpm_srk_get(t, &srk);
         if (r < 0)
                 return r;
         TPM_CALL(rc, Esys_Load(t->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv,
                                &pub, &key));
-        srk_release(t, &srk);
+        ob_tpm_srk_put(t, &srk);
         ob_explicit_bzero(&priv, sizeof(priv));
         if (rc != TSS2_RC_SUCCESS) {
                 char what[300];
                 snprintf(what, sizeof(what), "loading %s under SRK 0x%08x", path, t->srk_handle);
-                r = tpm_error(t, rc, what);
+                r = ob_tpm_error(t, rc, what);
                 return r == -EIO ? -EBADMSG : r;
         }
         *ret_key = key;
@@ -846,12 +563,12 @@ static int load_persistent(ObTpm *t, const char *path, uint32_t handle, ESYS_TR 
         TPM_CALL(rc, Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE,
                                            ESYS_TR_NONE, &tr));
         if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, what);
+                return ob_tpm_error(t, rc, what);
         TPM_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
                                      NULL, NULL));
         if (rc != TSS2_RC_SUCCESS) {
                 Esys_TR_Close(t->esys, &tr);
-                return tpm_error(t, rc, what);
+                return ob_tpm_error(t, rc, what);
         }
         TPMA_OBJECT a = pub->publicArea.objectAttributes;
         const char *why = !(a & TPMA_OBJECT_SIGN_ENCRYPT)   ? "not a signing key"
@@ -863,7 +580,7 @@ static int load_persistent(ObTpm *t, const char *path, uint32_t handle, ESYS_TR 
                                                               "clear)"
                                                             : NULL;
         if (why) {
-                set_error(t, "%s holds %s: refusing it as the device key", path, why);
+                ob_tpm_set_error(t, "%s holds %s: refusing it as the device key", path, why);
                 Esys_Free(pub);
                 Esys_TR_Close(t->esys, &tr);
                 return -EKEYREJECTED;
@@ -882,7 +599,7 @@ static int key_acquire(ObTpm *t, const char *path, ESYS_TR *ret_key, TPM2B_PUBLI
                        bool *ret_persistent)
 {
         uint32_t handle;
-        int r = path_handle(t, path, &handle);
+        int r = ob_tpm_path_handle(t, path, &handle);
         if (r < 0)
                 return r;
         *ret_persistent = r > 0;
@@ -980,7 +697,7 @@ int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t
                              : digest_len == 48 ? TPM2_ALG_SHA384
                                                 : TPM2_ALG_NULL;
         if (hash == TPM2_ALG_NULL) {
-                set_error(t, "a %zu-byte digest is neither SHA-256 nor SHA-384", digest_len);
+                ob_tpm_set_error(t, "a %zu-byte digest is neither SHA-256 nor SHA-384", digest_len);
                 return -EINVAL;
         }
         memcpy(d.buffer, digest, digest_len);
@@ -995,8 +712,9 @@ int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t
         const TPMT_ASYM_SCHEME *fixed = &pa->parameters.asymDetail.scheme;
         if (fixed->scheme != TPM2_ALG_NULL &&
             (fixed->scheme != scheme.scheme || fixed->details.anySig.hashAlg != hash)) {
-                set_error(t, "%s only signs with scheme 0x%04x/hash 0x%04x, not 0x%04x/0x%04x",
-                          path, fixed->scheme, fixed->details.anySig.hashAlg, scheme.scheme, hash);
+                ob_tpm_set_error(
+                        t, "%s only signs with scheme 0x%04x/hash 0x%04x, not 0x%04x/0x%04x", path,
+                        fixed->scheme, fixed->details.anySig.hashAlg, scheme.scheme, hash);
                 key_release(t, &key, persistent);
                 return -EINVAL;
         }
@@ -1004,146 +722,17 @@ int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t
                                &scheme, &ticket, &sig));
         key_release(t, &key, persistent);
         if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "signing with the device key");
+                return ob_tpm_error(t, rc, "signing with the device key");
         if (sig->sigAlg == TPM2_ALG_ECDSA)
                 r = ecdsa_to_der(&sig->signature.ecdsa, ret_sig, ret_sig_len);
         else if (sig->sigAlg == TPM2_ALG_RSASSA)
                 r = copy_out(sig->signature.rsassa.sig.buffer, sig->signature.rsassa.sig.size,
                              ret_sig, ret_sig_len);
         else {
-                set_error(t, "the TPM answered with signature algorithm 0x%04x", sig->sigAlg);
+                ob_tpm_set_error(t, "the TPM answered with signature algorithm 0x%04x",
+                                 sig->sigAlg);
                 r = -EIO;
         }
         Esys_Free(sig);
         return r;
-}
-
-/* TCG EK Credential Profile, template L-2 (ECC NIST P-256 EK): the policy is
- * PolicySecret(TPM_RH_ENDORSEMENT). The same template on the same TPM always yields the same
- * key, so the token below is stable across reboots, SRK changes and key rotations. */
-static void ek_template(TPM2B_PUBLIC *p)
-{
-        static const uint8_t policy[32] = {
-                0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc,
-                0x8d, 0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52,
-                0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa,
-        };
-        ecc_storage_primary(p, TPMA_OBJECT_ADMINWITHPOLICY);
-        p->publicArea.authPolicy.size = sizeof(policy);
-        memcpy(p->publicArea.authPolicy.buffer, policy, sizeof(policy));
-}
-
-int ob_tpm_hardware_token(ObTpm *t, char ret[65])
-{
-        TPM2B_PUBLIC tmpl, *pub = NULL;
-        TPM2B_SENSITIVE_CREATE sens = {0};
-        TPM2B_DATA outside = {0};
-        TPML_PCR_SELECTION pcrs = {0};
-        ESYS_TR ek = ESYS_TR_NONE;
-        TSS2_RC rc;
-        uint8_t point[64], md[32];
-
-        ek_template(&tmpl);
-        TPM_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
-                                        ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs,
-                                        &ek, &pub, NULL, NULL, NULL));
-        if (rc != TSS2_RC_SUCCESS)
-                return tpm_error(t, rc, "creating the endorsement key for the hardware token");
-        Esys_FlushContext(t->esys, ek);
-        const TPMS_ECC_POINT *q = &pub->publicArea.unique.ecc;
-        if (q->x.size > 32 || q->y.size > 32) {
-                Esys_Free(pub);
-                set_error(t, "the TPM returned an invalid endorsement key");
-                return -EBADMSG;
-        }
-        memset(point, 0, sizeof(point));
-        memcpy(point + 32 - q->x.size, q->x.buffer, q->x.size);
-        memcpy(point + 64 - q->y.size, q->y.buffer, q->y.size);
-        Esys_Free(pub);
-        if (!EVP_Digest(point, sizeof(point), md, NULL, EVP_sha256(), NULL))
-                return -ENOMEM;
-        for (size_t i = 0; i < sizeof(md); i++)
-                snprintf(ret + 2 * i, 3, "%02x", md[i]);
-        return 0;
-}
-
-/* ---------------------------------------------------------------- as an ObKeyProvider */
-
-typedef struct TpmProvider {
-        ObKeyProvider base;
-        ObTpm *tpm;
-} TpmProvider;
-
-static int tp_create(ObKeyProvider *p, const char *path, int key_type, EVP_PKEY **ret_pub)
-{
-        ObTpm *t = ((TpmProvider *)p)->tpm;
-        int r = ob_tpm_ensure_srk(t, NULL);
-        return r < 0 ? r : ob_tpm_create_key(t, path, key_type, ret_pub);
-}
-
-static int tp_load(ObKeyProvider *p, const char *path, EVP_PKEY **ret_pub)
-{
-        return ob_tpm_load_key(((TpmProvider *)p)->tpm, path, ret_pub);
-}
-
-static int tp_sign(ObKeyProvider *p, const char *path, const uint8_t *digest, size_t digest_len,
-                   uint8_t **ret_sig, size_t *ret_sig_len)
-{
-        return ob_tpm_sign_digest(((TpmProvider *)p)->tpm, path, digest, digest_len, ret_sig,
-                                  ret_sig_len);
-}
-
-static int tp_destroy(ObKeyProvider *p, const char *path)
-{
-        ObTpm *t = ((TpmProvider *)p)->tpm;
-        uint32_t handle;
-        int r = path_handle(t, path, &handle);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                /* not ours: the agent never evicts an object it did not create */
-                set_error(t, "%s is a vendor key: not destroyed", path);
-                return -EOPNOTSUPP;
-        }
-        /* the key exists only as this blob: nothing in the TPM to evict */
-        if (unlink(path) < 0 && errno != ENOENT)
-                return ob_negative_errno();
-        return 0;
-}
-
-static const char *tp_tls_provider(ObKeyProvider *p)
-{
-        return "tpm2";
-}
-
-static const char *tp_last_error(ObKeyProvider *p)
-{
-        return ob_tpm_last_error(((TpmProvider *)p)->tpm);
-}
-
-static void tp_free(ObKeyProvider *p)
-{
-        ob_tpm_close(((TpmProvider *)p)->tpm);
-        free(p);
-}
-
-static const ObKeyProviderOps tpm_provider_ops = {
-        .create = tp_create,
-        .load = tp_load,
-        .sign_digest = tp_sign,
-        .destroy = tp_destroy,
-        .tls_provider = tp_tls_provider,
-        .last_error = tp_last_error,
-        .free = tp_free,
-};
-
-int ob_key_provider_tpm_new(ObTpm *tpm, ObKeyProvider **ret)
-{
-        TpmProvider *p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        p->base.ops = &tpm_provider_ops;
-        p->tpm = tpm;
-        *ret = &p->base;
-        return 0;
 }

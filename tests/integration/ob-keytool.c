@@ -10,6 +10,11 @@
  *   (PATH "handle:0x81000002": a persistent key, e.g. a vendor's)
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] csr PATH SUBJECT  CSR signed in the TPM (PEM)
  *   ob-keytool [--tcti TCTI] token                       the hardware-bound token
+ *   ob-keytool [--tcti TCTI] [--srk HANDLE] srk-open     ensure, then check the SRK; prints how
+ *                                                        many ESYS objects for the SRK's handle
+ *                                                        are still open in our context after
+ *                                                        each, "ensure N check M" (0: each use
+ *                                                        gave the SRK back)
  *   ob-keytool [--tcti TCTI] [--soft] ...                 the same through the software backend
  *   --owner-auth VALUE: the owner hierarchy's authorization value (for creating the SRK)
  *   --time: print the duration of the key operation (without process start) on stderr
@@ -30,6 +35,7 @@
 #include "csr.h"
 #include "key-provider.h"
 #include "tpm-key.h"
+#include "tpm-private.h" /* srk-open looks into the ESYS context */
 
 struct signer {
         ObKeyProvider *kp;
@@ -41,6 +47,21 @@ static int provider_sign(void *userdata, const uint8_t *digest, size_t digest_le
 {
         struct signer *s = userdata;
         return s->kp->ops->sign_digest(s->kp, s->path, digest, digest_len, ret_sig, ret_sig_len);
+}
+
+/* How many ESYS objects of t's context, among the handles ESYS gave out since first, stand for
+ * tpm_handle. ESYS numbers its objects from a counter that every Esys_TR_FromTPMPublic() moves
+ * by one or two (tpm2-tss 3.2 .. 4.1), so the handles of a few calls are within a short window. */
+static int open_objects(ObTpm *t, ESYS_TR first, TPM2_HANDLE tpm_handle)
+{
+        int n = 0;
+
+        for (ESYS_TR tr = first; tr < first + 64; tr++) {
+                TPM2_HANDLE h;
+                if (Esys_TR_GetTpmHandle(t->esys, tr, &h) == TSS2_RC_SUCCESS && h == tpm_handle)
+                        n++;
+        }
+        return n;
 }
 
 static int fail(int r, const char *text)
@@ -105,7 +126,8 @@ int main(int argc, char **argv)
         if (optind >= argc)
                 return 64;
         const char *cmd = argv[optind], *path = argv[optind + 1];
-        if (strcmp(cmd, "srk") != 0 && strcmp(cmd, "token") != 0 && !path)
+        if (strcmp(cmd, "srk") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "srk-open") != 0 &&
+            !path)
                 return 64;
 
         ObTpm *t = NULL;
@@ -126,6 +148,31 @@ int main(int argc, char **argv)
         }
 
         EVP_PKEY *pub = NULL;
+        if (strcmp(cmd, "srk-open") == 0) {
+                ESYS_TR probe, first;
+                TSS2_RC rc;
+
+                if (!t)
+                        return 64;
+                /* where ESYS's numbering stands now (an object for the SRK, closed at once) */
+                rc = Esys_TR_FromTPMPublic(t->esys, t->srk_handle, ESYS_TR_NONE, ESYS_TR_NONE,
+                                           ESYS_TR_NONE, &probe);
+                if (rc != TSS2_RC_SUCCESS)
+                        return fail(-ENOENT, "no SRK at its handle (run 'srk' first)");
+                first = probe + 1;
+                Esys_TR_Close(t->esys, &probe); /* probe is ESYS_TR_NONE now */
+                /* one count after each: a later use of the same handle reuses (tpm2-tss
+                 * 3.2) and closes an object left open before it */
+                r = ob_tpm_ensure_srk(t, NULL);
+                if (r < 0)
+                        return fail(r, ob_tpm_last_error(t));
+                printf("ensure %d", open_objects(t, first, t->srk_handle));
+                r = ob_tpm_check_srk(t);
+                if (r < 0)
+                        return fail(r, ob_tpm_last_error(t));
+                printf(" check %d\n", open_objects(t, first, t->srk_handle));
+                return 0;
+        }
         if (strcmp(cmd, "token") == 0 || strcmp(cmd, "srk") == 0) {
                 if (!t)
                         return 64;

@@ -234,6 +234,82 @@ static void test_no_second_document(void **state)
         free(out);
 }
 
+/* ---- a command's options (ob_cli_parse_options, ob_cli_next_option) */
+
+static const char *opt_cert;
+static bool opt_force, opt_json;
+
+static int parse(int argc, char **argv)
+{
+        const ObCliOption options[] = {
+                {"cert", .arg = &opt_cert},
+                {"force", .flag = &opt_force},
+                {"json", .flag = &opt_json},
+                {},
+        };
+
+        opt_cert = NULL;
+        opt_force = opt_json = false;
+        return ob_cli_parse_options("factory install-cert", argc, argv, options) < 0
+                       ? OB_CLI_EXIT_USAGE
+                       : 0;
+}
+
+static int parse_good(void)
+{
+        char *argv[] = {"install-cert", "--force", "--cert", "a.pem", NULL};
+        int x = parse(4, argv);
+
+        /* parsed again from the start (optind reset): the same values */
+        if (x == 0)
+                x = parse(4, argv);
+        return x != 0 || !opt_cert || strcmp(opt_cert, "a.pem") != 0 || !opt_force || opt_json ? 2
+                                                                                               : 0;
+}
+static int parse_unknown(void)
+{
+        char *argv[] = {"install-cert", "--cert", "a.pem", "--bogus", NULL};
+        return parse(4, argv);
+}
+static int parse_missing(void)
+{
+        char *argv[] = {"install-cert", "--cert", NULL};
+        return parse(2, argv);
+}
+static int parse_operand(void)
+{
+        char *argv[] = {"install-cert", "--force", "extra", "--json", NULL};
+        return parse(4, argv);
+}
+
+static void test_options(void **state)
+{
+        int x;
+        char *out;
+
+        (void)state;
+        out = run(parse_good, true, &x);
+        assert_int_equal(x, 0);
+        assert_string_equal(out, "");
+        free(out);
+        out = run(parse_unknown, true, &x);
+        assert_int_equal(x, OB_CLI_EXIT_USAGE);
+        assert_error(out, "usage", "factory install-cert: unknown option '--bogus'", "agentctl",
+                     OB_CLI_EXIT_USAGE);
+        free(out);
+        out = run(parse_missing, true, &x);
+        assert_int_equal(x, OB_CLI_EXIT_USAGE);
+        assert_error(out, "usage", "factory install-cert: option '--cert' needs an argument",
+                     "agentctl", OB_CLI_EXIT_USAGE);
+        free(out);
+        /* options stop at the first operand ("+"): it is the error, not the --json after it */
+        out = run(parse_operand, true, &x);
+        assert_int_equal(x, OB_CLI_EXIT_USAGE);
+        assert_error(out, "usage", "factory install-cert: unexpected argument 'extra'", "agentctl",
+                     OB_CLI_EXIT_USAGE);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -242,6 +318,7 @@ int main(void)
                 cmocka_unit_test(test_daemon_refusal),
                 cmocka_unit_test(test_log_sink_and_fallback),
                 cmocka_unit_test(test_no_second_document),
+                cmocka_unit_test(test_options),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
