@@ -362,6 +362,9 @@ EXTRA_DIST += tests/integration/test-outages.sh
 # OB_WORLD_LOGS); test-secrets.sh runs after every other test and greps all logs for them
 AM_TESTS_ENVIRONMENT += OB_WORLD_LOGS='$(abs_top_builddir)/tests/world-logs'; export OB_WORLD_LOGS;
 TESTS += tests/hygiene/test-secrets.sh
+# a test written as one single-quoted script runs to its end (no apostrophe closes it early)
+TESTS += tests/hygiene/test-inline-scripts.sh
+EXTRA_DIST += tests/hygiene/test-inline-scripts.sh
 EXTRA_DIST += tests/hygiene/test-secrets.sh
 tests/hygiene/test-secrets.log: $(TEST_LOGS:tests/hygiene/test-secrets.log=)
 clean-local: clean-world-logs
