@@ -311,8 +311,15 @@ echo "$s" | jq -e '.state == "waiting-for-activation" or .state == "verifying"' 
 dup=$(grep '"event":"connectRefused"' "$events" | grep "$id" | jq -r .time | uniq -d | wc -l)
 [ "$dup" = 0 ] && ok "no two connects of the certificate within one second" || bad "$dup seconds with two connects"
 # issue 17: while waiting for activation status says when the next attempt is; once the
-# certificate is activated (here by hand, as the CLI would), agentctl retry tries at once
-wait_for never '.state == "waiting-for-activation" and .next_retry != null' 10 &&
+# certificate is activated (here by hand, as the CLI would), agentctl retry tries at once.
+# The daemon first gets a backoff of minutes (restarted with refused.base 300 s; the failure
+# count is persisted), so that its own retry cannot win the race against agentctl retry.
+stop never
+c=$OB_WORLD_DIR/gw-never/config.json
+jq '.retry.refused = {"base": 300, "cap": 600}' "$c" >"$c.new" && mv "$c.new" "$c"
+start never
+wait_for never '.state == "waiting-for-activation" and .next_retry != null and
+  (.next_retry | fromdateiso8601) - now > 60' 20 &&
   ok "waiting-for-activation: next_retry $(st never | jq -r .next_retry)" ||
   bad "waiting-for-activation without next_retry: $(st never | jq -c '{state, next_retry}')"
 "$admin" attach-policy "$id" AllowAll >/dev/null && "$admin" activate "$id" >/dev/null ||
