@@ -170,6 +170,10 @@ endif
 
 # ---- the onboarding state machine against a fake cloud (real software keys, real X.509)
 if HAVE_CMOCKA
+unit_tests += tests/unit/test-shadow-report
+tests_unit_test_shadow_report_SOURCES = tests/unit/test-shadow-report.c
+tests_unit_test_shadow_report_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_shadow_report_LDADD = $(UNIT_LDADD)
 unit_tests += tests/unit/test-state-compat
 tests_unit_test_state_compat_SOURCES = tests/unit/test-state-compat.c
 tests_unit_test_state_compat_CFLAGS = $(UNIT_CFLAGS)
