@@ -26,6 +26,7 @@
 #include "isotime.h"
 #include "log.h"
 #include "onboard-private.h"
+#include "onboard-rotate.h"
 #include "onboard.h"
 #include "retire.h"
 #include "x509.h"
@@ -374,44 +375,8 @@ int ob_onboard_resume(ObOnboard *ob, int64_t now)
                         ob_onboard_after_commit(ob, now);
                 return 0;
         }
-        if (ob->stage == OB_STAGE_ONBOARDED) {
-                int64_t due = ob_onboard_next_rotation(ob);
-
-                if (due < 0 || now < due) {
-                        ob_onboard_idle(ob, now);
-                        return 0;
-                }
-                if (!ob_onboard_clock_plausible(ob, now)) {
-                        ob_onboard_wait_for_clock(ob, now);
-                        return 0;
-                }
-                /* time to renew: slot N+1, the current identity stays untouched */
-                char why[200];
-                if (!ob_onboard_current_cert_unchanged(ob, why, sizeof(why))) {
-                        ob->rotate_requested = false;
-                        ob_onboard_fail_for_good(ob, "rotation-aborted", now, "%s: not rotating",
-                                                 why);
-                        return 0;
-                }
-                ob->rotating = true;
-                ob->gen = ob->cur_gen + 1;
-                if (ob_retire_contains(&ob->retired, ob->gen)) {
-                        /* an old slot with that number must go first */
-                        ObRetireSweep s = {.state_dir = ob->c->paths.state_dir,
-                                           .fs = ob->d.fs,
-                                           .keys = ob->d.keys,
-                                           .current = ob->cur_gen};
-                        (void)ob_retire_delete_now(&ob->retired, &s, ob->gen);
-                }
-                ob_onboard_notify(
-                        ob, OB_CHANGE_NOTICE,
-                        "renewing certificate %.12s... (%s) in credential generation %llu",
-                        ob->cur_cert_id, ob->rotate_requested ? "requested" : "due",
-                        (unsigned long long)ob->gen);
-                r = ob_onboard_set_stage(ob, OB_STAGE_NEW, now);
-                if (r < 0)
-                        return 0;
-        }
+        if (ob->stage == OB_STAGE_ONBOARDED && ob_onboard_rotation_begin(ob, now) == 0)
+                return 0;
         if (!ob_onboard_clock_plausible(ob, now)) {
                 ob_onboard_wait_for_clock(ob, now);
                 return 0;

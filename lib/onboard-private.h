@@ -101,7 +101,6 @@ void ob_onboard_fail_local(ObOnboard *ob, const char *code, int error, int64_t n
                            ...) __attribute__((format(printf, 5, 6)));
 void ob_onboard_fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
-void ob_onboard_idle(ObOnboard *ob, int64_t now);
 void ob_onboard_wait_for_clock(ObOnboard *ob, int64_t now);
 bool ob_onboard_clock_plausible(const ObOnboard *ob, int64_t now);
 
@@ -123,15 +122,12 @@ int ob_onboard_connect_claim(ObOnboard *ob, int64_t now);
 int ob_onboard_connect_device(ObOnboard *ob, int64_t now);
 int ob_onboard_connect_current(ObOnboard *ob, int64_t now);
 void ob_onboard_disconnect(ObOnboard *ob);
+/* The trusted user's temporary claim is deleted; every claim path is forgotten. */
+void ob_onboard_drop_claim(ObOnboard *ob);
 bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now);
 
-/* The decision and committing (lib/onboard.c) */
+/* The decision (lib/onboard.c); rotation and committing are lib/onboard-rotate.h */
 int ob_onboard_resume(ObOnboard *ob, int64_t now);
-void ob_onboard_committed(ObOnboard *ob, int64_t now);
-void ob_onboard_after_commit(ObOnboard *ob, int64_t now);
-bool ob_onboard_announce(ObOnboard *ob, const char *old_id, int64_t now);
-bool ob_onboard_current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize);
-void ob_onboard_sweep_retired(ObOnboard *ob, int64_t now);
 void ob_onboard_discard_pending_cert(ObOnboard *ob);
 void ob_onboard_drop_chain_file(ObOnboard *ob);
 
