@@ -30,6 +30,7 @@ OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 
 struct ObOnboard {
         ObOnboardDeps d;
+        const struct ObOnboardMethod *method; /* provisioning.method's row (onboard-method.h) */
         const ObConfig *c;
         ObBackoffPolicy policy;
         ObFleetFormat fmt;
@@ -116,25 +117,18 @@ int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret);
 /* The same; a template that cannot be expanded fails for good with code, naming key. */
 int ob_onboard_expand_or_fail(ObOnboard *ob, const char *tmpl, const char *key, const char *code,
                               int64_t now, char **ret);
+/* "tpm2" for a key at a TPM handle or in a TSS2 PEM file, else "default" */
+const char *ob_onboard_key_file_provider(const char *path);
 int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
                           ObOnboardActivity act, int64_t now);
-int ob_onboard_connect_claim(ObOnboard *ob, int64_t now);
 int ob_onboard_connect_device(ObOnboard *ob, int64_t now);
 int ob_onboard_connect_current(ObOnboard *ob, int64_t now);
 void ob_onboard_disconnect(ObOnboard *ob);
-/* The trusted user's temporary claim is deleted; every claim path is forgotten. */
-void ob_onboard_drop_claim(ObOnboard *ob);
 bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now);
 
 /* The decision (lib/onboard.c); rotation and committing are lib/onboard-rotate.h */
 int ob_onboard_resume(ObOnboard *ob, int64_t now);
 void ob_onboard_discard_pending_cert(ObOnboard *ob);
-void ob_onboard_drop_chain_file(ObOnboard *ob);
-
-/* Factory-certificate methods (lib/onboard-factory.c) */
-bool ob_onboard_factory_method(const ObOnboard *ob);
-char *ob_onboard_factory_key_path(const ObOnboard *ob, uint64_t gen);
-void ob_onboard_factory_refused(ObOnboard *ob, const char *detail, int64_t now);
 
 /* More shared steps (lib/onboard.c): the error path, credential slots, signing the CSR */
 int ob_onboard_csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
@@ -145,10 +139,3 @@ const char *ob_onboard_hardware_token(ObOnboard *ob);
 void ob_onboard_secret_free(char **p);
 const char *ob_onboard_slot_file(ObOnboard *ob, const char *name, char *buf, size_t size);
 const char *ob_onboard_template_name(const ObOnboard *ob);
-
-/* Fleet provisioning (lib/onboard-fleet.c): subscribe, send the next request, take a reply */
-void ob_onboard_on_cert_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now);
-void ob_onboard_on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now);
-void ob_onboard_rejected(ObOnboard *ob, const char *what, const ObTransportEvent *ev, int64_t now);
-int ob_onboard_send_request(ObOnboard *ob, int64_t now);
-int ob_onboard_subscribe_all(ObOnboard *ob, int64_t now);

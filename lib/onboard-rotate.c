@@ -31,6 +31,9 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-factory.h"
+#include "onboard-fleet.h"
+#include "onboard-method.h"
 #include "onboard-private.h"
 #include "onboard-rotate.h"
 #include "onboard.h"
@@ -348,30 +351,16 @@ void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
 /* Why a device without an identity cannot rotate, and what the operator does about it. */
 static void not_onboarded_text(const ObOnboard *ob, char *err, size_t errsize)
 {
-        ObProvisioningMethod m = ob->c->provisioning.method;
-        const char *next = "";
-
         if (ob->decommissioned) {
                 snprintf(err, errsize,
                          "decommissioned: there is no identity to renew; 'agentctl reprovision' "
                          "onboards again");
                 return;
         }
-        if (m == OB_METHOD_STATIC)
-                next = "a static device first connects with its factory certificate "
-                       "('agentctl factory status' checks it)";
-        else if (m == OB_METHOD_JITP)
-                next = "a jitp device is registered by its first connect with its factory "
-                       "certificate (the CA's template)";
-        else if (m == OB_METHOD_JITR)
-                next = "a jitr device waits until its certificate is activated "
-                       "(update-certificate --new-status ACTIVE)";
-        else
-                next = "fleet provisioning gets the first certificate";
         snprintf(err, errsize,
                  "not onboarded yet, nothing to rotate: %s; 'agentctl status' says what it waits "
                  "for. Rotate once it says onboarded%s",
-                 next,
+                 ob->method->first_identity,
                  ob_onboard_can_rotate(ob->c) ? "" : "; renewal also needs rotation.template");
 }
 

@@ -35,6 +35,9 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-factory.h"
+#include "onboard-fleet.h"
+#include "onboard-method.h"
 #include "onboard-private.h"
 #include "onboard-rotate.h"
 #include "onboard.h"
@@ -87,6 +90,22 @@ int ob_onboard_stage_from_string(const char *s, ObOnboardStage *ret)
 const char *ob_onboard_activity_to_string(ObOnboardActivity a)
 {
         return (unsigned)a < _OB_ACT_MAX ? ob_onboard_activity_names[a] : NULL;
+}
+
+/* ------------------------------------------------------------------ the methods */
+
+/* One row per provisioning.method, each defined in its family's module (lib/onboard-method.h). */
+static const ObOnboardMethod *const methods[_OB_METHOD_MAX] = {
+        [OB_METHOD_STATIC] = &ob_onboard_method_static,
+        [OB_METHOD_JITP] = &ob_onboard_method_jitp,
+        [OB_METHOD_JITR] = &ob_onboard_method_jitr,
+        [OB_METHOD_FLEET_CLAIM] = &ob_onboard_method_fleet_claim,
+        [OB_METHOD_FLEET_TRUSTED_USER] = &ob_onboard_method_fleet_trusted_user,
+};
+
+const ObOnboardMethod *ob_onboard_method_find(int m)
+{
+        return m >= 0 && m < _OB_METHOD_MAX ? methods[m] : NULL;
 }
 
 /* ------------------------------------------------------------------ small helpers */
@@ -158,13 +177,15 @@ int ob_onboard_new(const ObOnboardDeps *deps, ObOnboard **ret)
         ObOnboard *ob;
 
         if (!deps || !deps->config || !deps->keys || !deps->transport || !deps->store ||
-            !deps->random || !deps->serial)
+            !deps->random || !deps->serial ||
+            !ob_onboard_method_find(deps->config->provisioning.method))
                 return -EINVAL;
         ob = calloc(1, sizeof(*ob));
         if (!ob)
                 return -ENOMEM;
         ob->d = *deps;
         ob->c = deps->config;
+        ob->method = ob_onboard_method_find(ob->c->provisioning.method);
         ob_backoff_policy_from_config(ob->c, &ob->policy);
         ob_backoff_init(&ob->backoff);
         ob->fmt = ob->c->provisioning.payload_format == OB_PAYLOAD_CBOR ? OB_FLEET_CBOR
@@ -173,20 +194,6 @@ int ob_onboard_new(const ObOnboardDeps *deps, ObOnboard **ret)
         ob->deadline = -1;
         *ret = ob;
         return 0;
-}
-
-void ob_onboard_drop_claim(ObOnboard *ob)
-{
-        if (ob->claim_temporary) {
-                if (ob->claim_key)
-                        (void)unlink(ob->claim_key);
-                if (ob->claim_cert)
-                        (void)unlink(ob->claim_cert);
-        }
-        free(ob->claim_cert);
-        free(ob->claim_key);
-        ob->claim_cert = ob->claim_key = NULL;
-        ob->claim_temporary = false;
 }
 
 ObOnboard *ob_onboard_free(ObOnboard *ob)
@@ -541,48 +548,9 @@ const char *ob_onboard_iso_text(int64_t s, char *buf, size_t size)
         return buf;
 }
 
-static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, bool *expired)
-{
-        char t[32];
-        X509 *x = NULL;
-        int64_t nb, na;
-        int r;
-
-        *expired = false;
-        if (!ob->claim_cert || !ob->claim_key) {
-                snprintf(why, whysize, "no claim certificate");
-                return false;
-        }
-        r = ob_x509_from_file(ob->claim_cert, &x);
-        if (r < 0) {
-                snprintf(why, whysize, "claim certificate %s: %s", ob->claim_cert,
-                         r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
-                return false;
-        }
-        r = ob_x509_validity(x, &nb, &na);
-        X509_free(x);
-        if (r < 0) {
-                snprintf(why, whysize, "claim certificate %s: no validity", ob->claim_cert);
-                return false;
-        }
-        if (now / 1000 < nb) {
-                snprintf(why, whysize,
-                         "claim certificate %s is not valid before %s (check the clock)",
-                         ob->claim_cert, ob_onboard_iso_text(nb, t, sizeof(t)));
-                return false;
-        }
-        if (now / 1000 > na) {
-                snprintf(why, whysize, "claim certificate %s expired at %s", ob->claim_cert,
-                         ob_onboard_iso_text(na, t, sizeof(t)));
-                *expired = true;
-                return false;
-        }
-        return true;
-}
-
 /* The provider for the TLS key at path: "tpm2" for a persistent key ("handle:0x...") or a TSS2
  * PEM file, else "default". */
-static const char *key_file_provider(const char *path)
+const char *ob_onboard_key_file_provider(const char *path)
 {
         char buf[64] = "";
         FILE *f;
@@ -679,29 +647,6 @@ int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, cons
         return 0;
 }
 
-int ob_onboard_connect_claim(ObOnboard *ob, int64_t now)
-{
-        char why[300];
-        bool expired;
-
-        if (!claim_usable(ob, now, why, sizeof(why), &expired)) {
-                if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER) {
-                        ob_onboard_drop_claim(ob);
-                        ob_onboard_set_error(ob, -1, expired ? "claim-expired" : "claim-unusable",
-                                             why, now);
-                        ob_onboard_persist_or_say(ob);
-                        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s; waiting for a new claim", why);
-                        ob_onboard_set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
-                        return 0;
-                }
-                ob_onboard_fail(ob, OB_ERR_REJECTED, expired ? "claim-expired" : "claim-unusable",
-                                now, "%s", why);
-                return 0;
-        }
-        return ob_onboard_connect_to(ob, ob->claim_cert, ob->claim_key,
-                                     key_file_provider(ob->claim_key), OB_ACT_CONNECT_CLAIM, now);
-}
-
 int ob_onboard_connect_device(ObOnboard *ob, int64_t now)
 {
         char crt[512], key[512];
@@ -726,8 +671,8 @@ int ob_onboard_connect_current(ObOnboard *ob, int64_t now)
 
         if (!crt || !key)
                 return -ENOMEM;
-        return ob_onboard_connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM,
-                                     now);
+        return ob_onboard_connect_to(ob, crt, key, ob_onboard_key_file_provider(key),
+                                     OB_ACT_CONNECT_CLAIM, now);
 }
 
 /* ------------------------------------------------------------------ the decision */
@@ -759,6 +704,47 @@ bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now)
 {
         return ob->token && now - ob->token_ms < OB_ONBOARD_TOKEN_LIFETIME_MS &&
                now >= ob->token_ms;
+}
+
+/* ------------------------------------------------------------------ the decision */
+
+/* Do the next thing the stage calls for: announce a commit whose save failed, begin a due
+ * rotation, wait for a plausible clock; then the method's flow (its table row) for the first
+ * identity, fleet provisioning's for a rotation. */
+int ob_onboard_resume(ObOnboard *ob, int64_t now)
+{
+        if (ob->post_commit != POST_COMMIT_NONE) {
+                /* the commit's save failed: save it now, then announce what it did */
+                if (ob_onboard_set_stage(ob, OB_STAGE_ONBOARDED, now) == 0)
+                        ob_onboard_after_commit(ob, now);
+                return 0;
+        }
+        if (ob->stage == OB_STAGE_ONBOARDED && ob_onboard_rotation_begin(ob, now) == 0)
+                return 0;
+        if (!ob_onboard_clock_plausible(ob, now)) {
+                ob_onboard_wait_for_clock(ob, now);
+                return 0;
+        }
+        return ob->rotating ? ob_onboard_fleet_resume(ob, now) : ob->method->resume(ob, now);
+}
+
+int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
+{
+        int r;
+
+        if (ob->decommissioned) {
+                ob_onboard_set_error(
+                        ob, -1, "decommissioned",
+                        "decommissioned: no identity; 'agentctl reprovision' onboards again",
+                        now_ms);
+                ob_onboard_set_activity(ob, OB_ACT_FAILED, -1);
+                return 0;
+        }
+        r = ob->method->start ? ob->method->start(ob, now_ms) : 0;
+        if (r < 0)
+                return r;
+        ob_onboard_sweep_retired(ob, now_ms); /* also when a rotation resumes rather than idles */
+        return ob_onboard_resume(ob, now_ms);
 }
 
 /* ------------------------------------------------------------------ transport events */
@@ -839,9 +825,9 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                  * its answer, like a CONNACK (the broker's clock started no earlier) */
                 if (cls == OB_ERR_REFUSED || cls == OB_ERR_THROTTLED)
                         ob_backoff_connect_attempt(&ob->backoff, now_ms);
-                if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating &&
+                if (ob->act == OB_ACT_VERIFY && ob->method->refused && !ob->rotating &&
                     cls == OB_ERR_REFUSED && ob_conn_cause_may_be_pending(cause))
-                        ob_onboard_factory_refused(ob, detail, now_ms);
+                        ob->method->refused(ob, detail, now_ms);
                 else if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating)
                         /* an alert, a throttle, a timeout: not a registration in progress */
                         ob_onboard_fail(ob, cls,
