@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the onboarding machine's modules share (lib/onboard.h is the API): the machine's struct
- * and its internal steps. lib/onboard.c: the flow engine (names, lifecycle, the one failure and
- * backoff path, stages, the key, connecting, the decision, committing, transport events, tick,
- * rotate and retry requests); onboard-fleet.c: fleet provisioning (requests, replies, the
- * trusted user's claim); onboard-factory.c: static (and MAR), JITP, JITR; onboard-state.c: the
- * persisted state (state.json <-> struct) and saving it; onboard-forget.c: reprovision and
- * decommission; onboard-status.c: the status report. Not an API.
+ * and the flow engine's steps (lib/onboard.c: names, lifecycle, the one failure and backoff
+ * path, stages, the decision, transport events, tick, retry requests). Each other module has
+ * its own header: onboard-method.h (the method table), onboard-fleet.h, onboard-factory.h
+ * (+ onboard-jit.c), onboard-rotate.h (rotation and committing), onboard-key.h (the key and the
+ * templates), onboard-connect.h; onboard-state.c (state.json <-> struct), onboard-forget.c and
+ * onboard-status.c are declared here and in onboard.h. docs/architecture.md has the module map.
+ * Not an API.
  */
 #pragma once
 
@@ -86,7 +87,6 @@ struct ObOnboard {
 /* Names (lib/onboard.c) */
 extern const char *const ob_onboard_activity_names[_OB_ACT_MAX];
 extern const char *const ob_onboard_stage_names[_OB_STAGE_MAX];
-const char *ob_onboard_iso_text(int64_t s, char *buf, size_t size);
 int ob_onboard_set_str(char **dst, const char *src);
 
 /* Changes and failures: every step reports through notify(); a failure records last_error, backs
@@ -110,19 +110,8 @@ json_object *ob_onboard_state_to_json(const ObOnboard *ob);
 int ob_onboard_persist(ObOnboard *ob);
 void ob_onboard_persist_or_say(ObOnboard *ob);
 
-/* The key, the identity, connecting (lib/onboard.c) */
-int ob_onboard_ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub);
-bool ob_onboard_key_error_is_local_trouble(int r);
-int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret);
-/* The same; a template that cannot be expanded fails for good with code, naming key. */
-int ob_onboard_expand_or_fail(ObOnboard *ob, const char *tmpl, const char *key, const char *code,
-                              int64_t now, char **ret);
-/* "tpm2" for a key at a TPM handle or in a TSS2 PEM file, else "default" */
-const char *ob_onboard_key_file_provider(const char *path);
-int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
-                          ObOnboardActivity act, int64_t now);
-int ob_onboard_connect_device(ObOnboard *ob, int64_t now);
-int ob_onboard_connect_current(ObOnboard *ob, int64_t now);
+/* Connections and tokens (lib/onboard.c); the key and templates are lib/onboard-key.h, connecting
+ * lib/onboard-connect.h */
 void ob_onboard_disconnect(ObOnboard *ob);
 bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now);
 
@@ -130,12 +119,9 @@ bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now);
 int ob_onboard_resume(ObOnboard *ob, int64_t now);
 void ob_onboard_discard_pending_cert(ObOnboard *ob);
 
-/* More shared steps (lib/onboard.c): the error path, credential slots, signing the CSR */
-int ob_onboard_csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
-                        size_t *ret_sig_len);
+/* More shared steps (lib/onboard.c): the error path, credential slots */
 void ob_onboard_fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt,
                      ...) __attribute__((format(printf, 5, 6)));
-const char *ob_onboard_hardware_token(ObOnboard *ob);
 void ob_onboard_secret_free(char **p);
 const char *ob_onboard_slot_file(ObOnboard *ob, const char *name, char *buf, size_t size);
 const char *ob_onboard_template_name(const ObOnboard *ob);

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "onboard-factory.h"
 #include "onboard-fleet.h"
+#include "onboard-key.h"
 #include "onboard-method.h"
 #include "onboard-private.h"
 #include "onboard-rotate.h"
