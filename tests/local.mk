@@ -170,10 +170,19 @@ endif
 
 # ---- the onboarding state machine against a fake cloud (real software keys, real X.509)
 if HAVE_CMOCKA
+ONBOARD_HARNESS = tests/unit/onboard-harness.c tests/unit/onboard-harness.h
 unit_tests += tests/unit/test-onboard
-tests_unit_test_onboard_SOURCES = tests/unit/test-onboard.c
+tests_unit_test_onboard_SOURCES = tests/unit/test-onboard.c $(ONBOARD_HARNESS)
 tests_unit_test_onboard_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_onboard_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+unit_tests += tests/unit/test-onboard-rotate
+tests_unit_test_onboard_rotate_SOURCES = tests/unit/test-onboard-rotate.c $(ONBOARD_HARNESS)
+tests_unit_test_onboard_rotate_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_onboard_rotate_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+unit_tests += tests/unit/test-onboard-factory
+tests_unit_test_onboard_factory_SOURCES = tests/unit/test-onboard-factory.c $(ONBOARD_HARNESS)
+tests_unit_test_onboard_factory_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_onboard_factory_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
 endif
 
 # ---- ident helper: serial number sources (lib/identity)
