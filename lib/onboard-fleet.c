@@ -311,13 +311,9 @@ static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
         na = verdict.not_after;
 
         /* on disk before the state says we have it */
-        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "storage-error", r, now,
-                                      "cannot create credential slot %llu",
-                                      (unsigned long long)ob->gen);
+        r = ob_onboard_slot_create(ob, now);
+        if (r < 0)
                 return r;
-        }
         if (rep->private_key) {
                 r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.key", rep->private_key,
                                    strlen(rep->private_key), 0600, ob->d.fs);

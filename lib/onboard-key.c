@@ -111,13 +111,9 @@ int ob_onboard_ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
 
         if (ob->gen == 0)
                 ob->gen = ob->cur_gen + 1;
-        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "storage-error", r, now,
-                                      "cannot create credential slot %llu",
-                                      (unsigned long long)ob->gen);
+        r = ob_onboard_slot_create(ob, now);
+        if (r < 0)
                 return r;
-        }
         if (!ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
                 return -ENAMETOOLONG;
 

@@ -124,4 +124,5 @@ void ob_onboard_fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t no
                      ...) __attribute__((format(printf, 5, 6)));
 void ob_onboard_secret_free(char **p);
 const char *ob_onboard_slot_file(ObOnboard *ob, const char *name, char *buf, size_t size);
+int ob_onboard_slot_create(ObOnboard *ob, int64_t now);
 const char *ob_onboard_template_name(const ObOnboard *ob);

@@ -170,6 +170,18 @@ const char *ob_onboard_slot_file(ObOnboard *ob, const char *name, char *buf, siz
         return buf;
 }
 
+/* The pending generation's credential slot exists (a failure is recorded: storage-error). */
+int ob_onboard_slot_create(ObOnboard *ob, int64_t now)
+{
+        int r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
+
+        if (r < 0)
+                ob_onboard_fail_local(ob, "storage-error", r, now,
+                                      "cannot create credential slot %llu",
+                                      (unsigned long long)ob->gen);
+        return r;
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 int ob_onboard_new(const ObOnboardDeps *deps, ObOnboard **ret)
@@ -512,6 +524,17 @@ static int topic_index(const ObOnboard *ob, const char *topic)
         return -1;
 }
 
+/* Which reply topic a SUBACK's token was for (N_TOPICS: none of ours). */
+static int sub_index(const ObOnboard *ob, int token)
+{
+        int i;
+
+        for (i = 0; i < N_TOPICS; i++)
+                if (ob->sub_tokens[i] == token)
+                        break;
+        return i;
+}
+
 /* Whose policy refused the provisioning topics: a rotation subscribes with the device's own
  * certificate, so the device policy must allow them (docs/rotation.md), not the claim policy. */
 static const char *subscribe_blame(const ObOnboard *ob)
@@ -614,18 +637,14 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
         case OB_TEV_SUBSCRIBED:
                 if (ob->act != OB_ACT_SUBSCRIBE)
                         break;
-                for (i = 0; i < N_TOPICS; i++)
-                        if (ob->sub_tokens[i] == ev->token)
-                                break;
+                i = sub_index(ob, ev->token);
                 if (i < N_TOPICS && --ob->subs_pending == 0)
                         return ob_onboard_send_request(ob, now_ms);
                 break;
         case OB_TEV_SUBSCRIBE_FAILED:
                 if (ob->act != OB_ACT_SUBSCRIBE)
                         break;
-                for (i = 0; i < N_TOPICS; i++)
-                        if (ob->sub_tokens[i] == ev->token)
-                                break;
+                i = sub_index(ob, ev->token);
                 if (ob->subs_batched && !ev->detail[0]) {
                         /* AWS IoT answers a SUBSCRIBE its policy forbids on MQTT 3.1.1 by
                          * closing the connection, with no SUBACK (docs/emulator.md) */

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "onboard-harness.h"
+#include "onboard-method.h"
 
 static void test_happy_path(void **state)
 {
@@ -579,6 +580,41 @@ static void test_corrupt_state_refused(void **state)
         world_free(w);
 }
 
+/* Every provisioning.method has its row in the method table, for that method, with a resume
+ * step; a configuration without one makes no machine. */
+static void test_method_table(void **state)
+{
+        World *w = world_new(NULL);
+        ObOnboard *ob = NULL;
+
+        (void)state;
+        for (int m = 0; m < _OB_METHOD_MAX; m++) {
+                const ObOnboardMethod *row = ob_onboard_method_find(m);
+
+                assert_non_null(row);
+                assert_int_equal(row->method, m);
+                assert_non_null(row->resume);
+                assert_non_null(row->first_identity);
+                /* the factory methods are told apart by a refusal, the fleet ones by a reply */
+                assert_true(row->factory_cert == (row->refused != NULL));
+        }
+        assert_null(ob_onboard_method_find(OB_METHOD_UNSET));
+        assert_null(ob_onboard_method_find(_OB_METHOD_MAX));
+
+        crash(w);
+        w->cfg->provisioning.method = OB_METHOD_UNSET;
+        ObOnboardDeps d = {.config = w->cfg,
+                           .keys = w->keys,
+                           .transport = &w->tr,
+                           .random = &w->rnd,
+                           .serial = SERIAL};
+        assert_int_equal(ob_store_open(w->state, "state.json", NULL, &w->store), 0);
+        d.store = w->store;
+        assert_int_equal(ob_onboard_new(&d, &ob), -EINVAL);
+        assert_null(ob);
+        world_free(w);
+}
+
 static void test_status_from_state_file(void **state)
 {
         World *w = world_new(NULL);
@@ -718,6 +754,7 @@ int main(void)
                 cmocka_unit_test(test_reprovision_and_decommission),
                 cmocka_unit_test(test_corrupt_state_refused),
                 cmocka_unit_test(test_status_from_state_file),
+                cmocka_unit_test(test_method_table),
                 cmocka_unit_test(test_failed_save_then_crash),
         };
 
