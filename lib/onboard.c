@@ -524,6 +524,12 @@ static int topic_index(const ObOnboard *ob, const char *topic)
         return -1;
 }
 
+/* A request is in flight: its reply (or its loss) is what the machine waits for. */
+static bool awaiting_reply(const ObOnboard *ob)
+{
+        return ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER;
+}
+
 /* Which reply topic a SUBACK's token was for (N_TOPICS: none of ours). */
 static int sub_index(const ObOnboard *ob, int token)
 {
@@ -669,15 +675,14 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 }
                 break;
         case OB_TEV_PUBLISH_FAILED:
-                if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
+                if (awaiting_reply(ob))
                         ob_onboard_fail(ob, OB_ERR_NETWORK, "publish-failed", now_ms,
                                         "publish failed: %s", ev->detail);
                 break;
         case OB_TEV_MESSAGE:
                 i = ev->topic ? topic_index(ob, ev->topic) : -1;
                 if (i < 0 || (ob->act == OB_ACT_REQUEST_CERT && i > 1) ||
-                    (ob->act == OB_ACT_REGISTER && i < 2) ||
-                    (ob->act != OB_ACT_REQUEST_CERT && ob->act != OB_ACT_REGISTER)) {
+                    (ob->act == OB_ACT_REGISTER && i < 2) || !awaiting_reply(ob)) {
                         ob->ignored_messages++;
                         ob_log_debug("onboard: ignoring a message on %s",
                                      ev->topic ? ev->topic : "?");
@@ -697,15 +702,14 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         ob_onboard_rejected(ob, "RegisterThing", ev, now_ms);
                 break;
         case OB_TEV_MESSAGE_DROPPED:
-                if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
+                if (awaiting_reply(ob))
                         ob_onboard_fail(ob, OB_ERR_REJECTED, "bad-reply", now_ms,
                                         "a reply was dropped: %s", ev->detail);
                 break;
         case OB_TEV_CONNECTION_LOST:
                 ob->connected = false;
-                if (ob->act == OB_ACT_ANNOUNCE)
-                        ob_onboard_announce_done(ob,
-                                                 now_ms); /* committed already: nothing to retry */
+                if (ob->act == OB_ACT_ANNOUNCE) /* committed already: nothing to retry */
+                        ob_onboard_announce_done(ob, now_ms);
                 else if (ob_onboard_busy(ob))
                         ob_onboard_fail(ob, OB_ERR_NETWORK, "connection-lost", now_ms,
                                         "the connection was lost while %s: %s",
