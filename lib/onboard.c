@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The onboarding state machine (see onboard.h and docs/provisioning.md for the flow).
+ * The onboarding state machine's flow engine (see onboard.h and docs/provisioning.md for the
+ * flow; docs/architecture.md for the modules): names, the method table, lifecycle, the one
+ * failure and backoff path, stages, the decision, transport events, the timer. What a method
+ * does is its row's (lib/onboard-method.h); rotation and committing are lib/onboard-rotate.c.
  *
  * Invariants:
  *   - the stage only moves forward after what it records is on disk (credentials first, then
