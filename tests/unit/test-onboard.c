@@ -404,7 +404,7 @@ static void test_trusted_user(void **state)
 static void test_trusted_user_claim_expires_midway(void **state)
 {
         World *w = world_new(NULL);
-        char crt_pem[4096], key_pem[4096], err[256], buf[256];
+        char crt_pem[4096], key_pem[4096], err[256], buf[256], code[64];
 
         (void)state;
         crash(w);
@@ -423,11 +423,7 @@ static void test_trusted_user_claim_expires_midway(void **state)
         w->now += 301 * 1000;
         assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
         assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CLAIM);
-        json_object *st = ob_onboard_status(w->ob, w->now), *e, *v;
-        assert_true(json_object_object_get_ex(st, "last_error", &e));
-        assert_true(json_object_object_get_ex(e, "code", &v));
-        assert_string_equal(json_object_get_string(v), "claim-expired");
-        json_object_put(st);
+        assert_string_equal(error_code(w, code, sizeof(code)), "claim-expired");
         snprintf(buf, sizeof(buf), "%s/claim/claim.key", w->run);
         assert_int_equal(access(buf, F_OK), -1); /* the expired temporary key is gone */
         world_free(w);
@@ -511,7 +507,7 @@ static void test_reprovision_and_decommission(void **state)
 {
         World *w = world_new(NULL);
         json_object *deleted = NULL;
-        char path[512], buf[64];
+        char path[512], buf[64], code[64];
 
         (void)state;
         onboard_now(w);
@@ -538,11 +534,7 @@ static void test_reprovision_and_decommission(void **state)
         new_machine(w);
         assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
         assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_FAILED);
-        json_object *st = ob_onboard_status(w->ob, w->now), *e, *v;
-        assert_true(json_object_object_get_ex(st, "last_error", &e));
-        assert_true(json_object_object_get_ex(e, "code", &v));
-        assert_string_equal(json_object_get_string(v), "decommissioned");
-        json_object_put(st);
+        assert_string_equal(error_code(w, code, sizeof(code)), "decommissioned");
         assert_int_equal(w->cloud.connects, 4);
         /* a reprovision brings it back */
         assert_int_equal(ob_onboard_forget(w->ob, false, false, w->now, NULL), 0);
