@@ -9,39 +9,18 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
-#include "cert-accept.h"
 #include "creds.h"
-#include "csr.h"
-#include "factory-paths.h"
-#include "fleet-proto.h"
-#include "health.h"
 #include "isotime.h"
-#include "log.h"
 #include "onboard-connect.h"
 #include "onboard-factory.h"
-#include "onboard-fleet.h"
 #include "onboard-key.h"
-#include "onboard-method.h"
 #include "onboard-private.h"
-#include "onboard-rotate.h"
 #include "onboard.h"
-#include "retire.h"
-#include "x509.h"
 
 /* ------------------------------------------------------------------ connecting */
 
