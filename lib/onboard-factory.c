@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The factory-certificate methods: static (and Multi-Account Registration), JITP, JITR. */
+/*
+ * The factory-certificate methods: what static (and Multi-Account Registration), JITP and JITR
+ * share (importing the factory certificate into slot N, connecting with it, the CA chain file),
+ * and the static method's table row. JITP and JITR's rows are lib/onboard-jit.c.
+ */
 #include "config.h"
 
 #include <dirent.h>
@@ -25,6 +29,10 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-connect.h"
+#include "onboard-factory.h"
+#include "onboard-key.h"
+#include "onboard-method.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
@@ -34,8 +42,9 @@
 
 bool ob_onboard_method_uses_factory_cert(const ObConfig *c)
 {
-        return c->provisioning.method == OB_METHOD_STATIC ||
-               c->provisioning.method == OB_METHOD_JITP || c->provisioning.method == OB_METHOD_JITR;
+        const ObOnboardMethod *m = ob_onboard_method_find(c->provisioning.method);
+
+        return m && m->factory_cert;
 }
 
 bool ob_onboard_can_rotate(const ObConfig *c)
@@ -46,13 +55,7 @@ bool ob_onboard_can_rotate(const ObConfig *c)
 
 bool ob_onboard_factory_method(const ObOnboard *ob)
 {
-        return ob_onboard_method_uses_factory_cert(ob->c);
-}
-
-static bool sends_chain(const ObOnboard *ob)
-{
-        return ob->c->provisioning.method == OB_METHOD_JITP ||
-               ob->c->provisioning.method == OB_METHOD_JITR;
+        return ob->method->factory_cert;
 }
 
 static void wait_for_cert(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
@@ -173,7 +176,7 @@ static int import_factory(ObOnboard *ob, int64_t now)
         /* the thing: jitp's template names it after the CN; otherwise identity.thing_name */
         free(ob->thing_name);
         ob->thing_name = NULL;
-        if (ob->c->provisioning.method != OB_METHOD_JITP && ob->c->identity.thing_name) {
+        if (!ob->method->thing_from_cn && ob->c->identity.thing_name) {
                 _cleanup_free_ char *t = NULL;
                 if (ob_onboard_expand_or_fail(ob, ob->c->identity.thing_name, "identity.thing_name",
                                               "bad-thing-name", now, &t) < 0)
@@ -184,12 +187,10 @@ static int import_factory(ObOnboard *ob, int64_t now)
         } else {
                 wait_for_cert(ob, "no-thing-name", now,
                               "%s has no subject CN to name the thing after%s", fp.cert,
-                              ob->c->provisioning.method == OB_METHOD_JITP
-                                      ? ""
-                                      : " (or set identity.thing_name)");
+                              ob->method->thing_from_cn ? "" : " (or set identity.thing_name)");
                 return 1;
         }
-        if (sends_chain(ob) && access(fp.chain, F_OK) < 0)
+        if (ob->method->sends_chain && access(fp.chain, F_OK) < 0)
                 ob_onboard_notify(
                         ob, OB_CHANGE_NOTICE,
                         "no CA chain at %s: the certificate is sent alone (its CA must then be "
@@ -289,7 +290,7 @@ static int connect_factory(ObOnboard *ob, int64_t now)
         if (!crt || !key)
                 return -ENOMEM;
         ob_onboard_drop_chain_file(ob);
-        if (sends_chain(ob)) {
+        if (ob->method->sends_chain) {
                 r = build_chain_file(ob, crt, &ob->chain_file);
                 if (r < 0) {
                         ob_onboard_fail_local(ob, "storage-error", r, now,
@@ -304,7 +305,7 @@ static int connect_factory(ObOnboard *ob, int64_t now)
                 OB_ACT_VERIFY, now);
 }
 
-static int resume_factory(ObOnboard *ob, int64_t now)
+int ob_onboard_factory_resume(ObOnboard *ob, int64_t now)
 {
         int r;
 
@@ -316,179 +317,42 @@ static int resume_factory(ObOnboard *ob, int64_t now)
         return connect_factory(ob, now);
 }
 
-/*
- * The factory certificate was refused (CONNACK refusal, or the connection closed after TLS).
- * static: not registered, inactive or revoked: a persistent status, the refused schedule.
- * jitp: the first refusal is the registration: retry in 1-2 s; then the refused schedule, and
- * after provisioning.jitp_max_refusals "refused, not pending". jitr: activation by a cloud
- * function can take minutes: the refused schedule, status waiting-for-activation, no give-up.
- */
-void ob_onboard_factory_refused(ObOnboard *ob, const char *detail, int64_t now)
+/* One more refusal of the factory certificate (persisted: "refusals"): how many so far. */
+uint32_t ob_onboard_factory_count_refusal(ObOnboard *ob)
 {
-        int m = ob->c->provisioning.method;
-        uint32_t n = ob->refusals < UINT32_MAX ? ++ob->refusals : ob->refusals;
-        /* soon after the first refusal: the registration happened on this very connect */
-        int64_t soon = m != OB_METHOD_STATIC && n == 1 ? OB_ONBOARD_FIRST_REFUSAL_RETRY_MS : 0;
-        const char *id = ob->cert_id ? ob->cert_id : "?";
+        return ob->refusals < UINT32_MAX ? ++ob->refusals : ob->refusals;
+}
+
+/* The refused schedule (soon_ms > 0: sooner, see ob_onboard_fail_text()), waiting in act. */
+void ob_onboard_factory_refusal_fail(ObOnboard *ob, const char *code, int64_t soon_ms,
+                                     ObOnboardActivity act, int64_t now, const char *fmt, ...)
+{
         char text[640];
+        va_list ap;
 
-        if (m == OB_METHOD_STATIC) {
-                snprintf(text, sizeof(text),
-                         "the device certificate %.12s... was refused %u time(s) (%s): is it "
-                         "registered and ACTIVE, with a policy allowing iot:Connect?",
-                         id, n, detail);
-                ob_onboard_fail_text(ob, OB_ERR_REFUSED, "certificate-refused", now, 0,
-                                     OB_ACT_WAIT_RETRY, text);
-        } else if (m == OB_METHOD_JITP && n >= ob->c->provisioning.jitp_max_refusals) {
-                snprintf(text, sizeof(text),
-                         "refused, not pending: the certificate %.12s... was refused %u times "
-                         "(%s); is its CA registered with auto-registration and a template?",
-                         id, n, detail);
-                ob_onboard_fail_text(ob, OB_ERR_REFUSED, "refused-not-pending", now, soon,
-                                     OB_ACT_WAIT_RETRY, text);
-        } else if (m == OB_METHOD_JITP) {
-                snprintf(text, sizeof(text),
-                         "refused %u time(s), expected while JITP registers the certificate (%s)",
-                         n, detail);
-                ob_onboard_fail_text(ob, OB_ERR_REFUSED, "registration-pending", now, soon,
-                                     OB_ACT_WAIT_RETRY, text);
-        } else {
-                snprintf(text, sizeof(text),
-                         "refused %u time(s): waiting for a cloud function to activate the "
-                         "certificate %.12s... (%s)",
-                         n, id, detail);
-                ob_onboard_fail_text(ob, OB_ERR_REFUSED, "waiting-for-activation", now, soon,
-                                     OB_ACT_WAIT_ACTIVATION, text);
-        }
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        ob_onboard_fail_text(ob, OB_ERR_REFUSED, code, now, soon_ms, act, text);
 }
 
-/* Do the next thing the stage calls for. */
-int ob_onboard_resume(ObOnboard *ob, int64_t now)
+/* static: not registered, inactive or revoked: a persistent status, the refused schedule. */
+static void static_refused(ObOnboard *ob, const char *detail, int64_t now)
 {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
-        int r;
+        uint32_t n = ob_onboard_factory_count_refusal(ob);
 
-        if (ob->post_commit != POST_COMMIT_NONE) {
-                /* the commit's save failed: save it now, then announce what it did */
-                if (ob_onboard_set_stage(ob, OB_STAGE_ONBOARDED, now) == 0)
-                        ob_onboard_after_commit(ob, now);
-                return 0;
-        }
-        if (ob->stage == OB_STAGE_ONBOARDED) {
-                int64_t due = ob_onboard_next_rotation(ob);
-
-                if (due < 0 || now < due) {
-                        ob_onboard_idle(ob, now);
-                        return 0;
-                }
-                if (!ob_onboard_clock_plausible(ob, now)) {
-                        ob_onboard_wait_for_clock(ob, now);
-                        return 0;
-                }
-                /* time to renew: slot N+1, the current identity stays untouched */
-                char why[200];
-                if (!ob_onboard_current_cert_unchanged(ob, why, sizeof(why))) {
-                        ob->rotate_requested = false;
-                        ob_onboard_fail_for_good(ob, "rotation-aborted", now, "%s: not rotating",
-                                                 why);
-                        return 0;
-                }
-                ob->rotating = true;
-                ob->gen = ob->cur_gen + 1;
-                if (ob_retire_contains(&ob->retired, ob->gen)) {
-                        /* an old slot with that number must go first */
-                        ObRetireSweep s = {.state_dir = ob->c->paths.state_dir,
-                                           .fs = ob->d.fs,
-                                           .keys = ob->d.keys,
-                                           .current = ob->cur_gen};
-                        (void)ob_retire_delete_now(&ob->retired, &s, ob->gen);
-                }
-                ob_onboard_notify(
-                        ob, OB_CHANGE_NOTICE,
-                        "renewing certificate %.12s... (%s) in credential generation %llu",
-                        ob->cur_cert_id, ob->rotate_requested ? "requested" : "due",
-                        (unsigned long long)ob->gen);
-                r = ob_onboard_set_stage(ob, OB_STAGE_NEW, now);
-                if (r < 0)
-                        return 0;
-        }
-        if (!ob_onboard_clock_plausible(ob, now)) {
-                ob_onboard_wait_for_clock(ob, now);
-                return 0;
-        }
-        if (ob_onboard_factory_method(ob) && !ob->rotating)
-                return resume_factory(ob, now);
-
-        if (ob->stage == OB_STAGE_CERT_ISSUED && !ob_onboard_token_fresh(ob, now)) {
-                ob_onboard_notify(
-                        ob, OB_CHANGE_NOTICE,
-                        "the ownership token of certificate %.12s... is older than an hour: "
-                        "requesting a new certificate",
-                        ob->cert_id ? ob->cert_id : "?");
-                ob_onboard_discard_pending_cert(ob);
-                r = ob_onboard_set_stage(
-                        ob, ob->c->provisioning.create_keys ? OB_STAGE_NEW : OB_STAGE_KEY_READY,
-                        now);
-                if (r < 0)
-                        return r;
-        }
-
-        /* the key first: it does not need the network (not for CreateKeysAndCertificate) */
-        if (!ob->c->provisioning.create_keys && ob->stage < OB_STAGE_THING_REGISTERED) {
-                r = ob_onboard_ensure_key(ob, now, &pub);
-                if (r < 0)
-                        return 0; /* failure recorded, retry scheduled */
-                if (ob->stage == OB_STAGE_NEW) {
-                        r = ob_onboard_set_stage(ob, OB_STAGE_KEY_READY, now);
-                        if (r < 0)
-                                return 0;
-                }
-        } else if (ob->c->provisioning.create_keys && ob->gen == 0) {
-                ob->gen = ob->cur_gen + 1;
-        }
-
-        if (ob->stage == OB_STAGE_THING_REGISTERED)
-                return ob_onboard_connect_device(ob, now);
-
-        if (ob->rotating)
-                return ob_onboard_connect_current(ob, now);
-        if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER && !ob->claim_cert) {
-                ob_onboard_set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
-                return 0;
-        }
-        return ob_onboard_connect_claim(ob, now);
+        ob_onboard_factory_refusal_fail(ob, "certificate-refused", 0, OB_ACT_WAIT_RETRY, now,
+                                        "the device certificate %.12s... was refused %u time(s) "
+                                        "(%s): is it registered and ACTIVE, with a policy "
+                                        "allowing iot:Connect?",
+                                        ob->cert_id ? ob->cert_id : "?", n, detail);
 }
 
-int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
-{
-        int m = ob->c->provisioning.method;
-
-        if (ob->decommissioned) {
-                ob_onboard_set_error(
-                        ob, -1, "decommissioned",
-                        "decommissioned: no identity; 'agentctl reprovision' onboards again",
-                        now_ms);
-                ob_onboard_set_activity(ob, OB_ACT_FAILED, -1);
-                return 0;
-        }
-
-        if (m == OB_METHOD_FLEET_CLAIM) {
-                if (ob_onboard_set_str(&ob->claim_cert, ob->c->provisioning.claim_cert) < 0 ||
-                    ob_onboard_set_str(&ob->claim_key, ob->c->provisioning.claim_key) < 0)
-                        return -ENOMEM;
-        } else if (m == OB_METHOD_FLEET_TRUSTED_USER && ob->cur_gen == 0) {
-                /* a claim handed over before a restart is still in the runtime directory */
-                _cleanup_free_ char *crt = NULL, *key = NULL;
-
-                if (asprintf(&crt, "%s/claim/claim.crt", ob->c->paths.runtime_dir) < 0 ||
-                    asprintf(&key, "%s/claim/claim.key", ob->c->paths.runtime_dir) < 0)
-                        return -ENOMEM;
-                if (access(crt, R_OK) == 0 && access(key, R_OK) == 0) {
-                        ob->claim_cert = TAKE_PTR(crt);
-                        ob->claim_key = TAKE_PTR(key);
-                        ob->claim_temporary = true;
-                }
-        }
-        ob_onboard_sweep_retired(ob, now_ms); /* also when a rotation resumes rather than idles */
-        return ob_onboard_resume(ob, now_ms);
-}
+const ObOnboardMethod ob_onboard_method_static = {
+        .method = OB_METHOD_STATIC,
+        .factory_cert = true,
+        .first_identity = "a static device first connects with its factory certificate "
+                          "('agentctl factory status' checks it)",
+        .resume = ob_onboard_factory_resume,
+        .refused = static_refused,
+};

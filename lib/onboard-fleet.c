@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fleet provisioning: the requests (CreateCertificateFromCsr, CreateKeysAndCertificate,
- * RegisterThing) and their replies, and the trusted user's temporary claim. */
+/* Fleet provisioning: its flow (for the first identity and for every rotation), the claims it
+ * connects with, the requests (CreateCertificateFromCsr, CreateKeysAndCertificate,
+ * RegisterThing) and their replies, the trusted user's temporary claim, and the fleet-claim and
+ * fleet-trusted-user table rows. */
 #include "config.h"
 
 #include <dirent.h>
@@ -26,7 +28,12 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-connect.h"
+#include "onboard-fleet.h"
+#include "onboard-key.h"
+#include "onboard-method.h"
 #include "onboard-private.h"
+#include "onboard-rotate.h"
 #include "onboard.h"
 #include "retire.h"
 #include "x509.h"
@@ -304,13 +311,9 @@ static int accept_cert(ObOnboard *ob, ObFleetCertReply *rep, int64_t now)
         na = verdict.not_after;
 
         /* on disk before the state says we have it */
-        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "storage-error", r, now,
-                                      "cannot create credential slot %llu",
-                                      (unsigned long long)ob->gen);
+        r = ob_onboard_slot_create(ob, now);
+        if (r < 0)
                 return r;
-        }
         if (rep->private_key) {
                 r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.key", rep->private_key,
                                    strlen(rep->private_key), 0600, ob->d.fs);
@@ -415,6 +418,135 @@ void ob_onboard_on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int
         (void)ob_onboard_connect_device(ob, now);
 }
 
+/* ------------------------------------------------------------------ the flow */
+
+/* Fleet provisioning's flow, for the first identity and for every rotation: a fresh ownership
+ * token, the key, then connecting with the claim (or the current certificate), or with the new
+ * certificate once the thing is registered. */
+int ob_onboard_fleet_resume(ObOnboard *ob, int64_t now)
+{
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL;
+        int r;
+
+        if (ob->stage == OB_STAGE_CERT_ISSUED && !ob_onboard_token_fresh(ob, now)) {
+                ob_onboard_notify(
+                        ob, OB_CHANGE_NOTICE,
+                        "the ownership token of certificate %.12s... is older than an hour: "
+                        "requesting a new certificate",
+                        ob->cert_id ? ob->cert_id : "?");
+                ob_onboard_discard_pending_cert(ob);
+                r = ob_onboard_set_stage(
+                        ob, ob->c->provisioning.create_keys ? OB_STAGE_NEW : OB_STAGE_KEY_READY,
+                        now);
+                if (r < 0)
+                        return r;
+        }
+
+        /* the key first: it does not need the network (not for CreateKeysAndCertificate) */
+        if (!ob->c->provisioning.create_keys && ob->stage < OB_STAGE_THING_REGISTERED) {
+                r = ob_onboard_ensure_key(ob, now, &pub);
+                if (r < 0)
+                        return 0; /* failure recorded, retry scheduled */
+                if (ob->stage == OB_STAGE_NEW) {
+                        r = ob_onboard_set_stage(ob, OB_STAGE_KEY_READY, now);
+                        if (r < 0)
+                                return 0;
+                }
+        } else if (ob->c->provisioning.create_keys && ob->gen == 0) {
+                ob->gen = ob->cur_gen + 1;
+        }
+
+        if (ob->stage == OB_STAGE_THING_REGISTERED)
+                return ob_onboard_connect_device(ob, now);
+
+        if (ob->rotating)
+                return ob_onboard_connect_current(ob, now);
+        if (ob->method->claim_at_runtime && !ob->claim_cert) {
+                ob_onboard_set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
+                return 0;
+        }
+        return ob_onboard_connect_claim(ob, now);
+}
+
+/* ------------------------------------------------------------------ claims */
+
+void ob_onboard_drop_claim(ObOnboard *ob)
+{
+        if (ob->claim_temporary) {
+                if (ob->claim_key)
+                        (void)unlink(ob->claim_key);
+                if (ob->claim_cert)
+                        (void)unlink(ob->claim_cert);
+        }
+        free(ob->claim_cert);
+        free(ob->claim_key);
+        ob->claim_cert = ob->claim_key = NULL;
+        ob->claim_temporary = false;
+}
+
+static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, bool *expired)
+{
+        char t[32];
+        X509 *x = NULL;
+        int64_t nb, na;
+        int r;
+
+        *expired = false;
+        if (!ob->claim_cert || !ob->claim_key) {
+                snprintf(why, whysize, "no claim certificate");
+                return false;
+        }
+        r = ob_x509_from_file(ob->claim_cert, &x);
+        if (r < 0) {
+                snprintf(why, whysize, "claim certificate %s: %s", ob->claim_cert,
+                         r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
+                return false;
+        }
+        r = ob_x509_validity(x, &nb, &na);
+        X509_free(x);
+        if (r < 0) {
+                snprintf(why, whysize, "claim certificate %s: no validity", ob->claim_cert);
+                return false;
+        }
+        if (now / 1000 < nb) {
+                snprintf(why, whysize,
+                         "claim certificate %s is not valid before %s (check the clock)",
+                         ob->claim_cert, ob_onboard_iso_text(nb, t, sizeof(t)));
+                return false;
+        }
+        if (now / 1000 > na) {
+                snprintf(why, whysize, "claim certificate %s expired at %s", ob->claim_cert,
+                         ob_onboard_iso_text(na, t, sizeof(t)));
+                *expired = true;
+                return false;
+        }
+        return true;
+}
+
+int ob_onboard_connect_claim(ObOnboard *ob, int64_t now)
+{
+        char why[300];
+        bool expired;
+
+        if (!claim_usable(ob, now, why, sizeof(why), &expired)) {
+                if (ob->method->claim_at_runtime) {
+                        ob_onboard_drop_claim(ob);
+                        ob_onboard_set_error(ob, -1, expired ? "claim-expired" : "claim-unusable",
+                                             why, now);
+                        ob_onboard_persist_or_say(ob);
+                        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s; waiting for a new claim", why);
+                        ob_onboard_set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
+                        return 0;
+                }
+                ob_onboard_fail(ob, OB_ERR_REJECTED, expired ? "claim-expired" : "claim-unusable",
+                                now, "%s", why);
+                return 0;
+        }
+        return ob_onboard_connect_to(ob, ob->claim_cert, ob->claim_key,
+                                     ob_onboard_key_file_provider(ob->claim_key),
+                                     OB_ACT_CONNECT_CLAIM, now);
+}
+
 /* ------------------------------------------------------------------ trusted user */
 
 void ob_onboard_report(ObOnboard *ob, const char *code, const char *text, int64_t now_ms)
@@ -441,7 +573,7 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
         BIO *b;
         int r;
 
-        if (ob->c->provisioning.method != OB_METHOD_FLEET_TRUSTED_USER) {
+        if (!ob->method->claim_at_runtime) {
                 snprintf(err, errsize, "provisioning.method is %s, not fleet-trusted-user",
                          ob_provisioning_method_to_string(ob->c->provisioning.method));
                 return -EOPNOTSUPP;
@@ -504,3 +636,50 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
         ob->backoff.next_ms = 0;
         return ob_onboard_resume(ob, now_ms);
 }
+
+/* ------------------------------------------------------------------ the rows */
+
+/* fleet-claim: the claim is in the configuration */
+static int claim_start(ObOnboard *ob, int64_t now)
+{
+        (void)now;
+        if (ob_onboard_set_str(&ob->claim_cert, ob->c->provisioning.claim_cert) < 0 ||
+            ob_onboard_set_str(&ob->claim_key, ob->c->provisioning.claim_key) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* fleet-trusted-user: a claim handed over before a restart */
+static int trusted_user_start(ObOnboard *ob, int64_t now)
+{
+        (void)now;
+        if (ob->cur_gen == 0) {
+                /* a claim handed over before a restart is still in the runtime directory */
+                _cleanup_free_ char *crt = NULL, *key = NULL;
+
+                if (asprintf(&crt, "%s/claim/claim.crt", ob->c->paths.runtime_dir) < 0 ||
+                    asprintf(&key, "%s/claim/claim.key", ob->c->paths.runtime_dir) < 0)
+                        return -ENOMEM;
+                if (access(crt, R_OK) == 0 && access(key, R_OK) == 0) {
+                        ob->claim_cert = TAKE_PTR(crt);
+                        ob->claim_key = TAKE_PTR(key);
+                        ob->claim_temporary = true;
+                }
+        }
+        return 0;
+}
+
+const ObOnboardMethod ob_onboard_method_fleet_claim = {
+        .method = OB_METHOD_FLEET_CLAIM,
+        .first_identity = "fleet provisioning gets the first certificate",
+        .start = claim_start,
+        .resume = ob_onboard_fleet_resume,
+};
+
+const ObOnboardMethod ob_onboard_method_fleet_trusted_user = {
+        .method = OB_METHOD_FLEET_TRUSTED_USER,
+        .claim_at_runtime = true,
+        .first_identity = "fleet provisioning gets the first certificate",
+        .start = trusted_user_start,
+        .resume = ob_onboard_fleet_resume,
+};

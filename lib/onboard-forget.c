@@ -25,6 +25,7 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-factory.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the onboarding machine's modules share (lib/onboard.h is the API): the machine's struct
- * and its internal steps. lib/onboard.c: the flow engine (names, lifecycle, the one failure and
- * backoff path, stages, the key, connecting, the decision, committing, transport events, tick,
- * rotate and retry requests); onboard-fleet.c: fleet provisioning (requests, replies, the
- * trusted user's claim); onboard-factory.c: static (and MAR), JITP, JITR; onboard-state.c: the
- * persisted state (state.json <-> struct) and saving it; onboard-forget.c: reprovision and
- * decommission; onboard-status.c: the status report. Not an API.
+ * and the flow engine's steps (lib/onboard.c: names, lifecycle, the one failure and backoff
+ * path, stages, the decision, transport events, tick, retry requests). Each other module has
+ * its own header: onboard-method.h (the method table), onboard-fleet.h, onboard-factory.h
+ * (+ onboard-jit.c), onboard-rotate.h (rotation and committing), onboard-key.h (the key and the
+ * templates), onboard-connect.h; onboard-state.c (state.json <-> struct), onboard-forget.c and
+ * onboard-status.c are declared here and in onboard.h. docs/architecture.md has the module map.
+ * Not an API.
  */
 #pragma once
 
@@ -30,6 +31,7 @@ OB_DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free)
 
 struct ObOnboard {
         ObOnboardDeps d;
+        const struct ObOnboardMethod *method; /* provisioning.method's row (onboard-method.h) */
         const ObConfig *c;
         ObBackoffPolicy policy;
         ObFleetFormat fmt;
@@ -85,7 +87,6 @@ struct ObOnboard {
 /* Names (lib/onboard.c) */
 extern const char *const ob_onboard_activity_names[_OB_ACT_MAX];
 extern const char *const ob_onboard_stage_names[_OB_STAGE_MAX];
-const char *ob_onboard_iso_text(int64_t s, char *buf, size_t size);
 int ob_onboard_set_str(char **dst, const char *src);
 
 /* Changes and failures: every step reports through notify(); a failure records last_error, backs
@@ -101,7 +102,6 @@ void ob_onboard_fail_local(ObOnboard *ob, const char *code, int error, int64_t n
                            ...) __attribute__((format(printf, 5, 6)));
 void ob_onboard_fail_for_good(ObOnboard *ob, const char *code, int64_t now, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
-void ob_onboard_idle(ObOnboard *ob, int64_t now);
 void ob_onboard_wait_for_clock(ObOnboard *ob, int64_t now);
 bool ob_onboard_clock_plausible(const ObOnboard *ob, int64_t now);
 
@@ -110,49 +110,19 @@ json_object *ob_onboard_state_to_json(const ObOnboard *ob);
 int ob_onboard_persist(ObOnboard *ob);
 void ob_onboard_persist_or_say(ObOnboard *ob);
 
-/* The key, the identity, connecting (lib/onboard.c) */
-int ob_onboard_ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub);
-bool ob_onboard_key_error_is_local_trouble(int r);
-int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret);
-/* The same; a template that cannot be expanded fails for good with code, naming key. */
-int ob_onboard_expand_or_fail(ObOnboard *ob, const char *tmpl, const char *key, const char *code,
-                              int64_t now, char **ret);
-int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
-                          ObOnboardActivity act, int64_t now);
-int ob_onboard_connect_claim(ObOnboard *ob, int64_t now);
-int ob_onboard_connect_device(ObOnboard *ob, int64_t now);
-int ob_onboard_connect_current(ObOnboard *ob, int64_t now);
+/* Connections and tokens (lib/onboard.c); the key and templates are lib/onboard-key.h, connecting
+ * lib/onboard-connect.h */
 void ob_onboard_disconnect(ObOnboard *ob);
 bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now);
 
-/* The decision and committing (lib/onboard.c) */
+/* The decision (lib/onboard.c); rotation and committing are lib/onboard-rotate.h */
 int ob_onboard_resume(ObOnboard *ob, int64_t now);
-void ob_onboard_committed(ObOnboard *ob, int64_t now);
-void ob_onboard_after_commit(ObOnboard *ob, int64_t now);
-bool ob_onboard_announce(ObOnboard *ob, const char *old_id, int64_t now);
-bool ob_onboard_current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize);
-void ob_onboard_sweep_retired(ObOnboard *ob, int64_t now);
 void ob_onboard_discard_pending_cert(ObOnboard *ob);
-void ob_onboard_drop_chain_file(ObOnboard *ob);
 
-/* Factory-certificate methods (lib/onboard-factory.c) */
-bool ob_onboard_factory_method(const ObOnboard *ob);
-char *ob_onboard_factory_key_path(const ObOnboard *ob, uint64_t gen);
-void ob_onboard_factory_refused(ObOnboard *ob, const char *detail, int64_t now);
-
-/* More shared steps (lib/onboard.c): the error path, credential slots, signing the CSR */
-int ob_onboard_csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
-                        size_t *ret_sig_len);
+/* More shared steps (lib/onboard.c): the error path, credential slots */
 void ob_onboard_fail(ObOnboard *ob, ObErrClass cls, const char *code, int64_t now, const char *fmt,
                      ...) __attribute__((format(printf, 5, 6)));
-const char *ob_onboard_hardware_token(ObOnboard *ob);
 void ob_onboard_secret_free(char **p);
 const char *ob_onboard_slot_file(ObOnboard *ob, const char *name, char *buf, size_t size);
+int ob_onboard_slot_create(ObOnboard *ob, int64_t now);
 const char *ob_onboard_template_name(const ObOnboard *ob);
-
-/* Fleet provisioning (lib/onboard-fleet.c): subscribe, send the next request, take a reply */
-void ob_onboard_on_cert_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now);
-void ob_onboard_on_register_reply(ObOnboard *ob, const ObTransportEvent *ev, int64_t now);
-void ob_onboard_rejected(ObOnboard *ob, const char *what, const ObTransportEvent *ev, int64_t now);
-int ob_onboard_send_request(ObOnboard *ob, int64_t now);
-int ob_onboard_subscribe_all(ObOnboard *ob, int64_t now);

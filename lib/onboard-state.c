@@ -199,6 +199,14 @@ static int get_field(json_object *o, const char *key, json_type type, bool requi
                         return r;                                                                  \
         } while (0)
 
+/* A string field into *dst (a copy); an absent one leaves *dst as it is. */
+#define GET_STR(o, key, req, dst)                                                                  \
+        do {                                                                                       \
+                GET(o, key, json_type_string, req, v);                                             \
+                if (v && ob_onboard_set_str(dst, json_object_get_string(v)) < 0)                   \
+                        return -ENOMEM;                                                            \
+        } while (0)
+
 static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errsize)
 {
         json_object *v, *p, *cur, *e, *bo;
@@ -244,25 +252,19 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
         GET(o, "pending", json_type_object, true, p);
         GET(p, "generation", json_type_int, true, v);
         ob->gen = (uint64_t)json_object_get_int64(v);
-        GET(p, "certificate_id", json_type_string, ob->stage == OB_STAGE_CERT_ISSUED, v);
-        if (v && ob_onboard_set_str(&ob->cert_id, json_object_get_string(v)) < 0)
-                return -ENOMEM;
+        GET_STR(p, "certificate_id", ob->stage == OB_STAGE_CERT_ISSUED, &ob->cert_id);
         /* a factory certificate (static/jitp/jitr) comes without an ownership token */
-        GET(p, "ownership_token", json_type_string,
-            ob->stage == OB_STAGE_CERT_ISSUED &&
-                    (!ob_onboard_method_uses_factory_cert(ob->c) || ob->rotating),
-            v);
-        if (v && ob_onboard_set_str(&ob->token, json_object_get_string(v)) < 0)
-                return -ENOMEM;
+        GET_STR(p, "ownership_token",
+                ob->stage == OB_STAGE_CERT_ISSUED &&
+                        (!ob_onboard_method_uses_factory_cert(ob->c) || ob->rotating),
+                &ob->token);
         GET(p, "token_received_ms", json_type_int, ob->token != NULL, v);
         ob->token_ms = v ? json_object_get_int64(v) : 0;
         GET(p, "not_before", json_type_int, false, v);
         ob->not_before_s = v ? json_object_get_int64(v) : 0;
         GET(p, "not_after", json_type_int, false, v);
         ob->not_after_s = v ? json_object_get_int64(v) : 0;
-        GET(p, "thing_name", json_type_string, false, v);
-        if (v && ob_onboard_set_str(&ob->thing_name, json_object_get_string(v)) < 0)
-                return -ENOMEM;
+        GET_STR(p, "thing_name", false, &ob->thing_name);
         GET(p, "device_configuration", json_type_object, false, v);
         if (v)
                 ob->devconf = json_object_get(v);
@@ -276,12 +278,8 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
         if (cur) {
                 GET(cur, "generation", json_type_int, true, v);
                 ob->cur_gen = (uint64_t)json_object_get_int64(v);
-                GET(cur, "certificate_id", json_type_string, true, v);
-                if (ob_onboard_set_str(&ob->cur_cert_id, json_object_get_string(v)) < 0)
-                        return -ENOMEM;
-                GET(cur, "thing_name", json_type_string, false, v);
-                if (v && ob_onboard_set_str(&ob->cur_thing, json_object_get_string(v)) < 0)
-                        return -ENOMEM;
+                GET_STR(cur, "certificate_id", true, &ob->cur_cert_id);
+                GET_STR(cur, "thing_name", false, &ob->cur_thing);
                 GET(cur, "not_before", json_type_int, true, v);
                 ob->cur_not_before_s = json_object_get_int64(v);
                 GET(cur, "not_after", json_type_int, true, v);

@@ -46,6 +46,16 @@ static void add_opt_string(json_object *o, const char *key, const char *v)
         json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
 }
 
+/* key: the string member of src (an object or NULL), if there is one */
+static void add_opt_member(json_object *o, const char *key, json_object *src, const char *member)
+{
+        json_object *v = NULL;
+
+        add_opt_string(o, key,
+                       src && json_object_object_get_ex(src, member, &v) ? json_object_get_string(v)
+                                                                         : NULL);
+}
+
 json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
 {
         _cleanup_(json_object_putp) json_object *st = ob_onboard_state_to_json(ob);
@@ -122,25 +132,13 @@ json_object *ob_onboard_status_from_state(json_object *state)
         json_object_object_add(o, "state", json_object_new_string("stopped"));
         json_object_object_add(o, "daemon_running", json_object_new_boolean(false));
         json_object_object_add(o, "stage", json_object_new_string(stage));
-        add_opt_string(o, "method",
-                       state && json_object_object_get_ex(state, "method", &v)
-                               ? json_object_get_string(v)
-                               : NULL);
-        add_opt_string(o, "serial",
-                       state && json_object_object_get_ex(state, "serial", &v)
-                               ? json_object_get_string(v)
-                               : NULL);
+        add_opt_member(o, "method", state, "method");
+        add_opt_member(o, "serial", state, "serial");
 
         /* the identity in use: the committed one, else what is being built */
         json_object *src = cur ? cur : p;
-        add_opt_string(o, "thing_name",
-                       src && json_object_object_get_ex(src, "thing_name", &v)
-                               ? json_object_get_string(v)
-                               : NULL);
-        add_opt_string(o, "certificate_id",
-                       src && json_object_object_get_ex(src, "certificate_id", &v)
-                               ? json_object_get_string(v)
-                               : NULL);
+        add_opt_member(o, "thing_name", src, "thing_name");
+        add_opt_member(o, "certificate_id", src, "certificate_id");
         json_object_object_add(o, "certificate_not_before",
                                src && json_object_object_get_ex(src, "not_before", &v)
                                        ? iso_time(json_object_get_int64(v))

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The onboarding state machine (see onboard.h and docs/provisioning.md for the flow).
+ * The onboarding state machine's flow engine (see onboard.h and docs/provisioning.md for the
+ * flow; docs/architecture.md for the modules): names, the method table, lifecycle, the one
+ * failure and backoff path, stages, the decision, transport events, the timer. What a method
+ * does is its row's (lib/onboard-method.h); rotation and committing are lib/onboard-rotate.c.
  *
  * Invariants:
  *   - the stage only moves forward after what it records is on disk (credentials first, then
@@ -35,7 +38,11 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-factory.h"
+#include "onboard-fleet.h"
+#include "onboard-method.h"
 #include "onboard-private.h"
+#include "onboard-rotate.h"
 #include "onboard.h"
 #include "retire.h"
 #include "x509.h"
@@ -86,6 +93,22 @@ int ob_onboard_stage_from_string(const char *s, ObOnboardStage *ret)
 const char *ob_onboard_activity_to_string(ObOnboardActivity a)
 {
         return (unsigned)a < _OB_ACT_MAX ? ob_onboard_activity_names[a] : NULL;
+}
+
+/* ------------------------------------------------------------------ the methods */
+
+/* One row per provisioning.method, each defined in its family's module (lib/onboard-method.h). */
+static const ObOnboardMethod *const methods[_OB_METHOD_MAX] = {
+        [OB_METHOD_STATIC] = &ob_onboard_method_static,
+        [OB_METHOD_JITP] = &ob_onboard_method_jitp,
+        [OB_METHOD_JITR] = &ob_onboard_method_jitr,
+        [OB_METHOD_FLEET_CLAIM] = &ob_onboard_method_fleet_claim,
+        [OB_METHOD_FLEET_TRUSTED_USER] = &ob_onboard_method_fleet_trusted_user,
+};
+
+const ObOnboardMethod *ob_onboard_method_find(int m)
+{
+        return m >= 0 && m < _OB_METHOD_MAX ? methods[m] : NULL;
 }
 
 /* ------------------------------------------------------------------ small helpers */
@@ -150,6 +173,18 @@ const char *ob_onboard_slot_file(ObOnboard *ob, const char *name, char *buf, siz
         return buf;
 }
 
+/* The pending generation's credential slot exists (a failure is recorded: storage-error). */
+int ob_onboard_slot_create(ObOnboard *ob, int64_t now)
+{
+        int r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
+
+        if (r < 0)
+                ob_onboard_fail_local(ob, "storage-error", r, now,
+                                      "cannot create credential slot %llu",
+                                      (unsigned long long)ob->gen);
+        return r;
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 int ob_onboard_new(const ObOnboardDeps *deps, ObOnboard **ret)
@@ -157,13 +192,15 @@ int ob_onboard_new(const ObOnboardDeps *deps, ObOnboard **ret)
         ObOnboard *ob;
 
         if (!deps || !deps->config || !deps->keys || !deps->transport || !deps->store ||
-            !deps->random || !deps->serial)
+            !deps->random || !deps->serial ||
+            !ob_onboard_method_find(deps->config->provisioning.method))
                 return -EINVAL;
         ob = calloc(1, sizeof(*ob));
         if (!ob)
                 return -ENOMEM;
         ob->d = *deps;
         ob->c = deps->config;
+        ob->method = ob_onboard_method_find(ob->c->provisioning.method);
         ob_backoff_policy_from_config(ob->c, &ob->policy);
         ob_backoff_init(&ob->backoff);
         ob->fmt = ob->c->provisioning.payload_format == OB_PAYLOAD_CBOR ? OB_FLEET_CBOR
@@ -172,20 +209,6 @@ int ob_onboard_new(const ObOnboardDeps *deps, ObOnboard **ret)
         ob->deadline = -1;
         *ret = ob;
         return 0;
-}
-
-static void drop_claim(ObOnboard *ob)
-{
-        if (ob->claim_temporary) {
-                if (ob->claim_key)
-                        (void)unlink(ob->claim_key);
-                if (ob->claim_cert)
-                        (void)unlink(ob->claim_cert);
-        }
-        free(ob->claim_cert);
-        free(ob->claim_key);
-        ob->claim_cert = ob->claim_key = NULL;
-        ob->claim_temporary = false;
 }
 
 ObOnboard *ob_onboard_free(ObOnboard *ob)
@@ -424,311 +447,6 @@ void ob_onboard_discard_pending_cert(ObOnboard *ob)
         ob->not_before_s = ob->not_after_s = 0;
 }
 
-/* ------------------------------------------------------------------ identity and templates */
-
-const char *ob_onboard_hardware_token(ObOnboard *ob)
-{
-        return ob->d.hardware_token ? ob->d.hardware_token(ob->d.userdata) : NULL;
-}
-
-int ob_onboard_expand(ObOnboard *ob, const char *tmpl, char **ret)
-{
-        const char *thing = ob->thing_name  ? ob->thing_name
-                            : ob->cur_thing ? ob->cur_thing
-                                            : ob->d.serial;
-        /* only a template that names it pays for the token */
-        const char *token = strstr(tmpl, "{hardware_token}") ? ob_onboard_hardware_token(ob) : NULL;
-        const char *vars[] = {
-                "serial",
-                ob->d.serial,
-                "machine_id",
-                ob->d.machine_id ? ob->d.machine_id : "",
-                "hardware_token",
-                token ? token : "",
-                "thing_name",
-                thing,
-                NULL,
-        };
-
-        return ob_config_template_expand(tmpl, vars, ret);
-}
-
-int ob_onboard_expand_or_fail(ObOnboard *ob, const char *tmpl, const char *key, const char *code,
-                              int64_t now, char **ret)
-{
-        int r = ob_onboard_expand(ob, tmpl, ret);
-
-        if (r < 0)
-                ob_onboard_fail_for_good(ob, code, now, "%s cannot be expanded", key);
-        return r;
-}
-
-/* ------------------------------------------------------------------ the key */
-
-int ob_onboard_csr_sign(void *userdata, const uint8_t *digest, size_t digest_len, uint8_t **ret_sig,
-                        size_t *ret_sig_len)
-{
-        ObOnboard *ob = userdata;
-        char path[512];
-
-        if (!ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
-                return -ENAMETOOLONG;
-        return ob->d.keys->ops->sign_digest(ob->d.keys, path, digest, digest_len, ret_sig,
-                                            ret_sig_len);
-}
-
-bool ob_onboard_key_error_is_local_trouble(int r)
-{
-        /* the TPM is there but cannot serve us now: retry; anything else means the blob is
-         * unusable here (corrupt, made under another SRK, TPM cleared) */
-        return r == -ENODEV || r == -ENOLCK || r == -EBUSY || r == -EAGAIN || r == -EACCES ||
-               r == -ENOMEM || r == -EIO || r == -ENOSPC || r == -EROFS;
-}
-
-/* Make sure the slot's device key exists and is usable; *ret_pub gets its public key. */
-int ob_onboard_ensure_key(ObOnboard *ob, int64_t now, EVP_PKEY **ret_pub)
-{
-        ObKeyProvider *k = ob->d.keys;
-        char path[512];
-        int r;
-
-        if (ob->gen == 0)
-                ob->gen = ob->cur_gen + 1;
-        r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "storage-error", r, now,
-                                      "cannot create credential slot %llu",
-                                      (unsigned long long)ob->gen);
-                return r;
-        }
-        if (!ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
-                return -ENAMETOOLONG;
-
-        r = k->ops->load(k, path, ret_pub);
-        if (r == 0)
-                return 0;
-        if (r != -ENOENT) {
-                if (ob_onboard_key_error_is_local_trouble(r)) {
-                        ob_onboard_fail_local(ob, "key-unavailable", 0, now, "device key: %s",
-                                              k->ops->last_error(k));
-                        return r;
-                }
-                ob_onboard_notify(ob, OB_CHANGE_NOTICE,
-                                  "device key %s is unusable (%s); creating a new one", path,
-                                  k->ops->last_error(k));
-                (void)k->ops->destroy(k, path);
-                if (ob->stage >= OB_STAGE_CERT_ISSUED)
-                        ob_onboard_discard_pending_cert(ob);
-        }
-
-        ob_onboard_set_activity(ob, OB_ACT_CREATE_KEY, -1);
-        r = k->ops->create(k, path, ob->c->key.type, ret_pub);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "key-create-failed", 0, now,
-                                      "cannot create the device key: %s", k->ops->last_error(k));
-                return r;
-        }
-        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "created the device key %s", path);
-        return 0;
-}
-
-/* ------------------------------------------------------------------ connecting */
-
-const char *ob_onboard_iso_text(int64_t s, char *buf, size_t size)
-{
-        ob_isotime_format(s, buf, size);
-        return buf;
-}
-
-static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, bool *expired)
-{
-        char t[32];
-        X509 *x = NULL;
-        int64_t nb, na;
-        int r;
-
-        *expired = false;
-        if (!ob->claim_cert || !ob->claim_key) {
-                snprintf(why, whysize, "no claim certificate");
-                return false;
-        }
-        r = ob_x509_from_file(ob->claim_cert, &x);
-        if (r < 0) {
-                snprintf(why, whysize, "claim certificate %s: %s", ob->claim_cert,
-                         r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
-                return false;
-        }
-        r = ob_x509_validity(x, &nb, &na);
-        X509_free(x);
-        if (r < 0) {
-                snprintf(why, whysize, "claim certificate %s: no validity", ob->claim_cert);
-                return false;
-        }
-        if (now / 1000 < nb) {
-                snprintf(why, whysize,
-                         "claim certificate %s is not valid before %s (check the clock)",
-                         ob->claim_cert, ob_onboard_iso_text(nb, t, sizeof(t)));
-                return false;
-        }
-        if (now / 1000 > na) {
-                snprintf(why, whysize, "claim certificate %s expired at %s", ob->claim_cert,
-                         ob_onboard_iso_text(na, t, sizeof(t)));
-                *expired = true;
-                return false;
-        }
-        return true;
-}
-
-/* The provider for the TLS key at path: "tpm2" for a persistent key ("handle:0x...") or a TSS2
- * PEM file, else "default". */
-static const char *key_file_provider(const char *path)
-{
-        char buf[64] = "";
-        FILE *f;
-
-        if (ob_key_path_is_handle(path))
-                return "tpm2";
-        f = fopen(path, "re");
-
-        if (f) {
-                if (!fgets(buf, sizeof(buf), f))
-                        buf[0] = 0;
-                fclose(f);
-        }
-        return strstr(buf, "TSS2 PRIVATE KEY") ? "tpm2" : "default";
-}
-
-int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,
-                          ObOnboardActivity act, int64_t now)
-{
-        _cleanup_free_ char *client_id = NULL;
-        ObConnectOptions o;
-        int64_t earliest;
-        bool same_id;
-        int r;
-
-        r = ob_onboard_expand_or_fail(ob, ob->c->endpoint.client_id, "endpoint.client_id",
-                                      "bad-client-id", now, &client_id);
-        if (r < 0)
-                return r;
-        /* one CONNECT per second per client id, whatever the backoff says; after a restart
-         * the last CONNECT on disk may have been this client id's (not persisted: assume so) */
-        same_id = !ob->last_client_id[0] || strcmp(client_id, ob->last_client_id) == 0;
-        earliest = ob_backoff_next_connect_ms(&ob->backoff);
-        if (!same_id)
-                earliest = ob->backoff.next_ms;
-        if (now < earliest) {
-                ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, earliest);
-                return 0;
-        }
-        o = (ObConnectOptions){
-                .host = ob->c->endpoint.host,
-                .port = (int)ob->c->endpoint.port,
-                .alpn = ob->c->endpoint.alpn ? "x-amzn-mqtt-ca" : NULL,
-                .ca_file = ob->c->endpoint.root_ca,
-                .cert_file = cert,
-                .key_file = key,
-                .provider = provider,
-                .tcti = ob->c->tpm.tcti,
-                .client_id = client_id,
-                .keepalive_s = (int)(ob->c->endpoint.keepalive_ms / 1000),
-                .timeout_ms = (int)ob->c->endpoint.connect_timeout_ms,
-        };
-        ob->prev_connect_ms = same_id ? ob->backoff.last_connect_ms : 0;
-        ob->attempt_ms = now;
-        snprintf(ob->last_client_id, sizeof(ob->last_client_id), "%s", client_id);
-        ob_backoff_connect_attempt(&ob->backoff, now);
-        /* on disk before the CONNECT: a restart right after it keeps AWS's one CONNECT per
-         * second per client id (best effort, like every retry time) */
-        ob_onboard_persist_or_say(ob);
-        ob_onboard_set_activity(ob, act, now + (int64_t)ob->c->endpoint.connect_timeout_ms + 5000);
-        /* a verification that is not followed by a publish (the rotation's announcement)
-         * needs only the CONNACK: a probe, if the transport has one, is quicker than an MQTT
-         * session (with Paho, no thread start-up and teardown; docs/performance.md, P1) */
-        if (act == OB_ACT_VERIFY && ob->d.transport->ops->probe &&
-            !(ob->rotating && ob->c->rotation.old_cert_topic))
-                r = ob->d.transport->ops->probe(ob->d.transport->impl, &o);
-        else
-                r = ob->d.transport->ops->connect(ob->d.transport->impl, &o);
-        if (r == -ELIBBAD) {
-                /* no retry can help: the long "refused" schedule, and words that say what to do */
-                ob_onboard_fail(
-                        ob, OB_ERR_REFUSED, "tls-provider-unusable", now,
-                        "the tpm2 OpenSSL provider cannot use TPM keys on this platform "
-                        "(tpm2-openssl before 1.2.0 with a 32-bit long): upgrade tpm2-openssl to "
-                        "1.2.0 or later (agentctl check tls-provider, docs/tpm.md)");
-                return r;
-        }
-        if (r == -ENOSPC) {
-                /* the daemon's transport: the SRK is transient (no free persistent TPM handle)
-                 * and the tpm2 provider finds a key's parent only at the handle; retried at the
-                 * local pace, the daemon persists the SRK once a handle is free */
-                ob_onboard_fail_local(
-                        ob, "srk-not-persistent", 0, now,
-                        "the storage root key has no persistent TPM handle (all in use): TLS "
-                        "with the device key needs one; free a persistent handle "
-                        "(agentctl check srk, docs/tpm.md)");
-                return 0; /* recorded and retried: not an error of the request (agentctl rotate) */
-        }
-        if (r < 0) {
-                ob_onboard_fail(ob, OB_ERR_NETWORK, "connect-failed", now,
-                                "cannot start connecting: %s", strerror(-r));
-                return r;
-        }
-        return 0;
-}
-
-int ob_onboard_connect_claim(ObOnboard *ob, int64_t now)
-{
-        char why[300];
-        bool expired;
-
-        if (!claim_usable(ob, now, why, sizeof(why), &expired)) {
-                if (ob->c->provisioning.method == OB_METHOD_FLEET_TRUSTED_USER) {
-                        drop_claim(ob);
-                        ob_onboard_set_error(ob, -1, expired ? "claim-expired" : "claim-unusable",
-                                             why, now);
-                        ob_onboard_persist_or_say(ob);
-                        ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s; waiting for a new claim", why);
-                        ob_onboard_set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
-                        return 0;
-                }
-                ob_onboard_fail(ob, OB_ERR_REJECTED, expired ? "claim-expired" : "claim-unusable",
-                                now, "%s", why);
-                return 0;
-        }
-        return ob_onboard_connect_to(ob, ob->claim_cert, ob->claim_key,
-                                     key_file_provider(ob->claim_key), OB_ACT_CONNECT_CLAIM, now);
-}
-
-int ob_onboard_connect_device(ObOnboard *ob, int64_t now)
-{
-        char crt[512], key[512];
-
-        if (!ob_onboard_slot_file(ob, "device.crt", crt, sizeof(crt)) ||
-            !ob_onboard_slot_file(ob, "device.key", key, sizeof(key)))
-                return -ENAMETOOLONG;
-        return ob_onboard_connect_to(ob, crt, key,
-                                     ob->c->provisioning.create_keys
-                                             ? "default"
-                                             : ob->d.keys->ops->tls_provider(ob->d.keys),
-                                     OB_ACT_VERIFY, now);
-}
-
-/* A rotation asks for its new certificate with the identity it replaces (a factory identity
- * may use the vendor's key at a persistent handle: the slot then has no key file). */
-int ob_onboard_connect_current(ObOnboard *ob, int64_t now)
-{
-        _cleanup_free_ char *crt =
-                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
-        _cleanup_free_ char *key = ob_onboard_factory_key_path(ob, ob->cur_gen);
-
-        if (!crt || !key)
-                return -ENOMEM;
-        return ob_onboard_connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM,
-                                     now);
-}
-
 /* ------------------------------------------------------------------ the decision */
 
 /* The template RegisterThing uses: rotation.template during a rotation, if set. */
@@ -737,128 +455,6 @@ const char *ob_onboard_template_name(const ObOnboard *ob)
         if (ob->rotating && ob->c->rotation.template_name)
                 return ob->c->rotation.template_name;
         return ob->c->provisioning.template_name;
-}
-
-int64_t ob_onboard_next_rotation(const ObOnboard *ob)
-{
-        int64_t nb = ob->cur_not_before_s, na = ob->cur_not_after_s, due;
-
-        if (ob->cur_gen == 0 || !ob->c->rotation.enabled || na <= nb ||
-            !ob_onboard_can_rotate(ob->c))
-                return -1;
-        if (ob->rotate_requested)
-                return 0;
-        /* the policy (shared with agentctl check): the earliest of a fraction of the lifetime,
-         * days before notAfter (never before half the life) and the maximum age */
-        if (ob_health_rotation_due(nb, na, ob->c->rotation.lifetime_fraction,
-                                   ob->c->rotation.days_before_expiry, ob->c->rotation.max_age_days,
-                                   &due) < 0)
-                due = nb + (na - nb) / 2;
-        /* never sooner after the commit than halfway to notAfter (and at most a day): a
-         * backdated notBefore, a skewed clock or an aggressive policy must not make every new
-         * certificate due at once, minting certificates in a loop */
-        if (ob->onboarded_ms > 0) {
-                int64_t commit = ob->onboarded_ms / 1000;
-                int64_t gap = na > commit ? (na - commit) / 2 : 0;
-
-                if (gap > 86400)
-                        gap = 86400;
-                if (due < commit + gap)
-                        due = commit + gap;
-        }
-        return due * 1000;
-}
-
-bool ob_onboard_rotating(const ObOnboard *ob)
-{
-        return ob->rotating;
-}
-
-/* The fingerprint guard: credentials/current still holds the certificate the state names. */
-bool ob_onboard_current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
-{
-        _cleanup_free_ char *path =
-                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
-        char fp[65];
-        X509 *x = NULL;
-        int r;
-
-        if (!path || ob_x509_from_file(path, &x) < 0) {
-                snprintf(why, whysize, "the current certificate cannot be read");
-                return false;
-        }
-        r = ob_x509_fingerprint_hex(x, fp, sizeof(fp));
-        X509_free(x);
-        if (r < 0 || !ob->cur_cert_id || strcmp(fp, ob->cur_cert_id) != 0) {
-                snprintf(why, whysize,
-                         "the current certificate changed underneath the agent (it is not "
-                         "%.12s... any more)",
-                         ob->cur_cert_id ? ob->cur_cert_id : "?");
-                return false;
-        }
-        return true;
-}
-
-/* Forget a rotation's slot N+1: the current identity stays what it was. */
-static void abandon_rotation_slot(ObOnboard *ob)
-{
-        ob_onboard_discard_pending_cert(ob);
-        free(ob->thing_name);
-        ob->thing_name = NULL;
-        json_object_put(ob->devconf);
-        ob->devconf = NULL;
-        if (ob->gen > 0 && ob->gen != ob->cur_gen) {
-                char path[512];
-
-                if (ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
-                        (void)ob->d.keys->ops->destroy(ob->d.keys, path);
-                (void)ob_creds_remove_slot(ob->c->paths.state_dir, ob->gen, ob->d.fs);
-        }
-        ob->gen = 0;
-}
-
-/* After the grace period, the keys and certificates rotations retired are deleted: every
- * retired slot on disk, however many rotations committed within the grace (lib/retire.h). */
-void ob_onboard_sweep_retired(ObOnboard *ob, int64_t now)
-{
-        ObRetireSweep s = {
-                .state_dir = ob->c->paths.state_dir,
-                .fs = ob->d.fs,
-                .keys = ob->d.keys,
-                .current = ob->cur_gen,
-                .pending = ob->gen, /* a slot being built (0: none) */
-                .grace_ms = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000,
-        };
-        ObRetireResult res;
-
-        if (ob->cur_gen == 0 || !ob_onboard_clock_plausible(ob, now) ||
-            ob_retire_sweep(&ob->retired, &s, now, &res) < 0)
-                return;
-        if (res.deleted > 0)
-                ob_onboard_notify(
-                        ob, OB_CHANGE_NOTICE,
-                        "deleted the keys and certificates of %u retired generation(s) (%llu..%llu)",
-                        res.deleted, (unsigned long long)res.first, (unsigned long long)res.last);
-        if (res.error < 0)
-                ob_onboard_notify(
-                        ob, OB_CHANGE_NOTICE,
-                        "cannot delete retired credential generation %llu: %s (trying again later)",
-                        (unsigned long long)res.error_gen, strerror(-res.error));
-        if (res.changed)
-                ob_onboard_persist_or_say(ob);
-}
-
-/* Onboarded and idle: sleep until the next rotation (or the next retired slot's deletion). */
-void ob_onboard_idle(ObOnboard *ob, int64_t now)
-{
-        int64_t next = ob_onboard_next_rotation(ob);
-        int64_t grace = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000, gone;
-
-        ob_onboard_sweep_retired(ob, now);
-        gone = ob_retire_next_due(&ob->retired, grace);
-        if (gone >= 0 && (next < 0 || gone < next))
-                next = gone;
-        ob_onboard_set_activity(ob, OB_ACT_DONE, next);
 }
 
 bool ob_onboard_clock_plausible(const ObOnboard *ob, int64_t now)
@@ -882,148 +478,43 @@ bool ob_onboard_token_fresh(const ObOnboard *ob, int64_t now)
                now >= ob->token_ms;
 }
 
-/* ------------------------------------------------------------------ committing */
-
-static void announce_done(ObOnboard *ob, int64_t now)
+/* Do the next thing the stage calls for: announce a commit whose save failed, begin a due
+ * rotation, wait for a plausible clock; then the method's flow (its table row) for the first
+ * identity, fleet provisioning's for a rotation. */
+int ob_onboard_resume(ObOnboard *ob, int64_t now)
 {
-        ob_onboard_disconnect(ob);
-        ob_onboard_idle(ob, now);
-}
-
-/* Rotation: tell the cloud side which certificate may be deactivated (best effort). */
-bool ob_onboard_announce(ObOnboard *ob, const char *old_id, int64_t now)
-{
-        _cleanup_free_ char *topic = NULL;
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        const char *text;
-        int token, r;
-
-        if (!ob->c->rotation.old_cert_topic ||
-            ob_onboard_expand(ob, ob->c->rotation.old_cert_topic, &topic) < 0)
-                return false;
-        o = json_object_new_object();
-        if (!o)
-                return false;
-        json_object_object_add(o, "oldCertificateId", json_object_new_string(old_id));
-        json_object_object_add(o, "newCertificateId", json_object_new_string(ob->cur_cert_id));
-        if (ob->cur_thing)
-                json_object_object_add(o, "thingName", json_object_new_string(ob->cur_thing));
-        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        r = ob->d.transport->ops->publish(ob->d.transport->impl, topic, text, strlen(text), 1,
-                                          &token);
-        if (r < 0) {
-                ob_onboard_notify(ob, OB_CHANGE_NOTICE,
-                                  "cannot publish the old certificate id to %s: %s", topic,
-                                  strerror(-r));
-                return false;
+        if (ob->post_commit != POST_COMMIT_NONE) {
+                /* the commit's save failed: save it now, then announce what it did */
+                if (ob_onboard_set_stage(ob, OB_STAGE_ONBOARDED, now) == 0)
+                        ob_onboard_after_commit(ob, now);
+                return 0;
         }
-        ob_onboard_set_activity(ob, OB_ACT_ANNOUNCE,
-                                now + (int64_t)ob->c->endpoint.step_timeout_ms);
-        return true;
+        if (ob->stage == OB_STAGE_ONBOARDED && ob_onboard_rotation_begin(ob, now) == 0)
+                return 0;
+        if (!ob_onboard_clock_plausible(ob, now)) {
+                ob_onboard_wait_for_clock(ob, now);
+                return 0;
+        }
+        return ob->rotating ? ob_onboard_fleet_resume(ob, now) : ob->method->resume(ob, now);
 }
 
-void ob_onboard_committed(ObOnboard *ob, int64_t now)
+int ob_onboard_start(ObOnboard *ob, int64_t now_ms)
 {
-        _cleanup_free_ char *old_id = NULL;
-        bool rotation = ob->rotating;
-        uint64_t old_gen = ob->cur_gen;
-        char why[200];
         int r;
 
-        if (rotation && !ob_onboard_current_cert_unchanged(ob, why, sizeof(why))) {
-                /* someone replaced the credentials: do not overwrite what they did */
-                abandon_rotation_slot(ob);
-                ob->rotating = false;
-                ob->rotate_requested = false;
-                if (ob_onboard_set_stage(ob, OB_STAGE_ONBOARDED, now) < 0)
-                        return;
-                ob_onboard_fail_for_good(ob, "rotation-aborted", now, "%s: rotation abandoned",
-                                         why);
-                return;
+        if (ob->decommissioned) {
+                ob_onboard_set_error(
+                        ob, -1, "decommissioned",
+                        "decommissioned: no identity; 'agentctl reprovision' onboards again",
+                        now_ms);
+                ob_onboard_set_activity(ob, OB_ACT_FAILED, -1);
+                return 0;
         }
-        r = ob_creds_commit(ob->c->paths.state_dir, ob->gen, ob->d.fs);
-        if (r < 0) {
-                ob_onboard_fail_local(ob, "storage-error", r, now,
-                                      "cannot switch credentials/current to %llu",
-                                      (unsigned long long)ob->gen);
-                return;
-        }
-        old_id = ob->cur_cert_id ? strdup(ob->cur_cert_id) : NULL;
-        ob->cur_gen = ob->gen;
-        if (ob->thing_name) {
-                free(ob->cur_thing);
-                ob->cur_thing = TAKE_PTR(ob->thing_name);
-        }
-        free(ob->cur_cert_id);
-        ob->cur_cert_id = TAKE_PTR(ob->cert_id);
-        ob->cur_not_before_s = ob->not_before_s;
-        ob->cur_not_after_s = ob->not_after_s;
-        ob->onboarded_ms = now;
-        ob->gen = 0;
-        ob->not_before_s = ob->not_after_s = 0;
-        json_object_put(ob->devconf);
-        ob->devconf = NULL;
-        ob->err_code[0] = 0;
-        ob->err_text[0] = 0;
-        ob->err_class = -1;
-        ob->err_ms = 0;
-        ob->refusals = 0;
-        if (!rotation)
-                ob_onboard_drop_chain_file(ob); /* from now on the certificate goes alone */
-        if (rotation) {
-                (void)ob_retire_add(&ob->retired, old_gen, now); /* else found on disk later */
-                ob->rotating = false;
-                ob->rotate_requested = false;
-                ob_backoff_init(&ob->backoff);
-        }
-        ob->post_commit = rotation ? POST_COMMIT_ROTATED : POST_COMMIT_ONBOARDED;
-        free(ob->post_commit_old_id);
-        ob->post_commit_old_id = TAKE_PTR(old_id);
-        r = ob_onboard_set_stage(ob, OB_STAGE_ONBOARDED, now);
+        r = ob->method->start ? ob->method->start(ob, now_ms) : 0;
         if (r < 0)
-                return; /* the retry saves it, then announces (resume()) */
-        ob_onboard_after_commit(ob, now);
-}
-
-/* What a saved commit announces: the rotation (to the cloud on the verifying session, if it is
- * still there, and to the daemon's hook), or the onboarding. Once. */
-void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
-{
-        _cleanup_free_ char *old_id = TAKE_PTR(ob->post_commit_old_id);
-        bool rotation = ob->post_commit == POST_COMMIT_ROTATED;
-
-        ob->post_commit = POST_COMMIT_NONE;
-        if (rotation) {
-                ob_onboard_notify(
-                        ob, OB_CHANGE_ROTATED,
-                        "rotated: certificate %.12s... (generation %llu) replaces %.12s...",
-                        ob->cur_cert_id, (unsigned long long)ob->cur_gen, old_id ? old_id : "?");
-                if (old_id && ob->connected && ob_onboard_announce(ob, old_id, now))
-                        return; /* disconnects when the cloud acknowledged */
-                if (old_id && !ob->connected && ob->c->rotation.old_cert_topic)
-                        ob_onboard_notify(
-                                ob, OB_CHANGE_NOTICE,
-                                "certificate %.12s... was not announced on rotation.old_cert_topic: "
-                                "the commit was saved only on a retry, without the connection",
-                                old_id);
-                announce_done(ob, now);
-                return;
-        }
-
-        ob_onboard_disconnect(ob);
-        ob_onboard_idle(ob, now);
-        if (ob->claim_temporary) {
-                drop_claim(ob);
-        } else if (ob->c->provisioning.delete_claim && ob->claim_cert) {
-                if (unlink(ob->claim_key) < 0 || unlink(ob->claim_cert) < 0)
-                        ob_onboard_notify(ob, OB_CHANGE_NOTICE,
-                                          "cannot delete the claim credentials: %s",
-                                          strerror(errno));
-                else
-                        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "deleted the claim credentials");
-        }
-        ob_onboard_notify(ob, OB_CHANGE_ONBOARDED, "onboarded as %s (certificate %.12s...)",
-                          ob->cur_thing ? ob->cur_thing : ob->d.serial, ob->cur_cert_id);
+                return r;
+        ob_onboard_sweep_retired(ob, now_ms); /* also when a rotation resumes rather than idles */
+        return ob_onboard_resume(ob, now_ms);
 }
 
 /* ------------------------------------------------------------------ transport events */
@@ -1034,6 +525,23 @@ static int topic_index(const ObOnboard *ob, const char *topic)
                 if (ob->topics[i][0] && strcmp(ob->topics[i], topic) == 0)
                         return i;
         return -1;
+}
+
+/* A request is in flight: its reply (or its loss) is what the machine waits for. */
+static bool awaiting_reply(const ObOnboard *ob)
+{
+        return ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER;
+}
+
+/* Which reply topic a SUBACK's token was for (N_TOPICS: none of ours). */
+static int sub_index(const ObOnboard *ob, int token)
+{
+        int i;
+
+        for (i = 0; i < N_TOPICS; i++)
+                if (ob->sub_tokens[i] == token)
+                        break;
+        return i;
 }
 
 /* Whose policy refused the provisioning topics: a rotation subscribes with the device's own
@@ -1104,9 +612,9 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                  * its answer, like a CONNACK (the broker's clock started no earlier) */
                 if (cls == OB_ERR_REFUSED || cls == OB_ERR_THROTTLED)
                         ob_backoff_connect_attempt(&ob->backoff, now_ms);
-                if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating &&
+                if (ob->act == OB_ACT_VERIFY && ob->method->refused && !ob->rotating &&
                     cls == OB_ERR_REFUSED && ob_conn_cause_may_be_pending(cause))
-                        ob_onboard_factory_refused(ob, detail, now_ms);
+                        ob->method->refused(ob, detail, now_ms);
                 else if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating)
                         /* an alert, a throttle, a timeout: not a registration in progress */
                         ob_onboard_fail(ob, cls,
@@ -1123,7 +631,7 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         /* the cloud will not take the new certificate: roll back, the current
                          * identity never stopped working; try again later from a new key */
                         ob->verify_refusals = 0;
-                        abandon_rotation_slot(ob);
+                        ob_onboard_abandon_rotation_slot(ob);
                         if (ob_onboard_set_stage(ob, OB_STAGE_NEW, now_ms) < 0)
                                 break;
                         ob_onboard_fail(
@@ -1138,18 +646,14 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
         case OB_TEV_SUBSCRIBED:
                 if (ob->act != OB_ACT_SUBSCRIBE)
                         break;
-                for (i = 0; i < N_TOPICS; i++)
-                        if (ob->sub_tokens[i] == ev->token)
-                                break;
+                i = sub_index(ob, ev->token);
                 if (i < N_TOPICS && --ob->subs_pending == 0)
                         return ob_onboard_send_request(ob, now_ms);
                 break;
         case OB_TEV_SUBSCRIBE_FAILED:
                 if (ob->act != OB_ACT_SUBSCRIBE)
                         break;
-                for (i = 0; i < N_TOPICS; i++)
-                        if (ob->sub_tokens[i] == ev->token)
-                                break;
+                i = sub_index(ob, ev->token);
                 if (ob->subs_batched && !ev->detail[0]) {
                         /* AWS IoT answers a SUBSCRIBE its policy forbids on MQTT 3.1.1 by
                          * closing the connection, with no SUBACK (docs/emulator.md) */
@@ -1170,19 +674,18 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
         case OB_TEV_PUBLISHED:
                 if (ob->act == OB_ACT_ANNOUNCE) {
                         ob_onboard_notify(ob, OB_CHANGE_NOTICE, "published the old certificate id");
-                        announce_done(ob, now_ms);
+                        ob_onboard_announce_done(ob, now_ms);
                 }
                 break;
         case OB_TEV_PUBLISH_FAILED:
-                if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
+                if (awaiting_reply(ob))
                         ob_onboard_fail(ob, OB_ERR_NETWORK, "publish-failed", now_ms,
                                         "publish failed: %s", ev->detail);
                 break;
         case OB_TEV_MESSAGE:
                 i = ev->topic ? topic_index(ob, ev->topic) : -1;
                 if (i < 0 || (ob->act == OB_ACT_REQUEST_CERT && i > 1) ||
-                    (ob->act == OB_ACT_REGISTER && i < 2) ||
-                    (ob->act != OB_ACT_REQUEST_CERT && ob->act != OB_ACT_REGISTER)) {
+                    (ob->act == OB_ACT_REGISTER && i < 2) || !awaiting_reply(ob)) {
                         ob->ignored_messages++;
                         ob_log_debug("onboard: ignoring a message on %s",
                                      ev->topic ? ev->topic : "?");
@@ -1202,14 +705,14 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                         ob_onboard_rejected(ob, "RegisterThing", ev, now_ms);
                 break;
         case OB_TEV_MESSAGE_DROPPED:
-                if (ob->act == OB_ACT_REQUEST_CERT || ob->act == OB_ACT_REGISTER)
+                if (awaiting_reply(ob))
                         ob_onboard_fail(ob, OB_ERR_REJECTED, "bad-reply", now_ms,
                                         "a reply was dropped: %s", ev->detail);
                 break;
         case OB_TEV_CONNECTION_LOST:
                 ob->connected = false;
-                if (ob->act == OB_ACT_ANNOUNCE)
-                        announce_done(ob, now_ms); /* committed already: nothing to retry */
+                if (ob->act == OB_ACT_ANNOUNCE) /* committed already: nothing to retry */
+                        ob_onboard_announce_done(ob, now_ms);
                 else if (ob_onboard_busy(ob))
                         ob_onboard_fail(ob, OB_ERR_NETWORK, "connection-lost", now_ms,
                                         "the connection was lost while %s: %s",
@@ -1241,7 +744,7 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
         case OB_ACT_ANNOUNCE:
                 ob_onboard_notify(ob, OB_CHANGE_NOTICE,
                                   "the old certificate id was not acknowledged in time");
-                announce_done(ob, now_ms);
+                ob_onboard_announce_done(ob, now_ms);
                 return 0;
         case OB_ACT_WAIT_CLOCK:
         case OB_ACT_WAIT_RETRY:
@@ -1256,69 +759,5 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
         case _OB_ACT_MAX:
                 break;
         }
-        return 0;
-}
-
-/* Why a device without an identity cannot rotate, and what the operator does about it. */
-static void not_onboarded_text(const ObOnboard *ob, char *err, size_t errsize)
-{
-        ObProvisioningMethod m = ob->c->provisioning.method;
-        const char *next = "";
-
-        if (ob->decommissioned) {
-                snprintf(err, errsize,
-                         "decommissioned: there is no identity to renew; 'agentctl reprovision' "
-                         "onboards again");
-                return;
-        }
-        if (m == OB_METHOD_STATIC)
-                next = "a static device first connects with its factory certificate "
-                       "('agentctl factory status' checks it)";
-        else if (m == OB_METHOD_JITP)
-                next = "a jitp device is registered by its first connect with its factory "
-                       "certificate (the CA's template)";
-        else if (m == OB_METHOD_JITR)
-                next = "a jitr device waits until its certificate is activated "
-                       "(update-certificate --new-status ACTIVE)";
-        else
-                next = "fleet provisioning gets the first certificate";
-        snprintf(err, errsize,
-                 "not onboarded yet, nothing to rotate: %s; 'agentctl status' says what it waits "
-                 "for. Rotate once it says onboarded%s",
-                 next,
-                 ob_onboard_can_rotate(ob->c) ? "" : "; renewal also needs rotation.template");
-}
-
-int ob_onboard_rotate_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsize)
-{
-        if (ob->cur_gen == 0) {
-                not_onboarded_text(ob, err, errsize);
-                return -EAGAIN;
-        }
-        if (ob->rotating) {
-                snprintf(err, errsize, "a rotation is already running (stage %s)",
-                         ob_onboard_stage_names[ob->stage]);
-                return -EALREADY;
-        }
-        if (!ob_onboard_can_rotate(ob->c)) {
-                snprintf(err, errsize,
-                         "provisioning.method %s renews certificates through fleet provisioning "
-                         "only: set rotation.template (or provisioning.template)",
-                         ob_provisioning_method_to_string(ob->c->provisioning.method));
-                return -EOPNOTSUPP;
-        }
-        ob->rotate_requested = true;
-        ob->backoff.next_ms = 0;
-        ob_onboard_persist_or_say(ob);
-        ob->request_unsaved = ob->save_error < 0;
-        if (ob->save_error < 0) /* taken, but only in memory: the operator must know */
-                snprintf(err, errsize,
-                         "the request could not be saved to %s/state.json (%s): it is lost if "
-                         "the daemon stops before the rotation starts",
-                         ob->c->paths.state_dir, strerror(-ob->save_error));
-        /* the request is taken: what its first step meets (a failed connect, scheduled for a
-         * retry) is the rotation's, reported by status, not a refusal of the request */
-        if (ob->act == OB_ACT_DONE || ob->act == OB_ACT_FAILED)
-                (void)ob_onboard_resume(ob, now_ms);
         return 0;
 }

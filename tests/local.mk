@@ -179,10 +179,19 @@ tests_unit_test_state_compat_SOURCES = tests/unit/test-state-compat.c
 tests_unit_test_state_compat_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_state_compat_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
 EXTRA_DIST += tests/data/state-ca88530
+ONBOARD_HARNESS = tests/unit/onboard-harness.c tests/unit/onboard-harness.h
 unit_tests += tests/unit/test-onboard
-tests_unit_test_onboard_SOURCES = tests/unit/test-onboard.c
+tests_unit_test_onboard_SOURCES = tests/unit/test-onboard.c $(ONBOARD_HARNESS)
 tests_unit_test_onboard_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_onboard_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+unit_tests += tests/unit/test-onboard-rotate
+tests_unit_test_onboard_rotate_SOURCES = tests/unit/test-onboard-rotate.c $(ONBOARD_HARNESS)
+tests_unit_test_onboard_rotate_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_onboard_rotate_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+unit_tests += tests/unit/test-onboard-factory
+tests_unit_test_onboard_factory_SOURCES = tests/unit/test-onboard-factory.c $(ONBOARD_HARNESS)
+tests_unit_test_onboard_factory_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_onboard_factory_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
 endif
 
 # ---- ident helper: serial number sources (lib/identity)

@@ -50,9 +50,11 @@ check-valgrind:
 # ---- make coverage: lib/ line coverage from the unit tests (COVERAGE_CHECK=check for the
 # whole suite). Needs a tree configured with --enable-coverage (a separate build directory).
 # Fails below COVERAGE_MIN_LINES percent of lib/ lines; with the whole suite also when a stage
-# or activity of the onboarding machine never occurs in a transition, in the unit test of the
+# or activity of the onboarding machine never occurs in a transition, in the unit tests of the
 # machine or in the daemons' logs (tests/hygiene/check-transitions.sh).
 GCOVR = gcovr
+# the unit tests of the onboarding machine (their transitions count, tests/local.mk)
+ONBOARD_UNIT_TESTS = test-onboard test-onboard-rotate test-onboard-factory
 COVERAGE_CHECK = check-unit
 COVERAGE_FILTER = lib/
 COVERAGE_MIN_LINES = 90
@@ -75,10 +77,12 @@ coverage:
 		echo "coverage: FAIL: lib/ line coverage below $(COVERAGE_MIN_LINES) % (gcovr $$rc)"; \
 		exit 1; fi; \
 	echo "coverage: lib/ lines at or above $(COVERAGE_MIN_LINES) %"
-	@test -x tests/unit/test-onboard || { echo "coverage: no tests/unit/test-onboard (cmocka)"; exit 1; }
 	@mkdir -p $(abs_top_builddir)/tests/world-logs/unit && \
-	OB_TEST_VERBOSE=1 tests/unit/test-onboard >/dev/null \
-		2>$(abs_top_builddir)/tests/world-logs/unit/test-onboard.transitions
+	for t in $(ONBOARD_UNIT_TESTS); do \
+		test -x tests/unit/$$t || { echo "coverage: no tests/unit/$$t (cmocka)"; exit 1; }; \
+		OB_TEST_VERBOSE=1 tests/unit/$$t >/dev/null \
+			2>$(abs_top_builddir)/tests/world-logs/unit/$$t.transitions || exit 1; \
+	done
 	@$(SHELL) $(top_srcdir)/tests/hygiene/check-transitions.sh $(top_srcdir) \
 		$(abs_top_builddir)/tests/world-logs || \
 	if [ "$(COVERAGE_CHECK)" = check ]; then exit 1; else \
