@@ -32,15 +32,6 @@
 
 /* ------------------------------------------------------------------ status */
 
-static json_object *iso_time(int64_t s)
-{
-        char buf[32];
-
-        if (!ob_isotime_format(s, buf, sizeof(buf)))
-                return NULL;
-        return json_object_new_string(buf);
-}
-
 static void add_opt_string(json_object *o, const char *key, const char *v)
 {
         json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
@@ -82,7 +73,7 @@ json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
                                (ob->act == OB_ACT_WAIT_RETRY || ob->act == OB_ACT_WAIT_ACTIVATION ||
                                 ob->act == OB_ACT_WAIT_CERT || ob->act == OB_ACT_WAIT_CLOCK) &&
                                                ob->deadline > now_ms
-                                       ? iso_time(ob->deadline / 1000)
+                                       ? ob_isotime_json(ob->deadline / 1000)
                                        : NULL);
         json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));
         if (ob->refusals > 0)
@@ -120,7 +111,7 @@ json_object *ob_onboard_status_from_state(json_object *state)
         }
         json_object_object_add(o, "next_rotation",
                                state && json_object_object_get_ex(state, "next_rotation_ms", &v)
-                                       ? iso_time(json_object_get_int64(v) / 1000)
+                                       ? ob_isotime_json(json_object_get_int64(v) / 1000)
                                        : NULL);
         if (state) {
                 json_object_object_get_ex(state, "pending", &p);
@@ -141,11 +132,11 @@ json_object *ob_onboard_status_from_state(json_object *state)
         add_opt_member(o, "certificate_id", src, "certificate_id");
         json_object_object_add(o, "certificate_not_before",
                                src && json_object_object_get_ex(src, "not_before", &v)
-                                       ? iso_time(json_object_get_int64(v))
+                                       ? ob_isotime_json(json_object_get_int64(v))
                                        : NULL);
         json_object_object_add(o, "certificate_not_after",
                                src && json_object_object_get_ex(src, "not_after", &v)
-                                       ? iso_time(json_object_get_int64(v))
+                                       ? ob_isotime_json(json_object_get_int64(v))
                                        : NULL);
         json_object_object_add(o, "generation",
                                cur && json_object_object_get_ex(cur, "generation", &v)
@@ -163,13 +154,13 @@ json_object *ob_onboard_status_from_state(json_object *state)
                         json_object_object_add(le, "text", json_object_get(t));
                 if (json_object_object_get_ex(e, "time_ms", &t))
                         json_object_object_add(le, "time",
-                                               iso_time(json_object_get_int64(t) / 1000));
+                                               ob_isotime_json(json_object_get_int64(t) / 1000));
         } else
                 json_object_object_add(o, "last_error", NULL);
         if (bo && ob_backoff_from_json(bo, &b) == 0) {
                 json_object_object_add(o, "attempts", json_object_new_int64(b.attempts));
                 json_object_object_add(o, "next_retry",
-                                       b.attempts > 0 && b.next_ms > 0 ? iso_time(b.next_ms / 1000)
+                                       b.attempts > 0 && b.next_ms > 0 ? ob_isotime_json(b.next_ms / 1000)
                                                                        : NULL);
         }
         return TAKE_PTR(o);
