@@ -159,9 +159,9 @@ json_object *ob_onboard_status_from_state(json_object *state)
                 json_object_object_add(o, "last_error", NULL);
         if (bo && ob_backoff_from_json(bo, &b) == 0) {
                 json_object_object_add(o, "attempts", json_object_new_int64(b.attempts));
-                json_object_object_add(o, "next_retry",
-                                       b.attempts > 0 && b.next_ms > 0 ? ob_isotime_json(b.next_ms / 1000)
-                                                                       : NULL);
+                json_object_object_add(
+                        o, "next_retry",
+                        b.attempts > 0 && b.next_ms > 0 ? ob_isotime_json(b.next_ms / 1000) : NULL);
         }
         return TAKE_PTR(o);
 }
