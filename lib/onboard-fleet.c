@@ -480,7 +480,7 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
         if (asprintf(&dir, "%s/claim", ob->c->paths.runtime_dir) < 0 ||
             asprintf(&crt, "%s/claim.crt", dir) < 0 || asprintf(&key, "%s/claim.key", dir) < 0)
                 return -ENOMEM;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        if (ob_fs_mkdir(ob->d.fs, dir, 0700) < 0 && errno != EEXIST) {
                 snprintf(err, errsize, "cannot create %s: %s", dir, strerror(errno));
                 return -errno;
         }
@@ -488,7 +488,7 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
         if (r >= 0)
                 r = ob_fs_write_file_atomic(ob->d.fs, crt, cert_pem, strlen(cert_pem), 0600);
         if (r < 0) {
-                (void)unlink(key);
+                (void)ob_fs_unlink(ob->d.fs, key);
                 snprintf(err, errsize, "cannot store the claim in %s: %s", dir, strerror(-r));
                 return r;
         }

@@ -178,9 +178,9 @@ static void drop_claim(ObOnboard *ob)
 {
         if (ob->claim_temporary) {
                 if (ob->claim_key)
-                        (void)unlink(ob->claim_key);
+                        (void)ob_fs_unlink(ob->d.fs, ob->claim_key);
                 if (ob->claim_cert)
-                        (void)unlink(ob->claim_cert);
+                        (void)ob_fs_unlink(ob->d.fs, ob->claim_cert);
         }
         free(ob->claim_cert);
         free(ob->claim_key);
@@ -413,10 +413,10 @@ void ob_onboard_discard_pending_cert(ObOnboard *ob)
         char path[512];
 
         if (ob_onboard_slot_file(ob, "device.crt", path, sizeof(path)))
-                (void)unlink(path);
+                (void)ob_fs_unlink(ob->d.fs, path);
         if (ob->c->provisioning.create_keys &&
             ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
-                (void)unlink(path);
+                (void)ob_fs_unlink(ob->d.fs, path);
         free(ob->cert_id);
         ob->cert_id = NULL;
         ob_onboard_secret_free(&ob->token);
@@ -552,7 +552,7 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
                 snprintf(why, whysize, "no claim certificate");
                 return false;
         }
-        r = ob_x509_from_file(ob->claim_cert, &x);
+        r = ob_x509_from_file_with(ob->d.fs, ob->claim_cert, &x);
         if (r < 0) {
                 snprintf(why, whysize, "claim certificate %s: %s", ob->claim_cert,
                          r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
@@ -581,20 +581,13 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
 
 /* The provider for the TLS key at path: "tpm2" for a persistent key ("handle:0x...") or a TSS2
  * PEM file, else "default". */
-static const char *key_file_provider(const char *path)
+static const char *key_file_provider(const ObFsOps *fs, const char *path)
 {
         char buf[64] = "";
-        FILE *f;
 
         if (ob_key_path_is_handle(path))
                 return "tpm2";
-        f = fopen(path, "re");
-
-        if (f) {
-                if (!fgets(buf, sizeof(buf), f))
-                        buf[0] = 0;
-                fclose(f);
-        }
+        (void)ob_fs_read_line(fs, path, buf, sizeof(buf));
         return strstr(buf, "TSS2 PRIVATE KEY") ? "tpm2" : "default";
 }
 
@@ -698,7 +691,8 @@ int ob_onboard_connect_claim(ObOnboard *ob, int64_t now)
                 return 0;
         }
         return ob_onboard_connect_to(ob, ob->claim_cert, ob->claim_key,
-                                     key_file_provider(ob->claim_key), OB_ACT_CONNECT_CLAIM, now);
+                                     key_file_provider(ob->d.fs, ob->claim_key),
+                                     OB_ACT_CONNECT_CLAIM, now);
 }
 
 int ob_onboard_connect_device(ObOnboard *ob, int64_t now)
@@ -725,8 +719,8 @@ int ob_onboard_connect_current(ObOnboard *ob, int64_t now)
 
         if (!crt || !key)
                 return -ENOMEM;
-        return ob_onboard_connect_to(ob, crt, key, key_file_provider(key), OB_ACT_CONNECT_CLAIM,
-                                     now);
+        return ob_onboard_connect_to(ob, crt, key, key_file_provider(ob->d.fs, key),
+                                     OB_ACT_CONNECT_CLAIM, now);
 }
 
 /* ------------------------------------------------------------------ the decision */
@@ -783,7 +777,7 @@ bool ob_onboard_current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
         X509 *x = NULL;
         int r;
 
-        if (!path || ob_x509_from_file(path, &x) < 0) {
+        if (!path || ob_x509_from_file_with(ob->d.fs, path, &x) < 0) {
                 snprintf(why, whysize, "the current certificate cannot be read");
                 return false;
         }
@@ -1015,7 +1009,8 @@ void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
         if (ob->claim_temporary) {
                 drop_claim(ob);
         } else if (ob->c->provisioning.delete_claim && ob->claim_cert) {
-                if (unlink(ob->claim_key) < 0 || unlink(ob->claim_cert) < 0)
+                if (ob_fs_unlink(ob->d.fs, ob->claim_key) < 0 ||
+                    ob_fs_unlink(ob->d.fs, ob->claim_cert) < 0)
                         ob_onboard_notify(ob, OB_CHANGE_NOTICE,
                                           "cannot delete the claim credentials: %s",
                                           strerror(errno));

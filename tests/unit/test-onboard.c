@@ -728,7 +728,7 @@ static void assert_onboarded(World *w)
         assert_string_equal(status_str(w, "state", buf, sizeof(buf)), "onboarded");
         assert_string_equal(status_str(w, "thing_name", buf, sizeof(buf)), "ob-" SERIAL);
         assert_int_equal(strlen(status_str(w, "certificate_id", buf, sizeof(buf))), 64);
-        assert_int_equal(ob_creds_current(w->state, &gen), 0);
+        assert_int_equal(ob_creds_current(w->state, &gen, NULL), 0);
         assert_true(gen >= 1);
         snprintf(path, sizeof(path), "%s/credentials/current/device.crt", w->state);
         assert_int_equal(stat(path, &st), 0);
@@ -1176,7 +1176,7 @@ static void onboard_now(World *w)
 static uint64_t current_gen(World *w)
 {
         uint64_t g = 0;
-        assert_int_equal(ob_creds_current(w->state, &g), 0);
+        assert_int_equal(ob_creds_current(w->state, &g, NULL), 0);
         return g;
 }
 
@@ -1458,7 +1458,7 @@ static size_t slot_count(World *w)
         _cleanup_free_ uint64_t *g = NULL;
         size_t n = 0;
 
-        assert_int_equal(ob_creds_list(w->state, &g, &n), 0);
+        assert_int_equal(ob_creds_list(w->state, &g, &n, NULL), 0);
         return n;
 }
 
@@ -2236,7 +2236,7 @@ static void test_jitp_later_connects_without_ca(void **state)
         assert_int_equal(w->cloud.connects, 2);
         assert_int_equal(w->cloud.last_cert_count, 1);
         run_until_settled(w, 10);
-        assert_int_equal(ob_creds_current(w->state, &gen), 0);
+        assert_int_equal(ob_creds_current(w->state, &gen, NULL), 0);
         assert_int_equal(gen, 2);
         assert_int_equal(w->cloud.last_cert_count, 1);
         world_free(w);
