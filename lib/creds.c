@@ -95,8 +95,8 @@ int ob_creds_slot_create(const char *state_dir, uint64_t gen, const ObFsOps *ops
                 return -EINVAL;
         gen_name(gen, name);
 
-        _cleanup_close_ int sfd =
-                ops->openat(AT_FDCWD, state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        int sfd = ops->openat(AT_FDCWD, state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        OB_FS_CLOSE_AT_EXIT(ops, sfd);
         if (sfd < 0)
                 return ob_negative_errno();
         r = make_dir(ops, sfd, OB_CREDS_DIR, &created);
@@ -105,14 +105,15 @@ int ob_creds_slot_create(const char *state_dir, uint64_t gen, const ObFsOps *ops
         if (created && ops->fsync(sfd) < 0)
                 return ob_negative_errno();
 
-        _cleanup_close_ int cfd =
-                ops->openat(sfd, OB_CREDS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        int cfd = ops->openat(sfd, OB_CREDS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        OB_FS_CLOSE_AT_EXIT(ops, cfd);
         if (cfd < 0)
                 return ob_negative_errno();
         r = make_dir(ops, cfd, name, &created);
         if (r < 0)
                 return r;
-        _cleanup_close_ int gfd = open_slot(ops, cfd, name);
+        int gfd = open_slot(ops, cfd, name);
+        OB_FS_CLOSE_AT_EXIT(ops, gfd);
         if (gfd < 0)
                 return gfd;
         if (created && ops->fsync(cfd) < 0)
@@ -146,7 +147,8 @@ int ob_creds_commit(const char *state_dir, uint64_t gen, const ObFsOps *ops)
                 return -EINVAL;
         gen_name(gen, name);
 
-        _cleanup_close_ int cfd = open_creds_dir(ops, state_dir);
+        int cfd = open_creds_dir(ops, state_dir);
+        OB_FS_CLOSE_AT_EXIT(ops, cfd);
         if (cfd < 0)
                 return cfd;
 
@@ -281,7 +283,8 @@ int ob_creds_remove_slot(const char *state_dir, uint64_t gen, const ObFsOps *ops
         if (r < 0 && r != -ENOENT)
                 return r;
 
-        _cleanup_close_ int cfd = open_creds_dir(ops, state_dir);
+        int cfd = open_creds_dir(ops, state_dir);
+        OB_FS_CLOSE_AT_EXIT(ops, cfd);
         if (cfd < 0)
                 return cfd;
         int gfd = open_slot(ops, cfd, name);

@@ -243,7 +243,8 @@ int ob_fs_write_file_atomic(const ObFsOps *ops, const char *path, const void *da
                 tmp = NULL;
                 return -ENOMEM;
         }
-        _cleanup_close_ int dfd = ops->openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        int dfd = ops->openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        OB_FS_CLOSE_AT_EXIT(ops, dfd);
         if (dfd < 0)
                 return ob_negative_errno();
         if (ops->unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT)

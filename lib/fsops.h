@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "macro.h"
+
 typedef struct ObFsOps {
         int (*openat)(int dirfd, const char *path, int flags, mode_t mode);
         ssize_t (*read)(int fd, void *buf, size_t n);
@@ -41,6 +43,23 @@ static inline const ObFsOps *ob_fs_ops(const ObFsOps *ops)
 {
         return ops ? ops : &ob_fsops_posix;
 }
+
+/*
+ * Close var (an int fd opened through ops) through ops when the scope ends, as
+ * _cleanup_close_ does with close(): the real close() must never see a descriptor of another
+ * table (tests/unit/fake-fs.h). Put it right after the declaration of var.
+ */
+typedef struct ObFsCloser {
+        const ObFsOps *ops;
+        const int *fd;
+} ObFsCloser;
+static inline void ob_fs_closerp(ObFsCloser *c)
+{
+        if (*c->fd >= 0)
+                (void)c->ops->close(*c->fd);
+}
+#define OB_FS_CLOSE_AT_EXIT(o, var)                                                                \
+        _cleanup_(ob_fs_closerp) ObFsCloser var##_closer = {.ops = (o), .fd = &(var)}
 
 /* One-call shorthands for the path-based calls (relative paths: to the working directory); they
  * set errno and return -1 like the calls they stand for. */

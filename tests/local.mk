@@ -100,6 +100,15 @@ tests_unit_test_creds_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_creds_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- pure-io helper: the in-memory filesystem of the flow tests (tests/unit/fake-fs.[ch])
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-fake-fs
+tests_unit_test_fake_fs_SOURCES = tests/unit/test-fake-fs.c tests/unit/fake-fs.c \
+	tests/unit/fake-fs.h
+tests_unit_test_fake_fs_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_fake_fs_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- dates from 64-bit seconds, whatever the width of time_t (lib/isotime)
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-isotime
