@@ -24,7 +24,7 @@ typedef struct ObFsOps {
                       int flags);
         int (*unlinkat)(int dirfd, const char *path, int flags);
         int (*fstat)(int fd, struct stat *st);
-        /* Used by lib/creds.c only; a table for the store alone may leave them NULL. */
+        /* The rest are not used by lib/store.c: a table for the store alone may leave them NULL. */
         int (*mkdirat)(int dirfd, const char *path, mode_t mode);
         int (*symlinkat)(const char *target, int newdirfd, const char *linkpath);
         int (*faccessat)(int dirfd, const char *path, int mode, int flags);

@@ -188,6 +188,14 @@ static int resolve(int dirfd, const char *path, bool follow, Node **ret_dir,
         return walk(start, path, follow, 0, ret_dir, name, ret);
 }
 
+/* resolve(), and -ENOENT when nothing is there. */
+static int existing(int dirfd, const char *path, bool follow, Node **ret_dir,
+                    char name[static NAME_MAX + 1], Node **ret)
+{
+        int r = resolve(dirfd, path, follow, ret_dir, name, ret);
+        return r < 0 ? r : *ret ? 0 : -ENOENT;
+}
+
 static int fail(int r)
 {
         errno = -r;
@@ -309,12 +317,10 @@ static int f_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
         char name[NAME_MAX + 1];
         Node *dir, *n;
-        int r = resolve(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &dir, name, &n);
+        int r = existing(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), &dir, name, &n);
 
         if (r < 0)
                 return fail(r);
-        if (!n)
-                return fail(-ENOENT);
         stat_of(n, st);
         return 0;
 }
@@ -365,12 +371,10 @@ static ssize_t f_readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
         char name[NAME_MAX + 1];
         Node *dir, *n;
-        int r = resolve(dirfd, path, false, &dir, name, &n);
+        int r = existing(dirfd, path, false, &dir, name, &n);
 
         if (r < 0)
                 return fail(r);
-        if (!n)
-                return fail(-ENOENT);
         if (!S_ISLNK(n->mode))
                 return fail(-EINVAL);
         size_t k = OB_MIN(size, n->len);
@@ -382,12 +386,10 @@ static int f_unlinkat(int dirfd, const char *path, int flags)
 {
         char name[NAME_MAX + 1];
         Node *dir, *n;
-        int r = resolve(dirfd, path, false, &dir, name, &n);
+        int r = existing(dirfd, path, false, &dir, name, &n);
 
         if (r < 0)
                 return fail(r);
-        if (!n)
-                return fail(-ENOENT);
         if (!name[0])
                 return fail(-EBUSY);
         if (flags & AT_REMOVEDIR) {
