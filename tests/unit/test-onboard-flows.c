@@ -369,8 +369,7 @@ static void run(World *w)
         }
 }
 
-/* Onboarded as thing, with generation 1 current, its certificate and state.json in the fake;
- * the fake holds no open file and the real filesystem has none of it. */
+/* Onboarded as thing, with generation 1 current, its certificate and state.json in the fake. */
 static void assert_onboarded(World *w, const char *thing)
 {
         json_object *st = ob_onboard_status(w->ob, w->now), *v;
@@ -387,18 +386,17 @@ static void assert_onboarded(World *w, const char *thing)
                                "-----BEGIN CERTIFICATE-----"));
         assert_non_null(strstr(ob_fake_fs_get(STATE "/state.json", NULL), "\"onboarded\""));
         assert_false(w->cloud.connected);
-
-        w->ob = ob_onboard_free(w->ob);
-        w->store = ob_store_free(w->store);
-        assert_int_equal(ob_fake_fs_open_fds(), 0);
-        assert_true(ob_fake_fs_fsyncs() > 0);
-        assert_int_equal(access(ROOT, F_OK), -1);
 }
 
+/* Free the machine and the world: the fake holds no open file then, and the real filesystem
+ * has none of the test's paths. */
 static void world_free(World *w)
 {
         ob_onboard_free(w->ob);
         ob_store_free(w->store);
+        assert_int_equal(ob_fake_fs_open_fds(), 0);
+        assert_true(ob_fake_fs_fsyncs() > 0);
+        assert_int_equal(access(ROOT, F_OK), -1);
         ob_key_provider_free(w->keys);
         ob_config_free(w->cfg);
         EVP_PKEY_free(w->cloud.ca_key);
@@ -462,6 +460,15 @@ static void test_static(void **state)
         assert_int_equal(w->cloud.connects, 1);
         assert_int_equal(w->cloud.registrations, 0);
         assert_onboarded(w, CN);
+
+        /* decommission: the slots listed and removed in the fake (lib/onboard-forget.c) */
+        json_object *deleted = NULL;
+        assert_int_equal(ob_onboard_forget(w->ob, true, false, w->now, &deleted), 0);
+        assert_int_equal(json_object_array_length(deleted), 1);
+        json_object_put(deleted);
+        assert_int_equal(ob_fake_fs_mode(STATE "/credentials/1"), 0);
+        assert_int_equal(ob_fake_fs_mode(STATE "/credentials/current"), 0);
+        assert_int_equal(ob_fake_fs_mode(STATE "/credentials"), S_IFDIR | OB_CREDS_DIR_MODE);
         world_free(w);
 }
 
