@@ -271,7 +271,7 @@ int ob_check_locate_device_files(ObCheckContext *ctx)
         }
         if (ctx->key_path[0] && !ob_key_path_is_handle(ctx->key_path)) {
                 /* a slot made from the vendor's key has no key file: the handle (as the agent) */
-                _cleanup_free_ char *k = ob_factory_slot_key(c, ctx->key_path);
+                _cleanup_free_ char *k = ob_factory_slot_key(c, ctx->key_path, NULL);
                 if (!k)
                         return -ENOMEM;
                 snprintf(ctx->key_path, sizeof(ctx->key_path), "%s", k);

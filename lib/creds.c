@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -96,8 +95,8 @@ int ob_creds_slot_create(const char *state_dir, uint64_t gen, const ObFsOps *ops
                 return -EINVAL;
         gen_name(gen, name);
 
-        _cleanup_close_ int sfd =
-                ops->openat(AT_FDCWD, state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        int sfd = ops->openat(AT_FDCWD, state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        OB_FS_CLOSE_AT_EXIT(ops, sfd);
         if (sfd < 0)
                 return ob_negative_errno();
         r = make_dir(ops, sfd, OB_CREDS_DIR, &created);
@@ -106,14 +105,15 @@ int ob_creds_slot_create(const char *state_dir, uint64_t gen, const ObFsOps *ops
         if (created && ops->fsync(sfd) < 0)
                 return ob_negative_errno();
 
-        _cleanup_close_ int cfd =
-                ops->openat(sfd, OB_CREDS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        int cfd = ops->openat(sfd, OB_CREDS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        OB_FS_CLOSE_AT_EXIT(ops, cfd);
         if (cfd < 0)
                 return ob_negative_errno();
         r = make_dir(ops, cfd, name, &created);
         if (r < 0)
                 return r;
-        _cleanup_close_ int gfd = open_slot(ops, cfd, name);
+        int gfd = open_slot(ops, cfd, name);
+        OB_FS_CLOSE_AT_EXIT(ops, gfd);
         if (gfd < 0)
                 return gfd;
         if (created && ops->fsync(cfd) < 0)
@@ -129,7 +129,7 @@ int ob_creds_write(const char *state_dir, uint64_t gen, const char *name, const 
 
         if (gen == 0 || !name_ok(name))
                 return -EINVAL;
-        if (ob_creds_current(state_dir, &cur) == 0 && cur == gen)
+        if (ob_creds_current(state_dir, &cur, ops) == 0 && cur == gen)
                 return -EBUSY;
         path = ob_creds_slot_file(state_dir, gen, name);
         if (!path)
@@ -147,7 +147,8 @@ int ob_creds_commit(const char *state_dir, uint64_t gen, const ObFsOps *ops)
                 return -EINVAL;
         gen_name(gen, name);
 
-        _cleanup_close_ int cfd = open_creds_dir(ops, state_dir);
+        int cfd = open_creds_dir(ops, state_dir);
+        OB_FS_CLOSE_AT_EXIT(ops, cfd);
         if (cfd < 0)
                 return cfd;
 
@@ -192,14 +193,14 @@ static int parse_gen(const char *s, uint64_t *ret)
         return 0;
 }
 
-int ob_creds_current(const char *state_dir, uint64_t *ret_gen)
+int ob_creds_current(const char *state_dir, uint64_t *ret_gen, const ObFsOps *ops)
 {
         _cleanup_free_ char *p = NULL;
         char target[GEN_NAME_MAX + 1];
 
         if (asprintf(&p, "%s/" OB_CREDS_DIR "/" OB_CREDS_CURRENT, state_dir) < 0)
                 return -ENOMEM;
-        ssize_t n = readlink(p, target, sizeof(target));
+        ssize_t n = ob_fs_ops(ops)->readlinkat(AT_FDCWD, p, target, sizeof(target));
         if (n < 0)
                 return errno == EINVAL ? -EBADMSG : ob_negative_errno();
         if ((size_t)n >= sizeof(target))
@@ -214,38 +215,32 @@ static int cmp_gen(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-int ob_creds_list(const char *state_dir, uint64_t **ret, size_t *ret_n)
+int ob_creds_list(const char *state_dir, uint64_t **ret, size_t *ret_n, const ObFsOps *ops)
 {
         _cleanup_free_ uint64_t *gens = NULL;
+        char **names = NULL;
         size_t n = 0, cap = 0;
         int r = 0;
 
         *ret = NULL;
         *ret_n = 0;
-        int cfd = open_creds_dir(&ob_fsops_posix, state_dir);
+        ops = ob_fs_ops(ops);
+        int cfd = open_creds_dir(ops, state_dir);
         if (cfd == -ENOENT)
                 return 0;
         if (cfd < 0)
                 return cfd;
-        DIR *d = fdopendir(cfd);
-        if (!d) {
+        if (ops->list_dir(cfd, &names) < 0) {
                 r = ob_negative_errno();
-                (void)close(cfd);
+                (void)ops->close(cfd);
                 return r;
         }
-        while (n < OB_CREDS_MAX_LIST) {
+        for (char **de = names; *de && n < OB_CREDS_MAX_LIST; de++) {
                 struct stat st;
                 uint64_t gen;
 
-                errno = 0;
-                struct dirent *de = readdir(d);
-                if (!de) {
-                        r = errno != 0 ? ob_negative_errno() : 0;
-                        break;
-                }
-                if (parse_gen(de->d_name, &gen) < 0 ||
-                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !S_ISDIR(st.st_mode))
+                if (parse_gen(*de, &gen) < 0 ||
+                    ops->fstatat(cfd, *de, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
                         continue;
                 if (n == cap) {
                         size_t c = cap ? cap * 2 : 16;
@@ -259,7 +254,8 @@ int ob_creds_list(const char *state_dir, uint64_t **ret, size_t *ret_n)
                 }
                 gens[n++] = gen;
         }
-        closedir(d);
+        ob_fs_list_free(names);
+        (void)ops->close(cfd);
         if (r < 0)
                 return r;
         if (n > 0)
@@ -281,41 +277,33 @@ int ob_creds_remove_slot(const char *state_dir, uint64_t gen, const ObFsOps *ops
                 return -EINVAL;
         gen_name(gen, name);
 
-        r = ob_creds_current(state_dir, &cur);
+        r = ob_creds_current(state_dir, &cur, ops);
         if (r == 0 && cur == gen)
                 return -EBUSY;
         if (r < 0 && r != -ENOENT)
                 return r;
 
-        _cleanup_close_ int cfd = open_creds_dir(ops, state_dir);
+        int cfd = open_creds_dir(ops, state_dir);
+        OB_FS_CLOSE_AT_EXIT(ops, cfd);
         if (cfd < 0)
                 return cfd;
         int gfd = open_slot(ops, cfd, name);
         if (gfd < 0)
                 return gfd;
-        DIR *d = fdopendir(gfd);
-        if (!d) {
+        char **names = NULL;
+        if (ops->list_dir(gfd, &names) < 0) {
                 r = ob_negative_errno();
                 (void)ops->close(gfd);
                 return r;
         }
         r = 0;
-        for (;;) {
-                errno = 0;
-                struct dirent *de = readdir(d);
-                if (!de) {
-                        if (errno != 0)
-                                r = ob_negative_errno();
-                        break;
-                }
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                if (ops->unlinkat(dirfd(d), de->d_name, 0) < 0) {
+        for (char **de = names; *de; de++)
+                if (ops->unlinkat(gfd, *de, 0) < 0) {
                         r = ob_negative_errno();
                         break;
                 }
-        }
-        closedir(d);
+        ob_fs_list_free(names);
+        (void)ops->close(gfd);
         if (r < 0)
                 return r;
         if (ops->unlinkat(cfd, name, AT_REMOVEDIR) < 0)

@@ -54,21 +54,21 @@ int ob_creds_write(const char *state_dir, uint64_t gen, const char *name, const 
 int ob_creds_commit(const char *state_dir, uint64_t gen, const ObFsOps *ops);
 
 /*
- * The generation "current" points at (the real filesystem). 0 ok; -ENOENT no current link;
- * -EBADMSG "current" is not a symlink to a canonical decimal number >= 1. Does not check that
+ * The generation "current" points at (ops NULL: the real filesystem). 0 ok; -ENOENT no current
+ * link; -EBADMSG "current" is not a symlink to a canonical decimal number >= 1. Does not check that
  * the slot folder exists.
  */
-int ob_creds_current(const char *state_dir, uint64_t *ret_gen);
+int ob_creds_current(const char *state_dir, uint64_t *ret_gen, const ObFsOps *ops);
 
 /*
  * The generations that have a slot folder in <state_dir>/credentials: entries named by a
  * canonical decimal number >= 1 that are directories (not symlinks); "current" and anything
  * else is left out. Ascending, in *ret (free(); NULL when there are none), the count in *ret_n;
  * at most OB_CREDS_MAX_LIST (the rest is found once some are removed). No credentials/ is an
- * empty list. -ENOMEM, or the errno of the failed call.
+ * empty list. -ENOMEM, or the errno of the failed call. ops NULL: the real filesystem.
  */
 #define OB_CREDS_MAX_LIST 4096
-int ob_creds_list(const char *state_dir, uint64_t **ret, size_t *ret_n);
+int ob_creds_list(const char *state_dir, uint64_t **ret, size_t *ret_n, const ObFsOps *ops);
 
 /*
  * Remove slot gen: its files, then the folder, then fsync credentials/. Refuses the current

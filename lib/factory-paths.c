@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "factory-paths.h"
+#include "fsops.h"
 #include "key-provider.h"
 #include "macro.h"
 
@@ -68,23 +69,18 @@ int ob_factory_paths(const ObConfig *c, ObFactoryPaths *ret)
 
 /* The "handle:0x........" recorded next to slot_key (OB_SLOT_KEY_HANDLE in the same folder):
  * 1 and ret filled, 0 when there is no such file or it does not hold such a path. */
-static int recorded_handle(const char *slot_key, char *ret, size_t size)
+static int recorded_handle(const char *slot_key, char *ret, size_t size, const ObFsOps *ops)
 {
         _cleanup_free_ char *path = NULL;
         const char *slash = strrchr(slot_key, '/');
         char buf[64] = "";
         size_t n = strlen(OB_KEY_PATH_HANDLE_PREFIX), len;
-        FILE *f;
 
         if (asprintf(&path, "%.*s" OB_SLOT_KEY_HANDLE, slash ? (int)(slash - slot_key + 1) : 0,
                      slot_key) < 0)
                 return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
+        if (ob_fs_read_line(ops, path, buf, sizeof(buf)) < 0)
                 return 0;
-        if (!fgets(buf, sizeof(buf), f))
-                buf[0] = 0;
-        fclose(f);
         len = strcspn(buf, "\n");
         buf[len] = 0;
         if (len != n + 10 || strncmp(buf, OB_KEY_PATH_HANDLE_PREFIX "0x", n + 2) != 0 ||
@@ -94,14 +90,14 @@ static int recorded_handle(const char *slot_key, char *ret, size_t size)
         return 1;
 }
 
-char *ob_factory_slot_key(const ObConfig *c, const char *slot_key)
+char *ob_factory_slot_key(const ObConfig *c, const char *slot_key, const ObFsOps *ops)
 {
         char rec[32], *p;
         int r;
 
-        if (access(slot_key, F_OK) == 0)
+        if (ob_fs_access(ops, slot_key, F_OK) == 0)
                 return strdup(slot_key);
-        r = recorded_handle(slot_key, rec, sizeof(rec));
+        r = recorded_handle(slot_key, rec, sizeof(rec), ops);
         if (r < 0)
                 return NULL;
         if (r > 0)

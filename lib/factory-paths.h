@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "config-file.h"
+#include "fsops.h"
 #include "macro.h"
 
 #define OB_FACTORY_DIR       "factory"
@@ -54,8 +55,8 @@ typedef struct ObFactoryPaths {
  * the slot's device.key-handle records (a slot made from a vendor key: the certificate is for
  * the key at that handle, whatever the config says now); else, with key.backend tpm and
  * tpm.vendor_key_handle set, that handle (a slot made before device.key-handle existed); else
- * slot_key. malloc'ed; NULL on OOM. */
-char *ob_factory_slot_key(const ObConfig *c, const char *slot_key);
+ * slot_key. malloc'ed; NULL on OOM. ops NULL: the real filesystem. */
+char *ob_factory_slot_key(const ObConfig *c, const char *slot_key, const ObFsOps *ops);
 
 /* Fill *ret from the config. 0 or -ENOMEM (then *ret holds nothing). */
 int ob_factory_paths(const ObConfig *c, ObFactoryPaths *ret);

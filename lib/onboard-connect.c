@@ -32,20 +32,13 @@ const char *ob_onboard_iso_text(int64_t s, char *buf, size_t size)
 
 /* The provider for the TLS key at path: "tpm2" for a persistent key ("handle:0x...") or a TSS2
  * PEM file, else "default". */
-const char *ob_onboard_key_file_provider(const char *path)
+const char *ob_onboard_key_file_provider(const ObFsOps *fs, const char *path)
 {
         char buf[64] = "";
-        FILE *f;
 
         if (ob_key_path_is_handle(path))
                 return "tpm2";
-        f = fopen(path, "re");
-
-        if (f) {
-                if (!fgets(buf, sizeof(buf), f))
-                        buf[0] = 0;
-                fclose(f);
-        }
+        (void)ob_fs_read_line(fs, path, buf, sizeof(buf));
         return strstr(buf, "TSS2 PRIVATE KEY") ? "tpm2" : "default";
 }
 
@@ -153,6 +146,6 @@ int ob_onboard_connect_current(ObOnboard *ob, int64_t now)
 
         if (!crt || !key)
                 return -ENOMEM;
-        return ob_onboard_connect_to(ob, crt, key, ob_onboard_key_file_provider(key),
+        return ob_onboard_connect_to(ob, crt, key, ob_onboard_key_file_provider(ob->d.fs, key),
                                      OB_ACT_CONNECT_CLAIM, now);
 }

@@ -10,7 +10,7 @@
 #include "onboard.h"
 
 /* "tpm2" for a key at a TPM handle or in a TSS2 PEM file, else "default" */
-const char *ob_onboard_key_file_provider(const char *path);
+const char *ob_onboard_key_file_provider(const ObFsOps *fs, const char *path);
 /* Connect with cert and key (act: what the connection is for), keeping the one-CONNECT-per-second
  * floor per client id; a failure to start is recorded (0 when it is retried at the local pace). */
 int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, const char *provider,

@@ -86,7 +86,7 @@ char *ob_onboard_factory_key_path(const ObOnboard *ob, uint64_t gen)
 {
         _cleanup_free_ char *p = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
 
-        return p ? ob_factory_slot_key(ob->c, p) : NULL;
+        return p ? ob_factory_slot_key(ob->c, p, ob->d.fs) : NULL;
 }
 
 /*
@@ -113,18 +113,18 @@ static int import_factory(ObOnboard *ob, int64_t now)
         r = ob_factory_paths(ob->c, &fp);
         if (r < 0)
                 return r;
-        if (access(fp.cert, F_OK) < 0) {
+        if (ob_fs_access(ob->d.fs, fp.cert, F_OK) < 0) {
                 wait_for_cert(ob, "no-certificate", now, "no device certificate at %s: %s", fp.cert,
                               hint);
                 return 1;
         }
-        if (!fp.key_handle && access(fp.key, F_OK) < 0) {
+        if (!fp.key_handle && ob_fs_access(ob->d.fs, fp.key, F_OK) < 0) {
                 wait_for_cert(ob, "no-certificate", now,
                               "the device certificate %s has no key at %s: %s", fp.cert, fp.key,
                               hint);
                 return 1;
         }
-        r = ob_x509_from_file(fp.cert, &x);
+        r = ob_x509_from_file_with(ob->d.fs, fp.cert, &x);
         if (r < 0) {
                 wait_for_cert(ob, "certificate-unusable", now, "%s: %s", fp.cert,
                               r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
@@ -190,7 +190,7 @@ static int import_factory(ObOnboard *ob, int64_t now)
                               ob->method->thing_from_cn ? "" : " (or set identity.thing_name)");
                 return 1;
         }
-        if (ob->method->sends_chain && access(fp.chain, F_OK) < 0)
+        if (ob->method->sends_chain && ob_fs_access(ob->d.fs, fp.chain, F_OK) < 0)
                 ob_onboard_notify(
                         ob, OB_CHANGE_NOTICE,
                         "no CA chain at %s: the certificate is sent alone (its CA must then be "
@@ -201,7 +201,7 @@ static int import_factory(ObOnboard *ob, int64_t now)
                 ob->gen = ob->cur_gen + 1;
         r = ob_creds_slot_create(ob->c->paths.state_dir, ob->gen, ob->d.fs);
         if (r >= 0 && !fp.key_handle) {
-                r = ob_fs_read_file(fp.key, 0, 64 * 1024, &key, &keylen);
+                r = ob_fs_read_file_with(ob->d.fs, fp.key, 0, 64 * 1024, &key, &keylen);
                 if (r >= 0)
                         r = ob_creds_write(ob->c->paths.state_dir, ob->gen, "device.key", key,
                                            keylen, 0600, ob->d.fs);
@@ -242,7 +242,7 @@ static int import_factory(ObOnboard *ob, int64_t now)
 void ob_onboard_drop_chain_file(ObOnboard *ob)
 {
         if (ob->chain_file)
-                (void)unlink(ob->chain_file);
+                (void)ob_fs_unlink(ob->d.fs, ob->chain_file);
         free(ob->chain_file);
         ob->chain_file = NULL;
 }
@@ -260,17 +260,17 @@ static int build_chain_file(ObOnboard *ob, const char *crt, char **ret)
         r = ob_factory_paths(ob->c, &fp);
         if (r < 0)
                 return r;
-        if (access(fp.chain, F_OK) < 0)
+        if (ob_fs_access(ob->d.fs, fp.chain, F_OK) < 0)
                 return 0;
-        r = ob_fs_read_file(crt, 0, 64 * 1024, &c, &clen);
+        r = ob_fs_read_file_with(ob->d.fs, crt, 0, 64 * 1024, &c, &clen);
         if (r >= 0)
-                r = ob_fs_read_file(fp.chain, 0, 256 * 1024, &ch, &chlen);
+                r = ob_fs_read_file_with(ob->d.fs, fp.chain, 0, 256 * 1024, &ch, &chlen);
         if (r < 0)
                 return r;
         if (asprintf(&all, "%s%s%s", c, clen && c[clen - 1] != '\n' ? "\n" : "", ch) < 0 ||
             asprintf(&path, "%s/device-chain.pem", ob->c->paths.runtime_dir) < 0)
                 return -ENOMEM;
-        if (mkdir(ob->c->paths.runtime_dir, 0700) < 0 && errno != EEXIST)
+        if (ob_fs_mkdir(ob->d.fs, ob->c->paths.runtime_dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
         r = ob_fs_write_file_atomic(ob->d.fs, path, all, strlen(all), 0600);
         if (r < 0)

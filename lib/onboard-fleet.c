@@ -474,9 +474,9 @@ void ob_onboard_drop_claim(ObOnboard *ob)
 {
         if (ob->claim_temporary) {
                 if (ob->claim_key)
-                        (void)unlink(ob->claim_key);
+                        (void)ob_fs_unlink(ob->d.fs, ob->claim_key);
                 if (ob->claim_cert)
-                        (void)unlink(ob->claim_cert);
+                        (void)ob_fs_unlink(ob->d.fs, ob->claim_cert);
         }
         free(ob->claim_cert);
         free(ob->claim_key);
@@ -496,7 +496,7 @@ static bool claim_usable(ObOnboard *ob, int64_t now, char *why, size_t whysize, 
                 snprintf(why, whysize, "no claim certificate");
                 return false;
         }
-        r = ob_x509_from_file(ob->claim_cert, &x);
+        r = ob_x509_from_file_with(ob->d.fs, ob->claim_cert, &x);
         if (r < 0) {
                 snprintf(why, whysize, "claim certificate %s: %s", ob->claim_cert,
                          r == -EBADMSG ? "not a PEM certificate" : strerror(-r));
@@ -543,7 +543,7 @@ int ob_onboard_connect_claim(ObOnboard *ob, int64_t now)
                 return 0;
         }
         return ob_onboard_connect_to(ob, ob->claim_cert, ob->claim_key,
-                                     ob_onboard_key_file_provider(ob->claim_key),
+                                     ob_onboard_key_file_provider(ob->d.fs, ob->claim_key),
                                      OB_ACT_CONNECT_CLAIM, now);
 }
 
@@ -612,7 +612,7 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
         if (asprintf(&dir, "%s/claim", ob->c->paths.runtime_dir) < 0 ||
             asprintf(&crt, "%s/claim.crt", dir) < 0 || asprintf(&key, "%s/claim.key", dir) < 0)
                 return -ENOMEM;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        if (ob_fs_mkdir(ob->d.fs, dir, 0700) < 0 && errno != EEXIST) {
                 snprintf(err, errsize, "cannot create %s: %s", dir, strerror(errno));
                 return -errno;
         }
@@ -620,7 +620,7 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
         if (r >= 0)
                 r = ob_fs_write_file_atomic(ob->d.fs, crt, cert_pem, strlen(cert_pem), 0600);
         if (r < 0) {
-                (void)unlink(key);
+                (void)ob_fs_unlink(ob->d.fs, key);
                 snprintf(err, errsize, "cannot store the claim in %s: %s", dir, strerror(-r));
                 return r;
         }
@@ -660,7 +660,8 @@ static int trusted_user_start(ObOnboard *ob, int64_t now)
                 if (asprintf(&crt, "%s/claim/claim.crt", ob->c->paths.runtime_dir) < 0 ||
                     asprintf(&key, "%s/claim/claim.key", ob->c->paths.runtime_dir) < 0)
                         return -ENOMEM;
-                if (access(crt, R_OK) == 0 && access(key, R_OK) == 0) {
+                if (ob_fs_access(ob->d.fs, crt, R_OK) == 0 &&
+                    ob_fs_access(ob->d.fs, key, R_OK) == 0) {
                         ob->claim_cert = TAKE_PTR(crt);
                         ob->claim_key = TAKE_PTR(key);
                         ob->claim_temporary = true;

@@ -2,7 +2,6 @@
 /* Forgetting the identity: agentctl reprovision and decommission. */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -53,8 +52,8 @@ int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t no
 {
         _cleanup_(json_object_putp) json_object *deleted = json_object_new_array();
         _cleanup_free_ char *dir = NULL, *current = NULL;
-        struct dirent *de;
-        DIR *d;
+        const ObFsOps *fs = ob_fs_ops(ob->d.fs);
+        char **names = NULL;
 
         if (!deleted || asprintf(&dir, "%s/credentials", ob->c->paths.state_dir) < 0 ||
             asprintf(&current, "%s/current", dir) < 0)
@@ -62,27 +61,27 @@ int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t no
         if (!dry_run) {
                 ob_onboard_disconnect(ob);
                 /* nothing points at a slot any more before slots go */
-                if (unlink(current) < 0 && errno != ENOENT)
+                if (ob_fs_unlink(fs, current) < 0 && errno != ENOENT)
                         return -errno;
         }
         /* A directory that cannot be read is an error, never "nothing to delete": with a 32-bit
          * off_t, readdir() fails with EOVERFLOW on file systems with 64-bit directory offsets, and
          * the key material would have stayed while reprovisioning reported success. */
         int r = 0;
-        d = opendir(dir);
-        if (!d && errno != ENOENT)
+        int dfd = fs->openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (dfd < 0 && errno != ENOENT)
                 return -errno;
-        for (;;) {
+        if (dfd >= 0) {
+                r = fs->list_dir(dfd, &names) < 0 ? ob_negative_errno() : 0;
+                (void)fs->close(dfd);
+                if (r < 0)
+                        return r;
+        }
+        for (char **de = names; de && *de; de++) {
                 _cleanup_free_ char *key = NULL, *slot = NULL;
                 uint64_t gen;
 
-                errno = 0;
-                if (!d || !(de = readdir(d))) {
-                        if (d && errno != 0)
-                                r = -errno;
-                        break;
-                }
-                if (!slot_name(de->d_name, &gen))
+                if (!slot_name(*de, &gen))
                         continue;
                 slot = ob_creds_slot_dir(ob->c->paths.state_dir, gen);
                 key = ob_creds_slot_file(ob->c->paths.state_dir, gen, "device.key");
@@ -98,8 +97,7 @@ int ob_onboard_forget(ObOnboard *ob, bool decommission, bool dry_run, int64_t no
                 if (q < 0 && q != -ENOENT && r == 0)
                         r = q;
         }
-        if (d)
-                closedir(d);
+        ob_fs_list_free(names);
         if (r < 0)
                 return r;
         if (dry_run)

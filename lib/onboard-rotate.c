@@ -74,7 +74,7 @@ bool ob_onboard_current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
         X509 *x = NULL;
         int r;
 
-        if (!path || ob_x509_from_file(path, &x) < 0) {
+        if (!path || ob_x509_from_file_with(ob->d.fs, path, &x) < 0) {
                 snprintf(why, whysize, "the current certificate cannot be read");
                 return false;
         }
@@ -323,7 +323,8 @@ void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
         if (ob->claim_temporary) {
                 ob_onboard_drop_claim(ob);
         } else if (ob->c->provisioning.delete_claim && ob->claim_cert) {
-                if (unlink(ob->claim_key) < 0 || unlink(ob->claim_cert) < 0)
+                if (ob_fs_unlink(ob->d.fs, ob->claim_key) < 0 ||
+                    ob_fs_unlink(ob->d.fs, ob->claim_cert) < 0)
                         ob_onboard_notify(ob, OB_CHANGE_NOTICE,
                                           "cannot delete the claim credentials: %s",
                                           strerror(errno));

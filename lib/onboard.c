@@ -436,10 +436,10 @@ void ob_onboard_discard_pending_cert(ObOnboard *ob)
         char path[512];
 
         if (ob_onboard_slot_file(ob, "device.crt", path, sizeof(path)))
-                (void)unlink(path);
+                (void)ob_fs_unlink(ob->d.fs, path);
         if (ob->c->provisioning.create_keys &&
             ob_onboard_slot_file(ob, "device.key", path, sizeof(path)))
-                (void)unlink(path);
+                (void)ob_fs_unlink(ob->d.fs, path);
         free(ob->cert_id);
         ob->cert_id = NULL;
         ob_onboard_secret_free(&ob->token);

@@ -200,7 +200,7 @@ int ob_retire_sweep(ObRetireList *l, const ObRetireSweep *s, int64_t now, ObReti
         int r;
 
         *ret = (ObRetireResult){0};
-        r = ob_creds_list(s->state_dir, &on_disk, &n);
+        r = ob_creds_list(s->state_dir, &on_disk, &n, s->fs);
         if (r < 0)
                 return r;
         r = ob_retire_reconcile(l, on_disk, n, s->current, s->pending, now);

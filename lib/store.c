@@ -158,8 +158,8 @@ int ob_store_parse(const char *data, size_t size, json_object **ret, uint64_t *r
 
 static int read_file(ObStore *s, const char *name, char **ret, size_t *ret_size)
 {
-        _cleanup_close_ int fd =
-                s->ops->openat(s->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+        int fd = s->ops->openat(s->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+        OB_FS_CLOSE_AT_EXIT(s->ops, fd);
         struct stat st;
 
         if (fd < 0)

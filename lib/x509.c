@@ -81,11 +81,16 @@ int ob_x509_from_pem(const char *pem, size_t len, X509 **ret)
 
 int ob_x509_from_file(const char *path, X509 **ret)
 {
+        return ob_x509_from_file_with(NULL, path, ret);
+}
+
+int ob_x509_from_file_with(const ObFsOps *ops, const char *path, X509 **ret)
+{
         _cleanup_free_ char *pem = NULL;
         size_t n = 0;
         int r;
 
-        r = ob_fs_read_file(path, 0, OB_X509_MAX_PEM, &pem, &n);
+        r = ob_fs_read_file_with(ops, path, 0, OB_X509_MAX_PEM, &pem, &n);
         if (r < 0)
                 return r;
         return ob_x509_from_pem(pem, n, ret);

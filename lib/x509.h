@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "fsops.h"
+
 /* Larger PEM input (certificate, chain) is refused as malformed. */
 #define OB_X509_MAX_PEM (256 * 1024)
 /* At most this many certificates in chain_pem, and in a CA file. */
@@ -31,6 +33,8 @@ int ob_x509_from_pem(const char *pem, size_t len, X509 **ret);
 /* The first certificate of a PEM file (at most OB_X509_MAX_PEM): -EBADMSG, or the errno of
  * reading (ob_fs_read_file). */
 int ob_x509_from_file(const char *path, X509 **ret);
+/* The same through ops (NULL: the real filesystem). */
+int ob_x509_from_file_with(const ObFsOps *ops, const char *path, X509 **ret);
 
 /* 0 when the certificate's public key equals pub (EVP_PKEY_eq), -EKEYREJECTED otherwise. */
 int ob_x509_matches_key(X509 *cert, EVP_PKEY *pub);

@@ -100,6 +100,24 @@ tests_unit_test_creds_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_creds_LDADD = $(UNIT_LDADD)
 endif
 
+# ---- pure-io helper: the in-memory filesystem of the flow tests (tests/unit/fake-fs.[ch])
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-fake-fs
+tests_unit_test_fake_fs_SOURCES = tests/unit/test-fake-fs.c tests/unit/fake-fs.c \
+	tests/unit/fake-fs.h
+tests_unit_test_fake_fs_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_fake_fs_LDADD = $(UNIT_LDADD)
+endif
+
+# ---- pure-io helper: each method family's flow on fakes only (no temp dir)
+if HAVE_CMOCKA
+unit_tests += tests/unit/test-onboard-flows
+tests_unit_test_onboard_flows_SOURCES = tests/unit/test-onboard-flows.c tests/unit/fake-fs.c \
+	tests/unit/fake-fs.h tests/unit/fake-key-provider.c tests/unit/fake-key-provider.h
+tests_unit_test_onboard_flows_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_onboard_flows_LDADD = $(UNIT_LDADD)
+endif
+
 # ---- dates from 64-bit seconds, whatever the width of time_t (lib/isotime)
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-isotime

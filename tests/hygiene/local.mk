@@ -94,5 +94,5 @@ clean-coverage:
 	-find $(top_builddir) -name '*.gcda' -delete
 
 .PHONY: analyze analyze-cppcheck analyze-clang-tidy check-valgrind coverage clean-coverage
-EXTRA_DIST += tests/hygiene/local.mk tests/hygiene/cppcheck.supp .clang-tidy \
+EXTRA_DIST += tests/hygiene/local.mk tests/hygiene/check-lib-io.sh tests/hygiene/cppcheck.supp .clang-tidy \
 	tests/hygiene/check-transitions.sh

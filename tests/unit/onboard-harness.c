@@ -626,7 +626,7 @@ void assert_onboarded(World *w)
         assert_string_equal(status_str(w, "state", buf, sizeof(buf)), "onboarded");
         assert_string_equal(status_str(w, "thing_name", buf, sizeof(buf)), "ob-" SERIAL);
         assert_int_equal(strlen(status_str(w, "certificate_id", buf, sizeof(buf))), 64);
-        assert_int_equal(ob_creds_current(w->state, &gen), 0);
+        assert_int_equal(ob_creds_current(w->state, &gen, NULL), 0);
         assert_true(gen >= 1);
         snprintf(path, sizeof(path), "%s/credentials/current/device.crt", w->state);
         assert_int_equal(stat(path, &st), 0);
@@ -653,7 +653,7 @@ void onboard_now(World *w)
 uint64_t current_gen(World *w)
 {
         uint64_t g = 0;
-        assert_int_equal(ob_creds_current(w->state, &g), 0);
+        assert_int_equal(ob_creds_current(w->state, &g, NULL), 0);
         return g;
 }
 
@@ -662,7 +662,7 @@ size_t slot_count(World *w)
         _cleanup_free_ uint64_t *g = NULL;
         size_t n = 0;
 
-        assert_int_equal(ob_creds_list(w->state, &g, &n), 0);
+        assert_int_equal(ob_creds_list(w->state, &g, &n, NULL), 0);
         return n;
 }
 

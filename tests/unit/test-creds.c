@@ -93,7 +93,7 @@ static int fill_slot(uint64_t gen, const ObFsOps *ops)
 static void assert_current_is(uint64_t want)
 {
         uint64_t gen = 0;
-        assert_int_equal(ob_creds_current(dir, &gen), 0);
+        assert_int_equal(ob_creds_current(dir, &gen, NULL), 0);
         assert_int_equal(gen, want);
         assert_string_equal(slurp("credentials/current/device.crt"), cert_of(want));
         assert_string_equal(slurp("credentials/current/device.key"), key_of(want));
@@ -163,9 +163,9 @@ static void test_commit_switches(void **state)
         struct stat st;
         uint64_t gen;
 
-        assert_int_equal(ob_creds_current(dir, &gen), -ENOENT);
+        assert_int_equal(ob_creds_current(dir, &gen, NULL), -ENOENT);
         assert_int_equal(fill_slot(1, NULL), 0);
-        assert_int_equal(ob_creds_current(dir, &gen), -ENOENT);
+        assert_int_equal(ob_creds_current(dir, &gen, NULL), -ENOENT);
         assert_int_equal(ob_creds_commit(dir, 1, NULL), 0);
         assert_current_is(1);
 
@@ -222,12 +222,12 @@ static void test_current_rejects(void **state)
                 if (bad[i][0] == 0)
                         continue; /* symlink(2) refuses an empty target */
                 assert_int_equal(symlink(bad[i], path_of("credentials/current")), 0);
-                if (ob_creds_current(dir, &gen) != -EBADMSG)
+                if (ob_creds_current(dir, &gen, NULL) != -EBADMSG)
                         fail_msg("current -> \"%s\" was accepted", bad[i]);
         }
         (void)unlink(path_of("credentials/current"));
         assert_int_equal(symlink("18446744073709551615", path_of("credentials/current")), 0);
-        assert_int_equal(ob_creds_current(dir, &gen), 0);
+        assert_int_equal(ob_creds_current(dir, &gen, NULL), 0);
         assert_true(gen == UINT64_MAX);
 
         /* a plain file or a folder named current */
@@ -235,10 +235,10 @@ static void test_current_rejects(void **state)
         FILE *f = fopen(path_of("credentials/current"), "we");
         assert_non_null(f);
         fclose(f);
-        assert_int_equal(ob_creds_current(dir, &gen), -EBADMSG);
+        assert_int_equal(ob_creds_current(dir, &gen, NULL), -EBADMSG);
         (void)unlink(path_of("credentials/current"));
         assert_int_equal(mkdir(path_of("credentials/current"), 0700), 0);
-        assert_int_equal(ob_creds_current(dir, &gen), -EBADMSG);
+        assert_int_equal(ob_creds_current(dir, &gen, NULL), -EBADMSG);
 }
 
 static void test_write_and_remove_refuse_current(void **state)
@@ -344,6 +344,22 @@ static int f_symlinkat(const char *t, int d, const char *p)
 {
         return inject() ? -1 : ob_fsops_posix.symlinkat(t, d, p);
 }
+static int f_faccessat(int d, const char *p, int m, int fl)
+{
+        return inject() ? -1 : ob_fsops_posix.faccessat(d, p, m, fl);
+}
+static int f_fstatat(int d, const char *p, struct stat *st, int fl)
+{
+        return inject() ? -1 : ob_fsops_posix.fstatat(d, p, st, fl);
+}
+static ssize_t f_readlinkat(int d, const char *p, char *b, size_t n)
+{
+        return inject() ? -1 : ob_fsops_posix.readlinkat(d, p, b, n);
+}
+static int f_list_dir(int fd, char ***ret)
+{
+        return inject() ? -1 : ob_fsops_posix.list_dir(fd, ret);
+}
 
 static const ObFsOps failing_ops = {
         .openat = f_openat,
@@ -357,6 +373,10 @@ static const ObFsOps failing_ops = {
         .fstat = f_fstat,
         .mkdirat = f_mkdirat,
         .symlinkat = f_symlinkat,
+        .faccessat = f_faccessat,
+        .fstatat = f_fstatat,
+        .readlinkat = f_readlinkat,
+        .list_dir = f_list_dir,
 };
 
 /* The rotation from 1 to 2, stopping at the first error. */
@@ -393,7 +413,7 @@ static void test_fault_at_every_call(void **state)
                         fail_at = 0;
 
                         /* current names a complete generation, old or new */
-                        assert_int_equal(ob_creds_current(dir, &gen), 0);
+                        assert_int_equal(ob_creds_current(dir, &gen, NULL), 0);
                         if (gen != 1 && gen != 2)
                                 fail_msg("errno %d, failing call %d: current -> %llu", errnos[e], k,
                                          (unsigned long long)gen);

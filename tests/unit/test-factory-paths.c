@@ -115,16 +115,16 @@ static void test_slot_key(void **state)
         (void)state;
         assert_non_null(mkdtemp(dir));
         snprintf(key, sizeof(key), "%s/device.key", dir);
-        p = ob_factory_slot_key(v, key);
+        p = ob_factory_slot_key(v, key, NULL);
         assert_string_equal(p, "handle:0x81000002");
         free(p);
-        p = ob_factory_slot_key(t, key);
+        p = ob_factory_slot_key(t, key, NULL);
         assert_string_equal(p, key);
         free(p);
         f = fopen(key, "we");
         assert_non_null(f);
         fclose(f);
-        p = ob_factory_slot_key(v, key);
+        p = ob_factory_slot_key(v, key, NULL);
         assert_string_equal(p, key);
         free(p);
         assert_int_equal(unlink(key), 0);
@@ -135,10 +135,10 @@ static void test_slot_key(void **state)
         assert_non_null(f);
         fputs("handle:0x81000005\n", f);
         fclose(f);
-        p = ob_factory_slot_key(v, key);
+        p = ob_factory_slot_key(v, key, NULL);
         assert_string_equal(p, "handle:0x81000005");
         free(p);
-        p = ob_factory_slot_key(t, key);
+        p = ob_factory_slot_key(t, key, NULL);
         assert_string_equal(p, "handle:0x81000005");
         free(p);
         /* not such a path: ignored */
@@ -146,10 +146,10 @@ static void test_slot_key(void **state)
         assert_non_null(f);
         fputs("/etc/passwd\n", f);
         fclose(f);
-        p = ob_factory_slot_key(v, key);
+        p = ob_factory_slot_key(v, key, NULL);
         assert_string_equal(p, "handle:0x81000002");
         free(p);
-        p = ob_factory_slot_key(t, key);
+        p = ob_factory_slot_key(t, key, NULL);
         assert_string_equal(p, key);
         free(p);
         assert_int_equal(unlink(rec), 0);

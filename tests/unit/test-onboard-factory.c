@@ -404,7 +404,7 @@ static void test_jitp_later_connects_without_ca(void **state)
         assert_int_equal(w->cloud.connects, 2);
         assert_int_equal(w->cloud.last_cert_count, 1);
         run_until_settled(w, 10);
-        assert_int_equal(ob_creds_current(w->state, &gen), 0);
+        assert_int_equal(ob_creds_current(w->state, &gen, NULL), 0);
         assert_int_equal(gen, 2);
         assert_int_equal(w->cloud.last_cert_count, 1);
         world_free(w);

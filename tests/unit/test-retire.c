@@ -63,7 +63,7 @@ static size_t slots_on_disk(void)
         _cleanup_free_ uint64_t *g = NULL;
         size_t n = 0;
 
-        assert_int_equal(ob_creds_list(dir, &g, &n), 0);
+        assert_int_equal(ob_creds_list(dir, &g, &n, NULL), 0);
         return n;
 }
 
