@@ -472,12 +472,62 @@ static void test_static(void **state)
         world_free(w);
 }
 
+/* JITR: refused while the cloud's function has not activated the certificate (twice here),
+ * waiting for activation between attempts, then accepted. */
+static void test_jitr(void **state)
+{
+        World *w = world_new("{\"method\": \"jitr\"}");
+
+        (void)state;
+        put_identity(w, FACTORY "/device.crt", FACTORY "/device.key", CN, true);
+        put_identity(w, FACTORY "/chain.pem", ROOT "/ca.key", "Device CA", false);
+        w->cloud.refuse_connects = 2;
+        start(w);
+        run(w);
+        assert_int_equal(w->cloud.connects, 3);
+        assert_onboarded(w, CN);
+        world_free(w);
+}
+
+/* Trusted user: nothing happens until a claim is handed over; the claim lands in the runtime
+ * directory of the fake and is gone once the device has its own identity. */
+static void test_trusted_user(void **state)
+{
+        World *w = world_new("{\"method\": \"fleet-trusted-user\", \"template\": \"Tmpl\"}");
+        char err[256] = "";
+        EVP_PKEY *k = EVP_EC_gen("P-256");
+        X509 *x;
+        char *crt, *key;
+
+        (void)state;
+        assert_int_equal(w->fs->mkdirat(AT_FDCWD, ROOT "/run", 0700), 0);
+        start(w);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CLAIM);
+        assert_int_equal(w->cloud.connects, 0);
+        x = issue(&w->cloud, k, "claim");
+        crt = pem_of(x, NULL);
+        key = pem_of(NULL, k);
+        if (ob_onboard_provide_claim(w->ob, crt, key, w->now, err, sizeof(err)) != 0)
+                fail_msg("the claim is refused: %s", err);
+        assert_non_null(ob_fake_fs_get(ROOT "/run/claim/claim.key", NULL));
+        run(w);
+        assert_int_equal(w->cloud.registrations, 1);
+        assert_onboarded(w, "ob-" SERIAL);
+        assert_int_equal(ob_fake_fs_mode(ROOT "/run/claim/claim.key"), 0); /* deleted */
+        assert_int_equal(ob_fake_fs_mode(ROOT "/run/claim/claim.crt"), 0);
+        free(crt);
+        free(key);
+        X509_free(x);
+        EVP_PKEY_free(k);
+        world_free(w);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_fleet_claim),
-                cmocka_unit_test(test_jitp),
-                cmocka_unit_test(test_static),
+                cmocka_unit_test(test_fleet_claim),  cmocka_unit_test(test_jitp),
+                cmocka_unit_test(test_static),       cmocka_unit_test(test_jitr),
+                cmocka_unit_test(test_trusted_user),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
