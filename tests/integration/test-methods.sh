@@ -312,14 +312,16 @@ dup=$(grep '"event":"connectRefused"' "$events" | grep "$id" | jq -r .time | uni
 [ "$dup" = 0 ] && ok "no two connects of the certificate within one second" || bad "$dup seconds with two connects"
 # issue 17: while waiting for activation status says when the next attempt is; once the
 # certificate is activated (here by hand, as the CLI would), agentctl retry tries at once.
-# The daemon first gets a backoff of minutes (restarted with refused.base 300 s; the failure
-# count is persisted), so that its own retry cannot win the race against agentctl retry.
+# The daemon first gets a backoff of up to an hour (restarted with refused base = cap = 3600 s;
+# full jitter draws the wait from 0..3600 s, so the test waits for a draw of more than 15 s:
+# a short one is over, and redrawn, within the wait), so that its own retry cannot win the race
+# against agentctl retry.
 stop never
 c=$OB_WORLD_DIR/gw-never/config.json
-jq '.retry.refused = {"base": 300, "cap": 600}' "$c" >"$c.new" && mv "$c.new" "$c"
+jq '.retry.refused = {"base": 3600, "cap": 3600}' "$c" >"$c.new" && mv "$c.new" "$c"
 start never
 wait_for never '.state == "waiting-for-activation" and .next_retry != null and
-  (.next_retry | fromdateiso8601) - now > 60' 20 &&
+  (.next_retry | fromdateiso8601) - now > 15' 40 &&
   ok "waiting-for-activation: next_retry $(st never | jq -r .next_retry)" ||
   bad "waiting-for-activation without next_retry: $(st never | jq -c '{state, next_retry}')"
 "$admin" attach-policy "$id" AllowAll >/dev/null && "$admin" activate "$id" >/dev/null ||
