@@ -113,7 +113,8 @@ endif
 if HAVE_CMOCKA
 unit_tests += tests/unit/test-onboard-flows
 tests_unit_test_onboard_flows_SOURCES = tests/unit/test-onboard-flows.c tests/unit/fake-fs.c \
-	tests/unit/fake-fs.h tests/unit/fake-key-provider.c tests/unit/fake-key-provider.h
+	tests/unit/fake-fs.h tests/unit/fake-key-provider.c tests/unit/fake-key-provider.h \
+	tests/unit/fake-events.c tests/unit/fake-events.h
 tests_unit_test_onboard_flows_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_onboard_flows_LDADD = $(UNIT_LDADD)
 endif
@@ -197,7 +198,8 @@ tests_unit_test_state_compat_SOURCES = tests/unit/test-state-compat.c
 tests_unit_test_state_compat_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_state_compat_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
 EXTRA_DIST += tests/data/state-ca88530
-ONBOARD_HARNESS = tests/unit/onboard-harness.c tests/unit/onboard-harness.h
+ONBOARD_HARNESS = tests/unit/onboard-harness.c tests/unit/onboard-harness.h \
+	tests/unit/fake-events.c tests/unit/fake-events.h
 unit_tests += tests/unit/test-onboard
 tests_unit_test_onboard_SOURCES = tests/unit/test-onboard.c $(ONBOARD_HARNESS)
 tests_unit_test_onboard_CFLAGS = $(UNIT_CFLAGS)

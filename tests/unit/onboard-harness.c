@@ -8,18 +8,7 @@
 
 static void push(Cloud *c, ObTransportEventType t, const char *topic, const char *payload)
 {
-        ObTransportEvent *e;
-
-        assert_true(c->qn < MAX_EVTS);
-        e = &c->q[c->qn++];
-        memset(e, 0, sizeof(*e));
-        e->type = t;
-        if (topic)
-                e->topic = strdup(topic);
-        if (payload) {
-                e->payload = (uint8_t *)strdup(payload);
-                e->payload_len = strlen(payload);
-        }
+        (void)fake_events_push(&c->ev, t, topic, payload);
 }
 
 static int count_certs(const char *path)
@@ -57,7 +46,7 @@ static int f_connect(void *impl, const ObConnectOptions *o)
         snprintf(gen_dir, sizeof(gen_dir), "/credentials/%d/", c->refuse_gen);
         if (c->refuse_gen > 0 && o->cert_file && strstr(o->cert_file, gen_dir)) {
                 push(c, OB_TEV_CONNECT_FAILED, NULL, NULL);
-                e = &c->q[c->qn - 1];
+                e = &c->ev.q[c->ev.n - 1];
                 e->err_class = OB_ERR_REFUSED;
                 snprintf(e->detail, sizeof(e->detail), "not authorized");
                 return 0;
@@ -65,7 +54,7 @@ static int f_connect(void *impl, const ObConnectOptions *o)
         if (c->fail_connects > 0) {
                 c->fail_connects--;
                 push(c, OB_TEV_CONNECT_FAILED, NULL, NULL);
-                e = &c->q[c->qn - 1];
+                e = &c->ev.q[c->ev.n - 1];
                 e->err_class = c->fail_class;
                 e->cause = c->fail_cause;
                 snprintf(e->detail, sizeof(e->detail), "fake failure");
@@ -98,7 +87,7 @@ static int f_subscribe(void *impl, const char *topic, int qos, int *ret_token)
                 return 0;
         assert_true(c->connected);
         push(c, OB_TEV_SUBSCRIBED, NULL, NULL);
-        c->q[c->qn - 1].token = *ret_token;
+        c->ev.q[c->ev.n - 1].token = *ret_token;
         return 0;
 }
 
@@ -119,9 +108,10 @@ static int f_subscribe_many(void *impl, const char *const *topics, size_t n, int
                 if (c->refuse_filter && strstr(topics[i], c->refuse_filter))
                         refused = topics[i];
         push(c, refused ? OB_TEV_SUBSCRIBE_FAILED : OB_TEV_SUBSCRIBED, NULL, NULL);
-        c->q[c->qn - 1].token = *ret_token;
+        c->ev.q[c->ev.n - 1].token = *ret_token;
         if (refused)
-                snprintf(c->q[c->qn - 1].detail, sizeof(c->q[c->qn - 1].detail), "%s", refused);
+                snprintf(c->ev.q[c->ev.n - 1].detail, sizeof(c->ev.q[c->ev.n - 1].detail), "%s",
+                         refused);
         return 0;
 }
 
@@ -231,7 +221,7 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
         *ret_token = ++c->next_token;
         c->publishes++;
         push(c, OB_TEV_PUBLISHED, NULL, NULL);
-        c->q[c->qn - 1].token = *ret_token;
+        c->ev.q[c->ev.n - 1].token = *ret_token;
         snprintf(base, sizeof(base), "%s", topic);
 
         if (c->extra_noise)
@@ -243,7 +233,7 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
         if (c->oversized > 0) {
                 c->oversized--;
                 push(c, OB_TEV_MESSAGE_DROPPED, NULL, NULL);
-                snprintf(c->q[c->qn - 1].detail, sizeof(c->q[0].detail),
+                snprintf(c->ev.q[c->ev.n - 1].detail, sizeof(c->ev.q[0].detail),
                          "a message of 200000 bytes on %s/accepted is larger than 128 KiB", base);
                 goto out;
         }
@@ -339,33 +329,8 @@ static int f_disconnect(void *impl)
 
         c->connected = false;
         /* a real transport drops what was queued for the old connection */
-        for (size_t i = 0; i < c->qn; i++)
-                ob_transport_event_clear(&c->q[i]);
-        c->qn = 0;
+        fake_events_clear(&c->ev);
         return 0;
-}
-
-static int f_event_fd(void *impl)
-{
-        (void)impl;
-        return -1;
-}
-
-static int f_next_event(void *impl, ObTransportEvent *ret)
-{
-        Cloud *c = impl;
-
-        if (c->qn == 0)
-                return -EAGAIN;
-        *ret = c->q[0];
-        memmove(c->q, c->q + 1, (c->qn - 1) * sizeof(c->q[0]));
-        c->qn--;
-        return 0;
-}
-
-static void f_free(void *impl)
-{
-        (void)impl;
 }
 
 static const ObTransportOps fake_ops = {
@@ -373,9 +338,9 @@ static const ObTransportOps fake_ops = {
         .subscribe = f_subscribe,
         .publish = f_publish,
         .disconnect = f_disconnect,
-        .event_fd = f_event_fd,
-        .next_event = f_next_event,
-        .free = f_free,
+        .event_fd = fake_events_op_event_fd,
+        .next_event = fake_events_op_next_event,
+        .free = fake_events_op_free,
 };
 
 /* A transport that subscribes to all reply topics with one SUBSCRIBE (like Paho's) */
@@ -385,9 +350,9 @@ const ObTransportOps fake_ops_many = {
         .subscribe_many = f_subscribe_many,
         .publish = f_publish,
         .disconnect = f_disconnect,
-        .event_fd = f_event_fd,
-        .next_event = f_next_event,
-        .free = f_free,
+        .event_fd = fake_events_op_event_fd,
+        .next_event = fake_events_op_next_event,
+        .free = fake_events_op_free,
 };
 
 /* ... and proves credentials with a probe (like Paho's transport) */
@@ -398,9 +363,9 @@ const ObTransportOps fake_ops_probe = {
         .publish = f_publish,
         .probe = f_probe,
         .disconnect = f_disconnect,
-        .event_fd = f_event_fd,
-        .next_event = f_next_event,
-        .free = f_free,
+        .event_fd = fake_events_op_event_fd,
+        .next_event = fake_events_op_next_event,
+        .free = fake_events_op_free,
 };
 
 /* ------------------------------------------------------------------ the test world */
@@ -583,7 +548,7 @@ void pump(World *w)
 {
         ObTransportEvent ev;
 
-        while (!w->crashed && f_next_event(&w->cloud, &ev) == 0) {
+        while (!w->crashed && fake_events_next(&w->cloud.ev, &ev) == 0) {
                 assert_int_equal(ob_onboard_handle_event(w->ob, &ev, w->now), 0);
                 ob_transport_event_clear(&ev);
         }

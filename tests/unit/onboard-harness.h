@@ -30,6 +30,7 @@
 
 #include "config-file.h"
 #include "creds.h"
+#include "fake-events.h"
 #include "fleet-proto.h"
 #include "key-provider.h"
 #include "isotime.h"
@@ -40,12 +41,10 @@
 #define T0         ((int64_t)1900000000 * 1000) /* 2030-03-17: after any build date */
 #define SERIAL     "SN0042"
 #define HOUR_MS    (3600 * 1000LL)
-#define MAX_EVTS   64
 #define FACTORY_CN "gw-factory-0042"
 
 typedef struct Cloud {
-        ObTransportEvent q[MAX_EVTS];
-        size_t qn;
+        FakeEvents ev; /* first: the fake_events_op_* ops take the Cloud as a FakeEvents */
         int next_token;
         bool connected;
         int64_t *now;

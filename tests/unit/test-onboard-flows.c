@@ -28,6 +28,7 @@
 
 #include "config-file.h"
 #include "creds.h"
+#include "fake-events.h"
 #include "fake-fs.h"
 #include "fake-key-provider.h"
 #include "key-provider.h"
@@ -35,19 +36,17 @@
 #include "store.h"
 #include "transport.h"
 
-#define T0       ((int64_t)1900000000 * 1000) /* 2030-03-17: after any build date */
-#define SERIAL   "SN0042"
-#define ROOT     "/ob-flows-fake" /* exists only in the fake */
-#define STATE    ROOT "/state"
-#define FACTORY  STATE "/factory"
-#define CN       "gw-factory-0042"
-#define MAX_EVTS 16
+#define T0      ((int64_t)1900000000 * 1000) /* 2030-03-17: after any build date */
+#define SERIAL  "SN0042"
+#define ROOT    "/ob-flows-fake" /* exists only in the fake */
+#define STATE   ROOT "/state"
+#define FACTORY STATE "/factory"
+#define CN      "gw-factory-0042"
 
 /* ------------------------------------------------------------------ a small fake cloud */
 
 typedef struct Cloud {
-        ObTransportEvent q[MAX_EVTS];
-        size_t qn;
+        FakeEvents ev; /* first: the fake_events_op_* ops take the Cloud as a FakeEvents */
         int next_token, connects, refuse_connects, certs, registrations;
         int last_cert_count; /* certificates in the file the last connect presented */
         char last_client_id[64];
@@ -59,17 +58,7 @@ typedef struct Cloud {
 
 static void push(Cloud *c, ObTransportEventType t, const char *topic, const char *payload)
 {
-        ObTransportEvent *e;
-
-        assert_true(c->qn < MAX_EVTS);
-        e = &c->q[c->qn++];
-        *e = (ObTransportEvent){.type = t};
-        if (topic)
-                e->topic = strdup(topic);
-        if (payload) {
-                e->payload = (uint8_t *)strdup(payload);
-                e->payload_len = strlen(payload);
-        }
+        (void)fake_events_push(&c->ev, t, topic, payload);
 }
 
 static X509 *issue(Cloud *c, EVP_PKEY *pub, const char *cn)
@@ -117,8 +106,8 @@ static int f_connect(void *impl, const ObConnectOptions *o)
         if (c->refuse_connects > 0) {
                 c->refuse_connects--;
                 push(c, OB_TEV_CONNECT_FAILED, NULL, NULL);
-                c->q[c->qn - 1].err_class = OB_ERR_REFUSED;
-                snprintf(c->q[c->qn - 1].detail, sizeof(c->q[0].detail), "not authorized");
+                c->ev.q[c->ev.n - 1].err_class = OB_ERR_REFUSED;
+                snprintf(c->ev.q[c->ev.n - 1].detail, sizeof(c->ev.q[0].detail), "not authorized");
                 return 0;
         }
         c->connected = true;
@@ -135,7 +124,7 @@ static int f_subscribe(void *impl, const char *topic, int qos, int *ret_token)
         assert_true(c->connected);
         *ret_token = ++c->next_token;
         push(c, OB_TEV_SUBSCRIBED, NULL, NULL);
-        c->q[c->qn - 1].token = *ret_token;
+        c->ev.q[c->ev.n - 1].token = *ret_token;
         return 0;
 }
 
@@ -153,7 +142,7 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
         assert_non_null(o);
         *ret_token = ++c->next_token;
         push(c, OB_TEV_PUBLISHED, NULL, NULL);
-        c->q[c->qn - 1].token = *ret_token;
+        c->ev.q[c->ev.n - 1].token = *ret_token;
         if (strcmp(topic, "$aws/certificates/create-from-csr/json") == 0) {
                 assert_true(json_object_object_get_ex(o, "certificateSigningRequest", &v));
                 BIO *b = BIO_new_mem_buf(json_object_get_string(v), -1);
@@ -193,33 +182,8 @@ static int f_disconnect(void *impl)
         Cloud *c = impl;
 
         c->connected = false;
-        for (size_t i = 0; i < c->qn; i++)
-                ob_transport_event_clear(&c->q[i]);
-        c->qn = 0;
+        fake_events_clear(&c->ev);
         return 0;
-}
-
-static int f_event_fd(void *impl)
-{
-        (void)impl;
-        return -1;
-}
-
-static int f_next_event(void *impl, ObTransportEvent *ret)
-{
-        Cloud *c = impl;
-
-        if (c->qn == 0)
-                return -EAGAIN;
-        *ret = c->q[0];
-        memmove(c->q, c->q + 1, (c->qn - 1) * sizeof(c->q[0]));
-        c->qn--;
-        return 0;
-}
-
-static void f_free(void *impl)
-{
-        (void)impl;
 }
 
 static const ObTransportOps cloud_ops = {
@@ -227,9 +191,9 @@ static const ObTransportOps cloud_ops = {
         .subscribe = f_subscribe,
         .publish = f_publish,
         .disconnect = f_disconnect,
-        .event_fd = f_event_fd,
-        .next_event = f_next_event,
-        .free = f_free,
+        .event_fd = fake_events_op_event_fd,
+        .next_event = fake_events_op_next_event,
+        .free = fake_events_op_free,
 };
 
 /* ------------------------------------------------------------------ the world, shared */
@@ -356,7 +320,7 @@ static void run(World *w)
         ObTransportEvent ev;
 
         for (int i = 0; i < 20 && ob_onboard_activity(w->ob) != OB_ACT_DONE; i++) {
-                while (f_next_event(&w->cloud, &ev) == 0) {
+                while (fake_events_next(&w->cloud.ev, &ev) == 0) {
                         assert_int_equal(ob_onboard_handle_event(w->ob, &ev, w->now), 0);
                         ob_transport_event_clear(&ev);
                 }
