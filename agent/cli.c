@@ -117,7 +117,7 @@ int ob_cli_parse_options(const char *cmd, int argc, char *argv[], const ObCliOpt
         size_t n;
         int opt;
 
-        for (n = 0; options[n].name && n < OB_CLI_OPTIONS_MAX; n++)
+        for (n = 0; n < OB_CLI_OPTIONS_MAX && options[n].name; n++)
                 /* val: the index + 1, below ':' and '?' */
                 o[n] = (struct option){options[n].name,
                                        options[n].arg ? required_argument : no_argument, NULL,

@@ -187,7 +187,7 @@ int ob_fs_read_file_with(const ObFsOps *ops, const char *path, int open_flags, s
                 r = -EINVAL;
         else if (!(buf = malloc(max + 1)))
                 r = -ENOMEM;
-        while (r == 0) {
+        while (r == 0 && buf) {
                 k = ops->read(fd, buf + n, max + 1 - n);
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -199,8 +199,8 @@ int ob_fs_read_file_with(const ObFsOps *ops, const char *path, int open_flags, s
                         r = -EFBIG;
         }
         (void)ops->close(fd);
-        if (r < 0)
-                return r;
+        if (r != 0 || !buf) /* (r is 0 or a negative errno; buf is set when r is 0) */
+                return r < 0 ? r : -EIO;
         buf[n] = 0;
         *ret = TAKE_PTR(buf);
         if (ret_len)

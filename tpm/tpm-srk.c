@@ -87,7 +87,7 @@ static void srk_go_transient(ObTpm *t, ESYS_TR primary, bool persist_later)
 int ob_tpm_srk_get(ObTpm *t, ESYS_TR *ret)
 {
         TSS2_RC rc;
-        ESYS_TR tr;
+        ESYS_TR tr = ESYS_TR_NONE;
         TPM2B_PUBLIC *pub = NULL;
 
         if (t->srk_transient != ESYS_TR_NONE) {
@@ -147,7 +147,7 @@ void ob_tpm_srk_put(ObTpm *t, ESYS_TR *srk)
 
 int ob_tpm_check_srk(ObTpm *t)
 {
-        ESYS_TR tr;
+        ESYS_TR tr = ESYS_TR_NONE;
         int r = ob_tpm_srk_get(t, &tr);
 
         if (r == 0)
@@ -256,7 +256,7 @@ int ob_tpm_srk_transient_if_full(ObTpm *t)
 
 int ob_tpm_ensure_srk(ObTpm *t, bool *ret_created)
 {
-        ESYS_TR tr, primary = ESYS_TR_NONE;
+        ESYS_TR tr = ESYS_TR_NONE, primary = ESYS_TR_NONE;
         TSS2_RC rc;
         int r;
 
