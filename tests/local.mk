@@ -189,6 +189,10 @@ endif
 
 # ---- the onboarding state machine against a fake cloud (real software keys, real X.509)
 if HAVE_CMOCKA
+unit_tests += tests/unit/test-jobs-proto
+tests_unit_test_jobs_proto_SOURCES = tests/unit/test-jobs-proto.c
+tests_unit_test_jobs_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jobs_proto_LDADD = $(UNIT_LDADD)
 unit_tests += tests/unit/test-shadow-report
 tests_unit_test_shadow_report_SOURCES = tests/unit/test-shadow-report.c
 tests_unit_test_shadow_report_CFLAGS = $(UNIT_CFLAGS)
