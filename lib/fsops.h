@@ -58,8 +58,9 @@ static inline void ob_fs_closerp(ObFsCloser *c)
         if (*c->fd >= 0)
                 (void)c->ops->close(*c->fd);
 }
+/* (_unused_: clang's -Wunused-variable counts a variable only its cleanup reads as unused) */
 #define OB_FS_CLOSE_AT_EXIT(o, var)                                                                \
-        _cleanup_(ob_fs_closerp) ObFsCloser var##_closer = {.ops = (o), .fd = &(var)}
+        _cleanup_(ob_fs_closerp) _unused_ ObFsCloser var##_closer = {.ops = (o), .fd = &(var)}
 
 /* One-call shorthands for the path-based calls (relative paths: to the working directory); they
  * set errno and return -1 like the calls they stand for. */
