@@ -9,6 +9,7 @@ tests_emulator_ob_emulator_la_SOURCES = \
 	tests/emulator/pki.c tests/emulator/pki.h \
 	tests/emulator/ca-trust.c tests/emulator/ca-trust.h \
 	tests/emulator/shadow.c tests/emulator/shadow.h \
+	tests/emulator/jobs.c tests/emulator/jobs.h \
 	lib/cbor.c lib/cbor.h lib/log.c lib/log.h
 # never instrumented, even in a sanitizer build (configure.ac: OB_PLUGIN_CFLAGS)
 tests_emulator_ob_emulator_la_CFLAGS = $(OB_PLUGIN_CFLAGS) $(JSONC_CFLAGS) $(CRYPTO_CFLAGS) -fvisibility=default
@@ -19,7 +20,10 @@ EXTRA_DIST += tests/emulator/world-hook.sh tests/emulator/ob-emu-admin tests/emu
 
 if HAVE_CMOCKA
 emu_unit_tests = tests/unit/test-emu-policy tests/unit/test-emu-template tests/unit/test-emu-pki \
-	tests/unit/test-emu-ca-trust tests/unit/test-emu-shadow
+	tests/unit/test-emu-ca-trust tests/unit/test-emu-shadow tests/unit/test-emu-jobs
+tests_unit_test_emu_jobs_SOURCES = tests/unit/test-emu-jobs.c tests/emulator/jobs.c
+tests_unit_test_emu_jobs_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_unit_test_emu_jobs_LDADD = $(UNIT_LDADD)
 tests_unit_test_emu_shadow_SOURCES = tests/unit/test-emu-shadow.c tests/emulator/shadow.c
 tests_unit_test_emu_shadow_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/tests/emulator
 tests_unit_test_emu_shadow_LDADD = $(UNIT_LDADD)
