@@ -32,6 +32,7 @@
 #include "pki.h"
 #include "policy.h"
 #include "shadow.h"
+#include "jobs.h"
 #include "template.h"
 
 #include "admin-cmds.h" /* the control plane's registry commands (docs/emulator-cli.md) */
@@ -1591,17 +1592,23 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 
 /* ------------------------------------------------------------------ shadows */
 
-static void shadow_publish(const char *prefix, const char *suffix, json_object *o)
+static void publish_json(const char *topic, json_object *o)
 {
-        char topic[512];
         const char *s;
 
         if (!o)
                 return;
-        snprintf(topic, sizeof(topic), "%s/%s", prefix, suffix);
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         /* like AWS: to every subscriber of the topic allowed to receive it (on_acl) */
         mosquitto_broker_publish_copy(NULL, topic, (int)strlen(s), s, 1, false, NULL);
+}
+
+static void shadow_publish(const char *prefix, const char *suffix, json_object *o)
+{
+        char topic[512];
+
+        snprintf(topic, sizeof(topic), "%s/%s", prefix, suffix);
+        publish_json(topic, o);
 }
 
 /* $aws/things/THING/shadow/name/NAME/{update,get,delete}: the Device Shadow service for named
@@ -1657,6 +1664,54 @@ static bool handle_shadow(const char *cid, const char *t, const void *payload, s
         return true;
 }
 
+/* ------------------------------------------------------------------ jobs */
+
+/* What the jobs module answered (jobs.h): the reply, NextJobExecutionChanged on each changed
+ * thing's jobs/notify-next, the registry saved, a "job" event per operation. */
+static void jobs_done(const char *cid, ObEmuJobsAnswer *a)
+{
+        char topic[512];
+
+        if (a->topic[0])
+                publish_json(a->topic, a->reply);
+        if (a->notify) {
+                json_object_object_foreach(a->notify, thing, o)
+                {
+                        snprintf(topic, sizeof(topic), "$aws/things/%s/jobs/notify-next", thing);
+                        publish_json(topic, o);
+                }
+        }
+        if (a->changed)
+                (void)save();
+        for (size_t i = 0; i < alen(a->events); i++) {
+                json_object *ev = json_object_get(json_object_array_get_idx(a->events, i));
+                if (cid)
+                        json_object_object_add(ev, "clientId", json_object_new_string(cid));
+                log_event("job", ev);
+        }
+        ob_emu_jobs_answer_clear(a);
+}
+
+/* $aws/things/THING/jobs/{get,start-next,JOBID/get,JOBID/update}: the Jobs device MQTT API
+ * (jobs.h; the jobs live in the registry's "jobs"). Returns true when the topic is one of these. */
+static bool handle_jobs(const char *cid, const char *t, const void *payload, size_t len)
+{
+        ObEmuJobsAnswer a = {0};
+
+        if (!ob_emu_jobs_request(g.reg, t, payload, len, (int64_t)time(NULL), &a))
+                return false;
+        jobs_done(cid, &a);
+        return true;
+}
+
+static void jobs_tick(void)
+{
+        ObEmuJobsAnswer a = {0};
+
+        ob_emu_jobs_tick(g.reg, (int64_t)time(NULL), &a);
+        jobs_done(NULL, &a);
+}
+
 static int on_message(int event, void *event_data, void *userdata)
 {
         struct mosquitto_evt_message *ed = event_data;
@@ -1671,6 +1726,8 @@ static int on_message(int event, void *event_data, void *userdata)
                 return MOSQ_ERR_SUCCESS;
         snprintf(base, sizeof(base), "%s", t);
         if (handle_shadow(cid, t, ed->payload, ed->payloadlen))
+                return MOSQ_ERR_SUCCESS;
+        if (handle_jobs(cid, t, ed->payload, ed->payloadlen))
                 return MOSQ_ERR_SUCCESS;
 
         char fmt[5] = "";
@@ -1761,6 +1818,7 @@ static json_object *admin_op(json_object *cmd)
         const char *op = get_str(cmd, "op", "");
         json_object *res = json_object_new_object();
         const char *err = NULL, *code = NULL;
+        ObEmuJobsAnswer ja = {0};
 
         if (!strcmp(op, "set-cert-status")) {
                 const char *id = get_str(cmd, "certificateId", "");
@@ -1898,6 +1956,8 @@ static json_object *admin_op(json_object *cmd)
                         ob_explicit_bzero(key, strlen(key));
                 }
                 X509_free(x);
+        } else if (ob_emu_jobs_admin(g.reg, cmd, (int64_t)time(NULL), res, &err, &code, &ja)) {
+                /* create-job, cancel-job: notify-next below (jobs_done) */
         } else if (ob_emu_admin_cmd(g.reg, cmd, (int64_t)time(NULL), res, &err) == 0) {
                 err = "unknown op";
         }
@@ -1915,6 +1975,7 @@ static json_object *admin_op(json_object *cmd)
         json_object_object_add(ev, "op", json_object_new_string(op));
         json_object_object_add(ev, "ok", json_object_new_boolean(!err));
         log_event("admin", ev);
+        jobs_done(NULL, &ja);
         return res;
 }
 
@@ -2010,6 +2071,7 @@ static int on_tick(int event, void *event_data, void *userdata)
                 process_inbox();
                 expire_tokens();
                 conn_keepalive_tick();
+                jobs_tick();
         }
         return MOSQ_ERR_SUCCESS;
 }

@@ -317,6 +317,57 @@ check "... by the policy, not by chance: the emulator logged the publish forbidd
         jq -se 'map(select(.event == "forbidden" and .action == "iot:Publish" and .resource == "topic/$aws/things/ob-0001/shadow/name/onboard-agent/update")) | length == 1' \
         "$OB_EMULATOR_STATE_DIR/events.jsonl" >/dev/null
 
+# --- 8k. AWS IoT Jobs: the device MQTT API (docs/emulator.md, "Jobs device MQTT API") --------
+# Two gateways with the world's DevicePolicy: jitp-dev-1 (section 6) and ob-c1 (section 1b).
+jq -r .payload.cbor.certificatePem "$t/cbor.out" >"$t/c1.crt"
+jdev() { # THING ARGS...: the thing's own client, one CONNECT per second
+        dt=$1; shift; sleep 1.1
+        case $dt in
+        jitp-dev-1) cli --id "$dt" --cert "$t/jitp.crt" --key "$t/jitp.key" "$@" ;;
+        *) cli --id "$dt" --cert "$t/c1.crt" --key "$t/dev1.key" "$@" ;;
+        esac
+}
+jdev ob-c1 listen '$aws/things/ob-c1/jobs/notify-next' 3 >"$t/nn.out" 2>"$t/nn.err" &
+pn=$!
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do grep -q ready "$t/nn.err" 2>/dev/null && break; sleep 0.2; done
+admin create-job rot-1 '{"operation":"rotate","force":true}' thing/jitp-dev-1 thing/ob-c1 >"$t/cj.out"
+check "create-job: one QUEUED execution per target thing" \
+        [ "$(jq -c .things "$t/cj.out") $(admin list-job-executions rot-1 | jq -c 'map(.status + "/" + (.versionNumber|tostring))')" = '["jitp-dev-1","ob-c1"] ["QUEUED/1","QUEUED/1"]' ]
+wait $pn
+check "notify-next: the device hears of its new job, with the document" \
+        jq -se 'map(select(.topic == "$aws/things/ob-c1/jobs/notify-next"))[0].payload | .execution.jobId == "rot-1" and .execution.status == "QUEUED" and .execution.jobDocument.operation == "rotate" and (.timestamp|type) == "number"' "$t/nn.out" >/dev/null
+for dt in jitp-dev-1 ob-c1; do
+        JT="\$aws/things/$dt/jobs"
+        jdev "$dt" rr "$JT/start-next" '{"stepTimeoutInMinutes":10,"clientToken":"sn-'"$dt"'"}' >"$t/sn-$dt.out"
+        check "$dt: start-next accepted: rot-1 IN_PROGRESS, versionNumber 2, the job document" \
+                jq -e --arg d "$dt" '.result == "accepted" and .payload.clientToken == "sn-" + $d and (.payload.execution | .jobId == "rot-1" and .thingName == $d and .status == "IN_PROGRESS" and .versionNumber == 2 and .executionNumber == 1 and .jobDocument.force == true and (.startedAt|type) == "number")' "$t/sn-$dt.out" >/dev/null
+        jdev "$dt" rr "$JT/rot-1/update" '{"status":"SUCCEEDED","statusDetails":{"certificateId":"new-'"$dt"'"},"expectedVersion":2,"includeJobExecutionState":true,"clientToken":"up"}' >"$t/up-$dt.out"
+        check "$dt: update SUCCEEDED with expectedVersion 2 accepted, executionState versionNumber 3" \
+                jq -e '.result == "accepted" and .payload.executionState.status == "SUCCEEDED" and .payload.executionState.versionNumber == 3 and .payload.clientToken == "up"' "$t/up-$dt.out" >/dev/null
+done
+check "describe-job-execution: SUCCEEDED, the device's statusDetails, versionNumber 3" \
+        [ "$(admin describe-job-execution rot-1 ob-c1 | jq -c '[.status, .statusDetails.certificateId, .versionNumber]')" = '["SUCCEEDED","new-ob-c1",3]' ]
+check "list-jobs: rot-1 COMPLETED" [ "$(admin list-jobs | jq -r '.[] | select(.jobId == "rot-1") | .status')" = COMPLETED ]
+admin create-job rot-2 @/dev/stdin thing/jitp-dev-1 <<'JSON' >/dev/null
+{"operation": "report"}
+JSON
+jdev jitp-dev-1 rr '$aws/things/jitp-dev-1/jobs/rot-2/update' '{"status":"IN_PROGRESS","expectedVersion":5}' >"$t/vm.out"
+check "a stale expectedVersion: update/rejected VersionMismatch with the executionState" \
+        jq -e '.result == "rejected" and .payload.code == "VersionMismatch" and .payload.executionState.versionNumber == 1 and (.payload.message|type) == "string"' "$t/vm.out" >/dev/null
+jdev jitp-dev-1 rr '$aws/things/jitp-dev-1/jobs/rot-1/update' '{"status":"FAILED"}' >"$t/ist.out"
+check "a finished execution: update/rejected InvalidStateTransition" \
+        jq -e '.result == "rejected" and .payload.code == "InvalidStateTransition" and .payload.executionState.status == "SUCCEEDED"' "$t/ist.out" >/dev/null
+check "the emulator logged a job event per operation" \
+        jq -se 'map(select(.event == "job" and .jobId == "rot-1" and (.op == "start-next" or .op == "update"))) | length == 5' \
+        "$OB_EMULATOR_STATE_DIR/events.jsonl" >/dev/null
+check "another thing's job topics: publishing is forbidden by the policy (connection closed)" \
+        [ "$(jdev jitp-dev-1 --subs "" rr '$aws/things/ob-c1/jobs/rot-2/update' '{"status":"SUCCEEDED"}' | jq -rs '.[-1].result')" = closed ]
+check "... and so is subscribing to its notify-next" \
+        [ "$(jdev jitp-dev-1 sub '$aws/things/ob-c1/jobs/notify-next' | jq -r .result)" = closed ]
+check "... by the policy: the emulator logged both forbidden" \
+        jq -se 'map(select(.event == "forbidden" and (.resource == "topic/$aws/things/ob-c1/jobs/rot-2/update" or .resource == "topicfilter/$aws/things/ob-c1/jobs/notify-next"))) | length == 2' \
+        "$OB_EMULATOR_STATE_DIR/events.jsonl" >/dev/null
+
 # --- 9. throttling answers 429 -----------------------------------------------------------------
 admin set throttle.CreateKeysAndCertificate 0.1 >/dev/null
 adm --id adm4 rr "$KEYS_T" - 2 >"$t/thr.out"
@@ -337,6 +388,7 @@ sleep 1
 check "after restart: JITP device still connects" [ "$(cli --id jitp-dev-1 --cert "$t/jitp.crt" --key "$t/jitp.key" connect | jq -r .result)" = connected ]
 check "after restart: things kept" [ "$(admin list-things | jq -r 'has("ob-0001") and has("jitp-dev-1")')" = true ]
 check "after restart: REVOKED kept" [ "$(admin show-cert "$id" | jq -r .status)" = REVOKED ]
+check "after restart: jobs and their executions kept" [ "$(admin describe-job-execution rot-1 ob-c1 | jq -r .status)" = SUCCEEDED ]
 
 rm -rf "$t"
 echo "$fails failure(s)"

@@ -80,10 +80,14 @@ jq -n \
           "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}-agentctl-check" ] },
       { Effect: "Allow", Action: ["iot:Publish", "iot:Receive"], Resource: [
           "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*",
+          "arn:aws:iot:us-east-1:123456789012:topic/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+          "arn:aws:iot:us-east-1:123456789012:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/onboard-agent/*",
           "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create-from-csr/*",
           "arn:aws:iot:us-east-1:123456789012:topic/$aws/provisioning-templates/OnboardTemplate/provision/*" ] },
       { Effect: "Allow", Action: "iot:Subscribe", Resource: [
           "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:Connection.Thing.ThingName}/*",
+          "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+          "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/onboard-agent/*",
           "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create-from-csr/*",
           "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] }
   },
