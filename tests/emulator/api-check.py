@@ -390,6 +390,43 @@ def templates_and_claims(iot):
     check("ApiTemplate" not in registry()["templates"], "delete-provisioning-template", "")
 
 
+def jobs(iot):
+    iot.create_thing(thingName="job-thing")
+    doc = json.dumps({"operation": "rotate", "force": True})
+    r = iot.create_job(jobId="api-job", targets=[ARN + "thing/job-thing"], document=doc,
+                       description="rotate now")
+    check(r == {**r, "jobArn": ARN + "job/api-job", "jobId": "api-job",
+                "description": "rotate now"}, "create-job: ARN, id, description", r)
+    fails("create-job again with the same id", "ResourceAlreadyExistsException", 409,
+          iot.create_job, jobId="api-job", targets=[ARN + "thing/job-thing"], document=doc)
+    fails("create-job for a thing that does not exist", "ResourceNotFoundException", 404,
+          iot.create_job, jobId="api-job-2", targets=[ARN + "thing/no-such-thing"], document=doc)
+    fails("create-job with a document that is not a JSON object", "InvalidRequestException", 400,
+          iot.create_job, jobId="api-job-3", targets=[ARN + "thing/job-thing"], document="[1]")
+    fails("create-job with a target of another account", "InvalidRequestException", 400,
+          iot.create_job, jobId="api-job-4", targets=["arn:aws:iot:us-east-1:999999999999:thing/x"],
+          document=doc)
+    e = iot.describe_job_execution(jobId="api-job", thingName="job-thing")["execution"]
+    check(e["status"] == "QUEUED" and e["versionNumber"] == 1 and e["executionNumber"] == 1 and
+          e["thingArn"] == ARN + "thing/job-thing" and "queuedAt" in e,
+          "describe-job-execution: QUEUED, versionNumber 1", e)
+    fails("describe-job-execution on a thing the job does not target", "ResourceNotFoundException",
+          404, iot.describe_job_execution, jobId="api-job", thingName="api-other")
+    x = iot.list_job_executions_for_job(jobId="api-job")["executionSummaries"]
+    check([(s["thingArn"], s["jobExecutionSummary"]["status"]) for s in x] ==
+          [(ARN + "thing/job-thing", "QUEUED")], "list-job-executions-for-job", x)
+    d = iot.describe_job(jobId="api-job")["job"]
+    check(d["status"] == "IN_PROGRESS" and d["jobProcessDetails"]["numberOfQueuedThings"] == 1 and
+          d["targets"] == [ARN + "thing/job-thing"], "describe-job: IN_PROGRESS, one queued", d)
+    iot.cancel_job(jobId="api-job")
+    e = iot.describe_job_execution(jobId="api-job", thingName="job-thing")["execution"]
+    check(e["status"] == "CANCELED" and e["versionNumber"] == 2 and
+          iot.describe_job(jobId="api-job")["job"]["status"] == "CANCELED",
+          "cancel-job: the QUEUED execution is CANCELED, versionNumber 2", e)
+    fails("cancel-job of an unknown job", "ResourceNotFoundException", 404, iot.cancel_job,
+          jobId="no-such-job")
+
+
 def main():
     s = botocore.session.get_session()
     iot = s.create_client("iot", region_name=REGION, endpoint_url=URL, verify=ROOT,
@@ -400,6 +437,7 @@ def main():
     cas_and_certificates(iot)
     things_and_policies(iot)
     templates_and_claims(iot)
+    jobs(iot)
     return failed
 
 

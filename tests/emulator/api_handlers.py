@@ -8,8 +8,8 @@ api-server.py (ROUTES), checked against the botocore model by tests/emulator/tes
 import json
 import time
 
-from api_ops import (ApiError, CLAIM_POLICY_PREFIX, MAX_POLICIES_PER_CERT, RE_POLICY, RE_TEMPLATE,
-                     RE_THING, STATUSES, cert_id, common_name, need, page, public_key,
+from api_ops import (ApiError, CLAIM_POLICY_PREFIX, MAX_POLICIES_PER_CERT, RE_JOB, RE_POLICY,
+                     RE_TEMPLATE, RE_THING, STATUSES, cert_id, common_name, need, page, public_key,
                      registration_code, signed_by, thing_id, x509_info)
 
 
@@ -633,3 +633,105 @@ def op_DescribeEndpoint(emu, rq):
          "InvalidRequestException",
          "endpointType must be iot:Data, iot:Data-ATS, iot:CredentialProvider or iot:Jobs")
     return {"endpointAddress": emu.endpoint}
+
+
+# ------------------------------------------------------------------ jobs (the device side: MQTT)
+
+def job_id(rq):
+    j = rq.path["jobId"]
+    need(RE_JOB.match(j), "InvalidRequestException",
+         "jobId must match [a-zA-Z0-9_-]+ (1-64 characters)")
+    return j
+
+
+def job_target(emu, reg, arn):
+    """A target ARN -> "thing/NAME" or "thinggroup/NAME" (the admin command's form)."""
+    for kind in ("thing", "thinggroup"):
+        prefix = emu.arn(kind, "", reg)
+        if isinstance(arn, str) and arn.startswith(prefix) and len(arn) > len(prefix):
+            return kind + "/" + arn[len(prefix):]
+    raise ApiError("InvalidRequestException",
+                   "targets must be thing or thing group ARNs of this account and region: %s" % arn)
+
+
+def op_CreateJob(emu, rq):
+    reg = emu.reg()
+    jid = job_id(rq)
+    targets = rq.body.get("targets")
+    need(isinstance(targets, list) and targets, "InvalidRequestException", "targets is required")
+    doc = body_str(rq, "document", required=True)  # documentSource (S3) is not emulated
+    try:
+        doc = json.loads(doc)
+    except ValueError:
+        doc = None
+    need(isinstance(doc, dict), "InvalidRequestException", "document must be a JSON object")
+    need(rq.body.get("targetSelection", "SNAPSHOT") == "SNAPSHOT", "InvalidRequestException",
+         "only SNAPSHOT jobs are emulated")
+    emu.send({"op": "create-job", "jobId": jid, "document": doc,
+              "targets": [job_target(emu, reg, t) for t in targets]})
+    r = {"jobArn": emu.arn("job", jid, reg), "jobId": jid}
+    if body_str(rq, "description"):
+        r["description"] = rq.body["description"]
+    return r
+
+
+def job_of(emu, reg, jid):
+    j = reg.get("jobs", {}).get(jid)
+    need(j is not None, "ResourceNotFoundException", "Job %s cannot be found." % jid)
+    return j
+
+
+def op_DescribeJob(emu, rq):
+    reg = emu.reg()
+    jid = job_id(rq)
+    j = job_of(emu, reg, jid)
+    counts = {}
+    for x in j.get("executions", {}).values():
+        counts[x["status"]] = counts.get(x["status"], 0) + 1
+    names = {"SUCCEEDED": "numberOfSucceededThings", "FAILED": "numberOfFailedThings",
+             "REJECTED": "numberOfRejectedThings", "TIMED_OUT": "numberOfTimedOutThings",
+             "CANCELED": "numberOfCanceledThings", "REMOVED": "numberOfRemovedThings",
+             "QUEUED": "numberOfQueuedThings", "IN_PROGRESS": "numberOfInProgressThings"}
+    return {"job": {"jobArn": emu.arn("job", jid, reg), "jobId": jid, "targetSelection": "SNAPSHOT",
+                    "status": j["status"], "createdAt": j["createdAt"],
+                    "lastUpdatedAt": j["lastUpdatedAt"],
+                    "targets": [emu.arn(*t.split("/", 1), reg) for t in j.get("targets", [])],
+                    "jobProcessDetails": {v: counts.get(k, 0) for k, v in names.items()}}}
+
+
+def execution_times(x):
+    return {k: x[k] for k in ("queuedAt", "startedAt", "lastUpdatedAt") if k in x}
+
+
+def op_DescribeJobExecution(emu, rq):
+    reg = emu.reg()
+    jid, name = job_id(rq), thing_name(rq)
+    x = reg.get("jobs", {}).get(jid, {}).get("executions", {}).get(name)
+    need(x is not None, "ResourceNotFoundException",
+         "Job execution for job %s and thing %s cannot be found." % (jid, name))
+    e = {"jobId": jid, "status": x["status"], "thingArn": emu.arn("thing", name, reg),
+         "executionNumber": x["executionNumber"], "versionNumber": x["versionNumber"],
+         "statusDetails": {"detailsMap": x.get("statusDetails", {})}, **execution_times(x)}
+    if "stepTimeoutAt" in x:
+        e["approximateSecondsBeforeTimedOut"] = max(0, x["stepTimeoutAt"] - int(time.time()))
+    return {"execution": e}
+
+
+def op_ListJobExecutionsForJob(emu, rq):
+    reg = emu.reg()
+    jid = job_id(rq)
+    j = job_of(emu, reg, jid)
+    items = [{"thingArn": emu.arn("thing", n, reg),
+              "jobExecutionSummary": {"status": x["status"], "executionNumber": x["executionNumber"],
+                                      **execution_times(x)}}
+             for n, x in sorted(j.get("executions", {}).items())
+             if rq.query.get("status") in (None, x["status"])]
+    items, more = page(items, rq.query.get("maxResults"), rq.query.get("nextToken"))
+    return {"executionSummaries": items, **({"nextToken": more} if more else {})}
+
+
+def op_CancelJob(emu, rq):
+    reg = emu.reg()
+    jid = job_id(rq)
+    emu.send({"op": "cancel-job", "jobId": jid, "force": flag(rq, "force")})
+    return {"jobArn": emu.arn("job", jid, reg), "jobId": jid}

@@ -55,6 +55,11 @@ ROUTES = [
     ("DeleteProvisioningTemplate", "DELETE", "/provisioning-templates/{templateName}"),
     ("CreateProvisioningClaim", "POST", "/provisioning-templates/{templateName}/provisioning-claim"),
     ("DescribeEndpoint", "GET", "/endpoint"),
+    ("CreateJob", "PUT", "/jobs/{jobId}"),
+    ("DescribeJob", "GET", "/jobs/{jobId}"),
+    ("CancelJob", "PUT", "/jobs/{jobId}/cancel"),
+    ("ListJobExecutionsForJob", "GET", "/jobs/{jobId}/things"),
+    ("DescribeJobExecution", "GET", "/things/{thingName}/jobs/{jobId}"),
 ]
 
 

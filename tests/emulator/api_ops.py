@@ -38,6 +38,7 @@ RE_CERT_ID = re.compile(r"^(0x)?[a-fA-F0-9]{64}$")
 RE_THING = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 RE_POLICY = re.compile(r"^[\w+=,.@-]{1,128}$")
 RE_TEMPLATE = re.compile(r"^[0-9A-Za-z_-]{1,36}$")
+RE_JOB = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 RE_LAMBDA = re.compile(r"^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]{1,64})(:[A-Za-z0-9$_-]+)?$")
 MAX_POLICIES_PER_CERT = 10
 CLAIM_POLICY_PREFIX = "$claim-"  # not a valid policy name at AWS: never collides, never listed

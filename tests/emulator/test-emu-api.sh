@@ -36,5 +36,9 @@ cli "aws iot create-thing" aws iot create-thing --thing-name made-by-the-cli \
   --attribute-payload '{"attributes": {"line": "7"}}'
 "$admin" list-things | jq -e '."made-by-the-cli".attributes.line == "7"' >/dev/null &&
   ok "ob-emu-admin list-things sees it" || bad "ob-emu-admin: $("$admin" list-things)"
+cli "aws iot create-job" aws iot create-job --job-id made-by-the-cli \
+  --targets arn:aws:iot:us-east-1:123456789012:thing/made-by-the-cli --document '{"operation": "report"}'
+"$admin" describe-job-execution made-by-the-cli made-by-the-cli | jq -e '.status == "QUEUED" and .versionNumber == 1' >/dev/null &&
+  ok "ob-emu-admin describe-job-execution sees its QUEUED execution" || bad "ob-emu-admin: $("$admin" list-jobs)"
 
 exit $fail
