@@ -88,7 +88,8 @@ JSON
 
 # device_policy: the cloud side of rotation (docs/rotation.md): a device's own certificate may
 # call the provisioning API for itself and the template re-registers the same thing
-# (DevicePolicy in the emulator). 0, or the admin tool's failure.
+# (DevicePolicy in the emulator, tests/emulator/world-hook.sh: the same statements, the thing's
+# own jobs and onboard-agent shadow topics included). 0, or the admin tool's failure.
 device_policy() {
   cat >"$OB_WORLD_DIR/device-policy.json" <<'JSON'
 { "Version": "2012-10-17", "Statement": [
@@ -96,10 +97,14 @@ device_policy() {
     "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}" },
   { "Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
       "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:Connection.Thing.ThingName}/*",
+      "arn:aws:iot:us-east-1:123456789012:topic/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+      "arn:aws:iot:us-east-1:123456789012:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/onboard-agent/*",
       "arn:aws:iot:us-east-1:123456789012:topic/$aws/certificates/create-from-csr/*",
       "arn:aws:iot:us-east-1:123456789012:topic/$aws/provisioning-templates/OnboardTemplate/provision/*" ] },
   { "Effect": "Allow", "Action": "iot:Subscribe", "Resource": [
       "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:Connection.Thing.ThingName}/*",
+      "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+      "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/onboard-agent/*",
       "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/certificates/create-from-csr/*",
       "arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/provisioning-templates/OnboardTemplate/provision/*" ] } ] }
 JSON
