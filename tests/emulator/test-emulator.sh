@@ -348,6 +348,12 @@ done
 check "describe-job-execution: SUCCEEDED, the device's statusDetails, versionNumber 3" \
         [ "$(admin describe-job-execution rot-1 ob-c1 | jq -c '[.status, .statusDetails.certificateId, .versionNumber]')" = '["SUCCEEDED","new-ob-c1",3]' ]
 check "list-jobs: rot-1 COMPLETED" [ "$(admin list-jobs | jq -r '.[] | select(.jobId == "rot-1") | .status')" = COMPLETED ]
+admin create-job grp-1 '{}' thinggroup/nobody >"$t/grp.out"
+check "create-job for a thing group no thing is in: refused (exit 1), saying why" \
+        jq -e --argjson rc "$?" '$rc == 1 and .errorCode == "ResourceNotFoundException" and (.error | test("names no thing"))' "$t/grp.out" >/dev/null
+admin create-job grp-2 '{oops' thing/ob-c1 >/dev/null 2>"$t/grp2.err"
+check "create-job with a document that is not JSON: refused before the emulator (exit 2)" \
+        [ "$? $(grep -c 'the document is not JSON' "$t/grp2.err")" = "2 1" ]
 admin create-job rot-2 @/dev/stdin thing/jitp-dev-1 <<'JSON' >/dev/null
 {"operation": "report"}
 JSON
