@@ -11,9 +11,9 @@
 #include "log.h"
 #include "macro.h"
 
-#define CERT_ID_MAX    128
-#define STATUS_MAX     16
-#define TOPIC_MAX      256
+#define CERT_ID_MAX     128
+#define STATUS_MAX      16
+#define TOPIC_MAX       256
 #define DESCRIBE_ROUNDS 3 /* DescribeJobExecution rounds per session before giving up */
 
 typedef enum Wait {
@@ -121,8 +121,7 @@ json_object *ob_job_runner_to_json(const ObJobRunner *r)
         json_object_object_add(o, "version", json_object_new_int64(r->version));
         json_object_object_add(o, "document", json_object_get(r->document));
         if (r->phase == OB_JOB_PHASE_EXECUTING && r->from_cert[0])
-                json_object_object_add(o, "from_certificate",
-                                       json_object_new_string(r->from_cert));
+                json_object_object_add(o, "from_certificate", json_object_new_string(r->from_cert));
         if (r->phase == OB_JOB_PHASE_DONE) {
                 json_object *out = json_object_new_object();
 
@@ -228,8 +227,8 @@ int ob_job_runner_from_json(ObJobRunner *r, json_object *j, char *err, size_t er
                 return fail(err, errsize, "job.job_id is missing or not 1-%d of [a-zA-Z0-9_-]",
                             OB_JOBS_ID_MAX);
         snprintf(n.job_id, sizeof(n.job_id), "%s", json_object_get_string(v));
-        if (!json_object_object_get_ex(j, "version", &v) || !json_object_is_type(v, json_type_int) ||
-            json_object_get_int64(v) < 0)
+        if (!json_object_object_get_ex(j, "version", &v) ||
+            !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
                 return fail(err, errsize, "job.version is missing or not a versionNumber");
         n.version = json_object_get_int64(v);
         if (!json_object_object_get_ex(j, "document", &v) ||
@@ -239,13 +238,14 @@ int ob_job_runner_from_json(ObJobRunner *r, json_object *j, char *err, size_t er
         if (ob_jobs_parse_operation(v, &n.op, reason, sizeof(reason)) < 0 &&
             n.phase != OB_JOB_PHASE_DONE)
                 return fail(err, errsize, "job.document: %s", reason);
-        if (n.phase == OB_JOB_PHASE_EXECUTING &&
-            n.op.kind != OB_JOB_OP_ROTATE && n.op.kind != OB_JOB_OP_REPROVISION)
+        if (n.phase == OB_JOB_PHASE_EXECUTING && n.op.kind != OB_JOB_OP_ROTATE &&
+            n.op.kind != OB_JOB_OP_REPROVISION)
                 return fail(err, errsize,
                             "job.phase executing is only for rotate and reprovision, not %s",
                             ob_job_op_to_string(n.op.kind));
         if (json_object_object_get_ex(j, "from_certificate", &v)) {
-                if (n.phase != OB_JOB_PHASE_EXECUTING || !json_object_is_type(v, json_type_string) ||
+                if (n.phase != OB_JOB_PHASE_EXECUTING ||
+                    !json_object_is_type(v, json_type_string) ||
                     json_object_get_string_len(v) > CERT_ID_MAX)
                         return fail(err, errsize,
                                     "job.from_certificate must be a certificate id, and only "
@@ -325,8 +325,8 @@ static int send_update(ObJobRunner *r, int64_t now_ms)
         int e;
 
         req = ob_jobs_build_update(done ? r->status : "IN_PROGRESS", done ? r->details : NULL,
-                                   r->version, !done && long_op(r) ? r->cfg.step_long_min : 0,
-                                   NULL, &e);
+                                   r->version, !done && long_op(r) ? r->cfg.step_long_min : 0, NULL,
+                                   &e);
         if (!req)
                 return e;
         return send_json(r, r->job_id, "update", req, WAIT_UPDATE, now_ms);
@@ -453,8 +453,7 @@ static int run_op(ObJobRunner *r, int64_t now_ms)
                 if (e > 0)
                         return finish(r, "SUCCEEDED", details1("result", "not-due"), now_ms);
                 if (e < 0)
-                        return finish(r, "FAILED", failed_details("refused", NULL, reason),
-                                      now_ms);
+                        return finish(r, "FAILED", failed_details("refused", NULL, reason), now_ms);
                 return 0;
         case _OB_JOB_OP_MAX:
         default:
@@ -498,9 +497,8 @@ static int resume(ObJobRunner *r, int64_t now_ms)
 int ob_job_runner_session_connected(ObJobRunner *r, const char *thing, int64_t now_ms)
 {
         static const char *const subs[] = {
-                "start-next/accepted", "start-next/rejected", "notify-next",
-                "+/update/accepted",   "+/update/rejected",   "+/get/accepted",
-                "+/get/rejected",
+                "start-next/accepted", "start-next/rejected", "notify-next",    "+/update/accepted",
+                "+/update/rejected",   "+/get/accepted",      "+/get/rejected",
         };
         char topic[TOPIC_MAX];
         int e;
@@ -653,9 +651,8 @@ bool ob_job_runner_message(ObJobRunner *r, const char *topic, const char *payloa
         const char *rest, *slash;
         size_t n;
 
-        if (!r->connected ||
-            snprintf(prefix, sizeof(prefix), "$aws/things/%s/jobs/", r->thing) >=
-                    (int)sizeof(prefix))
+        if (!r->connected || snprintf(prefix, sizeof(prefix), "$aws/things/%s/jobs/", r->thing) >=
+                                     (int)sizeof(prefix))
                 return false;
         n = strlen(prefix);
         if (!topic || strncmp(topic, prefix, n) != 0)

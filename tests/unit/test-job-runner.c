@@ -244,8 +244,9 @@ static void test_set_policy(void **state)
         offer(&f, "pol-1", 4,
               "{\"operation\":\"set-rotation-policy\",\"lifetime_fraction\":0.5,"
               "\"max_age_days\":90}");
-        deliver(&f, "pol-1/update/accepted", "{\"executionState\":{\"status\":\"IN_PROGRESS\","
-                                             "\"versionNumber\":7},\"timestamp\":5}");
+        deliver(&f, "pol-1/update/accepted",
+                "{\"executionState\":{\"status\":\"IN_PROGRESS\","
+                "\"versionNumber\":7},\"timestamp\":5}");
         assert_int_equal(f.policy_calls, 1);
         assert_true(f.policy.has_fraction && f.policy.has_age && !f.policy.has_days);
         assert_int_equal(f.policy.max_age_days, 90);
@@ -653,14 +654,10 @@ static void test_bad_state_json(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_report),
-                cmocka_unit_test(test_set_policy),
-                cmocka_unit_test(test_rotate),
-                cmocka_unit_test(test_reprovision),
-                cmocka_unit_test(test_unknown_op),
-                cmocka_unit_test(test_version_mismatch),
-                cmocka_unit_test(test_timeout_and_lost),
-                cmocka_unit_test(test_crash_phases),
+                cmocka_unit_test(test_report),           cmocka_unit_test(test_set_policy),
+                cmocka_unit_test(test_rotate),           cmocka_unit_test(test_reprovision),
+                cmocka_unit_test(test_unknown_op),       cmocka_unit_test(test_version_mismatch),
+                cmocka_unit_test(test_timeout_and_lost), cmocka_unit_test(test_crash_phases),
                 cmocka_unit_test(test_bad_state_json),
         };
 
