@@ -332,23 +332,17 @@ static int send_update(ObJobRunner *r, int64_t now_ms)
         return send_json(r, r->job_id, "update", req, WAIT_UPDATE, now_ms);
 }
 
-/* DescribeJobExecution: the cloud's current state of our job (its reply is shaped like
- * start-next's, so ob_jobs_parse_start_next() reads it). */
+/* DescribeJobExecution: the cloud's current state of our job. */
 static int send_describe(ObJobRunner *r, int64_t now_ms)
 {
-        json_object *req = json_object_new_object();
-
         if (++r->rounds > DESCRIBE_ROUNDS) {
-                json_object_put(req);
                 ob_log_debug("jobs: %s: still not settled after %u rounds: stopping for this "
                              "session",
                              r->job_id, DESCRIBE_ROUNDS);
                 stop_waiting(r);
                 return -EPROTO;
         }
-        if (req)
-                json_object_object_add(req, "includeJobDocument", json_object_new_boolean(true));
-        return send_json(r, r->job_id, "get", req, WAIT_DESCRIBE, now_ms);
+        return send_json(r, r->job_id, "get", ob_jobs_build_describe(), WAIT_DESCRIBE, now_ms);
 }
 
 /* Persist the outcome, then send it when connected. */
@@ -600,18 +594,30 @@ static void on_describe(ObJobRunner *r, const char *payload, size_t len, bool ac
                         int64_t now_ms)
 {
         _cleanup_(ob_job_execution_clear) ObJobExecution x = {0};
-        char err[OB_JOB_RUNNER_REASON_MAX] = "";
+        char err[OB_JOB_RUNNER_REASON_MAX] = "", code[48] = "";
+        int64_t v;
 
         stop_waiting(r);
-        if (!accepted || (ob_jobs_parse_start_next(payload, len, &x, err, sizeof(err)) == 0 &&
-                          (!x.present || terminal(x.status)))) {
-                /* gone (ResourceNotFound), or SUCCEEDED/FAILED/REJECTED/CANCELED/REMOVED/
-                 * TIMED_OUT: nothing more to do or tell */
+        if (!accepted) {
+                /* ResourceNotFound: the execution is gone (removed): nothing more to tell.
+                 * Anything else (Throttling, ...): resumed at the next session. */
+                (void)ob_jobs_parse_update_reply(payload, len, false, &v, code, sizeof(code), err,
+                                                 sizeof(err));
+                ob_log_debug("jobs: %s: describe rejected: %s %s", r->job_id, code, err);
+                if (strcmp(code, "ResourceNotFound") == 0)
+                        (void)drop_job(r, now_ms);
+                return;
+        }
+        if (ob_jobs_parse_describe(payload, len, &x, err, sizeof(err)) < 0 ||
+            strcmp(x.job_id, r->job_id) != 0) {
+                ob_log_debug("jobs: %s: describe reply: %s", r->job_id, err);
+                return; /* resumed at the next session */
+        }
+        if (terminal(x.status)) {
+                /* SUCCEEDED/FAILED/REJECTED/CANCELED/REMOVED/TIMED_OUT: nothing more to do */
                 (void)drop_job(r, now_ms);
                 return;
         }
-        if (!x.present || strcmp(x.job_id, r->job_id) != 0)
-                return; /* malformed: resumed at the next session */
         r->version = x.version;
         if (r->phase == OB_JOB_PHASE_RECEIVED || r->phase == OB_JOB_PHASE_DONE)
                 (void)send_update(r, now_ms); /* the op has not run, or only its report is due */

@@ -425,6 +425,23 @@ static void test_version_mismatch(void **state)
         assert_int_equal(f.report_calls, 0);
         fake_done(&f);
 
+        /* a describe throttled, or a reply without the execution: nothing forgotten, nothing
+         * run; resumed at the next session */
+        fake_init(&f);
+        connect_idle(&f);
+        offer(&f, "rep-4", 1, "{\"operation\":\"report\"}");
+        deliver(&f, "rep-4/update/rejected", MISMATCH);
+        deliver(&f, "rep-4/get/rejected", "{\"code\":\"Throttling\",\"message\":\"slow\"}");
+        assert_false(ob_job_runner_busy(f.r));
+        assert_int_equal(ob_job_runner_phase(f.r), OB_JOB_PHASE_RECEIVED);
+        assert_int_equal(ob_job_runner_session_connected(f.r, T, 5000), 0);
+        deliver(&f, "rep-4/update/rejected", MISMATCH);
+        deliver(&f, "rep-4/get/accepted", "{\"timestamp\":6}");
+        assert_false(ob_job_runner_busy(f.r));
+        assert_int_equal(ob_job_runner_phase(f.r), OB_JOB_PHASE_RECEIVED);
+        assert_int_equal(f.report_calls, 0);
+        fake_done(&f);
+
         /* a rejection that does not settle stops after 3 rounds (no loop) */
         fake_init(&f);
         connect_idle(&f);
