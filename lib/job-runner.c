@@ -294,8 +294,10 @@ static int send_json(ObJobRunner *r, const char *job_id, const char *op, json_ob
         char topic[TOPIC_MAX];
         int e;
 
-        if (!req)
+        if (!req) {
+                stop_waiting(r);
                 return -ENOMEM;
+        }
         e = ob_jobs_topic(topic, sizeof(topic), r->thing, job_id, op);
         if (e == 0)
                 e = r->ops->publish(r->ctx, topic,

@@ -100,7 +100,8 @@ int64_t ob_job_runner_deadline(const ObJobRunner *r);
  * now when a session is up, else at the next session_connected. */
 int ob_job_runner_operation_done(ObJobRunner *r, bool ok, const char *new_cert_id,
                                  const char *error_code, const char *error_class, int64_t now_ms);
-/* The session must stay up: a request is in flight. */
+/* The session must stay up: a request is in flight. False while the machine rotates or heals
+ * (executing): the session may end so that the machine can connect. */
 bool ob_job_runner_busy(const ObJobRunner *r);
 
 ObJobPhase ob_job_runner_phase(const ObJobRunner *r);
