@@ -30,7 +30,7 @@ typedef struct Fake {
         int rotate_calls, reprov_calls, report_calls, policy_calls;
         bool force;
         ObJobOp policy;
-        int rotate_ret, reprov_ret, save_ret;
+        int rotate_ret, reprov_ret, save_ret, policy_ret, report_ret;
         const char *cert;
         bool pending;
 } Fake;
@@ -95,21 +95,23 @@ static int f_report(void *ctx, char *reason, size_t size)
 {
         Fake *f = ctx;
 
-        (void)reason, (void)size;
         f->report_calls++;
         tr(f, "report ");
-        return 0;
+        if (f->report_ret < 0)
+                snprintf(reason, size, "no status yet");
+        return f->report_ret;
 }
 
 static int f_policy(void *ctx, const ObJobOp *op, char *reason, size_t size)
 {
         Fake *f = ctx;
 
-        (void)reason, (void)size;
         f->policy_calls++;
         f->policy = *op;
         tr(f, "policy ");
-        return 0;
+        if (f->policy_ret < 0)
+                snprintf(reason, size, "policy not writable");
+        return f->policy_ret;
 }
 
 static int f_save(void *ctx)
@@ -254,6 +256,34 @@ static void test_set_policy(void **state)
         assert_last_pub(&f, "pol-1/update",
                         "{\"status\":\"SUCCEEDED\",\"statusDetails\":{\"policy\":"
                         "\"lifetime_fraction=0.5,max_age_days=90\"},\"expectedVersion\":7}");
+        fake_done(&f);
+}
+
+/* report and set-rotation-policy refused by the agent: FAILED with the reason */
+static void test_short_op_failed(void **state)
+{
+        Fake f;
+
+        (void)state;
+        fake_init(&f);
+        f.report_ret = -EAGAIN;
+        connect_idle(&f);
+        offer(&f, "rep-1", 1, "{\"operation\":\"report\"}");
+        deliver(&f, "rep-1/update/accepted", ACCEPTED);
+        assert_last_pub(&f, "rep-1/update",
+                        "{\"status\":\"FAILED\",\"statusDetails\":{\"errorCode\":\"report-failed\","
+                        "\"reason\":\"no status yet\"},\"expectedVersion\":2}");
+        fake_done(&f);
+
+        fake_init(&f);
+        f.policy_ret = -EROFS;
+        connect_idle(&f);
+        offer(&f, "pol-1", 1, "{\"operation\":\"set-rotation-policy\",\"max_age_days\":30}");
+        deliver(&f, "pol-1/update/accepted", ACCEPTED);
+        assert_last_pub(
+                &f, "pol-1/update",
+                "{\"status\":\"FAILED\",\"statusDetails\":{\"errorCode\":\"policy-refused\","
+                "\"reason\":\"policy not writable\"},\"expectedVersion\":2}");
         fake_done(&f);
 }
 
@@ -672,10 +702,10 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_report),           cmocka_unit_test(test_set_policy),
-                cmocka_unit_test(test_rotate),           cmocka_unit_test(test_reprovision),
-                cmocka_unit_test(test_unknown_op),       cmocka_unit_test(test_version_mismatch),
-                cmocka_unit_test(test_timeout_and_lost), cmocka_unit_test(test_crash_phases),
-                cmocka_unit_test(test_bad_state_json),
+                cmocka_unit_test(test_short_op_failed),  cmocka_unit_test(test_rotate),
+                cmocka_unit_test(test_reprovision),      cmocka_unit_test(test_unknown_op),
+                cmocka_unit_test(test_version_mismatch), cmocka_unit_test(test_timeout_and_lost),
+                cmocka_unit_test(test_crash_phases),     cmocka_unit_test(test_bad_state_json),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
