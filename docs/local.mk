@@ -18,3 +18,4 @@ EXTRA_DIST += docs/rotation.md
 # ---- factory helper: the manufacturing guide (agentctl factory)
 EXTRA_DIST += docs/manufacturing.md
 EXTRA_DIST += docs/security.md
+EXTRA_DIST += docs/jobs.md

@@ -188,6 +188,27 @@ bad:
         return -EBADMSG;
 }
 
+json_object *ob_jobs_build_describe(void)
+{
+        json_object *o = json_object_new_object();
+
+        if (o)
+                json_object_object_add(o, "includeJobDocument", json_object_new_boolean(true));
+        return o;
+}
+
+int ob_jobs_parse_describe(const char *payload, size_t len, ObJobExecution *ret, char *err,
+                           size_t errsize)
+{
+        int e = ob_jobs_parse_start_next(payload, len, ret, err, errsize);
+
+        if (e == 0 && !ret->present) {
+                say(err, errsize, "the reply has no execution");
+                return -EBADMSG;
+        }
+        return e;
+}
+
 static bool details_valid(json_object *details)
 {
         if (!json_object_is_type(details, json_type_object))

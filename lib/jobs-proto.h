@@ -8,7 +8,8 @@
  * a half-filled result.
  *
  * Topics (thing THING, job JOB): $aws/things/THING/jobs/start-next[/accepted|/rejected],
- * $aws/things/THING/jobs/JOB/update[/accepted|/rejected], $aws/things/THING/jobs/notify-next.
+ * $aws/things/THING/jobs/JOB/update[/accepted|/rejected], $aws/things/THING/jobs/JOB/get[/accepted|
+ * /rejected], $aws/things/THING/jobs/notify-next.
  */
 #pragma once
 
@@ -52,6 +53,14 @@ json_object *ob_jobs_build_start_next(int step_timeout_min, const char *client_t
  * which field is wrong. */
 int ob_jobs_parse_start_next(const char *payload, size_t len, ObJobExecution *ret, char *err,
                              size_t errsize);
+
+/* DescribeJobExecution ($aws/things/THING/jobs/JOB/get): the request ({"includeJobDocument":
+ * true}, the job document is what a resumed execution is checked against), and its get/accepted
+ * reply, shaped like start-next's but always with an execution: 0 and ret filled (present),
+ * -EBADMSG with err saying which field is wrong (or that the execution is missing). */
+json_object *ob_jobs_build_describe(void);
+int ob_jobs_parse_describe(const char *payload, size_t len, ObJobExecution *ret, char *err,
+                           size_t errsize);
 
 /* The UpdateJobExecution request: status (IN_PROGRESS, SUCCEEDED, FAILED, REJECTED), the
  * string-to-string details (NULL: unchanged; keys and values are checked: -EINVAL), the

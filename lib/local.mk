@@ -33,6 +33,7 @@ lib_libob_la_SOURCES += lib/ctl-proto.c lib/ctl-proto.h
 # ---- check helper: result aggregation and the rotation window of `agentctl check`
 lib_libob_la_SOURCES += lib/health.c lib/health.h
 lib_libob_la_SOURCES += lib/shadow-report.c lib/shadow-report.h lib/jobs-proto.c lib/jobs-proto.h
+lib_libob_la_SOURCES += lib/job-runner.c lib/job-runner.h
 # the MQTT CONNECT/CONNACK of agentctl check cloud
 lib_libob_la_SOURCES += lib/mqtt-connect.c lib/mqtt-connect.h
 # which configuration runs: the daemon reports it in status, agentctl check config-current compares

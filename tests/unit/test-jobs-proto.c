@@ -87,6 +87,34 @@ static void test_start_next(void **state)
         json_object_put(req);
 }
 
+/* DescribeJobExecution: the request, and get/accepted (an execution, always) */
+static void test_describe(void **state)
+{
+        const char *ok = "{\"execution\":{\"jobId\":\"rot-42\",\"thingName\":\"ob-SN1\","
+                         "\"jobDocument\":{\"operation\":\"report\"},\"status\":\"CANCELED\","
+                         "\"versionNumber\":5,\"executionNumber\":1},\"timestamp\":3}";
+        ObJobExecution e;
+        char err[160] = "";
+        json_object *req = ob_jobs_build_describe();
+
+        (void)state;
+        assert_string_equal(json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
+                            "{\"includeJobDocument\":true}");
+        json_object_put(req);
+        assert_int_equal(ob_jobs_parse_describe(ok, strlen(ok), &e, err, sizeof(err)), 0);
+        assert_true(e.present);
+        assert_string_equal(e.status, "CANCELED");
+        assert_int_equal(e.version, 5);
+        ob_job_execution_clear(&e);
+        /* no execution is malformed here (start-next's "nothing pending" has no meaning) */
+        assert_int_equal(ob_jobs_parse_describe("{\"timestamp\":3}", 15, &e, err, sizeof(err)),
+                         -EBADMSG);
+        assert_string_equal(err, "the reply has no execution");
+        assert_false(e.present);
+        assert_int_equal(ob_jobs_parse_describe("{\"execution\":1}", 15, &e, err, sizeof(err)),
+                         -EBADMSG);
+}
+
 static void test_update(void **state)
 {
         json_object *d = json_tokener_parse("{\"certificateId\":\"ab12\",\"reason\":\"rotated\"}");
@@ -220,7 +248,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_topics),     cmocka_unit_test(test_start_next),
                 cmocka_unit_test(test_update),     cmocka_unit_test(test_update_replies),
-                cmocka_unit_test(test_operations),
+                cmocka_unit_test(test_operations), cmocka_unit_test(test_describe),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
