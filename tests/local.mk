@@ -300,6 +300,8 @@ include tests/fuzz/local.mk
 
 # ---- certificate rotation end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-rotate.sh
+TESTS += tests/integration/test-shadow.sh
+EXTRA_DIST += tests/integration/test-shadow.sh
 EXTRA_DIST += tests/integration/test-rotate.sh tests/integration/agent-lib.sh
 
 # ---------------------------------------------------------------- analysis, valgrind, coverage
