@@ -2,6 +2,8 @@
 /* Fleet health in a named shadow: see lib/shadow-report.h. */
 #include "shadow-report.h"
 
+#include "isotime.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +53,22 @@ static json_object *status_string(json_object *status, const char *key, size_t m
                                                         : NULL;
 }
 
+/* "YYYY-MM-DDTHH:MM:SSZ" -> epoch seconds (fleet indexing's range queries want a number),
+ * NULL (JSON null) for anything else */
+static json_object *epoch_of(json_object *iso)
+{
+        unsigned mo, d, h, mi, se;
+        int y, n = 0;
+        const char *s = json_object_get_string(iso);
+
+        if (!json_object_is_type(iso, json_type_string) ||
+            sscanf(s, "%4d-%2u-%2uT%2u:%2u:%2uZ%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
+            (size_t)n != strlen(s) || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+            mi > 59 || se > 60)
+                return NULL;
+        return json_object_new_int64(ob_isotime_from_civil(y, mo, d, h, mi, se));
+}
+
 json_object *ob_shadow_report_reported(json_object *status, const ObShadowReportInfo *info)
 {
         json_object *r = json_object_new_object(), *e, *g, *err = NULL, *tpm = NULL;
@@ -67,6 +85,8 @@ json_object *ob_shadow_report_reported(json_object *status, const ObShadowReport
                                status_string(status, "certificate_id", MAX_CERT_ID));
         json_object_object_add(r, "certificate_not_after",
                                status_string(status, "certificate_not_after", MAX_TIME));
+        json_object_object_add(r, "certificate_not_after_s",
+                               epoch_of(member(status, "certificate_not_after")));
         json_object_object_add(r, "next_rotation",
                                status_string(status, "next_rotation", MAX_TIME));
         g = member(status, "generation");
