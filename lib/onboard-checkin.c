@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "creds.h"
 #include "isotime.h"
 #include "onboard-checkin.h"
 #include "onboard-connect.h"
@@ -89,16 +88,10 @@ void ob_onboard_checkin_soon(ObOnboard *ob, int64_t now)
 
 int ob_onboard_checkin_begin(ObOnboard *ob, int64_t now)
 {
-        _cleanup_free_ char *crt =
-                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
-        _cleanup_free_ char *key =
-                ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.key");
-
-        if (!crt || !key)
-                return -ENOMEM;
         ob->checkin_step = STEP_CONNECT;
         ob->checkin_subs = 0;
-        /* a factory identity may use the vendor's key at a handle: the same key as a rotation */
+        /* the current identity as a rotation connects with it (a factory identity may use the
+         * vendor's key at a handle) */
         return ob_onboard_connect_current_as(ob, OB_ACT_CHECKIN, now);
 }
 
