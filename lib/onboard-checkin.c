@@ -58,14 +58,18 @@ int64_t ob_onboard_checkin_next(ObOnboard *ob, int64_t now)
                 return -1;
         if (ob->checkin_next_ms > 0)
                 return ob->checkin_next_ms;
+        /* never checked in (stopped before the check-in that follows onboarding, or a
+         * state.json from before check-ins): the shadow has never shown this gateway */
+        if (ob->checkin_ms <= 0 && ob->c->shadow.report) {
+                ob_onboard_checkin_soon(ob, now);
+                return ob->checkin_next_ms;
+        }
         if (interval_ms(ob) <= 0)
                 return -1;
-        /* none scheduled: one period after the last check-in; a device that never checked in
-         * (just onboarded, or a state.json from before check-ins) counts from now, so a
-         * restart does not reconnect at once */
-        if (ob->checkin_ms <= 0 || ob->checkin_ms > now)
-                ob->checkin_ms = now;
-        ob->checkin_next_ms = schedule_after(ob, ob->checkin_ms);
+        /* none scheduled: one period after the last check-in (persisted), so a restart does
+         * not reconnect at once; none yet, or a clock that went back: from now */
+        ob->checkin_next_ms = schedule_after(
+                ob, ob->checkin_ms > 0 && ob->checkin_ms <= now ? ob->checkin_ms : now);
         return ob->checkin_next_ms;
 }
 

@@ -291,6 +291,31 @@ static void test_restart_does_not_reconnect_at_once(void **state)
         world_free(w);
 }
 
+/* Stopped between onboarding and the check-in that follows it: the next start reports soon
+ * (once: after that check-in, a restart waits for the period again). */
+static void test_first_report_survives_restart(void **state)
+{
+        World *w = checkin_world("60", true);
+
+        (void)state;
+        onboard_now(w);
+        assert_int_equal(w->cloud.connects, 2);
+        crash(w);
+        w->now += 10 * MIN_MS;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_true(ob_onboard_deadline(w->ob) <= w->now + 3000);
+        tick_at_deadline(w);
+        assert_int_equal(w->cloud.connects, 3);
+        assert_int_equal(w->cloud.shadow_updates, 1);
+        crash(w);
+        w->now += 1000;
+        new_machine(w);
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_true(ob_onboard_deadline(w->ob) >= w->now + 59 * MIN_MS);
+        world_free(w);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -302,6 +327,7 @@ int main(void)
                 cmocka_unit_test(test_shadow_even_with_interval_zero),
                 cmocka_unit_test(test_shadow_rejected_is_a_notice),
                 cmocka_unit_test(test_restart_does_not_reconnect_at_once),
+                cmocka_unit_test(test_first_report_survives_restart),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
