@@ -51,6 +51,9 @@ rep=$(shadow "$thing" | jq -c '.state.reported')
 [ "$(echo "$rep" | jq -r .state)" = onboarded ] && ok "state onboarded" || bad "state: $rep"
 [ "$(echo "$rep" | jq -r .thing_name)" = "$thing" ] && ok "thing $thing" || bad "thing: $rep"
 [ "$(echo "$rep" | jq -r .certificate_not_after)" = "$na" ] && ok "certificate_not_after $na" || bad "notAfter: $rep"
+[ "$(echo "$rep" | jq -r .certificate_not_after_s)" = "$(date -u -d "$na" +%s)" ] &&
+  ok "certificate_not_after_s $(echo "$rep" | jq -r .certificate_not_after_s) (the same, for fleet indexing's range queries)" ||
+  bad "certificate_not_after_s: $rep"
 [ "$(echo "$rep" | jq -r .method)" = fleet-claim ] && [ "$(echo "$rep" | jq -r .generation)" = 1 ] &&
   ok "method fleet-claim, generation 1" || bad "method/generation: $rep"
 [ "$(st sh | jq -r .shadow.result)" = accepted ] && [ "$(st sh | jq -r .shadow.reported_at)" != null ] &&
