@@ -135,6 +135,13 @@ static void print_status_human(json_object *st, const char *source)
         }
         if (jstr(st, "next_rotation"))
                 printf("Next renewal: %s\n", jstr_or(st, "next_rotation", ""));
+        if (json_object_object_get_ex(st, "checkin", &v) && v &&
+            (jstr(v, "last") || jstr(v, "next")))
+                printf("Check-in:     last %s, next %s\n", jstr_or(v, "last", "-"),
+                       jstr_or(v, "next", "-"));
+        if (json_object_object_get_ex(st, "shadow", &v) && v && jstr(v, "result"))
+                printf("Shadow:       %s at %s\n", jstr_or(v, "result", ""),
+                       jstr_or(v, "reported_at", "?"));
         if (json_object_object_get_ex(st, "waiting_for", &v) && v)
                 printf("Waiting for:  %s since %s: %s\n", jstr_or(v, "what", "?"),
                        jstr_or(v, "since", "?"), jstr_or(v, "detail", ""));

@@ -111,7 +111,20 @@ void ob_check_state(ObCheckContext *ctx, ObCheckOutcome *o)
         text = jget(le, "text");
         since = jget(le, "time");
         next = jget(s, "next_retry");
-        if (running && strcmp(state, "onboarded") == 0) {
+        /* a check-in (docs/shadow.md) is a moment of being onboarded; one that failed is said */
+        if (running && (strcmp(state, "onboarded") == 0 || strcmp(state, "checking-in") == 0) &&
+            code && strncmp(code, "checkin-", 8) == 0) {
+                ob_check_say(o, OB_HEALTH_WARN,
+                             "onboarded as %s, but the last check-in failed at %s: %s: %s",
+                             jget(s, "thing_name") ? jget(s, "thing_name") : "?",
+                             since ? since : "?", code, text ? text : "");
+                ob_check_hint(o,
+                              "the next check-in retries at %s; a refusal of the current "
+                              "certificate means it is revoked or inactive in AWS IoT",
+                              next ? next : "the backoff's time");
+                return;
+        }
+        if (running && (strcmp(state, "onboarded") == 0 || strcmp(state, "checking-in") == 0)) {
                 ob_check_say(o, OB_HEALTH_PASS, "onboarded as %s (certificate %.12s...)",
                              jget(s, "thing_name") ? jget(s, "thing_name") : "?",
                              jget(s, "certificate_id") ? jget(s, "certificate_id") : "?");

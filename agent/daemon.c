@@ -124,6 +124,16 @@ void ob_daemon_update_status(Daemon *d)
                         if (*p == '-')
                                 *p = ' ';
         }
+        if (ob_onboard_stage(d->ob) == OB_STAGE_ONBOARDED) { /* the check-in (docs/shadow.md) */
+                size_t n = strlen(text);
+                if (ob_onboard_activity(d->ob) == OB_ACT_CHECKIN)
+                        snprintf(text + n, sizeof(text) - n, ", checking in");
+                else if (json_object_object_get_ex(st, "last_error", &e) && e &&
+                         json_object_object_get_ex(e, "code", &v) &&
+                         strncmp(json_object_get_string(v), "checkin-", 8) == 0)
+                        snprintf(text + n, sizeof(text) - n, ", last check-in failed (%s)",
+                                 json_object_get_string(v));
+        }
         if (d->srk_transient) {
                 size_t n = strlen(text);
                 snprintf(text + n, sizeof(text) - n,

@@ -141,6 +141,12 @@ typedef struct ObConfig {
         struct {
                 char *group;
         } control;
+        struct {
+                double poll_interval_minutes; /* the check-in's period (0: never) */
+        } jobs;
+        struct {
+                bool report; /* fleet health in the named shadow onboard-agent */
+        } shadow;
 
         /* Where each value came from, indexed like the key table: a file name, NULL = default. */
         char **sources;

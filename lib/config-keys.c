@@ -534,6 +534,24 @@ const ObConfigKey ob_config_key_table[] = {
          .check = check_group,
          .help = "Group allowed to use the control socket's read commands (mutating commands are "
                  "root only): a name, or a numeric gid (used as is, no group database lookup)."},
+
+        /* jobs */
+        {.name = "jobs.poll_interval_minutes",
+         .type = OB_CONFIG_DOUBLE,
+         .offset = OFF(jobs.poll_interval_minutes),
+         .def = "240",
+         .dmin = 0,
+         .dmax = 525600,
+         .help = "While onboarded, check in with the current identity this often (plus up to "
+                 "10 % of jitter): connect, do the session's work, disconnect (0 = never)."},
+
+        /* shadow */
+        {.name = "shadow.report",
+         .type = OB_CONFIG_BOOL,
+         .offset = OFF(shadow.report),
+         .def = "true",
+         .help = "Report the agent's health in the thing's named shadow onboard-agent when it "
+                 "checks in, and check in soon after a change that matters (docs/shadow.md)."},
 };
 
 const size_t ob_config_n_keys = OB_ELEMENTSOF(ob_config_key_table);

@@ -140,12 +140,17 @@ int ob_onboard_connect_device(ObOnboard *ob, int64_t now)
  * may use the vendor's key at a persistent handle: the slot then has no key file). */
 int ob_onboard_connect_current(ObOnboard *ob, int64_t now)
 {
+        return ob_onboard_connect_current_as(ob, OB_ACT_CONNECT_CLAIM, now);
+}
+
+int ob_onboard_connect_current_as(ObOnboard *ob, ObOnboardActivity act, int64_t now)
+{
         _cleanup_free_ char *crt =
                 ob_creds_slot_file(ob->c->paths.state_dir, ob->cur_gen, "device.crt");
         _cleanup_free_ char *key = ob_onboard_factory_key_path(ob, ob->cur_gen);
 
         if (!crt || !key)
                 return -ENOMEM;
-        return ob_onboard_connect_to(ob, crt, key, ob_onboard_key_file_provider(ob->d.fs, key),
-                                     OB_ACT_CONNECT_CLAIM, now);
+        return ob_onboard_connect_to(ob, crt, key, ob_onboard_key_file_provider(ob->d.fs, key), act,
+                                     now);
 }

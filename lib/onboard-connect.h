@@ -19,4 +19,6 @@ int ob_onboard_connect_to(ObOnboard *ob, const char *cert, const char *key, cons
 int ob_onboard_connect_device(ObOnboard *ob, int64_t now);
 /* With the current certificate (a rotation's requests) */
 int ob_onboard_connect_current(ObOnboard *ob, int64_t now);
+/* The same, for act (the check-in session: OB_ACT_CHECKIN) */
+int ob_onboard_connect_current_as(ObOnboard *ob, ObOnboardActivity act, int64_t now);
 const char *ob_onboard_iso_text(int64_t s, char *buf, size_t size);

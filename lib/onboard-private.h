@@ -82,6 +82,19 @@ struct ObOnboard {
         enum { POST_COMMIT_NONE, POST_COMMIT_ONBOARDED, POST_COMMIT_ROTATED } post_commit;
         char *chain_file;         /* jitp/jitr: certificate + chain for the handshake (runtime) */
         char *post_commit_old_id; /* POST_COMMIT_ROTATED: the replaced certificate's id */
+
+        /* the check-in session and the named shadow (lib/onboard-checkin.c) */
+        int64_t checkin_ms;           /* persisted: when the last check-in began */
+        int64_t checkin_next_ms;      /* the next one (0: not scheduled yet) */
+        int checkin_step;             /* what the session waits for (onboard-checkin.c) */
+        int checkin_subs;             /* SUBACKs still awaited */
+        int checkin_tokens[2];        /* update/accepted, update/rejected */
+        char checkin_topics[2][200];  /* the same topics */
+        json_object *shadow_sent;     /* the report in flight */
+        json_object *shadow_reported; /* persisted: what the shadow last accepted */
+        int64_t shadow_ms;            /* persisted: when */
+        char shadow_result[160];      /* persisted: "accepted", "rejected: ...", "no answer" */
+        char tpm_manufacturer[33], tpm_firmware[33]; /* ob_onboard_set_tpm_info() */
 };
 
 /* Names (lib/onboard.c) */

@@ -18,6 +18,7 @@
 
 #include "creds.h"
 #include "health.h"
+#include "onboard-checkin.h"
 #include "onboard-factory.h"
 #include "onboard-fleet.h"
 #include "onboard-key.h"
@@ -98,7 +99,10 @@ int ob_onboard_rotation_begin(ObOnboard *ob, int64_t now)
         char why[200];
 
         if (due < 0 || now < due) {
-                ob_onboard_idle(ob, now);
+                if (ob_onboard_checkin_due(ob, now))
+                        (void)ob_onboard_checkin_begin(ob, now);
+                else
+                        ob_onboard_idle(ob, now);
                 return 0;
         }
         if (!ob_onboard_clock_plausible(ob, now)) {
@@ -177,16 +181,20 @@ void ob_onboard_sweep_retired(ObOnboard *ob, int64_t now)
                 ob_onboard_persist_or_say(ob);
 }
 
-/* Onboarded and idle: sleep until the next rotation (or the next retired slot's deletion). */
+/* Onboarded and idle: sleep until the next rotation, the next retired slot's deletion or the
+ * next check-in, the earliest. */
 void ob_onboard_idle(ObOnboard *ob, int64_t now)
 {
         int64_t next = ob_onboard_next_rotation(ob);
         int64_t grace = (int64_t)ob->c->rotation.old_key_grace_days * 86400 * 1000, gone;
+        int64_t checkin = ob_onboard_checkin_next(ob, now);
 
         ob_onboard_sweep_retired(ob, now);
         gone = ob_retire_next_due(&ob->retired, grace);
         if (gone >= 0 && (next < 0 || gone < next))
                 next = gone;
+        if (checkin >= 0 && (next < 0 || checkin < next))
+                next = checkin;
         ob_onboard_set_activity(ob, OB_ACT_DONE, next);
 }
 
@@ -301,6 +309,7 @@ void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
         bool rotation = ob->post_commit == POST_COMMIT_ROTATED;
 
         ob->post_commit = POST_COMMIT_NONE;
+        ob_onboard_checkin_soon(ob, now); /* the shadow shows the new identity */
         if (rotation) {
                 ob_onboard_notify(
                         ob, OB_CHANGE_ROTATED,

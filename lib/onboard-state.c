@@ -25,6 +25,7 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-checkin.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
@@ -122,6 +123,7 @@ json_object *ob_onboard_state_to_json(const ObOnboard *ob)
                 json_object_object_add(e, "text", json_object_new_string(ob->err_text));
                 json_object_object_add(e, "time_ms", json_object_new_int64(ob->err_ms));
         }
+        ob_onboard_checkin_to_json(ob, o);
         return TAKE_PTR(o);
 }
 
@@ -311,7 +313,7 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
                                         ? (int)cl
                                         : -1;
         }
-        return 0;
+        return ob_onboard_checkin_from_json(ob, o, err, errsize);
 }
 
 int ob_onboard_load(ObOnboard *ob, ObStoreLoadInfo *info, char *err, size_t errsize)

@@ -25,6 +25,7 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-checkin.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
@@ -75,6 +76,7 @@ json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
                                                ob->deadline > now_ms
                                        ? ob_isotime_json(ob->deadline / 1000)
                                        : NULL);
+        ob_onboard_checkin_status(o, st, ob->act == OB_ACT_DONE ? ob->checkin_next_ms : 0);
         json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));
         if (ob->refusals > 0)
                 json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));
@@ -163,5 +165,6 @@ json_object *ob_onboard_status_from_state(json_object *state)
                         o, "next_retry",
                         b.attempts > 0 && b.next_ms > 0 ? ob_isotime_json(b.next_ms / 1000) : NULL);
         }
+        ob_onboard_checkin_status(o, state, 0);
         return TAKE_PTR(o);
 }

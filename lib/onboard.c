@@ -38,6 +38,7 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-checkin.h"
 #include "onboard-factory.h"
 #include "onboard-fleet.h"
 #include "onboard-method.h"
@@ -73,6 +74,7 @@ const char *const ob_onboard_activity_names[_OB_ACT_MAX] = {
         [OB_ACT_WAIT_ACTIVATION] = "waiting-for-activation",
         [OB_ACT_DONE] = "onboarded",
         [OB_ACT_FAILED] = "failed",
+        [OB_ACT_CHECKIN] = "checking-in",
 };
 
 const char *ob_onboard_stage_to_string(ObOnboardStage s)
@@ -228,6 +230,8 @@ ObOnboard *ob_onboard_free(ObOnboard *ob)
         free(ob->cur_thing);
         free(ob->cur_cert_id);
         free(ob->post_commit_old_id);
+        json_object_put(ob->shadow_sent);
+        json_object_put(ob->shadow_reported);
         ob_retire_clear(&ob->retired);
         free(ob);
         return NULL;
@@ -257,6 +261,7 @@ bool ob_onboard_busy(const ObOnboard *ob)
         case OB_ACT_REGISTER:
         case OB_ACT_VERIFY:
         case OB_ACT_ANNOUNCE:
+        case OB_ACT_CHECKIN:
                 return true;
         case OB_ACT_IDLE:
         case OB_ACT_WAIT_CLOCK:
@@ -298,6 +303,7 @@ int ob_onboard_retry_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsiz
         case OB_ACT_REGISTER:
         case OB_ACT_VERIFY:
         case OB_ACT_ANNOUNCE:
+        case OB_ACT_CHECKIN:
         case _OB_ACT_MAX:
                 snprintf(err, errsize, "already trying (%s)", act_name(ob->act));
                 return -EALREADY;
@@ -591,6 +597,8 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
         ObErrClass cls;
         int i;
 
+        if (ob->act == OB_ACT_CHECKIN && ob_onboard_checkin_event(ob, ev, now_ms))
+                return 0;
         switch (ev->type) {
         case OB_TEV_CONNECTED:
                 ob->connected = true;
@@ -601,6 +609,8 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                 ob_backoff_connect_attempt(&ob->backoff, now_ms);
                 if (ob->act == OB_ACT_CONNECT_CLAIM)
                         return ob_onboard_subscribe_all(ob, now_ms);
+                if (ob->act == OB_ACT_CHECKIN)
+                        return ob_onboard_checkin_connected(ob, now_ms);
                 if (ob->act == OB_ACT_VERIFY) {
                         ob_onboard_committed(ob, now_ms);
                         return 0;
@@ -612,8 +622,10 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                  * its answer, like a CONNACK (the broker's clock started no earlier) */
                 if (cls == OB_ERR_REFUSED || cls == OB_ERR_THROTTLED)
                         ob_backoff_connect_attempt(&ob->backoff, now_ms);
-                if (ob->act == OB_ACT_VERIFY && ob->method->refused && !ob->rotating &&
-                    cls == OB_ERR_REFUSED && ob_conn_cause_may_be_pending(cause))
+                if (ob->act == OB_ACT_CHECKIN)
+                        ob_onboard_checkin_refused(ob, cls, detail, now_ms);
+                else if (ob->act == OB_ACT_VERIFY && ob->method->refused && !ob->rotating &&
+                         cls == OB_ERR_REFUSED && ob_conn_cause_may_be_pending(cause))
                         ob->method->refused(ob, detail, now_ms);
                 else if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating)
                         /* an alert, a throttle, a timeout: not a registration in progress */
@@ -741,6 +753,8 @@ int ob_onboard_tick(ObOnboard *ob, int64_t now_ms)
                                                               : ob->c->endpoint.step_timeout_ms) /
                                                      1000));
                 return 0;
+        case OB_ACT_CHECKIN:
+                return ob_onboard_checkin_timeout(ob, now_ms);
         case OB_ACT_ANNOUNCE:
                 ob_onboard_notify(ob, OB_CHANGE_NOTICE,
                                   "the old certificate id was not acknowledged in time");

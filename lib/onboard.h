@@ -72,6 +72,7 @@ typedef enum ObOnboardActivity {
         OB_ACT_WAIT_ACTIVATION, /* jitr: refused until a cloud function activates the cert */
         OB_ACT_DONE,            /* onboarded, nothing to do */
         OB_ACT_FAILED,          /* cannot go on without an operator (reason in last_error) */
+        OB_ACT_CHECKIN,         /* the check-in session with the current identity */
         _OB_ACT_MAX,
 } ObOnboardActivity;
 
@@ -96,6 +97,7 @@ typedef enum ObOnboardChangeKind {
         OB_CHANGE_ONBOARDED, /* onboarding completed */
         OB_CHANGE_ROTATED,   /* a rotation committed new credentials: run the hook */
         OB_CHANGE_NOTICE,    /* something an operator should read (text) */
+        OB_CHANGE_CHECKIN,   /* a check-in session ended (text: its outcome) */
 } ObOnboardChangeKind;
 
 typedef struct ObOnboardChange {
@@ -204,6 +206,9 @@ ObOnboardStage ob_onboard_stage(const ObOnboard *ob);
 ObOnboardActivity ob_onboard_activity(const ObOnboard *ob);
 /* Is a connection open or being opened (the daemon must keep the transport's fd watched)? */
 bool ob_onboard_busy(const ObOnboard *ob);
+
+/* What the named shadow reports of the TPM (docs/shadow.md); NULL: not known. Copied. */
+void ob_onboard_set_tpm_info(ObOnboard *ob, const char *manufacturer, const char *firmware);
 
 /*
  * Status for agentctl (docs/state.md, "Status"): state, stage, method, thing_name,

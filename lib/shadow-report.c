@@ -2,6 +2,8 @@
 /* Fleet health in a named shadow: see lib/shadow-report.h. */
 #include "shadow-report.h"
 
+#include "isotime.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +53,42 @@ static json_object *status_string(json_object *status, const char *key, size_t m
                                                         : NULL;
 }
 
+/* n decimal digits at s, or -1 */
+static int digits(const char *s, int n)
+{
+        int v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -1;
+                v = v * 10 + (s[i] - '0');
+        }
+        return v;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (exactly: what the status writes) -> epoch seconds, for fleet
+ * indexing's range queries, which compare numbers; NULL (JSON null) for anything else */
+static json_object *epoch_of(json_object *iso)
+{
+        const char *s = json_object_get_string(iso);
+        int y, mo, d, h, mi, se;
+
+        if (!json_object_is_type(iso, json_type_string) || strlen(s) != 20 || s[4] != '-' ||
+            s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+                return NULL;
+        y = digits(s, 4);
+        mo = digits(s + 5, 2);
+        d = digits(s + 8, 2);
+        h = digits(s + 11, 2);
+        mi = digits(s + 14, 2);
+        se = digits(s + 17, 2);
+        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+            mi > 59 || se < 0 || se > 60)
+                return NULL;
+        return json_object_new_int64(ob_isotime_from_civil(
+                y, (unsigned)mo, (unsigned)d, (unsigned)h, (unsigned)mi, (unsigned)se));
+}
+
 json_object *ob_shadow_report_reported(json_object *status, const ObShadowReportInfo *info)
 {
         json_object *r = json_object_new_object(), *e, *g, *err = NULL, *tpm = NULL;
@@ -67,6 +105,8 @@ json_object *ob_shadow_report_reported(json_object *status, const ObShadowReport
                                status_string(status, "certificate_id", MAX_CERT_ID));
         json_object_object_add(r, "certificate_not_after",
                                status_string(status, "certificate_not_after", MAX_TIME));
+        json_object_object_add(r, "certificate_not_after_s",
+                               epoch_of(member(status, "certificate_not_after")));
         json_object_object_add(r, "next_rotation",
                                status_string(status, "next_rotation", MAX_TIME));
         g = member(status, "generation");

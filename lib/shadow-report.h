@@ -7,7 +7,8 @@
  * anyway, and keeps what it last reported to compare.
  *
  * The request: {"state": {"reported": {"schema": 1, "agent_version", "method", "state",
- * "thing_name", "certificate_id", "certificate_not_after", "next_rotation", "generation",
+ * "thing_name", "certificate_id", "certificate_not_after", "certificate_not_after_s" (the same
+ * as epoch seconds: fleet indexing's range queries compare numbers), "next_rotation", "generation",
  * "last_error": {"code", "class", "time"} | null, "tpm": {"manufacturer", "firmware"} | null}}}
  * (a member the status does not have is null). At most OB_SHADOW_REPORT_MAX bytes: each string
  * is cut to its bound, so the request always fits.

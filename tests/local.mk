@@ -216,6 +216,10 @@ unit_tests += tests/unit/test-onboard-rotate
 tests_unit_test_onboard_rotate_SOURCES = tests/unit/test-onboard-rotate.c $(ONBOARD_HARNESS)
 tests_unit_test_onboard_rotate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_onboard_rotate_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+unit_tests += tests/unit/test-onboard-checkin
+tests_unit_test_onboard_checkin_SOURCES = tests/unit/test-onboard-checkin.c $(ONBOARD_HARNESS)
+tests_unit_test_onboard_checkin_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_onboard_checkin_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
 unit_tests += tests/unit/test-onboard-factory
 tests_unit_test_onboard_factory_SOURCES = tests/unit/test-onboard-factory.c $(ONBOARD_HARNESS)
 tests_unit_test_onboard_factory_CFLAGS = $(UNIT_CFLAGS)
@@ -300,6 +304,8 @@ include tests/fuzz/local.mk
 
 # ---- certificate rotation end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-rotate.sh
+TESTS += tests/integration/test-shadow.sh
+EXTRA_DIST += tests/integration/test-shadow.sh
 EXTRA_DIST += tests/integration/test-rotate.sh tests/integration/agent-lib.sh
 
 # ---------------------------------------------------------------- analysis, valgrind, coverage

@@ -313,6 +313,21 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 }
                 snprintf(t, sizeof(t), "%s/accepted", base);
                 push(c, OB_TEV_MESSAGE, t, body);
+        } else if (strstr(topic, "/shadow/name/onboard-agent/update")) {
+                char t[256];
+
+                c->shadow_updates++;
+                snprintf(c->last_shadow, sizeof(c->last_shadow), "%s",
+                         json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+                if (c->reject_shadow > 0) {
+                        c->reject_shadow--;
+                        snprintf(t, sizeof(t), "%s/rejected", base);
+                        push(c, OB_TEV_MESSAGE, t,
+                             "{\"code\":400,\"message\":\"Missing required node: state\"}");
+                        goto out;
+                }
+                snprintf(t, sizeof(t), "%s/accepted", base);
+                push(c, OB_TEV_MESSAGE, t, "{\"version\":1}");
         } else if (strncmp(topic, "devices/", 8) == 0 && strstr(topic, "/old")) {
                 assert_true(json_object_object_get_ex(o, "oldCertificateId", &v));
                 c->announcements++;
@@ -503,7 +518,11 @@ static World *world_new_prov(const char *prov_json, const char *extra_json)
                  "{\"endpoint\": {\"host\": \"iot.example\", \"root_ca\": \"%s/ca.pem\"},"
                  " \"provisioning\": %s,"
                  " \"key\": {\"backend\": \"software\"},"
-                 " \"paths\": {\"state_dir\": \"%s\", \"runtime_dir\": \"%s\"}%s%s}",
+                 " \"paths\": {\"state_dir\": \"%s\", \"runtime_dir\": \"%s\"},"
+                 /* no check-ins unless a test asks (test-onboard-checkin.c): the others count
+                  * connections */
+                 " \"jobs\": {\"poll_interval_minutes\": 0}, \"shadow\": {\"report\": false}"
+                 "%s%s}",
                  w->dir, prov_json ? prov_json : prov, w->state, w->run, extra_json ? "," : "",
                  extra_json ? extra_json : "");
         w->cfg = ob_config_new();

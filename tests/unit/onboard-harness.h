@@ -87,6 +87,9 @@ typedef struct Cloud {
         int probes;             /* connects made through probe (fake_ops_probe) */
         char last_hw_token[16]; /* HardwareToken of the last RegisterThing, "" if none */
         int announcements;      /* publishes to rotation.old_cert_topic ("devices/.../old") */
+        int shadow_updates;     /* publishes to the named shadow's update topic */
+        int reject_shadow;      /* this many shadow updates are rejected */
+        char last_shadow[1200]; /* the last update request */
 } Cloud;
 
 typedef struct World {

@@ -49,6 +49,10 @@ static void test_onboarded(void **state)
         assert_string_equal(str(r, "method"), "fleet-claim");
         assert_string_equal(str(r, "thing_name"), "ob-SN1");
         assert_string_equal(str(r, "certificate_not_after"), "2049-12-31T23:59:59Z");
+        /* the same as a number, for fleet indexing's range queries (docs/shadow.md) */
+        assert_int_equal(
+                json_object_get_int64(json_object_object_get(r, "certificate_not_after_s")),
+                2524607999LL);
         assert_int_equal(json_object_get_int(json_object_object_get(r, "generation")), 3);
         assert_true(is_null(r, "last_error"));
         assert_string_equal(str(json_object_object_get(r, "tpm"), "manufacturer"), "IBM");
@@ -79,6 +83,7 @@ static void test_error_and_no_tpm(void **state)
         assert_true(is_null(r, "generation"));
         assert_true(is_null(r, "thing_name"));
         assert_true(is_null(r, "tpm"));
+        assert_true(is_null(r, "certificate_not_after_s")); /* no certificate: null */
         e = json_object_object_get(r, "last_error");
         assert_string_equal(str(e, "code"), "certificate-revoked");
         assert_string_equal(str(e, "class"), "refused");

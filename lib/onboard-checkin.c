@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The check-in session (lib/onboard-checkin.h): while onboarded and idle, connect with the
+ * current identity every jobs.poll_interval_minutes (+ up to 10 % of jitter from deps->random),
+ * do the session's work, disconnect. Its work today: the named shadow onboard-agent's report
+ * (lib/shadow-report.h, docs/shadow.md), published only when it differs from what the shadow
+ * last accepted (persisted), never in a session that verifies a new certificate. A refused or
+ * failed check-in goes through the one failure path (lib/onboard.c) with the connection's
+ * outcome class, then back to idle with the next check-in at the backoff's time.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isotime.h"
+#include "onboard-checkin.h"
+#include "onboard-connect.h"
+#include "onboard-private.h"
+#include "onboard-rotate.h"
+#include "onboard.h"
+#include "shadow-report.h"
+
+enum {
+        STEP_CONNECT,   /* the CONNECT is out */
+        STEP_SUBSCRIBE, /* waiting for the SUBACKs of update/accepted and update/rejected */
+        STEP_REPORT,    /* the update is out: waiting for accepted or rejected */
+};
+
+#define JITTER_PERMILLE 100 /* up to +10 % */
+
+static int64_t interval_ms(const ObOnboard *ob)
+{
+        return (int64_t)(ob->c->jobs.poll_interval_minutes * 60.0 * 1000.0);
+}
+
+static bool onboarded_idle_ok(const ObOnboard *ob)
+{
+        return ob->cur_gen > 0 && ob->stage == OB_STAGE_ONBOARDED && !ob->rotating &&
+               !ob->decommissioned && ob->cur_cert_id;
+}
+
+/* One period after from, plus up to 10 % of it: drawn once per schedule. */
+static int64_t schedule_after(const ObOnboard *ob, int64_t from)
+{
+        int64_t iv = interval_ms(ob);
+        uint64_t r = ob->d.random->next(ob->d.random->userdata);
+
+        return from + iv + (int64_t)((double)iv * (double)(r % (JITTER_PERMILLE + 1)) / 1000.0);
+}
+
+int64_t ob_onboard_checkin_next(ObOnboard *ob, int64_t now)
+{
+        if (!onboarded_idle_ok(ob))
+                return -1;
+        if (ob->checkin_next_ms > 0)
+                return ob->checkin_next_ms;
+        /* never checked in (stopped before the check-in that follows onboarding, or a
+         * state.json from before check-ins): the shadow has never shown this gateway */
+        if (ob->checkin_ms <= 0 && ob->c->shadow.report) {
+                ob_onboard_checkin_soon(ob, now);
+                return ob->checkin_next_ms;
+        }
+        if (interval_ms(ob) <= 0)
+                return -1;
+        /* none scheduled: one period after the last check-in (persisted), so a restart does
+         * not reconnect at once; none yet, or a clock that went back: from now */
+        ob->checkin_next_ms = schedule_after(
+                ob, ob->checkin_ms > 0 && ob->checkin_ms <= now ? ob->checkin_ms : now);
+        return ob->checkin_next_ms;
+}
+
+bool ob_onboard_checkin_due(ObOnboard *ob, int64_t now)
+{
+        int64_t next = ob_onboard_checkin_next(ob, now);
+
+        return next >= 0 && now >= next && ob_onboard_clock_plausible(ob, now);
+}
+
+void ob_onboard_checkin_soon(ObOnboard *ob, int64_t now)
+{
+        int64_t soon = now + OB_CHECKIN_SOON_MS;
+
+        if (!ob->c->shadow.report)
+                return;
+        if (ob->checkin_next_ms <= 0 || ob->checkin_next_ms > soon)
+                ob->checkin_next_ms = soon;
+}
+
+int ob_onboard_checkin_begin(ObOnboard *ob, int64_t now)
+{
+        ob->checkin_step = STEP_CONNECT;
+        ob->checkin_subs = 0;
+        /* the current identity as a rotation connects with it (a factory identity may use the
+         * vendor's key at a handle) */
+        return ob_onboard_connect_current_as(ob, OB_ACT_CHECKIN, now);
+}
+
+/* The session is over (whatever its outcome): disconnect, schedule the next one, idle. */
+static void finish(ObOnboard *ob, int64_t now, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void finish(ObOnboard *ob, int64_t now, const char *fmt, ...)
+{
+        char text[400];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        json_object_put(ob->shadow_sent);
+        ob->shadow_sent = NULL;
+        ob_onboard_disconnect(ob);
+        ob->checkin_next_ms = interval_ms(ob) > 0 ? schedule_after(ob, ob->checkin_ms) : 0;
+        ob_onboard_persist_or_say(ob);
+        ob_onboard_notify(ob, OB_CHANGE_CHECKIN, "%s", text);
+        /* a rotation requested or due meanwhile begins now; else idle */
+        (void)ob_onboard_resume(ob, now);
+}
+
+/* The report as the shadow will hold it: the state it describes is the idle one. */
+static json_object *build_report(ObOnboard *ob, int64_t now)
+{
+        _cleanup_(json_object_putp) json_object *st = ob_onboard_status(ob, now);
+        ObShadowReportInfo info = {
+                .agent_version = PACKAGE_VERSION,
+                .tpm_manufacturer = ob->tpm_manufacturer[0] ? ob->tpm_manufacturer : NULL,
+                .tpm_firmware = ob->tpm_firmware[0] ? ob->tpm_firmware : NULL,
+        };
+        json_object *r;
+
+        if (!st)
+                return NULL;
+        r = ob_shadow_report_reported(st, &info);
+        if (r)
+                json_object_object_add(
+                        r, "state", json_object_new_string(ob_onboard_activity_names[OB_ACT_DONE]));
+        return r;
+}
+
+int ob_onboard_checkin_subscribe(ObOnboard *ob, const char *topic, int *token)
+{
+        if (!ob->connected || ob->act != OB_ACT_CHECKIN)
+                return -ENOTCONN;
+        return ob->d.transport->ops->subscribe(ob->d.transport->impl, topic, 1, token);
+}
+
+int ob_onboard_checkin_publish(ObOnboard *ob, const char *topic, const char *payload, int *token)
+{
+        if (!ob->connected || ob->act != OB_ACT_CHECKIN)
+                return -ENOTCONN;
+        return ob->d.transport->ops->publish(ob->d.transport->impl, topic, payload, strlen(payload),
+                                             1, token);
+}
+
+/* Connected with the current identity: the one place it happens in a check-in. */
+int ob_onboard_checkin_connected(ObOnboard *ob, int64_t now)
+{
+        const char *thing = ob->cur_thing ? ob->cur_thing : ob->d.serial;
+        int r;
+
+        ob->checkin_ms = now;
+        ob->checkin_next_ms = 0;
+        if (strncmp(ob->err_code, "checkin-", 8) == 0) { /* what it said is over */
+                ob->err_code[0] = 0;
+                ob->err_text[0] = 0;
+                ob->err_class = -1;
+                ob->err_ms = 0;
+        }
+        if (!ob->c->shadow.report) {
+                finish(ob, now, "checked in (shadow.report is off)");
+                return 0;
+        }
+        json_object_put(ob->shadow_sent);
+        ob->shadow_sent = build_report(ob, now);
+        if (!ob->shadow_sent) {
+                finish(ob, now, "checked in; the shadow report could not be built (no memory)");
+                return 0;
+        }
+        if (!ob_shadow_report_changed(ob->shadow_sent, ob->shadow_reported)) {
+                finish(ob, now, "checked in; the shadow is up to date");
+                return 0;
+        }
+        if (ob_shadow_topic(ob->checkin_topics[0], sizeof(ob->checkin_topics[0]), thing,
+                            "update/accepted") < 0 ||
+            ob_shadow_topic(ob->checkin_topics[1], sizeof(ob->checkin_topics[1]), thing,
+                            "update/rejected") < 0) {
+                finish(ob, now, "checked in; thing name %s cannot name a shadow topic", thing);
+                return 0;
+        }
+        ob->checkin_step = STEP_SUBSCRIBE;
+        ob->checkin_subs = 2;
+        for (int i = 0; i < 2; i++) {
+                r = ob_onboard_checkin_subscribe(ob, ob->checkin_topics[i], &ob->checkin_tokens[i]);
+                if (r < 0) {
+                        finish(ob, now, "checked in; cannot subscribe to %s: %s",
+                               ob->checkin_topics[i], strerror(-r));
+                        return 0;
+                }
+        }
+        ob_onboard_set_activity(ob, OB_ACT_CHECKIN, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+        return 0;
+}
+
+/* A CONNECT with the current identity failed (refused, throttled, network): the one place. */
+void ob_onboard_checkin_refused(ObOnboard *ob, int cls, const char *detail, int64_t now)
+{
+        ob_onboard_fail(ob, (ObErrClass)cls,
+                        cls == OB_ERR_REFUSED ? "checkin-refused" : "checkin-failed", now,
+                        "checking in with the current certificate failed: %s", detail);
+        /* the identity stays; the next check-in when the backoff says, a due rotation first */
+        ob->checkin_next_ms = ob_onboard_deadline(ob);
+        ob_onboard_idle(ob, now);
+}
+
+static void publish_report(ObOnboard *ob, int64_t now)
+{
+        _cleanup_(json_object_putp) json_object *req = ob_shadow_report_request(ob->shadow_sent);
+        char topic[200];
+        const char *text;
+        int token, r;
+
+        if (!req || ob_shadow_topic(topic, sizeof(topic),
+                                    ob->cur_thing ? ob->cur_thing : ob->d.serial, "update") < 0) {
+                finish(ob, now, "checked in; the shadow update could not be built");
+                return;
+        }
+        text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+        r = ob_onboard_checkin_publish(ob, topic, text, &token);
+        if (r < 0) {
+                finish(ob, now, "checked in; cannot publish to %s: %s", topic, strerror(-r));
+                return;
+        }
+        ob->checkin_step = STEP_REPORT;
+        ob_onboard_set_activity(ob, OB_ACT_CHECKIN, now + (int64_t)ob->c->endpoint.step_timeout_ms);
+}
+
+static void on_reply(ObOnboard *ob, int i, const ObTransportEvent *ev, int64_t now)
+{
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *code = NULL, *msg = NULL;
+        char *text = strndup((const char *)ev->payload, ev->payload_len);
+
+        ob->shadow_ms = now;
+        if (i == 0) {
+                json_object_put(ob->shadow_reported);
+                ob->shadow_reported = TAKE_PTR(ob->shadow_sent);
+                snprintf(ob->shadow_result, sizeof(ob->shadow_result), "accepted");
+                free(text);
+                finish(ob, now, "checked in; the shadow %s accepted the report", OB_SHADOW_NAME);
+                return;
+        }
+        o = text ? json_tokener_parse(text) : NULL;
+        free(text);
+        if (o) {
+                json_object_object_get_ex(o, "code", &code);
+                json_object_object_get_ex(o, "message", &msg);
+        }
+        snprintf(ob->shadow_result, sizeof(ob->shadow_result), "rejected: %d %.120s",
+                 code ? json_object_get_int(code) : 0, msg ? json_object_get_string(msg) : "?");
+        /* not a failure of the identity: a notice, the next check-in tries again */
+        ob_onboard_notify(ob, OB_CHANGE_NOTICE, "the shadow %s rejected the report: %s",
+                          OB_SHADOW_NAME, ob->shadow_result + 10);
+        finish(ob, now, "checked in; the shadow rejected the report (%s)", ob->shadow_result + 10);
+}
+
+bool ob_onboard_checkin_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t now)
+{
+        int i;
+
+        switch (ev->type) {
+        case OB_TEV_CONNECTED:
+        case OB_TEV_CONNECT_FAILED:
+                return false; /* the flow engine's: it knows the connection's outcome */
+        case OB_TEV_SUBSCRIBED:
+                if (ob->checkin_step == STEP_SUBSCRIBE &&
+                    (ev->token == ob->checkin_tokens[0] || ev->token == ob->checkin_tokens[1]) &&
+                    --ob->checkin_subs == 0)
+                        publish_report(ob, now);
+                return true;
+        case OB_TEV_SUBSCRIBE_FAILED:
+                snprintf(ob->shadow_result, sizeof(ob->shadow_result),
+                         "not sent: subscription refused (the device policy must allow "
+                         "$aws/things/THING/shadow/name/%s/*)",
+                         OB_SHADOW_NAME);
+                finish(ob, now, "checked in; %s", ob->shadow_result);
+                return true;
+        case OB_TEV_PUBLISHED:
+                return true; /* the reply says more */
+        case OB_TEV_PUBLISH_FAILED:
+                finish(ob, now, "checked in; the shadow update could not be published: %s",
+                       ev->detail);
+                return true;
+        case OB_TEV_MESSAGE:
+                i = !ev->topic                                      ? -1
+                    : strcmp(ev->topic, ob->checkin_topics[0]) == 0 ? 0
+                    : strcmp(ev->topic, ob->checkin_topics[1]) == 0 ? 1
+                                                                    : -1;
+                if (i < 0 || ob->checkin_step != STEP_REPORT) {
+                        ob->ignored_messages++;
+                        return true;
+                }
+                on_reply(ob, i, ev, now);
+                return true;
+        case OB_TEV_MESSAGE_DROPPED:
+                return true;
+        case OB_TEV_CONNECTION_LOST:
+                ob->connected = false;
+                if (ob->checkin_step == STEP_CONNECT)
+                        return false; /* the flow engine's failure path */
+                /* AWS closes the connection on a SUBSCRIBE or PUBLISH its policy forbids */
+                snprintf(ob->shadow_result, sizeof(ob->shadow_result),
+                         "not sent: the connection closed (the device policy must allow "
+                         "$aws/things/THING/shadow/name/%s/*)",
+                         OB_SHADOW_NAME);
+                finish(ob, now, "checked in; %s: %s", ob->shadow_result, ev->detail);
+                return true;
+        }
+        return false;
+}
+
+int ob_onboard_checkin_timeout(ObOnboard *ob, int64_t now)
+{
+        if (ob->checkin_step == STEP_CONNECT) {
+                ob_onboard_checkin_refused(ob, OB_ERR_TIMEOUT, "no CONNACK in time", now);
+                return 0;
+        }
+        ob->shadow_ms = now;
+        snprintf(ob->shadow_result, sizeof(ob->shadow_result), "no answer within %llu s",
+                 (unsigned long long)(ob->c->endpoint.step_timeout_ms / 1000));
+        finish(ob, now, "checked in; the shadow update got %s", ob->shadow_result);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ state and status */
+
+void ob_onboard_set_tpm_info(ObOnboard *ob, const char *manufacturer, const char *firmware)
+{
+        snprintf(ob->tpm_manufacturer, sizeof(ob->tpm_manufacturer), "%s",
+                 manufacturer ? manufacturer : "");
+        snprintf(ob->tpm_firmware, sizeof(ob->tpm_firmware), "%s", firmware ? firmware : "");
+}
+
+void ob_onboard_checkin_to_json(const ObOnboard *ob, json_object *state)
+{
+        json_object *c, *s;
+
+        if (ob->checkin_ms > 0) {
+                c = json_object_new_object();
+                json_object_object_add(c, "last_ms", json_object_new_int64(ob->checkin_ms));
+                json_object_object_add(state, "checkin", c);
+        }
+        if (ob->shadow_ms > 0) {
+                s = json_object_new_object();
+                json_object_object_add(s, "reported", json_object_get(ob->shadow_reported));
+                json_object_object_add(s, "time_ms", json_object_new_int64(ob->shadow_ms));
+                json_object_object_add(s, "result", json_object_new_string(ob->shadow_result));
+                json_object_object_add(state, "shadow", s);
+        }
+}
+
+int ob_onboard_checkin_from_json(ObOnboard *ob, json_object *state, char *err, size_t errsize)
+{
+        json_object *c, *s, *v;
+
+        /* both optional: a state.json from before check-ins loads */
+        if (json_object_object_get_ex(state, "checkin", &c)) {
+                if (!json_object_is_type(c, json_type_object) ||
+                    !json_object_object_get_ex(c, "last_ms", &v) ||
+                    !json_object_is_type(v, json_type_int)) {
+                        snprintf(err, errsize, "checkin.last_ms: missing or not a number");
+                        return -EBADMSG;
+                }
+                ob->checkin_ms = json_object_get_int64(v);
+        }
+        if (json_object_object_get_ex(state, "shadow", &s)) {
+                if (!json_object_is_type(s, json_type_object) ||
+                    !json_object_object_get_ex(s, "time_ms", &v) ||
+                    !json_object_is_type(v, json_type_int)) {
+                        snprintf(err, errsize, "shadow.time_ms: missing or not a number");
+                        return -EBADMSG;
+                }
+                ob->shadow_ms = json_object_get_int64(v);
+                if (json_object_object_get_ex(s, "result", &v) &&
+                    json_object_is_type(v, json_type_string))
+                        snprintf(ob->shadow_result, sizeof(ob->shadow_result), "%s",
+                                 json_object_get_string(v));
+                json_object_put(ob->shadow_reported);
+                ob->shadow_reported = NULL;
+                if (json_object_object_get_ex(s, "reported", &v) &&
+                    json_object_is_type(v, json_type_object))
+                        ob->shadow_reported = json_object_get(v);
+        }
+        return 0;
+}
+
+void ob_onboard_checkin_status(json_object *status, json_object *state, int64_t next_ms)
+{
+        json_object *c = json_object_new_object(), *s = json_object_new_object(), *sc = NULL,
+                    *ss = NULL, *v;
+
+        if (state) {
+                json_object_object_get_ex(state, "checkin", &sc);
+                json_object_object_get_ex(state, "shadow", &ss);
+        }
+        json_object_object_add(c, "last",
+                               sc && json_object_object_get_ex(sc, "last_ms", &v)
+                                       ? ob_isotime_json(json_object_get_int64(v) / 1000)
+                                       : NULL);
+        json_object_object_add(c, "next", next_ms > 0 ? ob_isotime_json(next_ms / 1000) : NULL);
+        json_object_object_add(status, "checkin", c);
+        json_object_object_add(s, "reported_at",
+                               ss && json_object_object_get_ex(ss, "time_ms", &v)
+                                       ? ob_isotime_json(json_object_get_int64(v) / 1000)
+                                       : NULL);
+        json_object_object_add(
+                s, "result",
+                ss && json_object_object_get_ex(ss, "result", &v) ? json_object_get(v) : NULL);
+        json_object_object_add(status, "shadow", s);
+}

@@ -1,0 +1,100 @@
+#!/bin/sh
+# Fleet health in the named shadow onboard-agent (docs/shadow.md), end to end: the daemon with a
+# TPM key against the emulator. A fleet-claim gateway onboards, checks in soon after and the
+# shadow shows its state, thing, certificate id and notAfter; agentctl rotate -> the shadow's
+# certificate_id becomes the new one; a check-in with nothing changed does not write the shadow
+# (its version stays); agentctl status shows checkin {last, next} and shadow {reported_at,
+# result}; the journal (here stderr) has one line per check-in.
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+export top_builddir top_srcdir
+[ "${1:-}" = --inside ] || exec "$top_srcdir/tests/world/world.sh" run -- "$0" --inside
+
+. "$top_srcdir/tests/integration/common.sh"
+. "$top_srcdir/tests/integration/agent-lib.sh"
+[ -x "$agent" ] || { echo "# SKIP: onboard-agent not built (needs libsystemd)"; exit 77; }
+[ "$OB_EMULATOR" = 1 ] || { echo "# SKIP: the emulator plugin is not built"; exit 77; }
+export TPM2OPENSSL_TCTI=$OB_TCTI
+fail=0
+
+# The device policy of docs/shadow.md: the world's DevicePolicy (rotation's topics) plus the
+# named shadow's. Put under the same name, so every certificate the template attaches it to
+# (the first and the rotated one) may report.
+jq '.policies.DevicePolicy' "$OB_EMULATOR_STATE_DIR/registry.json" |
+  jq '.Statement |= map(if .Action == "iot:Subscribe" then
+         .Resource += ["arn:aws:iot:us-east-1:123456789012:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/onboard-agent/*"]
+       elif (.Action | type) == "array" then
+         .Resource += ["arn:aws:iot:us-east-1:123456789012:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/onboard-agent/*"]
+       else . end)' >"$OB_WORLD_DIR/shadow-policy.json"
+"$admin" put-policy DevicePolicy "$OB_WORLD_DIR/shadow-policy.json" >/dev/null &&
+  ok "DevicePolicy allows the named shadow onboard-agent" || bad "put-policy"
+
+shadow() { "$admin" get-shadow "$1" onboard-agent; }
+# a check-in every 3 s (+ up to 10 %): the second one comes quickly
+gw_config sh serial="SN-shadow-$$" top='"jobs": { "poll_interval_minutes": 0.05 }, "shadow": { "report": true }'
+start sh
+wait_for sh '.state == "onboarded"' 30 || { bad "onboarding: $(st sh | jq -c .)"; log_tail sh; }
+thing=$(st sh | jq -r .thing_name)
+first=$(st sh | jq -r .certificate_id)
+na=$(st sh | jq -r .certificate_not_after)
+
+# soon after onboarding (a few seconds), the shadow shows the gateway
+i=0
+while [ $i -lt 100 ] && [ "$(shadow "$thing" | jq -r '.state.reported.certificate_id // empty' 2>/dev/null)" != "$first" ]; do
+  sleep 0.1; i=$((i + 1))
+done
+rep=$(shadow "$thing" | jq -c '.state.reported')
+[ "$(echo "$rep" | jq -r .certificate_id)" = "$first" ] &&
+  ok "the shadow shows the certificate id within $((i / 10)).$((i % 10)) s of onboarding" ||
+  { bad "shadow after onboarding: $(shadow "$thing" | jq -c .)"; log_tail sh 30; }
+[ "$(echo "$rep" | jq -r .state)" = onboarded ] && ok "state onboarded" || bad "state: $rep"
+[ "$(echo "$rep" | jq -r .thing_name)" = "$thing" ] && ok "thing $thing" || bad "thing: $rep"
+[ "$(echo "$rep" | jq -r .certificate_not_after)" = "$na" ] && ok "certificate_not_after $na" || bad "notAfter: $rep"
+[ "$(echo "$rep" | jq -r .certificate_not_after_s)" = "$(date -u -d "$na" +%s)" ] &&
+  ok "certificate_not_after_s $(echo "$rep" | jq -r .certificate_not_after_s) (the same, for fleet indexing's range queries)" ||
+  bad "certificate_not_after_s: $rep"
+[ "$(echo "$rep" | jq -r .method)" = fleet-claim ] && [ "$(echo "$rep" | jq -r .generation)" = 1 ] &&
+  ok "method fleet-claim, generation 1" || bad "method/generation: $rep"
+[ "$(st sh | jq -r .shadow.result)" = accepted ] && [ "$(st sh | jq -r .shadow.reported_at)" != null ] &&
+  ok "agentctl status: shadow {reported_at $(st sh | jq -r .shadow.reported_at), result accepted}" ||
+  bad "status shadow: $(st sh | jq -c .shadow)"
+
+# the next check-ins: nothing changed, nothing written (the version stays)
+v1=$(shadow "$thing" | jq -r .version)
+n1=$(grep -c 'check-in: checked in' "$OB_WORLD_DIR/gw-sh/agent.log")
+wait_for sh ".checkin.last != \"$(st sh | jq -r .checkin.last)\"" 10 || true
+i=0
+while [ $i -lt 100 ] && [ "$(grep -c 'check-in: checked in' "$OB_WORLD_DIR/gw-sh/agent.log")" -lt $((n1 + 2)) ]; do
+  sleep 0.1; i=$((i + 1))
+done
+n2=$(grep -c 'check-in: checked in' "$OB_WORLD_DIR/gw-sh/agent.log")
+[ "$n2" -ge $((n1 + 2)) ] && ok "$((n2 - n1)) more check-ins, one journal line each" ||
+  { bad "check-ins: $n1 -> $n2"; log_tail sh 20; }
+grep -q 'check-in: checked in; the shadow is up to date' "$OB_WORLD_DIR/gw-sh/agent.log" &&
+  ok "a check-in with nothing changed says the shadow is up to date" || bad "no 'up to date' check-in"
+[ "$(shadow "$thing" | jq -r .version)" = "$v1" ] &&
+  ok "nothing changed: the shadow's version stays $v1" || bad "shadow rewritten: version $v1 -> $(shadow "$thing" | jq -r .version)"
+[ "$(st sh | jq -r .checkin.next)" != null ] && ok "agentctl status: checkin {last $(st sh | jq -r .checkin.last), next $(st sh | jq -r .checkin.next)}" ||
+  bad "status checkin: $(st sh | jq -c .checkin)"
+[ "$(st sh | jq -r .state)" = onboarded ] && [ "$(st sh | jq -r .last_error)" = null ] &&
+  ok "idle between check-ins, no error" || bad "status: $(st sh | jq -c '{state, last_error}')"
+
+# agentctl rotate: the shadow follows the new certificate
+"$ctl" --config "$OB_WORLD_DIR/gw-sh/config.json" rotate >/dev/null && ok "agentctl rotate accepted" || bad "agentctl rotate"
+wait_for sh ".certificate_id != \"$first\" and .state == \"onboarded\" and .rotation == null" 30 ||
+  { bad "no rotation"; log_tail sh 30; }
+second=$(st sh | jq -r .certificate_id)
+i=0
+while [ $i -lt 100 ] && [ "$(shadow "$thing" | jq -r '.state.reported.certificate_id')" != "$second" ]; do
+  sleep 0.1; i=$((i + 1))
+done
+rep=$(shadow "$thing" | jq -c '.state.reported')
+[ "$(echo "$rep" | jq -r .certificate_id)" = "$second" ] && [ "$second" != "$first" ] &&
+  ok "after the rotation the shadow's certificate_id is the new one (${second%"${second#????????????}"}...)" ||
+  { bad "shadow after rotation: $rep"; log_tail sh 30; }
+[ "$(echo "$rep" | jq -r .generation)" = 2 ] && ok "generation 2" || bad "generation: $rep"
+[ "$(shadow "$thing" | jq -r .version)" -gt "$v1" ] && ok "the shadow's version moved: $v1 -> $(shadow "$thing" | jq -r .version)" ||
+  bad "version did not move"
+stop sh
+exit $fail
