@@ -135,6 +135,11 @@ static void print_status_human(json_object *st, const char *source)
         }
         if (jstr(st, "next_rotation"))
                 printf("Next renewal: %s\n", jstr_or(st, "next_rotation", ""));
+        if (jstr(st, "healing"))
+                printf("Healing:      through the claim (%s)\n", jstr_or(st, "healing", ""));
+        if (jstr(st, "healed_at"))
+                printf("Healed:       %s (%s)\n", jstr_or(st, "healed_at", ""),
+                       jstr_or(st, "heal_reason", "?"));
         if (json_object_object_get_ex(st, "waiting_for", &v) && v)
                 printf("Waiting for:  %s since %s: %s\n", jstr_or(v, "what", "?"),
                        jstr_or(v, "since", "?"), jstr_or(v, "detail", ""));

@@ -82,6 +82,15 @@ struct ObOnboard {
         enum { POST_COMMIT_NONE, POST_COMMIT_ONBOARDED, POST_COMMIT_ROTATED } post_commit;
         char *chain_file;         /* jitp/jitr: certificate + chain for the handshake (runtime) */
         char *post_commit_old_id; /* POST_COMMIT_ROTATED: the replaced certificate's id */
+
+        /* self-healing (lib/onboard-heal.c; persisted: "heal") */
+        char heal_reason[16];     /* the pending rotation is a heal, and why ("": it is not) */
+        uint32_t heal_refusals;   /* refusals of the current identity since its last success */
+        int64_t heal_first_ms;    /* the first of them */
+        int64_t heal_last_ms;     /* the last of them */
+        int64_t healed_ms;        /* the last heal's commit (0: never healed) */
+        char healed_reason[16];   /* and its reason */
+        bool heal_just_committed; /* volatile: after_commit() says "healed" once */
 };
 
 /* Names (lib/onboard.c) */

@@ -25,6 +25,7 @@
 #include "health.h"
 #include "isotime.h"
 #include "log.h"
+#include "onboard-heal.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
@@ -163,5 +164,6 @@ json_object *ob_onboard_status_from_state(json_object *state)
                         o, "next_retry",
                         b.attempts > 0 && b.next_ms > 0 ? ob_isotime_json(b.next_ms / 1000) : NULL);
         }
+        ob_onboard_heal_status(state, o);
         return TAKE_PTR(o);
 }

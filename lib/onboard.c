@@ -40,6 +40,7 @@
 #include "log.h"
 #include "onboard-factory.h"
 #include "onboard-fleet.h"
+#include "onboard-heal.h"
 #include "onboard-method.h"
 #include "onboard-private.h"
 #include "onboard-rotate.h"
@@ -452,8 +453,8 @@ void ob_onboard_discard_pending_cert(ObOnboard *ob)
 /* The template RegisterThing uses: rotation.template during a rotation, if set. */
 const char *ob_onboard_template_name(const ObOnboard *ob)
 {
-        if (ob->rotating && ob->c->rotation.template_name)
-                return ob->c->rotation.template_name;
+        if (ob->rotating && !ob_onboard_healing(ob) && ob->c->rotation.template_name)
+                return ob->c->rotation.template_name; /* a heal registers as the first time */
         return ob->c->provisioning.template_name;
 }
 
@@ -489,6 +490,8 @@ int ob_onboard_resume(ObOnboard *ob, int64_t now)
                         ob_onboard_after_commit(ob, now);
                 return 0;
         }
+        if (ob_onboard_heal_check(ob, now)) /* refused for good, or expired */
+                return 0;
         if (ob->stage == OB_STAGE_ONBOARDED && ob_onboard_rotation_begin(ob, now) == 0)
                 return 0;
         if (!ob_onboard_clock_plausible(ob, now)) {
@@ -548,11 +551,12 @@ static int sub_index(const ObOnboard *ob, int token)
  * certificate, so the device policy must allow them (docs/rotation.md), not the claim policy. */
 static const char *subscribe_blame(const ObOnboard *ob)
 {
-        return ob->rotating ? "the device's policy does not allow the provisioning topics "
-                              "(a rotation connects with the current certificate: "
-                              "docs/rotation.md), or rotation.template is wrong"
-                            : "the claim policy does not allow it, or provisioning.template is "
-                              "wrong";
+        return ob->rotating && !ob_onboard_healing(ob)
+                       ? "the device's policy does not allow the provisioning topics "
+                         "(a rotation connects with the current certificate: "
+                         "docs/rotation.md), or rotation.template is wrong"
+                       : "the claim policy does not allow it, or provisioning.template is "
+                         "wrong";
 }
 
 /* What a failed connection was (lib/conn-outcome.h): the transport's observation, and for a
@@ -599,6 +603,8 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                  * the TLS handshake: count from the CONNACK, so the next CONNECT is surely
                  * more than a second later (AWS refuses the second one otherwise) */
                 ob_backoff_connect_attempt(&ob->backoff, now_ms);
+                if (ob->act == OB_ACT_CONNECT_CLAIM && ob->rotating)
+                        ob_onboard_heal_note_connect(ob, false, OB_CONN_UNKNOWN, now_ms);
                 if (ob->act == OB_ACT_CONNECT_CLAIM)
                         return ob_onboard_subscribe_all(ob, now_ms);
                 if (ob->act == OB_ACT_VERIFY) {
@@ -622,12 +628,17 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                                                               : "connect-failed",
                                         now_ms, "connecting with the device certificate failed: %s",
                                         detail);
-                else if (ob->act == OB_ACT_CONNECT_CLAIM)
+                else if (ob->act == OB_ACT_CONNECT_CLAIM) {
+                        bool current = ob->rotating && !ob_onboard_healing(ob);
+
                         ob_onboard_fail(ob, cls, "connect-failed", now_ms,
                                         "connecting with the %s certificate failed: %s",
-                                        ob->rotating ? "current" : "claim", detail);
-                else if (ob->act == OB_ACT_VERIFY && ob->rotating && cls == OB_ERR_REFUSED &&
-                         ++ob->verify_refusals >= OB_ONBOARD_ROLLBACK_REFUSALS) {
+                                        current ? "current" : "claim", detail);
+                        if (current) /* may fire the heal (lib/onboard-heal.h) */
+                                ob_onboard_heal_note_connect(ob, cls == OB_ERR_REFUSED, cause,
+                                                             now_ms);
+                } else if (ob->act == OB_ACT_VERIFY && ob->rotating && cls == OB_ERR_REFUSED &&
+                           ++ob->verify_refusals >= OB_ONBOARD_ROLLBACK_REFUSALS) {
                         /* the cloud will not take the new certificate: roll back, the current
                          * identity never stopped working; try again later from a new key */
                         ob->verify_refusals = 0;

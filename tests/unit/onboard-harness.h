@@ -87,6 +87,9 @@ typedef struct Cloud {
         int probes;             /* connects made through probe (fake_ops_probe) */
         char last_hw_token[16]; /* HardwareToken of the last RegisterThing, "" if none */
         int announcements;      /* publishes to rotation.old_cert_topic ("devices/.../old") */
+
+        ObConnCause refuse_cause; /* what refuse_gen's refusals look like (0: nothing seen) */
+        int refused_connects;     /* connects refused because of refuse_gen */
 } Cloud;
 
 typedef struct World {
