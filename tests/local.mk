@@ -301,6 +301,8 @@ include tests/fuzz/local.mk
 # ---- certificate rotation end to end: the daemon against the emulator with the TPM
 TESTS += tests/integration/test-rotate.sh
 EXTRA_DIST += tests/integration/test-rotate.sh tests/integration/agent-lib.sh
+TESTS += tests/integration/test-heal.sh
+EXTRA_DIST += tests/integration/test-heal.sh
 
 # ---------------------------------------------------------------- analysis, valgrind, coverage
 include tests/hygiene/local.mk
