@@ -312,6 +312,42 @@ static void test_heal_begin(void **state)
         world_free(w);
 }
 
+/* fleet-trusted-user: no claim of its own (recovery.reonboard is off by default): the refused
+ * identity waits, and a claim handed over with agentctl provision heals it. */
+static void test_trusted_user_provision_heals(void **state)
+{
+        World *w = world_method("fleet-trusted-user", "\"template\": \"Tmpl\"",
+                                "\"recovery\": {\"refusals\": 1, \"refusal_window_minutes\": 0}");
+        char crt[4096], key[4096], err[256] = "", buf[64];
+
+        (void)state;
+        assert_false(w->cfg->recovery.reonboard);
+        make_claim(w, w->claim_crt, w->claim_key, -3600, 365 * 86400);
+        read_text(w->claim_crt, crt, sizeof(crt));
+        read_text(w->claim_key, key, sizeof(key));
+        assert_int_equal(ob_onboard_start(w->ob, w->now), 0);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_CLAIM);
+        assert_int_equal(ob_onboard_provide_claim(w->ob, crt, key, w->now, err, sizeof(err)), 0);
+        run_until_settled(w, 10);
+        assert_int_equal(current_gen(w), 1);
+        /* onboarded and working: a claim is not wanted */
+        assert_int_equal(ob_onboard_provide_claim(w->ob, crt, key, w->now, err, sizeof(err)),
+                         -EALREADY);
+        w->now += HOUR_MS;
+        w->cloud.refuse_gen = 1;
+        ob_onboard_heal_note_connect(w->ob, true, OB_CONN_CLOSED, w->now);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), OB_HEAL_WAIT_CODE);
+        assert_non_null(strstr(w->last_error_text, "agentctl provision"));
+        assert_false(ob_onboard_rotating(w->ob));
+        assert_int_equal(ob_onboard_provide_claim(w->ob, crt, key, w->now, err, sizeof(err)), 0);
+        run_until_settled(w, 10);
+        assert_int_equal(current_gen(w), 2);
+        assert_int_equal(w->cloud.refused_connects, 0);
+        assert_string_equal(status_str(w, "heal_reason", buf, sizeof(buf)), OB_HEAL_REFUSED);
+        assert_int_equal(w->changes[OB_CHANGE_HEALED], 1);
+        world_free(w);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -326,6 +362,7 @@ int main(void)
                 cmocka_unit_test(test_heal_crash_after_each_stage),
                 cmocka_unit_test(test_no_claim_waits),
                 cmocka_unit_test(test_heal_begin),
+                cmocka_unit_test(test_trusted_user_provision_heals),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
