@@ -84,12 +84,12 @@ struct ObOnboard {
         char *post_commit_old_id; /* POST_COMMIT_ROTATED: the replaced certificate's id */
 
         /* self-healing (lib/onboard-heal.c; persisted: "heal") */
-        char heal_reason[16];     /* the pending rotation is a heal, and why ("": it is not) */
-        uint32_t heal_refusals;   /* refusals of the current identity since its last success */
-        int64_t heal_first_ms;    /* the first of them */
+        int64_t heal_first_ms;    /* the first refusal of the current identity counted */
         int64_t heal_last_ms;     /* the last of them */
         int64_t healed_ms;        /* the last heal's commit (0: never healed) */
-        char healed_reason[16];   /* and its reason */
+        uint32_t heal_refusals;   /* refusals of the current identity since its last success */
+        char heal_reason[16];     /* the pending rotation is a heal, and why ("": it is not) */
+        char healed_reason[16];   /* the last heal's reason */
         bool heal_just_committed; /* volatile: after_commit() says "healed" once */
 };
 

@@ -99,4 +99,43 @@ fi
 stop off
 fi
 
+# ---------------------------------------------------------------- kill -9 during a heal
+# after each saved stage of the heal (the daemon names them "rotation:STAGE"; the commit saves
+# "onboarded"): the restart resumes the heal through the claim, once. After the kill the
+# configuration asks for 1000 refusals, so a plain rotation resumed instead could not heal.
+# The heal fires during agentctl rotate's rotation at key-ready (its step 2 is refused): the
+# stages it saves are certificate-issued, thing-registered and onboarded (a heal from idle saves
+# new and key-ready as well: tests/unit/test-onboard-heal.c kills it after each). Two by
+# default (make check stays quick), all with
+# OB_HEAL_STAGES="certificate-issued thing-registered onboarded".
+if want crash; then
+for stage in ${OB_HEAL_STAGES:-certificate-issued onboarded}; do
+  n=k-$stage
+  gw_config "$n" serial="SN-heal-$n-$$" top='"recovery": { "refusals": 1, "refusal_window_minutes": 0 }'
+  start "$n"
+  wait_for "$n" '.state == "onboarded"' 30 || { bad "onboarding ($n)"; continue; }
+  stop "$n"
+  old=$(st "$n" | jq -r .certificate_id)
+  thing=$(st "$n" | jq -r .thing_name)
+  "$admin" revoke "$old" >/dev/null
+  [ "$stage" = onboarded ] && crash=onboarded || crash="rotation:$stage"
+  start "$n" OB_TEST_CRASH_AFTER_STAGE=$crash
+  wait_for "$n" '.daemon_running == true' 10
+  "$ctl" --config "$OB_WORLD_DIR/gw-$n/config.json" rotate >/dev/null 2>&1
+  i=0; while kill -0 "$(cat "$OB_WORLD_DIR/gw-$n/pid")" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -0 "$(cat "$OB_WORLD_DIR/gw-$n/pid")" 2>/dev/null && { bad "no crash after $crash"; log_tail "$n" 20; stop "$n"; continue; }
+  gw_config "$n" serial="SN-heal-$n-$$" top='"recovery": { "refusals": 1000, "refusal_window_minutes": 0 }'
+  start "$n"
+  if wait_for "$n" '.healed_at != null and .state == "onboarded" and .rotation == null' 30; then
+    [ "$(st "$n" | jq -r .generation)" = 2 ] && [ "$(st "$n" | jq -r .thing_name)" = "$thing" ] &&
+      [ "$(active_certs "$thing")" = 1 ] &&
+      ok "kill -9 after $crash: the heal resumed, generation 2, one ACTIVE certificate on $thing" ||
+      bad "after $crash: generation $(st "$n" | jq -r .generation), $(active_certs "$thing") ACTIVE"
+  else
+    bad "after $crash: the heal did not finish: $(st "$n" | jq -c .)"; log_tail "$n" 30
+  fi
+  stop "$n"
+done
+fi
+
 exit $fail
