@@ -107,10 +107,13 @@ static void wait_without_claim(ObOnboard *ob, const char *reason, int64_t now)
 static int fire(ObOnboard *ob, const char *reason, int64_t now)
 {
         char err[200];
+        int r;
 
-        if (ob->c->recovery.reonboard && claim_present(ob) &&
-            ob_onboard_heal_begin(ob, reason, now, err, sizeof(err)) == 0)
-                return 1;
+        if (ob->c->recovery.reonboard && claim_present(ob)) {
+                r = ob_onboard_heal_begin(ob, reason, now, err, sizeof(err));
+                if (r == 0 || r == -EIO) /* begun, or its failure recorded (the fingerprint) */
+                        return 1;
+        }
         wait_without_claim(ob, reason, now);
         return 1;
 }
