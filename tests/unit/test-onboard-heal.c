@@ -348,6 +348,31 @@ static void test_trusted_user_provision_heals(void **state)
         world_free(w);
 }
 
+/* A heal that cannot reach the claim endpoint backs off like any failure, then heals. */
+static void test_heal_backs_off(void **state)
+{
+        World *w = world_new(NULL);
+        char err[256] = "";
+        int c0;
+
+        (void)state;
+        onboard_now(w);
+        w->now += HOUR_MS;
+        c0 = w->cloud.connects;
+        w->cloud.fail_connects = 4;
+        w->cloud.fail_class = OB_ERR_NETWORK;
+        w->cloud.fail_cause = OB_CONN_NETWORK;
+        assert_int_equal(ob_onboard_heal_begin(w->ob, OB_HEAL_OPERATOR, w->now, err, sizeof(err)),
+                         0);
+        run_until_settled(w, 20);
+        assert_int_equal(current_gen(w), 2);
+        assert_true(w->cloud.connects - c0 >= 5);
+        /* each retry of the claim connect waited for its backoff (never under the 1 s floor) */
+        assert_true(w->cloud.connect_times[c0 + 4] - w->cloud.connect_times[c0 + 3] >= 1000);
+        assert_int_equal(status_int(w, "identity_refusals"), 0); /* not the identity's fault */
+        world_free(w);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -362,6 +387,7 @@ int main(void)
                 cmocka_unit_test(test_heal_crash_after_each_stage),
                 cmocka_unit_test(test_no_claim_waits),
                 cmocka_unit_test(test_heal_begin),
+                cmocka_unit_test(test_heal_backs_off),
                 cmocka_unit_test(test_trusted_user_provision_heals),
         };
 
