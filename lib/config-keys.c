@@ -540,6 +540,7 @@ const ObConfigKey ob_config_key_table[] = {
          .type = OB_CONFIG_BOOL,
          .offset = OFF(recovery.reonboard),
          .def = "false",
+         .applies_to = M(OB_METHOD_FLEET_CLAIM) | M(OB_METHOD_FLEET_TRUSTED_USER),
          .help = "Re-onboard through the claim when the cloud refuses the current identity "
                  "persistently or its certificate expired. Unset: true for fleet-claim, false "
                  "for the other methods (agentctl config shows the effective value)."},
