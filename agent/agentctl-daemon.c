@@ -142,6 +142,11 @@ static void print_status_human(json_object *st, const char *source)
         if (json_object_object_get_ex(st, "shadow", &v) && v && jstr(v, "result"))
                 printf("Shadow:       %s at %s\n", jstr_or(v, "result", ""),
                        jstr_or(v, "reported_at", "?"));
+        if (jstr(st, "healing"))
+                printf("Healing:      through the claim (%s)\n", jstr_or(st, "healing", ""));
+        if (jstr(st, "healed_at"))
+                printf("Healed:       %s (%s)\n", jstr_or(st, "healed_at", ""),
+                       jstr_or(st, "heal_reason", "?"));
         if (json_object_object_get_ex(st, "waiting_for", &v) && v)
                 printf("Waiting for:  %s since %s: %s\n", jstr_or(v, "what", "?"),
                        jstr_or(v, "since", "?"), jstr_or(v, "detail", ""));

@@ -121,6 +121,9 @@ void ob_daemon_on_change(ObOnboard *ob, const ObOnboardChange *c, void *userdata
                 ob_log_full(OB_LOG_INFO, 0, NULL, fields, "check-in: %s", c->text);
                 ob_daemon_update_status(d);
                 break;
+        case OB_CHANGE_HEALED: /* OB_CHANGE_ROTATED follows: the hook runs there */
+                ob_log_full(OB_LOG_NOTICE, 0, OB_MESSAGE_HEALED, fields, "%s", c->text);
+                break;
         case OB_CHANGE_NOTICE:
                 ob_log_full(strstr(c->text, "wall clock") ? OB_LOG_WARNING : OB_LOG_NOTICE, 0,
                             strstr(c->text, "wall clock") ? OB_MESSAGE_CLOCK_NOT_SET : NULL, fields,

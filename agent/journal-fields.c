@@ -41,6 +41,8 @@ const char *const *ob_journal_fields(json_object *status, ObJournalFields *f)
                 add(f, &n, "OB_ERROR_CLASS", str(e, "class"));
         }
         add(f, &n, "OB_NEXT_RETRY", str(status, "next_retry"));
+        add(f, &n, "OB_HEAL_REASON", str(status, "heal_reason"));
+        add(f, &n, "OB_HEALED_AT", str(status, "healed_at"));
         f->list[n] = NULL;
         return f->list;
 }

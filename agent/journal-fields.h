@@ -10,7 +10,7 @@
 
 #include <json-c/json.h>
 
-#define OB_JOURNAL_FIELDS_MAX 8
+#define OB_JOURNAL_FIELDS_MAX 12
 #define OB_JOURNAL_FIELD_LEN  192
 
 typedef struct ObJournalFields {

@@ -14,6 +14,7 @@
 #define OB_MESSAGE_CREDENTIALS_REFUSED "a3c1e5f7092b4d6e8f0a1c3e5b7d9f12"
 #define OB_MESSAGE_CLOCK_NOT_SET       "4e2a9d7c5b3f41e6a8c0b2d4f6e8a0c2"
 #define OB_MESSAGE_ONBOARDING_FAILED   "d94b7e3a1f5c4e2b8a6d0c9e7f3b1a5d"
+#define OB_MESSAGE_HEALED              "5c7e9a1b3d2f4a6c8e0b2d4f6a8c1e3b"
 
 /* Install the journald sink when stderr is connected to the journal (returns true), else a
  * stderr sink whose lines start with the UTC time (returns false). */

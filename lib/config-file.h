@@ -147,6 +147,11 @@ typedef struct ObConfig {
         struct {
                 bool report; /* fleet health in the named shadow onboard-agent */
         } shadow;
+        struct {
+                bool reonboard;              /* unset: true for fleet-claim only */
+                uint32_t refusals;           /* refusals of the current identity that heal it */
+                uint32_t refusal_window_min; /* ... over at least this many minutes */
+        } recovery;
 
         /* Where each value came from, indexed like the key table: a file name, NULL = default. */
         char **sources;

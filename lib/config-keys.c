@@ -552,6 +552,31 @@ const ObConfigKey ob_config_key_table[] = {
          .def = "true",
          .help = "Report the agent's health in the thing's named shadow onboard-agent when it "
                  "checks in, and check in soon after a change that matters (docs/shadow.md)."},
+        /* recovery: self-healing identity (docs/self-healing.md) */
+        {.name = "recovery.reonboard",
+         .type = OB_CONFIG_BOOL,
+         .offset = OFF(recovery.reonboard),
+         .def = "false",
+         .applies_to = M(OB_METHOD_FLEET_CLAIM) | M(OB_METHOD_FLEET_TRUSTED_USER),
+         .help = "Re-onboard through the claim when the cloud refuses the current identity "
+                 "persistently or its certificate expired. Unset: true for fleet-claim, false "
+                 "for the other methods (agentctl config shows the effective value)."},
+        {.name = "recovery.refusals",
+         .type = OB_CONFIG_UINT,
+         .offset = OFF(recovery.refusals),
+         .def = "3",
+         .min = 1,
+         .max = 1000,
+         .help = "Refusals of the current identity (revoked, inactive, unknown) that make it "
+                 "heal; a successful connect resets the count."},
+        {.name = "recovery.refusal_window_minutes",
+         .type = OB_CONFIG_UINT,
+         .offset = OFF(recovery.refusal_window_min),
+         .def = "30",
+         .min = 0,
+         .max = 30 * 24 * 60,
+         .help = "The first and the last of those refusals are at least this many minutes "
+                 "apart, so a burst of transients cannot make it heal."},
 };
 
 const size_t ob_config_n_keys = OB_ELEMENTSOF(ob_config_key_table);

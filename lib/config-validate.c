@@ -123,6 +123,8 @@ int ob_config_finish(ObConfig *c, const char *main_file, ObConfigDiags *d)
                         ADD(OB_CONFIG_ERROR, "tpm.vendor_key_handle",
                             "0x%08x is also tpm.srk_handle", c->tpm.vendor_key_handle);
         }
+        if (!is_set(c, "recovery.reonboard")) /* docs/self-healing.md */
+                c->recovery.reonboard = m == OB_METHOD_FLEET_CLAIM;
         if (c->endpoint.alpn && !is_set(c, "endpoint.port"))
                 c->endpoint.port = 443;
         else if (c->endpoint.alpn && c->endpoint.port != 443)

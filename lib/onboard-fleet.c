@@ -30,6 +30,7 @@
 #include "log.h"
 #include "onboard-connect.h"
 #include "onboard-fleet.h"
+#include "onboard-heal.h"
 #include "onboard-key.h"
 #include "onboard-method.h"
 #include "onboard-private.h"
@@ -459,7 +460,7 @@ int ob_onboard_fleet_resume(ObOnboard *ob, int64_t now)
         if (ob->stage == OB_STAGE_THING_REGISTERED)
                 return ob_onboard_connect_device(ob, now);
 
-        if (ob->rotating)
+        if (ob->rotating && !ob_onboard_healing(ob)) /* a heal connects with the claim */
                 return ob_onboard_connect_current(ob, now);
         if (ob->method->claim_at_runtime && !ob->claim_cert) {
                 ob_onboard_set_activity(ob, OB_ACT_WAIT_CLAIM, -1);
@@ -578,11 +579,11 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
                          ob_provisioning_method_to_string(ob->c->provisioning.method));
                 return -EOPNOTSUPP;
         }
-        if (ob->cur_gen > 0) {
+        if (ob->cur_gen > 0 && !ob_onboard_heal_wants_claim(ob)) {
                 snprintf(err, errsize, "already onboarded");
                 return -EALREADY;
         }
-        if (ob->act != OB_ACT_WAIT_CLAIM) {
+        if (ob->cur_gen == 0 && ob->act != OB_ACT_WAIT_CLAIM) {
                 snprintf(err, errsize, "not waiting for a claim (%s)",
                          ob_onboard_activity_names[ob->act]);
                 return -EALREADY;
@@ -634,6 +635,8 @@ int ob_onboard_provide_claim(ObOnboard *ob, const char *cert_pem, const char *ke
                           (long long)(na - now_ms / 1000));
         /* a fresh claim deserves a fresh attempt */
         ob->backoff.next_ms = 0;
+        if (ob->cur_gen > 0) /* the refused identity heals with it (lib/onboard-heal.h) */
+                return ob_onboard_heal_claim_given(ob, now_ms);
         return ob_onboard_resume(ob, now_ms);
 }
 
@@ -653,7 +656,7 @@ static int claim_start(ObOnboard *ob, int64_t now)
 static int trusted_user_start(ObOnboard *ob, int64_t now)
 {
         (void)now;
-        if (ob->cur_gen == 0) {
+        if (ob->cur_gen == 0 || ob_onboard_healing(ob)) {
                 /* a claim handed over before a restart is still in the runtime directory */
                 _cleanup_free_ char *crt = NULL, *key = NULL;
 

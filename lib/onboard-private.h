@@ -95,6 +95,14 @@ struct ObOnboard {
         int64_t shadow_ms;            /* persisted: when */
         char shadow_result[160];      /* persisted: "accepted", "rejected: ...", "no answer" */
         char tpm_manufacturer[33], tpm_firmware[33]; /* ob_onboard_set_tpm_info() */
+        /* self-healing (lib/onboard-heal.c; persisted: "heal") */
+        int64_t heal_first_ms;    /* the first refusal of the current identity counted */
+        int64_t heal_last_ms;     /* the last of them */
+        int64_t healed_ms;        /* the last heal's commit (0: never healed) */
+        uint32_t heal_refusals;   /* refusals of the current identity since its last success */
+        char heal_reason[16];     /* the pending rotation is a heal, and why ("": it is not) */
+        char healed_reason[16];   /* the last heal's reason */
+        bool heal_just_committed; /* volatile: after_commit() says "healed" once */
 };
 
 /* Names (lib/onboard.c) */

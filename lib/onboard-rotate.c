@@ -21,6 +21,7 @@
 #include "onboard-checkin.h"
 #include "onboard-factory.h"
 #include "onboard-fleet.h"
+#include "onboard-heal.h"
 #include "onboard-key.h"
 #include "onboard-method.h"
 #include "onboard-private.h"
@@ -96,7 +97,6 @@ bool ob_onboard_current_cert_unchanged(ObOnboard *ob, char *why, size_t whysize)
 int ob_onboard_rotation_begin(ObOnboard *ob, int64_t now)
 {
         int64_t due = ob_onboard_next_rotation(ob);
-        char why[200];
 
         if (due < 0 || now < due) {
                 if (ob_onboard_checkin_due(ob, now))
@@ -109,7 +109,15 @@ int ob_onboard_rotation_begin(ObOnboard *ob, int64_t now)
                 ob_onboard_wait_for_clock(ob, now);
                 return 0;
         }
-        /* time to renew: slot N+1, the current identity stays untouched */
+        return ob_onboard_rotation_open(ob, now);
+}
+
+/* Renew in slot N+1 now (a due rotation, or a heal: lib/onboard-heal.c); the current identity
+ * stays untouched. 1: begun (stage new, saved); 0: it cannot (failure recorded). */
+int ob_onboard_rotation_open(ObOnboard *ob, int64_t now)
+{
+        char why[200];
+
         if (!ob_onboard_current_cert_unchanged(ob, why, sizeof(why))) {
                 ob->rotate_requested = false;
                 ob_onboard_fail_for_good(ob, "rotation-aborted", now, "%s: not rotating", why);
@@ -127,7 +135,10 @@ int ob_onboard_rotation_begin(ObOnboard *ob, int64_t now)
         }
         ob_onboard_notify(ob, OB_CHANGE_NOTICE,
                           "renewing certificate %.12s... (%s) in credential generation %llu",
-                          ob->cur_cert_id, ob->rotate_requested ? "requested" : "due",
+                          ob->cur_cert_id,
+                          ob->heal_reason[0]     ? "heal through the claim"
+                          : ob->rotate_requested ? "requested"
+                                                 : "due",
                           (unsigned long long)ob->gen);
         return ob_onboard_set_stage(ob, OB_STAGE_NEW, now) < 0 ? 0 : 1;
 }
@@ -195,6 +206,10 @@ void ob_onboard_idle(ObOnboard *ob, int64_t now)
                 next = gone;
         if (checkin >= 0 && (next < 0 || checkin < next))
                 next = checkin;
+        /* and at notAfter: an expired identity heals (lib/onboard-heal.h) */
+        gone = (ob->cur_not_after_s + 1) * 1000;
+        if (ob->cur_gen > 0 && ob->cur_not_after_s > 0 && gone > now && (next < 0 || gone < next))
+                next = gone;
         ob_onboard_set_activity(ob, OB_ACT_DONE, next);
 }
 
@@ -251,6 +266,7 @@ void ob_onboard_committed(ObOnboard *ob, int64_t now)
                 ob_onboard_abandon_rotation_slot(ob);
                 ob->rotating = false;
                 ob->rotate_requested = false;
+                ob->heal_reason[0] = 0;
                 if (ob_onboard_set_stage(ob, OB_STAGE_ONBOARDED, now) < 0)
                         return;
                 ob_onboard_fail_for_good(ob, "rotation-aborted", now, "%s: rotation abandoned",
@@ -292,6 +308,7 @@ void ob_onboard_committed(ObOnboard *ob, int64_t now)
                 ob->rotate_requested = false;
                 ob_backoff_init(&ob->backoff);
         }
+        ob_onboard_heal_committed(ob, now);
         ob->post_commit = rotation ? POST_COMMIT_ROTATED : POST_COMMIT_ONBOARDED;
         free(ob->post_commit_old_id);
         ob->post_commit_old_id = TAKE_PTR(old_id);
@@ -311,6 +328,7 @@ void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
         ob->post_commit = POST_COMMIT_NONE;
         ob_onboard_checkin_soon(ob, now); /* the shadow shows the new identity */
         if (rotation) {
+                ob_onboard_heal_announce(ob);
                 ob_onboard_notify(
                         ob, OB_CHANGE_ROTATED,
                         "rotated: certificate %.12s... (generation %llu) replaces %.12s...",

@@ -15,6 +15,7 @@
 /* Onboarded: idle until the next rotation is due, or begin it in slot N+1 (stage new).
  * 1: a rotation began, go on with the flow; 0: nothing more to do now (idle, waiting or failed). */
 int ob_onboard_rotation_begin(ObOnboard *ob, int64_t now);
+int ob_onboard_rotation_open(ObOnboard *ob, int64_t now);
 /* Forget a rotation's slot N+1: the current identity stays what it was. */
 void ob_onboard_abandon_rotation_slot(ObOnboard *ob);
 /* The fingerprint guard: credentials/current still holds the certificate the state names. */

@@ -26,6 +26,7 @@
 #include "isotime.h"
 #include "log.h"
 #include "onboard-checkin.h"
+#include "onboard-heal.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
@@ -55,6 +56,7 @@ json_object *ob_onboard_state_to_json(const ObOnboard *ob)
                 json_object_object_add(o, "decommissioned", json_object_new_boolean(true));
         if (ob->refusals > 0)
                 json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));
+        ob_onboard_heal_to_json(ob, o);
         if (ob->retired.n > 0) {
                 /* "previous" (the newest) is what versions before "retired" read */
                 const ObRetired *nw = ob_retire_newest(&ob->retired);
@@ -234,6 +236,7 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
         ob->decommissioned = v && json_object_get_boolean(v);
         GET(o, "refusals", json_type_int, false, v);
         ob->refusals = v && json_object_get_int64(v) > 0 ? (uint32_t)json_object_get_int64(v) : 0;
+        ob_onboard_heal_from_json(ob, o);
         GET(o, "previous", json_type_object, false, v);
         if (v) {
                 json_object *pv = v;

@@ -26,6 +26,7 @@
 #include "isotime.h"
 #include "log.h"
 #include "onboard-checkin.h"
+#include "onboard-heal.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
@@ -166,5 +167,6 @@ json_object *ob_onboard_status_from_state(json_object *state)
                         b.attempts > 0 && b.next_ms > 0 ? ob_isotime_json(b.next_ms / 1000) : NULL);
         }
         ob_onboard_checkin_status(o, state, 0);
+        ob_onboard_heal_status(state, o);
         return TAKE_PTR(o);
 }

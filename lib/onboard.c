@@ -41,6 +41,7 @@
 #include "onboard-checkin.h"
 #include "onboard-factory.h"
 #include "onboard-fleet.h"
+#include "onboard-heal.h"
 #include "onboard-method.h"
 #include "onboard-private.h"
 #include "onboard-rotate.h"
@@ -458,8 +459,8 @@ void ob_onboard_discard_pending_cert(ObOnboard *ob)
 /* The template RegisterThing uses: rotation.template during a rotation, if set. */
 const char *ob_onboard_template_name(const ObOnboard *ob)
 {
-        if (ob->rotating && ob->c->rotation.template_name)
-                return ob->c->rotation.template_name;
+        if (ob->rotating && !ob_onboard_healing(ob) && ob->c->rotation.template_name)
+                return ob->c->rotation.template_name; /* a heal registers as the first time */
         return ob->c->provisioning.template_name;
 }
 
@@ -495,6 +496,8 @@ int ob_onboard_resume(ObOnboard *ob, int64_t now)
                         ob_onboard_after_commit(ob, now);
                 return 0;
         }
+        if (ob_onboard_heal_check(ob, now)) /* refused for good, or expired */
+                return 0;
         if (ob->stage == OB_STAGE_ONBOARDED && ob_onboard_rotation_begin(ob, now) == 0)
                 return 0;
         if (!ob_onboard_clock_plausible(ob, now)) {
@@ -554,11 +557,12 @@ static int sub_index(const ObOnboard *ob, int token)
  * certificate, so the device policy must allow them (docs/rotation.md), not the claim policy. */
 static const char *subscribe_blame(const ObOnboard *ob)
 {
-        return ob->rotating ? "the device's policy does not allow the provisioning topics "
-                              "(a rotation connects with the current certificate: "
-                              "docs/rotation.md), or rotation.template is wrong"
-                            : "the claim policy does not allow it, or provisioning.template is "
-                              "wrong";
+        return ob->rotating && !ob_onboard_healing(ob)
+                       ? "the device's policy does not allow the provisioning topics "
+                         "(a rotation connects with the current certificate: "
+                         "docs/rotation.md), or rotation.template is wrong"
+                       : "the claim policy does not allow it, or provisioning.template is "
+                         "wrong";
 }
 
 /* What a failed connection was (lib/conn-outcome.h): the transport's observation, and for a
@@ -607,10 +611,15 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                  * the TLS handshake: count from the CONNACK, so the next CONNECT is surely
                  * more than a second later (AWS refuses the second one otherwise) */
                 ob_backoff_connect_attempt(&ob->backoff, now_ms);
+                if (ob->act == OB_ACT_CONNECT_CLAIM && ob->rotating)
+                        ob_onboard_heal_note_connect(ob, false, OB_CONN_UNKNOWN, now_ms);
                 if (ob->act == OB_ACT_CONNECT_CLAIM)
                         return ob_onboard_subscribe_all(ob, now_ms);
-                if (ob->act == OB_ACT_CHECKIN)
+                if (ob->act == OB_ACT_CHECKIN) {
+                        /* the current identity works: the refusals counted for a heal are over */
+                        ob_onboard_heal_note_connect(ob, false, OB_CONN_UNKNOWN, now_ms);
                         return ob_onboard_checkin_connected(ob, now_ms);
+                }
                 if (ob->act == OB_ACT_VERIFY) {
                         ob_onboard_committed(ob, now_ms);
                         return 0;
@@ -622,10 +631,12 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                  * its answer, like a CONNACK (the broker's clock started no earlier) */
                 if (cls == OB_ERR_REFUSED || cls == OB_ERR_THROTTLED)
                         ob_backoff_connect_attempt(&ob->backoff, now_ms);
-                if (ob->act == OB_ACT_CHECKIN)
+                if (ob->act == OB_ACT_CHECKIN) {
                         ob_onboard_checkin_refused(ob, cls, detail, now_ms);
-                else if (ob->act == OB_ACT_VERIFY && ob->method->refused && !ob->rotating &&
-                         cls == OB_ERR_REFUSED && ob_conn_cause_may_be_pending(cause))
+                        /* the current identity refused: may fire the heal (lib/onboard-heal.h) */
+                        ob_onboard_heal_note_connect(ob, cls == OB_ERR_REFUSED, cause, now_ms);
+                } else if (ob->act == OB_ACT_VERIFY && ob->method->refused && !ob->rotating &&
+                           cls == OB_ERR_REFUSED && ob_conn_cause_may_be_pending(cause))
                         ob->method->refused(ob, detail, now_ms);
                 else if (ob->act == OB_ACT_VERIFY && ob_onboard_factory_method(ob) && !ob->rotating)
                         /* an alert, a throttle, a timeout: not a registration in progress */
@@ -634,12 +645,17 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                                                               : "connect-failed",
                                         now_ms, "connecting with the device certificate failed: %s",
                                         detail);
-                else if (ob->act == OB_ACT_CONNECT_CLAIM)
+                else if (ob->act == OB_ACT_CONNECT_CLAIM) {
+                        bool current = ob->rotating && !ob_onboard_healing(ob);
+
                         ob_onboard_fail(ob, cls, "connect-failed", now_ms,
                                         "connecting with the %s certificate failed: %s",
-                                        ob->rotating ? "current" : "claim", detail);
-                else if (ob->act == OB_ACT_VERIFY && ob->rotating && cls == OB_ERR_REFUSED &&
-                         ++ob->verify_refusals >= OB_ONBOARD_ROLLBACK_REFUSALS) {
+                                        current ? "current" : "claim", detail);
+                        if (current) /* may fire the heal (lib/onboard-heal.h) */
+                                ob_onboard_heal_note_connect(ob, cls == OB_ERR_REFUSED, cause,
+                                                             now_ms);
+                } else if (ob->act == OB_ACT_VERIFY && ob->rotating && cls == OB_ERR_REFUSED &&
+                           ++ob->verify_refusals >= OB_ONBOARD_ROLLBACK_REFUSALS) {
                         /* the cloud will not take the new certificate: roll back, the current
                          * identity never stopped working; try again later from a new key */
                         ob->verify_refusals = 0;

@@ -98,6 +98,7 @@ typedef enum ObOnboardChangeKind {
         OB_CHANGE_ROTATED,   /* a rotation committed new credentials: run the hook */
         OB_CHANGE_NOTICE,    /* something an operator should read (text) */
         OB_CHANGE_CHECKIN,   /* a check-in session ended (text: its outcome) */
+        OB_CHANGE_HEALED,    /* a heal committed (OB_CHANGE_ROTATED follows for the hook) */
 } ObOnboardChangeKind;
 
 typedef struct ObOnboardChange {

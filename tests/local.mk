@@ -220,6 +220,10 @@ unit_tests += tests/unit/test-onboard-checkin
 tests_unit_test_onboard_checkin_SOURCES = tests/unit/test-onboard-checkin.c $(ONBOARD_HARNESS)
 tests_unit_test_onboard_checkin_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_onboard_checkin_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
+unit_tests += tests/unit/test-onboard-heal
+tests_unit_test_onboard_heal_SOURCES = tests/unit/test-onboard-heal.c $(ONBOARD_HARNESS)
+tests_unit_test_onboard_heal_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_onboard_heal_LDADD = tpm/libobtpm.la $(UNIT_LDADD) $(TSS2_LIBS)
 unit_tests += tests/unit/test-onboard-factory
 tests_unit_test_onboard_factory_SOURCES = tests/unit/test-onboard-factory.c $(ONBOARD_HARNESS)
 tests_unit_test_onboard_factory_CFLAGS = $(UNIT_CFLAGS)
@@ -307,6 +311,8 @@ TESTS += tests/integration/test-rotate.sh
 TESTS += tests/integration/test-shadow.sh
 EXTRA_DIST += tests/integration/test-shadow.sh
 EXTRA_DIST += tests/integration/test-rotate.sh tests/integration/agent-lib.sh
+TESTS += tests/integration/test-heal.sh
+EXTRA_DIST += tests/integration/test-heal.sh
 
 # ---------------------------------------------------------------- analysis, valgrind, coverage
 include tests/hygiene/local.mk

@@ -48,6 +48,8 @@ static int f_connect(void *impl, const ObConnectOptions *o)
                 push(c, OB_TEV_CONNECT_FAILED, NULL, NULL);
                 e = &c->ev.q[c->ev.n - 1];
                 e->err_class = OB_ERR_REFUSED;
+                e->cause = c->refuse_cause;
+                c->refused_connects++;
                 snprintf(e->detail, sizeof(e->detail), "not authorized");
                 return 0;
         }

@@ -90,6 +90,9 @@ typedef struct Cloud {
         int shadow_updates;     /* publishes to the named shadow's update topic */
         int reject_shadow;      /* this many shadow updates are rejected */
         char last_shadow[1200]; /* the last update request */
+
+        ObConnCause refuse_cause; /* what refuse_gen's refusals look like (0: nothing seen) */
+        int refused_connects;     /* connects refused because of refuse_gen */
 } Cloud;
 
 typedef struct World {
