@@ -28,6 +28,7 @@ lib_libob_la_SOURCES += lib/onboard.c lib/onboard.h lib/onboard-private.h lib/on
 	lib/onboard-fleet.c lib/onboard-fleet.h lib/onboard-rotate.c lib/onboard-rotate.h \
 	lib/onboard-checkin.c lib/onboard-checkin.h \
 	lib/onboard-heal.c lib/onboard-heal.h \
+	lib/onboard-jobs.c lib/onboard-jobs.h \
 	lib/onboard-factory.h lib/onboard-jit.c lib/onboard-method.h lib/onboard-key.c \
 	lib/onboard-key.h lib/onboard-connect.c lib/onboard-connect.h
 lib_libob_la_SOURCES += lib/transport.c lib/transport.h

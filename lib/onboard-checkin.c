@@ -19,6 +19,8 @@
 #include "isotime.h"
 #include "onboard-checkin.h"
 #include "onboard-connect.h"
+#include "onboard-jobs.h"
+#include "job-runner.h"
 #include "onboard-private.h"
 #include "onboard-rotate.h"
 #include "onboard.h"
@@ -28,6 +30,7 @@ enum {
         STEP_CONNECT,   /* the CONNECT is out */
         STEP_SUBSCRIBE, /* waiting for the SUBACKs of update/accepted and update/rejected */
         STEP_REPORT,    /* the update is out: waiting for accepted or rejected */
+        STEP_JOBS,      /* the jobs' part (lib/onboard-jobs.c): the runner's exchange */
 };
 
 #define JITTER_PERMILLE 100 /* up to +10 % */
@@ -94,17 +97,18 @@ int ob_onboard_checkin_begin(ObOnboard *ob, int64_t now)
 {
         ob->checkin_step = STEP_CONNECT;
         ob->checkin_subs = 0;
+        ob->jobs_part = false;
         /* the current identity as a rotation connects with it (a factory identity may use the
          * vendor's key at a handle) */
         return ob_onboard_connect_current_as(ob, OB_ACT_CHECKIN, now);
 }
 
 /* The session is over (whatever its outcome): disconnect, schedule the next one, idle. */
-static void finish(ObOnboard *ob, int64_t now, const char *fmt, ...)
+static void end_session(ObOnboard *ob, int64_t now, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-static void finish(ObOnboard *ob, int64_t now, const char *fmt, ...)
+static void end_session(ObOnboard *ob, int64_t now, const char *fmt, ...)
 {
-        char text[400];
+        char text[600];
         va_list ap;
 
         va_start(ap, fmt);
@@ -112,12 +116,49 @@ static void finish(ObOnboard *ob, int64_t now, const char *fmt, ...)
         va_end(ap);
         json_object_put(ob->shadow_sent);
         ob->shadow_sent = NULL;
+        ob->jobs_part = false;
         ob_onboard_disconnect(ob);
         ob->checkin_next_ms = interval_ms(ob) > 0 ? schedule_after(ob, ob->checkin_ms) : 0;
         ob_onboard_persist_or_say(ob);
         ob_onboard_notify(ob, OB_CHANGE_CHECKIN, "%s", text);
         /* a rotation requested or due meanwhile begins now; else idle */
         (void)ob_onboard_resume(ob, now);
+}
+
+/* The jobs' part waits for the runner's replies, or the session ends. */
+static void jobs_wait(ObOnboard *ob, int64_t now)
+{
+        int64_t deadline = ob_onboard_jobs_deadline(ob);
+
+        if (!ob_onboard_jobs_busy(ob)) {
+                end_session(ob, now, "%s; jobs: %s", ob->jobs_said,
+                            ob_job_phase_to_string(ob_job_runner_phase(ob->jobs)));
+                return;
+        }
+        ob_onboard_set_activity(ob, OB_ACT_CHECKIN,
+                                deadline > 0 ? deadline
+                                             : now + (int64_t)ob->c->endpoint.step_timeout_ms);
+}
+
+/* The shadow's part is over: the jobs' part follows (lib/onboard-jobs.h), or the session ends. */
+static void finish(ObOnboard *ob, int64_t now, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void finish(ObOnboard *ob, int64_t now, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(ob->jobs_said, sizeof(ob->jobs_said), fmt, ap);
+        va_end(ap);
+        json_object_put(ob->shadow_sent);
+        ob->shadow_sent = NULL;
+        if (!ob->jobs_part && ob->connected && ob_onboard_jobs_session(ob, now)) {
+                ob->jobs_part = true;
+                ob->checkin_step = STEP_JOBS;
+                jobs_wait(ob, now);
+                return;
+        }
+        end_session(ob, now, "%s", ob->jobs_said);
 }
 
 /* The report as the shadow will hold it: the state it describes is the idle one. */
@@ -266,9 +307,48 @@ static void on_reply(ObOnboard *ob, int i, const ObTransportEvent *ev, int64_t n
         finish(ob, now, "checked in; the shadow rejected the report (%s)", ob->shadow_result + 10);
 }
 
+/* An event of the jobs' part. */
+static bool jobs_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t now)
+{
+        switch (ev->type) {
+        case OB_TEV_CONNECTED:
+        case OB_TEV_CONNECT_FAILED:
+                return false;
+        case OB_TEV_SUBSCRIBED:
+        case OB_TEV_PUBLISHED:
+        case OB_TEV_MESSAGE_DROPPED:
+                return true;
+        case OB_TEV_SUBSCRIBE_FAILED:
+        case OB_TEV_PUBLISH_FAILED:
+        case OB_TEV_CONNECTION_LOST:
+                if (ev->type == OB_TEV_CONNECTION_LOST)
+                        ob->connected = false;
+                ob_onboard_jobs_lost(ob, now);
+                /* AWS refuses a SUBSCRIBE and closes on a PUBLISH its policy forbids */
+                end_session(
+                        ob, now,
+                        "%s; jobs: %s (the device policy must allow $aws/things/THING/jobs/*)%s%s",
+                        ob->jobs_said,
+                        ev->type == OB_TEV_SUBSCRIBE_FAILED ? "subscription refused"
+                        : ev->type == OB_TEV_PUBLISH_FAILED ? "a request could not be published"
+                                                            : "the connection closed",
+                        ev->detail[0] ? ": " : "", ev->detail);
+                return true;
+        case OB_TEV_MESSAGE:
+                if (!ob_onboard_jobs_message(ob, ev, now))
+                        ob->ignored_messages++;
+                jobs_wait(ob, now);
+                return true;
+        }
+        return false;
+}
+
 bool ob_onboard_checkin_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t now)
 {
         int i;
+
+        if (ob->checkin_step == STEP_JOBS)
+                return jobs_event(ob, ev, now);
 
         switch (ev->type) {
         case OB_TEV_CONNECTED:
@@ -315,7 +395,7 @@ bool ob_onboard_checkin_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t
                          "not sent: the connection closed (the device policy must allow "
                          "$aws/things/THING/shadow/name/%s/*)",
                          OB_SHADOW_NAME);
-                finish(ob, now, "checked in; %s: %s", ob->shadow_result, ev->detail);
+                end_session(ob, now, "checked in; %s: %s", ob->shadow_result, ev->detail);
                 return true;
         }
         return false;
@@ -323,6 +403,11 @@ bool ob_onboard_checkin_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t
 
 int ob_onboard_checkin_timeout(ObOnboard *ob, int64_t now)
 {
+        if (ob->checkin_step == STEP_JOBS) {
+                ob_onboard_jobs_tick(ob, now);
+                jobs_wait(ob, now);
+                return 0;
+        }
         if (ob->checkin_step == STEP_CONNECT) {
                 ob_onboard_checkin_refused(ob, OB_ERR_TIMEOUT, "no CONNACK in time", now);
                 return 0;
@@ -331,6 +416,35 @@ int ob_onboard_checkin_timeout(ObOnboard *ob, int64_t now)
         snprintf(ob->shadow_result, sizeof(ob->shadow_result), "no answer within %llu s",
                  (unsigned long long)(ob->c->endpoint.step_timeout_ms / 1000));
         finish(ob, now, "checked in; the shadow update got %s", ob->shadow_result);
+        return 0;
+}
+
+/* A report job: the shadow's report now, whether or not it changed (its accepted or rejected
+ * reply comes in the jobs' part and is not waited for). */
+int ob_onboard_checkin_report_now(ObOnboard *ob, int64_t now)
+{
+        _cleanup_(json_object_putp) json_object *rep = build_report(ob, now);
+        _cleanup_(json_object_putp) json_object *req = NULL;
+        char topic[200];
+        int token, r;
+
+        if (!rep)
+                return -ENOMEM;
+        req = ob_shadow_report_request(rep);
+        if (!req)
+                return -ENOMEM;
+        r = ob_shadow_topic(topic, sizeof(topic), ob->cur_thing ? ob->cur_thing : ob->d.serial,
+                            "update");
+        if (r < 0)
+                return r;
+        r = ob_onboard_checkin_publish(
+                ob, topic, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), &token);
+        if (r < 0)
+                return r;
+        json_object_put(ob->shadow_reported);
+        ob->shadow_reported = json_object_get(rep);
+        ob->shadow_ms = now;
+        snprintf(ob->shadow_result, sizeof(ob->shadow_result), "published (a report job)");
         return 0;
 }
 

@@ -46,6 +46,9 @@ int ob_onboard_checkin_timeout(ObOnboard *ob, int64_t now);
 int ob_onboard_checkin_subscribe(ObOnboard *ob, const char *topic, int *token);
 int ob_onboard_checkin_publish(ObOnboard *ob, const char *topic, const char *payload, int *token);
 
+/* A report job (lib/onboard-jobs.c): publish the shadow's report now, in the session. */
+int ob_onboard_checkin_report_now(ObOnboard *ob, int64_t now);
+
 /* state.json: "checkin": {"last_ms"}, "shadow": {"reported", "time_ms", "result"} */
 void ob_onboard_checkin_to_json(const ObOnboard *ob, json_object *state);
 int ob_onboard_checkin_from_json(ObOnboard *ob, json_object *state, char *err, size_t errsize);

@@ -103,6 +103,16 @@ struct ObOnboard {
         char heal_reason[16];     /* the pending rotation is a heal, and why ("": it is not) */
         char healed_reason[16];   /* the last heal's reason */
         bool heal_just_committed; /* volatile: after_commit() says "healed" once */
+        /* AWS IoT Jobs (lib/onboard-jobs.c; the runner's part persisted: "job") */
+        struct ObJobRunner *jobs;
+        int64_t jobs_now;    /* the time of the event the runner is handling (its ops') */
+        bool jobs_part;      /* the check-in session is in its jobs' part */
+        char jobs_said[400]; /* what the session's shadow part said, for its one line */
+        /* a set-rotation-policy job's policy (persisted: "rotation_policy"; has_policy false:
+         * the configuration's) */
+        bool has_policy;
+        double pol_fraction;
+        uint32_t pol_days, pol_age;
 };
 
 /* Names (lib/onboard.c) */

@@ -22,6 +22,7 @@
 #include "onboard-factory.h"
 #include "onboard-fleet.h"
 #include "onboard-heal.h"
+#include "onboard-jobs.h"
 #include "onboard-key.h"
 #include "onboard-method.h"
 #include "onboard-private.h"
@@ -43,9 +44,8 @@ int64_t ob_onboard_next_rotation(const ObOnboard *ob)
                 return 0;
         /* the policy (shared with agentctl check): the earliest of a fraction of the lifetime,
          * days before notAfter (never before half the life) and the maximum age */
-        if (ob_health_rotation_due(nb, na, ob->c->rotation.lifetime_fraction,
-                                   ob->c->rotation.days_before_expiry, ob->c->rotation.max_age_days,
-                                   &due) < 0)
+        if (ob_health_rotation_due(nb, na, ob_onboard_policy_fraction(ob),
+                                   ob_onboard_policy_days(ob), ob_onboard_policy_age(ob), &due) < 0)
                 due = nb + (na - nb) / 2;
         /* never sooner after the commit than halfway to notAfter (and at most a day): a
          * backdated notBefore, a skewed clock or an aggressive policy must not make every new
@@ -121,6 +121,7 @@ int ob_onboard_rotation_open(ObOnboard *ob, int64_t now)
         if (!ob_onboard_current_cert_unchanged(ob, why, sizeof(why))) {
                 ob->rotate_requested = false;
                 ob_onboard_fail_for_good(ob, "rotation-aborted", now, "%s: not rotating", why);
+                ob_onboard_jobs_rotation_ended(ob, false, "rotation-aborted", now);
                 return 0;
         }
         ob->rotating = true;
@@ -271,6 +272,7 @@ void ob_onboard_committed(ObOnboard *ob, int64_t now)
                         return;
                 ob_onboard_fail_for_good(ob, "rotation-aborted", now, "%s: rotation abandoned",
                                          why);
+                ob_onboard_jobs_rotation_ended(ob, false, "rotation-aborted", now);
                 return;
         }
         r = ob_creds_commit(ob->c->paths.state_dir, ob->gen, ob->d.fs);
@@ -329,6 +331,7 @@ void ob_onboard_after_commit(ObOnboard *ob, int64_t now)
         ob_onboard_checkin_soon(ob, now); /* the shadow shows the new identity */
         if (rotation) {
                 ob_onboard_heal_announce(ob);
+                ob_onboard_jobs_rotation_ended(ob, true, NULL, now); /* a job's: SUCCEEDED */
                 ob_onboard_notify(
                         ob, OB_CHANGE_ROTATED,
                         "rotated: certificate %.12s... (generation %llu) replaces %.12s...",

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "onboard-checkin.h"
 #include "onboard-heal.h"
+#include "onboard-jobs.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
@@ -126,6 +127,7 @@ json_object *ob_onboard_state_to_json(const ObOnboard *ob)
                 json_object_object_add(e, "time_ms", json_object_new_int64(ob->err_ms));
         }
         ob_onboard_checkin_to_json(ob, o);
+        ob_onboard_jobs_to_json(ob, o);
         return TAKE_PTR(o);
 }
 
@@ -316,7 +318,10 @@ static int state_from_json(ObOnboard *ob, json_object *o, char *err, size_t errs
                                         ? (int)cl
                                         : -1;
         }
-        return ob_onboard_checkin_from_json(ob, o, err, errsize);
+        r = ob_onboard_checkin_from_json(ob, o, err, errsize);
+        if (r < 0)
+                return r;
+        return ob_onboard_jobs_from_json(ob, o, err, errsize);
 }
 
 int ob_onboard_load(ObOnboard *ob, ObStoreLoadInfo *info, char *err, size_t errsize)

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "onboard-checkin.h"
 #include "onboard-heal.h"
+#include "onboard-jobs.h"
 #include "onboard-private.h"
 #include "onboard.h"
 #include "retire.h"
@@ -168,5 +169,6 @@ json_object *ob_onboard_status_from_state(json_object *state)
         }
         ob_onboard_checkin_status(o, state, 0);
         ob_onboard_heal_status(state, o);
+        ob_onboard_jobs_status(state, o);
         return TAKE_PTR(o);
 }

@@ -42,6 +42,7 @@
 #include "onboard-factory.h"
 #include "onboard-fleet.h"
 #include "onboard-heal.h"
+#include "onboard-jobs.h"
 #include "onboard-method.h"
 #include "onboard-private.h"
 #include "onboard-rotate.h"
@@ -210,6 +211,10 @@ int ob_onboard_new(const ObOnboardDeps *deps, ObOnboard **ret)
                                                                         : OB_FLEET_JSON;
         ob->err_class = -1;
         ob->deadline = -1;
+        if (ob_onboard_jobs_init(ob) < 0) {
+                free(ob);
+                return -ENOMEM;
+        }
         *ret = ob;
         return 0;
 }
@@ -233,6 +238,7 @@ ObOnboard *ob_onboard_free(ObOnboard *ob)
         free(ob->post_commit_old_id);
         json_object_put(ob->shadow_sent);
         json_object_put(ob->shadow_reported);
+        ob_onboard_jobs_done(ob);
         ob_retire_clear(&ob->retired);
         free(ob);
         return NULL;
@@ -667,6 +673,7 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
                                 "the new certificate was refused (%s): rolled back, the current "
                                 "one stays in use",
                                 detail);
+                        ob_onboard_jobs_rotation_ended(ob, false, "rotation-rolled-back", now_ms);
                 } else if (ob->act == OB_ACT_VERIFY)
                         ob_onboard_fail(ob, cls, "verify-failed", now_ms,
                                         "connecting with the new certificate failed: %s", detail);

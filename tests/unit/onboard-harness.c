@@ -205,6 +205,67 @@ static void reply_rejected(Cloud *c, const char *base, int status)
         push(c, OB_TEV_MESSAGE, topic, body);
 }
 
+/* The fake Jobs cloud (AWS IoT Jobs device MQTT API): start-next, update, get. */
+static void job_execution(Cloud *c, char *buf, size_t size)
+{
+        snprintf(buf, size,
+                 "{\"jobId\":\"%s\",\"thingName\":\"ob-SN0042\",\"jobDocument\":%s,"
+                 "\"status\":\"%s\",\"versionNumber\":%lld,\"executionNumber\":1,"
+                 "\"queuedAt\":1,\"lastUpdatedAt\":2}",
+                 c->job_id, c->job_doc, c->job_status, (long long)c->job_version);
+}
+
+static void jobs_request(Cloud *c, const char *topic, json_object *o)
+{
+        const char *op = strrchr(topic, '/') + 1;
+        bool pending = c->job_id[0] && (strcmp(c->job_status, "QUEUED") == 0 ||
+                                        strcmp(c->job_status, "IN_PROGRESS") == 0);
+        char t[256], x[600], body[800];
+        json_object *v;
+
+        snprintf(t, sizeof(t), "%s/accepted", topic);
+        if (strcmp(op, "start-next") == 0) {
+                c->start_next_calls++;
+                if (!pending) {
+                        push(c, OB_TEV_MESSAGE, t, "{\"timestamp\":3}");
+                        return;
+                }
+                if (strcmp(c->job_status, "QUEUED") == 0) {
+                        snprintf(c->job_status, sizeof(c->job_status), "IN_PROGRESS");
+                        c->job_version++;
+                }
+                job_execution(c, x, sizeof(x));
+                snprintf(body, sizeof(body), "{\"execution\":%s,\"timestamp\":3}", x);
+                push(c, OB_TEV_MESSAGE, t, body);
+        } else if (strcmp(op, "get") == 0) {
+                job_execution(c, x, sizeof(x));
+                snprintf(body, sizeof(body), "{\"execution\":%s,\"timestamp\":3}", x);
+                push(c, OB_TEV_MESSAGE, t, body);
+        } else if (strcmp(op, "update") == 0) {
+                assert_true(json_object_object_get_ex(o, "status", &v));
+                if (!pending) {
+                        snprintf(t, sizeof(t), "%s/rejected", topic);
+                        push(c, OB_TEV_MESSAGE, t,
+                             "{\"code\":\"InvalidStateTransition\",\"message\":\"terminal\","
+                             "\"timestamp\":3}");
+                        return;
+                }
+                snprintf(c->job_status, sizeof(c->job_status), "%s", json_object_get_string(v));
+                c->job_version++;
+                c->job_updates++;
+                snprintf(c->job_details, sizeof(c->job_details), "%s",
+                         json_object_object_get_ex(o, "statusDetails", &v)
+                                 ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)
+                                 : "");
+                snprintf(body, sizeof(body),
+                         "{\"executionState\":{\"status\":\"%s\",\"versionNumber\":%lld},"
+                         "\"timestamp\":3}",
+                         c->job_status, (long long)c->job_version);
+                push(c, OB_TEV_MESSAGE, t, body);
+        } else
+                fail_msg("unexpected jobs request %s", topic);
+}
+
 static int f_publish(void *impl, const char *topic, const void *payload, size_t len, int qos,
                      int *ret_token)
 {
@@ -330,6 +391,8 @@ static int f_publish(void *impl, const char *topic, const void *payload, size_t 
                 }
                 snprintf(t, sizeof(t), "%s/accepted", base);
                 push(c, OB_TEV_MESSAGE, t, "{\"version\":1}");
+        } else if (strstr(topic, "/jobs/")) {
+                jobs_request(c, topic, o);
         } else if (strncmp(topic, "devices/", 8) == 0 && strstr(topic, "/old")) {
                 assert_true(json_object_object_get_ex(o, "oldCertificateId", &v));
                 c->announcements++;

@@ -90,6 +90,14 @@ typedef struct Cloud {
         int shadow_updates;     /* publishes to the named shadow's update topic */
         int reject_shadow;      /* this many shadow updates are rejected */
         char last_shadow[1200]; /* the last update request */
+        /* AWS IoT Jobs: one execution for this thing (job_id[0] == 0: none pending) */
+        char job_id[64];
+        char job_doc[256];     /* its jobDocument */
+        char job_status[32];   /* QUEUED, IN_PROGRESS, SUCCEEDED, FAILED, REJECTED */
+        int64_t job_version;   /* versionNumber */
+        char job_details[512]; /* the last update's statusDetails */
+        int job_updates;       /* UpdateJobExecution requests accepted */
+        int start_next_calls;  /* StartNextPendingJobExecution requests */
 
         ObConnCause refuse_cause; /* what refuse_gen's refusals look like (0: nothing seen) */
         int refused_connects;     /* connects refused because of refuse_gen */
