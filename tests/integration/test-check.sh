@@ -51,7 +51,8 @@ gw() {
   "tpm": { "tcti": "$OB_TCTI" },
   "retry": { "network": { "base": 1, "cap": 2 }, "tls": { "base": 1, "cap": 2 } },
   "paths": { "state_dir": "$g/state", "runtime_dir": "$g/run" },
-  "rotation": { "old_cert_topic": "devices/{thing_name}/old-certificate" }
+  "rotation": { "old_cert_topic": "devices/{thing_name}/old-certificate" },
+  "jobs": { "poll_interval_minutes": 0 }, "shadow": { "report": false }
 }
 JSON
 }
