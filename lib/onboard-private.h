@@ -48,10 +48,7 @@ struct ObOnboard {
         uint64_t cur_gen;
         char *cur_thing, *cur_cert_id;
         int64_t cur_not_before_s, cur_not_after_s, onboarded_ms;
-        bool rotating;         /* the pending flow is a rotation of the current identity */
-        bool decommissioned;   /* agentctl decommission: stay stopped until a reprovision */
-        bool rotate_requested; /* agentctl rotate: due now, whatever the policy says */
-        ObRetireList retired;  /* generations rotations retired (deleted after the grace) */
+        ObRetireList retired; /* generations rotations retired (deleted after the grace) */
         ObBackoff backoff;
         char err_code[48];
         char err_text[ERR_TEXT_MAX];
@@ -61,7 +58,6 @@ struct ObOnboard {
         /* volatile */
         ObOnboardActivity act;
         int64_t deadline;
-        bool connected;
         int subs_pending;
         int sub_tokens[N_TOPICS];
         bool subs_batched; /* one SUBSCRIBE for all topics: sub_tokens[0] is its token */
@@ -94,25 +90,31 @@ struct ObOnboard {
         json_object *shadow_reported; /* persisted: what the shadow last accepted */
         int64_t shadow_ms;            /* persisted: when */
         char shadow_result[160];      /* persisted: "accepted", "rejected: ...", "no answer" */
-        char tpm_manufacturer[33], tpm_firmware[33]; /* ob_onboard_set_tpm_info() */
-        /* self-healing (lib/onboard-heal.c; persisted: "heal") */
-        int64_t heal_first_ms;    /* the first refusal of the current identity counted */
-        int64_t heal_last_ms;     /* the last of them */
-        int64_t healed_ms;        /* the last heal's commit (0: never healed) */
-        uint32_t heal_refusals;   /* refusals of the current identity since its last success */
-        char heal_reason[16];     /* the pending rotation is a heal, and why ("": it is not) */
-        char healed_reason[16];   /* the last heal's reason */
-        bool heal_just_committed; /* volatile: after_commit() says "healed" once */
-        /* AWS IoT Jobs (lib/onboard-jobs.c; the runner's part persisted: "job") */
+        /* self-healing (lib/onboard-heal.c; persisted: "heal"), AWS IoT Jobs (lib/onboard-jobs.c;
+         * the runner's part persisted: "job") and a set-rotation-policy job's policy (persisted:
+         * "rotation_policy"; has_policy false: the configuration's); grouped by size (the
+         * padding check of make analyze) */
+        int64_t heal_first_ms; /* the first refusal of the current identity counted */
+        int64_t heal_last_ms;  /* the last of them */
+        int64_t healed_ms;     /* the last heal's commit (0: never healed) */
         struct ObJobRunner *jobs;
-        int64_t jobs_now;    /* the time of the event the runner is handling (its ops') */
-        bool jobs_part;      /* the check-in session is in its jobs' part */
-        char jobs_said[400]; /* what the session's shadow part said, for its one line */
-        /* a set-rotation-policy job's policy (persisted: "rotation_policy"; has_policy false:
-         * the configuration's) */
-        bool has_policy;
+        int64_t jobs_now; /* the time of the event the runner is handling (its ops') */
         double pol_fraction;
+        uint32_t heal_refusals; /* refusals of the current identity since its last success */
         uint32_t pol_days, pol_age;
+        bool heal_just_committed; /* volatile: after_commit() says "healed" once */
+        bool jobs_part;           /* the check-in session is in its jobs' part */
+        bool has_policy;
+        /* persisted flags of the machine (and the volatile connected), kept with the other bools
+         * (the padding check) */
+        bool rotating;         /* the pending flow is a rotation of the current identity */
+        bool decommissioned;   /* agentctl decommission: stay stopped until a reprovision */
+        bool rotate_requested; /* agentctl rotate: due now, whatever the policy says */
+        bool connected;
+        char heal_reason[16];   /* the pending rotation is a heal, and why ("": it is not) */
+        char healed_reason[16]; /* the last heal's reason */
+        char jobs_said[400];    /* what the session's shadow part said, for its one line */
+        char tpm_manufacturer[33], tpm_firmware[33]; /* ob_onboard_set_tpm_info() */
 };
 
 /* Names (lib/onboard.c) */
