@@ -51,13 +51,14 @@ exe() { "$admin" describe-job-execution "$1" "$2" 2>/dev/null; }
 # wait_job JOB STATUS SECONDS: until every gateway's execution of JOB has STATUS; meanwhile
 # remembers in $seen a status "job" member of a gateway with the job in hand
 wait_job() {
-  i=0 seen=""
+  i=0 seen="" seen_txt=""
   while [ $i -lt $(($3 * 10)) ]; do
     all=1
     for n in $gws; do
       t=$(thing "$n")
       [ "$(exe "$1" "$t" | jq -r .status)" = "$2" ] || all=0
-      [ -n "$seen" ] || seen=$(st "$n" | jq -c --arg j "$1" 'select(.job.id == $j) | .job')
+      [ -n "$seen" ] || { seen=$(st "$n" | jq -c --arg j "$1" 'select(.job.id == $j) | .job')
+        [ -z "$seen" ] || seen_txt=$("$ctl" --config "$OB_WORLD_DIR/gw-$n/config.json" status | grep '^Job:'); }
     done
     [ $all = 1 ] && return 0
     sleep 0.2; i=$((i + 2))
@@ -77,6 +78,9 @@ else
 fi
 echo "$seen" | jq -e '.id == "rot-1" and .operation == "rotate" and (.phase | type == "string")' >/dev/null 2>&1 &&
   ok "agentctl status --json while in hand: job $seen" || bad "no status \"job\" seen during rot-1 ($seen)"
+# (the text form a moment later: the job may have just ended)
+case $seen_txt in Job:*rot-1\ rotate\ \(*\)) ok "agentctl status: $seen_txt" ;;
+  "") echo "# the text form was read after the job ended" ;; *) bad "text form: $seen_txt" ;; esac
 for n in $gws; do
   eval "t=\$thing_$n old=\$cert_$n g0=\$gen_$n"
   wait_for "$n" '.rotation == null and .job == null' 10 || true
@@ -140,6 +144,9 @@ if wait_job pol-1 SUCCEEDED 20; then
       ok "$n: agentctl status: rotation_policy $(st "$n" | jq -c .rotation_policy)" ||
       bad "$n: rotation_policy $(st "$n" | jq -c .rotation_policy)"
   done
+  p=$("$ctl" --config "$OB_WORLD_DIR/gw-j1/config.json" status | grep '^Policy:')
+  [ "$p" = "Policy:       lifetime_fraction 0.5, days_before_expiry 30, max_age_days 90 (set by a job)" ] &&
+    ok "agentctl status: $p" || bad "text form: '$p'"
 else
   bad "pol-1: $("$admin" list-job-executions pol-1 | jq -c 'map({thingName, status, statusDetails})')"
 fi
