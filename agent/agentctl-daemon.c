@@ -142,6 +142,14 @@ static void print_status_human(json_object *st, const char *source)
         if (json_object_object_get_ex(st, "shadow", &v) && v && jstr(v, "result"))
                 printf("Shadow:       %s at %s\n", jstr_or(v, "result", ""),
                        jstr_or(v, "reported_at", "?"));
+        if (json_object_object_get_ex(st, "job", &v) && v)
+                printf("Job:          %s %s (%s)\n", jstr_or(v, "id", "?"),
+                       jstr_or(v, "operation", "?"), jstr_or(v, "phase", "?"));
+        if (json_object_object_get_ex(st, "rotation_policy", &v) && v)
+                printf("Policy:       lifetime_fraction %s, days_before_expiry %s, max_age_days %s "
+                       "(set by a job)\n",
+                       jstr_or(v, "lifetime_fraction", "?"), jstr_or(v, "days_before_expiry", "?"),
+                       jstr_or(v, "max_age_days", "?"));
         if (jstr(st, "healing"))
                 printf("Healing:      through the claim (%s)\n", jstr_or(st, "healing", ""));
         if (jstr(st, "healed_at"))

@@ -317,6 +317,8 @@ EXTRA_DIST += tests/integration/test-shadow.sh
 EXTRA_DIST += tests/integration/test-rotate.sh tests/integration/agent-lib.sh
 TESTS += tests/integration/test-heal.sh
 EXTRA_DIST += tests/integration/test-heal.sh
+TESTS += tests/integration/test-jobs.sh
+EXTRA_DIST += tests/integration/test-jobs.sh
 
 # ---------------------------------------------------------------- analysis, valgrind, coverage
 include tests/hygiene/local.mk

@@ -12,7 +12,6 @@
 #include "onboard-harness.h"
 #include "onboard-heal.h"
 
-
 static World *jobs_world(bool report)
 {
         char extra[160];
