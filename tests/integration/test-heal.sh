@@ -6,7 +6,8 @@
 # certificate, the revoked one still REVOKED, healed_at and the reason in agentctl status and
 # the journal's "healed" line. The operator's documented clean-up (aws iot
 # detach-thing-principal + delete-certificate) leaves exactly one certificate on the thing,
-# ACTIVE. Then recovery.reonboard off: the refused gateway waits with identity-refused on the
+# ACTIVE. A gateway nobody touches heals by itself: its check-ins are refused. Then
+# recovery.reonboard off: the refused gateway waits with identity-refused on the
 # long backoff and does not heal.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -71,6 +72,35 @@ else
   bad "no heal: $(st heal | jq -c .)"; log_tail heal 40
 fi
 stop heal
+fi
+
+# ---------------------------------------------------------------- by itself: the check-ins
+# No operator at the gateway: its check-ins (jobs.poll_interval_minutes 0.05 = every 3 s, the
+# refused ones retried on retry.refused) meet the revoked certificate, and after
+# recovery.refusals of them it heals through the claim, within the configured window.
+if want self; then
+gw_config self serial="SN-heal-self-$$" \
+  top='"jobs": { "poll_interval_minutes": 0.05 }, "shadow": { "report": false }, "recovery": { "refusals": 2, "refusal_window_minutes": 0 }'
+start self
+wait_for self '.state == "onboarded"' 30 || { bad "onboarding: $(st self | jq -c .)"; log_tail self; }
+old=$(st self | jq -r .certificate_id)
+thing=$(st self | jq -r .thing_name)
+"$admin" revoke "$old" >/dev/null && ok "revoked $old; nobody touches the gateway" || bad "ob-emu-admin revoke"
+t0=$(date +%s)
+if wait_for self ".healed_at != null and .state == \"onboarded\" and .certificate_id != \"$old\"" 45; then
+  ok "healed by itself $(( $(date +%s) - t0 )) s after the revocation ($(st self | jq -r .heal_reason))"
+  [ "$(st self | jq -r .heal_reason)" = refused ] && [ "$(st self | jq -r .thing_name)" = "$thing" ] &&
+    ok "reason refused, same thing $thing" || bad "reason/thing: $(st self | jq -c '{heal_reason, thing_name}')"
+  n=$(grep -c 'checking in with the current certificate failed' "$OB_WORLD_DIR/gw-self/agent.log")
+  [ "$n" -ge 2 ] && ok "$n refused check-ins before the heal" || bad "$n refused check-ins"
+  ! grep -q 'control: rotate' "$OB_WORLD_DIR/gw-self/agent.log" && ok "no agentctl rotate involved" ||
+    bad "a rotate request was seen"
+  [ "$(cert_status "$(st self | jq -r .certificate_id)")" = ACTIVE ] && ok "the new certificate is ACTIVE" ||
+    bad "new certificate $(cert_status "$(st self | jq -r .certificate_id)")"
+else
+  bad "did not heal by itself: $(st self | jq -c .)"; log_tail self 40
+fi
+stop self
 fi
 
 # ---------------------------------------------------------------- recovery.reonboard off
