@@ -543,7 +543,8 @@ const ObConfigKey ob_config_key_table[] = {
          .dmin = 0,
          .dmax = 525600,
          .help = "While onboarded, check in with the current identity this often (plus up to "
-                 "10 % of jitter): connect, do the session's work, disconnect (0 = never)."},
+                 "10 % of jitter): connect, report the named shadow, ask AWS IoT Jobs for the "
+                 "next job and run it, disconnect (0 = never)."},
 
         /* shadow */
         {.name = "shadow.report",
