@@ -37,11 +37,13 @@ int64_t ob_onboard_next_rotation(const ObOnboard *ob)
 {
         int64_t nb = ob->cur_not_before_s, na = ob->cur_not_after_s, due;
 
-        if (ob->cur_gen == 0 || !ob->c->rotation.enabled || na <= nb ||
-            !ob_onboard_can_rotate(ob->c))
+        if (ob->cur_gen == 0 || na <= nb || !ob_onboard_can_rotate(ob->c))
                 return -1;
+        /* agentctl rotate (or a rotate job) rotates also with the automatic renewal off */
         if (ob->rotate_requested)
                 return 0;
+        if (!ob->c->rotation.enabled)
+                return -1;
         /* the policy (shared with agentctl check): the earliest of a fraction of the lifetime,
          * days before notAfter (never before half the life) and the maximum age */
         if (ob_health_rotation_due(nb, na, ob_onboard_policy_fraction(ob),

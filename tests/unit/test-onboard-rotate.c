@@ -386,6 +386,24 @@ static void test_rotate_not_onboarded_says_why(void **state)
         world_free(w);
 }
 
+/* rotation.enabled false turns the automatic renewal off; agentctl rotate still rotates
+ * (docs/rotation.md), and nothing is due by itself afterwards. */
+static void test_rotate_now_with_rotation_disabled(void **state)
+{
+        World *w = world_new("\"rotation\": {\"enabled\": false}");
+        char err[256] = "";
+
+        (void)state;
+        onboard_now(w);
+        assert_true(ob_onboard_next_rotation(w->ob) < 0);
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        run_until_settled(w, 10);
+        assert_onboarded(w);
+        assert_int_equal(current_gen(w), 2);
+        assert_true(ob_onboard_next_rotation(w->ob) < 0);
+        world_free(w);
+}
+
 int main(void)
 {
         if (getenv("OB_TEST_FILTER"))
@@ -403,6 +421,7 @@ int main(void)
                 cmocka_unit_test(test_retired_slots_all_deleted),
                 cmocka_unit_test(test_retired_slots_of_an_older_version),
                 cmocka_unit_test(test_rotate_not_onboarded_says_why),
+                cmocka_unit_test(test_rotate_now_with_rotation_disabled),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
