@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Who made the TPM and which firmware it runs, for the fleet-health shadow (docs/shadow.md):
+ * TPM2_PT_MANUFACTURER and TPM2_PT_FIRMWARE_VERSION_1/_2, read with one GetCapability on the
+ * context of tpm/tpm-key.c (tpm/tpm-private.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include <tss2/tss2_esys.h>
+
+#include "tpm-key.h"
+#include "tpm-private.h"
+
+/* TPM2_PT_MANUFACTURER: four ASCII characters, big-endian in the word ("IBM\0" for swtpm,
+ * "IFX\0", "NTC\0", "STM "), the TCG vendor ID registry's padding (NULs, spaces) trimmed; a
+ * byte outside printable ASCII becomes '?' so that the shadow never carries control bytes. */
+static void manufacturer_text(uint32_t v, char ret[5])
+{
+        size_t n = 0;
+
+        for (int shift = 24; shift >= 0; shift -= 8) {
+                unsigned char c = (unsigned char)(v >> shift);
+                ret[n++] = c == 0 ? ' ' : (c >= 0x20 && c < 0x7f ? (char)c : '?');
+        }
+        while (n > 0 && ret[n - 1] == ' ')
+                n--;
+        ret[n] = 0;
+}
+
+int ob_tpm_get_info(ObTpm *t, ObTpmInfo *ret)
+{
+        TPMS_CAPABILITY_DATA *cap = NULL;
+        TPMI_YES_NO more;
+        uint32_t manufacturer = 0, fw1 = 0, fw2 = 0;
+        unsigned found = 0;
+        TSS2_RC rc;
+
+        /* TPM2_PT_MANUFACTURER (PT_FIXED + 5) .. TPM2_PT_FIRMWARE_VERSION_2 (PT_FIXED + 12) */
+        TPM_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                        TPM2_CAP_TPM_PROPERTIES, TPM2_PT_MANUFACTURER,
+                                        TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER + 1,
+                                        &more, &cap));
+        if (rc != TSS2_RC_SUCCESS)
+                return ob_tpm_error(t, rc, "reading the TPM's manufacturer and firmware version");
+        for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++) {
+                const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
+                switch (p->property) {
+                case TPM2_PT_MANUFACTURER:
+                        manufacturer = p->value;
+                        found |= 1;
+                        break;
+                case TPM2_PT_FIRMWARE_VERSION_1:
+                        fw1 = p->value;
+                        found |= 2;
+                        break;
+                case TPM2_PT_FIRMWARE_VERSION_2:
+                        fw2 = p->value;
+                        found |= 4;
+                        break;
+                default:
+                        break;
+                }
+        }
+        Esys_Free(cap);
+        if (found != 7) {
+                ob_tpm_set_error(t, "the TPM did not report its manufacturer and firmware version "
+                                    "(TPM2_PT_MANUFACTURER, TPM2_PT_FIRMWARE_VERSION_1/_2)");
+                return -EBADMSG;
+        }
+        manufacturer_text(manufacturer, ret->manufacturer);
+        /* the two vendor-defined words as four 16-bit parts, most significant first: what fwupd
+         * shows for a TPM (its 64-bit raw version VERSION_1 << 32 | VERSION_2, quad format);
+         * tpm2_getcap prints only the raw words */
+        snprintf(ret->firmware, sizeof(ret->firmware), "%u.%u.%u.%u", (unsigned)(fw1 >> 16),
+                 (unsigned)(fw1 & 0xffff), (unsigned)(fw2 >> 16), (unsigned)(fw2 & 0xffff));
+        return 0;
+}
