@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the TPM files share (tpm/tpm-key.c: the context and the device keys; tpm/tpm-srk.c: the
- * SRK, dictionary-attack state, hardware token; tpm/tpm-provider.c: the ObKeyProvider): the
- * context, error recording and the TSS2_RC to errno conversion, the bounded retry of ESAPI calls,
- * and borrowing the SRK. Internal to tpm/.
+ * SRK, dictionary-attack state, hardware token; tpm/tpm-provider.c: the ObKeyProvider;
+ * tpm/tpm-info.c: manufacturer and firmware): the context, error recording and the TSS2_RC to
+ * errno conversion, the bounded retry of ESAPI calls, and borrowing the SRK. Internal to tpm/.
  */
 #pragma once
 
