@@ -22,8 +22,13 @@ static void manufacturer_text(uint32_t v, char ret[5])
         size_t n = 0;
 
         for (int shift = 24; shift >= 0; shift -= 8) {
-                unsigned char c = (unsigned char)(v >> shift);
-                ret[n++] = c == 0 ? ' ' : (c >= 0x20 && c < 0x7f ? (char)c : '?');
+                char c = (char)((v >> shift) & 0x7f);
+
+                if (c == 0)
+                        c = ' ';
+                else if (c < 0x20 || c == 0x7f || ((v >> shift) & 0x80))
+                        c = '?';
+                ret[n++] = c;
         }
         while (n > 0 && ret[n - 1] == ' ')
                 n--;
