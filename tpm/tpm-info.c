@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Who made the TPM and which firmware it runs, for the fleet-health shadow (docs/shadow.md):
- * TPM2_PT_MANUFACTURER and TPM2_PT_FIRMWARE_VERSION_1/_2, read with one GetCapability on the
- * context of tpm/tpm-key.c (tpm/tpm-private.h).
+ * What the TPM says of itself (TPM2_GetCapability, TPM properties; the one reader of them,
+ * ob_tpm_properties(), for tpm/tpm-srk.c's dictionary-attack state and free handles too), and
+ * who made the TPM and which firmware it runs, for the fleet-health shadow (docs/shadow.md):
+ * TPM2_PT_MANUFACTURER and TPM2_PT_FIRMWARE_VERSION_1/_2 in one GetCapability on the context of
+ * tpm/tpm-key.c (tpm/tpm-private.h).
  */
 #include "config.h"
 
@@ -35,47 +37,51 @@ static void manufacturer_text(uint32_t v, char ret[5])
         ret[n] = 0;
 }
 
-int ob_tpm_get_info(ObTpm *t, ObTpmInfo *ret)
+int ob_tpm_properties(ObTpm *t, uint32_t first, uint32_t n, const char *what, uint32_t *values,
+                      uint32_t *ret_found)
 {
         TPMS_CAPABILITY_DATA *cap = NULL;
         TPMI_YES_NO more;
-        uint32_t manufacturer = 0, fw1 = 0, fw2 = 0;
-        unsigned found = 0;
         TSS2_RC rc;
 
-        /* TPM2_PT_MANUFACTURER (PT_FIXED + 5) .. TPM2_PT_FIRMWARE_VERSION_2 (PT_FIXED + 12) */
+        if (n == 0 || n > 32)
+                return -EINVAL;
         TPM_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                        TPM2_CAP_TPM_PROPERTIES, TPM2_PT_MANUFACTURER,
-                                        TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER + 1,
-                                        &more, &cap));
+                                        TPM2_CAP_TPM_PROPERTIES, first, n, &more, &cap));
         if (rc != TSS2_RC_SUCCESS)
-                return ob_tpm_error(t, rc, "reading the TPM's manufacturer and firmware version");
+                return ob_tpm_error(t, rc, what);
+        *ret_found = 0;
         for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++) {
                 const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
-                switch (p->property) {
-                case TPM2_PT_MANUFACTURER:
-                        manufacturer = p->value;
-                        found |= 1;
-                        break;
-                case TPM2_PT_FIRMWARE_VERSION_1:
-                        fw1 = p->value;
-                        found |= 2;
-                        break;
-                case TPM2_PT_FIRMWARE_VERSION_2:
-                        fw2 = p->value;
-                        found |= 4;
-                        break;
-                default:
-                        break;
+                if (p->property >= first && p->property - first < n) {
+                        values[p->property - first] = p->value;
+                        *ret_found |= 1u << (p->property - first);
                 }
         }
         Esys_Free(cap);
-        if (found != 7) {
+        return 0;
+}
+
+int ob_tpm_get_info(ObTpm *t, ObTpmInfo *ret)
+{
+        /* TPM2_PT_MANUFACTURER (PT_FIXED + 5) .. TPM2_PT_FIRMWARE_VERSION_2 (PT_FIXED + 12) */
+        uint32_t v[TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER + 1] = {0}, found;
+        const uint32_t need = 1u | 1u << (TPM2_PT_FIRMWARE_VERSION_1 - TPM2_PT_MANUFACTURER) |
+                              1u << (TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER);
+        int r;
+
+        r = ob_tpm_properties(t, TPM2_PT_MANUFACTURER, OB_ELEMENTSOF(v),
+                              "reading the TPM's manufacturer and firmware version", v, &found);
+        if (r < 0)
+                return r;
+        if ((found & need) != need) {
                 ob_tpm_set_error(t, "the TPM did not report its manufacturer and firmware version "
                                     "(TPM2_PT_MANUFACTURER, TPM2_PT_FIRMWARE_VERSION_1/_2)");
                 return -EBADMSG;
         }
-        manufacturer_text(manufacturer, ret->manufacturer);
+        uint32_t fw1 = v[TPM2_PT_FIRMWARE_VERSION_1 - TPM2_PT_MANUFACTURER];
+        uint32_t fw2 = v[TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER];
+        manufacturer_text(v[0], ret->manufacturer);
         /* the two vendor-defined words as four 16-bit parts, most significant first: what fwupd
          * shows for a TPM (its 64-bit raw version VERSION_1 << 32 | VERSION_2, quad format);
          * tpm2_getcap prints only the raw words */
