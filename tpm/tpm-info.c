@@ -44,13 +44,13 @@ int ob_tpm_properties(ObTpm *t, uint32_t first, uint32_t n, const char *what, ui
         TPMI_YES_NO more;
         TSS2_RC rc;
 
+        *ret_found = 0;
         if (n == 0 || n > 32)
                 return -EINVAL;
         TPM_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                         TPM2_CAP_TPM_PROPERTIES, first, n, &more, &cap));
         if (rc != TSS2_RC_SUCCESS)
                 return ob_tpm_error(t, rc, what);
-        *ret_found = 0;
         for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++) {
                 const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
                 if (p->property >= first && p->property - first < n) {
@@ -65,7 +65,7 @@ int ob_tpm_properties(ObTpm *t, uint32_t first, uint32_t n, const char *what, ui
 int ob_tpm_get_info(ObTpm *t, ObTpmInfo *ret)
 {
         /* TPM2_PT_MANUFACTURER (PT_FIXED + 5) .. TPM2_PT_FIRMWARE_VERSION_2 (PT_FIXED + 12) */
-        uint32_t v[TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER + 1] = {0}, found;
+        uint32_t v[TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER + 1] = {0}, found = 0;
         const uint32_t need = 1u | 1u << (TPM2_PT_FIRMWARE_VERSION_1 - TPM2_PT_MANUFACTURER) |
                               1u << (TPM2_PT_FIRMWARE_VERSION_2 - TPM2_PT_MANUFACTURER);
         int r;

@@ -157,7 +157,7 @@ int ob_tpm_check_srk(ObTpm *t)
 
 int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret)
 {
-        uint32_t v[TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT + 1] = {0}, found;
+        uint32_t v[TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT + 1] = {0}, found = 0;
         /* PERMANENT (bit 0) and LOCKOUT_COUNTER..LOCKOUT_RECOVERY (bits 14..17) */
         const uint32_t need = 1u | 0xfu << (TPM2_PT_LOCKOUT_COUNTER - TPM2_PT_PERMANENT);
         int r;
@@ -207,7 +207,7 @@ bool ob_tpm_srk_transient(const ObTpm *t)
 int ob_tpm_srk_transient_if_full(ObTpm *t)
 {
         ESYS_TR primary = ESYS_TR_NONE;
-        uint32_t avail = 1, found;
+        uint32_t avail = 1, found = 0;
         int r;
 
         if (t->srk_transient != ESYS_TR_NONE)
