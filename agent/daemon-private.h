@@ -51,6 +51,9 @@ typedef struct Daemon {
         char reload_error[512]; /* a refused reload, for status once the machine runs again */
         bool tpm_lost;          /* the TPM connection is gone: exit, let systemd start us again */
         bool srk_transient;     /* said: the SRK has no persistent handle (docs/tpm.md) */
+        /* the TPM's manufacturer and firmware for the shadow, read once per TPM connection ("":
+         * not known: software keys, or the TPM did not answer) */
+        char tpm_manufacturer[5], tpm_firmware[24];
 } Daemon;
 
 /* agent/daemon.c */

@@ -270,11 +270,31 @@ static int wait_for_tpm(Daemon *d, const char *tcti, const char *err)
 }
 #endif
 
+#ifdef HAVE_TPM
+/* The TPM's manufacturer and firmware for the shadow (docs/shadow.md), read once per TPM
+ * connection. Nice to know, never a reason to stop: a TPM that does not answer leaves them
+ * unknown ("tpm": null), and a lost connection is the watch's to notice. */
+static void read_tpm_info(Daemon *d)
+{
+        ObTpmInfo info;
+
+        if (ob_tpm_get_info(d->tpm, &info) < 0) {
+                ob_log_debug("No TPM manufacturer and firmware for the shadow: %s",
+                             ob_tpm_last_error(d->tpm));
+                return;
+        }
+        snprintf(d->tpm_manufacturer, sizeof(d->tpm_manufacturer), "%s", info.manufacturer);
+        snprintf(d->tpm_firmware, sizeof(d->tpm_firmware), "%s", info.firmware);
+        ob_log_debug("TPM manufacturer %s, firmware %s", info.manufacturer, info.firmware);
+}
+#endif
+
 /* The key provider: 0, 1 waiting for the TPM (d->tpm_src armed), or a negative errno (said). */
 static int setup_keys(Daemon *d)
 {
         const ObConfig *c = d->config;
 
+        d->tpm_manufacturer[0] = d->tpm_firmware[0] = 0;
         if (c->key.backend == OB_KEY_BACKEND_SOFTWARE)
                 return ob_key_provider_software_new(&d->keys);
 #ifdef HAVE_TPM
@@ -305,6 +325,7 @@ static int setup_keys(Daemon *d)
                 }
                 d->tpm = t;
                 ob_daemon_note_srk(d);
+                read_tpm_info(d);
                 return ob_daemon_watch_keys(d, &d->keys);
         }
 #else
@@ -397,6 +418,8 @@ static int setup_machine(Daemon *d)
         r = ob_onboard_new(&deps, &d->ob);
         if (r < 0)
                 return ob_log_error_errno(r, "Cannot set up onboarding");
+        if (d->tpm_manufacturer[0])
+                ob_onboard_set_tpm_info(d->ob, d->tpm_manufacturer, d->tpm_firmware);
         r = ob_onboard_load(d->ob, &info, err, sizeof(err));
         if (r < 0) {
                 /* the store's reason for the main copy says torn, corrupt or too large */

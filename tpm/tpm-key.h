@@ -130,3 +130,14 @@ int ob_tpm_sign_digest(ObTpm *t, const char *path, const uint8_t *digest, size_t
  * side computes the same value from the EK certificate's public key.
  */
 int ob_tpm_hardware_token(ObTpm *t, char ret[65]);
+
+/* Who made the TPM and its firmware (docs/shadow.md, "tpm"). */
+typedef struct ObTpmInfo {
+        char manufacturer[5]; /* TPM2_PT_MANUFACTURER trimmed: "IBM" (swtpm), "IFX", "NTC", "STM" */
+        char firmware[24];    /* TPM2_PT_FIRMWARE_VERSION_1/_2 as four 16-bit parts, "a.b.c.d" */
+} ObTpmInfo;
+
+/* Read them with one TPM2_GetCapability (fixed properties) on t's context, which keeps nothing
+ * open. 0, or a TPM error (-ENODEV the connection is lost, -EIO...); -EBADMSG when the TPM
+ * leaves out a property. */
+int ob_tpm_get_info(ObTpm *t, ObTpmInfo *ret);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the TPM files share (tpm/tpm-key.c: the context and the device keys; tpm/tpm-srk.c: the
- * SRK, dictionary-attack state, hardware token; tpm/tpm-provider.c: the ObKeyProvider): the
- * context, error recording and the TSS2_RC to errno conversion, the bounded retry of ESAPI calls,
- * and borrowing the SRK. Internal to tpm/.
+ * SRK, dictionary-attack state, hardware token; tpm/tpm-provider.c: the ObKeyProvider;
+ * tpm/tpm-info.c: manufacturer and firmware): the context, error recording and the TSS2_RC to
+ * errno conversion, the bounded retry of ESAPI calls, and borrowing the SRK. Internal to tpm/.
  */
 #pragma once
 
@@ -52,6 +52,13 @@ int ob_tpm_error(ObTpm *t, TSS2_RC rc, const char *what);
                                 break;                                                             \
                 }                                                                                  \
         } while (0)
+
+/* TPM2_GetCapability(TPM2_CAP_TPM_PROPERTIES) of the n (1..32) properties from first
+ * (tpm/tpm-info.c): values[i] is property first + i, bit i of *ret_found set when the TPM
+ * reported it (a TPM leaves out what it does not implement); values not reported are left as
+ * they were. 0, or the TPM error (what names the question). */
+int ob_tpm_properties(ObTpm *t, uint32_t first, uint32_t n, const char *what, uint32_t *values,
+                      uint32_t *ret_found);
 
 /* The SRK as an ESYS_TR in *ret, judged (an ECC P-256 storage key, else -EEXIST): 0 or negative
  * errno (-ENOENT: none at the handle). Give it back with ob_tpm_srk_put(). */

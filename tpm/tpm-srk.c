@@ -157,44 +157,23 @@ int ob_tpm_check_srk(ObTpm *t)
 
 int ob_tpm_da_status(ObTpm *t, ObTpmDaStatus *ret)
 {
-        TPMS_CAPABILITY_DATA *cap = NULL;
-        TPMI_YES_NO more;
-        unsigned found = 0;
-        TSS2_RC rc;
-
-        TPM_CALL(rc,
-                 Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_PERMANENT,
-                                    TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT + 1, &more, &cap));
-        if (rc != TSS2_RC_SUCCESS)
-                return ob_tpm_error(t, rc, "reading the dictionary-attack state");
-        *ret = (ObTpmDaStatus){0};
-        for (UINT32 i = 0; i < cap->data.tpmProperties.count; i++) {
-                const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
-                switch (p->property) {
-                case TPM2_PT_PERMANENT:
-                        ret->in_lockout = p->value & TPMA_PERMANENT_INLOCKOUT;
-                        break;
-                case TPM2_PT_LOCKOUT_COUNTER:
-                        ret->counter = p->value;
-                        break;
-                case TPM2_PT_MAX_AUTH_FAIL:
-                        ret->max_tries = p->value;
-                        break;
-                case TPM2_PT_LOCKOUT_INTERVAL:
-                        ret->interval_s = p->value;
-                        break;
-                case TPM2_PT_LOCKOUT_RECOVERY:
-                        ret->recovery_s = p->value;
-                        break;
-                default:
-                        continue;
-                }
-                found |= 1u << (p->property - TPM2_PT_PERMANENT); /* 0..17 */
-        }
-        Esys_Free(cap);
+        uint32_t v[TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT + 1] = {0}, found = 0;
         /* PERMANENT (bit 0) and LOCKOUT_COUNTER..LOCKOUT_RECOVERY (bits 14..17) */
-        if (found != (1u | 0xfu << 14)) {
+        const uint32_t need = 1u | 0xfu << (TPM2_PT_LOCKOUT_COUNTER - TPM2_PT_PERMANENT);
+        int r;
+
+        r = ob_tpm_properties(t, TPM2_PT_PERMANENT, OB_ELEMENTSOF(v),
+                              "reading the dictionary-attack state", v, &found);
+        if (r < 0)
+                return r;
+        *ret = (ObTpmDaStatus){
+                .in_lockout = v[0] & TPMA_PERMANENT_INLOCKOUT,
+                .counter = v[TPM2_PT_LOCKOUT_COUNTER - TPM2_PT_PERMANENT],
+                .max_tries = v[TPM2_PT_MAX_AUTH_FAIL - TPM2_PT_PERMANENT],
+                .interval_s = v[TPM2_PT_LOCKOUT_INTERVAL - TPM2_PT_PERMANENT],
+                .recovery_s = v[TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT],
+        };
+        if ((found & need) != need) {
                 ob_tpm_set_error(t, "the TPM did not report every dictionary-attack property");
                 return -EBADMSG;
         }
@@ -227,25 +206,17 @@ bool ob_tpm_srk_transient(const ObTpm *t)
 
 int ob_tpm_srk_transient_if_full(ObTpm *t)
 {
-        TPMS_CAPABILITY_DATA *cap = NULL;
-        TPMI_YES_NO more;
         ESYS_TR primary = ESYS_TR_NONE;
-        uint32_t avail = 1;
-        TSS2_RC rc;
+        uint32_t avail = 1, found = 0;
         int r;
 
         if (t->srk_transient != ESYS_TR_NONE)
                 return 1;
-        TPM_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                        TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_PERSISTENT_AVAIL, 1,
-                                        &more, &cap));
-        if (rc != TSS2_RC_SUCCESS)
-                return ob_tpm_error(t, rc, "reading the free persistent handles");
-        if (cap->data.tpmProperties.count == 1 &&
-            cap->data.tpmProperties.tpmProperty[0].property == TPM2_PT_HR_PERSISTENT_AVAIL)
-                avail = cap->data.tpmProperties.tpmProperty[0].value;
-        Esys_Free(cap);
-        if (avail > 0)
+        r = ob_tpm_properties(t, TPM2_PT_HR_PERSISTENT_AVAIL, 1,
+                              "reading the free persistent handles", &avail, &found);
+        if (r < 0)
+                return r;
+        if (avail > 0) /* also when not reported (avail stays 1): nothing done */
                 return 0;
         r = srk_create_primary(t, &primary);
         if (r < 0)

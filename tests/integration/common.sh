@@ -31,3 +31,17 @@ sign_device_csr() {
   openssl x509 -req -in "$1" -CA "$OB_DEVICE_CA_CERT" -CAkey "$OB_DEVICE_CA_KEY" -CAcreateserial \
     -days 1 -out "$2" 2>/dev/null
 }
+
+# getcap_tpm_info: "MANUFACTURER FIRMWARE" from tpm2-tools in this world (tpm2_getcap
+# properties-fixed): TPM2_PT_MANUFACTURER's value, quotes and padding dropped; the firmware as
+# the four 16-bit parts of the raw TPM2_PT_FIRMWARE_VERSION_1 and _2 (docs/shadow.md, "tpm")
+getcap_tpm_info() {
+  set -- $(tpm2_getcap -T "$OB_TCTI" properties-fixed | awk '
+    /^TPM2_PT_/ { p = $1 }
+    p == "TPM2_PT_MANUFACTURER:" && $1 == "value:" { m = $0; sub(/^ *value: *"/, "", m); sub(/ *"$/, "", m) }
+    p == "TPM2_PT_FIRMWARE_VERSION_1:" && $1 == "raw:" { f1 = $2 }
+    p == "TPM2_PT_FIRMWARE_VERSION_2:" && $1 == "raw:" { f2 = $2 }
+    END { if (m != "" && f1 != "" && f2 != "") print m, f1, f2 }')
+  [ $# = 3 ] || return 1
+  echo "$1 $(($2 >> 16)).$(($2 & 65535)).$(($3 >> 16)).$(($3 & 65535))"
+}

@@ -10,6 +10,9 @@
  *   (PATH "handle:0x81000002": a persistent key, e.g. a vendor's)
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] csr PATH SUBJECT  CSR signed in the TPM (PEM)
  *   ob-keytool [--tcti TCTI] token                       the hardware-bound token
+ *   ob-keytool [--tcti TCTI] info                        the TPM's manufacturer and firmware
+ *                                                        (ob_tpm_get_info()), "MANUFACTURER
+ *                                                        FIRMWARE"
  *   ob-keytool [--tcti TCTI] [--srk HANDLE] srk-open     ensure, then check the SRK; prints how
  *                                                        many ESYS objects for the SRK's handle
  *                                                        are still open in our context after
@@ -127,7 +130,7 @@ int main(int argc, char **argv)
                 return 64;
         const char *cmd = argv[optind], *path = argv[optind + 1];
         if (strcmp(cmd, "srk") != 0 && strcmp(cmd, "token") != 0 && strcmp(cmd, "srk-open") != 0 &&
-            !path)
+            strcmp(cmd, "info") != 0 && !path)
                 return 64;
 
         ObTpm *t = NULL;
@@ -171,6 +174,16 @@ int main(int argc, char **argv)
                 if (r < 0)
                         return fail(r, ob_tpm_last_error(t));
                 printf(" check %d\n", open_objects(t, first, t->srk_handle));
+                return 0;
+        }
+        if (strcmp(cmd, "info") == 0) {
+                ObTpmInfo info;
+                if (!t)
+                        return 64;
+                r = ob_tpm_get_info(t, &info);
+                if (r < 0)
+                        return fail(r, ob_tpm_last_error(t));
+                printf("%s %s\n", info.manufacturer, info.firmware);
                 return 0;
         }
         if (strcmp(cmd, "token") == 0 || strcmp(cmd, "srk") == 0) {

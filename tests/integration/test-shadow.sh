@@ -4,7 +4,8 @@
 # shadow shows its state, thing, certificate id and notAfter; agentctl rotate -> the shadow's
 # certificate_id becomes the new one; a check-in with nothing changed does not write the shadow
 # (its version stays); agentctl status shows checkin {last, next} and shadow {reported_at,
-# result}; the journal (here stderr) has one line per check-in.
+# result}; the journal (here stderr) has one line per check-in. The shadow's tpm {manufacturer,
+# firmware} is what tpm2_getcap reads from the same swtpm; a software-key gateway's is null.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -34,6 +35,9 @@ shadow() { "$admin" get-shadow "$1" onboard-agent; }
 # a check-in every 3 s (+ up to 10 %): the second one comes quickly
 gw_config sh serial="SN-shadow-$$" top='"jobs": { "poll_interval_minutes": 0.05 }, "shadow": { "report": true }'
 start sh
+# and one with software keys: no TPM to read, "tpm": null
+gw_config sw serial="SN-shadow-sw-$$" backend=software top='"jobs": { "poll_interval_minutes": 0.05 }, "shadow": { "report": true }'
+start sw
 wait_for sh '.state == "onboarded"' 30 || { bad "onboarding: $(st sh | jq -c .)"; log_tail sh; }
 thing=$(st sh | jq -r .thing_name)
 first=$(st sh | jq -r .certificate_id)
@@ -56,6 +60,11 @@ rep=$(shadow "$thing" | jq -c '.state.reported')
   bad "certificate_not_after_s: $rep"
 [ "$(echo "$rep" | jq -r .method)" = fleet-claim ] && [ "$(echo "$rep" | jq -r .generation)" = 1 ] &&
   ok "method fleet-claim, generation 1" || bad "method/generation: $rep"
+# the TPM as tpm2-tools reads it in the same world (the daemon reads it once at start)
+want=$(getcap_tpm_info) || bad "tpm2_getcap properties-fixed: no manufacturer or firmware"
+[ "$(echo "$rep" | jq -r '.tpm.manufacturer + " " + .tpm.firmware')" = "$want" ] &&
+  ok "tpm {manufacturer $(echo "$rep" | jq -r .tpm.manufacturer), firmware $(echo "$rep" | jq -r .tpm.firmware)}, as tpm2_getcap says" ||
+  bad "tpm: $(echo "$rep" | jq -c .tpm), tpm2_getcap: $want"
 [ "$(st sh | jq -r .shadow.result)" = accepted ] && [ "$(st sh | jq -r .shadow.reported_at)" != null ] &&
   ok "agentctl status: shadow {reported_at $(st sh | jq -r .shadow.reported_at), result accepted}" ||
   bad "status shadow: $(st sh | jq -c .shadow)"
@@ -96,5 +105,16 @@ rep=$(shadow "$thing" | jq -c '.state.reported')
 [ "$(echo "$rep" | jq -r .generation)" = 2 ] && ok "generation 2" || bad "generation: $rep"
 [ "$(shadow "$thing" | jq -r .version)" -gt "$v1" ] && ok "the shadow's version moved: $v1 -> $(shadow "$thing" | jq -r .version)" ||
   bad "version did not move"
+
+wait_for sw '.state == "onboarded"' 30 || { bad "software-key gateway onboarding: $(st sw | jq -c .)"; log_tail sw; }
+swthing=$(st sw | jq -r .thing_name)
+i=0
+while [ $i -lt 100 ] && [ -z "$(shadow "$swthing" | jq -r '.state.reported.state // empty' 2>/dev/null)" ]; do
+  sleep 0.1; i=$((i + 1))
+done
+# a null in reported deletes the field (AWS's shadow semantics, the emulator's too): no tpm
+shadow "$swthing" | jq -e '.state.reported | has("state") and .tpm == null' >/dev/null &&
+  ok "software keys: \"tpm\": null (no tpm in the shadow)" || bad "software keys: $(shadow "$swthing" | jq -c .state.reported)"
+stop sw
 stop sh
 exit $fail

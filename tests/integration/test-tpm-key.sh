@@ -24,6 +24,9 @@ export TPM2OPENSSL_TCTI=$OB_TCTI
 # counting of tpm2-tss 4.1)
 o=$("$kt" srk-open)
 [ "$o" = "ensure 0 check 0" ] && ok "ensure and check give the ESYS object of the SRK back" || bad "SRK objects left open: $o"
+# the manufacturer and firmware of the shadow (docs/shadow.md): what tpm2-tools reads
+want=$(getcap_tpm_info) && o=$("$kt" info) && [ "$o" = "$want" ] &&
+  ok "info: $o, as tpm2_getcap properties-fixed says" || bad "info: ${o:-?}, tpm2_getcap: ${want:-?}"
 tpm2_readpublic -T "$OB_TCTI" -c 0x81000001 >"$d/srk.txt" 2>&1
 grep -q "restricted" "$d/srk.txt" && grep -q "decrypt" "$d/srk.txt" && ok "SRK is a restricted decrypt key" || bad "SRK attributes: $(cat "$d/srk.txt")"
 
