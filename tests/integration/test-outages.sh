@@ -467,7 +467,10 @@ fi
 if want hups; then
 BACKEND=software gw hups
 start hups
-wait_for hups '.state != "starting"' 10
+# the daemon answers first: a status read from state.json alone ("stopped") would let the
+# signals reach a process that has no SIGHUP handler yet, and kill it (seen under ASan in CI)
+wait_for hups '.daemon_running == true and .state != "starting"' 20 ||
+  bad "hups: the daemon did not answer: $(st hups | jq -c '{state, daemon_running}')"
 pid=$(cat "$OB_WORLD_DIR/gw-hups/pid")
 i=0; while [ $i -lt 100 ]; do kill -HUP "$pid" 2>/dev/null; sleep 0.01; i=$((i + 1)); done
 if wait_for hups '.state == "onboarded"' 60; then
