@@ -322,7 +322,8 @@ static int policy_args(json_object *doc, ObJobOp *op, char *reason, size_t reaso
                 if (strcmp(key, "operation") == 0)
                         continue;
                 if (strcmp(key, "lifetime_fraction") == 0) {
-                        if (number_arg(v, key, 0.1, 0.9, &op->lifetime_fraction, reason,
+                        if (number_arg(v, key, OB_JOBS_POLICY_FRACTION_MIN,
+                                       OB_JOBS_POLICY_FRACTION_MAX, &op->lifetime_fraction, reason,
                                        reasonsize) < 0)
                                 return -EINVAL;
                         op->has_fraction = true;
@@ -333,7 +334,9 @@ static int policy_args(json_object *doc, ObJobOp *op, char *reason, size_t reaso
                                 say(reason, reasonsize, "%s must be a whole number of days", key);
                                 return -EINVAL;
                         }
-                        if (number_arg(v, key, 0, age ? 3650 : 365, &d, reason, reasonsize) < 0)
+                        if (number_arg(v, key, 0,
+                                       age ? OB_JOBS_POLICY_AGE_MAX : OB_JOBS_POLICY_DAYS_MAX, &d,
+                                       reason, reasonsize) < 0)
                                 return -EINVAL;
                         if (age) {
                                 op->max_age_days = (uint32_t)d;

@@ -25,6 +25,11 @@
 #define OB_JOBS_DETAIL_VAL_MAX   1024        /* statusDetails values: 1..1024 characters */
 #define OB_JOBS_STEP_TIMEOUT_MAX 10080       /* stepTimeoutInMinutes: 1..10080 (7 days) */
 #define OB_JOBS_MAX_PAYLOAD      (32 * 1024) /* a job document is at most 32 KB at AWS */
+/* set-rotation-policy's safe bounds (also what a saved "rotation_policy" must keep to) */
+#define OB_JOBS_POLICY_FRACTION_MIN 0.1
+#define OB_JOBS_POLICY_FRACTION_MAX 0.9
+#define OB_JOBS_POLICY_DAYS_MAX     365  /* days_before_expiry */
+#define OB_JOBS_POLICY_AGE_MAX      3650 /* max_age_days */
 
 /* "start-next", "start-next/accepted", "update", "update/accepted", "notify-next", ...: the
  * topic for thing (and job, NULL for the thing's own topics). -EINVAL for an invalid thing name,
@@ -89,9 +94,9 @@ typedef struct ObJobOp {
         ObJobOpKind kind;
         bool force; /* rotate */
         bool has_fraction, has_days, has_age;
-        double lifetime_fraction;    /* 0.1 .. 0.9 */
-        uint32_t days_before_expiry; /* 0 .. 365 */
-        uint32_t max_age_days;       /* 0 .. 3650 */
+        double lifetime_fraction;    /* OB_JOBS_POLICY_FRACTION_MIN .. _MAX */
+        uint32_t days_before_expiry; /* 0 .. OB_JOBS_POLICY_DAYS_MAX */
+        uint32_t max_age_days;       /* 0 .. OB_JOBS_POLICY_AGE_MAX */
 } ObJobOp;
 
 /* The operation of a job document. -EOPNOTSUPP for an unknown operation (the job is REJECTED

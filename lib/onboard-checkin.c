@@ -256,20 +256,27 @@ void ob_onboard_checkin_refused(ObOnboard *ob, int cls, const char *detail, int6
         ob_onboard_idle(ob, now);
 }
 
-static void publish_report(ObOnboard *ob, int64_t now)
+/* Publish the update request around reported to the named shadow's update topic. */
+static int send_report(ObOnboard *ob, json_object *reported, char *topic, size_t topicsize)
 {
-        _cleanup_(json_object_putp) json_object *req = ob_shadow_report_request(ob->shadow_sent);
-        char topic[200];
-        const char *text;
+        _cleanup_(json_object_putp) json_object *req = ob_shadow_report_request(reported);
         int token, r;
 
-        if (!req || ob_shadow_topic(topic, sizeof(topic),
-                                    ob->cur_thing ? ob->cur_thing : ob->d.serial, "update") < 0) {
-                finish(ob, now, "checked in; the shadow update could not be built");
-                return;
-        }
-        text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-        r = ob_onboard_checkin_publish(ob, topic, text, &token);
+        if (!req)
+                return -ENOMEM;
+        r = ob_shadow_topic(topic, topicsize, ob->cur_thing ? ob->cur_thing : ob->d.serial,
+                            "update");
+        if (r < 0)
+                return r;
+        return ob_onboard_checkin_publish(
+                ob, topic, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), &token);
+}
+
+static void publish_report(ObOnboard *ob, int64_t now)
+{
+        char topic[200] = "the shadow's update topic";
+        int r = send_report(ob, ob->shadow_sent, topic, sizeof(topic));
+
         if (r < 0) {
                 finish(ob, now, "checked in; cannot publish to %s: %s", topic, strerror(-r));
                 return;
@@ -424,21 +431,12 @@ int ob_onboard_checkin_timeout(ObOnboard *ob, int64_t now)
 int ob_onboard_checkin_report_now(ObOnboard *ob, int64_t now)
 {
         _cleanup_(json_object_putp) json_object *rep = build_report(ob, now);
-        _cleanup_(json_object_putp) json_object *req = NULL;
         char topic[200];
-        int token, r;
+        int r;
 
         if (!rep)
                 return -ENOMEM;
-        req = ob_shadow_report_request(rep);
-        if (!req)
-                return -ENOMEM;
-        r = ob_shadow_topic(topic, sizeof(topic), ob->cur_thing ? ob->cur_thing : ob->d.serial,
-                            "update");
-        if (r < 0)
-                return r;
-        r = ob_onboard_checkin_publish(
-                ob, topic, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), &token);
+        r = send_report(ob, rep, topic, sizeof(topic));
         if (r < 0)
                 return r;
         json_object_put(ob->shadow_reported);

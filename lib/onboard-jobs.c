@@ -242,9 +242,11 @@ static int policy_from_json(ObOnboard *ob, json_object *p, char *err, size_t err
                         return -EINVAL;
                 }
         ob->pol_fraction = json_object_get_double(v[0]);
-        if (ob->pol_fraction < 0.1 || ob->pol_fraction > 0.9 || json_object_get_int64(v[1]) < 0 ||
-            json_object_get_int64(v[1]) > 365 || json_object_get_int64(v[2]) < 0 ||
-            json_object_get_int64(v[2]) > 3650) {
+        if (ob->pol_fraction < OB_JOBS_POLICY_FRACTION_MIN ||
+            ob->pol_fraction > OB_JOBS_POLICY_FRACTION_MAX || json_object_get_int64(v[1]) < 0 ||
+            json_object_get_int64(v[1]) > OB_JOBS_POLICY_DAYS_MAX ||
+            json_object_get_int64(v[2]) < 0 ||
+            json_object_get_int64(v[2]) > OB_JOBS_POLICY_AGE_MAX) {
                 snprintf(err, errsize, "state: \"rotation_policy\" is out of its bounds");
                 return -EINVAL;
         }
