@@ -99,7 +99,7 @@ void ob_daemon_update_status(Daemon *d)
         } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_RETRY &&
                    json_object_object_get_ex(st, "last_error", &e) && e &&
                    json_object_object_get_ex(e, "code", &v)) {
-                int64_t secs = (ob_onboard_deadline(d->ob) - ob_daemon_now_ms() + 999) / 1000;
+                int64_t secs = (ob_onboard_next_retry(d->ob) - ob_daemon_now_ms() + 999) / 1000;
                 snprintf(text, sizeof(text), "%s: %s, retry in %llds", state,
                          json_object_get_string(v), (long long)(secs > 0 ? secs : 0));
         } else if (ob_onboard_activity(d->ob) == OB_ACT_WAIT_CLAIM) {

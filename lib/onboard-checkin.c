@@ -7,6 +7,9 @@
  * last accepted (persisted), never in a session that verifies a new certificate. A refused or
  * failed check-in goes through the one failure path (lib/onboard.c) with the connection's
  * outcome class, then back to idle with the next check-in at the backoff's time.
+ * A rotation waiting for its retry (the current identity intact) checks in meanwhile: soon after
+ * a failure the fleet should see, periodically otherwise; the rotation's retry time, error and
+ * backoff stay its own (retry_ms, retry_backoff; docs/shadow.md "A rotation that fails").
  */
 #include "config.h"
 
@@ -19,6 +22,7 @@
 #include "isotime.h"
 #include "onboard-checkin.h"
 #include "onboard-connect.h"
+#include "onboard-heal.h"
 #include "onboard-jobs.h"
 #include "job-runner.h"
 #include "onboard-private.h"
@@ -40,10 +44,19 @@ static int64_t interval_ms(const ObOnboard *ob)
         return (int64_t)(ob->c->jobs.poll_interval_minutes * 60.0 * 1000.0);
 }
 
+/* A rotation (not a heal: the current identity is refused then) waits for its retry, the
+ * current identity intact: ob_onboard_checkin_rotation_failed() set retry_ms. */
+static bool retry_wait(const ObOnboard *ob)
+{
+        return ob->retry_ms > 0 && ob->rotating && !ob_onboard_healing(ob) && ob->cur_gen > 0 &&
+               !ob->decommissioned && ob->cur_cert_id;
+}
+
 static bool onboarded_idle_ok(const ObOnboard *ob)
 {
-        return ob->cur_gen > 0 && ob->stage == OB_STAGE_ONBOARDED && !ob->rotating &&
-               !ob->decommissioned && ob->cur_cert_id;
+        return (ob->cur_gen > 0 && ob->stage == OB_STAGE_ONBOARDED && !ob->rotating &&
+                !ob->decommissioned && ob->cur_cert_id) ||
+               retry_wait(ob);
 }
 
 /* One period after from, plus up to 10 % of it: drawn once per schedule. */
@@ -95,12 +108,31 @@ void ob_onboard_checkin_soon(ObOnboard *ob, int64_t now)
 
 int ob_onboard_checkin_begin(ObOnboard *ob, int64_t now)
 {
+        if (retry_wait(ob)) {
+                /* between a rotation's attempts: the rotation's backoff is kept for its retry
+                 * (restore_retry_backoff()); the check-in waits only for the 1 s floor */
+                ob->retry_backoff = ob->backoff;
+                ob->backoff.next_ms = 0;
+        }
         ob->checkin_step = STEP_CONNECT;
         ob->checkin_subs = 0;
         ob->jobs_part = false;
         /* the current identity as a rotation connects with it (a factory identity may use the
          * vendor's key at a handle) */
         return ob_onboard_connect_current_as(ob, OB_ACT_CHECKIN, now);
+}
+
+/* Back from a check-in between a rotation's attempts: the rotation's backoff as it was (its
+ * failure count, its retry), the one-CONNECT-per-second floor counting the check-in's. */
+static void restore_retry_backoff(ObOnboard *ob)
+{
+        int64_t last = ob->backoff.last_connect_ms;
+
+        if (!retry_wait(ob))
+                return;
+        ob->backoff = ob->retry_backoff;
+        if (last > ob->backoff.last_connect_ms)
+                ob->backoff.last_connect_ms = last;
 }
 
 /* The session is over (whatever its outcome): disconnect, schedule the next one, idle. */
@@ -118,10 +150,12 @@ static void end_session(ObOnboard *ob, int64_t now, const char *fmt, ...)
         ob->shadow_sent = NULL;
         ob->jobs_part = false;
         ob_onboard_disconnect(ob);
+        restore_retry_backoff(ob);
         ob->checkin_next_ms = interval_ms(ob) > 0 ? schedule_after(ob, ob->checkin_ms) : 0;
         ob_onboard_persist_or_say(ob);
         ob_onboard_notify(ob, OB_CHANGE_CHECKIN, "%s", text);
-        /* a rotation requested or due meanwhile begins now; else idle */
+        /* a rotation requested or due meanwhile begins now, one waiting for its retry waits
+         * on (ob_onboard_checkin_while_retrying()); else idle */
         (void)ob_onboard_resume(ob, now);
 }
 
@@ -248,12 +282,105 @@ int ob_onboard_checkin_connected(ObOnboard *ob, int64_t now)
 /* A CONNECT with the current identity failed (refused, throttled, network): the one place. */
 void ob_onboard_checkin_refused(ObOnboard *ob, int cls, const char *detail, int64_t now)
 {
+        if (retry_wait(ob)) {
+                /* between a rotation's attempts: its error and its backoff stay what status
+                 * shows (the rotation's next attempt connects with the same identity and meets
+                 * the same trouble); the next check-in one period on */
+                ob_onboard_disconnect(ob);
+                restore_retry_backoff(ob);
+                ob->checkin_next_ms = interval_ms(ob) > 0 ? schedule_after(ob, now) : 0;
+                ob_onboard_notify(ob, OB_CHANGE_NOTICE,
+                                  "check-in while the rotation waits for its retry failed (%s): %s",
+                                  ob_err_class_to_string((ObErrClass)cls), detail);
+                (void)ob_onboard_resume(ob, now);
+                return;
+        }
         ob_onboard_fail(ob, (ObErrClass)cls,
                         cls == OB_ERR_REFUSED ? "checkin-refused" : "checkin-failed", now,
                         "checking in with the current certificate failed: %s", detail);
         /* the identity stays; the next check-in when the backoff says, a due rotation first */
         ob->checkin_next_ms = ob_onboard_deadline(ob);
         ob_onboard_idle(ob, now);
+}
+
+/* ------------------------------------------------------------------ a rotation's retry wait */
+
+/* The error the shadow last accepted is this one (by code). */
+static bool error_reported(const ObOnboard *ob)
+{
+        json_object *e = NULL, *c = NULL;
+
+        return json_object_object_get_ex(ob->shadow_reported, "last_error", &e) &&
+               json_object_object_get_ex(e, "code", &c) &&
+               strcmp(json_object_get_string(c), ob->err_code) == 0;
+}
+
+/* The one-CONNECT-per-second floor alone (the backoff's next_ms is the rotation's retry). */
+static int64_t connect_floor(const ObOnboard *ob)
+{
+        return ob->backoff.last_connect_ms > 0
+                       ? ob->backoff.last_connect_ms + OB_BACKOFF_CONNECT_FLOOR_MS
+                       : 0;
+}
+
+void ob_onboard_checkin_rotation_failed(ObOnboard *ob, int64_t now)
+{
+        int64_t next;
+
+        ob->retry_ms = 0;
+        if (ob->act != OB_ACT_WAIT_RETRY || ob->deadline <= 0)
+                return;
+        ob->retry_ms = ob->deadline;
+        if (!retry_wait(ob)) {
+                ob->retry_ms = 0;
+                return;
+        }
+        /* a failure the fleet should see: the new certificate refused (rolled back), the
+         * cloud's answer to the request (rejected: 400/403/404, the long backoff) or its
+         * policy's (a subscription refused); transients wait for the periodic check-in */
+        if ((strcmp(ob->err_code, "rotation-rolled-back") == 0 ||
+             strcmp(ob->err_code, "subscribe-refused") == 0 || ob->err_class == OB_ERR_REJECTED) &&
+            !error_reported(ob))
+                ob_onboard_checkin_soon(ob, now);
+        /* the wait ends at the earlier of the check-in and the retry; the tick's resume()
+         * decides which (ob_onboard_checkin_while_retrying()), never this failure path */
+        next = ob_onboard_checkin_next(ob, now);
+        if (next < 0 || next >= ob->retry_ms)
+                return;
+        if (next < connect_floor(ob))
+                next = connect_floor(ob);
+        if (next < ob->retry_ms)
+                ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, next > now ? next : now);
+}
+
+int ob_onboard_checkin_while_retrying(ObOnboard *ob, int64_t now)
+{
+        int64_t next;
+
+        if (!retry_wait(ob) || now >= ob->retry_ms) {
+                ob->retry_ms = 0; /* the rotation goes on */
+                return 0;
+        }
+        next = ob_onboard_checkin_next(ob, now);
+        if (next < 0)
+                next = ob->retry_ms;
+        if (next < connect_floor(ob))
+                next = connect_floor(ob);
+        if (next >= ob->retry_ms) {
+                ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, ob->retry_ms);
+                return 1;
+        }
+        if (now >= next && ob_onboard_checkin_due(ob, now)) {
+                (void)ob_onboard_checkin_begin(ob, now);
+                return 1;
+        }
+        ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, next > now ? next : ob->retry_ms);
+        return 1;
+}
+
+int64_t ob_onboard_checkin_retry_at(const ObOnboard *ob)
+{
+        return retry_wait(ob) ? ob->retry_ms : -1;
 }
 
 /* Publish the update request around reported to the named shadow's update topic. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The check-in (lib/onboard-checkin.c): while onboarded, idle and not rotating, the machine
+ * The check-in (lib/onboard-checkin.c): while onboarded and idle (or a rotation waits for its
+ * retry, the current identity intact), the machine
  * connects with its current identity every jobs.poll_interval_minutes (plus up to 10 % of
  * jitter), does the session's work (the named shadow's report, docs/shadow.md), and
  * disconnects. No persistent connection: between sessions the daemon sleeps. For the flow
@@ -24,12 +25,23 @@
 /* The next check-in (wall-clock ms), or -1: none (not onboarded, interval 0 and nothing to
  * report). Schedules one from the last check-in when none is scheduled. */
 int64_t ob_onboard_checkin_next(ObOnboard *ob, int64_t now);
-/* Is a check-in due now (onboarded, not rotating)? */
+/* Is a check-in due now (onboarded, idle or a rotation waiting for its retry)? */
 bool ob_onboard_checkin_due(ObOnboard *ob, int64_t now);
 /* Begin the check-in session: connect with the current identity (activity checking-in). */
 int ob_onboard_checkin_begin(ObOnboard *ob, int64_t now);
 /* A change that matters: check in soon (when shadow.report is on). */
 void ob_onboard_checkin_soon(ObOnboard *ob, int64_t now);
+
+/* A rotation waiting for its retry with the current identity intact (lib/onboard.c's failure
+ * path calls this after a failure): check-ins go on meanwhile, so the shadow shows the failure
+ * and jobs reach the gateway; one follows soon when the failure is one the shadow should show
+ * (rolled back, or the cloud rejected the request) and has not shown yet. */
+void ob_onboard_checkin_rotation_failed(ObOnboard *ob, int64_t now);
+/* The flow engine's resume(): 1 when a rotation's retry is not due yet (a check-in begun, or
+ * the wait set to the earlier of the two), 0 when the rotation goes on now. */
+int ob_onboard_checkin_while_retrying(ObOnboard *ob, int64_t now);
+/* The rotation's retry time while check-ins go on meanwhile, else -1. */
+int64_t ob_onboard_checkin_retry_at(const ObOnboard *ob);
 
 /* Transport events of the session (the flow engine calls these while checking-in).
  * connected: the one place where "connected with the current identity" happens;

@@ -80,8 +80,12 @@ struct ObOnboard {
         char *post_commit_old_id; /* POST_COMMIT_ROTATED: the replaced certificate's id */
 
         /* the check-in session and the named shadow (lib/onboard-checkin.c) */
-        int64_t checkin_ms;           /* persisted: when the last check-in began */
-        int64_t checkin_next_ms;      /* the next one (0: not scheduled yet) */
+        int64_t checkin_ms;      /* persisted: when the last check-in began */
+        int64_t checkin_next_ms; /* the next one (0: not scheduled yet) */
+        /* a rotation waiting for its retry, check-ins going on meanwhile (onboard-checkin.c):
+         * the retry's time (0: none) and the rotation's backoff, kept across a check-in */
+        int64_t retry_ms;
+        ObBackoff retry_backoff;
         int checkin_step;             /* what the session waits for (onboard-checkin.c) */
         int checkin_subs;             /* SUBACKs still awaited */
         int checkin_tokens[2];        /* update/accepted, update/rejected */

@@ -50,10 +50,18 @@ static void add_opt_member(json_object *o, const char *key, json_object *src, co
                                                                          : NULL);
 }
 
+int64_t ob_onboard_next_retry(const ObOnboard *ob)
+{
+        int64_t at = ob_onboard_checkin_retry_at(ob);
+
+        return at >= 0 ? at : ob->deadline;
+}
+
 json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
 {
         _cleanup_(json_object_putp) json_object *st = ob_onboard_state_to_json(ob);
         json_object *o;
+        int64_t retry_at;
 
         if (!st)
                 return NULL;
@@ -68,17 +76,26 @@ json_object *ob_onboard_status(const ObOnboard *ob, int64_t now_ms)
         json_object_object_add(
                 o, "state",
                 json_object_new_string(
-                        ob->rotating && at_work ? "rotating" : ob_onboard_activity_names[ob->act]));
+                        ob->rotating && at_work && ob->act != OB_ACT_CHECKIN
+                                ? "rotating" /* a check-in while its retry waits: checking-in */
+                                : ob_onboard_activity_names[ob->act]));
         json_object_object_add(o, "activity",
                                json_object_new_string(ob_onboard_activity_names[ob->act]));
         json_object_object_add(o, "daemon_running", json_object_new_boolean(true));
+        /* a rotation waiting for its retry may check in first: the retry's time, not the
+         * deadline */
+        retry_at = ob_onboard_next_retry(ob);
         json_object_object_add(o, "next_retry",
                                (ob->act == OB_ACT_WAIT_RETRY || ob->act == OB_ACT_WAIT_ACTIVATION ||
                                 ob->act == OB_ACT_WAIT_CERT || ob->act == OB_ACT_WAIT_CLOCK) &&
-                                               ob->deadline > now_ms
-                                       ? ob_isotime_json(ob->deadline / 1000)
+                                               retry_at > now_ms
+                                       ? ob_isotime_json(retry_at / 1000)
                                        : NULL);
-        ob_onboard_checkin_status(o, st, ob->act == OB_ACT_DONE ? ob->checkin_next_ms : 0);
+        ob_onboard_checkin_status(o, st,
+                                  ob->act == OB_ACT_DONE || (ob->act == OB_ACT_WAIT_RETRY &&
+                                                             ob_onboard_checkin_retry_at(ob) >= 0)
+                                          ? ob->checkin_next_ms
+                                          : 0);
         json_object_object_add(o, "ignored_messages", json_object_new_int64(ob->ignored_messages));
         if (ob->refusals > 0)
                 json_object_object_add(o, "refusals", json_object_new_int64(ob->refusals));

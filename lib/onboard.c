@@ -320,6 +320,7 @@ int ob_onboard_retry_now(ObOnboard *ob, int64_t now_ms, char *err, size_t errsiz
         /* the wait ends, the failure count stays (the next failure backs off further); the
          * one-CONNECT-per-second floor still holds (ob_backoff_next_connect_ms) */
         ob->backoff.next_ms = 0;
+        ob->retry_ms = 0; /* a rotation's retry, too: now */
         return ob_onboard_resume(ob, now_ms);
 }
 
@@ -366,6 +367,8 @@ void ob_onboard_fail_text(ObOnboard *ob, ObErrClass cls, const char *code, int64
                           text, code, ob_err_class_to_string(cls), ob->backoff.attempts,
                           (unsigned long long)(delay / 1000), (unsigned long long)(delay % 1000));
         ob_onboard_set_activity(ob, act, next);
+        /* a rotation waiting for its retry: check-ins go on meanwhile (the shadow shows it) */
+        ob_onboard_checkin_rotation_failed(ob, now);
 }
 
 /* A failed attempt talking to the cloud: record it, back off (persisted), retry later. */
@@ -416,6 +419,7 @@ void ob_onboard_fail_for_good(ObOnboard *ob, const char *code, int64_t now, cons
         ob_onboard_set_error(ob, -1, code, text, now);
         ob_onboard_persist_or_say(ob);
         ob_onboard_notify(ob, OB_CHANGE_ERROR, "%s (%s); waiting for an operator", text, code);
+        ob->retry_ms = 0;
         ob_onboard_set_activity(ob, OB_ACT_FAILED, -1);
 }
 
@@ -503,6 +507,8 @@ int ob_onboard_resume(ObOnboard *ob, int64_t now)
                 return 0;
         }
         if (ob_onboard_heal_check(ob, now)) /* refused for good, or expired */
+                return 0;
+        if (ob_onboard_checkin_while_retrying(ob, now)) /* a rotation's retry not due yet */
                 return 0;
         if (ob->stage == OB_STAGE_ONBOARDED && ob_onboard_rotation_begin(ob, now) == 0)
                 return 0;

@@ -146,6 +146,9 @@ int ob_onboard_handle_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t n
 int ob_onboard_tick(ObOnboard *ob, int64_t now_ms);
 /* Wall-clock ms of the next deadline, or -1 when nothing is scheduled. */
 int64_t ob_onboard_deadline(const ObOnboard *ob);
+/* While waiting to retry: when the failed step is tried again (a rotation waiting for its retry
+ * may check in before, so this is not always the deadline). */
+int64_t ob_onboard_next_retry(const ObOnboard *ob);
 
 /*
  * Something outside the flow that the operator must see in status.last_error (code, text, no

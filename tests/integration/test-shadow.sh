@@ -3,8 +3,9 @@
 # TPM key against the emulator. A fleet-claim gateway onboards, checks in soon after and the
 # shadow shows its state, thing, certificate id and notAfter; agentctl rotate -> the shadow's
 # certificate_id becomes the new one; a check-in with nothing changed does not write the shadow
-# (its version stays); agentctl status shows checkin {last, next} and shadow {reported_at,
-# result}; the journal (here stderr) has one line per check-in. The shadow's tpm {manufacturer,
+# (its version stays); a rotation the cloud refuses rolls back and the shadow shows
+# last_error rotation-rolled-back (check-ins go on while the rotation waits for its retry);
+# agentctl status shows checkin {last, next} and shadow {reported_at, result}; the journal (here stderr) has one line per check-in. The shadow's tpm {manufacturer,
 # firmware} is what tpm2_getcap reads from the same swtpm; a software-key gateway's is null.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -105,6 +106,41 @@ rep=$(shadow "$thing" | jq -c '.state.reported')
 [ "$(echo "$rep" | jq -r .generation)" = 2 ] && ok "generation 2" || bad "generation: $rep"
 [ "$(shadow "$thing" | jq -r .version)" -gt "$v1" ] && ok "the shadow's version moved: $v1 -> $(shadow "$thing" | jq -r .version)" ||
   bad "version did not move"
+
+# a rotation the cloud refuses (the template makes every new certificate INACTIVE, as in
+# test-rotate): it rolls back and waits for its retry, and the check-ins go on meanwhile with
+# the current identity, so the shadow shows the failure; then the cloud accepts again
+jq '.templates.OnboardTemplate.body | .Resources.certificate.Properties.Status = "INACTIVE"' \
+  "$OB_EMULATOR_STATE_DIR/registry.json" >"$OB_WORLD_DIR/inactive.json"
+jq '.templates.OnboardTemplate.body' "$OB_EMULATOR_STATE_DIR/registry.json" >"$OB_WORLD_DIR/active.json"
+"$admin" put-template OnboardTemplate "$OB_WORLD_DIR/inactive.json" >/dev/null
+"$ctl" --config "$OB_WORLD_DIR/gw-sh/config.json" rotate >/dev/null
+wait_for sh '.last_error.code == "rotation-rolled-back"' 30 || { bad "no rollback: $(st sh | jq -c .last_error)"; log_tail sh 30; }
+i=0
+while [ $i -lt 100 ] && [ "$(shadow "$thing" | jq -r '.state.reported.last_error.code // empty')" != rotation-rolled-back ]; do
+  sleep 0.1; i=$((i + 1))
+done
+rep=$(shadow "$thing" | jq -c '.state.reported')
+[ "$(echo "$rep" | jq -r .last_error.code)" = rotation-rolled-back ] &&
+  [ "$(echo "$rep" | jq -r .certificate_id)" = "$second" ] && [ "$(echo "$rep" | jq -r .state)" = onboarded ] &&
+  ok "a rolled-back rotation: the shadow shows last_error rotation-rolled-back ($(echo "$rep" | jq -r .last_error.class)) within $((i / 10)).$((i % 10)) s, the certificate still ${second%"${second#????????????}"}..." ||
+  { bad "shadow after the rollback: $rep"; log_tail sh 30; }
+s=$(st sh)
+[ "$(echo "$s" | jq -r .certificate_id)" = "$second" ] && [ "$(echo "$s" | jq -r .generation)" = 2 ] &&
+  ok "agentctl status: still generation 2 (rotation $(echo "$s" | jq -r '.rotation.stage // "-"'), next retry $(echo "$s" | jq -r .next_retry))" ||
+  bad "status after the rollback: $(echo "$s" | jq -c '{certificate_id, generation, rotation, next_retry}')"
+"$admin" put-template OnboardTemplate "$OB_WORLD_DIR/active.json" >/dev/null
+wait_for sh ".certificate_id != \"$second\" and .state == \"onboarded\" and .rotation == null" 90 ||
+  { bad "no rotation after the cloud accepted again: $(st sh | jq -c '{state, last_error}')"; log_tail sh 30; }
+third=$(st sh | jq -r .certificate_id)
+i=0
+while [ $i -lt 100 ] && [ "$(shadow "$thing" | jq -r '.state.reported.certificate_id')" != "$third" ]; do
+  sleep 0.1; i=$((i + 1))
+done
+rep=$(shadow "$thing" | jq -c '.state.reported')
+[ "$(echo "$rep" | jq -r .certificate_id)" = "$third" ] && [ "$(echo "$rep" | jq -r .last_error)" = null ] &&
+  ok "the cloud accepts again: rotated, the shadow shows the new certificate and no error" ||
+  { bad "shadow after the retry: $rep"; log_tail sh 30; }
 
 wait_for sw '.state == "onboarded"' 30 || { bad "software-key gateway onboarding: $(st sw | jq -c .)"; log_tail sw; }
 swthing=$(st sw | jq -r .thing_name)

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "onboard-harness.h"
+#include "onboard-checkin.h"
 
 #define MIN_MS (60 * 1000LL)
 
@@ -316,6 +317,122 @@ static void test_first_report_survives_restart(void **state)
         world_free(w);
 }
 
+/* A rotation whose new certificate the cloud refuses rolls back and waits for its retry: a
+ * check-in follows soon with the current identity, so the shadow shows the failure, and the
+ * rotation's retry stays where its backoff put it; the check-in neither moves it nor takes its
+ * error; a refused check-in meanwhile neither. When the cloud accepts again, the retry rotates
+ * and the shadow shows the new certificate without the error. */
+static void test_rotation_failure_reported(void **state)
+{
+        World *w = world_new("\"jobs\": {\"poll_interval_minutes\": 60}, \"shadow\": "
+                             "{\"report\": true}, \"retry\": {\"refused\": {\"base\": 600, "
+                             "\"cap\": 3600}}");
+        char buf[128], err[256], cert1[80], cert2[80], want[32];
+        int64_t retry;
+        int connects, updates;
+
+        (void)state;
+        onboard_now(w);
+        tick_at_deadline(w); /* the first report */
+        assert_int_equal(w->cloud.shadow_updates, 1);
+        status_str(w, "certificate_id", cert1, sizeof(cert1));
+        w->cloud.refuse_gen = 2; /* the cloud will not take the new certificate */
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        pump(w);
+        for (int i = 0; i < 12 && strcmp(error_code(w, buf, sizeof(buf)), "rotation-rolled-back");
+             i++) {
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "rotation-rolled-back");
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        retry = ob_onboard_checkin_retry_at(w->ob);
+        assert_true(retry > w->now + 3000);
+        /* status: next_retry is the rotation's, the check-in comes first */
+        assert_true(ob_onboard_deadline(w->ob) <= w->now + 3000);
+        assert_true(ob_isotime_format(retry / 1000, want, sizeof(want)));
+        assert_string_equal(status_str(w, "next_retry", buf, sizeof(buf)), want);
+        connects = w->cloud.connects;
+        updates = w->cloud.shadow_updates;
+        w->now = ob_onboard_deadline(w->ob);
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(w->cloud.connects, connects + 1);
+        assert_non_null(strstr(w->cloud.last_cert_file, "/credentials/1/device.crt"));
+        assert_int_equal(w->cloud.shadow_updates, updates + 1);
+        assert_non_null(strstr(w->cloud.last_shadow, "\"code\":\"rotation-rolled-back\""));
+        assert_non_null(strstr(w->cloud.last_shadow, cert1));
+        assert_non_null(strstr(w->cloud.last_shadow, "\"state\":\"onboarded\""));
+        /* back to the rotation's wait: the same retry, the same error, the same generation */
+        assert_false(w->cloud.connected);
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_int_equal(ob_onboard_checkin_retry_at(w->ob), retry);
+        assert_int_equal(ob_onboard_deadline(w->ob), retry); /* the next check-in: an hour */
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "rotation-rolled-back");
+        assert_string_equal(status_str(w, "next_retry", buf, sizeof(buf)), want);
+        assert_int_equal(current_gen(w), 1);
+        assert_true(ob_onboard_rotating(w->ob));
+
+        /* the cloud accepts again: the retry rotates, the shadow follows without the error */
+        w->cloud.refuse_gen = 0;
+        for (int i = 0; i < 8 && current_gen(w) == 1; i++)
+                tick_at_deadline(w);
+        assert_int_equal(current_gen(w), 2);
+        assert_false(ob_onboard_rotating(w->ob));
+        status_str(w, "certificate_id", cert2, sizeof(cert2));
+        for (int i = 0; i < 3 && !strstr(w->cloud.last_shadow, cert2); i++)
+                tick_at_deadline(w);
+        assert_non_null(strstr(w->cloud.last_shadow, cert2));
+        assert_non_null(strstr(w->cloud.last_shadow, "\"last_error\":null"));
+        world_free(w);
+}
+
+/* A check-in refused while a rotation waits for its retry: the rotation's error, retry and
+ * backoff stay; the rotation goes on at its time. */
+static void test_refused_checkin_during_rotation_wait(void **state)
+{
+        World *w = world_new("\"jobs\": {\"poll_interval_minutes\": 60}, \"shadow\": "
+                             "{\"report\": true}, \"retry\": {\"refused\": {\"base\": 600, "
+                             "\"cap\": 3600}}");
+        char buf[128], err[256];
+        int64_t retry;
+        int connects;
+
+        (void)state;
+        onboard_now(w);
+        tick_at_deadline(w);
+        w->cloud.refuse_gen = 2;
+        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
+        pump(w);
+        for (int i = 0; i < 12 && strcmp(error_code(w, buf, sizeof(buf)), "rotation-rolled-back");
+             i++) {
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+        retry = ob_onboard_checkin_retry_at(w->ob);
+        assert_true(retry > w->now + 3000);
+        connects = w->cloud.connects;
+        w->cloud.fail_connects = 1;
+        w->cloud.fail_class = OB_ERR_NETWORK;
+        w->now = ob_onboard_deadline(w->ob);
+        assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        pump(w);
+        assert_int_equal(w->cloud.connects, connects + 1);
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "rotation-rolled-back");
+        assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_int_equal(ob_onboard_checkin_retry_at(w->ob), retry);
+        assert_true(ob_onboard_deadline(w->ob) <= retry);
+        /* at the retry: the rotation's own attempt (a new key, the current identity asks) */
+        w->cloud.refuse_gen = 0;
+        for (int i = 0; i < 8 && current_gen(w) == 1; i++)
+                tick_at_deadline(w);
+        assert_int_equal(current_gen(w), 2);
+        assert_true(w->now >= retry);
+        world_free(w);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -328,6 +445,8 @@ int main(void)
                 cmocka_unit_test(test_shadow_rejected_is_a_notice),
                 cmocka_unit_test(test_restart_does_not_reconnect_at_once),
                 cmocka_unit_test(test_first_report_survives_restart),
+                cmocka_unit_test(test_rotation_failure_reported),
+                cmocka_unit_test(test_refused_checkin_during_rotation_wait),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -83,6 +83,37 @@ static void test_rotate_job(void **state)
         world_free(w);
 }
 
+/* A rotate job whose new certificate the cloud refuses: the rotation rolls back and waits for
+ * its retry, and the job's FAILED (with the error code) reaches the cloud in the check-in that
+ * follows the rollback, not after the rotation's next attempt. */
+static void test_rotate_job_rolled_back(void **state)
+{
+        World *w = world_new("\"jobs\": {\"poll_interval_minutes\": 60}, \"shadow\": "
+                             "{\"report\": true}, \"retry\": {\"refused\": {\"base\": 600, "
+                             "\"cap\": 3600}}");
+        char buf[64];
+        int issued;
+
+        (void)state;
+        onboard_now(w);
+        w->cloud.refuse_gen = 2;
+        queue_job(w, "rotate-rb", "{\"operation\":\"rotate\",\"force\":true}");
+        for (int i = 0; i < 20 && strcmp(w->cloud.job_status, "FAILED") != 0; i++) {
+                w->now = ob_onboard_deadline(w->ob);
+                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+                pump(w);
+        }
+        assert_string_equal(w->cloud.job_status, "FAILED");
+        assert_non_null(strstr(w->cloud.job_details, "rotation-rolled-back"));
+        /* still the first rollback's wait: one certificate refused, none issued since */
+        issued = w->cloud.certs_issued;
+        assert_int_equal(issued, 2);
+        assert_int_equal(current_gen(w), 1);
+        assert_true(ob_onboard_rotating(w->ob));
+        assert_string_equal(error_code(w, buf, sizeof(buf)), "rotation-rolled-back");
+        world_free(w);
+}
+
 static void test_reprovision_job(void **state)
 {
         World *w = jobs_world(false);
@@ -205,6 +236,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rotate_job),
+                cmocka_unit_test(test_rotate_job_rolled_back),
                 cmocka_unit_test(test_reprovision_job),
                 cmocka_unit_test(test_reprovision_without_claim_fails),
                 cmocka_unit_test(test_report_job),
