@@ -33,6 +33,14 @@ jq '.policies.DevicePolicy' "$OB_EMULATOR_STATE_DIR/registry.json" |
   ok "DevicePolicy allows the named shadow onboard-agent" || bad "put-policy"
 
 shadow() { "$admin" get-shadow "$1" onboard-agent; }
+# until the shadow of thing $1 has $3 at reported.$2 (up to 10 s); $i: tenths of a second waited
+i=0
+wait_shadow() {
+  i=0
+  while [ $i -lt 100 ] && [ "$(shadow "$1" | jq -r ".state.reported.$2 // empty" 2>/dev/null)" != "$3" ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+}
 # a check-in every 3 s (+ up to 10 %): the second one comes quickly
 gw_config sh serial="SN-shadow-$$" top='"jobs": { "poll_interval_minutes": 0.05 }, "shadow": { "report": true }'
 start sh
@@ -45,10 +53,7 @@ first=$(st sh | jq -r .certificate_id)
 na=$(st sh | jq -r .certificate_not_after)
 
 # soon after onboarding (a few seconds), the shadow shows the gateway
-i=0
-while [ $i -lt 100 ] && [ "$(shadow "$thing" | jq -r '.state.reported.certificate_id // empty' 2>/dev/null)" != "$first" ]; do
-  sleep 0.1; i=$((i + 1))
-done
+wait_shadow "$thing" certificate_id "$first"
 rep=$(shadow "$thing" | jq -c '.state.reported')
 [ "$(echo "$rep" | jq -r .certificate_id)" = "$first" ] &&
   ok "the shadow shows the certificate id within $((i / 10)).$((i % 10)) s of onboarding" ||
@@ -95,10 +100,7 @@ grep -q 'check-in: checked in; the shadow is up to date' "$OB_WORLD_DIR/gw-sh/ag
 wait_for sh ".certificate_id != \"$first\" and .state == \"onboarded\" and .rotation == null" 30 ||
   { bad "no rotation"; log_tail sh 30; }
 second=$(st sh | jq -r .certificate_id)
-i=0
-while [ $i -lt 100 ] && [ "$(shadow "$thing" | jq -r '.state.reported.certificate_id')" != "$second" ]; do
-  sleep 0.1; i=$((i + 1))
-done
+wait_shadow "$thing" certificate_id "$second"
 rep=$(shadow "$thing" | jq -c '.state.reported')
 [ "$(echo "$rep" | jq -r .certificate_id)" = "$second" ] && [ "$second" != "$first" ] &&
   ok "after the rotation the shadow's certificate_id is the new one (${second%"${second#????????????}"}...)" ||
@@ -116,10 +118,7 @@ jq '.templates.OnboardTemplate.body' "$OB_EMULATOR_STATE_DIR/registry.json" >"$O
 "$admin" put-template OnboardTemplate "$OB_WORLD_DIR/inactive.json" >/dev/null
 "$ctl" --config "$OB_WORLD_DIR/gw-sh/config.json" rotate >/dev/null
 wait_for sh '.last_error.code == "rotation-rolled-back"' 30 || { bad "no rollback: $(st sh | jq -c .last_error)"; log_tail sh 30; }
-i=0
-while [ $i -lt 100 ] && [ "$(shadow "$thing" | jq -r '.state.reported.last_error.code // empty')" != rotation-rolled-back ]; do
-  sleep 0.1; i=$((i + 1))
-done
+wait_shadow "$thing" last_error.code rotation-rolled-back
 rep=$(shadow "$thing" | jq -c '.state.reported')
 [ "$(echo "$rep" | jq -r .last_error.code)" = rotation-rolled-back ] &&
   [ "$(echo "$rep" | jq -r .certificate_id)" = "$second" ] && [ "$(echo "$rep" | jq -r .state)" = onboarded ] &&
@@ -133,10 +132,7 @@ s=$(st sh)
 wait_for sh ".certificate_id != \"$second\" and .state == \"onboarded\" and .rotation == null" 90 ||
   { bad "no rotation after the cloud accepted again: $(st sh | jq -c '{state, last_error}')"; log_tail sh 30; }
 third=$(st sh | jq -r .certificate_id)
-i=0
-while [ $i -lt 100 ] && [ "$(shadow "$thing" | jq -r '.state.reported.certificate_id')" != "$third" ]; do
-  sleep 0.1; i=$((i + 1))
-done
+wait_shadow "$thing" certificate_id "$third"
 rep=$(shadow "$thing" | jq -c '.state.reported')
 [ "$(echo "$rep" | jq -r .certificate_id)" = "$third" ] && [ "$(echo "$rep" | jq -r .last_error)" = null ] &&
   ok "the cloud accepts again: rotated, the shadow shows the new certificate and no error" ||
@@ -144,10 +140,7 @@ rep=$(shadow "$thing" | jq -c '.state.reported')
 
 wait_for sw '.state == "onboarded"' 30 || { bad "software-key gateway onboarding: $(st sw | jq -c .)"; log_tail sw; }
 swthing=$(st sw | jq -r .thing_name)
-i=0
-while [ $i -lt 100 ] && [ -z "$(shadow "$swthing" | jq -r '.state.reported.state // empty' 2>/dev/null)" ]; do
-  sleep 0.1; i=$((i + 1))
-done
+wait_shadow "$swthing" state onboarded
 # a null in reported deletes the field (AWS's shadow semantics, the emulator's too): no tpm
 shadow "$swthing" | jq -e '.state.reported | has("state") and .tpm == null' >/dev/null &&
   ok "software keys: \"tpm\": null (no tpm in the shadow)" || bad "software keys: $(shadow "$swthing" | jq -c .state.reported)"

@@ -317,25 +317,19 @@ static void test_first_report_survives_restart(void **state)
         world_free(w);
 }
 
-/* A rotation whose new certificate the cloud refuses rolls back and waits for its retry: a
- * check-in follows soon with the current identity, so the shadow shows the failure, and the
- * rotation's retry stays where its backoff put it; the check-in neither moves it nor takes its
- * error; a refused check-in meanwhile neither. When the cloud accepts again, the retry rotates
- * and the shadow shows the new certificate without the error. */
-static void test_rotation_failure_reported(void **state)
-{
-        World *w = world_new("\"jobs\": {\"poll_interval_minutes\": 60}, \"shadow\": "
-                             "{\"report\": true}, \"retry\": {\"refused\": {\"base\": 600, "
-                             "\"cap\": 3600}}");
-        char buf[128], err[256], cert1[80], cert2[80], want[32];
-        int64_t retry;
-        int connects, updates;
+/* Onboarded and reported once, with a long refused backoff; then a rotation whose new
+ * certificate the cloud refuses, until it rolled back: the rotation waits for its retry. */
+#define ROLLBACK_CONFIG                                                                            \
+        "\"jobs\": {\"poll_interval_minutes\": 60}, \"shadow\": {\"report\": true}, "              \
+        "\"retry\": {\"refused\": {\"base\": 600, \"cap\": 3600}}"
 
-        (void)state;
+static void roll_back(World *w)
+{
+        char buf[128], err[256];
+
         onboard_now(w);
         tick_at_deadline(w); /* the first report */
         assert_int_equal(w->cloud.shadow_updates, 1);
-        status_str(w, "certificate_id", cert1, sizeof(cert1));
         w->cloud.refuse_gen = 2; /* the cloud will not take the new certificate */
         assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
         pump(w);
@@ -347,6 +341,24 @@ static void test_rotation_failure_reported(void **state)
         }
         assert_string_equal(error_code(w, buf, sizeof(buf)), "rotation-rolled-back");
         assert_int_equal(ob_onboard_activity(w->ob), OB_ACT_WAIT_RETRY);
+        assert_int_equal(current_gen(w), 1);
+}
+
+/* A rotation whose new certificate the cloud refuses rolls back and waits for its retry: a
+ * check-in follows soon with the current identity, so the shadow shows the failure, and the
+ * rotation's retry stays where its backoff put it; the check-in neither moves it nor takes its
+ * error; a refused check-in meanwhile neither. When the cloud accepts again, the retry rotates
+ * and the shadow shows the new certificate without the error. */
+static void test_rotation_failure_reported(void **state)
+{
+        World *w = world_new(ROLLBACK_CONFIG);
+        char buf[128], cert1[80], cert2[80], want[32];
+        int64_t retry;
+        int connects, updates;
+
+        (void)state;
+        roll_back(w);
+        status_str(w, "certificate_id", cert1, sizeof(cert1));
         retry = ob_onboard_checkin_retry_at(w->ob);
         assert_true(retry > w->now + 3000);
         /* status: next_retry is the rotation's, the check-in comes first */
@@ -392,25 +404,13 @@ static void test_rotation_failure_reported(void **state)
  * backoff stay; the rotation goes on at its time. */
 static void test_refused_checkin_during_rotation_wait(void **state)
 {
-        World *w = world_new("\"jobs\": {\"poll_interval_minutes\": 60}, \"shadow\": "
-                             "{\"report\": true}, \"retry\": {\"refused\": {\"base\": 600, "
-                             "\"cap\": 3600}}");
-        char buf[128], err[256];
+        World *w = world_new(ROLLBACK_CONFIG);
+        char buf[128];
         int64_t retry;
         int connects;
 
         (void)state;
-        onboard_now(w);
-        tick_at_deadline(w);
-        w->cloud.refuse_gen = 2;
-        assert_int_equal(ob_onboard_rotate_now(w->ob, w->now, err, sizeof(err)), 0);
-        pump(w);
-        for (int i = 0; i < 12 && strcmp(error_code(w, buf, sizeof(buf)), "rotation-rolled-back");
-             i++) {
-                w->now = ob_onboard_deadline(w->ob);
-                assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
-                pump(w);
-        }
+        roll_back(w);
         retry = ob_onboard_checkin_retry_at(w->ob);
         assert_true(retry > w->now + 3000);
         connects = w->cloud.connects;
