@@ -496,8 +496,9 @@ int ob_job_runner_session_connected(ObJobRunner *r, const char *thing, int64_t n
                 "start-next/accepted", "start-next/rejected", "notify-next",    "+/update/accepted",
                 "+/update/rejected",   "+/get/accepted",      "+/get/rejected",
         };
-        char topic[TOPIC_MAX];
-        int e;
+        char topic[OB_ELEMENTSOF(subs)][TOPIC_MAX];
+        const char *filters[OB_ELEMENTSOF(subs)];
+        int e = 0;
 
         if (!ob_jobs_thing_valid(thing))
                 return -EINVAL;
@@ -505,20 +506,22 @@ int ob_job_runner_session_connected(ObJobRunner *r, const char *thing, int64_t n
         r->connected = true;
         stop_waiting(r);
         r->rounds = 0;
-        for (size_t i = 0; i < OB_ELEMENTSOF(subs); i++) {
+        for (size_t i = 0; i < OB_ELEMENTSOF(subs) && e == 0; i++) {
                 /* ob_jobs_topic() refuses wildcards: the job level is built here */
                 if (subs[i][0] == '+')
-                        e = snprintf(topic, sizeof(topic), "$aws/things/%s/jobs/%s", thing,
-                                     subs[i]) >= (int)sizeof(topic)
+                        e = snprintf(topic[i], sizeof(topic[i]), "$aws/things/%s/jobs/%s", thing,
+                                     subs[i]) >= (int)sizeof(topic[i])
                                     ? -ENOBUFS
                                     : 0;
                 else
-                        e = ob_jobs_topic(topic, sizeof(topic), thing, NULL, subs[i]);
-                if (e == 0)
-                        e = r->ops->subscribe(r->ctx, topic);
-                if (e < 0)
-                        return e;
+                        e = ob_jobs_topic(topic[i], sizeof(topic[i]), thing, NULL, subs[i]);
+                filters[i] = topic[i];
         }
+        /* all seven in one call: one SUBSCRIBE where the transport can (AWS takes <= 8) */
+        if (e == 0)
+                e = r->ops->subscribe(r->ctx, filters, OB_ELEMENTSOF(subs));
+        if (e < 0)
+                return e;
         return resume(r, now_ms);
 }
 

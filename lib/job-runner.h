@@ -42,8 +42,9 @@ typedef enum ObJobPhase {
 } ObJobPhase;
 
 typedef struct ObJobRunnerOps {
-        /* The MQTT session (QoS 1). 0 or a negative errno. */
-        int (*subscribe)(void *ctx, const char *topic);
+        /* The MQTT session (QoS 1): subscribe to n filters (one SUBSCRIBE where the transport
+         * can), publish. 0 or a negative errno. */
+        int (*subscribe)(void *ctx, const char *const *topics, size_t n);
         int (*publish)(void *ctx, const char *topic, const char *json);
         /* Ask the onboarding machine to rotate now. 0: started (operation_done() follows, maybe
          * after a restart), > 0: nothing to do (not forced and not due), < 0: refused (reason). */

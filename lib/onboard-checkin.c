@@ -215,11 +215,24 @@ static json_object *build_report(ObOnboard *ob, int64_t now)
         return r;
 }
 
-int ob_onboard_checkin_subscribe(ObOnboard *ob, const char *topic, int *token)
+int ob_onboard_checkin_subscribe_all(ObOnboard *ob, const char *const *topics, size_t n,
+                                     int *tokens)
 {
+        const ObTransportOps *ops = ob->d.transport->ops;
+        int r;
+
         if (!ob->connected || ob->act != OB_ACT_CHECKIN)
                 return -ENOTCONN;
-        return ob->d.transport->ops->subscribe(ob->d.transport->impl, topic, 1, token);
+        if (ops->subscribe_many && n > 1 && n <= 8) {
+                r = ops->subscribe_many(ob->d.transport->impl, topics, n, 1, &tokens[0]);
+                return r < 0 ? r : 1;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = ops->subscribe(ob->d.transport->impl, topics[i], 1, &tokens[i]);
+                if (r < 0)
+                        return r;
+        }
+        return (int)n;
 }
 
 int ob_onboard_checkin_publish(ObOnboard *ob, const char *topic, const char *payload, int *token)
@@ -266,15 +279,19 @@ int ob_onboard_checkin_connected(ObOnboard *ob, int64_t now)
                 return 0;
         }
         ob->checkin_step = STEP_SUBSCRIBE;
-        ob->checkin_subs = 2;
-        for (int i = 0; i < 2; i++) {
-                r = ob_onboard_checkin_subscribe(ob, ob->checkin_topics[i], &ob->checkin_tokens[i]);
-                if (r < 0) {
-                        finish(ob, now, "checked in; cannot subscribe to %s: %s",
-                               ob->checkin_topics[i], strerror(-r));
-                        return 0;
-                }
+        {
+                const char *const filters[2] = {ob->checkin_topics[0], ob->checkin_topics[1]};
+
+                /* one SUBSCRIBE for both when the transport can: one SUBACK, tokens[0] */
+                ob->checkin_tokens[0] = ob->checkin_tokens[1] = -1;
+                r = ob_onboard_checkin_subscribe_all(ob, filters, 2, ob->checkin_tokens);
         }
+        if (r < 0) {
+                finish(ob, now, "checked in; cannot subscribe to %s: %s", ob->checkin_topics[0],
+                       strerror(-r));
+                return 0;
+        }
+        ob->checkin_subs = r;
         ob_onboard_set_activity(ob, OB_ACT_CHECKIN, now + (int64_t)ob->c->endpoint.step_timeout_ms);
         return 0;
 }
@@ -323,9 +340,20 @@ static int64_t connect_floor(const ObOnboard *ob)
                        : 0;
 }
 
+/* When the next check-in may connect (the one-CONNECT-per-second floor kept), or -1: none. */
+static int64_t checkin_at(ObOnboard *ob, int64_t now)
+{
+        int64_t next = ob_onboard_checkin_next(ob, now);
+
+        if (next < 0)
+                return -1;
+        return next > connect_floor(ob) ? next : connect_floor(ob);
+}
+
 void ob_onboard_checkin_rotation_failed(ObOnboard *ob, int64_t now)
 {
-        int64_t next;
+        bool worth, rolled_back = strcmp(ob->err_code, "rotation-rolled-back") == 0;
+        int64_t at;
 
         ob->retry_ms = 0;
         if (ob->act != OB_ACT_WAIT_RETRY || ob->deadline <= 0)
@@ -337,44 +365,48 @@ void ob_onboard_checkin_rotation_failed(ObOnboard *ob, int64_t now)
         }
         /* a failure the fleet should see: the new certificate refused (rolled back), the
          * cloud's answer to the request (rejected: 400/403/404, the long backoff) or its
-         * policy's (a subscription refused); transients wait for the periodic check-in */
-        if ((strcmp(ob->err_code, "rotation-rolled-back") == 0 ||
-             strcmp(ob->err_code, "subscribe-refused") == 0 || ob->err_class == OB_ERR_REJECTED) &&
-            !error_reported(ob))
-                ob_onboard_checkin_soon(ob, now);
-        /* the wait ends at the earlier of the check-in and the retry; the tick's resume()
-         * decides which (ob_onboard_checkin_while_retrying()), never this failure path */
-        next = ob_onboard_checkin_next(ob, now);
-        if (next < 0 || next >= ob->retry_ms)
-                return;
-        if (next < connect_floor(ob))
-                next = connect_floor(ob);
-        if (next < ob->retry_ms)
-                ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, next > now ? next : now);
+         * policy's (a subscription refused); a rotate job's rollback, whose FAILED goes out
+         * in the check-in. Transients wait for the periodic check-in. Due at once: it goes
+         * before the retry (ob_onboard_checkin_while_retrying()), at the 1 s floor. */
+        worth = rolled_back || strcmp(ob->err_code, "subscribe-refused") == 0 ||
+                ob->err_class == OB_ERR_REJECTED;
+        if (worth &&
+            ((ob->c->shadow.report && !error_reported(ob)) ||
+             (rolled_back && ob->jobs && ob_job_runner_phase(ob->jobs) == OB_JOB_PHASE_EXECUTING)))
+                ob->checkin_next_ms = now;
+        /* the wait ends at the earlier; the tick's resume() begins it, never this failure
+         * path (ob_onboard_checkin_while_retrying()) */
+        at = checkin_at(ob, now);
+        if (at >= 0 && at <= ob->retry_ms)
+                ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, at > now ? at : now);
 }
 
 int ob_onboard_checkin_while_retrying(ObOnboard *ob, int64_t now)
 {
-        int64_t next;
+        int64_t at;
 
-        if (!retry_wait(ob) || now >= ob->retry_ms) {
+        if (!retry_wait(ob)) {
+                ob->retry_ms = 0;
+                return 0;
+        }
+        /* a check-in due no later than the retry goes first (it connects once, then the retry
+         * waits for its time again: the next check-in is a period away) */
+        at = checkin_at(ob, now);
+        if (at >= 0 && at <= ob->retry_ms) {
+                if (now < at) {
+                        ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, at);
+                        return 1;
+                }
+                if (ob_onboard_checkin_due(ob, now)) {
+                        (void)ob_onboard_checkin_begin(ob, now);
+                        return 1;
+                }
+        }
+        if (now >= ob->retry_ms) {
                 ob->retry_ms = 0; /* the rotation goes on */
                 return 0;
         }
-        next = ob_onboard_checkin_next(ob, now);
-        if (next < 0)
-                next = ob->retry_ms;
-        if (next < connect_floor(ob))
-                next = connect_floor(ob);
-        if (next >= ob->retry_ms) {
-                ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, ob->retry_ms);
-                return 1;
-        }
-        if (now >= next && ob_onboard_checkin_due(ob, now)) {
-                (void)ob_onboard_checkin_begin(ob, now);
-                return 1;
-        }
-        ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, next > now ? next : ob->retry_ms);
+        ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, ob->retry_ms);
         return 1;
 }
 

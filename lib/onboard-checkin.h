@@ -53,9 +53,12 @@ bool ob_onboard_checkin_event(ObOnboard *ob, const ObTransportEvent *ev, int64_t
 /* The deadline passed while checking-in. */
 int ob_onboard_checkin_timeout(ObOnboard *ob, int64_t now);
 
-/* Within the session: subscribe (the reply comes back as OB_TEV_SUBSCRIBED with *token) and
- * publish (QoS 1); -ENOTCONN outside a connected session. */
-int ob_onboard_checkin_subscribe(ObOnboard *ob, const char *topic, int *token);
+/* Within the session (-ENOTCONN outside a connected one): subscribe to n (<= 8) filters, in one
+ * SUBSCRIBE when the transport can (one round trip, like the claim session's), else one each:
+ * returns the number of OB_TEV_SUBSCRIBED events to await, their tokens in tokens[0..] (or a
+ * negative errno); publish at QoS 1 (the reply comes back as OB_TEV_PUBLISHED with *token). */
+int ob_onboard_checkin_subscribe_all(ObOnboard *ob, const char *const *topics, size_t n,
+                                     int *tokens);
 int ob_onboard_checkin_publish(ObOnboard *ob, const char *topic, const char *payload, int *token);
 
 /* A report job (lib/onboard-jobs.c): publish the shadow's report now, in the session. */

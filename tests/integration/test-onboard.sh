@@ -74,6 +74,15 @@ if wait_for claim '.state == "onboarded"' 30; then
   n=$(grep -c "Received SUBSCRIBE from SN-claim-$$\$" "$OB_MOSQ_LOG")
   [ "$n" = 1 ] && ok "the claim session subscribed with one SUBSCRIBE packet" ||
     bad "SUBSCRIBE packets from the claim session (client id ...SN-claim-$$): $n (expected 1)"
+  # the check-in ~3 s after onboarding (docs/shadow.md): one SUBSCRIBE packet for the shadow's
+  # two reply topics, one for the jobs' seven (the verification before it is a probe: none)
+  if wait_for claim '.checkin.last != null and .activity != "checking-in"' 20; then
+    n=$(grep -c "Received SUBSCRIBE from $thing\$" "$OB_MOSQ_LOG")
+    [ "$n" = 2 ] && ok "the check-in after onboarding: 2 SUBSCRIBE packets (shadow, jobs)" ||
+      bad "SUBSCRIBE packets from $thing: $n (expected 2)"
+  else
+    bad "no check-in after onboarding: $(st claim | jq -c .checkin)"
+  fi
   # idle: no MQTT connection left
   ! grep -q "$thing" "$OB_MOSQ_LOG" || [ "$(grep -c "Client $thing disconnected\|Client $thing closed" "$OB_MOSQ_LOG")" -ge 1 ] &&
     ok "no MQTT connection while idle" || bad "connection kept open"

@@ -25,7 +25,7 @@ typedef struct Fake {
         ObJobRunner *r;
         char trace[4096]; /* "save(received) pub(rep-1/update) report ..." in call order */
         char topic[NPUB][160], body[NPUB][1024];
-        int npub, nsubs;
+        int npub, nsubs, nsubcalls;
         char saved[2048]; /* what the last save() wrote */
         int rotate_calls, reprov_calls, report_calls, policy_calls;
         bool force;
@@ -46,12 +46,15 @@ static void tr(Fake *f, const char *fmt, ...)
         va_end(ap);
 }
 
-static int f_subscribe(void *ctx, const char *topic)
+static int f_subscribe(void *ctx, const char *const *topics, size_t n)
 {
         Fake *f = ctx;
 
-        assert_true(strncmp(topic, PFX, strlen(PFX)) == 0);
-        f->nsubs++;
+        for (size_t i = 0; i < n; i++) {
+                assert_true(strncmp(topics[i], PFX, strlen(PFX)) == 0);
+                f->nsubs++;
+        }
+        f->nsubcalls++;
         return 0;
 }
 
@@ -199,6 +202,7 @@ static void connect_idle(Fake *f)
 {
         assert_int_equal(ob_job_runner_session_connected(f->r, T, 1000), 0);
         assert_int_equal(f->nsubs, 7);
+        assert_int_equal(f->nsubcalls, 1); /* one SUBSCRIBE where the transport can */
         assert_last_pub(f, "start-next", "{\"stepTimeoutInMinutes\":10}");
         assert_true(ob_job_runner_busy(f->r));
 }

@@ -212,6 +212,25 @@ static void test_shadow_only_when_changed(void **state)
         world_free(w);
 }
 
+/* With a transport that subscribes to many filters at once (Paho's), a check-in sends two
+ * SUBSCRIBE packets: the shadow's two reply topics, then the jobs' seven. */
+static void test_one_subscribe_per_part(void **state)
+{
+        World *w = checkin_world("60", true);
+        int calls;
+
+        (void)state;
+        onboard_now(w);
+        w->tr.ops = &fake_ops_many;
+        calls = w->cloud.subscribe_many_calls;
+        tick_at_deadline(w);
+        assert_int_equal(w->cloud.shadow_updates, 1);
+        assert_int_equal(w->cloud.start_next_calls, 1);
+        assert_int_equal(w->cloud.subscribe_many_calls, calls + 2);
+        assert_onboarded(w);
+        world_free(w);
+}
+
 static void test_shadow_even_with_interval_zero(void **state)
 {
         World *w = checkin_world("0", true);
@@ -441,6 +460,7 @@ int main(void)
                 cmocka_unit_test(test_deadline_is_the_earliest),
                 cmocka_unit_test(test_refused_backs_off_keeps_identity),
                 cmocka_unit_test(test_shadow_only_when_changed),
+                cmocka_unit_test(test_one_subscribe_per_part),
                 cmocka_unit_test(test_shadow_even_with_interval_zero),
                 cmocka_unit_test(test_shadow_rejected_is_a_notice),
                 cmocka_unit_test(test_restart_does_not_reconnect_at_once),
