@@ -59,6 +59,8 @@ static bool onboarded_idle_ok(const ObOnboard *ob)
                retry_wait(ob);
 }
 
+static void wait_retry_or_checkin(ObOnboard *ob, int64_t now);
+
 /* One period after from, plus up to 10 % of it: drawn once per schedule. */
 static int64_t schedule_after(const ObOnboard *ob, int64_t from)
 {
@@ -309,7 +311,9 @@ void ob_onboard_checkin_refused(ObOnboard *ob, int cls, const char *detail, int6
                 ob_onboard_notify(ob, OB_CHANGE_NOTICE,
                                   "check-in while the rotation waits for its retry failed (%s): %s",
                                   ob_err_class_to_string((ObErrClass)cls), detail);
-                (void)ob_onboard_resume(ob, now);
+                /* waiting, not connecting: the refusal may still fire a heal (the caller's
+                 * next step), which must not meet a rotation's CONNECT in flight */
+                wait_retry_or_checkin(ob, now);
                 return;
         }
         ob_onboard_fail(ob, (ObErrClass)cls,
@@ -350,10 +354,20 @@ static int64_t checkin_at(ObOnboard *ob, int64_t now)
         return next > connect_floor(ob) ? next : connect_floor(ob);
 }
 
+/* Wait until the earlier of the check-in and the rotation's retry; the tick's resume() begins
+ * it (ob_onboard_checkin_while_retrying()), never a failure path. */
+static void wait_retry_or_checkin(ObOnboard *ob, int64_t now)
+{
+        int64_t at = checkin_at(ob, now);
+
+        if (at < 0 || at > ob->retry_ms)
+                at = ob->retry_ms;
+        ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, at > now ? at : now);
+}
+
 void ob_onboard_checkin_rotation_failed(ObOnboard *ob, int64_t now)
 {
         bool worth, rolled_back = strcmp(ob->err_code, "rotation-rolled-back") == 0;
-        int64_t at;
 
         ob->retry_ms = 0;
         if (ob->act != OB_ACT_WAIT_RETRY || ob->deadline <= 0)
@@ -374,11 +388,7 @@ void ob_onboard_checkin_rotation_failed(ObOnboard *ob, int64_t now)
             ((ob->c->shadow.report && !error_reported(ob)) ||
              (rolled_back && ob->jobs && ob_job_runner_phase(ob->jobs) == OB_JOB_PHASE_EXECUTING)))
                 ob->checkin_next_ms = now;
-        /* the wait ends at the earlier; the tick's resume() begins it, never this failure
-         * path (ob_onboard_checkin_while_retrying()) */
-        at = checkin_at(ob, now);
-        if (at >= 0 && at <= ob->retry_ms)
-                ob_onboard_set_activity(ob, OB_ACT_WAIT_RETRY, at > now ? at : now);
+        wait_retry_or_checkin(ob, now);
 }
 
 int ob_onboard_checkin_while_retrying(ObOnboard *ob, int64_t now)
