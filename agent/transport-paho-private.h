@@ -42,7 +42,7 @@ typedef struct Paho {
         char diag_why[120];
         /* the filters of the subscribe_many in flight, to name a refused one */
         size_t many_n;
-        char many_topics[OB_PAHO_MAX_FILTERS][160];
+        char many_topics[OB_PAHO_MAX_FILTERS][256]; /* AWS: a topic is at most 256 bytes */
         /* the thread destroying the last client (reap()), joined before the next is made */
         pthread_t reaper;
         bool reaping;

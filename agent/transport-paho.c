@@ -234,7 +234,7 @@ static void on_subscribed(void *ctx, MQTTAsync_successData *d)
 static void on_subscribed_many(void *ctx, MQTTAsync_successData *d)
 {
         Paho *p = ctx;
-        char refused[160] = "";
+        char refused[sizeof(p->many_topics[0])] = "";
 
         pthread_mutex_lock(&p->lock);
         for (size_t i = 0; i < p->many_n && !refused[0]; i++)

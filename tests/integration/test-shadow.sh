@@ -6,7 +6,8 @@
 # (its version stays); a rotation the cloud refuses rolls back and the shadow shows
 # last_error rotation-rolled-back (check-ins go on while the rotation waits for its retry);
 # agentctl status shows checkin {last, next} and shadow {reported_at, result}; the journal (here stderr) has one line per check-in. The shadow's tpm {manufacturer,
-# firmware} is what tpm2_getcap reads from the same swtpm; a software-key gateway's is null.
+# firmware} is what tpm2_getcap reads from the same swtpm; a software-key gateway's is null; a
+# gateway with a 128-character thing name (AWS's longest) reports and polls its jobs too.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -146,4 +147,26 @@ shadow "$swthing" | jq -e '.state.reported | has("state") and .tpm == null' >/de
   ok "software keys: \"tpm\": null (no tpm in the shadow)" || bad "software keys: $(shadow "$swthing" | jq -c .state.reported)"
 stop sw
 stop sh
+
+# a thing name of AWS's longest, 128 characters (the template puts a 61-character prefix before
+# "ob-" and a 64-character serial): its shadow topics are 182 bytes, its jobs' 165, one
+# SUBSCRIBE packet each. Last: the template change applies to every gateway onboarding after it.
+jq '.templates.OnboardTemplate.body | .Resources.thing.Properties.ThingName =
+      {"Fn::Join": ["", ["site-0042-building-north-floor-07-cabinet-b-rack-12-gateways-", .Resources.thing.Properties.ThingName]]}' \
+  "$OB_EMULATOR_STATE_DIR/registry.json" >"$OB_WORLD_DIR/long.json"
+"$admin" put-template OnboardTemplate "$OB_WORLD_DIR/long.json" >/dev/null || bad "put-template (long thing names)"
+long=$(printf 'SN-long-%s-%064d' "$$" 0 | cut -c1-64)
+gw_config lg serial="$long" backend=software top='"jobs": { "poll_interval_minutes": 0.05 }, "shadow": { "report": true }'
+start lg
+wait_for lg '.state == "onboarded"' 30 || { bad "128-character thing: onboarding: $(st lg | jq -c .last_error)"; log_tail lg; }
+lgthing=$(st lg | jq -r .thing_name)
+wait_shadow "$lgthing" state onboarded
+[ "${#lgthing}" = 128 ] && [ "$(shadow "$lgthing" | jq -r .state.reported.thing_name)" = "$lgthing" ] &&
+  ok "a 128-character thing name: the shadow shows it" ||
+  { bad "128-character thing ($lgthing, ${#lgthing}): $(shadow "$lgthing" | jq -c .state.reported 2>&1 | cut -c1-200)"; log_tail lg 20; }
+wait_for lg '.checkin.last != null and .activity != "checking-in"' 20 || true
+grep 'check-in: checked in' "$OB_WORLD_DIR/gw-lg/agent.log" | tail -1 | grep -q 'jobs: idle$' &&
+  ok "a 128-character thing name: the check-in's jobs part subscribed and asked (jobs: idle)" ||
+  bad "128-character thing, jobs: $(grep 'check-in:' "$OB_WORLD_DIR/gw-lg/agent.log" | tail -1)"
+stop lg
 exit $fail
