@@ -341,6 +341,10 @@ static int setup_identity(Daemon *d)
 
         r = ob_identity_serial((const char *const *)d->config->identity.serial_sources, NULL,
                                &d->serial, &d->serial_source, err, sizeof(err));
+        if (r == -ENOENT) { /* no source gave a usable one: err says why for each */
+                ob_log_error("No serial number: %s", err);
+                return r;
+        }
         if (r < 0)
                 return ob_log_error_errno(r, "No serial number: %s", err);
         (void)ob_identity_machine_id(NULL, &d->machine_id);

@@ -358,6 +358,17 @@ rc=$?
   cmp -s "$OB_WORLD_DIR/gw-corrupt/state/state.json" /tmp/ob-corrupt-$$ &&
   ok "corrupt state: refused to start (rc $rc), file left untouched" || { bad "corrupt state (rc $rc)"; log_tail corrupt; }
 rm -f /tmp/ob-corrupt-$$
+# a serial that cannot be one (65 characters): refused at start, the reason named, no errno
+# text pretending a file is missing
+BACKEND=software gw longserial fleet-claim
+printf 'SN%063d\n' 0 >"$OB_WORLD_DIR/gw-longserial/serial"
+"$agent" --config "$OB_WORLD_DIR/gw-longserial/config.json" >"$OB_WORLD_DIR/gw-longserial/agent.log" 2>&1
+rc=$?
+line=$(grep "No serial number" "$OB_WORLD_DIR/gw-longserial/agent.log")
+[ $rc -ne 0 ] && echo "$line" | grep -q "65 characters, more than 64" &&
+  ! echo "$line" | grep -q "No such file" &&
+  ok "a 65-character serial: refused at start (rc $rc): ${line#*err: }" ||
+  bad "long serial (rc $rc): $line"
 "$ctl" --config "$OB_WORLD_DIR/gw-claim/config.json" provision --claim-cert /nonexistent --claim-key /x >/dev/null 2>&1
 [ $? = 1 ] && ok "agentctl provision with a missing file: exit 1" || bad "provision missing file"
 "$ctl" --config "$OB_WORLD_DIR/gw-claim/config.json" provision >/dev/null 2>&1
