@@ -22,7 +22,7 @@ PV = "0.1.0+git"
 ONBOARD_AGENT_GIT_URI ?= "git://git.onboard-agent.invalid/onboard-agent.git;protocol=https"
 ONBOARD_AGENT_GIT_BRANCH ?= "main"
 SRC_URI = "${ONBOARD_AGENT_GIT_URI};branch=${ONBOARD_AGENT_GIT_BRANCH};destsuffix=${BP}"
-SRCREV = "f4d1da5bc0522ea701d62d943587c2a9af5fc3b6"
+SRCREV = "23ae0e6870aa0030bc1403fd886dfb6e63894ecc"
 
 # The daemon runs as a systemd service (sd_notify, watchdog, journald; there is no init script
 # and no daemon build without libsystemd yet): images without systemd skip this recipe.
