@@ -50,6 +50,10 @@ retry_all() {
 #   endpoint=MEMBERS (added)  method=M  template=T  provisioning=MEMBERS (added to the claim
 #   flow's)  prov=MEMBERS (instead of the claim flow's)  identity=MEMBERS (added)  backend=B
 #   tpm=MEMBERS (added)  retry=MEMBERS (instead)  top=MEMBERS (more sections)
+# A gateway without check-ins (docs/shadow.md), for tests whose subject needs it idle after
+# onboarding: gw_config NAME top="$NO_CHECKINS"
+NO_CHECKINS='"jobs": { "poll_interval_minutes": 0 }, "shadow": { "report": false }'
+
 gw_config() {
   g=$OB_WORLD_DIR/gw-$1
   _serial=SN-$1-$$ _host=$OB_MQTT_HOST _port=$OB_MQTT_PORT _ca=$OB_ROOT_CA _ct=5 _st=5 _ep=""

@@ -28,14 +28,20 @@ certs_on() {
   "$admin" list-certs | jq --arg t "$1" '[.[] | select((.things // []) | index($t))] | length'
 }
 
+# up NAME: start the gateway and wait until it is onboarded; old and thing: its certificate
+# id and thing name
+up() {
+  start "$1"
+  wait_for "$1" '.state == "onboarded"' 30 || { bad "onboarding: $(st "$1" | jq -c .)"; log_tail "$1"; }
+  old=$(st "$1" | jq -r .certificate_id)
+  thing=$(st "$1" | jq -r .thing_name)
+}
+
 # ---------------------------------------------------------------- revoked -> heals
 if want revoked; then
 gw_config heal serial="SN-heal-$$" \
   top='"recovery": { "refusals": 3, "refusal_window_minutes": 0 }'
-start heal
-wait_for heal '.state == "onboarded"' 30 || { bad "onboarding: $(st heal | jq -c .)"; log_tail heal; }
-old=$(st heal | jq -r .certificate_id)
-thing=$(st heal | jq -r .thing_name)
+up heal
 "$ctl" --config "$OB_WORLD_DIR/gw-heal/config.json" config show | grep -q 'recovery.reonboard.*true' &&
   ok "agentctl config: recovery.reonboard is true for fleet-claim (effective)" ||
   bad "agentctl config does not show recovery.reonboard true"
@@ -81,10 +87,7 @@ fi
 if want self; then
 gw_config self serial="SN-heal-self-$$" \
   top='"jobs": { "poll_interval_minutes": 0.05 }, "shadow": { "report": false }, "recovery": { "refusals": 2, "refusal_window_minutes": 0 }'
-start self
-wait_for self '.state == "onboarded"' 30 || { bad "onboarding: $(st self | jq -c .)"; log_tail self; }
-old=$(st self | jq -r .certificate_id)
-thing=$(st self | jq -r .thing_name)
+up self
 "$admin" revoke "$old" >/dev/null && ok "revoked $old; nobody touches the gateway" || bad "ob-emu-admin revoke"
 t0=$(date +%s)
 if wait_for self ".healed_at != null and .state == \"onboarded\" and .certificate_id != \"$old\"" 45; then
@@ -108,9 +111,7 @@ if want off; then
 gw_config off serial="SN-heal-off-$$" \
   retry="$(retry_all 1 2 | sed 's/"refused": { "base": 1, "cap": 2 }/"refused": { "base": 1, "cap": 600 }/')" \
   top='"recovery": { "reonboard": false, "refusals": 2, "refusal_window_minutes": 0 }'
-start off
-wait_for off '.state == "onboarded"' 30 || { bad "onboarding: $(st off | jq -c .)"; log_tail off; }
-old=$(st off | jq -r .certificate_id)
+up off
 "$admin" revoke "$old" >/dev/null
 "$ctl" --config "$OB_WORLD_DIR/gw-off/config.json" rotate >/dev/null
 if wait_for off '.last_error.code == "identity-refused"' 60; then

@@ -55,7 +55,7 @@ chmod 711 "$OB_WORLD_DIR"
 device_policy || bad "put-policy"
 # no check-ins (docs/shadow.md): the flood's status calls expect the idle "onboarded", and a
 # check-in's "checking-in" a few seconds after onboarding is another test's subject
-gw_config p serial="SN-peer-$$" backend=software top="\"control\": { \"group\": \"$grp\" }, \"jobs\": { \"poll_interval_minutes\": 0 }, \"shadow\": { \"report\": false }"
+gw_config p serial="SN-peer-$$" backend=software top="\"control\": { \"group\": \"$grp\" }, $NO_CHECKINS"
 g=$OB_WORLD_DIR/gw-p
 chmod 755 "$g"
 sock=$g/run/control.sock

@@ -62,7 +62,7 @@ device_policy || bad "put-policy"
 gw() {
   rm -rf "$OB_WORLD_DIR/gw-$1"
   gw_config "$1" serial="SN-pl-$1-$$" backend=software \
-    top='"jobs": { "poll_interval_minutes": 0 }, "shadow": { "report": false }'
+    top="$NO_CHECKINS"
 }
 alive() { pid=$(cat "$OB_WORLD_DIR/gw-$1/pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }
 # drive NAME SECONDS [stop-at-fault]: ask for a rotation once onboarded at generation 1, until
