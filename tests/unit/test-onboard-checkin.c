@@ -388,6 +388,8 @@ static void test_rotation_failure_reported(void **state)
         updates = w->cloud.shadow_updates;
         w->now = ob_onboard_deadline(w->ob);
         assert_int_equal(ob_onboard_tick(w->ob, w->now), 0);
+        /* while it runs, status says so (not "rotating") */
+        assert_string_equal(status_str(w, "state", buf, sizeof(buf)), "checking-in");
         pump(w);
         assert_int_equal(w->cloud.connects, connects + 1);
         assert_non_null(strstr(w->cloud.last_cert_file, "/credentials/1/device.crt"));
